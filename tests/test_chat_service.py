@@ -1,0 +1,118 @@
+"""The chat service: the question is committed first, the answer as it streams."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import aclosing
+
+import pytest
+
+from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ChatService, ModelChoice, QuestionSaved, title_from
+from tui.config import ChatConfig
+from tui.domain import MessageStatus, ModelInfo, Role
+from tui.engines.base import ModelNotFound
+from tui.engines.fake import ScriptedEngine, fixed_script
+from tui.store import HistoryStore
+
+FAKE = ModelChoice("fake", "fake-model")
+
+
+@pytest.fixture
+def store(tmp_path):
+    with HistoryStore.open(tmp_path / "history.db") as store:
+        yield store
+
+
+def read_messages(store: HistoryStore) -> list[tuple[str, str, str]]:
+    """What another process would see in the file right now."""
+    with sqlite3.connect(store.path) as other:
+        return other.execute("SELECT role, content, status FROM messages ORDER BY id").fetchall()
+
+
+async def test_question_is_committed_before_generation_and_answer_while_streaming(store) -> None:
+    engine = ScriptedEngine(script=fixed_script(*[f"w{n} " for n in range(30)]), delay=0.02)
+    service = ChatService(store, {"fake": engine}, ChatConfig(), commit_interval=0.1)
+    conversation = service.new_conversation(FAKE)
+    seen_mid_stream = []
+    async with aclosing(service.send(conversation.id, "question", FAKE)) as updates:
+        async for update in updates:
+            if isinstance(update, QuestionSaved):
+                assert read_messages(store) == [("user", "question", "complete")]
+                assert engine.requests == []  # nothing generated yet
+            elif isinstance(update, AnswerPiece) and len(seen_mid_stream) < 1 and read_messages(store)[-1][1]:
+                seen_mid_stream.append(read_messages(store)[-1])
+    assert seen_mid_stream, "the answer was never committed while it streamed"
+    role, content, status = seen_mid_stream[0]
+    assert (role, status) == ("assistant", "streaming") and " ".join(f"w{n}" for n in range(30)).startswith(content.strip())
+    assert read_messages(store)[-1] == ("assistant", "".join(f"w{n} " for n in range(30)), "complete")
+
+
+async def test_cancelling_the_consumer_marks_the_answer_interrupted(store) -> None:
+    engine = ScriptedEngine(script=fixed_script(*["x"] * 1000), delay=0.01)
+    service = ChatService(store, {"fake": engine}, ChatConfig())
+    conversation = service.new_conversation(FAKE)
+    pieces = []
+
+    async def consume() -> None:
+        async with aclosing(service.send(conversation.id, "go", FAKE)) as updates:
+            async for update in updates:
+                if isinstance(update, AnswerPiece):
+                    pieces.append(update.text)
+
+    task = asyncio.create_task(consume())
+    while len(pieces) < 5:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    answer = store.list_messages(conversation.id)[-1]
+    assert answer.status is MessageStatus.INTERRUPTED
+    assert answer.content == "x" * len(answer.content) and len(answer.content) >= 5
+
+
+async def test_history_and_system_prompt_reach_the_engine(store) -> None:
+    engine = ScriptedEngine()
+    service = ChatService(store, {"fake": engine}, ChatConfig(system_prompt="Be brief."))
+    conversation = service.new_conversation(FAKE)
+    for text in ("one", "two"):
+        async with aclosing(service.send(conversation.id, text, FAKE)) as updates:
+            events = [u async for u in updates]
+    assert [type(e) for e in events] == [QuestionSaved, AnswerStarted, AnswerPiece, AnswerPiece, AnswerPiece, AnswerEnded]
+    _, turns, options = engine.requests[-1]
+    assert [(t.role, t.content) for t in turns] == [
+        (Role.SYSTEM, "Be brief."), (Role.USER, "one"), (Role.ASSISTANT, "You said: one"), (Role.USER, "two"),
+    ]
+    assert options.temperature == ChatConfig().temperature
+    assert store.get_conversation(conversation.id).title == "one"
+
+
+def test_find_model_by_name_file_or_unique_part(store) -> None:
+    service = ChatService(store, {}, ChatConfig())
+    models = [
+        ModelInfo(name="/m/SmolLM2-135M-Instruct.Q4_1.gguf", backend="embedded", extra={"title": "SmolLM2"}),
+        ModelInfo(name="/m/qwen2.5-7b-instruct-q4_k_m.gguf", backend="embedded"),
+        ModelInfo(name="/m/qwen2.5-14b-instruct-q4_k_m.gguf", backend="embedded"),
+    ]
+    assert service.find_model(models, "smol").name.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert service.find_model(models, "qwen2.5-7b-instruct-q4_k_m.gguf").name == "/m/qwen2.5-7b-instruct-q4_k_m.gguf"
+    with pytest.raises(ModelNotFound, match="matches several"):
+        service.find_model(models, "qwen")
+    with pytest.raises(ModelNotFound, match="matches no model"):
+        service.find_model(models, "llama")
+
+
+def test_default_model_prefers_config_then_starter(store) -> None:
+    models = [
+        ModelInfo(name="/m/a.gguf", backend="embedded"),
+        ModelInfo(name="/m/broken.gguf", backend="embedded", extra={"error": "not a GGUF"}),
+        ModelInfo(name="/m/starter.gguf", backend="embedded", extra={"starter": True}),
+    ]
+    assert ChatService(store, {}, ChatConfig()).default_model(models).name == "/m/starter.gguf"
+    assert ChatService(store, {}, ChatConfig(model="a.gguf")).default_model(models).name == "/m/a.gguf"
+    assert ChatService(store, {}, ChatConfig()).default_model(models[1:2]) is None
+
+
+def test_title_from_first_line() -> None:
+    assert title_from("\n  How do I   bake bread?\nwith details") == "How do I bake bread?"
+    assert len(title_from("x" * 200)) == 60

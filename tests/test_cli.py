@@ -1,0 +1,53 @@
+"""The `lchat` command as a user runs it: in a subprocess, with real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tui import __version__
+
+
+def lchat(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=timeout,
+        env=env or dict(os.environ), stdin=subprocess.DEVNULL,
+    )
+
+
+def test_version_and_help() -> None:
+    assert lchat("--version").stdout.strip() == f"lchat {__version__}"
+    help_text = lchat("--help").stdout
+    assert "--data-dir" in help_text and "ask" in help_text
+
+
+def test_broken_config_is_one_line_and_exit_2(lchat_home: Path) -> None:
+    lchat_home.mkdir(parents=True)
+    (lchat_home / "config.toml").write_text("[engine]\nthreads = 'many'\n")
+    result = lchat("ask", "hi")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "config.toml:2: engine.threads must be an integer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_newer_database_is_refused_clearly(lchat_home: Path) -> None:
+    import sqlite3
+
+    data = lchat_home / "data"
+    data.mkdir(parents=True)
+    with sqlite3.connect(data / "history.db") as connection:
+        connection.execute("PRAGMA user_version = 99")
+    result = lchat("ask", "hi")
+    assert result.returncode == 1
+    assert "newer lchat" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_config_flag_and_data_dir_flag(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere" / "my.toml"
+    data = tmp_path / "portable-data"
+    result = lchat("--config", str(config), "--data-dir", str(data), "ask", "hi", "--model", "no-such-model")
+    assert result.returncode == 1 and "no-such-model" in result.stderr
+    assert config.exists() and (data / "history.db").exists()

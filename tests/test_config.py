@@ -1,0 +1,100 @@
+"""Config: defaults written on first run, clear one-line errors, atomic private writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.config import Config, ConfigError, load_config, save_config
+from tui.paths import resolve_paths
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_first_run_writes_defaults_privately(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    loaded = load_config(path)
+    assert loaded.config == Config() and loaded.warnings == []
+    assert mode(path) == 0o600
+    assert load_config(path).config == Config()
+
+
+def test_values_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    config = Config()
+    config.engine.threads = 3
+    config.engine.model_dirs = ["/models"]
+    config.chat.temperature = 0.2
+    config.ui.theme = "lchat-light"
+    save_config(config, path)
+    assert load_config(path).config == config
+    assert not list(tmp_path.glob(".config-*"))  # no temp file left behind
+
+
+def test_integer_accepted_where_a_number_is_expected(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[chat]\ntemperature = 1\n")
+    assert load_config(path).config.chat.temperature == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[engine]\nthreads = \"four\"\n", ":2: engine.threads must be an integer, not str"),
+        ("\n[chat]\n\ntemperature = true\n", ":4: chat.temperature must be a number, not true or false"),
+        ("[engine]\nmodel_dirs = \"/m\"\n", ":2: engine.model_dirs must be a list of str"),
+        ("ui = 3\n", ":1: ui must be a table, not int"),
+        ("[chat\n", "invalid TOML: Expected ']'"),
+        ("[chat]\nmodel = \n", "(at line 2, column 9)"),
+    ],
+)
+def test_broken_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(str(path)) and expected in message and "\n" not in message
+
+
+def test_unknown_keys_are_warnings(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[chat]\ntemprature = 0.1\n[colour]\nx = 1\n")
+    warnings = load_config(path).warnings
+    assert any(":2: unknown key 'chat.temprature'" in w for w in warnings)
+    assert any("unknown key 'colour'" in w for w in warnings)
+
+
+def test_lchat_home_and_flags_choose_the_paths(tmp_path: Path) -> None:
+    env = {"LCHAT_HOME": str(tmp_path / "home")}
+    paths = resolve_paths(environ=env)
+    assert paths.config_file == tmp_path / "home" / "config.toml"
+    assert paths.database == tmp_path / "home" / "data" / "history.db"
+    flagged = resolve_paths(data_dir=tmp_path / "d", config_file=tmp_path / "c.toml", environ=env)
+    assert (flagged.data_dir, flagged.config_file) == (tmp_path / "d", tmp_path / "c.toml")
+
+
+def test_platform_dirs_without_lchat_home(tmp_path: Path) -> None:
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_DATA_HOME=str(tmp_path / "data"))
+    env.pop("LCHAT_HOME", None)
+    code = "from tui.paths import resolve_paths; p = resolve_paths(); print(p.config_file); print(p.data_dir)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(tmp_path / "cfg/lchat/config.toml"), str(tmp_path / "data/lchat")]
+
+
+def test_folders_are_private_under_a_permissive_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        paths = resolve_paths(environ={"LCHAT_HOME": str(tmp_path / "a" / "b")})
+        paths.create()
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", paths.data_dir, paths.models_dir, paths.log_dir):
+        assert mode(folder) == 0o700, folder

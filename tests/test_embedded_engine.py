@@ -1,0 +1,307 @@
+"""The embedded engine against real llama-cpp-python: a tiny written model and the starter model."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.gguf_files import (
+    starter_model,
+    write_header_only,
+    write_random,
+    write_tiny_llama,
+    write_truncated,
+)
+from tui.domain import ChatTurn, GenerationOptions, Role
+from tui.engines.base import (
+    BadRequest,
+    EngineCrashed,
+    Finished,
+    ModelLoadError,
+    ModelNotFound,
+    TextPiece,
+)
+from tui.engines.embedded import EmbeddedEngine
+from tui.engines.embedded_child import TextStream
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTER = starter_model()
+needs_starter = pytest.mark.skipif(STARTER is None, reason="starter model not installed")
+QUESTION = [ChatTurn(Role.USER, "What is the capital of France? Answer in one sentence.")]
+STORY = [ChatTurn(Role.USER, "Write a long story about a dragon who learns to cook.")]
+GREEDY = GenerationOptions(temperature=0.0, max_tokens=60)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("models")
+    write_tiny_llama(folder / "tiny.gguf")
+    return folder
+
+
+@pytest.fixture
+def tiny(models_dir: Path) -> str:
+    return str(models_dir / "tiny.gguf")
+
+
+@pytest.fixture
+async def engine(models_dir: Path, tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
+    engine = EmbeddedEngine(
+        models_dir=models_dir, n_threads=1, n_ctx=2048, log_path=tmp_path / "engine.log"
+    )
+    yield engine
+    await engine.aclose()
+
+
+async def collect(engine: EmbeddedEngine, model: str, messages, options=GREEDY):
+    pieces, finished = [], None
+    async for event in engine.chat(model, messages, options):
+        assert finished is None, "nothing may follow Finished"
+        if isinstance(event, TextPiece):
+            pieces.append(event.text)
+        else:
+            assert isinstance(event, Finished)
+            finished = event
+    assert finished is not None
+    return "".join(pieces), finished
+
+
+async def test_streams_pieces_then_finished(engine: EmbeddedEngine, tiny: str) -> None:
+    events = [e async for e in engine.chat(tiny, QUESTION, GenerationOptions(max_tokens=20))]
+    assert all(isinstance(e, TextPiece) and e.text for e in events[:-1]) and len(events) > 5
+    done = events[-1]
+    assert isinstance(done, Finished)
+    assert done.completion_tokens == 20 and done.stop_reason == "length"
+    assert 20 < done.prompt_tokens < 100 and done.cached_tokens == 0
+    assert done.ttft_s is not None and 0 < done.ttft_s < 10 and done.gen_s >= 0
+
+
+async def test_model_by_file_name_and_list(engine: EmbeddedEngine, tiny: str) -> None:
+    listed = await engine.list_models()
+    assert listed[0].name == tiny and listed[0].backend == "embedded"
+    text, done = await collect(engine, "tiny.gguf", QUESTION)
+    assert text and done.completion_tokens == GREEDY.max_tokens
+    with pytest.raises(ModelNotFound):
+        await collect(engine, "no-such-model.gguf", QUESTION)
+
+
+@needs_starter
+@pytest.mark.model
+async def test_starter_answers_and_stops(engine: EmbeddedEngine) -> None:
+    text, done = await collect(engine, str(STARTER), QUESTION)
+    assert "Paris" in text
+    assert done.stop_reason == "stop" and 3 < done.completion_tokens < GREEDY.max_tokens
+    assert "<|im_end|>" not in text
+
+
+async def test_second_turn_reuses_kv_cache(engine: EmbeddedEngine, tiny: str) -> None:
+    first_text, first = await collect(engine, tiny, QUESTION)
+    follow = [*QUESTION, ChatTurn(Role.ASSISTANT, first_text), ChatTurn(Role.USER, "And Spain?")]
+    _, second = await collect(engine, tiny, follow)
+    assert first.cached_tokens == 0
+    assert second.cached_tokens >= first.prompt_tokens
+    assert second.prompt_tokens > second.cached_tokens
+
+
+async def test_stop_strings_are_cut_and_never_emitted(engine: EmbeddedEngine, tiny: str) -> None:
+    full, _ = await collect(engine, tiny, QUESTION)
+    stop = full[10:13]
+    expected = full[: full.index(stop)]
+    text, done = await collect(
+        engine, tiny, QUESTION, GenerationOptions(temperature=0.0, max_tokens=60, stop=(stop,))
+    )
+    assert text == expected and done.stop_reason == "stop"
+
+
+async def test_prompt_longer_than_context_is_bad_request(models_dir: Path, tiny: str) -> None:
+    engine = EmbeddedEngine(models_dir=models_dir, n_ctx=64)
+    try:
+        with pytest.raises(BadRequest, match="too long"):
+            await collect(engine, tiny, [ChatTurn(Role.USER, "word " * 100)])
+        text, _ = await collect(engine, tiny, [ChatTurn(Role.USER, "hi")], GenerationOptions(max_tokens=5))
+        assert text
+    finally:
+        await engine.aclose()
+
+
+async def test_template_error_is_bad_request(engine: EmbeddedEngine, tmp_path: Path) -> None:
+    path = write_tiny_llama(tmp_path / "strict.gguf", chat_template="{{ raise_exception('no system role') }}")
+    with pytest.raises(BadRequest, match="no system role"):
+        await collect(engine, str(path), QUESTION)
+
+
+async def test_model_without_template_falls_back_to_chatml(
+    engine: EmbeddedEngine, tiny: str, tmp_path: Path
+) -> None:
+    plain = write_tiny_llama(tmp_path / "plain.gguf", chat_template=None)
+    _, with_template = await collect(engine, tiny, QUESTION)
+    text, fallback = await collect(engine, str(plain), QUESTION)
+    assert text and fallback.prompt_tokens == with_template.prompt_tokens
+
+
+@needs_starter
+@pytest.mark.model
+async def test_cancel_returns_at_once_and_leaves_no_stale_text(engine: EmbeddedEngine) -> None:
+    model = str(STARTER)
+    reference, _ = await collect(engine, model, QUESTION)
+    pid = engine.child_pid
+    got: list[str] = []
+    enough = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in engine.chat(model, STORY, GenerationOptions(max_tokens=1500)):
+            got.append(event.text)
+            if len(got) == 5:
+                enough.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(enough.wait(), 10)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 0.2
+    # Unstopped, the story would run ~15 s and the drain would replace the child after 5 s.
+    started = time.monotonic()
+    again, done = await collect(engine, model, QUESTION)
+    assert time.monotonic() - started < 2.0
+    assert again == reference and done.stop_reason == "stop"
+    assert engine.child_pid == pid
+
+
+@needs_starter
+@pytest.mark.model
+async def test_closing_the_iterator_early_cancels(engine: EmbeddedEngine) -> None:
+    model = str(STARTER)
+    reference, _ = await collect(engine, model, QUESTION)
+    stream = engine.chat(model, STORY, GenerationOptions(max_tokens=1500))
+    async for _ in stream:
+        break
+    await stream.aclose()
+    started = time.monotonic()
+    again, _ = await collect(engine, model, QUESTION)
+    assert time.monotonic() - started < 2.0
+    assert again == reference
+
+
+@needs_starter
+@pytest.mark.model
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
+async def test_child_killed_mid_answer_raises_engine_crashed(
+    engine: EmbeddedEngine, sig: signal.Signals
+) -> None:
+    model = str(STARTER)
+    got: list[str] = []
+    with pytest.raises(EngineCrashed, match=rf"^engine crashed \({sig.name}\)$"):
+        async for event in engine.chat(model, STORY, GenerationOptions(max_tokens=1500)):
+            got.append(event.text)
+            if len(got) == 3:
+                os.kill(engine.child_pid, sig)
+    assert len(got) >= 3
+    assert engine.child_pid is None
+    text, done = await collect(engine, model, QUESTION)
+    assert "Paris" in text and done.stop_reason == "stop"
+
+
+@pytest.mark.parametrize("kind", ["random", "truncated", "missing", "no-tensors"])
+async def test_unusable_file_is_model_load_error_then_engine_works(
+    engine: EmbeddedEngine, tiny: str, tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / f"{kind}.gguf"
+    if kind == "random":
+        write_random(path)
+    elif kind == "truncated":
+        write_truncated(Path(tiny), path, 0.6)
+    elif kind == "no-tensors":  # A valid header llama.cpp still refuses: the child reports it.
+        write_header_only(path, llama__context_length=2048)
+    await collect(engine, tiny, QUESTION)  # A warm child, so the failure must not break it.
+    with pytest.raises(ModelLoadError, match=str(path)):
+        await collect(engine, str(path), QUESTION)
+    text, done = await collect(engine, tiny, QUESTION)
+    assert text and done.completion_tokens == GREEDY.max_tokens
+
+
+def test_text_stream_decodes_split_utf8_and_holds_back_stops() -> None:
+    stream = TextStream(["</end>"])
+    data = "é🙂 ok </e".encode() + b"nd> never"
+    out = ""
+    for i in range(len(data)):  # One byte at a time, as byte-fallback tokens arrive.
+        out += stream.feed(data[i : i + 1])
+        if stream.stopped:
+            break
+    assert out == "é🙂 ok " and stream.stopped
+    stream = TextStream(["STOP"])
+    assert stream.feed(b"ab ST") == "ab "
+    assert stream.feed(b"AR") == "STAR" and not stream.stopped
+    assert stream.feed(b"\xe2\x82") == "" and stream.flush() == "\ufffd"
+
+
+def _run_script(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+    )
+
+
+def test_parent_never_imports_llama_cpp(tiny: str) -> None:
+    result = _run_script(
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from tui.domain import ChatTurn, GenerationOptions, Role\n"
+        "from tui.engines.embedded import EmbeddedEngine\n"
+        "async def main():\n"
+        f"    engine = EmbeddedEngine(models_dir=Path({str(Path(tiny).parent)!r}))\n"
+        "    await engine.list_models()\n"
+        f"    events = [e async for e in engine.chat({tiny!r}, [ChatTurn(Role.USER, 'hi')], GenerationOptions(max_tokens=5))]\n"
+        "    await engine.aclose()\n"
+        "    print(len(events), 'llama_cpp' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["6", "False"]
+
+
+def test_child_exits_when_parent_is_killed(tiny: str) -> None:
+    parent = subprocess.Popen(
+        [
+            sys.executable, "-c",
+            "import asyncio\n"
+            "from pathlib import Path\n"
+            "from tui.domain import ChatTurn, GenerationOptions, Role\n"
+            "from tui.engines.embedded import EmbeddedEngine\n"
+            "async def main():\n"
+            "    engine = EmbeddedEngine(models_dir=Path('.'), n_threads=1)\n"
+            f"    async for e in engine.chat({tiny!r}, [ChatTurn(Role.USER, 'hi')], GenerationOptions(max_tokens=3)):\n"
+            "        pass\n"
+            "    print(engine.child_pid, flush=True)\n"
+            "    await asyncio.sleep(60)\n"
+            "asyncio.run(main())\n",
+        ],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        child = int(parent.stdout.readline())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child)
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,359 @@
+"""Tests of the SQLite history store, on real files in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tui.domain import ChatMessage, MessageStatus, Role
+from tui.store import (
+    DatabaseCorrupt,
+    HistoryStore,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    StoreFull,
+)
+from tui.store import history, schema
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITER = Path(__file__).with_name("store_writer.py")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "history.db"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    with HistoryStore.open(db_path) as opened:
+        yield opened
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    """A plain connection that bypasses the store, to look at or tamper with the file."""
+    return sqlite3.connect(path, isolation_level=None)
+
+
+def mode(path: Path | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+class Clock:
+    """A settable stand-in for time.time()."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# Opening
+
+
+def test_fresh_file_is_migrated_and_private(db_path: Path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        with HistoryStore.open(db_path) as store:
+            assert mode(db_path) == 0o600
+            store.create_conversation(title="x")
+            for suffix in ("-wal", "-shm"):
+                assert mode(f"{db_path}{suffix}") == 0o600
+    finally:
+        os.umask(old_umask)
+    conn = raw(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS) == 1
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"conversations", "messages"} <= tables
+    conn.close()
+
+
+def test_connection_settings(store: HistoryStore) -> None:
+    conn = store._conn
+    assert conn is not None
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert conn.isolation_level is None
+
+
+def test_missing_folder_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="nowhere"):
+        HistoryStore.open(tmp_path / "nowhere" / "history.db")
+
+
+def test_newer_schema_is_refused(db_path: Path) -> None:
+    HistoryStore.open(db_path).close()
+    conn = raw(db_path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(SchemaTooNew) as caught:
+        HistoryStore.open(db_path)
+    message = str(caught.value)
+    assert str(db_path) in message
+    assert "newer lchat (schema 99, this lchat knows 1)" in message
+
+
+def test_garbage_file_is_corrupt(db_path: Path) -> None:
+    db_path.write_bytes(b"these are my notes, not a database\n" * 200)
+    with pytest.raises(DatabaseCorrupt) as caught:
+        HistoryStore.open(db_path)
+    assert str(db_path) in str(caught.value)
+
+
+def test_failed_migration_keeps_the_old_version(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    HistoryStore.open(db_path).close()
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER")
+        raise RuntimeError("step two is broken")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, broken])
+    with pytest.raises(StoreError, match="step two is broken"):
+        HistoryStore.open(db_path)
+    conn = raw(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(conversations)")}
+    assert "pinned" not in columns
+    conn.close()
+
+
+# Conversations
+
+
+def test_conversation_round_trip(store: HistoryStore) -> None:
+    made = store.create_conversation(
+        title="Plans", model="smol", backend="llama", system_prompt="Be brief.",
+        params={"temperature": 0.5},
+    )
+    assert store.get_conversation(made.id) == made
+    assert made.params == {"temperature": 0.5}
+
+    store.rename_conversation(made.id, "Holiday plans")
+    store.set_conversation_model(made.id, "qwen", "ollama")
+    got = store.get_conversation(made.id)
+    assert got is not None
+    assert (got.title, got.model, got.backend) == ("Holiday plans", "qwen", "ollama")
+    assert store.get_conversation(made.id + 1) is None
+    with pytest.raises(NotFound):
+        store.rename_conversation(made.id + 1, "nope")
+
+
+def test_conversations_newest_first(store: HistoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(history, "time", SimpleNamespace(time=clock))
+    a = store.create_conversation(title="a")
+    b = store.create_conversation(title="b")  # Same timestamp as a: the later id wins.
+    clock.now += 1
+    c = store.create_conversation(title="c")
+    assert [x.title for x in store.list_conversations()] == ["c", "b", "a"]
+
+    clock.now += 1
+    store.add_message(a.id, Role.USER, "hello again")
+    assert [x.id for x in store.list_conversations()] == [a.id, c.id, b.id]
+    assert [x.id for x in store.list_conversations(limit=1, offset=1)] == [c.id]
+
+
+def test_delete_cascades_to_messages(store: HistoryStore, db_path: Path) -> None:
+    gone = store.create_conversation()
+    kept = store.create_conversation()
+    store.add_message(gone.id, Role.USER, "one")
+    store.add_message(gone.id, Role.ASSISTANT, "two")
+    store.add_message(kept.id, Role.USER, "three")
+
+    store.delete_conversation(gone.id)
+    store.delete_conversation(gone.id)  # A second delete is no error.
+    assert store.get_conversation(gone.id) is None
+    conn = raw(db_path)
+    assert conn.execute("SELECT conversation_id FROM messages").fetchall() == [(kept.id,)]
+    conn.close()
+
+
+# Messages
+
+
+def writer_pid(path: Path, message_id: int) -> int | None:
+    conn = raw(path)
+    try:
+        row = conn.execute("SELECT writer_pid FROM messages WHERE id = ?", (message_id,))
+        return row.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_streaming_answer_life_cycle(store: HistoryStore, db_path: Path) -> None:
+    conv = store.create_conversation()
+    question = store.add_message(conv.id, Role.USER, "Why is the sky blue?")
+    answer = store.add_message(
+        conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING, model="smol", backend="llama"
+    )
+    assert writer_pid(db_path, question.id) is None
+    assert writer_pid(db_path, answer.id) == os.getpid()
+
+    store.update_message_content(answer.id, "Rayleigh")
+    assert store.list_messages(conv.id)[-1].content == "Rayleigh"
+
+    done = store.finish_message(
+        answer.id, content="Rayleigh scattering.", status=MessageStatus.COMPLETE,
+        prompt_tokens=12, completion_tokens=40, ttft_s=0.1, gen_s=2.0,
+    )
+    assert done.status is MessageStatus.COMPLETE
+    assert (done.model, done.prompt_tokens, done.tokens_per_s) == ("smol", 12, 20.0)
+    assert store.list_messages(conv.id) == [question, done]
+    assert writer_pid(db_path, answer.id) is None
+    assert store.count_messages(conv.id) == 2
+
+
+def test_message_errors(store: HistoryStore) -> None:
+    conv = store.create_conversation()
+    message = store.add_message(conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING)
+    with pytest.raises(ValueError):
+        store.finish_message(message.id, content="", status=MessageStatus.STREAMING)
+    with pytest.raises(NotFound):
+        store.add_message(conv.id + 1, Role.USER, "to nowhere")
+    with pytest.raises(NotFound):
+        store.update_message_content(message.id + 1, "x")
+    with pytest.raises(NotFound):
+        store.finish_message(message.id + 1, content="", status=MessageStatus.ERROR)
+
+
+def test_list_messages_pages_from_the_end(store: HistoryStore) -> None:
+    conv = store.create_conversation()
+    other = store.create_conversation()
+    ids = [store.add_message(conv.id, Role.USER, f"m{i}").id for i in range(10)]
+    store.add_message(other.id, Role.USER, "elsewhere")
+
+    def page(**kwargs: int) -> list[int]:
+        return [m.id for m in store.list_messages(conv.id, **kwargs)]
+
+    assert page() == ids
+    assert page(limit=3) == ids[7:]
+    assert page(limit=3, before_id=ids[7]) == ids[4:7]
+    assert page(limit=5, before_id=ids[2]) == ids[:2]
+    assert page(before_id=ids[5]) == ids[:5]
+    assert page(limit=3, before_id=ids[0]) == []
+
+
+def test_closed_store_refuses_calls(db_path: Path) -> None:
+    store = HistoryStore.open(db_path)
+    store.close()
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.list_conversations()
+
+
+def test_full_disk_is_store_full(store: HistoryStore) -> None:
+    conv = store.create_conversation()
+    assert store._conn is not None
+    # Capping the file at its current size makes SQLite report SQLITE_FULL.
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StoreFull, match="disk is full"):
+        store.add_message(conv.id, Role.USER, "x" * 100_000)
+    assert store.count_messages(conv.id) == 0
+
+
+# Recovery of answers cut off by a crash
+
+
+def test_unfinished_answer_becomes_interrupted(db_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        conv = store.create_conversation()
+        answer = store.add_message(conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING)
+        store.update_message_content(answer.id, "half an ans")
+
+    with HistoryStore.open(db_path) as store:
+        assert store.recovered == 1
+        [recovered] = store.list_messages(conv.id)
+        assert recovered.status is MessageStatus.INTERRUPTED
+        assert recovered.content == "half an ans"
+    assert writer_pid(db_path, answer.id) is None
+
+    with HistoryStore.open(db_path) as store:
+        assert store.recovered == 0
+
+
+def insert_streaming(path: Path, conversation_id: int, pid: int | None) -> int:
+    conn = raw(path)
+    cursor = conn.execute(
+        "INSERT INTO messages (conversation_id, role, content, status, writer_pid,"
+        " created_at, updated_at) VALUES (?, 'assistant', 'partial', 'streaming', ?, 0, 0)",
+        (conversation_id, pid),
+    )
+    conn.close()
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def test_recovery_spares_a_live_other_process(db_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        conv = store.create_conversation()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        live_row = insert_streaming(db_path, conv.id, live.pid)
+        dead_row = insert_streaming(db_path, conv.id, dead.pid)
+        null_row = insert_streaming(db_path, conv.id, None)
+        with HistoryStore.open(db_path) as store:
+            assert store.recovered == 2
+            status = {m.id: m.status for m in store.list_messages(conv.id)}
+        assert status == {
+            live_row: MessageStatus.STREAMING,
+            dead_row: MessageStatus.INTERRUPTED,
+            null_row: MessageStatus.INTERRUPTED,
+        }
+    finally:
+        live.kill()
+        live.wait()
+    with HistoryStore.open(db_path) as store:
+        assert store.recovered == 1
+        assert store.list_messages(conv.id)[0].status is MessageStatus.INTERRUPTED
+
+
+# Two lchat processes on one file
+
+
+def test_two_processes_append_at_once(db_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        conv = store.create_conversation()
+    # The writers run as scripts, so they need the project root to import tui.
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), str(db_path), str(conv.id), "200", tag],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=ROOT, env=env,
+        )
+        for tag in ("a", "b")
+    ]
+    for writer in writers:
+        assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+    for writer in writers:  # Release both only once both are ready.
+        assert writer.stdin is not None
+        writer.stdin.write("go\n")
+        writer.stdin.flush()  # communicate() below closes it.
+    for writer in writers:
+        _, err = writer.communicate(timeout=60)
+        assert (writer.returncode, err) == (0, "")
+
+    with HistoryStore.open(db_path) as store:
+        messages: list[ChatMessage] = store.list_messages(conv.id)
+    assert len(messages) == 400
+    assert {m.content for m in messages} == {f"{t}-{i}" for t in "ab" for i in range(200)}
+    assert all(m.status is MessageStatus.COMPLETE for m in messages)
+    # The writers really overlapped rather than running one after the other.
+    assert len({m.content[0] for m in messages[:200]}) == 2

@@ -1,0 +1,76 @@
+"""The `lchat` command: the TUI by default, `ask` for one headless question.
+
+Kept light: heavy imports (Textual, the engines) happen only once a command needs them,
+so `lchat --version` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tui import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lchat", description="Chat with LLMs running on your own hardware."
+    )
+    parser.add_argument("--version", action="version", version=f"lchat {__version__}")
+    parser.add_argument("--data-dir", type=Path, help="history and models folder (default: platform data dir, or $LCHAT_HOME/data)")
+    parser.add_argument("--config", type=Path, help="config file (default: platform config dir, or $LCHAT_HOME/config.toml)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ask = commands.add_parser("ask", help="ask one question, stream the answer to stdout")
+    ask.add_argument("prompt", help="the question")
+    ask.add_argument("--model", "-m", help="model name, file name or a unique part of one")
+    ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tui.config import ConfigError, load_config
+    from tui.paths import resolve_paths
+    from tui.store import StoreError
+
+    paths = resolve_paths(data_dir=args.data_dir, config_file=args.config)
+    try:
+        paths.create()
+        loaded = load_config(paths.config_file)
+        from tui.services import Services
+
+        services = Services.open(paths, loaded.config, warnings=loaded.warnings)
+    except ConfigError as error:
+        print(f"lchat: {error}", file=sys.stderr)
+        return 2
+    except (StoreError, OSError) as error:
+        print(f"lchat: {error}", file=sys.stderr)
+        return 1
+    if args.command == "ask":
+        return _run_ask(services, args)
+    from tui.ui.app import LchatApp
+
+    LchatApp(services).run()
+    return 0
+
+
+def _run_ask(services, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tui.ask import ask
+
+    for warning in services.warnings:
+        print(f"lchat: warning: {warning}", file=sys.stderr)
+
+    async def run() -> int:
+        try:
+            return await ask(services, args.prompt, model=args.model, as_json=args.json)
+        finally:
+            await services.aclose()
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        print("\nlchat: interrupted; the partial answer is kept in the history.", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Engines: every backend lchat can chat with, behind one contract (no Textual here)."""

@@ -1,0 +1,82 @@
+"""The engine contract: one async shape for every backend, and one family of errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    """A piece of the answer, in order; pieces concatenate to the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last event of an answer: token counts and timings."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_s: float | None
+    """Seconds from the request to the first piece."""
+    gen_s: float
+    """Seconds from the first piece to the last."""
+    stop_reason: str = "stop"
+    """"stop" (end of turn), "length" (max tokens) or another engine word."""
+    cached_tokens: int = 0
+    """Prompt tokens taken from the KV cache instead of evaluated."""
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.completion_tokens / self.gen_s if self.gen_s > 0 else None
+
+
+ChatEvent = TextPiece | Finished
+
+
+class EngineError(Exception):
+    """An engine failure; str() is a message a user can read."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot be reached or started."""
+
+
+class ModelNotFound(EngineError):
+    """The named model does not exist for this engine."""
+
+
+class ModelLoadError(EngineError):
+    """The model exists but cannot be loaded (not a usable GGUF, too big...)."""
+
+
+class EngineCrashed(EngineError):
+    """The engine died in the middle of its work (a signal, an abort, OOM)."""
+
+
+class BadRequest(EngineError):
+    """The engine refused the request (prompt too long, bad option...)."""
+
+
+class Engine(Protocol):
+    """What every backend provides.
+
+    `chat` returns an async iterator of `TextPiece` events followed by exactly one
+    `Finished`. Cancelling the consuming task cancels generation. Failures raise
+    `EngineError` subclasses, never library exceptions.
+    """
+
+    name: str
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+    def chat(
+        self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
+    ) -> AsyncIterator[ChatEvent]: ...
+
+    async def aclose(self) -> None: ...

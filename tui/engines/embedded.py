@@ -1,0 +1,327 @@
+"""The embedded engine: llama.cpp in a child process that keeps one GGUF model warm.
+
+llama_cpp is imported only in the child (tui.engines.embedded_child), so a crash in native
+code costs one answer, not the app, and llama.cpp's writes to fd 2 never reach the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.engines import embedded_child
+from tui.engines.base import (
+    BadRequest,
+    ChatEvent,
+    EngineCrashed,
+    EngineError,
+    Finished,
+    ModelLoadError,
+    ModelNotFound,
+    TextPiece,
+)
+from tui.engines.discovery import discover_gguf_models
+from tui.engines.gguf_info import read_gguf_info
+
+DRAIN_TIMEOUT_S = 5.0
+"""How long a new request waits for a cancelled one to wind down before the child is replaced."""
+
+
+def default_threads() -> int:
+    """Threads for generation when none are configured: every core this process may use.
+
+    Measured with SmolLM2-135M Q4_1 on a 2-core machine: 2 threads give 83 tokens/s against
+    50 for 1 thread, still 66 with the other core 30% busy, but only 2 with it fully busy
+    (ggml's threads wait on each other); set n_threads=1 where other work keeps a core busy.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # Not Linux.
+        return max(1, os.cpu_count() or 1)
+
+
+class _ChildDied(Exception):
+    """The child process ended; args[0] says how."""
+
+
+class _Child:
+    """A running child process and the parent's end of its pipe."""
+
+    def __init__(self, process: Any, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+        self.pending: int | None = None
+        """A request whose final message has not been read yet (it was cancelled)."""
+
+    def send(self, msg: tuple) -> None:
+        try:
+            self.conn.send(msg)
+        except (OSError, ValueError):
+            raise _ChildDied("lost the connection") from None
+
+    def cancel(self, req: int) -> None:
+        try:
+            self.conn.send(("cancel", req))
+        except (OSError, ValueError):
+            pass  # The child is gone; the next request notices.
+
+    async def recv(self) -> tuple:
+        """The next message, waiting without blocking the event loop."""
+        while True:
+            try:
+                if self.conn.poll():
+                    return self.conn.recv()
+            except (EOFError, OSError, ValueError):
+                raise _ChildDied(await self.exit_reason()) from None
+            await _readable(self.conn.fileno())
+
+    async def exit_reason(self) -> str:
+        """How the child ended, e.g. "SIGKILL" or "exit code 1"; kills a child that lingers."""
+        for _ in range(100):
+            if self.process.exitcode is not None:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            self.kill()
+            return "stopped answering"
+        code = self.process.exitcode
+        if code < 0:
+            try:
+                return signal.Signals(-code).name
+            except ValueError:
+                return f"signal {-code}"
+        return f"exit code {code}"
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.conn.close()
+
+
+async def _readable(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
+class EmbeddedEngine:
+    """Runs GGUF models with llama-cpp-python in a child process.
+
+    Model names are the absolute paths of the GGUF files (ModelInfo.name); chat() also takes
+    any absolute path, or the bare file name of a discovered model.
+    """
+
+    name = "embedded"
+
+    def __init__(
+        self,
+        *,
+        models_dir: Path,
+        extra_dirs: Sequence[Path] = (),
+        include_starter: bool = True,
+        n_threads: int | None = None,
+        n_ctx: int = 4096,
+        log_path: Path | None = None,
+    ) -> None:
+        """`n_ctx` is capped by each model's own context length; `log_path` receives the
+        child's stdout and stderr (os.devnull by default)."""
+        self._models_dir = models_dir
+        self._extra_dirs = tuple(extra_dirs)
+        self._include_starter = include_starter
+        self._n_threads = n_threads or default_threads()
+        self._n_ctx = n_ctx
+        self._log_path = log_path
+        self._child: _Child | None = None
+        self._lock = asyncio.Lock()
+        self._next_id = 0
+        self._known: dict[str, ModelInfo] = {}
+        self._infos: dict[tuple[str, int, int], ModelInfo] = {}
+
+    @property
+    def child_pid(self) -> int | None:
+        """The child's process id while one runs."""
+        child = self._child
+        return child.process.pid if child is not None and child.process.is_alive() else None
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The GGUF files in the models folder, the extra folders and the starter model."""
+        models = await asyncio.to_thread(
+            discover_gguf_models,
+            self._models_dir,
+            self._extra_dirs,
+            self._include_starter,
+        )
+        self._known = {}
+        for info in models:
+            self._known.setdefault(info.name, info)
+            self._known.setdefault(Path(info.name).name, info)
+        return models
+
+    async def chat(
+        self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
+    ) -> AsyncIterator[ChatEvent]:
+        """Streams one answer; requests run one at a time.
+
+        Cancel the consuming task or aclose() the iterator to stop early: the child stops
+        within a token and the next chat waits for it. An abandoned, unclosed iterator holds
+        the engine until it is garbage-collected.
+        """
+        started = time.monotonic()
+        info = await self._resolve(model)
+        n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
+        turns = [{"role": str(turn.role), "content": turn.content} for turn in messages]
+        opts = asdict(options) | {"stop": list(options.stop)}
+        async with self._lock:
+            child = await self._idle_child()
+            self._next_id += 1
+            req = self._next_id
+            child.pending = req
+            loaded, first, last = False, None, None
+            try:
+                child.send(("chat", req, info.path, n_ctx, turns, opts))
+                while True:
+                    kind, msg_req, *rest = await child.recv()
+                    if msg_req != req:
+                        continue  # Left over from a cancelled request.
+                    if kind == "loaded":
+                        loaded = True
+                    elif kind == "piece":
+                        last = time.monotonic()
+                        first = first or last
+                        yield TextPiece(rest[0])
+                    elif kind == "done":
+                        child.pending = None
+                        stats = rest[0]
+                        yield Finished(
+                            prompt_tokens=stats["prompt_tokens"],
+                            completion_tokens=stats["completion_tokens"],
+                            ttft_s=first - started if first else None,
+                            gen_s=last - first if first and last else 0.0,
+                            stop_reason=stats.get("stop_reason", "stop"),
+                            cached_tokens=stats["cached_tokens"],
+                        )
+                        return
+                    elif kind == "error":
+                        child.pending = None
+                        raise self._child_error(info, *rest)
+            except _ChildDied as died:
+                self._drop(child)
+                if not loaded:
+                    raise ModelLoadError(
+                        f"{info.name} could not be loaded: the engine crashed ({died})"
+                    ) from None
+                raise EngineCrashed(f"engine crashed ({died})") from None
+            finally:
+                if child.pending == req:
+                    child.cancel(req)  # Cancelled or closed early: the next chat drains it.
+
+    async def aclose(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        if child.pending is None:  # Idle: let it exit on its own, else kill it.
+            try:
+                child.conn.send(("quit",))
+            except (OSError, ValueError):
+                pass
+            for _ in range(50):
+                if child.process.exitcode is not None:
+                    break
+                await asyncio.sleep(0.02)
+        child.kill()
+
+    async def _resolve(self, model: str) -> ModelInfo:
+        """The ModelInfo for a name or path, read (and validated) from the file's header."""
+        path = Path(model).expanduser()
+        if not path.is_absolute():
+            if model not in self._known:
+                await self.list_models()
+            if model not in self._known:
+                raise ModelNotFound(f"no GGUF model named {model!r}")
+            path = Path(self._known[model].name)
+        return await asyncio.to_thread(self._read_info, path)
+
+    def _read_info(self, path: Path) -> ModelInfo:
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise ModelLoadError(f"{path} cannot be read: {exc.strerror or exc}") from None
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._infos:
+            self._infos[key] = read_gguf_info(path)
+        return self._infos[key]
+
+    async def _idle_child(self) -> _Child:
+        """A live child with no request in flight, started or replaced as needed."""
+        child = self._child
+        if child is not None and child.pending is not None:
+            try:
+                async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                    while child.pending is not None:
+                        kind, req, *_ = await child.recv()
+                        if req == child.pending and kind in ("done", "error"):
+                            child.pending = None
+            except (TimeoutError, _ChildDied):
+                self._drop(child)
+        child = self._child
+        if child is not None and not child.process.is_alive():
+            self._drop(child)
+        if self._child is None:
+            self._child = self._spawn()
+        return self._child
+
+    def _spawn(self) -> _Child:
+        ctx = multiprocessing.get_context("spawn")
+        ours, theirs = ctx.Pipe()
+        log = str(self._log_path) if self._log_path else None
+        process = ctx.Process(
+            target=embedded_child.main,
+            args=(theirs, log, self._n_threads),
+            name="lchat-embedded",
+            daemon=True,
+        )
+        with _real_stdio():
+            process.start()
+        theirs.close()  # Else the child's death would never read as EOF here.
+        return _Child(process, ours)
+
+    def _drop(self, child: _Child) -> None:
+        child.kill()
+        if self._child is child:
+            self._child = None
+
+    def _child_error(self, info: ModelInfo, kind: str, message: str) -> EngineError:
+        if kind == "load":
+            hint = f"; see {self._log_path}" if self._log_path else ""
+            return ModelLoadError(f"{info.name} could not be loaded by llama.cpp{hint}")
+        return BadRequest(message)
+
+
+@contextmanager
+def _real_stdio() -> Iterator[None]:
+    """Give multiprocessing the process's real stdio while it starts a child.
+
+    A TUI replaces sys.stdout/sys.stderr with objects whose fileno() is not a real fd,
+    and spawn (its resource tracker) passes sys.stderr's fd on to the new process.
+    """
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = sys.__stdout__ or sys.stdout, sys.__stderr__ or sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

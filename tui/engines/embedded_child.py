@@ -1,0 +1,277 @@
+"""The embedded engine's child process: the only module that imports llama_cpp.
+
+It loads one GGUF at a time and keeps it warm, answers one request at a time over a Pipe,
+and exits when the parent's end of the pipe closes. Messages, all tuples:
+
+    parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
+    child -> parent  ("loaded", req) | ("piece", req, text) | ("done", req, stats)
+                     | ("error", req, kind, message)   kind: "load" or "request"
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import os
+import random
+import signal
+import sys
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+"""Prompt format for a GGUF without a chat template of its own."""
+
+DEFAULTS = {"temperature": 0.8, "top_p": 0.95}
+
+
+class TextStream:
+    """Turns token bytes into text: UTF-8 decoded across token boundaries, stop strings cut off.
+
+    Text that could be the start of a stop string is held back until it is known not to be.
+    """
+
+    def __init__(self, stops: list[str]) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._stops = [s for s in stops if s]
+        self._held = ""
+        self.stopped = False
+
+    def feed(self, data: bytes) -> str:
+        """The text that can be shown now; sets `stopped` when a stop string appeared."""
+        text = self._held + self._decoder.decode(data)
+        cut = min((i for i in (text.find(s) for s in self._stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self._held = ""
+            self.stopped = True
+            return text[:cut]
+        keep = max((_overlap(text, s) for s in self._stops), default=0)
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        """What is left once the answer has ended."""
+        text = self._held + self._decoder.decode(b"", final=True)
+        self._held = ""
+        return text
+
+
+def _overlap(text: str, stop: str) -> int:
+    """Length of the longest end of `text` that is a beginning of `stop`."""
+    for n in range(min(len(text), len(stop) - 1), 0, -1):
+        if text.endswith(stop[:n]):
+            return n
+    return 0
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _Worker:
+    """Holds the loaded model and answers requests."""
+
+    def __init__(self, conn: Connection, n_threads: int | None) -> None:
+        self.conn = conn
+        self.n_threads = n_threads
+        self.llm: Any = None
+        self.key: tuple[str, int] | None = None
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            if msg[0] == "quit":
+                return
+            if msg[0] == "chat":
+                self.chat(*msg[1:])
+
+    def send(self, *msg: Any) -> None:
+        try:
+            self.conn.send(msg)
+        except OSError:
+            sys.exit(0)  # The parent is gone.
+
+    def check_cancel(self, req: int) -> None:
+        """Raises _Cancelled when the parent asked to stop; exits when the parent is gone."""
+        while self.conn.poll():
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                sys.exit(0)
+            if msg[0] == "quit":
+                sys.exit(0)
+            if msg[0] == "cancel" and msg[1] == req:
+                raise _Cancelled
+
+    def load(self, path: str, n_ctx: int) -> None:
+        import llama_cpp
+
+        if self.key == (path, n_ctx):
+            return
+        if self.llm is not None:
+            self.llm.close()
+            self.llm, self.key = None, None
+        threads = self.n_threads or None
+        self.llm = llama_cpp.Llama(
+            model_path=path,
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+        self.key = (path, n_ctx)
+
+    def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
+        try:
+            self.load(path, n_ctx)
+        except Exception as exc:  # llama_cpp raises ValueError; be safe with the rest.
+            self.send("error", req, "load", str(exc) or type(exc).__name__)
+            return
+        self.send("loaded", req)
+        try:
+            prompt, stops, add_bos = self.format(messages)
+            tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        except Exception as exc:  # The template's own raise_exception, Jinja errors...
+            self.send("error", req, "request", f"the chat template failed: {exc}")
+            return
+        room = self.llm.n_ctx() - len(tokens)
+        if room <= 0:
+            self.send(
+                "error", req, "request",
+                f"the conversation is too long: {len(tokens)} tokens, the context holds "
+                f"{self.llm.n_ctx()}",
+            )
+            return
+        stats = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0}
+        try:
+            stats["cached_tokens"] = self.prefill(req, tokens)
+            self.generate(req, tokens, stops + list(options.get("stop") or ()), room, options, stats)
+        except _Cancelled:
+            stats["stop_reason"] = "cancelled"
+        except Exception as exc:  # llama_decode failures surface as RuntimeError.
+            self.llm.reset()
+            self.send("error", req, "request", f"generation failed: {exc}")
+            return
+        self.send("done", req, stats)
+
+    def format(self, messages: list) -> tuple[str, list[str], bool]:
+        """The prompt, its stop strings, and whether tokenizing should add BOS."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model = self.llm._model
+        eos, bos = self.llm.token_eos(), self.llm.token_bos()
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        formatter = Jinja2ChatFormatter(
+            template=template or CHATML,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+        )
+        result = formatter(messages=messages)
+        stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
+        if not template:
+            stops.append("<|im_end|>")
+        # The ChatML fallback has no BOS of its own: let the model's add_bos setting decide.
+        add_bos = not result.added_special if template else True
+        return result.prompt, stops, add_bos
+
+    def prefill(self, req: int, tokens: list[int]) -> int:
+        """Evaluates all but the last prompt token, a batch at a time, reusing the KV cache.
+
+        Returns how many prompt tokens were already cached. Llama.generate then finds the
+        prompt evaluated but for one token; doing it here lets a cancel stop a long prompt.
+        """
+        llm = self.llm
+        if llm._is_recurrent or llm._is_hybrid:
+            return 0  # Their state cannot be cut back; Llama.generate starts them afresh.
+        cached = 0
+        for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens):
+            if a != b:
+                break
+            cached += 1
+        cached = min(cached, len(tokens) - 1)
+        if cached < llm.n_tokens:
+            if not llm._ctx.kv_cache_seq_rm(-1, cached, -1):
+                llm.reset()
+                cached = 0
+            llm.n_tokens = cached
+        for start in range(cached, len(tokens) - 1, llm.n_batch):
+            self.check_cancel(req)
+            llm.eval(tokens[start : min(start + llm.n_batch, len(tokens) - 1)])
+        return cached
+
+    def generate(
+        self, req: int, tokens: list[int], stops: list[str], room: int, options: dict, stats: dict
+    ) -> None:
+        import llama_cpp
+
+        llm = self.llm
+        vocab = llm._model.vocab
+        seed = options.get("seed")
+        llm.set_seed(seed if seed is not None else random.getrandbits(31))
+        limit = min(options.get("max_tokens") or room, room)
+        text = TextStream(stops)
+        temp = options.get("temperature")
+        top_p = options.get("top_p")
+        stats["stop_reason"] = "length"
+        count = 0
+        for token in llm.generate(
+            tokens,
+            temp=DEFAULTS["temperature"] if temp is None else temp,
+            top_p=DEFAULTS["top_p"] if top_p is None else top_p,
+        ):
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                stats["stop_reason"] = "stop"
+                break
+            count += 1
+            stats["completion_tokens"] = count
+            piece = text.feed(_piece(llama_cpp, vocab, token))
+            if piece:
+                self.send("piece", req, piece)
+            if text.stopped:
+                stats["stop_reason"] = "stop"
+                return
+            if count >= limit:
+                break
+            self.check_cancel(req)
+        rest = text.flush()
+        if rest:
+            self.send("piece", req, rest)
+
+
+_buffer = ctypes.create_string_buffer(256)
+
+
+def _piece(llama_cpp: Any, vocab: Any, token: int) -> bytes:
+    """A token's bytes (special tokens render as nothing); Llama.detokenize caps them at 32."""
+    global _buffer
+    while True:
+        n = llama_cpp.llama_token_to_piece(vocab, token, _buffer, len(_buffer), 0, False)
+        if n >= 0:
+            return _buffer.raw[:n]
+        _buffer = ctypes.create_string_buffer(-n)
+
+
+def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
+    """Entry point of the child process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the parent.
+    # llama.cpp writes to fds 1 and 2, which are the parent's terminal: send them to the log.
+    try:
+        if log_path:
+            os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    print(f"--- lchat embedded engine, pid {os.getpid()}, {time.ctime()}", file=sys.stderr)
+    _Worker(conn, n_threads).serve()

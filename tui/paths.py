@@ -1,0 +1,79 @@
+"""Where lchat keeps its config and data, and creating those places privately."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "lchat"
+HOME_VARIABLE = "LCHAT_HOME"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The files and folders of one lchat installation."""
+
+    config_file: Path
+    data_dir: Path
+
+    @property
+    def config_dir(self) -> Path:
+        return self.config_file.parent
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "history.db"
+
+    @property
+    def models_dir(self) -> Path:
+        """GGUF files dropped here are found by the embedded engine."""
+        return self.data_dir / "models"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def user_themes_dir(self) -> Path:
+        return self.config_dir / "themes"
+
+    def create(self) -> None:
+        """Create every folder lchat writes to, readable by the owner only."""
+        for folder in (self.config_dir, self.data_dir, self.models_dir, self.log_dir):
+            make_private_dir(folder)
+
+
+def resolve_paths(
+    *,
+    data_dir: Path | None = None,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Paths:
+    """Flags win over $LCHAT_HOME, which wins over the platform's usual places."""
+    home = environ.get(HOME_VARIABLE)
+    if home:
+        base = Path(home).expanduser()
+        default_config, default_data = base / "config.toml", base / "data"
+    else:
+        import platformdirs
+
+        default_config = Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+        default_data = Path(platformdirs.user_data_dir(APP_NAME))
+    return Paths(
+        config_file=(config_file or default_config).expanduser().absolute(),
+        data_dir=(data_dir or default_data).expanduser().absolute(),
+    )
+
+
+def make_private_dir(path: Path) -> None:
+    """mkdir -p with mode 0700 whatever the umask; existing folders are left as they are."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    # pathlib's parents=True would give the parents the umask's mode, so go one by one.
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)

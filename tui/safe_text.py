@@ -1,0 +1,24 @@
+"""Make untrusted text (model output, names, server errors) safe to put on a terminal."""
+
+from __future__ import annotations
+
+# C0 controls other than tab and newline become their visible "control picture" (ESC -> ␛),
+# so an escape sequence is shown as text instead of acted on; DEL and C1 likewise.
+_TABLE: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20) if code not in (9, 10)}
+_TABLE[0x7F] = "\u2421"
+_TABLE.update({code: "\ufffd" for code in range(0x80, 0xA0)})
+# Bidi overrides and isolates can make displayed text differ from stored text.
+_TABLE.update({code: "\ufffd" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every character that could steer the terminal replaced by a visible one."""
+    return text.translate(_TABLE)
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    """A terminal-safe single line, for titles and names."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return terminal_safe(flat)

@@ -1,0 +1,1 @@
+"""The Textual app: screens coordinate services, widgets only display and post intent."""

@@ -1,0 +1,66 @@
+"""The Textual application: themes, the main screen, and saving the user's theme choice."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+
+from tui.config import save_config
+from tui.services import Services
+from tui.ui.main_screen import MainScreen
+from tui.ui.themes import builtin_themes_dir, load_themes
+
+FALLBACK_THEME = "lchat-dark"
+NARROW_WIDTH = 110
+"""Below this many columns the models pane folds away so the chat keeps the room."""
+TINY_WIDTH = 72
+"""Below this many columns the conversations pane folds away too."""
+
+
+class LchatApp(App[None]):
+    """lchat's TUI; everything it works with arrives through `services`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lchat"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True)]
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+
+    def on_mount(self) -> None:
+        self._install_themes()
+        self.push_screen(MainScreen(self.services))
+        self.theme_changed_signal.subscribe(self, self._save_theme)
+
+    def _install_themes(self) -> None:
+        loaded = load_themes(builtin_themes_dir(), self.services.paths.user_themes_dir)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        if loaded.problems:
+            self.notify("Skipped broken themes: " + "; ".join(loaded.problems), severity="warning", timeout=10)
+        wanted = self.services.config.ui.theme
+        if wanted not in self.available_themes:
+            self.notify(f"Theme {wanted!r} not found; using {FALLBACK_THEME}.", severity="warning")
+            wanted = FALLBACK_THEME
+        self.theme = wanted
+
+    def _save_theme(self, theme) -> None:
+        config = self.services.config
+        if config.ui.theme != theme.name:
+            config.ui.theme = theme.name
+            try:
+                save_config(config, self.services.paths.config_file)
+            except OSError as error:
+                self.notify(f"Could not save the theme choice: {error}", severity="error")
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        self.set_class(self.size.width < TINY_WIDTH, "-tiny")
+
+    async def action_quit(self) -> None:
+        # Let a streaming answer be marked interrupted before the store closes.
+        self.workers.cancel_all()
+        await self.workers.wait_for_complete()
+        await self.services.aclose()
+        self.exit()

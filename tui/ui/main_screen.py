@@ -1,0 +1,232 @@
+"""The main screen: it owns the workers and feeds the panes from the services."""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ModelChoice, QuestionSaved
+from tui.domain import Conversation, ModelInfo
+from tui.safe_text import one_line
+from tui.services import Services
+from tui.ui.confirm import ConfirmScreen
+from tui.ui.widgets.chat_view import ChatView
+from tui.ui.widgets.composer import Composer
+from tui.ui.widgets.conversation_list import ConversationList
+from tui.ui.widgets.message_view import MessageView, model_label
+from tui.ui.widgets.model_pane import ModelPane
+
+PAGE_SIZE = 30
+"""Messages mounted at a time: a few screenfuls."""
+LIST_LIMIT = 500
+"""Conversations listed in the side pane (newest first)."""
+GENERATION = "generation"
+
+
+class MainScreen(Screen):
+    """Conversations on the left, the chat in the middle, models on the right."""
+
+    BINDINGS = [
+        Binding("ctrl+n", "new_conversation", "New chat", id="conversations.new"),
+        Binding("escape", "cancel_answer", "Cancel answer", id="chat.cancel"),
+        Binding("f2", "focus_pane('conversations')", "Chats", id="panes.conversations"),
+        Binding("f3", "focus_pane('composer')", "Chat", id="panes.chat"),
+        Binding("f4", "focus_pane('models')", "Models", id="panes.models"),
+    ]
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.conversation: Conversation | None = None
+        self.models: list[ModelInfo] = []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            yield ConversationList(id="conversations", classes="pane")
+            with Vertical(id="chat-pane", classes="pane"):
+                yield Static("", id="chat-title")
+                yield ChatView(id="chat")
+                yield Composer(id="composer")
+            yield ModelPane(id="models", classes="pane")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#conversations").border_title = "Chats"
+        self.query_one("#chat-pane").border_title = "Chat"
+        self.query_one("#models").border_title = "Models"
+        store = self.services.store
+        if store.recovered:
+            self.notify(
+                f"{store.recovered} answer(s) were cut off when lchat last stopped; they are kept, marked interrupted.",
+                severity="warning",
+            )
+        for warning in self.services.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+        latest = store.list_conversations(limit=1)
+        if latest:
+            await self.open_conversation(latest[0].id)
+        else:
+            await self.open_conversation(None)
+        self.query_one(Composer).focus()
+        self.load_models()
+
+    # Conversations
+
+    def refresh_conversation_list(self) -> None:
+        conversations = self.services.store.list_conversations(limit=LIST_LIMIT)
+        current = self.conversation.id if self.conversation else None
+        self.query_one(ConversationList).show(conversations, current_id=current)
+
+    async def open_conversation(self, conversation_id: int | None) -> None:
+        """Show a conversation (None: a fresh, not yet saved one)."""
+        store = self.services.store
+        self.conversation = store.get_conversation(conversation_id) if conversation_id else None
+        messages = store.list_messages(conversation_id, limit=PAGE_SIZE) if conversation_id else []
+        await self.query_one(ChatView).show_messages(messages, has_older=len(messages) == PAGE_SIZE)
+        self.refresh_conversation_list()
+        self.show_title()
+        self.show_model()
+
+    def show_title(self) -> None:
+        title = self.conversation.title if self.conversation else ""
+        self.query_one("#chat-title", Static).update(one_line(title or "New conversation", 100))
+
+    @on(ConversationList.Opened)
+    async def conversation_opened(self, event: ConversationList.Opened) -> None:
+        await self.open_conversation(event.conversation_id)
+        self.query_one(Composer).focus()
+
+    @on(ChatView.OlderWanted)
+    async def load_older(self, event: ChatView.OlderWanted) -> None:
+        if self.conversation is None:
+            return
+        older = self.services.store.list_messages(
+            self.conversation.id, before_id=event.before_id, limit=PAGE_SIZE
+        )
+        await event.chat_view.prepend_messages(older, has_older=len(older) == PAGE_SIZE)
+
+    async def action_new_conversation(self) -> None:
+        await self.open_conversation(None)
+        self.query_one(Composer).focus()
+
+    @on(ConversationList.DeleteRequested)
+    @work(group="dialogs")
+    async def delete_conversation(self, event: ConversationList.DeleteRequested) -> None:
+        conversation = self.services.store.get_conversation(event.conversation_id)
+        if conversation is None:
+            return
+        title = one_line(conversation.title or "New conversation", 50)
+        if not await self.app.push_screen_wait(ConfirmScreen(f"Delete “{title}” and all its messages?")):
+            return
+        if self.generating and self.conversation and self.conversation.id == conversation.id:
+            self.action_cancel_answer()
+        self.services.store.delete_conversation(conversation.id)
+        if self.conversation and self.conversation.id == conversation.id:
+            latest = self.services.store.list_conversations(limit=1)
+            await self.open_conversation(latest[0].id if latest else None)
+        else:
+            self.refresh_conversation_list()
+        self.notify(f"Deleted “{title}”.")
+
+    # Models
+
+    @work(group="models", exclusive=True)
+    async def load_models(self) -> None:
+        models, offline = await self.services.chat.list_models()
+        self.models = models
+        self.query_one(ModelPane).show_models(models, offline)
+        self.show_model()
+
+    def current_model(self) -> ModelChoice | None:
+        return self.services.chat.default_model(self.models, self.conversation)
+
+    def show_model(self) -> None:
+        choice = self.current_model()
+        pane = self.query_one(ModelPane)
+        if choice:
+            pane.show_current(f"{model_label(choice.name)} ({choice.backend})")
+        elif self.models or self.workers:
+            pane.show_current("none chosen")
+
+    @on(ModelPane.Chosen)
+    def model_chosen(self, event: ModelPane.Chosen) -> None:
+        if self.conversation is None:
+            self.conversation = self.services.chat.new_conversation(ModelChoice(event.backend, event.name))
+            self.refresh_conversation_list()
+        else:
+            self.services.store.set_conversation_model(self.conversation.id, event.name, event.backend)
+            self.conversation = self.services.store.get_conversation(self.conversation.id)
+        self.show_model()
+        self.notify(f"Using {one_line(model_label(event.name), 60)} for this conversation.")
+        self.query_one(Composer).focus()
+
+    # Chat
+
+    @property
+    def generating(self) -> bool:
+        return any(worker.group == GENERATION and worker.is_running for worker in self.workers)
+
+    @on(Composer.Submitted)
+    def send(self, event: Composer.Submitted) -> None:
+        if self.generating:
+            self.notify("An answer is still being written: Esc cancels it.", severity="warning")
+            return
+        model = self.current_model()
+        if model is None:
+            self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
+            return
+        if self.conversation is None:
+            self.conversation = self.services.chat.new_conversation(model)
+        event.composer.clear()
+        self.generate(self.conversation.id, event.text, model)
+
+    @work(group=GENERATION, exclusive=True, exit_on_error=False)
+    async def generate(self, conversation_id: int, text: str, model: ModelChoice) -> None:
+        """Stream one answer into the chat; the service commits it as it comes."""
+        chat_view = self.query_one(ChatView)
+        view: MessageView | None = None
+        try:
+            async with aclosing(self.services.chat.send(conversation_id, text, model)) as updates:
+                async for update in updates:
+                    showing = self.conversation is not None and self.conversation.id == conversation_id
+                    if isinstance(update, AnswerPiece):
+                        if view is not None and view.is_attached:
+                            await view.write(update.text)
+                    elif isinstance(update, QuestionSaved):
+                        self.conversation = self.services.store.get_conversation(conversation_id)
+                        self.refresh_conversation_list()
+                        self.show_title()
+                        if showing:
+                            await chat_view.add_message(update.message)
+                    elif isinstance(update, AnswerStarted) and showing:
+                        view = await chat_view.add_message(update.message)
+                        view.start_stream()
+                    elif isinstance(update, AnswerEnded):
+                        if view is not None and view.is_attached:
+                            await view.finish(update.message)
+                        view = None
+                        if update.stats and update.stats.tokens_per_s:
+                            self.query_one(ModelPane).show_status(
+                                f"Last answer: {update.stats.completion_tokens} tokens, "
+                                f"{update.stats.tokens_per_s:.1f} tok/s"
+                            )
+        finally:
+            if view is not None and view.is_attached:
+                stored = self.services.store.list_messages(conversation_id, limit=1)
+                if stored:
+                    await view.finish(stored[-1])
+
+    def action_cancel_answer(self) -> None:
+        if self.generating:
+            self.workers.cancel_group(self, GENERATION)
+            self.notify("Answer cancelled; what arrived is kept.")
+
+    def action_focus_pane(self, pane: str) -> None:
+        target = {"conversations": "#conversations", "composer": "#composer", "models": "#model-list"}[pane]
+        self.query_one(target).focus()

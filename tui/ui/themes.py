@@ -1,0 +1,50 @@
+"""Themes as TOML data files, turned into Textual themes."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from textual.theme import Theme
+
+_THEME_FIELDS = {f.name for f in fields(Theme)}
+
+
+@dataclass
+class LoadedThemes:
+    """Themes that loaded, and one line for each file that did not."""
+
+    themes: list[Theme] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def builtin_themes_dir() -> Path:
+    """`themes/` inside the installed package, or the checkout's top-level one."""
+    packaged = Path(__file__).resolve().parent.parent / "themes"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "themes"
+
+
+def load_themes(*folders: Path) -> LoadedThemes:
+    """Every *.toml theme in `folders`; later folders may replace earlier themes by name."""
+    loaded = LoadedThemes()
+    for folder in folders:
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            try:
+                loaded.themes.append(theme_from_file(path))
+            except (OSError, ValueError, TypeError, tomllib.TOMLDecodeError) as error:
+                loaded.problems.append(f"{path.name}: {error}")
+    return loaded
+
+
+def theme_from_file(path: Path) -> Theme:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    unknown = data.keys() - _THEME_FIELDS
+    if unknown:
+        raise ValueError(f"unknown fields {', '.join(sorted(unknown))}")
+    if not isinstance(data.get("name"), str) or not isinstance(data.get("primary"), str):
+        raise ValueError("a theme needs a name and a primary colour")
+    theme = Theme(**data)
+    # Resolving the colour system now turns a bad colour into this file's error, not a crash later.
+    theme.to_color_system()
+    return theme
