@@ -71,7 +71,7 @@ def test_fresh_file_is_migrated_and_private(db_path: Path) -> None:
     finally:
         os.umask(old_umask)
     conn = raw(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS) == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS) >= 2
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"conversations", "messages"} <= tables
     conn.close()
@@ -101,7 +101,7 @@ def test_newer_schema_is_refused(db_path: Path) -> None:
         HistoryStore.open(db_path)
     message = str(caught.value)
     assert str(db_path) in message
-    assert "newer lchat (schema 99, this lchat knows 1)" in message
+    assert f"newer lchat (schema 99, this lchat knows {len(schema.MIGRATIONS)})" in message
 
 
 def test_garbage_file_is_corrupt(db_path: Path) -> None:
@@ -115,6 +115,7 @@ def test_failed_migration_keeps_the_old_version(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     HistoryStore.open(db_path).close()
+    known = len(schema.MIGRATIONS)
 
     def broken(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER")
@@ -124,10 +125,25 @@ def test_failed_migration_keeps_the_old_version(
     with pytest.raises(StoreError, match="step two is broken"):
         HistoryStore.open(db_path)
     conn = raw(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == known
     columns = {row[1] for row in conn.execute("PRAGMA table_info(conversations)")}
     assert "pinned" not in columns
     conn.close()
+
+
+def test_a_schema_1_file_upgrades_without_loss(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        with HistoryStore.open(db_path) as old:
+            conversation = old.create_conversation(title="from v1")
+            old.add_message(conversation.id, Role.USER, "kept")
+    with HistoryStore.open(db_path) as store:
+        (message,) = store.list_messages(conversation.id)
+        assert (message.content, message.energy_wh) == ("kept", None)
+        answer = store.add_message(conversation.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING)
+        final = store.finish_message(answer.id, content="x", status=MessageStatus.COMPLETE, energy_wh=0.25)
+        assert final.energy_wh == 0.25
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
 
 
 # Conversations

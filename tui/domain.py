@@ -54,6 +54,8 @@ class ChatMessage:
     completion_tokens: int | None = None
     ttft_s: float | None = None
     gen_s: float | None = None
+    energy_wh: float | None = None
+    """Energy the answer took, where power was readable while it was generated."""
     created_at: float = 0.0
     updated_at: float = 0.0
 

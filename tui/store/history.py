@@ -21,7 +21,7 @@ from tui.store.schema import migrate
 _CONVERSATION_COLUMNS = "id, title, model, backend, system_prompt, params, created_at, updated_at"
 _MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, status, model, backend, error, "
-    "prompt_tokens, completion_tokens, ttft_s, gen_s, created_at, updated_at"
+    "prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh, created_at, updated_at"
 )
 
 
@@ -206,6 +206,7 @@ class HistoryStore:
         completion_tokens: int | None = None,
         ttft_s: float | None = None,
         gen_s: float | None = None,
+        energy_wh: float | None = None,
     ) -> ChatMessage:
         """Store the final state of an answer and return it."""
         status = MessageStatus(status)
@@ -214,10 +215,10 @@ class HistoryStore:
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE messages SET content = ?, status = ?, error = ?, prompt_tokens = ?,"
-                " completion_tokens = ?, ttft_s = ?, gen_s = ?, writer_pid = NULL,"
+                " completion_tokens = ?, ttft_s = ?, gen_s = ?, energy_wh = ?, writer_pid = NULL,"
                 " updated_at = ? WHERE id = ?",
                 (content, status, error, prompt_tokens, completion_tokens, ttft_s, gen_s,
-                 time.time(), message_id),
+                 energy_wh, time.time(), message_id),
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"Message {message_id} no longer exists.")

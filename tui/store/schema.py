@@ -57,7 +57,12 @@ def _v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [_v1]
+def _v2(conn: sqlite3.Connection) -> None:
+    """Energy an answer took, integrated from power samples while it was generated."""
+    conn.execute("ALTER TABLE messages ADD COLUMN energy_wh REAL")
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2]
 """Step N (1-based) takes a file from schema N-1 to N; only ever append to this list."""
 
 
