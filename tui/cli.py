@@ -49,9 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "ask":
         return _run_ask(services, args)
+    return _run_tui(services)
+
+
+def _run_tui(services) -> int:
+    import os
+
+    # Textual reads its frame cap when it is imported; an explicit TEXTUAL_FPS still wins.
+    os.environ.setdefault("TEXTUAL_FPS", str(services.config.ui.max_fps))
     from tui.ui.app import LchatApp
 
-    LchatApp(services).run()
+    LchatApp(services).run(mouse=services.config.ui.mouse)
     return 0
 
 

@@ -46,6 +46,10 @@ class UiConfig:
 
     theme: str = "lchat-dark"
     """Theme name: a built-in one or a file in the config dir's themes/."""
+    max_fps: int = 60
+    """Most screen updates a second; lower it on slow SSH links."""
+    mouse: bool = True
+    """Let the terminal's mouse reach lchat (everything also works by keyboard)."""
 
 
 @dataclass
@@ -55,6 +59,8 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    keys: dict[str, str] = field(default_factory=dict)
+    """Remapped keys: binding id (see the help screen, F1) to keys, e.g. "chat.cancel" = "ctrl+g"."""
 
 
 class ConfigError(Exception):
@@ -125,6 +131,11 @@ def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, t
 
 
 def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
+    if typing.get_origin(hint) is dict:
+        _, value_type = typing.get_args(hint)
+        if not isinstance(value, dict) or not all(isinstance(v, value_type) for v in value.values()):
+            raise _type_error(path, text, key_path, f"a table of {value_type.__name__} values", value)
+        return value
     if typing.get_origin(hint) is list:
         (item_type,) = typing.get_args(hint)
         if not isinstance(value, list):

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from textual.app import App
+from collections.abc import Iterable
+from functools import partial
+
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from tui.config import save_config
 from tui.services import Services
+from tui.ui.help_screen import HelpScreen
+from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.main_screen import MainScreen
 from tui.ui.themes import builtin_themes_dir, load_themes
 
 FALLBACK_THEME = "lchat-dark"
-NARROW_WIDTH = 110
+NARROW_WIDTH = 120
 """Below this many columns the models pane folds away so the chat keeps the room."""
-TINY_WIDTH = 72
-"""Below this many columns the conversations pane folds away too."""
+TINY_WIDTH = 100
+"""Below this many columns the conversations pane folds away too (so at 80x24 only the chat shows)."""
 
 
 class LchatApp(App[None]):
@@ -22,7 +28,11 @@ class LchatApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "lchat"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("f1", "show_help", "Keys", id="app.help"),
+        Binding("question_mark", "show_help", "Keys", id="app.help_alt", show=False),
+    ]
 
     def __init__(self, services: Services) -> None:
         super().__init__()
@@ -31,7 +41,33 @@ class LchatApp(App[None]):
     def on_mount(self) -> None:
         self._install_themes()
         self.push_screen(MainScreen(self.services))
+        self._install_keymap()
         self.theme_changed_signal.subscribe(self, self._save_theme)
+
+    def _install_keymap(self) -> None:
+        known = {action.binding.id for action in bound_actions(self) if action.binding.id}
+        known |= {binding.id for binding in HelpScreen.BINDINGS if isinstance(binding, Binding)}
+        keymap, problems = check_keymap(self.services.config.keys, known)
+        self.set_keymap(keymap)
+        if problems:
+            self.notify("Key settings skipped: " + "; ".join(problems), severity="warning", timeout=10)
+
+    def action_show_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        actions = list(bound_actions(self))
+        self.push_screen(HelpScreen(HelpScreen.rows_for(actions, partial(keys_for, self))))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, then every lchat action (so each is reachable by name)."""
+        yield from super().get_system_commands(screen)
+        for action in bound_actions(self, screen):
+            binding = action.binding
+            if action.in_palette and binding.id not in ("app.quit", "app.help_alt"):
+                yield SystemCommand(
+                    binding.description, f"{keys_for(self, binding)} · {binding.id}",
+                    partial(self.run_action, binding.action, action.node),
+                )
 
     def _install_themes(self) -> None:
         loaded = load_themes(builtin_themes_dir(), self.services.paths.user_themes_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import aclosing
 
 from textual import on, work
@@ -38,6 +39,8 @@ class MainScreen(Screen):
         Binding("f2", "focus_pane('conversations')", "Chats", id="panes.conversations"),
         Binding("f3", "focus_pane('composer')", "Chat", id="panes.chat"),
         Binding("f4", "focus_pane('models')", "Models", id="panes.models"),
+        Binding("shift+pageup", "scroll_chat(-1)", "Chat page up", show=False, id="chat.page_up"),
+        Binding("shift+pagedown", "scroll_chat(1)", "Chat page down", show=False, id="chat.page_down"),
     ]
 
     def __init__(self, services: Services) -> None:
@@ -45,6 +48,8 @@ class MainScreen(Screen):
         self.services = services
         self.conversation: Conversation | None = None
         self.models: list[ModelInfo] = []
+        self.models_loaded = asyncio.Event()
+        """Set once every backend has been asked for its models."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -140,6 +145,7 @@ class MainScreen(Screen):
     async def load_models(self) -> None:
         models, offline = await self.services.chat.list_models()
         self.models = models
+        self.models_loaded.set()
         self.query_one(ModelPane).show_models(models, offline)
         self.show_model()
 
@@ -178,7 +184,7 @@ class MainScreen(Screen):
             self.notify("An answer is still being written: Esc cancels it.", severity="warning")
             return
         model = self.current_model()
-        if model is None:
+        if model is None and self.models_loaded.is_set():
             self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
             return
         if self.conversation is None:
@@ -187,10 +193,16 @@ class MainScreen(Screen):
         self.generate(self.conversation.id, event.text, model)
 
     @work(group=GENERATION, exclusive=True, exit_on_error=False)
-    async def generate(self, conversation_id: int, text: str, model: ModelChoice) -> None:
+    async def generate(self, conversation_id: int, text: str, model: ModelChoice | None) -> None:
         """Stream one answer into the chat; the service commits it as it comes."""
         chat_view = self.query_one(ChatView)
         view: MessageView | None = None
+        if model is None:  # Sent before the model list arrived: wait for it.
+            await self.models_loaded.wait()
+            model = self.current_model()
+            if model is None:
+                self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
+                return
         try:
             async with aclosing(self.services.chat.send(conversation_id, text, model)) as updates:
                 async for update in updates:
@@ -228,5 +240,17 @@ class MainScreen(Screen):
             self.notify("Answer cancelled; what arrived is kept.")
 
     def action_focus_pane(self, pane: str) -> None:
+        """Focus a pane; on a narrow terminal a folded pane unfolds until focus leaves it."""
+        if pane != "composer":
+            self.query_one(f"#{pane}").add_class("-shown")
         target = {"conversations": "#conversations", "composer": "#composer", "models": "#model-list"}[pane]
         self.query_one(target).focus()
+
+    def on_descendant_focus(self, event) -> None:
+        for pane in self.query(".pane.-shown"):
+            if event.widget is not pane and pane not in event.widget.ancestors:
+                pane.remove_class("-shown")
+
+    def action_scroll_chat(self, pages: int) -> None:
+        chat = self.query_one(ChatView)
+        chat.scroll_relative(y=pages * max(1, chat.scrollable_content_region.height - 2), animate=False)

@@ -32,7 +32,7 @@ def load_themes(*folders: Path) -> LoadedThemes:
         for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
             try:
                 loaded.themes.append(theme_from_file(path))
-            except (OSError, ValueError, TypeError, tomllib.TOMLDecodeError) as error:
+            except Exception as error:  # noqa: BLE001 - a bad theme file must never stop lchat
                 loaded.problems.append(f"{path.name}: {error}")
     return loaded
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
@@ -26,7 +27,14 @@ class ChatView(VerticalScroll, can_focus=True):
     ChatView > .empty { color: $text-muted; padding: 1 2; }
     """
 
-    BINDINGS = [("home", "scroll_home", "Top"), ("end", "scroll_end", "Bottom")]
+    BINDINGS = [
+        Binding("home,g", "scroll_home", "Top", show=False, id="chat.top"),
+        Binding("end,G", "scroll_end", "Bottom", show=False, id="chat.bottom"),
+        Binding("ctrl+u", "scroll_half_page(-1)", "Half page up", show=False, id="chat.half_page_up"),
+        Binding("ctrl+d", "scroll_half_page(1)", "Half page down", show=False, id="chat.half_page_down"),
+        Binding("j", "scroll_down", "Down", show=False, id="chat.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="chat.up"),
+    ]
 
     @dataclass
     class OlderWanted(Message):
@@ -40,6 +48,9 @@ class ChatView(VerticalScroll, can_focus=True):
         self.has_older = False
         """Whether older messages than those mounted exist."""
         self._asked_for_older = False
+
+    def action_scroll_half_page(self, direction: int) -> None:
+        self.scroll_relative(y=direction * max(1, self.scrollable_content_region.height // 2), animate=False)
 
     @property
     def message_views(self) -> list[MessageView]:

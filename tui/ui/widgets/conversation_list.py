@@ -21,6 +21,8 @@ class ConversationList(OptionList):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="conversations.down"),
         Binding("k", "cursor_up", "Up", show=False, id="conversations.up"),
+        Binding("g", "first", "First", show=False, id="conversations.first"),
+        Binding("G", "last", "Last", show=False, id="conversations.last"),
         Binding("d,delete", "delete_conversation", "Delete", id="conversations.delete"),
     ]
 

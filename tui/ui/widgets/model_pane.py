@@ -63,6 +63,8 @@ class ModelPane(Vertical):
         option_list.clear_options()
         self._models = list(models)
         option_list.add_options(Option(describe(model), id=str(index)) for index, model in enumerate(models))
+        if models:
+            option_list.highlighted = 0
         lines = [f"{backend}: offline ({one_line(reason, 60)})" for backend, reason in offline.items()]
         if not models:
             lines.append("No models found. Put a .gguf file in the models folder (see README).")

@@ -1,0 +1,60 @@
+"""lchat in a real terminal: tmux at 80x24 under several TERM values, driven by send-keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tui.engines.discovery import starter_model_path
+
+if shutil.which("tmux") is None and not os.environ.get("CI"):
+    pytest.skip("tmux is not installed (CI installs it)", allow_module_level=True)
+pytestmark = pytest.mark.skipif(starter_model_path() is None, reason="starter model not installed")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def wait_for(session: str, text: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = tmux("capture-pane", "-t", session, "-p")
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+
+
+@pytest.mark.parametrize("term", ["xterm-256color", "screen-256color", "linux"])
+def test_chat_in_tmux_at_80x24(term: str, lchat_home: Path) -> None:
+    lchat_home.mkdir(parents=True, exist_ok=True)
+    (lchat_home / "config.toml").write_text("[chat]\ntemperature = 0.0\nmax_tokens = 60\n[engine]\nthreads = 1\n")
+    session = f"lchat-{uuid.uuid4().hex[:8]}"
+    command = f"TERM={term} LCHAT_HOME={lchat_home} {sys.executable} -m tui"
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
+    try:
+        wait_for(session, "Ask anything")
+        tmux("send-keys", "-t", session, "-l", "What is the capital of France? Answer in one sentence.")
+        tmux("send-keys", "-t", session, "Enter")
+        screen = wait_for(session, "tok/s")  # the answer's header once it completed
+        assert "Paris" in screen
+        assert "╭─ Chats" not in screen  # the side panes folded away at 80 columns
+        tmux("send-keys", "-t", session, "F2")
+        screen = wait_for(session, "╭─ Chats")
+        assert "What is the capital" in screen
+        tmux("send-keys", "-t", session, "C-q")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and session in tmux("list-sessions", "-F", "#S"):
+            time.sleep(0.2)
+        assert session not in tmux("list-sessions", "-F", "#S"), "lchat did not quit"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
