@@ -23,6 +23,11 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
 
 
+def session_alive(session: str) -> bool:
+    # has-session fails both when the session is gone and when the server exited with it
+    return subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode == 0
+
+
 def wait_for(session: str, text: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
@@ -53,8 +58,8 @@ def test_chat_in_tmux_at_80x24(term: str, lchat_home: Path) -> None:
         assert "What is the capital" in screen
         tmux("send-keys", "-t", session, "C-q")
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and session in tmux("list-sessions", "-F", "#S"):
+        while time.monotonic() < deadline and session_alive(session):
             time.sleep(0.2)
-        assert session not in tmux("list-sessions", "-F", "#S"), "lchat did not quit"
+        assert not session_alive(session), "lchat did not quit"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
