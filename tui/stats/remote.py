@@ -1,0 +1,73 @@
+"""A remote backend's own figures: Ollama's /api/ps turned into `RemoteStats`, and shown as lines."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from tui.stats.sample import RemoteModel, RemoteStats
+
+NEVER_AFTER_S = 50 * 365 * 86400
+"""Expiry further away than this means "kept loaded" (Ollama's keep_alive = -1 gives year 2318)."""
+
+
+def from_ollama_ps(data: dict[str, Any], *, host: str, backend: str = "ollama",
+                   now: float | None = None) -> RemoteStats:
+    """Read the JSON of Ollama's GET /api/ps (models loaded, their VRAM share and expiry)."""
+    now = time.time() if now is None else now
+    models = []
+    for entry in data.get("models") or ():
+        expires = _epoch(entry.get("expires_at"))
+        if expires is not None and (expires <= 0 or expires - now > NEVER_AFTER_S):
+            expires = None
+        models.append(RemoteModel(
+            name=str(entry.get("name") or entry.get("model") or "?"),
+            size_bytes=_int(entry.get("size")),
+            vram_bytes=_int(entry.get("size_vram")),
+            expires_at=expires,
+        ))
+    return RemoteStats(backend=backend, host=host, models=tuple(models))
+
+
+def remote_lines(remote: RemoteStats, *, now: float | None = None) -> list[str]:
+    """The note that local stats are not the server's, then what the server reports."""
+    now = time.time() if now is None else now
+    lines = [f"{remote.backend} runs on {remote.host}: the figures below are this machine's, not the server's."]
+    if remote.error:
+        lines.append(f"server figures unavailable: {remote.error}")
+    elif not remote.models:
+        lines.append("server: no model loaded")
+    for model in remote.models:
+        share = model.vram_share
+        where = f"{share:.0%} in VRAM" if share is not None else "VRAM unknown"
+        if model.vram_bytes is not None:
+            where += f" ({model.vram_bytes / 2**30:.1f} GiB)"
+        if model.expires_at is None:
+            expiry = "no expiry"
+        else:
+            left = model.expires_at - now
+            expiry = "unloading" if left <= 0 else f"unloads in {_duration(left)}"
+        lines.append(f"{model.name}: {where}, {expiry}")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _epoch(text: Any) -> float | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
