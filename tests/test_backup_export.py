@@ -1,0 +1,238 @@
+"""Keeping and moving the history: export, import, backup while writing, restore."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui import cli, portable
+from tui.domain import MessageStatus, Role
+from tui.store import DatabaseCorrupt, HistoryStore, StoreError
+from tui.store.backup import backup, inspect, restore
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITER = Path(__file__).with_name("store_writer.py")
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "history.db"
+
+
+def sample(store: HistoryStore) -> int:
+    """A conversation with a regenerated answer; its id."""
+    conv = store.create_conversation(
+        title="Lifetimes", model="smol", backend="embedded", system_prompt="Be brief.", params={"temperature": 0.3}
+    )
+    store.add_message(conv.id, Role.USER, "What is 'a?")
+    first = store.add_message(conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING, model="smol")
+    store.finish_message(first.id, content="A lifetime.", status=MessageStatus.COMPLETE,
+                         prompt_tokens=10, completion_tokens=3, ttft_s=0.1, gen_s=0.2)
+    second = store.add_message(conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
+                               model="smol", sibling_of=first.id)
+    store.finish_message(second.id, content="A named lifetime:\n\n```rust\nfn f<'a>() {}\n```",
+                         status=MessageStatus.INTERRUPTED)
+    return conv.id
+
+
+# Export and import
+
+
+def test_json_round_trip_keeps_the_current_path(db_path: Path, tmp_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        conversation_id = sample(store)
+        doc = portable.document(store, conversation_id)
+        assert [m["content"] for m in doc["messages"]] == ["What is 'a?", "A named lifetime:\n\n```rust\nfn f<'a>() {}\n```"]
+        text = portable.to_json(doc)
+        path = tmp_path / "export.json"
+        path.write_text(text)
+        (imported,) = portable.import_file(store, path)
+        assert imported.id != conversation_id
+        again = portable.document(store, imported.id)
+        assert again["conversation"] == doc["conversation"]
+        assert again["messages"] == doc["messages"]
+        assert [hit.conversation_id for hit in store.search("named lifetime")] == [imported.id, conversation_id]
+
+
+def test_markdown_reads_as_a_transcript(db_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        text = portable.to_markdown(portable.document(store, sample(store)))
+    assert text.startswith("# Lifetimes\n")
+    assert "> Be brief." in text and "temperature 0.3" in text
+    assert "## You · " in text and "## Assistant · smol · " in text and "interrupted" in text
+    assert "```rust\nfn f<'a>() {}\n```" in text
+    assert "A lifetime." not in text  # the branch left aside
+
+
+def test_import_refuses_what_is_not_an_export(db_path: Path, tmp_path: Path) -> None:
+    cases = {
+        "other.json": {"hello": 1},
+        "future.json": {"format": portable.FORMAT, "version": 99, "conversation": {}, "messages": []},
+        "broken.json": {"format": portable.FORMAT, "version": 1, "conversation": {}, "messages": [{"role": "alien", "content": ""}]},
+    }
+    with HistoryStore.open(db_path) as store:
+        for name, doc in cases.items():
+            path = tmp_path / name
+            path.write_text(json.dumps(doc))
+            with pytest.raises(portable.ImportFailed, match=name):
+                portable.import_file(store, path)
+        assert store.list_conversations() == []
+
+
+def test_export_all_as_json_lines_imports_back(db_path: Path, tmp_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        sample(store)
+        store.create_conversation(title="empty")
+        out = io.StringIO()
+        assert portable.write_all(store, out, markdown=False) == 2
+        path = tmp_path / "all.jsonl"
+        path.write_text(out.getvalue())
+    with HistoryStore.open(tmp_path / "fresh.db") as fresh:
+        imported = portable.import_file(fresh, path)
+        assert [c.title for c in imported] == ["Lifetimes", "empty"]
+        assert len(fresh.list_messages(imported[0].id)) == 2
+
+
+# Backup and restore
+
+
+def test_backup_while_another_process_writes(db_path: Path, tmp_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        conv = store.create_conversation()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), str(db_path), str(conv.id), "600", "w"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )
+    assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+    assert writer.stdin is not None
+    writer.stdin.write("go\n")
+    writer.stdin.flush()
+    copies = []
+    while writer.poll() is None and len(copies) < 20:
+        copies.append(backup(db_path, tmp_path / f"copy-{len(copies)}.db"))
+    _, err = writer.communicate(timeout=60)
+    assert (writer.returncode, err) == (0, "")
+    assert copies, "the writer finished before any backup ran"
+    counts = [facts.messages for facts in copies]
+    assert counts == sorted(counts) and counts[-1] <= 600
+    assert any(0 < n < 600 for n in counts), counts  # taken mid-write
+    for facts in copies:
+        assert oct(facts.path.stat().st_mode & 0o777) == "0o600"
+        with HistoryStore.open(facts.path) as copy:
+            messages = copy.list_messages(conv.id)
+            assert len(messages) == facts.messages  # one unbroken path, none half-written
+            # The copy's search index matches its messages exactly (FTS5 raises if not).
+            copy._conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+            if len(messages) > 2:
+                assert [h.message_id for h in copy.search(f'"{messages[-3].content}"')] == [messages[-3].id]
+
+
+def test_backup_into_a_folder_and_refusals(db_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no history"):
+        backup(db_path, tmp_path)
+    HistoryStore.open(db_path).close()
+    facts = backup(db_path, tmp_path)
+    assert facts.path.parent == tmp_path and facts.path.name.startswith("history-")
+    with pytest.raises(StoreError, match="the history itself"):
+        backup(db_path, db_path)
+
+
+def test_restore_replaces_the_history_and_keeps_the_old_one(db_path: Path, tmp_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        sample(store)
+    saved = backup(db_path, tmp_path / "saved.db")
+    with HistoryStore.open(db_path) as store:
+        store.create_conversation(title="made after the backup")
+        live = store  # an lchat that keeps the file open during the restore
+        result = restore(saved.path, db_path, keep_previous_in=tmp_path / "kept")
+        assert [c.title for c in live.list_conversations()] == ["Lifetimes"]
+    assert result.restored.conversations == 1
+    assert result.previous_copy is not None
+    assert inspect(result.previous_copy).conversations == 2
+
+
+def test_restore_checks_the_backup_first(db_path: Path, tmp_path: Path) -> None:
+    with HistoryStore.open(db_path) as store:
+        sample(store)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database" * 500)
+    with pytest.raises(DatabaseCorrupt):
+        restore(junk, db_path, keep_previous_in=tmp_path / "kept")
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE notes (x)").connection.close()
+    with pytest.raises(StoreError, match="not an lchat history"):
+        restore(other, db_path, keep_previous_in=tmp_path / "kept")
+    assert not (tmp_path / "kept").exists()
+    with HistoryStore.open(db_path) as store:
+        assert len(store.list_conversations()) == 1
+
+
+def test_restoring_an_old_schema_backup_upgrades_it(db_path: Path, tmp_path: Path) -> None:
+    old = tmp_path / "v2.db"
+    conn = sqlite3.connect(old)
+    conn.executescript((FIXTURES / "history_v2.sql").read_text())
+    conn.close()
+    restore(old, db_path, keep_previous_in=tmp_path / "kept")
+    with HistoryStore.open(db_path) as store:
+        assert [m.id for m in store.list_messages(1)] == [1, 2, 3, 4]
+        assert [h.message_id for h in store.search("lifetime")] == [2]
+
+
+# The commands
+
+
+def run_cli(*args: str, stdin: str = "") -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdin, sys.stdout, sys.stderr
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), out, err
+    try:
+        code = cli.main(list(args))
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = old
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_export_import_backup_restore_commands(paths, tmp_path: Path) -> None:
+    with HistoryStore.open(paths.database) as store:
+        conversation_id = sample(store)
+    code, listing, _ = run_cli("list")
+    assert code == 0 and f"{conversation_id}" in listing and "Lifetimes" in listing
+
+    code, out, _ = run_cli("export", str(conversation_id))
+    assert code == 0 and json.loads(out)["conversation"]["title"] == "Lifetimes"
+    md = tmp_path / "one.md"
+    assert run_cli("export", str(conversation_id), "-o", str(md))[0] == 0
+    assert md.read_text().startswith("# Lifetimes")
+    every = tmp_path / "all.jsonl"
+    code, _, err = run_cli("export", "--all", "-o", str(every))
+    assert code == 0 and "1 conversation" in err
+    code, _, err = run_cli("export", "999")
+    assert code == 1 and "no conversation 999" in err
+
+    code, _, err = run_cli("import", str(every))
+    assert code == 0 and "Imported 1" in err
+
+    code, out, _ = run_cli("backup", str(tmp_path / "b.db"))
+    assert code == 0 and "2 conversations" in out
+    code, out, _ = run_cli("backup")
+    assert code == 0 and str(paths.backups_dir) in out
+
+    code, _, err = run_cli("restore", str(tmp_path / "b.db"), stdin="n\n")
+    assert code == 1 and "Nothing was changed" in err
+    with HistoryStore.open(paths.database) as store:
+        store.create_conversation(title="later")
+    code, out, _ = run_cli("restore", str(tmp_path / "b.db"), stdin="y\n")
+    assert code == 0 and "Restored" in out
+    with HistoryStore.open(paths.database) as store:
+        assert len(store.list_conversations()) == 2
+    code, _, err = run_cli("restore", str(tmp_path / "missing.db"), "--yes")
+    assert code == 1 and "does not exist" in err

@@ -1,0 +1,65 @@
+"""Fitting a conversation into a model's context window: estimate, then drop the oldest turns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tui.domain import ChatMessage, ChatTurn, Role
+
+CHARS_PER_TOKEN = 3.0
+"""Deliberately pessimistic (English averages about 4): trimming a little early beats an
+engine refusing a prompt that does not fit."""
+TURN_OVERHEAD = 4
+"""Tokens a chat template adds around each message (role markers, separators)."""
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens `text` will take, estimated without the model's tokenizer."""
+    return int(len(text) / CHARS_PER_TOKEN + 0.999) + TURN_OVERHEAD
+
+
+def message_tokens(message: ChatMessage) -> int:
+    """An answer's own count when the engine reported it, else the estimate."""
+    if message.role is Role.ASSISTANT and message.completion_tokens:
+        return message.completion_tokens + TURN_OVERHEAD
+    return estimate_tokens(message.content)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The turns to send and what fitting them cost."""
+
+    turns: list[ChatTurn]
+    tokens: int
+    """Estimated prompt tokens of `turns`."""
+    limit: int | None
+    """The context length fitted into (None: unknown, nothing was dropped)."""
+    dropped: int = 0
+    """Oldest messages left out to make room."""
+
+
+def fit(
+    system_prompt: str, messages: Sequence[ChatMessage], *, limit: int | None, reserve: int
+) -> Fitted:
+    """The system prompt and as many of the newest `messages` as fit in `limit - reserve`.
+
+    The system prompt is always kept; whole turns go from the oldest, and the kept part
+    never starts with an answer whose question was dropped. The newest message is always
+    sent, even alone and too long, so the engine can say so.
+    """
+    kept = [message for message in messages if message.content and message.role is not Role.SYSTEM]
+    system = [ChatTurn(Role.SYSTEM, system_prompt)] if system_prompt else []
+    costs = [message_tokens(message) for message in kept]
+    total = sum(costs) + (estimate_tokens(system_prompt) if system_prompt else 0)
+    start = 0
+    if limit is not None:
+        budget = max(limit - reserve, 0)
+        while start < len(kept) - 1 and total > budget:
+            total -= costs[start]
+            start += 1
+        while start < len(kept) - 1 and kept[start].role is Role.ASSISTANT:
+            total -= costs[start]
+            start += 1
+    turns = system + [ChatTurn(message.role, message.content) for message in kept[start:]]
+    return Fitted(turns, total, limit, start)

@@ -1,0 +1,150 @@
+"""`lchat list`, `export`, `import`, `backup` and `restore`: the history from the shell.
+
+These open the history file directly and never start an engine. Each returns an exit code:
+0 done, 1 failed (one line on stderr says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+COMMANDS = ("list", "export", "import", "backup", "restore")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the history commands to lchat's argument parser."""
+    listing = commands.add_parser("list", help="list conversations (id, last change, title), newest first")
+    listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    listing.add_argument("--archived", action="store_true", help="list the archived ones")
+    export = commands.add_parser("export", help="write a conversation (or --all) as JSON or Markdown")
+    export.add_argument("ids", nargs="*", type=int, metavar="ID", help="conversation ids (see `lchat list`)")
+    export.add_argument("--all", action="store_true", help="every conversation (JSON Lines, or one Markdown file)")
+    export.add_argument("--format", "-f", choices=("json", "md"), help="default: from -o's suffix, else json")
+    export.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    imported = commands.add_parser("import", help="add conversations from `lchat export` JSON files")
+    imported.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    backup = commands.add_parser("backup", help="write a consistent copy of the history, even while lchat runs")
+    backup.add_argument("path", nargs="?", type=Path, metavar="PATH",
+                        help="file or folder (default: the data dir's backups/)")
+    restore = commands.add_parser("restore", help="replace the history with a backup (asks first)")
+    restore.add_argument("path", type=Path, metavar="BACKUP")
+    restore.add_argument("--yes", "-y", action="store_true", help="do not ask")
+
+
+def run(args: argparse.Namespace, paths) -> int:
+    """Run one history command."""
+    from tui.portable import ImportFailed
+    from tui.store import StoreError
+
+    try:
+        if args.command == "backup":
+            return _backup(paths, args.path)
+        if args.command == "restore":
+            return _restore(paths, args.path, assume_yes=args.yes)
+        from tui.store import HistoryStore
+
+        with HistoryStore.open(paths.database) as store:
+            if args.command == "list":
+                return _list(store, args)
+            if args.command == "export":
+                return _export(store, args)
+            return _import(store, args.files)
+    except (StoreError, ImportFailed, OSError, LookupError) as error:
+        print(f"lchat: {error}", file=sys.stderr)
+        return 1
+
+
+def _list(store, args: argparse.Namespace) -> int:
+    from tui.safe_text import one_line
+
+    for conversation in store.list_conversation_page(archived=args.archived, limit=args.limit):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.updated_at))
+        pin = "*" if conversation.pinned else " "
+        print(f"{conversation.id:>8} {pin} {when}  {one_line(conversation.title or 'New conversation', 70)}")
+    return 0
+
+
+def _export(store, args: argparse.Namespace) -> int:
+    from tui import portable
+
+    if not args.ids and not args.all:
+        print("lchat: name conversation ids (see `lchat list`) or use --all", file=sys.stderr)
+        return 1
+    markdown = (args.format or ("md" if args.output and args.output.suffix.lower() == ".md" else "json")) == "md"
+    for conversation_id in args.ids:  # Check them all before writing anything.
+        if store.get_conversation(conversation_id) is None:
+            raise LookupError(f"there is no conversation {conversation_id}")
+    out: TextIO = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        if args.all:
+            count = portable.write_all(store, out, markdown=markdown)
+        else:
+            for index, conversation_id in enumerate(args.ids):
+                doc = portable.document(store, conversation_id)
+                if markdown:
+                    out.write(("\n---\n\n" if index else "") + portable.to_markdown(doc))
+                else:
+                    out.write(portable.to_json(doc, indent=None if len(args.ids) > 1 else 2) + "\n")
+            count = len(args.ids)
+    finally:
+        if args.output:
+            out.close()
+    print(f"lchat: exported {count} conversation(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
+
+
+def _import(store, files: list[Path]) -> int:
+    from tui import portable
+
+    total = 0
+    for path in files:
+        total += len(portable.import_file(store, path))
+    print(f"lchat: Imported {total} conversation(s).", file=sys.stderr)
+    return 0
+
+
+def _backup(paths, target: Path | None) -> int:
+    from tui.paths import make_private_dir
+    from tui.store.backup import backup
+
+    if target is None:
+        make_private_dir(paths.backups_dir)
+        target = paths.backups_dir
+    facts = backup(paths.database, target)
+    print(f"Backed up {facts.conversations} conversations, {facts.messages} messages to {facts.path}")
+    return 0
+
+
+def _restore(paths, source: Path, *, assume_yes: bool) -> int:
+    from tui.store.backup import inspect, restore
+
+    incoming = inspect(source)
+    question = f"Replace the history at {paths.database}"
+    if paths.database.is_file():
+        try:
+            current = inspect(paths.database)
+            question += f" ({current.conversations} conversations, {current.messages} messages)"
+        except Exception as error:  # noqa: BLE001 - a damaged history is what restore is for
+            question += f" (unreadable: {error})"
+    question += (
+        f" with {source} ({incoming.conversations} conversations, {incoming.messages} messages)?"
+        f" The current history is kept in {paths.backups_dir}. [y/N] "
+    )
+    if not assume_yes:
+        print(question, end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline() if sys.stdin else ""
+        if answer.strip().lower() not in ("y", "yes"):
+            why = "no answer (add --yes to restore without asking)" if not answer else "not confirmed"
+            print(f"\nlchat: {why}. Nothing was changed.", file=sys.stderr)
+            return 1
+    from tui.paths import make_private_dir
+
+    make_private_dir(paths.backups_dir)
+    result = restore(source, paths.database, keep_previous_in=paths.backups_dir)
+    kept = f"; the previous history is in {result.previous_copy}" if result.previous_copy else ""
+    print(f"Restored {result.restored.conversations} conversations, {result.restored.messages} messages{kept}.")
+    return 0

@@ -1,0 +1,178 @@
+"""Conversations as files: JSON that imports back, and Markdown to read or share.
+
+A document holds one conversation and the messages of its current path (the branches the
+user left aside are not exported). `lchat export --all` writes JSON Lines, one document a line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from tui import __version__
+from tui.domain import ChatMessage, Conversation, MessageStatus, Role
+from tui.paths import make_private_dir
+from tui.store import HistoryStore
+
+FORMAT = "lchat.conversation"
+VERSION = 1
+_CONVERSATION_FIELDS = ("title", "model", "backend", "system_prompt", "params", "created_at",
+                        "updated_at", "pinned", "archived")
+_MESSAGE_FIELDS = ("role", "content", "status", "model", "backend", "error", "prompt_tokens",
+                   "completion_tokens", "ttft_s", "gen_s", "energy_wh", "created_at", "updated_at")
+
+
+class ImportFailed(ValueError):
+    """A file that is not an lchat conversation export; str() says where and why."""
+
+
+def document(store: HistoryStore, conversation_id: int) -> dict[str, Any]:
+    """The export document of one conversation (its current path)."""
+    conversation = store.get_conversation(conversation_id)
+    if conversation is None:
+        raise LookupError(f"There is no conversation {conversation_id}.")
+    messages = store.list_messages(conversation_id)
+    record = asdict(conversation)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_by": f"lchat {__version__}",
+        "conversation": {key: record[key] for key in _CONVERSATION_FIELDS},
+        "messages": [
+            {key: _plain(getattr(message, key)) for key in _MESSAGE_FIELDS} for message in messages
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, (Role, MessageStatus)) else value
+
+
+def to_json(doc: dict[str, Any], *, indent: int | None = 2) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=indent)
+
+
+def to_markdown(doc: dict[str, Any]) -> str:
+    """A readable transcript: a title, the settings, then each message under a heading."""
+    conversation = doc["conversation"]
+    lines = [f"# {conversation['title'] or 'Untitled conversation'}", ""]
+    if conversation["model"]:
+        lines.append(f"- Model: {conversation['model']} ({conversation['backend']})")
+    lines.append(f"- Started: {_when(conversation['created_at'])}")
+    params = ", ".join(f"{key} {value}" for key, value in conversation["params"].items())
+    if params:
+        lines.append(f"- Parameters: {params}")
+    if conversation["system_prompt"]:
+        lines += ["", "**System prompt**", "", *(f"> {line}" for line in conversation["system_prompt"].splitlines())]
+    for message in doc["messages"]:
+        who = "You" if message["role"] == "user" else message["role"].capitalize()
+        details = [_when(message["created_at"])]
+        if message["role"] == "assistant" and message["model"]:
+            details.insert(0, message["model"])
+        if message["status"] not in ("complete",):
+            details.append(message["status"])
+        lines += ["", f"## {who} · {' · '.join(details)}", "", message["content"]]
+        if message["error"]:
+            lines += ["", f"> Error: {message['error']}"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def parse(doc: Any, where: str = "the file") -> tuple[Conversation, list[ChatMessage]]:
+    """The conversation and messages a document describes; ImportFailed says what is wrong."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ImportFailed(f"{where} is not an lchat conversation export (no \"format\": \"{FORMAT}\").")
+    if not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
+        raise ImportFailed(f"{where} has export version {doc.get('version')!r}; this lchat reads {VERSION}.")
+    try:
+        record = doc["conversation"]
+        now = time.time()
+        conversation = Conversation(
+            id=0, title=str(record.get("title", "")), model=str(record.get("model", "")),
+            backend=str(record.get("backend", "")), system_prompt=str(record.get("system_prompt", "")),
+            params=dict(record.get("params") or {}), created_at=float(record.get("created_at", now)),
+            updated_at=float(record.get("updated_at", now)), pinned=bool(record.get("pinned", False)),
+            archived=bool(record.get("archived", False)),
+        )
+        messages = [_message(item, now) for item in doc["messages"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ImportFailed(f"{where} is damaged: {type(error).__name__}: {error}") from None
+    return conversation, messages
+
+
+def _message(item: dict[str, Any], now: float) -> ChatMessage:
+    if not isinstance(item.get("content"), str):
+        raise ValueError("a message has no text")
+    numbers = {key: item.get(key) for key in ("prompt_tokens", "completion_tokens", "ttft_s", "gen_s", "energy_wh")}
+    return ChatMessage(
+        id=0, conversation_id=0, role=Role(item["role"]), content=item["content"],
+        status=MessageStatus(item.get("status", "complete")), model=str(item.get("model", "")),
+        backend=str(item.get("backend", "")), error=str(item.get("error", "")), **numbers,
+        created_at=float(item.get("created_at", now)), updated_at=float(item.get("updated_at", now)),
+    )
+
+
+def read_documents(path: Path) -> Iterator[tuple[str, Any]]:
+    """Each document in a file, with where it was: one JSON document, a list, or JSON Lines."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    yield f"{path}:{number}", json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ImportFailed(f"{path}:{number}: not JSON ({error.msg})") from None
+        return
+    for index, doc in enumerate(whole if isinstance(whole, list) else [whole]):
+        yield (f"{path}[{index}]" if isinstance(whole, list) else str(path)), doc
+
+
+def import_file(store: HistoryStore, path: Path) -> list[Conversation]:
+    """Import every conversation in a file; all are checked before any is written."""
+    parsed = [parse(doc, where) for where, doc in read_documents(path)]
+    return [store.import_conversation(conversation, messages) for conversation, messages in parsed]
+
+
+def write_all(store: HistoryStore, out: TextIO, *, markdown: bool) -> int:
+    """Every conversation, oldest first: JSON Lines, or Markdown separated by rules."""
+    count = 0
+    for conversation_id in store.conversation_ids():
+        doc = document(store, conversation_id)
+        if markdown:
+            out.write(("\n---\n\n" if count else "") + to_markdown(doc))
+        else:
+            out.write(to_json(doc, indent=None) + "\n")
+        count += 1
+    return count
+
+
+def file_stem(conversation: Conversation) -> str:
+    """A file name for a conversation's export: its id and a tidy piece of its title."""
+    words = "".join(c if c.isalnum() else "-" for c in conversation.title.lower()).split("-")
+    slug = "-".join(word for word in words if word)[:40].strip("-") or "conversation"
+    return f"{conversation.id}-{slug}"
+
+
+def export_files(store: HistoryStore, conversation_id: int, folder: Path) -> list[Path]:
+    """Write a conversation as Markdown and JSON into ``folder``; the two paths."""
+    conversation = store.get_conversation(conversation_id)
+    if conversation is None:
+        raise LookupError(f"There is no conversation {conversation_id}.")
+    doc = document(store, conversation_id)
+    make_private_dir(folder)
+    written = []
+    for suffix, text in ((".md", to_markdown(doc)), (".json", to_json(doc) + "\n")):
+        path = folder / f"{file_stem(conversation)}{suffix}"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+

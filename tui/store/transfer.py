@@ -1,0 +1,69 @@
+"""Bulk moves in and out of the history: walking every conversation, importing one whole."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Callable
+
+from tui.domain import ChatMessage, Conversation, MessageStatus
+
+
+class TransferMixin:
+    """The part of :class:`HistoryStore` used by export and import."""
+
+    _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    _read: Callable[[str, Sequence[Any]], list[sqlite3.Row]]
+
+    def conversation_ids(self, *, page: int = 1000) -> Iterator[int]:
+        """Every conversation's id, oldest first, read a page at a time."""
+        after = 0
+        while True:
+            found = self._read(
+                "SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?", (after, page)
+            )
+            if not found:
+                return
+            yield from (row[0] for row in found)
+            after = found[-1][0]
+
+    def import_conversation(
+        self, conversation: Conversation, messages: Sequence[ChatMessage]
+    ) -> Conversation:
+        """Add a conversation and its messages (as one path) in one transaction; ids are new.
+
+        Timestamps, figures and statuses are kept, except that an answer recorded as still
+        streaming arrives as interrupted.
+        """
+        c = conversation
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO conversations (title, model, backend, system_prompt, params,"
+                " created_at, updated_at, pinned, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.title, c.model, c.backend, c.system_prompt, json.dumps(c.params),
+                 c.created_at, c.updated_at, int(c.pinned), int(c.archived)),
+            )
+            conversation_id = cursor.lastrowid
+            parent_id: int | None = None
+            for m in messages:
+                status = MessageStatus(m.status)
+                if status is MessageStatus.STREAMING:
+                    status = MessageStatus.INTERRUPTED
+                parent_id = conn.execute(
+                    "INSERT INTO messages (conversation_id, parent_id, role, content, status, model,"
+                    " backend, error, prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (conversation_id, parent_id, m.role, m.content, status, m.model, m.backend,
+                     m.error, m.prompt_tokens, m.completion_tokens, m.ttft_s, m.gen_s, m.energy_wh,
+                     m.created_at, m.updated_at),
+                ).lastrowid
+            conn.execute(
+                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (parent_id, conversation_id)
+            )
+        assert conversation_id is not None
+        return Conversation(
+            conversation_id, c.title, c.model, c.backend, c.system_prompt, dict(c.params),
+            c.created_at, c.updated_at, c.pinned, c.archived,
+        )

@@ -1,0 +1,89 @@
+"""The conversation's system prompt and sampling parameters, in a dialog (F8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from tui.presets import PARAMS, parse_params
+
+LABELS = {"temperature": "Temperature", "top_p": "Top p", "max_tokens": "Max tokens",
+          "context_length": "Context length", "seed": "Seed"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the dialog gives back."""
+
+    system_prompt: str
+    params: dict[str, Any]
+
+
+class SettingsScreen(ModalScreen[Settings | None]):
+    """Edits a system prompt and the parameters; blank fields mean "the default" (shown greyed)."""
+
+    DEFAULT_CSS = """
+    SettingsScreen { align: center middle; }
+    SettingsScreen > Vertical {
+        width: 80; height: auto; max-height: 90%; padding: 1 2; border: thick $primary; background: $surface;
+    }
+    SettingsScreen TextArea { height: 8; }
+    SettingsScreen .row { height: 3; }
+    SettingsScreen .row Label { width: 16; padding: 1 0; }
+    SettingsScreen .row Input { width: 1fr; }
+    SettingsScreen .problems { color: $error; height: auto; }
+    SettingsScreen .keys { color: $text-muted; margin-top: 1; }
+    SettingsScreen Horizontal.buttons { height: auto; align-horizontal: right; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save settings", id="settings.save"),
+        Binding("escape", "cancel", "Cancel", id="settings.cancel"),
+    ]
+
+    def __init__(self, system_prompt: str, params: dict[str, Any], defaults: dict[str, Any]) -> None:
+        super().__init__()
+        self.system_prompt = system_prompt
+        self.params = params
+        self.defaults = defaults
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("System prompt", classes="title")
+            yield TextArea(self.system_prompt, id="system-prompt", soft_wrap=True, tab_behavior="focus")
+            for name in PARAMS:
+                value = self.params.get(name)
+                default = self.defaults.get(name)
+                with Horizontal(classes="row"):
+                    yield Label(LABELS[name])
+                    yield Input("" if value is None else str(value), id=f"param-{name}",
+                                placeholder=f"default: {'model/engine' if default is None else default}")
+            yield Static("", classes="problems")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Cancel", id="cancel")
+            yield Static("ctrl+s: save    Esc: cancel    blank: the default", classes="keys")
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted)
+    def action_save(self) -> None:
+        typed = {name: self.query_one(f"#param-{name}", Input).value for name in PARAMS}
+        params, problems = parse_params(typed)
+        if problems:
+            self.query_one(".problems", Static).update(Text(
+                "; ".join(f"{LABELS[name]} must be {why}" for name, why in problems.items())
+            ))
+            return
+        self.dismiss(Settings(self.query_one(TextArea).text, params))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
