@@ -1,0 +1,199 @@
+"""A loopback server that speaks Ollama's documented HTTP API, with every fault on cue.
+
+Endpoints: /api/version, /api/tags, /api/ps, /api/show, streaming NDJSON /api/chat and
+/api/pull, /api/generate (unload), /api/delete. `state.chat_fault` picks how /api/chat fails.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.loopback import Handler, Served, serve
+
+GIB = 1024**3
+
+
+def model_entry(name: str, *, size: int = 2 * GIB, family: str = "llama", params: str = "3.2B",
+                quant: str = "Q4_K_M") -> dict[str, Any]:
+    return {
+        "name": name, "model": name, "modified_at": "2025-01-01T10:00:00.000000+00:00",
+        "size": size, "digest": f"{abs(hash(name)):064x}"[:64],
+        "details": {"parent_model": "", "format": "gguf", "family": family, "families": [family],
+                    "parameter_size": params, "quantization_level": quant},
+    }
+
+
+def show_entry(entry: dict[str, Any], *, context: int = 131072) -> dict[str, Any]:
+    family = entry["details"]["family"]
+    return {
+        "license": "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\nline two",
+        "modelfile": "FROM x", "parameters": 'stop "<|eot_id|>"\ntemperature 0.6',
+        "template": "{{ .Prompt }}", "details": entry["details"],
+        "model_info": {
+            "general.architecture": family, "general.parameter_count": 3_212_749_888,
+            f"{family}.context_length": context, f"{family}.block_count": 28,
+            f"{family}.embedding_length": 3072, f"{family}.attention.head_count": 24,
+            f"{family}.attention.head_count_kv": 8,
+        },
+        "capabilities": ["completion", "tools"],
+        "modified_at": entry["modified_at"],
+    }
+
+
+@dataclass
+class OllamaState:
+    """What the fake daemon knows and how it misbehaves."""
+
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    running: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reply: list[str] = field(default_factory=lambda: ["Hello", " from", " Ollama", "."])
+    chat_fault: str = ""
+    """"" (none), kill, stall, http500, error_line, bad_json, unauthorized, forbidden, redirect."""
+    fault_after: int = 2
+    """Pieces sent before a mid-stream fault."""
+    stall_s: float = 3.0
+    piece_delay: float = 0.0
+    redirect_to: str = ""
+    required_auth: str = ""
+    """When set, every request must carry Authorization equal to this."""
+    pull_sizes: dict[str, int] = field(default_factory=dict)
+    """Models /api/pull knows, with their download size."""
+    pull_steps: int = 5
+    pull_delay: float = 0.0
+    pull_fault: str = ""
+    """"" or error_line (a registry error in the stream) or kill."""
+
+    def add(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        entry = model_entry(name, **kwargs)
+        self.models[name] = entry
+        return entry
+
+    def load(self, name: str, *, vram: int = 3 * GIB) -> None:
+        entry = self.models[name]
+        self.running[name] = dict(entry, expires_at="2030-01-01T10:05:00.000000+00:00",
+                                  size_vram=vram, context_length=4096)
+
+
+def final_chunk(model: str, done_reason: str = "stop") -> dict[str, Any]:
+    return {
+        "model": model, "created_at": "2025-01-01T10:00:01Z", "message": {"role": "assistant", "content": ""},
+        "done": True, "done_reason": done_reason, "total_duration": 2_000_000_000,
+        "load_duration": 500_000_000, "prompt_eval_count": 26, "prompt_eval_duration": 130_000_000,
+        "eval_count": 4, "eval_duration": 250_000_000,
+    }
+
+
+class OllamaHandler(Handler):
+    """Routes Ollama's API onto `OllamaState`."""
+
+    def route(self) -> None:
+        state: OllamaState = self.state
+        if state.required_auth and self.headers.get("Authorization") != state.required_auth:
+            self.send_json(401, {"error": "unauthorized"})
+            return
+        path = self.path.split("?")[0]
+        body = self.body if isinstance(self.body, dict) else {}
+        if path == "/api/version":
+            self.send_json(200, {"version": "0.6.8"})
+        elif path == "/api/tags":
+            self.send_json(200, {"models": list(state.models.values())})
+        elif path == "/api/ps":
+            self.send_json(200, {"models": list(state.running.values())})
+        elif path == "/api/show":
+            entry = state.models.get(body.get("model", ""))
+            if entry is None:
+                self.send_json(404, {"error": f"model '{body.get('model')}' not found"})
+            else:
+                self.send_json(200, show_entry(entry))
+        elif path in ("/api/chat", "/api/generate"):
+            self.chat(state, body)
+        elif path == "/api/pull":
+            self.pull(state, body)
+        elif path == "/api/delete" and self.command == "DELETE":
+            if state.models.pop(body.get("model", ""), None) is None:
+                self.send_json(404, {"error": f"model '{body.get('model')}' not found"})
+            else:
+                self.send_empty(200)
+        else:
+            self.send_json(404, {"error": "not found"})
+
+    def chat(self, state: OllamaState, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        fault = state.chat_fault
+        if fault == "redirect":
+            self.send_empty(307, {"Location": state.redirect_to + self.path})
+            return
+        if fault in ("unauthorized", "forbidden"):
+            code = 401 if fault == "unauthorized" else 403
+            self.send_json(code, {"error": f"{code}: token rejected"})
+            return
+        if fault == "http500":
+            self.send_json(500, {"error": "llama runner process has terminated: signal: killed"})
+            return
+        if model not in state.models:
+            self.send_json(404, {"error": f"model '{model}' not found"})
+            return
+        if body.get("keep_alive") == 0 and not body.get("messages") and not body.get("prompt"):
+            state.running.pop(model, None)
+            self.send_json(200, dict(final_chunk(model, "unload"), response=""))
+            return
+        self.start_chunked("application/x-ndjson")
+        for index, piece in enumerate(state.reply):
+            if fault and index == state.fault_after:
+                if fault == "kill":
+                    self.die()
+                    return
+                if fault == "stall":
+                    self.stall(state.stall_s)
+                    return
+                if fault == "error_line":
+                    self.chunk(json.dumps({"error": "an error was encountered while running the model"}) + "\n")
+                    self.end_chunked()
+                    return
+                if fault == "bad_json":
+                    self.chunk("<html>proxy error</html>\n")
+                    self.end_chunked()
+                    return
+            if state.piece_delay:
+                time.sleep(state.piece_delay)
+            self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z",
+                                   "message": {"role": "assistant", "content": piece}, "done": False}) + "\n")
+        state.running.setdefault(model, dict(state.models[model], expires_at="2030-01-01T10:05:00Z",
+                                             size_vram=state.models[model]["size"], context_length=4096))
+        self.chunk(json.dumps(final_chunk(model)) + "\n")
+        self.end_chunked()
+
+    def pull(self, state: OllamaState, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        self.start_chunked("application/x-ndjson")
+        self.chunk(json.dumps({"status": "pulling manifest"}) + "\n")
+        if model not in state.pull_sizes:
+            self.chunk(json.dumps({"error": "pull model manifest: file does not exist"}) + "\n")
+            self.end_chunked()
+            return
+        total = state.pull_sizes[model]
+        digest = "sha256:" + "ab" * 32
+        for step in range(state.pull_steps + 1):
+            if state.pull_fault == "kill" and step == state.pull_steps // 2:
+                self.die()
+                return
+            if state.pull_delay:
+                time.sleep(state.pull_delay)
+            completed = total * step // state.pull_steps
+            self.chunk(json.dumps({"status": f"pulling {digest[7:19]}", "digest": digest,
+                                   "total": total, "completed": completed}) + "\n")
+        if state.pull_fault == "error_line":
+            self.chunk(json.dumps({"error": "max retries exceeded: no space left on device"}) + "\n")
+            self.end_chunked()
+            return
+        for status in ("verifying sha256 digest", "writing manifest", "success"):
+            self.chunk(json.dumps({"status": status}) + "\n")
+        state.add(model, size=total)
+        self.end_chunked()
+
+
+def start_ollama(state: OllamaState | None = None) -> Served:
+    return serve(OllamaHandler, state or OllamaState())

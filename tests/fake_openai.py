@@ -1,0 +1,82 @@
+"""A loopback OpenAI-compatible server: /v1/models and chat completions streamed as server-sent events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.loopback import Handler, Served, serve
+
+
+@dataclass
+class OpenAIState:
+    """What the fake server offers and how it misbehaves."""
+
+    models: list[str] = field(default_factory=lambda: ["qwen2.5-7b-instruct", "llama-3.2-3b-instruct"])
+    reply: list[str] = field(default_factory=lambda: ["Hi", " there", "!"])
+    api_key: str = ""
+    """When set, requests must carry "Bearer <api_key>"."""
+    fault: str = ""
+    """"" or kill, stall, http500, bad_json, no_usage_support."""
+    fault_after: int = 1
+    stall_s: float = 3.0
+    usage: bool = True
+
+
+class OpenAIHandler(Handler):
+    def route(self) -> None:
+        state: OpenAIState = self.state
+        if state.api_key and self.headers.get("Authorization") != f"Bearer {state.api_key}":
+            self.send_json(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+            return
+        path = self.path.split("?")[0]
+        if path == "/v1/models":
+            self.send_json(200, {"object": "list", "data": [
+                {"id": name, "object": "model", "created": 0, "owned_by": "organization_owner",
+                 "max_model_len": 32768} for name in state.models]})
+        elif path == "/v1/chat/completions":
+            self.completions(state, self.body)
+        else:
+            self.send_json(404, {"error": {"message": "Not found"}})
+
+    def completions(self, state: OpenAIState, body: dict[str, Any]) -> None:
+        if state.fault == "http500":
+            self.send_json(500, {"error": {"message": "model crashed while loading"}})
+            return
+        if state.fault == "no_usage_support" and "stream_options" in body:
+            self.send_json(400, {"error": {"message": "Unrecognized request argument: stream_options"}})
+            return
+        if body["model"] not in state.models:
+            self.send_json(404, {"error": {"message": f"The model `{body['model']}` does not exist"}})
+            return
+        self.start_chunked("text/event-stream")
+
+        def event(payload: Any) -> None:
+            self.chunk(f"data: {json.dumps(payload)}\n\n")
+
+        base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
+        event(base | {"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+        for index, piece in enumerate(state.reply):
+            if state.fault and index == state.fault_after:
+                if state.fault == "kill":
+                    self.die()
+                    return
+                if state.fault == "stall":
+                    self.stall(state.stall_s)
+                    return
+                if state.fault == "bad_json":
+                    self.chunk("data: <html>bad gateway</html>\n\n")
+                    self.end_chunked()
+                    return
+            event(base | {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+        event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if body.get("stream_options", {}).get("include_usage"):
+            event(base | {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": len(state.reply),
+                                                   "total_tokens": 12 + len(state.reply)}})
+        self.chunk("data: [DONE]\n\n")
+        self.end_chunked()
+
+
+def start_openai(state: OpenAIState | None = None) -> Served:
+    return serve(OpenAIHandler, state or OpenAIState())

@@ -1,0 +1,155 @@
+"""A small threaded HTTP/1.1 server on 127.0.0.1 for tests: routes are methods, faults are easy.
+
+Each fake (Ollama, an OpenAI-compatible server, the Hugging Face hub) subclasses `Handler` and
+answers in `route()`; the server records every request so tests can check what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Served:
+    """A running server: its address, what it received, and shared state for the handler."""
+
+    server: ThreadingHTTPServer
+    state: Any
+    requests: list[Recorded] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def host_port(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{host}:{port}"
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    served: Served
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Base handler: records the request, then calls `route()`; helpers write replies."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # Keep test output clean.
+        pass
+
+    @property
+    def state(self) -> Any:
+        return self.server.served.state  # type: ignore[attr-defined]
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        self.body = body
+        self.server.served.requests.append(  # type: ignore[attr-defined]
+            Recorded(self.command, self.path, dict(self.headers.items()), body)
+        )
+        try:
+            self.route()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = _handle
+
+    def route(self) -> None:
+        raise NotImplementedError
+
+    # Replies
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def send_empty(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def start_chunked(self, content_type: str, status: int = 200) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def chunk(self, data: bytes | str) -> None:
+        if isinstance(data, str):
+            data = data.encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def end_chunked(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def die(self) -> None:
+        """Drop the connection in the middle of a reply, as a killed daemon does."""
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
+        self.close_connection = True
+
+    def stall(self, seconds: float) -> None:
+        """Say nothing for `seconds` (the client's read timeout should fire first)."""
+        time.sleep(seconds)
+        self.close_connection = True
+
+
+def serve(handler: type[Handler], state: Any = None) -> Served:
+    """Start `handler` on a free loopback port in a daemon thread."""
+    server = _Server(("127.0.0.1", 0), handler)
+    served = Served(server, state)
+    server.served = served
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return served
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,147 @@
+"""OpenAI-compatible servers: the real `openai` client against a loopback server streaming SSE."""
+
+from __future__ import annotations
+
+import time
+from contextlib import aclosing
+
+import pytest
+
+from tests.fake_openai import start_openai
+from tests.loopback import closed_port
+from tui.chat_service import ChatService, ModelChoice
+from tui.config import ChatConfig, Config, ServerConfig
+from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
+from tui.engines.base import (
+    BadRequest, EngineCrashed, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece,
+)
+from tui.engines.openai_engine import PRESETS, OpenAICompatEngine, configured_servers
+from tui.store import HistoryStore
+
+HELLO = [ChatTurn(Role.USER, "hi")]
+KEY = "sk-test-abcdef0123456789"
+
+
+@pytest.fixture
+def server():
+    served = start_openai()
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+async def engine(server):
+    engine = OpenAICompatEngine(name="lmstudio", base_url=server.url + "/v1", read_timeout=0.5)
+    yield engine
+    await engine.aclose()
+
+
+async def collect(engine, model="qwen2.5-7b-instruct", options=GenerationOptions()):
+    async with aclosing(engine.chat(model, HELLO, options)) as stream:
+        return [event async for event in stream]
+
+
+def test_presets_and_configured_servers() -> None:
+    config = Config(servers=[ServerConfig(preset="lmstudio"), ServerConfig(preset="vllm", name="gpu"),
+                             ServerConfig(preset="nope"), ServerConfig(name="bare"),
+                             ServerConfig(preset="localai"), ServerConfig(preset="llama-server")])
+    engines = configured_servers(config, {})
+    assert list(engines) == ["lmstudio", "gpu", "nope", "bare", "localai", "llama-server"]
+    assert engines["lmstudio"].base_url == "http://localhost:1234/v1" == PRESETS["lmstudio"]
+    assert engines["gpu"].base_url == "http://localhost:8000/v1"
+    assert engines["localai"].base_url == engines["llama-server"].base_url == "http://localhost:8080/v1"
+
+
+async def test_misconfigured_server_lists_offline_with_why() -> None:
+    engines = configured_servers(Config(servers=[ServerConfig(preset="nope"), ServerConfig(name="bare")]), {})
+    with pytest.raises(EngineUnavailable, match="unknown preset 'nope'"):
+        await engines["nope"].list_models()
+    with pytest.raises(EngineUnavailable, match="no base_url and no preset"):
+        await engines["bare"].list_models()
+
+
+async def test_models_and_a_streamed_answer(engine, server) -> None:
+    models = await engine.list_models()
+    assert [m.name for m in models] == ["qwen2.5-7b-instruct", "llama-3.2-3b-instruct"]
+    assert models[0].backend == "lmstudio" and models[0].context_length == 32768
+    options = GenerationOptions(temperature=0.3, top_p=0.8, max_tokens=50, seed=1, stop=("END",))
+    events = await collect(engine, options=options)
+    assert [e.text for e in events if isinstance(e, TextPiece)] == ["Hi", " there", "!"]
+    final = events[-1]
+    assert isinstance(final, Finished) and (final.prompt_tokens, final.completion_tokens) == (12, 3)
+    assert final.stop_reason == "stop" and final.ttft_s is not None
+    body = server.requests[-1].body
+    assert body["stream"] is True and body["messages"] == [{"role": "user", "content": "hi"}]
+    assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"], body["stop"]) == (0.3, 0.8, 50, 1, ["END"])
+
+
+async def test_server_without_stream_options_still_answers(engine, server) -> None:
+    server.state.fault = "no_usage_support"
+    events = await collect(engine)
+    assert events[-1].completion_tokens == 3 and events[-1].prompt_tokens == 0
+    assert "stream_options" not in server.requests[-1].body
+
+
+async def test_api_key_comes_from_the_environment_and_is_never_shown(server, monkeypatch) -> None:
+    server.state.api_key = KEY
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-users-real-openai-key")
+    config = Config(servers=[ServerConfig(name="vllm", base_url=server.url + "/v1", api_key_env="VLLM_KEY")])
+    without = configured_servers(config, {})["vllm"]
+    with pytest.raises(EngineUnavailable, match="HTTP 401.*VLLM_KEY is not set"):
+        await without.list_models()
+    # The user's OpenAI key is never sent to a local server.
+    assert "sk-the-users-real" not in server.requests[-1].headers.get("Authorization", "")
+    engine = configured_servers(config, {"VLLM_KEY": KEY})["vllm"]
+    assert len(await engine.list_models()) == 2
+    wrong = configured_servers(config, {"VLLM_KEY": "sk-wrong-key-0000"})["vllm"]
+    with pytest.raises(EngineUnavailable) as raised:
+        await wrong.list_models()
+    assert "check the key in $VLLM_KEY" in str(raised.value) and "sk-wrong" not in str(raised.value)
+    for e in (without, engine, wrong):
+        await e.aclose()
+
+
+async def test_unreachable_server_is_offline_at_once() -> None:
+    engine = OpenAICompatEngine(name="lmstudio", base_url=f"http://127.0.0.1:{closed_port()}/v1")
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailable, match="cannot reach lmstudio.*connection refused"):
+        await engine.list_models()
+    assert time.monotonic() - started < 2
+    await engine.aclose()
+
+
+FAULTS = [
+    ("kill", EngineCrashed, "broke in the middle of the answer", "Hi"),
+    ("stall", EngineError, "stopped responding: nothing arrived for 0.5 s", "Hi"),
+    ("http500", EngineError, "failed (HTTP 500): model crashed while loading", ""),
+    ("bad_json", EngineError, "sent an event that is not JSON", "Hi"),
+]
+
+
+@pytest.mark.parametrize(("fault", "kind", "words", "kept"), FAULTS, ids=[f[0] for f in FAULTS])
+async def test_faults_keep_the_partial_answer(engine, server, tmp_path, fault, kind, words, kept) -> None:
+    server.state.fault = fault
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        service = ChatService(store, {"lmstudio": engine}, ChatConfig())
+        choice = ModelChoice("lmstudio", "qwen2.5-7b-instruct")
+        conversation = service.new_conversation(choice)
+        async with aclosing(service.send(conversation.id, "hi", choice)) as updates:
+            [u async for u in updates]
+        answer = store.list_messages(conversation.id)[-1]
+        assert (answer.status, answer.content) == (MessageStatus.ERROR, kept)
+        assert words in answer.error, answer.error
+        server.state.fault = ""
+        async with aclosing(service.send(conversation.id, "again", choice)) as updates:
+            [u async for u in updates]
+        assert store.list_messages(conversation.id)[-1].status is MessageStatus.COMPLETE
+    server.state.fault = fault
+    with pytest.raises(kind):
+        await collect(engine)
+
+
+async def test_unknown_model_and_bad_request(engine) -> None:
+    with pytest.raises(ModelNotFound, match="has no model 'nope'"):
+        await collect(engine, model="nope")
+    rows = dict(await engine.details("qwen2.5-7b-instruct"))
+    assert rows["max_model_len"] == "32768"
+    assert issubclass(BadRequest, EngineError)

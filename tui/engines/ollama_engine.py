@@ -1,0 +1,296 @@
+"""The Ollama backend, through the official `ollama` AsyncClient.
+
+One engine per daemon. Redirects are not followed, so an auth header never reaches another
+host; every failure becomes an EngineError whose text never contains the auth secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from typing import Any
+from urllib.parse import urlsplit
+
+from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.engines.base import ChatEvent, EngineError, Finished, TextPiece
+from tui.engines.manage import Details, Progress
+from tui.engines.ollama_errors import ErrorContext, translate
+from tui.models.fit import KvShape
+
+DEFAULT_HOST = "localhost:11434"
+SHOW_BUDGET_S = 5.0
+"""Longest a model list waits for /api/show details; what is missing is fetched next time."""
+
+
+def ollama_url(host: str) -> str:
+    """A daemon's base URL: a bare host gets http:// and port 11434, as `ollama` itself does."""
+    host = host.strip() or DEFAULT_HOST
+    if "://" not in host:
+        parts = urlsplit("http://" + host)
+        netloc = parts.netloc if parts.port else f"{parts.netloc}:11434"
+        return f"http://{netloc}{parts.path.rstrip('/')}"
+    return host.rstrip("/")
+
+
+def is_local(url: str) -> bool:
+    """Whether `url` is on this machine (so this machine's memory is the daemon's)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
+
+
+def parse_size(text: str | None) -> int | None:
+    """Ollama's parameter_size ("3.2B", "135M", "567.72K") as a number."""
+    if not text:
+        return None
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(text[-1].upper())
+    try:
+        return int(float(text[:-1]) * scale) if scale else int(float(text))
+    except ValueError:
+        return None
+
+
+class OllamaEngine:
+    """Chat, list, describe, pull, delete and unload on one Ollama daemon."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "ollama",
+        host: str = DEFAULT_HOST,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 120.0,
+        auth_header: str = "Authorization",
+        auth_secret: str | None = None,
+        auth_env: str = "",
+        num_ctx: int = 0,
+        keep_alive: str = "",
+    ) -> None:
+        """`auth_secret` is the auth header's value (read from `auth_env` by the caller)."""
+        self.name = name
+        self.url = ollama_url(host)
+        self.num_ctx = num_ctx
+        """Context window sent as num_ctx (0: the model's own)."""
+        self._timeouts = (connect_timeout, read_timeout)
+        self._auth = (auth_header, auth_secret) if auth_secret else None
+        # The client itself also sends $OLLAMA_API_KEY when set: neither may ever be shown.
+        secrets = [s for s in (auth_secret, os.environ.get("OLLAMA_API_KEY")) if s]
+        self._ctx = ErrorContext(self.url, read_timeout, auth_env, secrets)
+        self._keep_alive = keep_alive or None
+        self._client: Any = None
+        self._shown: dict[str, dict[str, Any]] = {}
+
+    @property
+    def local(self) -> bool:
+        return is_local(self.url)
+
+    def _api(self) -> Any:
+        """The AsyncClient, made on first use (inside the running event loop)."""
+        if self._client is None:
+            import httpx
+            import ollama
+
+            connect, read = self._timeouts
+            headers = {self._auth[0]: self._auth[1]} if self._auth else {}
+            self._client = ollama.AsyncClient(
+                host=self.url, timeout=httpx.Timeout(read, connect=connect), headers=headers,
+                follow_redirects=False, event_hooks={"response": [self._note_redirect]},
+            )
+        return self._client
+
+    async def _note_redirect(self, response: Any) -> None:
+        if response.is_redirect:
+            self._ctx.redirect = response.headers.get("location", "")
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client._client.aclose()
+
+    # The engine contract
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The daemon's models, with /api/ps state and /api/show details where known."""
+        try:
+            api = self._api()
+            tags = await api.list()
+            try:
+                running = {m.model: m for m in (await api.ps()).models}
+            except Exception:  # noqa: BLE001 - state is a nicety; the list itself worked.
+                running = {}
+        except Exception as error:  # noqa: BLE001 - translated into a readable EngineError
+            raise translate(error, self._ctx, during="list") from None
+        await self._fetch_shows([m for m in tags.models if m.model and m.digest not in self._shown])
+        return [self._describe(m, running.get(m.model)) for m in tags.models if m.model]
+
+    async def chat(
+        self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
+    ) -> AsyncIterator[ChatEvent]:
+        """Stream one answer; the last NDJSON chunk carries Ollama's own counts and timings."""
+        started = time.monotonic()
+        first: float | None = None
+        pieces = 0
+        final: Any = None
+        wanted = {
+            "temperature": options.temperature, "top_p": options.top_p, "num_predict": options.max_tokens,
+            "seed": options.seed, "stop": list(options.stop) or None, "num_ctx": self.num_ctx or None,
+        }
+        try:
+            stream = await self._api().chat(
+                model=model, messages=[{"role": str(t.role), "content": t.content} for t in messages],
+                stream=True, options={k: v for k, v in wanted.items() if v is not None},
+                keep_alive=self._keep_alive,
+            )
+            async with aclosing(stream) as parts:
+                async for part in parts:
+                    text = part.message.content if part.message else ""
+                    if text:
+                        first = first or time.monotonic()
+                        pieces += 1
+                        yield TextPiece(text)
+                    if part.done:
+                        final = part
+        except Exception as error:  # noqa: BLE001 - translated into a readable EngineError
+            raise translate(error, self._ctx, model=model, during="chat") from None
+        if final is None:
+            raise EngineError(f"{self.name} ended the answer without finishing it (the daemon stopped?)")
+        ended = time.monotonic()
+        yield Finished(
+            prompt_tokens=final.prompt_eval_count or 0,
+            completion_tokens=final.eval_count or pieces,
+            ttft_s=first - started if first else None,
+            gen_s=final.eval_duration / 1e9 if final.eval_duration else (ended - first if first else 0.0),
+            stop_reason=final.done_reason or "stop",
+            prompt_s=final.prompt_eval_duration / 1e9 if final.prompt_eval_duration else None,
+            load_s=final.load_duration / 1e9 if final.load_duration else None,
+        )
+
+    # Optional abilities (tui.engines.manage)
+
+    async def details(self, model: str) -> Details:
+        """Everything /api/show says: architecture, template, license, parameters, capabilities."""
+        try:
+            show = await self._api().show(model)
+        except Exception as error:  # noqa: BLE001
+            raise translate(error, self._ctx, model=model, during="show") from None
+        info = dict(show.modelinfo or {})
+        arch = str(info.get("general.architecture") or (show.details.family if show.details else "") or "")
+        details = show.details
+        rows: Details = [("Name", model), ("Backend", self.name), ("Architecture", arch)]
+        count = info.get("general.parameter_count")
+        rows.append(("Parameters", f"{count:,}" if isinstance(count, int) else (details.parameter_size or "")
+                     if details else ""))
+        rows.append(("Quantization", details.quantization_level or "" if details else ""))
+        ctx = info.get(f"{arch}.context_length")
+        rows.append(("Context length", str(ctx) if ctx else ""))
+        rows.append(("Capabilities", ", ".join(show.capabilities or [])))
+        rows.append(("Default parameters", (show.parameters or "").strip()))
+        rows.append(("Template", (show.template or "").strip()))
+        rows.append(("License", (show.license or "").strip()))
+        rows.extend((key, str(value)) for key, value in sorted(info.items()) if not isinstance(value, list))
+        return [(label, value) for label, value in rows if value]
+
+    async def pull(self, model: str) -> AsyncIterator[Progress]:
+        """Pull `model` from its registry; cancelling the consumer stops the download."""
+        try:
+            stream = await self._api().pull(model, stream=True)
+            async with aclosing(stream) as steps:
+                async for step in steps:
+                    yield Progress(step.status or "", step.completed, step.total)
+        except Exception as error:  # noqa: BLE001
+            raise translate(error, self._ctx, model=model, during="pull") from None
+
+    async def delete(self, model: str) -> None:
+        try:
+            await self._api().delete(model)
+        except Exception as error:  # noqa: BLE001
+            raise translate(error, self._ctx, model=model, during="delete") from None
+
+    async def unload(self, model: str) -> None:
+        """Free the model's memory now (keep_alive 0)."""
+        try:
+            await self._api().generate(model=model, keep_alive=0)
+        except Exception as error:  # noqa: BLE001
+            raise translate(error, self._ctx, model=model, during="unload") from None
+
+    # Helpers
+
+    async def _fetch_shows(self, models: list[Any]) -> None:
+        limit = asyncio.Semaphore(4)
+
+        async def fetch(entry: Any) -> None:
+            async with limit:
+                try:
+                    show = await self._api().show(entry.model)
+                except Exception:  # noqa: BLE001 - details are optional in a list
+                    return
+                self._shown[entry.digest] = {"info": dict(show.modelinfo or {}), "parameters": show.parameters or ""}
+
+        if models:
+            try:
+                async with asyncio.timeout(SHOW_BUDGET_S):
+                    await asyncio.gather(*(fetch(m) for m in models))
+            except TimeoutError:
+                pass
+
+    def _describe(self, entry: Any, running: Any) -> ModelInfo:
+        details = entry.details
+        shown = self._shown.get(entry.digest, {})
+        info = shown.get("info", {})
+        arch = str(info.get("general.architecture") or (details.family if details else "") or "")
+        extra: dict[str, Any] = {"digest": entry.digest or "", "remote": not self.local}
+        shape = KvShape.from_metadata(info, arch) if info else None
+        if shape:
+            extra["kv"] = shape.as_extra()
+        num_ctx = _num_ctx(shown.get("parameters", ""))
+        if num_ctx:
+            extra["num_ctx"] = num_ctx
+        if running is not None:
+            extra["running"] = {
+                "expires_at": running.expires_at.timestamp() if running.expires_at else None,
+                "size_vram": int(running.size_vram or 0), "size": int(running.size or 0),
+                "context_length": running.context_length,
+            }
+        count = info.get("general.parameter_count")
+        context = info.get(f"{arch}.context_length")
+        return ModelInfo(
+            name=entry.model, backend=self.name, size_bytes=int(entry.size) if entry.size else None,
+            architecture=arch,
+            parameters=count if isinstance(count, int) else parse_size(details.parameter_size if details else None),
+            quantization=(details.quantization_level or "") if details else "",
+            context_length=int(context) if isinstance(context, int) else None,
+            has_chat_template=True, extra=extra,
+        )
+
+
+def _num_ctx(parameters: str) -> int | None:
+    """num_ctx from a Modelfile's PARAMETER lines, as /api/show returns them."""
+    for line in parameters.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "num_ctx" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+def configured_ollama_engines(config: Any, environ: dict[str, str]) -> dict[str, OllamaEngine]:
+    """One engine per configured host ("ollama", or "ollama@host:port" when there are several)."""
+    section = config.ollama
+    if not section.enabled:
+        return {}
+    hosts = list(dict.fromkeys(section.hosts)) or [environ.get("OLLAMA_HOST") or DEFAULT_HOST]
+    secret = environ.get(section.auth_header_env) if section.auth_header_env else None
+    engines: dict[str, OllamaEngine] = {}
+    for host in hosts:
+        url = ollama_url(host)
+        name = "ollama" if len(hosts) == 1 else f"ollama@{urlsplit(url).netloc}"
+        engines[name] = OllamaEngine(
+            name=name, host=url, connect_timeout=section.connect_timeout, read_timeout=section.read_timeout,
+            auth_header=section.proxy_header, auth_secret=secret, auth_env=section.auth_header_env,
+            num_ctx=section.context_length, keep_alive=section.keep_alive,
+        )
+        if section.auth_header_env and not secret:
+            engines[name]._ctx.missing_env = True
+    return engines
+

@@ -1,0 +1,252 @@
+"""OpenAI-compatible servers (LM Studio, LocalAI, llama-server, vLLM...) through the `openai` client.
+
+The client parses the server-sent events; this module maps its chunks onto the engine contract
+and its exceptions onto EngineError. The API key comes from an environment variable only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.engines.base import (
+    BadRequest,
+    ChatEvent,
+    EngineCrashed,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ModelNotFound,
+    TextPiece,
+)
+from tui.engines.manage import Details
+from tui.engines.ollama_engine import is_local
+from tui.engines.ollama_errors import SCRUBBED
+
+PRESETS = {
+    "lmstudio": "http://localhost:1234/v1",
+    "localai": "http://localhost:8080/v1",
+    "llama-server": "http://localhost:8080/v1",
+    "vllm": "http://localhost:8000/v1",
+}
+"""Ready-made profiles: each server's usual address."""
+NO_KEY = "sk-no-key-required"
+"""Sent when no key is configured, so the client never falls back to $OPENAI_API_KEY."""
+
+
+class OpenAICompatEngine:
+    """One OpenAI-compatible server: /v1/models and streaming chat completions."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        api_key: str | None = None,
+        api_key_env: str = "",
+        connect_timeout: float = 2.0,
+        read_timeout: float = 120.0,
+        problem: str = "",
+    ) -> None:
+        """`problem` marks a server whose configuration is unusable: it lists as offline with it."""
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self._key_env = api_key_env
+        self._timeouts = (connect_timeout, read_timeout)
+        self._problem = problem
+        self._client: Any = None
+        self._include_usage = True
+
+    @property
+    def local(self) -> bool:
+        return is_local(self.base_url)
+
+    def _api(self) -> Any:
+        if self._problem:
+            raise EngineUnavailable(self._problem)
+        if self._client is None:
+            import httpx2
+            import openai
+
+            connect, read = self._timeouts
+            timeout = httpx2.Timeout(read, connect=connect)
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url, api_key=self._key or NO_KEY, max_retries=0, timeout=timeout,
+                http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, follow_redirects=False),
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def list_models(self) -> list[ModelInfo]:
+        try:
+            page = await self._api().models.list()
+        except Exception as error:  # noqa: BLE001 - translated
+            raise self._translate(error, during="list") from None
+        models = []
+        for entry in page.data:
+            fields = entry.model_dump()
+            context = fields.get("max_model_len") or fields.get("context_length")
+            models.append(ModelInfo(
+                name=entry.id, backend=self.name,
+                context_length=context if isinstance(context, int) else None,
+                has_chat_template=True,
+                extra={"remote": not self.local, "owned_by": fields.get("owned_by") or ""},
+            ))
+        return models
+
+    async def chat(
+        self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
+    ) -> AsyncIterator[ChatEvent]:
+        started = time.monotonic()
+        first: float | None = None
+        pieces = 0
+        usage: Any = None
+        finish = "stop"
+        wanted = {"temperature": options.temperature, "top_p": options.top_p,
+                  "max_tokens": options.max_tokens, "seed": options.seed, "stop": list(options.stop) or None}
+        request = {k: v for k, v in wanted.items() if v is not None}
+        turns = [{"role": str(t.role), "content": t.content} for t in messages]
+        try:
+            stream = await self._open(model, turns, request)
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage:
+                        usage = chunk.usage
+                    for choice in chunk.choices[:1]:
+                        text = choice.delta.content if choice.delta else None
+                        if text:
+                            first = first or time.monotonic()
+                            pieces += 1
+                            yield TextPiece(text)
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+        except Exception as error:  # noqa: BLE001 - translated
+            raise self._translate(error, model=model, during="chat") from None
+        ended = time.monotonic()
+        yield Finished(
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else pieces,
+            ttft_s=first - started if first else None,
+            gen_s=ended - first if first else 0.0,
+            stop_reason=finish,
+        )
+
+    async def _open(self, model: str, turns: list[dict[str, str]], request: dict[str, Any]) -> Any:
+        """Start the stream, asking for token counts where the server accepts stream_options."""
+        import openai
+
+        create = self._api().chat.completions.create
+        if self._include_usage:
+            try:
+                return await create(model=model, messages=turns, stream=True,
+                                    stream_options={"include_usage": True}, **request)
+            except openai.BadRequestError as error:
+                if "stream_options" not in str(error):
+                    raise
+                self._include_usage = False  # An older server: count pieces instead.
+        return await create(model=model, messages=turns, stream=True, **request)
+
+    async def details(self, model: str) -> Details:
+        """What /v1/models says of `model` (servers say little; sizes are unknown)."""
+        try:
+            page = await self._api().models.list()
+        except Exception as error:  # noqa: BLE001
+            raise self._translate(error, during="list") from None
+        for entry in page.data:
+            if entry.id == model:
+                rows = [("Name", model), ("Backend", f"{self.name} ({self.base_url})")]
+                rows += [(key, str(value)) for key, value in entry.model_dump().items()
+                         if key != "id" and value not in (None, "", [], {})]
+                return rows
+        raise ModelNotFound(f"{self.name} has no model {model!r}")
+
+    def _translate(self, error: BaseException, *, model: str = "", during: str) -> EngineError:
+        import httpx2
+        import openai
+
+        where = f"{self.name} at {self.base_url}"
+        if isinstance(error, EngineError):
+            return error
+        if isinstance(error, openai.APITimeoutError) or isinstance(error, httpx2.TimeoutException):
+            cause = error.__cause__ or error
+            if isinstance(cause, httpx2.ConnectTimeout):
+                return EngineUnavailable(f"{where} did not answer within the connect timeout")
+            return EngineError(f"{where} stopped responding: nothing arrived for {self._timeouts[1]:g} s")
+        if isinstance(error, openai.APIConnectionError):
+            if during == "chat" and isinstance(error.__cause__, (httpx2.RemoteProtocolError, httpx2.ReadError)):
+                return EngineCrashed(f"the connection to {where} broke in the middle of the answer")
+            return EngineUnavailable(f"cannot reach {where}: {self._connect_reason(error)}")
+        if isinstance(error, (httpx2.RemoteProtocolError, httpx2.ReadError)):
+            return EngineCrashed(f"the connection to {where} broke in the middle of the answer")
+        if isinstance(error, openai.APIStatusError):
+            status, detail = error.status_code, self._scrub(_detail(error))
+            if status in (401, 403):
+                hint = (f"check the key in ${self._key_env}" if self._key and self._key_env else
+                        f"the environment variable {self._key_env} is not set" if self._key_env else
+                        "set api_key_env in its [[servers]] table")
+                return EngineUnavailable(f"{where} refused the request (HTTP {status}): {hint}")
+            if status == 404:
+                if during == "list":
+                    return EngineUnavailable(f"no OpenAI-compatible API at {self.base_url} (HTTP 404 for /models)")
+                return ModelNotFound(f"{where} has no model {model!r} ({detail})")
+            if status in (400, 422):
+                return BadRequest(f"{where} refused the request: {detail}")
+            return EngineError(f"{where} failed (HTTP {status}): {detail}")
+        if isinstance(error, openai.OpenAIError):
+            return EngineError(f"{where}: {self._scrub(str(error)) or type(error).__name__}")
+        if isinstance(error, ValueError):  # json.JSONDecodeError among them
+            return EngineError(f"{where} sent an event that is not JSON; is it really an OpenAI-compatible API?")
+        if isinstance(error, httpx2.HTTPError):
+            return EngineError(f"talking to {where} failed: {type(error).__name__}")
+        return EngineError(f"{where}: unexpected {type(error).__name__}: {self._scrub(str(error))}")
+
+    def _connect_reason(self, error: BaseException) -> str:
+        seen: BaseException | None = error
+        while seen is not None:
+            if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
+                return "connection refused; is the server running?"
+            seen = seen.__cause__ or seen.__context__
+        return "cannot connect"
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, SCRUBBED) if self._key and len(self._key) >= 4 else text
+
+
+def _detail(error: Any) -> str:
+    """The server's own words from an error body ({"error": {"message": ...}} or {"error": "..."})."""
+    body = getattr(error, "body", None)
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping):
+            inner = inner.get("message") or inner
+        if isinstance(inner, str):
+            return inner[:200]
+    return str(getattr(error, "message", "") or error)[:200]
+
+
+def configured_servers(config: Any, environ: Mapping[str, str]) -> dict[str, OpenAICompatEngine]:
+    """One engine per [[servers]] table; a table that cannot work still lists, offline, with why."""
+    engines: dict[str, OpenAICompatEngine] = {}
+    for index, server in enumerate(config.servers):
+        problem = ""
+        if server.preset and server.preset not in PRESETS:
+            problem = f"unknown preset {server.preset!r} (known: {', '.join(PRESETS)})"
+        base_url = server.base_url or PRESETS.get(server.preset, "")
+        if not base_url and not problem:
+            problem = "no base_url and no preset in its [[servers]] table"
+        name = server.name or server.preset or f"server{index + 1}"
+        while name in engines:
+            name += "+"
+        key = environ.get(server.api_key_env) if server.api_key_env else None
+        engines[name] = OpenAICompatEngine(
+            name=name, base_url=base_url or "http://invalid", api_key=key, api_key_env=server.api_key_env,
+            connect_timeout=server.connect_timeout, read_timeout=server.read_timeout, problem=problem,
+        )
+    return engines

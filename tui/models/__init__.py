@@ -1,0 +1,1 @@
+"""The model catalog around the engines: fit estimates, other apps' stores, downloads, favourites."""

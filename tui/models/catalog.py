@@ -1,0 +1,193 @@
+"""Every backend's models as one catalog: groups, fit estimates, state, favourites, fuzzy search."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from tui.config import Config
+from tui.domain import ModelInfo
+from tui.models.fit import FitEstimate, Memory, estimate, gb
+from tui.models.memory import MemorySnapshot
+
+OLLAMA_DEFAULT_CONTEXT = 4096
+"""num_ctx Ollama uses when neither lchat nor the Modelfile sets one."""
+MAX_FAVOURITES = 9
+
+
+def label(model: ModelInfo) -> str:
+    """A model's short name: its own label, else a file name without .gguf, else its name."""
+    given = model.extra.get("label")
+    if given:
+        return str(given)
+    name = model.name.rsplit("/", 1)[-1] if model.name.startswith("/") else model.name
+    return name[:-5] if name.lower().endswith(".gguf") else name
+
+
+def model_key(backend: str, name: str) -> str:
+    """How a favourite is written in the config: "backend/name"."""
+    return f"{backend}/{name}"
+
+
+def count_text(count: int | None) -> str:
+    """Parameters for people: 3.2B, 135M."""
+    if not count:
+        return ""
+    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
+
+
+def context_text(tokens: int | None) -> str:
+    if not tokens:
+        return ""
+    return f"{tokens // 1024}k" if tokens >= 1024 and tokens % 1024 == 0 else str(tokens)
+
+
+def state_text(model: ModelInfo, now: float | None = None) -> str:
+    """"loaded · 3.0 GB VRAM · until 14:05" for a running model, "unusable" for a broken file."""
+    if model.extra.get("error"):
+        return "unusable"
+    running = model.extra.get("running")
+    if not running:
+        return ""
+    parts = ["loaded"]
+    if running.get("size_vram"):
+        parts.append(f"{gb(running['size_vram'])} VRAM")
+    until = running.get("expires_at")
+    if until:
+        now = time.time() if now is None else now
+        parts.append("kept loaded" if until - now > 86400 else "until " + time.strftime("%H:%M", time.localtime(until)))
+    return " · ".join(parts)
+
+
+def fuzzy_score(query: str, text: str) -> float | None:
+    """How well `query` matches `text` as a subsequence of each word (higher is better), or None."""
+    text_l = text.lower()
+    total = 0.0
+    for word in query.lower().split():
+        score, at, previous = 0.0, 0, -2
+        for char in word:
+            found = text_l.find(char, at)
+            if found < 0:
+                return None
+            score += 1.0
+            if found == previous + 1:
+                score += 2.0  # Consecutive letters.
+            if found == 0 or not text_l[found - 1].isalnum():
+                score += 1.5  # Start of a word.
+            score -= min(found - at, 10) * 0.1  # Gaps cost a little.
+            previous, at = found, found + 1
+        if word in text_l:
+            score += 3.0
+        total += score
+    return total
+
+
+@dataclass
+class Catalog:
+    """The models of every backend, the memory they would load into, and the user's favourites."""
+
+    config: Config
+    order: Sequence[str] = ()
+    """Backend names in display order."""
+    models: list[ModelInfo] = field(default_factory=list)
+    offline: dict[str, str] = field(default_factory=dict)
+    memory: MemorySnapshot | None = None
+
+    def update(self, models: Iterable[ModelInfo], offline: dict[str, str], memory: MemorySnapshot | None) -> None:
+        self.models, self.offline, self.memory = list(models), dict(offline), memory
+
+    def set_backend(self, backend: str, models: Iterable[ModelInfo], problem: str | None) -> None:
+        """Replace one backend's models (or mark it offline with `problem`)."""
+        kept = [m for m in self.models if m.backend != backend] + list(models)
+        self.models = [m for _, _, members in self.groups(kept) for m in members]
+        self.offline.pop(backend, None)
+        if problem is not None:
+            self.offline[backend] = problem
+
+    def groups(self, models: Sequence[ModelInfo] | None = None) -> list[tuple[str, str | None, list[ModelInfo]]]:
+        """(backend, offline reason or None, its models sorted by label) in display order."""
+        models = self.models if models is None else models
+        names = list(dict.fromkeys([*self.order, *(m.backend for m in models), *self.offline]))
+        result = []
+        for backend in names:
+            members = sorted((m for m in models if m.backend == backend), key=lambda m: label(m).lower())
+            if members or backend in self.offline:
+                result.append((backend, self.offline.get(backend), members))
+        return result
+
+    def find(self, backend: str, name: str) -> ModelInfo | None:
+        return next((m for m in self.models if (m.backend, m.name) == (backend, name)), None)
+
+    # Fit
+
+    def context_for(self, model: ModelInfo) -> int:
+        """Tokens of context the model would be loaded with."""
+        cap = model.context_length or 1 << 30
+        if model.backend.startswith("ollama"):
+            running = model.extra.get("running") or {}
+            wanted = (running.get("context_length") or self.config.ollama.context_length
+                      or model.extra.get("num_ctx") or OLLAMA_DEFAULT_CONTEXT)
+            return min(wanted, cap)
+        return min(self.config.engine.context_length, cap)
+
+    def memory_for(self, model: ModelInfo) -> Memory | None:
+        """Where the model would load: RAM for the embedded engine (CPU), VRAM (else RAM) for a
+        local Ollama; None for remote servers, whose memory lchat cannot see."""
+        if self.memory is None or model.extra.get("remote"):
+            return None
+        if model.backend == "embedded":
+            return self.memory.ram
+        if model.backend.startswith("ollama"):
+            return self.memory.gpu or self.memory.ram
+        return None
+
+    def fit(self, model: ModelInfo) -> FitEstimate | None:
+        if model.extra.get("error"):
+            return None
+        return estimate(model, self.context_for(model), self.memory_for(model))
+
+    # Favourites
+
+    @property
+    def favourites(self) -> list[str]:
+        return self.config.models.favourites
+
+    def favourite_number(self, model: ModelInfo) -> int | None:
+        key = model_key(model.backend, model.name)
+        return self.favourites.index(key) + 1 if key in self.favourites else None
+
+    def toggle_favourite(self, model: ModelInfo) -> int | None:
+        """Add the model to the favourites (its number) or take it out (None)."""
+        key = model_key(model.backend, model.name)
+        if key in self.favourites:
+            self.favourites.remove(key)
+            return None
+        if len(self.favourites) >= MAX_FAVOURITES:
+            raise ValueError(f"there are already {MAX_FAVOURITES} favourites; remove one first (f on it)")
+        self.favourites.append(key)
+        return len(self.favourites)
+
+    def favourite(self, number: int) -> tuple[str, str] | None:
+        """(backend, name) of favourite `number` (1-based), or None when there is none."""
+        if not 1 <= number <= len(self.favourites):
+            return None
+        backend, _, name = self.favourites[number - 1].partition("/")
+        return backend, name
+
+    # Search
+
+    def search(self, query: str) -> list[ModelInfo]:
+        """Usable models matching `query`, best first; favourites first when the query is empty."""
+        usable = [m for m in self.models if not m.extra.get("error")]
+        if not query.strip():
+            def order(model: ModelInfo) -> tuple[int, str]:
+                return (self.favourite_number(model) or MAX_FAVOURITES + 1, label(model).lower())
+            return sorted(usable, key=order)
+        scored = []
+        for model in usable:
+            score = fuzzy_score(query, f"{label(model)} {model.backend} {model.quantization}")
+            if score is not None:
+                scored.append((-score, label(model).lower(), model))
+        return [model for *_, model in sorted(scored, key=lambda item: item[:2])]
+

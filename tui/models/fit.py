@@ -1,0 +1,135 @@
+"""Will a model fit? Weights plus KV cache at the configured context against free memory.
+
+    need     = W + KV + O
+    W        = the model's size on disk (GGUF weights are loaded as stored)
+    KV       = n_layers x n_ctx x n_kv_heads x (key_length + value_length) x 2 bytes   (f16 cache)
+    O        = 256 MiB + 5% of W   (compute buffers and runtime; a rule of thumb)
+    verdict  = fits       when need <= 85% of free memory
+               tight      when need <= free memory
+               won't fit  otherwise
+
+Free memory is free VRAM where the backend runs models on a GPU, else available RAM. When the
+KV shape is unknown, KV is left out and the figures say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tui.domain import ModelInfo
+
+MIB = 1024**2
+GIB = 1024**3
+KV_BYTES_PER_VALUE = 2
+"""f16 K and V, the default of llama.cpp and Ollama."""
+OVERHEAD_FIXED = 256 * MIB
+OVERHEAD_SHARE = 0.05
+TIGHT_SHARE = 0.85
+"""Above this share of free memory a model is 'tight': it loads, but little else will."""
+
+
+@dataclass(frozen=True)
+class KvShape:
+    """What sizes the KV cache: layers, KV heads and the length of each head's key and value."""
+
+    layers: int
+    kv_heads: int
+    key_length: int
+    value_length: int
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any], arch: str) -> KvShape | None:
+        """Read the shape from GGUF keys (`<arch>.block_count`, ...), as in files and /api/show."""
+        def number(key: str) -> int | None:
+            value = meta.get(f"{arch}.{key}")
+            if isinstance(value, list):  # Per-layer head counts: the largest bounds the cache.
+                value = max((v for v in value if isinstance(v, int)), default=None)
+            return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+        layers, heads, width = number("block_count"), number("attention.head_count"), number("embedding_length")
+        if not layers or not (heads or number("attention.head_count_kv")):
+            return None
+        kv_heads = number("attention.head_count_kv") or heads or 0
+        head = width // heads if width and heads else None
+        key = number("attention.key_length") or head
+        value = number("attention.value_length") or key
+        if not (kv_heads and key and value):
+            return None
+        return cls(layers, kv_heads, key, value)
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, Any]) -> KvShape | None:
+        kv = extra.get("kv")
+        try:
+            return cls(**kv) if isinstance(kv, Mapping) else None
+        except TypeError:
+            return None
+
+    def as_extra(self) -> dict[str, int]:
+        return {"layers": self.layers, "kv_heads": self.kv_heads,
+                "key_length": self.key_length, "value_length": self.value_length}
+
+    def cache_bytes(self, n_ctx: int) -> int:
+        return self.layers * n_ctx * self.kv_heads * (self.key_length + self.value_length) * KV_BYTES_PER_VALUE
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Free and total bytes of the memory a backend loads models into."""
+
+    kind: str
+    """"VRAM" or "RAM"."""
+    free: int
+    total: int
+
+
+@dataclass(frozen=True)
+class FitEstimate:
+    """The estimate's verdict and the figures behind it."""
+
+    verdict: str
+    """"fits", "tight" or "won't fit"."""
+    weights: int
+    kv: int | None
+    overhead: int
+    n_ctx: int
+    memory: Memory
+
+    @property
+    def need(self) -> int:
+        return self.weights + (self.kv or 0) + self.overhead
+
+    def explain(self) -> str:
+        kv = f"KV cache {gb(self.kv)} ({self.n_ctx} tokens)" if self.kv is not None else "KV cache unknown"
+        return (f"weights {gb(self.weights)} + {kv} + overhead {gb(self.overhead)} = {gb(self.need)}"
+                f" of {gb(self.memory.free)} free {self.memory.kind}")
+
+
+def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None) -> FitEstimate | None:
+    """The fit of `model` at `n_ctx` tokens; None when its size or the memory is unknown."""
+    if memory is None or not model.size_bytes:
+        return None
+    shape = KvShape.from_extra(model.extra)
+    weights = model.size_bytes
+    kv = shape.cache_bytes(n_ctx) if shape else None
+    overhead = OVERHEAD_FIXED + int(OVERHEAD_SHARE * weights)
+    need = weights + (kv or 0) + overhead
+    if need <= TIGHT_SHARE * memory.free:
+        verdict = "fits"
+    elif need <= memory.free:
+        verdict = "tight"
+    else:
+        verdict = "won't fit"
+    return FitEstimate(verdict, weights, kv, overhead, n_ctx, memory)
+
+
+def gb(size: int | None) -> str:
+    """Bytes for people: 1.2 GB, 350 MB, 12 KB (powers of 1000, as disks and downloads count)."""
+    if size is None:
+        return "?"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"

@@ -1,0 +1,84 @@
+"""The fuzzy model switcher: type a few letters, Enter uses the best match."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.ui.widgets.model_pane import ModelRow, row_content
+
+Search = Callable[[str], Sequence[ModelRow]]
+"""Rows matching a query, best first."""
+
+
+class ModelSwitcher(ModalScreen[tuple[str, str] | None]):
+    """Answers (backend, name) of the chosen model, or None."""
+
+    DEFAULT_CSS = """
+    ModelSwitcher { align: center top; }
+    ModelSwitcher > Vertical {
+        width: 70; height: auto; max-height: 80%; margin-top: 3; border: thick $accent; background: $surface;
+    }
+    ModelSwitcher Input { border: none; height: 1; margin: 0 1 1 1; }
+    ModelSwitcher OptionList { height: auto; max-height: 24; border: none; }
+    ModelSwitcher .keys { color: $text-muted; padding: 0 1; height: 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="switcher.close"),
+        Binding("down", "move(1)", "Next", show=False, id="switcher.down"),
+        Binding("up", "move(-1)", "Previous", show=False, id="switcher.up"),
+    ]
+
+    def __init__(self, search: Search) -> None:
+        super().__init__()
+        self.search = search
+        self._rows: list[ModelRow] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Input(placeholder="Switch model: type a few letters…")
+            yield OptionList()
+            yield Static("Enter: use    ↑/↓: choose    Esc: close", classes="keys")
+
+    def on_mount(self) -> None:
+        self._fill("")
+        self.query_one(Input).focus()
+
+    def _fill(self, query: str) -> None:
+        self._rows = list(self.search(query))
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(Option(row_content(row), id=str(index)) for index, row in enumerate(self._rows))
+        if self._rows:
+            options.highlighted = 0
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._choose(self.query_one(OptionList).highlighted)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._choose(event.option_index)
+
+    def _choose(self, index: int | None) -> None:
+        if index is None or not self._rows:
+            self.notify("No model matches.", severity="warning")
+            return
+        row = self._rows[index]
+        self.dismiss((row.backend, row.name))
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        (options.action_cursor_down if step > 0 else options.action_cursor_up)()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
