@@ -1,0 +1,94 @@
+"""Row 2: the UI absorbing a synthetic Markdown stream at a fixed rate (fake engine, pty).
+
+Reported: the rate the UI worker wrote pieces at against the engine's own rate, the event
+loop's lag (a 5 ms timer's lateness) while streaming, and the process's CPU time per token
+in the first and the last tenth of the answer (flat means the cost does not grow with it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from tui.bench.common import Row, Sizes, lchat_env, median, ms, percentile, rate, verdict, write_config
+from tui.bench.pty_app import PtyApp
+from tui.bench.synthetic import MODEL, PacedEngine, markdown_pieces, own_rate
+
+
+def stream_once(tokens: int, tokens_per_s: float) -> dict:
+    """Type a question into lchat on the paced engine; the probe's "answer" event."""
+    with tempfile.TemporaryDirectory(prefix="lchat-bench-") as tmp:
+        home = Path(tmp)
+        config = write_config(home / "config.toml", max_tokens=tokens, model=MODEL)
+        spec = {"data_dir": str(home / "data"), "config": str(config), "scenario": "stream",
+                "engine": "paced", "tokens": tokens, "rate": tokens_per_s,
+                "mark_every": max(1, tokens // 10)}
+        with PtyApp(spec, lchat_env(home)) as app:
+            app.wait_for("ready", 60)
+            app.type("Write a long answer with code.\r")
+            return app.wait_for("answer", 120 + 20 * tokens / min(tokens_per_s, 500))
+
+
+def analyse(answer: dict) -> dict:
+    first, last, finished = answer["first"], answer["last"], answer["finished"]
+    streaming = [lag for t, lag in answer["lag"] if first <= t <= last]
+    finishing = [lag for t, lag in answer["lag"] if last < t <= finished + 0.05]
+    marks = answer["marks"]  # (pieces, time, cpu): the first at piece 1, then every tenth.
+    per_token = [
+        (b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(marks, marks[1:]) if b[0] > a[0]
+    ]
+    return {
+        "rate": rate(answer["pieces"], first, last),
+        "shown_rate": rate(answer["pieces"], first, answer["drained"]),
+        "drain_s": answer["drained"] - last,
+        "lag_p99": percentile(streaming, 0.99),
+        "lag_max": max(streaming, default=float("nan")),
+        "finish_lag_max": max(finishing, default=0.0),
+        "finish_s": finished - answer["drained"],
+        "cpu_first": per_token[0] if per_token else float("nan"),
+        "cpu_last": per_token[-1] if per_token else float("nan"),
+        "cpu_windows": per_token,
+    }
+
+
+def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
+    n, target_rate = sizes.absorb_tokens, sizes.absorb_rate
+    reference = asyncio.run(own_rate(PacedEngine(markdown_pieces(n), target_rate)))
+    engine_rate = rate(reference["tokens"], reference["first"], reference["last"])
+    runs = []
+    for repeat in range(sizes.repeats):
+        answer = stream_once(n, target_rate)
+        if answer["pieces"] != n:
+            raise RuntimeError(f"the UI wrote {answer['pieces']} of {n} pieces ({answer['status']})")
+        runs.append(analyse(answer))
+        log(f"  row 2, repeat {repeat + 1}: {runs[-1]['rate']:.0f} tok/s written, "
+            f"all shown {ms(runs[-1]['drain_s'])} after the last, "
+            f"lag p99 {ms(runs[-1]['lag_p99'])}, CPU/token {runs[-1]['cpu_first'] * 1e6:.0f} -> "
+            f"{runs[-1]['cpu_last'] * 1e6:.0f} us")
+    ceiling = analyse(stream_once(n, 1e9))
+    log(f"  row 2, unthrottled: {ceiling['shown_rate']:.0f} tok/s shown")
+
+    def mid(key: str) -> float:
+        return median([r[key] for r in runs])
+
+    ratio, lag_p99 = mid("rate") / engine_rate, mid("lag_p99")
+    growth = mid("cpu_last") / mid("cpu_first")
+    values = {"runs": runs, "engine_rate": engine_rate, "unthrottled": ceiling}
+    return [
+        Row("2", f"UI absorbing {n:,} Markdown tokens at {target_rate:,.0f} tok/s (pty)",
+            f"{mid('rate'):,.0f} tok/s written, all shown {ms(mid('drain_s'))} after the last",
+            f"fake engine alone {engine_rate:,.0f} tok/s",
+            f"{ratio:.2f} x", "keeps up (>= 0.97 x)", verdict(ratio >= 0.97 and mid("drain_s") < 0.25),
+            values),
+        Row("2", "event-loop lag while streaming", f"p99 {ms(lag_p99)}, max {ms(mid('lag_max'))}",
+            "-", "-", "p99 < 50 ms", verdict(lag_p99 < 0.050)),
+        Row("2", "CPU per token, first vs last tenth of the answer",
+            f"{mid('cpu_first') * 1e6:.0f} -> {mid('cpu_last') * 1e6:.0f} us",
+            "-", f"{growth:.2f} x", "flat (<= 1.5 x)", verdict(growth <= 1.5)),
+        Row("2", "final full render of the answer (after the stream)",
+            f"{ms(mid('finish_s'))}, loop blocked up to {ms(mid('finish_lag_max'))}"),
+        Row("2", "UI absorb ceiling (engine unthrottled; first piece to all shown)",
+            f"{ceiling['shown_rate']:,.0f} tok/s", values={"unthrottled": ceiling}),
+    ]
