@@ -12,7 +12,8 @@ from tui.config import Config
 from tui.engines.base import Engine
 from tui.engines.fake import ScriptedEngine
 from tui.paths import Paths, resolve_paths
-from tui.services import Services
+from tui.services import Services, StatsFactory
+from tui.stats.fake import scripted_monitor
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +25,10 @@ def lchat_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
+    # Other apps' model stores (Ollama's, LM Studio's, the HF cache) are found under $HOME.
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    for name in ("OLLAMA_MODELS", "HF_HOME", "HF_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "OPENAI_API_KEY", "OLLAMA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
     return home
 
 
@@ -39,11 +44,15 @@ def fake_engine() -> ScriptedEngine:
     return ScriptedEngine()
 
 
-@pytest.fixture(params=["fake", "embedded"])
+@pytest.fixture(params=["fake", "embedded", "ollama", "openai"])
 def engine(request: pytest.FixtureRequest, paths: Paths) -> Iterator[Engine]:
-    """Each backend in turn: the scripted fake, then real llama.cpp on the starter model."""
+    """Each backend in turn: the scripted fake, real llama.cpp on the starter model, then the
+    Ollama and OpenAI-compatible backends against loopback servers."""
     if request.param == "fake":
         yield ScriptedEngine()
+        return
+    if request.param in ("ollama", "openai"):
+        yield from _served_engine(request.param)
         return
     from tui.engines.embedded import EmbeddedEngine
 
@@ -52,18 +61,40 @@ def engine(request: pytest.FixtureRequest, paths: Paths) -> Iterator[Engine]:
     asyncio.run(engine.aclose())
 
 
+def _served_engine(kind: str) -> Iterator[Engine]:
+    from tests.fake_ollama import OllamaState, start_ollama
+    from tests.fake_openai import start_openai
+    from tui.engines.ollama_engine import OllamaEngine
+    from tui.engines.openai_engine import OpenAICompatEngine
+
+    if kind == "ollama":
+        state = OllamaState()
+        state.add("llama3.2:latest")
+        served = start_ollama(state)
+        engine: Engine = OllamaEngine(host=served.url, read_timeout=5)
+    else:
+        served = start_openai()
+        engine = OpenAICompatEngine(name="lmstudio", base_url=served.url + "/v1", read_timeout=5)
+    yield engine
+    served.stop()
+
+
 @pytest.fixture
 def open_services(paths: Paths) -> Iterator[Callable[..., Services]]:
     """Build Services on the test's paths with the given engines; all are closed after."""
     opened: list[Services] = []
 
-    def build(*engines: Engine, config: Config | None = None) -> Services:
+    def build(*engines: Engine, config: Config | None = None, stats: StatsFactory | None = None) -> Services:
+        # Stats come from a scripted reader unless a test brings its own: no test reads real hardware.
         services = Services.open(
-            paths, config or Config(), engines=lambda config, paths: {e.name: e for e in engines}
+            paths, config or Config(), engines=lambda config, paths: {e.name: e for e in engines},
+            stats=stats or (lambda config, owned_pids: scripted_monitor()),
         )
         opened.append(services)
         return services
 
     yield build
     for services in opened:
+        if services.stats is not None:
+            services.stats.close()
         services.store.close()

@@ -37,6 +37,9 @@ def write_tiny_llama(
     name: str = "tiny test llama",
     context_length: int = 2048,
     seed: int = 0,
+    n_head_kv: int = 2,
+    rope_dims: int | None = None,
+    duplicate_token: bool = False,
 ) -> Path:
     """A 2-layer llama with random f32 weights and a character vocabulary (~360 KB).
 
@@ -44,8 +47,9 @@ def write_tiny_llama(
     and only ever writes printable characters: answers run to max_tokens.
     """
     rng = np.random.default_rng(seed)
-    n_embd, n_head, n_head_kv, n_ff, n_layer = 64, 4, 2, 128, 2
-    tokens = _CONTROL + _CHARS + [f"<0x{b:02X}>" for b in range(256)]
+    n_embd, n_head, n_ff, n_layer = 64, 4, 128, 2
+    chars = _CHARS[:-1] + [_CHARS[0]] if duplicate_token else _CHARS
+    tokens = _CONTROL + chars + [f"<0x{b:02X}>" for b in range(256)]
     types = (
         [gguf.TokenType.UNKNOWN]
         + [gguf.TokenType.CONTROL] * (len(_CONTROL) - 1)
@@ -63,7 +67,7 @@ def write_tiny_llama(
     writer.add_feed_forward_length(n_ff)
     writer.add_head_count(n_head)
     writer.add_head_count_kv(n_head_kv)
-    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_dimension_count(rope_dims or head_dim)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_vocab_size(n_vocab)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
@@ -89,7 +93,7 @@ def write_tiny_llama(
     writer.add_tensor("token_embd.weight", weight(n_vocab, n_embd, scale=1.0))
     writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
     writer.add_tensor("output.weight", output)
-    kv = n_head_kv * head_dim
+    kv = 2 * head_dim  # the tensors' shapes; n_head_kv may lie about them on purpose
     for i in range(n_layer):
         writer.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
         writer.add_tensor(f"blk.{i}.attn_q.weight", weight(n_embd, n_embd))

@@ -47,7 +47,8 @@ async def test_question_streams_an_answer_that_is_saved(open_services, engine) -
         assert answer.message.content.strip()
         assert answer.query_one(".body").source == answer.message.content
         # Title comes from the first message.
-        assert str(app.screen.query_one("#chat-title").render()) == "hello there"
+        title, _, tokens = str(app.screen.query_one("#chat-title").render()).partition(" · ")
+        assert title == "hello there" and tokens.endswith("tokens")  # tokens against the context
     (conversation,) = services.store.list_conversations()
     stored = services.store.list_messages(conversation.id)
     assert [(m.role, m.status) for m in stored] == [

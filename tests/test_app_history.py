@@ -7,7 +7,7 @@ from tui.config import Config, PresetConfig
 from tui.domain import Role
 from tui.engines.fake import ScriptedEngine
 from tui.ui.app import LchatApp
-from tui.ui.prompt_screen import PromptScreen
+from tui.ui.prompts import InputQuestion
 from tui.ui.search_screen import SearchScreen
 from tui.ui.settings_screen import SettingsScreen
 from tui.ui.widgets.chat_view import ChatView
@@ -82,7 +82,7 @@ async def test_rename_pin_and_archive_by_key(open_services, fake_engine) -> None
         listing = app.screen.query_one(ConversationList)
         await pilot.press("f2", "r")
         await pilot.pause()
-        assert isinstance(app.screen, PromptScreen)
+        assert isinstance(app.screen, InputQuestion)
         await pilot.press("ctrl+u", *"renamed", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -11,7 +11,7 @@ import pytest
 from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ChatService, ModelChoice, QuestionSaved, title_from
 from tui.config import ChatConfig
 from tui.domain import MessageStatus, ModelInfo, Role
-from tui.engines.base import ModelNotFound
+from tui.engines.base import Finished, ModelNotFound, TextPiece
 from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.store import HistoryStore
 
@@ -46,6 +46,37 @@ async def test_question_is_committed_before_generation_and_answer_while_streamin
     role, content, status = seen_mid_stream[0]
     assert (role, status) == ("assistant", "streaming") and " ".join(f"w{n}" for n in range(30)).startswith(content.strip())
     assert read_messages(store)[-1] == ("assistant", "".join(f"w{n} " for n in range(30)), "complete")
+
+
+class StallingEngine(ScriptedEngine):
+    """Sends two pieces at once, then nothing until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def chat(self, model, messages, options):
+        yield TextPiece("first")
+        yield TextPiece(" second")
+        await self.release.wait()
+        yield Finished(prompt_tokens=1, completion_tokens=2, ttft_s=0.0, gen_s=0.1)
+
+
+async def test_an_answer_that_stalls_is_committed_up_to_its_last_piece(store) -> None:
+    engine = StallingEngine()
+    service = ChatService(store, {"fake": engine}, ChatConfig(), commit_interval=0.1)
+    conversation = service.new_conversation(FAKE)
+
+    async def consume() -> None:
+        async with aclosing(service.send(conversation.id, "go", FAKE)) as updates:
+            [update async for update in updates]
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.4)  # the engine is silent now: no piece will trigger a save
+    assert read_messages(store)[-1] == ("assistant", "first second", "streaming")
+    engine.release.set()
+    await task
+    assert read_messages(store)[-1] == ("assistant", "first second", "complete")
 
 
 async def test_cancelling_the_consumer_marks_the_answer_interrupted(store) -> None:

@@ -98,3 +98,50 @@ def test_folders_are_private_under_a_permissive_umask(tmp_path: Path) -> None:
         os.umask(old)
     for folder in (tmp_path / "a", tmp_path / "a" / "b", paths.data_dir, paths.models_dir, paths.log_dir):
         assert mode(folder) == 0o700, folder
+
+
+def test_backend_sections_and_server_tables_round_trip(tmp_path: Path) -> None:
+    from tui.config import ServerConfig
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[ollama]\nhosts = [\"localhost:11434\", \"gpu-box\"]\nread_timeout = 30\nauth_header_env = \"OLLAMA_AUTH\"\n\n"
+        "[[servers]]\npreset = \"lmstudio\"\n\n"
+        "[[servers]]\nname = \"gpu\"\nbase_url = \"http://10.0.0.5:8000/v1\"\napi_key_env = \"VLLM_KEY\"\n\n"
+        "[models]\nfavourites = [\"ollama/llama3.2:latest\"]\n\n"
+        "[engine.lora]\n\"tiny.gguf\" = \"/a/lora.gguf\"\n"
+    )
+    loaded = load_config(path)
+    config = loaded.config
+    assert loaded.warnings == []
+    assert config.ollama.hosts == ["localhost:11434", "gpu-box"] and config.ollama.read_timeout == 30.0
+    assert config.servers == [ServerConfig(preset="lmstudio"),
+                              ServerConfig(name="gpu", base_url="http://10.0.0.5:8000/v1", api_key_env="VLLM_KEY")]
+    assert config.models.favourites == ["ollama/llama3.2:latest"] and config.engine.lora == {"tiny.gguf": "/a/lora.gguf"}
+    save_config(config, path)
+    assert load_config(path).config == config
+    assert "[[servers]]" in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("servers = 3\n", ":1: servers must be an array of tables ([[servers]]), not int"),
+        ("[[servers]]\npreset = \"lmstudio\"\n\n[[servers]]\nname = \"x\"\nbase_url = 8000\n",
+         ":6: servers[1].base_url must be a string, not int"),
+        ("[ollama]\nhosts = \"localhost\"\n", ":2: ollama.hosts must be a list of str"),
+    ],
+)
+def test_broken_backend_config_names_the_line(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert expected in str(raised.value)
+
+
+def test_unknown_key_in_a_server_table_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[[servers]]\npreset = \"vllm\"\napi_key = \"sk-oops\"\n")
+    warnings = load_config(path).warnings
+    assert any(":3: unknown key 'servers[0].api_key' ignored" in w for w in warnings)

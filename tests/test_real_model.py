@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.after_kill import question_and_answer_after_kill
 from tui.domain import MessageStatus, Role
 from tui.engines.discovery import starter_model_path
 from tui.store import HistoryStore
@@ -65,13 +65,7 @@ def test_kill_9_mid_answer_keeps_what_was_committed(lchat_home: Path) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     shown += process.stdout.read() or b""
-    database = lchat_home / "data" / "history.db"
-    with sqlite3.connect(database) as raw:
-        assert raw.execute("PRAGMA quick_check").fetchone() == ("ok",)
-    with HistoryStore.open(database) as store:
-        assert store.recovered == 1
-        (conversation,) = store.list_conversations()
-        question, answer = store.list_messages(conversation.id)
+    question, answer = question_and_answer_after_kill(lchat_home / "data" / "history.db")
     assert question.content == "Count from 1 to 300, one number per line."
     assert answer.status is MessageStatus.INTERRUPTED
     assert answer.content and shown.decode().startswith(answer.content)

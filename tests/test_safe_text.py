@@ -22,3 +22,10 @@ def test_ordinary_text_is_unchanged() -> None:
 def test_one_line_flattens_and_shortens() -> None:
     assert one_line("a\n b\x1bc", 80) == "a b\u241bc"
     assert one_line("x" * 100, 10) == "x" * 9 + "…"
+
+
+def test_stray_zero_width_joiners_are_dropped_but_emoji_sequences_kept() -> None:
+    # A joiner with nothing before it crashes Rich's cell arithmetic on the next wide character.
+    assert terminal_safe("\u200d\u200d漢字 x \u200d👩") == "漢字 x 👩"
+    family = "👩\u200d👩\u200d👧"
+    assert terminal_safe(family) == family

@@ -118,7 +118,7 @@ def test_failed_migration_keeps_the_old_version(
     known = len(schema.MIGRATIONS)
 
     def broken(conn: sqlite3.Connection) -> None:
-        conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER")
+        conn.execute("ALTER TABLE conversations ADD COLUMN half_done INTEGER")
         raise RuntimeError("step two is broken")
 
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, broken])
@@ -127,22 +127,29 @@ def test_failed_migration_keeps_the_old_version(
     conn = raw(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == known
     columns = {row[1] for row in conn.execute("PRAGMA table_info(conversations)")}
-    assert "pinned" not in columns
+    assert "half_done" not in columns
     conn.close()
 
 
-def test_a_schema_1_file_upgrades_without_loss(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with monkeypatch.context() as patch:
-        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
-        with HistoryStore.open(db_path) as old:
-            conversation = old.create_conversation(title="from v1")
-            old.add_message(conversation.id, Role.USER, "kept")
+def test_a_schema_1_file_upgrades_without_loss(db_path: Path) -> None:
+    conn = raw(db_path)
+    conn.execute("BEGIN")
+    schema.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'from v1', 0, 0)")
+    conn.execute(
+        "INSERT INTO messages (conversation_id, role, content, created_at, updated_at)"
+        " VALUES (1, 'user', 'kept', 0, 0)"
+    )
+    conn.execute("COMMIT")
+    conn.close()
     with HistoryStore.open(db_path) as store:
-        (message,) = store.list_messages(conversation.id)
+        (message,) = store.list_messages(1)
         assert (message.content, message.energy_wh) == ("kept", None)
-        answer = store.add_message(conversation.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING)
+        answer = store.add_message(1, Role.ASSISTANT, "", status=MessageStatus.STREAMING)
         final = store.finish_message(answer.id, content="x", status=MessageStatus.COMPLETE, energy_wh=0.25)
         assert final.energy_wh == 0.25
+        assert [m.id for m in store.list_messages(1)] == [message.id, answer.id]
     assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
 
 
@@ -325,7 +332,7 @@ def test_recovery_spares_a_live_other_process(db_path: Path) -> None:
         null_row = insert_streaming(db_path, conv.id, None)
         with HistoryStore.open(db_path) as store:
             assert store.recovered == 2
-            status = {m.id: m.status for m in store.list_messages(conv.id)}
+            status = {i: store.get_message(i).status for i in (live_row, dead_row, null_row)}
         assert status == {
             live_row: MessageStatus.STREAMING,
             dead_row: MessageStatus.INTERRUPTED,
@@ -336,7 +343,7 @@ def test_recovery_spares_a_live_other_process(db_path: Path) -> None:
         live.wait()
     with HistoryStore.open(db_path) as store:
         assert store.recovered == 1
-        assert store.list_messages(conv.id)[0].status is MessageStatus.INTERRUPTED
+        assert store.get_message(live_row).status is MessageStatus.INTERRUPTED
 
 
 # Two lchat processes on one file

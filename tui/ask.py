@@ -58,6 +58,7 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "ttft_s": message.ttft_s,
             "gen_s": message.gen_s,
             "tokens_per_s": message.tokens_per_s,
+            "energy_wh": message.energy_wh,
             "cached_tokens": stats.cached_tokens if stats else None,
             "stop_reason": stats.stop_reason if stats else None,
         }), file=out)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tui.config import ChatConfig
+from tui.context_window import fit, message_tokens
 from tui.domain import (
     ChatMessage,
     ChatTurn,
@@ -23,7 +24,8 @@ from tui.domain import (
     Role,
 )
 from tui.engines.base import Engine, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece
-from tui.store import HistoryStore
+from tui.stats.energy import EnergySource, Measurement
+from tui.store import HistoryStore, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +42,22 @@ class QuestionSaved:
 
 
 @dataclass(frozen=True)
+class ContextInfo:
+    """What is sent to the model: estimated prompt tokens against the context length, and
+    how many of the oldest messages were left out to fit."""
+
+    tokens: int
+    limit: int | None
+    dropped: int
+
+
+@dataclass(frozen=True)
 class AnswerStarted:
     """The answer's row exists (status streaming)."""
 
     message: ChatMessage
+    context: ContextInfo | None = None
+    """What the model was sent, against its context length."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,8 @@ class AnswerEnded:
 
     message: ChatMessage
     stats: Finished | None
+    save_error: str = ""
+    """Why the answer could not be written to the history (disk full...), or empty."""
 
 
 ChatUpdate = QuestionSaved | AnswerStarted | AnswerPiece | AnswerEnded
@@ -82,11 +98,18 @@ class ChatService:
         defaults: ChatConfig,
         *,
         commit_interval: float = COMMIT_INTERVAL_S,
+        energy: EnergySource | None = None,
+        context_cap: int | None = None,
     ) -> None:
+        self.context_cap = context_cap
+        """Most context any engine here loads a model with (engine.context_length); None: no cap."""
+        self._context_lengths: dict[tuple[str, str], int] = {}
         self.store = store
         self.engines = dict(engines)
         self.defaults = defaults
         self.commit_interval = commit_interval
+        self.energy = energy
+        """Measures each answer's energy (tui.stats); None stores no energy figures."""
 
     def engine(self, backend: str) -> Engine:
         try:
@@ -107,7 +130,58 @@ class ChatService:
                 offline[name] = str(result) or type(result).__name__
             else:
                 models.extend(result)
+        for model in models:
+            if model.context_length:
+                self._context_lengths[(model.backend, model.name)] = model.context_length
         return models, offline
+
+    async def list_models_each(self) -> AsyncIterator[tuple[str, list[ModelInfo], str | None]]:
+        """(backend, its models, why it is offline or None) for each backend as it answers, so a
+        slow or unreachable backend never holds the others back."""
+
+        async def one(name: str) -> tuple[str, list[ModelInfo], str | None]:
+            try:
+                return name, await self.engines[name].list_models(), None
+            except EngineError as error:
+                return name, [], str(error)
+            except Exception as error:  # noqa: BLE001 - a backend's bug shows as offline, not as a crash
+                logger.exception("listing the models of %s failed", name)
+                return name, [], f"unexpected {type(error).__name__}: {error}"
+
+        for next_done in asyncio.as_completed([one(name) for name in self.engines]):
+            name, models, problem = await next_done
+            for model in models:
+                if model.context_length:
+                    self._context_lengths[(model.backend, model.name)] = model.context_length
+            yield name, models, problem
+
+    def context_limit(self, conversation: Conversation | None, model: ModelChoice | None) -> int | None:
+        """The context length to fit into: the smallest of the conversation's own setting,
+        the model's (once the model list has been read) and the engines' cap."""
+        own = conversation.params.get("context_length") if conversation else None
+        known = self._context_lengths.get((model.backend, model.name)) if model else None
+        limits = [int(value) for value in (own, known, self.context_cap) if value]
+        return min(limits) if limits else None
+
+    def fitted_turns(
+        self, conversation: Conversation, end_id: int, model: ModelChoice
+    ) -> tuple[list[ChatTurn], ContextInfo]:
+        """The turns to send for the path ending at `end_id`, its oldest dropped if the
+        context is too small. Only the end of a long path is read: as much as could fit."""
+        options = self.options_for(conversation)
+        limit = self.context_limit(conversation, model)
+        reserve = min(options.max_tokens or 0, limit // 2) if limit else 0
+        window, path = 64, []
+        while True:
+            path = self.store.path_to(end_id, limit=window if limit else None)
+            if not limit or len(path) < window or sum(map(message_tokens, path)) > limit:
+                break
+            window *= 4
+        fitted = fit(conversation.system_prompt, path, limit=limit, reserve=reserve)
+        dropped = fitted.dropped
+        if limit and len(path) == window:  # The part never read was left out too.
+            dropped += self.store.path_length(end_id) - len(path)
+        return fitted.turns, ContextInfo(fitted.tokens, limit, dropped)
 
     def default_model(self, models: list[ModelInfo], conversation: Conversation | None = None) -> ModelChoice | None:
         """The conversation's model, else the configured one, else the first usable model."""
@@ -145,6 +219,7 @@ class ChatService:
             top_p=params.get("top_p", self.defaults.top_p),
             max_tokens=params.get("max_tokens", self.defaults.max_tokens),
             seed=params.get("seed"),
+            lora=params.get("lora"),
         )
 
     def new_conversation(self, model: ModelChoice | None = None) -> Conversation:
@@ -179,12 +254,45 @@ class ChatService:
             self.store.set_conversation_model(conversation_id, model.name, model.backend)
         question = self.store.add_message(conversation_id, Role.USER, text)
         yield QuestionSaved(question)
-        turns = self.history_turns(conversation)
+        turns, context = self.fitted_turns(conversation, question.id, model)
         answer = self.store.add_message(
             conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
             model=model.name, backend=model.backend,
         )
-        yield AnswerStarted(answer)
+        yield AnswerStarted(answer, context)
+        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+            yield update
+
+    async def regenerate(self, conversation_id: int, answer_id: int, model: ModelChoice) -> AsyncIterator[ChatUpdate]:
+        """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
+        conversation = self.store.get_conversation(conversation_id)
+        old = self.store.get_message(answer_id)
+        if conversation is None or old is None or old.parent_id is None:
+            raise EngineError("that answer no longer exists")
+        turns, context = self.fitted_turns(conversation, old.parent_id, model)
+        answer = self.store.add_message(
+            conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
+            model=model.name, backend=model.backend, sibling_of=answer_id,
+        )
+        yield AnswerStarted(answer, context)
+        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+            yield update
+
+    async def resend(
+        self, conversation_id: int, message_id: int, text: str, model: ModelChoice
+    ) -> AsyncIterator[ChatUpdate]:
+        """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
+        conversation = self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise EngineError(f"conversation {conversation_id} no longer exists")
+        question = self.store.add_message(conversation_id, Role.USER, text, sibling_of=message_id)
+        yield QuestionSaved(question)
+        turns, context = self.fitted_turns(conversation, question.id, model)
+        answer = self.store.add_message(
+            conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
+            model=model.name, backend=model.backend,
+        )
+        yield AnswerStarted(answer, context)
         async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
             yield update
 
@@ -192,8 +300,10 @@ class ChatService:
         self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], options: GenerationOptions
     ) -> AsyncIterator[ChatUpdate]:
         parts: list[str] = []
-        last_commit = time.monotonic()
+        autosave = _Autosave(lambda: self._save_progress(answer, parts), self.commit_interval)
         stats: Finished | None = None
+        measurement = self.energy.begin() if self.energy is not None else None
+        status, error = MessageStatus.COMPLETE, ""
         try:
             engine = self.engine(model.backend)
             async with aclosing(engine.chat(model.name, turns, options)) as events:
@@ -201,40 +311,86 @@ class ChatService:
                     if isinstance(event, TextPiece):
                         parts.append(event.text)
                         yield AnswerPiece(event.text)
-                        now = time.monotonic()
-                        if now - last_commit >= self.commit_interval:
-                            self.store.update_message_content(answer.id, "".join(parts))
-                            last_commit = now
+                        autosave.changed()
                     else:
                         stats = event
-        except EngineError as error:
-            final = self.store.finish_message(
-                answer.id, content="".join(parts), status=MessageStatus.ERROR, error=str(error)
-            )
-            yield AnswerEnded(final, None)
-            return
-        except Exception as error:  # noqa: BLE001 - a bug must not lose the answer either
+        except EngineError as engine_error:
+            status, error = MessageStatus.ERROR, str(engine_error)
+        except Exception as unexpected:  # noqa: BLE001 - a bug must not lose the answer either
             logger.exception("answer %s failed unexpectedly", answer.id)
-            final = self.store.finish_message(
-                answer.id, content="".join(parts), status=MessageStatus.ERROR,
-                error=f"unexpected error: {type(error).__name__}: {error}",
-            )
-            yield AnswerEnded(final, None)
-            return
+            status, error = MessageStatus.ERROR, f"unexpected error: {type(unexpected).__name__}: {unexpected}"
         except (asyncio.CancelledError, GeneratorExit):
             # Keep what was shown, marked: the user stopped it, nothing failed.
-            self.store.finish_message(answer.id, content="".join(parts), status=MessageStatus.INTERRUPTED)
+            self._finish(answer, parts, MessageStatus.INTERRUPTED, "", None, _wh(measurement))
             raise
-        final = self.store.finish_message(
-            answer.id,
-            content="".join(parts),
-            status=MessageStatus.COMPLETE,
+        finally:
+            autosave.stop()
+        final, finish_error = self._finish(answer, parts, status, error, stats, _wh(measurement))
+        yield AnswerEnded(final, stats if status is MessageStatus.COMPLETE else None, finish_error)
+
+    def _save_progress(self, answer: ChatMessage, parts: list[str]) -> None:
+        """Commit the answer so far; a failure (disk full) is logged and retried at the next save,
+        and the answer's end reports it if it persists."""
+        try:
+            self.store.update_message_content(answer.id, "".join(parts))
+        except StoreError as error:
+            logger.warning("could not save answer %s so far: %s", answer.id, error)
+
+    def _finish(
+        self, answer: ChatMessage, parts: list[str], status: MessageStatus, error: str, stats: Finished | None,
+        energy_wh: float | None = None,
+    ) -> tuple[ChatMessage, str]:
+        """Store the answer's final state; if that fails, the answer lives on in memory."""
+        figures = dict(
             prompt_tokens=stats.prompt_tokens if stats else None,
             completion_tokens=stats.completion_tokens if stats else None,
             ttft_s=stats.ttft_s if stats else None,
             gen_s=stats.gen_s if stats else None,
+            energy_wh=energy_wh,
         )
-        yield AnswerEnded(final, stats)
+        content = "".join(parts)
+        try:
+            return self.store.finish_message(answer.id, content=content, status=status, error=error, **figures), ""
+        except StoreError as store_error:
+            logger.warning("could not save answer %s: %s", answer.id, store_error)
+            return replace(answer, content=content, status=status, error=error, **figures), str(store_error)
+
+
+class _Autosave:
+    """Commits an answer at most every `interval` seconds while it streams, and once more
+    `interval` after the last piece: an engine that stalls must not hold text back from disk."""
+
+    def __init__(self, save: Callable[[], object], interval: float) -> None:
+        self._save = save
+        self._interval = interval
+        self._last = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def changed(self) -> None:
+        wait = self._last + self._interval - time.monotonic()
+        if wait <= 0:
+            self.save()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(wait, self.save)
+
+    def save(self) -> None:
+        self.stop()
+        self._last = time.monotonic()
+        self._save()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def _wh(measurement: Measurement | None) -> float | None:
+    """The measured energy; a failing meter costs the figure, never the answer."""
+    try:
+        return measurement.end() if measurement is not None else None
+    except Exception:  # noqa: BLE001
+        logger.exception("energy measurement failed")
+        return None
 
 
 def title_from(text: str, limit: int = 60) -> str:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tui import __version__
+from tui import __version__, history_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("prompt", help="the question")
     ask.add_argument("--model", "-m", help="model name, file name or a unique part of one")
     ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats")
+    stats = commands.add_parser("stats", help="print the GPU, CPU and memory figures of the stats pane")
+    stats.add_argument("--json", action="store_true", help="one JSON object per snapshot")
+    stats.add_argument("--watch", nargs="?", type=float, const=0.0, metavar="SECONDS",
+                       help="repeat every SECONDS (default: [stats] interval_s) until ctrl+c")
+    stats.add_argument("--count", type=int, help="stop after this many snapshots")
+    history_cli.add_commands(commands)
     return parser
 
 
@@ -38,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths.create()
         loaded = load_config(paths.config_file)
+        if args.command == "stats":  # needs neither the history nor the engines
+            return _run_stats(loaded.config, args)
+        if args.command in history_cli.COMMANDS:  # the history file only, no engines
+            return history_cli.run(args, paths)
         from tui.services import Services
 
         services = Services.open(paths, loaded.config, warnings=loaded.warnings)
@@ -82,3 +92,11 @@ def _run_ask(services, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nlchat: interrupted; the partial answer is kept in the history.", file=sys.stderr)
         return 130
+
+
+def _run_stats(config, args: argparse.Namespace) -> int:
+    from tui.stats import build_monitor
+    from tui.stats.command import run_stats
+
+    monitor = build_monitor(config.stats.interval_s, config.stats.history_s)
+    return run_stats(monitor, config.stats, as_json=args.json, watch=args.watch, count=args.count)

@@ -6,7 +6,9 @@ import os
 import re
 import tempfile
 import tomllib
+import types
 import typing
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ class EngineConfig:
     """Context window, in tokens, the embedded engine loads models with."""
     model_dirs: list[str] = field(default_factory=list)
     """Extra folders searched for GGUF files, besides the data dir's models/."""
+    lora: dict[str, str] = field(default_factory=dict)
+    """Saved LoRA profiles: model (file name or name) = GGUF LoRA adapter applied when a conversation sets none."""
 
 
 @dataclass
@@ -53,14 +57,121 @@ class UiConfig:
 
 
 @dataclass
+class StatsConfig:
+    """The live stats pane (GPU, CPU, temperatures, power), per-answer energy and `lchat stats`."""
+
+    enabled: bool = True
+    """Read the hardware at all; off hides the pane and stores no energy figures."""
+    visible: bool = True
+    """Show the pane when lchat starts (F5 shows and hides it)."""
+    interval_s: float = 1.0
+    """Seconds between samples."""
+    history_s: float = 300.0
+    """How far back the sparklines reach, in seconds."""
+    temp_margin_c: float = 5.0
+    """Warn when a GPU or the CPU is this many degrees from its slowdown point."""
+    vram_warn_percent: float = 95.0
+    """Warn when a GPU's memory is this full."""
+
+
+@dataclass
+class OllamaConfig:
+    """Ollama daemons lchat talks to through the official client."""
+
+    enabled: bool = True
+    """Offer Ollama's models; a daemon that is not running shows as offline."""
+    hosts: list[str] = field(default_factory=list)
+    """Daemons to use, e.g. ["localhost:11434", "http://gpu-box:11434"]; empty: $OLLAMA_HOST, else localhost:11434."""
+    connect_timeout: float = 2.0
+    """Seconds to wait for a connection; short, so a missing daemon never slows lchat down."""
+    read_timeout: float = 120.0
+    """Seconds to wait for the next piece of an answer before calling the daemon stalled."""
+    proxy_header: str = "Authorization"
+    """Header that carries the credentials for an authenticating proxy in front of Ollama."""
+    auth_header_env: str = ""
+    """Environment variable holding that header's value (e.g. "Bearer ..."); "" sends none. Never stored."""
+    context_length: int = 0
+    """num_ctx sent with each answer; 0 leaves it to the model (its Modelfile, else Ollama's default)."""
+    keep_alive: str = ""
+    """How long Ollama keeps a model loaded after an answer, e.g. "10m"; "" is Ollama's default."""
+
+
+@dataclass
+class ServerConfig:
+    """One OpenAI-compatible server (LM Studio, LocalAI, llama-server, vLLM, ...)."""
+
+    preset: str = ""
+    """lmstudio, localai, llama-server or vllm: fills in name and base_url."""
+    name: str = ""
+    """Backend name shown in the models list; default: the preset's name."""
+    base_url: str = ""
+    """The API's base URL, ending in /v1."""
+    api_key_env: str = ""
+    """Environment variable holding the API key; "" sends none. Never stored."""
+    connect_timeout: float = 2.0
+    """Seconds to wait for a connection."""
+    read_timeout: float = 120.0
+    """Seconds to wait for the next piece of an answer."""
+
+
+@dataclass
+class ModelsConfig:
+    """The models list: favourites and the other apps' model stores lchat reuses read-only."""
+
+    favourites: list[str] = field(default_factory=list)
+    """Models on alt+1 to alt+9, each "backend/name"."""
+    reuse_ollama_store: bool = True
+    """List the GGUF blobs of Ollama's own store under the embedded engine."""
+    ollama_store: str = ""
+    """Ollama's models folder; "" is $OLLAMA_MODELS, else ~/.ollama/models."""
+    reuse_lmstudio: bool = True
+    """List the GGUF files in LM Studio's models folders."""
+    lmstudio_dirs: list[str] = field(default_factory=list)
+    """LM Studio's models folders; empty: ~/.lmstudio/models and ~/.cache/lm-studio/models."""
+    reuse_hf_cache: bool = True
+    """List the GGUF files in the Hugging Face hub cache ($HF_HUB_CACHE, else ~/.cache/huggingface/hub)."""
+    hf_endpoint: str = ""
+    """Hugging Face hub address for downloads; "" is $HF_ENDPOINT, else https://huggingface.co."""
+
+
+@dataclass
+class PresetConfig:
+    """A persona: a system prompt and sampling settings a conversation can take on (F9)."""
+
+    description: str = ""
+    """One line shown in the preset list."""
+    system_prompt: str = ""
+    """The conversation's system prompt."""
+    model: str = ""
+    """Model to switch to (name, file name or a unique part of one); "" keeps the current one."""
+    temperature: float | None = None
+    """Sampling temperature; unset: the [chat] default."""
+    top_p: float | None = None
+    """Nucleus sampling threshold; unset: the [chat] default."""
+    max_tokens: int | None = None
+    """Longest answer, in tokens; unset: the [chat] default."""
+    context_length: int | None = None
+    """Context to fit the conversation into, in tokens; unset: the model's."""
+    seed: int | None = None
+    """Sampling seed, for repeatable answers; unset: random."""
+
+
+@dataclass
 class Config:
     """All of lchat's settings, one section per table in config.toml."""
 
     engine: EngineConfig = field(default_factory=EngineConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    ollama: OllamaConfig = field(default_factory=OllamaConfig)
+    servers: list[ServerConfig] = field(default_factory=list)
+    """OpenAI-compatible servers, one [[servers]] table each."""
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
     keys: dict[str, str] = field(default_factory=dict)
     """Remapped keys: binding id (see the help screen, F1) to keys, e.g. "chat.cancel" = "ctrl+g"."""
+    presets: dict[str, PresetConfig] = field(default_factory=dict)
+    """Personas picked with F9, one [presets.NAME] table each."""
 
 
 class ConfigError(Exception):
@@ -88,14 +199,39 @@ def load_config(path: Path) -> LoadedConfig:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
     warnings: list[str] = []
     config = _build(Config, data, (), path, text, warnings)
+    secrets = list(_secret_keys(data))
+    mode = path.stat().st_mode & 0o777
+    if secrets and mode & 0o077:
+        warnings.append(
+            f"{path} holds a secret ({', '.join(secrets)}) but others can read it (mode {mode:o}): "
+            f"run chmod 600 {path}, or keep the secret in an environment variable"
+        )
     return LoadedConfig(config, warnings)
+
+
+_SECRET_WORDS = re.compile(r"(token|secret|password|api_?key|auth)", re.IGNORECASE)
+
+
+def _secret_keys(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
+    """Dotted keys that look like they hold a secret (not the *name* of a variable holding one)."""
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if dotted != "keys":  # the keymap: binding ids, not secrets
+                yield from _secret_keys(value, dotted + ".")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    yield from _secret_keys(item, f"{dotted}[{index}].")
+        elif isinstance(value, str) and value and _SECRET_WORDS.search(key) and not key.endswith("_env"):
+            yield dotted
 
 
 def save_config(config: Config, path: Path) -> None:
     """Write the whole config, replacing the old file in one step (mode 0600)."""
     import tomli_w
 
-    payload = tomli_w.dumps(asdict(config)).encode()
+    payload = tomli_w.dumps(_without_none(asdict(config))).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".tmp")
     try:
@@ -125,12 +261,60 @@ def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, t
             if not isinstance(value, dict):
                 raise _type_error(path, text, key_path, "a table", value)
             values[name] = _build(hint, value, key_path, path, text, warnings)
+        elif _table_dict_item(hint) is not None:
+            if not isinstance(value, dict) or not all(isinstance(entry, dict) for entry in value.values()):
+                raise _type_error(path, text, key_path, f"tables ([{key_path[-1]}.NAME])", value)
+            item = _table_dict_item(hint)
+            values[name] = {key: _build(item, entry, (*key_path, key), path, text, warnings)
+                            for key, entry in value.items()}
+        elif _table_list_item(hint) is not None:
+            values[name] = _build_list(_table_list_item(hint), value, key_path, path, text, warnings)
         else:
             values[name] = _check(hint, value, path, text, key_path)
     return cls(**values)
 
 
+def _table_dict_item(hint: Any) -> type | None:
+    """The dataclass of a dict[str, SomeDataclass] field ([name.KEY] tables in TOML), else None."""
+    if typing.get_origin(hint) is dict:
+        _, item = typing.get_args(hint)
+        if is_dataclass(item):
+            return item
+    return None
+
+
+def _without_none(value: Any) -> Any:
+    """TOML has no null: unset optional settings are simply left out of the file."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
+
+
+def _table_list_item(hint: Any) -> type | None:
+    """The dataclass of a list[SomeDataclass] field (an array of tables in TOML), else None."""
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        if is_dataclass(item):
+            return item
+    return None
+
+
+def _build_list(item: type, value: Any, key_path: tuple[str, ...], path: Path, text: str,
+                warnings: list[str]) -> list[Any]:
+    """An array of tables ([[name]] headers) as a list of `item` dataclasses."""
+    if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+        raise _type_error(path, text, key_path, f"an array of tables ([[{key_path[-1]}]])", value)
+    *parents, name = key_path
+    return [_build(item, entry, (*parents, f"{name}[{index}]"), path, text, warnings)
+            for index, entry in enumerate(value)]
+
+
 def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
+    optional = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if typing.get_origin(hint) in (types.UnionType, typing.Union) and len(optional) == 1:
+        hint = optional[0]  # `float | None`: TOML has no null, so a value present is a float.
     if typing.get_origin(hint) is dict:
         _, value_type = typing.get_args(hint)
         if not isinstance(value, dict) or not all(isinstance(v, value_type) for v in value.values()):
@@ -169,8 +353,16 @@ def _line_of(text: str, key_path: tuple[str, ...]) -> int | str:
     table, key = ".".join(key_path[:-1]), key_path[-1]
     current = ""
     key_pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}")\s*=""")
+    seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", line)
+        array = re.match(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]", line)
+        if array:  # The n-th [[name]] is the table "name[n]".
+            name = array.group(1).replace(" ", "")
+            seen[name] = seen.get(name, -1) + 1
+            header, current = None, f"{name}[{seen[name]}]"
+            if current == ".".join(key_path):
+                return number
         if header:
             current = header.group(1).replace(" ", "")
             if current == ".".join(key_path):

@@ -36,6 +36,10 @@ class Conversation:
     params: dict[str, Any]
     created_at: float
     updated_at: float
+    pinned: bool = False
+    """Listed above the others."""
+    archived: bool = False
+    """Kept, but listed only in the archive view."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class ChatMessage:
     """Energy the answer took, where power was readable while it was generated."""
     created_at: float = 0.0
     updated_at: float = 0.0
+    parent_id: int | None = None
+    """The message this one answers or follows; siblings (same parent) are branches."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -65,6 +71,24 @@ class ChatMessage:
         if self.completion_tokens and self.gen_s:
             return self.completion_tokens / self.gen_s
         return None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A message that matched a full-text search."""
+
+    message_id: int
+    conversation_id: int
+    conversation_title: str
+    role: Role
+    snippet: str
+    """The matching passage; each match sits between MATCH_START and MATCH_END."""
+    created_at: float
+    archived: bool = False
+
+
+MATCH_START, MATCH_END = "\x02", "\x03"
+"""Markers around matches in a SearchHit snippet (control characters never shown as text)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,8 @@ class GenerationOptions:
     max_tokens: int | None = None
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    lora: str | None = None
+    """A GGUF LoRA adapter for the embedded engine: its path; "" for none; None for the model's saved default."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,11 @@ class Paths:
         return self.data_dir / "models"
 
     @property
+    def backups_dir(self) -> Path:
+        """Where `lchat backup` writes by default, and where a damaged history looks for one."""
+        return self.data_dir / "backups"
+
+    @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 

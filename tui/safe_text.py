@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # C0 controls other than tab and newline become their visible "control picture" (ESC -> ␛),
 # so an escape sequence is shown as text instead of acted on; DEL and C1 likewise.
 _TABLE: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20) if code not in (9, 10)}
@@ -11,9 +13,15 @@ _TABLE.update({code: "\ufffd" for code in range(0x80, 0xA0)})
 _TABLE.update({code: "\ufffd" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
 
+# A zero-width joiner with nothing to join (after a space, at the start, after another joiner)
+# makes Rich's width arithmetic disagree with itself and crash on the next wide character.
+_STRAY_JOINERS = re.compile(r"(?:^|(?<=\s)|(?<=\u200d))\u200d+")
+
+
 def terminal_safe(text: str) -> str:
     """`text` with every character that could steer the terminal replaced by a visible one."""
-    return text.translate(_TABLE)
+    text = text.translate(_TABLE)
+    return _STRAY_JOINERS.sub("", text) if "\u200d" in text else text
 
 
 def one_line(text: str, limit: int = 80) -> str:

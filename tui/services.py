@@ -9,9 +9,13 @@ from tui.chat_service import ChatService
 from tui.config import Config
 from tui.engines.base import Engine
 from tui.paths import Paths
+from tui.stats.monitor import StatsMonitor
 from tui.store import HistoryStore
+from tui.store.recovery import open_history
 
 EngineFactory = Callable[[Config, Paths], Mapping[str, Engine]]
+StatsFactory = Callable[[Config, Callable[[], set[int]]], "StatsMonitor | None"]
+"""Builds the hardware monitor from the config and a function naming the engines' processes."""
 
 
 @dataclass
@@ -25,6 +29,8 @@ class Services:
     chat: ChatService
     warnings: list[str] = field(default_factory=list)
     """Non-fatal problems found while starting, shown to the user once."""
+    stats: StatsMonitor | None = None
+    """Hardware sampling for the stats pane and per-answer energy; None when switched off."""
 
     @classmethod
     def open(
@@ -34,17 +40,31 @@ class Services:
         *,
         engines: EngineFactory | None = None,
         warnings: list[str] | None = None,
+        stats: StatsFactory | None = None,
     ) -> Services:
         """Open the history and build the engines (`engines` lets tests bring doubles)."""
         from tui.engines.registry import build_engines
 
         paths.create()
-        store = HistoryStore.open(paths.database)
+        store, damage = open_history(paths.database, backups_dir=paths.backups_dir)
         built = dict((engines or build_engines)(config, paths))
-        chat = ChatService(store, built, config.chat)
-        return cls(paths, config, store, built, chat, list(warnings or []))
+        from tui.stats import monitor_for
+        from tui.stats.energy import EnergyMeter
+
+        monitor = (stats or monitor_for)(config, lambda: _engine_pids(built))
+        chat = ChatService(store, built, config.chat, energy=EnergyMeter(monitor) if monitor else None,
+                           context_cap=config.engine.context_length)
+        return cls(paths, config, store, built, chat, [*(warnings or []), *filter(None, [damage])], stats=monitor)
 
     async def aclose(self) -> None:
+        if self.stats is not None:
+            self.stats.close()
         for engine in self.engines.values():
             await engine.aclose()
         self.store.close()
+
+
+def _engine_pids(engines: Mapping[str, Engine]) -> set[int]:
+    """The engines' own child processes, so the stats pane can point at the model's VRAM."""
+    pids = (getattr(engine, "child_pid", None) for engine in engines.values())
+    return {pid for pid in pids if isinstance(pid, int)}

@@ -30,6 +30,10 @@ class Finished:
     """"stop" (end of turn), "length" (max tokens) or another engine word."""
     cached_tokens: int = 0
     """Prompt tokens taken from the KV cache instead of evaluated."""
+    prompt_s: float | None = None
+    """Seconds the engine spent evaluating the prompt, where it reports it."""
+    load_s: float | None = None
+    """Seconds the engine spent loading the model for this answer, where it reports it."""
 
     @property
     def tokens_per_s(self) -> float | None:

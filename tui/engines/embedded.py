@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -33,6 +33,7 @@ from tui.engines.base import (
 )
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
+from tui.engines.lora import read_lora, saved_lora
 
 DRAIN_TIMEOUT_S = 5.0
 """How long a new request waits for a cancelled one to wind down before the child is replaced."""
@@ -137,9 +138,15 @@ class EmbeddedEngine:
         n_threads: int | None = None,
         n_ctx: int = 4096,
         log_path: Path | None = None,
+        reused: Callable[[], Sequence[ModelInfo]] | None = None,
+        lora_profiles: Mapping[str, str] | None = None,
     ) -> None:
         """`n_ctx` is capped by each model's own context length; `log_path` receives the
-        child's stdout and stderr (os.devnull by default)."""
+        child's stdout and stderr (os.devnull by default); `reused` lists models found in other
+        apps' stores (tui.models.stores), offered after the folders' own; `lora_profiles` maps a
+        model (name or file name) to the LoRA adapter it gets when a chat names none."""
+        self._reused = reused
+        self._lora_profiles = dict(lora_profiles or {})
         self._models_dir = models_dir
         self._extra_dirs = tuple(extra_dirs)
         self._include_starter = include_starter
@@ -166,6 +173,9 @@ class EmbeddedEngine:
             self._extra_dirs,
             self._include_starter,
         )
+        if self._reused is not None:
+            own = {Path(info.path or info.name) for info in models}
+            models += [m for m in await asyncio.to_thread(self._reused) if Path(m.path or m.name) not in own]
         self._known = {}
         for info in models:
             self._known.setdefault(info.name, info)
@@ -185,7 +195,8 @@ class EmbeddedEngine:
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
         turns = [{"role": str(turn.role), "content": turn.content} for turn in messages]
-        opts = asdict(options) | {"stop": list(options.stop)}
+        lora = await self._lora_for(model, info, options.lora)
+        opts = asdict(options) | {"stop": list(options.stop), "lora": lora}
         async with self._lock:
             child = await self._idle_child()
             self._next_id += 1
@@ -218,7 +229,7 @@ class EmbeddedEngine:
                         return
                     elif kind == "error":
                         child.pending = None
-                        raise self._child_error(info, *rest)
+                        raise self._child_error(info, *rest, lora=lora)
             except _ChildDied as died:
                 self._drop(child)
                 if not loaded:
@@ -253,7 +264,8 @@ class EmbeddedEngine:
                 await self.list_models()
             if model not in self._known:
                 raise ModelNotFound(f"no GGUF model named {model!r}")
-            path = Path(self._known[model].name)
+            known = self._known[model]
+            path = Path(known.path or known.name)
         return await asyncio.to_thread(self._read_info, path)
 
     def _read_info(self, path: Path) -> ModelInfo:
@@ -305,11 +317,19 @@ class EmbeddedEngine:
         if self._child is child:
             self._child = None
 
-    def _child_error(self, info: ModelInfo, kind: str, message: str) -> EngineError:
+    def _child_error(self, info: ModelInfo, kind: str, message: str, lora: str | None = None) -> EngineError:
         if kind == "load":
             hint = f"; see {self._log_path}" if self._log_path else ""
-            return ModelLoadError(f"{info.name} could not be loaded by llama.cpp{hint}")
+            adapter = f" with the LoRA adapter {Path(lora).name}" if lora else ""
+            return ModelLoadError(f"{info.name}{adapter} could not be loaded by llama.cpp{hint}")
         return BadRequest(message)
+
+    async def _lora_for(self, model: str, info: ModelInfo, wanted: str | None) -> str | None:
+        """The checked path of the adapter to apply: the chat's own, else the model's saved one."""
+        path = saved_lora(self._lora_profiles, info, model) if wanted is None else wanted
+        if not path:
+            return None
+        return (await asyncio.to_thread(read_lora, path, for_architecture=info.architecture)).path
 
 
 @contextmanager

@@ -29,6 +29,26 @@ CHATML = (
 """Prompt format for a GGUF without a chat template of its own."""
 
 DEFAULTS = {"temperature": 0.8, "top_p": 0.95}
+TEMPLATE_TIME_LIMIT_S = 5.0
+"""A chat template comes from the GGUF file, i.e. from a stranger: it gets this long to render."""
+
+
+class TemplateTimeout(Exception):
+    """The chat template ran past its time limit."""
+
+
+def _with_time_limit(seconds: float, work: Any) -> Any:
+    """Run `work()`, interrupting it with TemplateTimeout after `seconds` (main thread only)."""
+    def expire(signum: int, frame: Any) -> None:
+        raise TemplateTimeout(f"it ran for more than {seconds:g} s and was stopped")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return work()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class TextStream:
@@ -81,7 +101,7 @@ class _Worker:
         self.conn = conn
         self.n_threads = n_threads
         self.llm: Any = None
-        self.key: tuple[str, int] | None = None
+        self.key: tuple[str, int, str | None] | None = None
 
     def serve(self) -> None:
         while True:
@@ -112,10 +132,10 @@ class _Worker:
             if msg[0] == "cancel" and msg[1] == req:
                 raise _Cancelled
 
-    def load(self, path: str, n_ctx: int) -> None:
+    def load(self, path: str, n_ctx: int, lora: str | None = None) -> None:
         import llama_cpp
 
-        if self.key == (path, n_ctx):
+        if self.key == (path, n_ctx, lora):
             return
         if self.llm is not None:
             self.llm.close()
@@ -126,19 +146,20 @@ class _Worker:
             n_ctx=n_ctx,
             n_threads=threads,
             n_threads_batch=threads,
+            lora_path=lora,
             verbose=False,
         )
-        self.key = (path, n_ctx)
+        self.key = (path, n_ctx, lora)
 
     def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
         try:
-            self.load(path, n_ctx)
+            self.load(path, n_ctx, options.get("lora"))
         except Exception as exc:  # llama_cpp raises ValueError; be safe with the rest.
             self.send("error", req, "load", str(exc) or type(exc).__name__)
             return
         self.send("loaded", req)
         try:
-            prompt, stops, add_bos = self.format(messages)
+            prompt, stops, add_bos = _with_time_limit(TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages))
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         except Exception as exc:  # The template's own raise_exception, Jinja errors...
             self.send("error", req, "request", f"the chat template failed: {exc}")

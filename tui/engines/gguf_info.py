@@ -73,8 +73,19 @@ def _read(path: Path, size: int) -> ModelInfo:
         quantization=quant,
         context_length=int(context) if isinstance(context, int) else None,
         has_chat_template=bool(fields.get("tokenizer.chat_template")),
-        extra={"title": str(fields.get("general.name") or path.stem)},
+        extra=_extra(fields, arch, path),
     )
+
+
+def _extra(fields: dict[str, Any], arch: str, path: Path) -> dict[str, Any]:
+    """The title, and the KV cache's shape for the fit estimate (tui.models.fit)."""
+    from tui.models.fit import KvShape
+
+    extra: dict[str, Any] = {"title": str(fields.get("general.name") or path.stem)}
+    shape = KvShape.from_metadata(fields, arch)
+    if shape:
+        extra["kv"] = shape.as_extra()
+    return extra
 
 
 @cache

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import ChatEvent, EngineError, Finished, TextPiece
+from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
 from tui.engines.ollama_errors import ErrorContext, translate
 from tui.models.fit import KvShape
@@ -113,6 +114,7 @@ class OllamaEngine:
 
     async def list_models(self) -> list[ModelInfo]:
         """The daemon's models, with /api/ps state and /api/show details where known."""
+        await import_in_thread("httpx", "ollama")
         try:
             api = self._api()
             tags = await api.list()

@@ -21,6 +21,7 @@ from tui.engines.base import (
     ModelNotFound,
     TextPiece,
 )
+from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
 from tui.engines.ollama_engine import is_local
 from tui.engines.ollama_errors import SCRUBBED
@@ -85,6 +86,7 @@ class OpenAICompatEngine:
             await client.close()
 
     async def list_models(self) -> list[ModelInfo]:
+        await import_in_thread("httpx2", "openai")
         try:
             page = await self._api().models.list()
         except Exception as error:  # noqa: BLE001 - translated

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from functools import partial
 from pathlib import Path
 
 from tui.config import Config
@@ -11,6 +13,7 @@ from tui.paths import Paths
 
 def build_embedded(config: Config, paths: Paths) -> Engine:
     from tui.engines.embedded import EmbeddedEngine
+    from tui.models.stores import reused_models
 
     return EmbeddedEngine(
         models_dir=paths.models_dir,
@@ -18,12 +21,33 @@ def build_embedded(config: Config, paths: Paths) -> Engine:
         n_threads=config.engine.threads or None,
         n_ctx=config.engine.context_length,
         log_path=paths.log_dir / "engine.log",
+        reused=partial(reused_models, config.models, dict(os.environ), Path.home()),
+        lora_profiles=config.engine.lora,
     )
 
 
-BACKENDS = {"embedded": build_embedded}
+def build_ollama(config: Config, paths: Paths) -> dict[str, Engine]:
+    """One engine per Ollama host: "ollama", or "ollama@host:port" when several are configured."""
+    from tui.engines.ollama_engine import configured_ollama_engines
+
+    return dict(configured_ollama_engines(config, dict(os.environ)))
+
+
+def build_servers(config: Config, paths: Paths) -> dict[str, Engine]:
+    """One engine per [[servers]] table (LM Studio, LocalAI, llama-server, vLLM...)."""
+    from tui.engines.openai_engine import configured_servers
+
+    return dict(configured_servers(config, os.environ))
+
+
+BACKENDS = {"embedded": build_embedded, "ollama": build_ollama, "servers": build_servers}
+"""Each kind of backend and its builder: one engine, or a mapping of backend name to engine."""
 
 
 def build_engines(config: Config, paths: Paths) -> dict[str, Engine]:
     """One engine per backend; none of them connects or loads anything yet."""
-    return {name: build(config, paths) for name, build in BACKENDS.items()}
+    engines: dict[str, Engine] = {}
+    for kind, build in BACKENDS.items():
+        built = build(config, paths)
+        engines.update(built if isinstance(built, dict) else {kind: built})
+    return engines

@@ -28,6 +28,7 @@ class DatabaseCorrupt(StoreError):
 
     def __init__(self, path: Path, detail: str) -> None:
         self.path = path
+        self.detail = detail
         super().__init__(
             f"The history file {path} is not a readable lchat database ({detail}); "
             "move it aside to start a fresh history."

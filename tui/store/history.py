@@ -8,24 +8,27 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from tui.domain import ChatMessage, Conversation, MessageStatus, Role
-from tui.store.errors import NotFound, StoreError, translate
+from tui.store.branches import BranchesMixin
+from tui.store.errors import DatabaseCorrupt, NotFound, StoreError, translate
+from tui.store.rows import CONVERSATION_COLUMNS as _CONVERSATION_COLUMNS
+from tui.store.rows import MESSAGE_COLUMNS as _MESSAGE_COLUMNS
+from tui.store.rows import conversation as _conversation
+from tui.store.rows import message as _message
 from tui.store.schema import migrate
+from tui.store.search import SearchMixin
+from tui.store.transfer import TransferMixin
 
-_CONVERSATION_COLUMNS = "id, title, model, backend, system_prompt, params, created_at, updated_at"
-_MESSAGE_COLUMNS = (
-    "id, conversation_id, role, content, status, model, backend, error, "
-    "prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh, created_at, updated_at"
-)
+_LIST_ORDER = "ORDER BY pinned DESC, updated_at DESC, id DESC"
 
 
-class HistoryStore:
+class HistoryStore(BranchesMixin, SearchMixin, TransferMixin):
     """Conversations and their messages, kept in one SQLite file.
 
     Every write is its own ``BEGIN IMMEDIATE`` transaction so two lchat processes can
@@ -67,6 +70,13 @@ class HistoryStore:
             raise
         store._make_sidecars_private()
         return store
+
+    def quick_check(self) -> None:
+        """Read every page once (SQLite's quick_check); raise DatabaseCorrupt if any is damaged."""
+        rows = self._read("PRAGMA quick_check", ())
+        problems = [row[0] for row in rows if row[0] != "ok"]
+        if problems:
+            raise DatabaseCorrupt(self.path, "; ".join(problems[:3]))
 
     def close(self) -> None:
         """Close the file; further calls raise :class:`StoreError`. Safe to call twice."""
@@ -112,6 +122,22 @@ class HistoryStore:
             cursor.lastrowid, title, model, backend, system_prompt, params, now, now
         )
 
+    def set_conversation_settings(
+        self, conversation_id: int, *, system_prompt: str, params: dict[str, Any]
+    ) -> None:
+        """Replace a conversation's system prompt and sampling parameters."""
+        self._update_conversation(
+            conversation_id, "system_prompt = ?, params = ?", (system_prompt, json.dumps(params))
+        )
+
+    def set_pinned(self, conversation_id: int, pinned: bool) -> None:
+        """Pin a conversation to the top of the list, or unpin it."""
+        self._update_conversation(conversation_id, "pinned = ?", (int(pinned),))
+
+    def set_archived(self, conversation_id: int, archived: bool) -> None:
+        """Move a conversation to the archive, or back out of it."""
+        self._update_conversation(conversation_id, "archived = ?", (int(archived),))
+
     def get_conversation(self, conversation_id: int) -> Conversation | None:
         """The conversation with this id, or None if there is none."""
         rows = self._read(
@@ -119,14 +145,35 @@ class HistoryStore:
         )
         return _conversation(rows[0]) if rows else None
 
-    def list_conversations(self, *, limit: int = 200, offset: int = 0) -> list[Conversation]:
-        """Conversations, most recently updated first."""
-        rows = self._read(
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"
+    def list_conversations(
+        self, *, limit: int = 200, offset: int = 0, archived: bool | None = None
+    ) -> list[Conversation]:
+        """Conversations, most recently updated first; ``archived`` keeps only those (or the others)."""
+        where = "" if archived is None else f"WHERE archived = {int(archived)}"
+        found = self._read(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations {where}"
             " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
             (limit, offset),
         )
-        return [_conversation(row) for row in rows]
+        return [_conversation(row) for row in found]
+
+    def list_conversation_page(
+        self, *, archived: bool = False, after: Conversation | None = None, limit: int = 100
+    ) -> list[Conversation]:
+        """One page of the side list: pinned first, then most recently updated.
+
+        ``after`` is the last conversation of the previous page. Pages are found by key, not
+        by offset, so the hundredth page costs what the first does.
+        """
+        where, args = "archived = ?", [int(archived)]
+        if after is not None:
+            where += " AND (pinned, updated_at, id) < (?, ?, ?)"
+            args += [int(after.pinned), after.updated_at, after.id]
+        found = self._read(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE {where} {_LIST_ORDER} LIMIT ?",
+            [*args, limit],
+        )
+        return [_conversation(row) for row in found]
 
     def rename_conversation(self, conversation_id: int, title: str) -> None:
         """Give a conversation a new title."""
@@ -152,25 +199,44 @@ class HistoryStore:
         status: MessageStatus = MessageStatus.COMPLETE,
         model: str = "",
         backend: str = "",
+        sibling_of: int | None = None,
     ) -> ChatMessage:
-        """Append a message and mark the conversation as just updated.
+        """Append a message to the current path and mark the conversation as just updated.
 
-        A streaming message records this process's id, so another lchat sharing the file
-        leaves it alone while this one is still alive.
+        With ``sibling_of``, the message becomes a new branch beside that one (same parent)
+        instead. Either way it ends the conversation's current path. A streaming message
+        records this process's id, so another lchat sharing the file leaves it alone while
+        this one is still alive.
         """
         role, status = Role(role), MessageStatus(status)
         writer_pid = os.getpid() if status is MessageStatus.STREAMING else None
         now = time.time()
         with self._write() as conn:
-            touched = conn.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
-            )
-            if touched.rowcount == 0:
+            leaf = conn.execute(
+                "SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if leaf is None:
                 raise NotFound(f"Conversation {conversation_id} no longer exists.")
+            parent_id = leaf[0]
+            if sibling_of is not None:
+                found = conn.execute(
+                    "SELECT parent_id FROM messages WHERE id = ? AND conversation_id = ?",
+                    (sibling_of, conversation_id),
+                ).fetchone()
+                if found is None:
+                    raise NotFound(f"Message {sibling_of} no longer exists.")
+                parent_id = found[0]
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, model, backend,"
-                " writer_pid, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, content, status, model, backend, writer_pid, now, now),
+                " writer_pid, created_at, updated_at, parent_id, branch_seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(branch_seq) + 1, 0)"
+                "  FROM messages WHERE conversation_id = ? AND parent_id IS ?))",
+                (conversation_id, role, content, status, model, backend, writer_pid, now, now,
+                 parent_id, conversation_id, parent_id),
+            )
+            conn.execute(
+                "UPDATE conversations SET updated_at = ?, leaf_id = ? WHERE id = ?",
+                (now, cursor.lastrowid, conversation_id),
             )
         assert cursor.lastrowid is not None
         return ChatMessage(
@@ -183,6 +249,7 @@ class HistoryStore:
             backend=backend,
             created_at=now,
             updated_at=now,
+            parent_id=parent_id,
         )
 
     def update_message_content(self, message_id: int, content: str) -> None:
@@ -230,26 +297,20 @@ class HistoryStore:
     def list_messages(
         self, conversation_id: int, *, before_id: int | None = None, limit: int | None = None
     ) -> list[ChatMessage]:
-        """Messages in ascending order; with ``limit``, only the last ``limit`` of them.
+        """The conversation's current path, oldest first; with ``limit``, only its last messages.
 
-        ``before_id`` keeps messages older than that id, for loading a long conversation
-        one page at a time from its end.
+        ``before_id`` keeps the messages before that one on its path, for loading a long
+        conversation one page at a time from its end. Other branches are left out.
         """
-        where, args = "conversation_id = ?", [conversation_id]
-        if before_id is not None:
-            where += " AND id < ?"
-            args.append(before_id)
-        if limit is None:
-            rows = self._read(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY id", args
-            )
+        if before_id is None:
+            found = self._read("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,))
         else:
-            rows = self._read(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY id DESC LIMIT ?",
-                [*args, limit],
+            found = self._read(
+                "SELECT parent_id FROM messages WHERE id = ? AND conversation_id = ?",
+                (before_id, conversation_id),
             )
-            rows.reverse()
-        return [_message(row) for row in rows]
+        start = found[0][0] if found else None
+        return self.path_to(start, limit=limit) if limit != 0 else []
 
     def count_messages(self, conversation_id: int) -> int:
         """How many messages a conversation has."""
@@ -278,7 +339,7 @@ class HistoryStore:
                 raise translate(exc, self.path, "write to") from exc
             self._make_sidecars_private()
 
-    def _read(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
+    def _read(self, sql: str, args: Sequence[Any] | Mapping[str, Any]) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return self._connection().execute(sql, args).fetchall()
@@ -373,22 +434,3 @@ def _pid_alive(pid: int) -> bool:
         return False
     return True
 
-
-def _conversation(row: sqlite3.Row) -> Conversation:
-    # Selected columns are named exactly like the dataclass fields.
-    return Conversation(**{**dict(row), "params": _decode_params(row["params"])})
-
-
-def _decode_params(text: str) -> dict[str, Any]:
-    # A hand-edited or damaged value should cost the settings, not the conversation.
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _message(row: sqlite3.Row) -> ChatMessage:
-    return ChatMessage(
-        **{**dict(row), "role": Role(row["role"]), "status": MessageStatus(row["status"])}
-    )

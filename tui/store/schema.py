@@ -62,7 +62,58 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN energy_wh REAL")
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2]
+def _v3(conn: sqlite3.Connection) -> None:
+    """Pinned and archived conversations, and the index the paged list walks."""
+    conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0")
+    # Same direction on every column, so one backwards scan serves the list's ORDER BY.
+    conn.execute("CREATE INDEX conversations_list ON conversations (archived, pinned, updated_at, id)")
+
+
+def _v4(conn: sqlite3.Connection) -> None:
+    """Branches: each message has a parent; a conversation remembers the end of its current path.
+
+    Among siblings the highest ``branch_seq`` is the one last chosen, so moving back to a
+    branch restores the path below it. Existing conversations become one straight path.
+    """
+    conn.execute("ALTER TABLE messages ADD COLUMN parent_id INTEGER")
+    conn.execute("ALTER TABLE messages ADD COLUMN branch_seq INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE conversations ADD COLUMN leaf_id INTEGER")
+    conn.execute(
+        "UPDATE messages SET parent_id = (SELECT MAX(p.id) FROM messages p"
+        " WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)"
+    )
+    conn.execute(
+        "UPDATE conversations SET leaf_id ="
+        " (SELECT MAX(id) FROM messages WHERE conversation_id = conversations.id)"
+    )
+    conn.execute("CREATE INDEX messages_tree ON messages (conversation_id, parent_id, branch_seq)")
+
+
+_V5 = (
+    # External content: the text lives once, in messages; the index holds only tokens.
+    # Prefix indexes keep the as-you-type query ("pyth*") fast on short prefixes.
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages',"
+    " content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+    " INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+    " INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+    " END",
+    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN"
+    " INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+    " INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+    "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+)
+
+
+def _v5(conn: sqlite3.Connection) -> None:
+    """Full-text search over every message (FTS5), kept in step by triggers."""
+    for statement in _V5:
+        conn.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
 """Step N (1-based) takes a file from schema N-1 to N; only ever append to this list."""
 
 

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from tui.config import save_config
 from tui.services import Services
 from tui.ui.help_screen import HelpScreen
+from tui.ui.dialogs import DIALOGS
 from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.main_screen import MainScreen
 from tui.ui.themes import builtin_themes_dir, load_themes
@@ -47,6 +48,7 @@ class LchatApp(App[None]):
     def _install_keymap(self) -> None:
         known = {action.binding.id for action in bound_actions(self) if action.binding.id}
         known |= {binding.id for binding in HelpScreen.BINDINGS if isinstance(binding, Binding)}
+        known |= {binding.id for dialog in DIALOGS for binding in dialog.BINDINGS if isinstance(binding, Binding)}
         keymap, problems = check_keymap(self.services.config.keys, known)
         self.set_keymap(keymap)
         if problems:

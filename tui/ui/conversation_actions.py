@@ -10,7 +10,7 @@ from tui import portable
 from tui.domain import Conversation
 from tui.safe_text import one_line
 from tui.store import StoreError
-from tui.ui.prompt_screen import PromptScreen
+from tui.ui.prompts import InputQuestion
 from tui.ui.search_screen import SearchScreen
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.conversation_list import ConversationList
@@ -84,7 +84,7 @@ class ConversationActions(Screen):
 
     @work(group="dialogs")
     async def rename_conversation(self, conversation: Conversation) -> None:
-        title = await self.app.push_screen_wait(PromptScreen("New title:", conversation.title))
+        title = await self.app.push_screen_wait(InputQuestion("New title:", value=conversation.title))
         if title is None or not title.strip():
             return
         try:

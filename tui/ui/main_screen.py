@@ -9,19 +9,26 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ModelChoice, QuestionSaved
 from tui.domain import Conversation, ModelInfo
 from tui.safe_text import one_line
 from tui.services import Services
+from tui.store import StoreError
 from tui.ui.confirm import ConfirmScreen
+from tui.ui.conversation_actions import ConversationActions
+from tui.ui.message_actions import MessageActions
+from tui.ui.settings_actions import SettingsActions
+from tui.ui.stats_feed import StatsFeed
+from tui.ui.model_management import ModelManagementScreen
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.conversation_list import ConversationList
-from tui.ui.widgets.message_view import MessageView, model_label
+from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.model_pane import ModelPane
+from tui.ui.widgets.stats_line import StatsLine
+from tui.ui.widgets.stats_pane import StatsPane
 
 PAGE_SIZE = 30
 """Messages mounted at a time: a few screenfuls."""
@@ -30,7 +37,7 @@ LIST_LIMIT = 500
 GENERATION = "generation"
 
 
-class MainScreen(Screen):
+class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelManagementScreen):
     """Conversations on the left, the chat in the middle, models on the right."""
 
     BINDINGS = [
@@ -39,6 +46,7 @@ class MainScreen(Screen):
         Binding("f2", "focus_pane('conversations')", "Chats", id="panes.conversations"),
         Binding("f3", "focus_pane('composer')", "Chat", id="panes.chat"),
         Binding("f4", "focus_pane('models')", "Models", id="panes.models"),
+        Binding("f5", "toggle_stats", "Stats", id="stats.toggle"),
         Binding("shift+pageup", "scroll_chat(-1)", "Chat page up", show=False, id="chat.page_up"),
         Binding("shift+pagedown", "scroll_chat(1)", "Chat page down", show=False, id="chat.page_down"),
     ]
@@ -56,15 +64,22 @@ class MainScreen(Screen):
             yield ConversationList(id="conversations", classes="pane")
             with Vertical(id="chat-pane", classes="pane"):
                 yield Static("", id="chat-title")
+                yield StatsLine(id="stats-line")
                 yield ChatView(id="chat")
                 yield Composer(id="composer")
-            yield ModelPane(id="models", classes="pane")
+            with Vertical(id="side"):
+                yield ModelPane(id="models", classes="pane")
+                yield StatsPane(id="stats", classes="pane")
         yield Footer()
 
     async def on_mount(self) -> None:
         self.query_one("#conversations").border_title = "Chats"
         self.query_one("#chat-pane").border_title = "Chat"
         self.query_one("#models").border_title = "Models"
+        self.query_one("#stats").border_title = "Stats"
+        self.stats_feed = StatsFeed(self, self.services.stats, self.services.config.stats,
+                                    [self.query_one(StatsPane), self.query_one(StatsLine)])
+        self.stats_feed.start()
         store = self.services.store
         if store.recovered:
             self.notify(
@@ -84,9 +99,7 @@ class MainScreen(Screen):
     # Conversations
 
     def refresh_conversation_list(self) -> None:
-        conversations = self.services.store.list_conversations(limit=LIST_LIMIT)
-        current = self.conversation.id if self.conversation else None
-        self.query_one(ConversationList).show(conversations, current_id=current)
+        self.reload_conversation_list()  # Paged: see ConversationActions.
 
     async def open_conversation(self, conversation_id: int | None) -> None:
         """Show a conversation (None: a fresh, not yet saved one)."""
@@ -100,7 +113,7 @@ class MainScreen(Screen):
 
     def show_title(self) -> None:
         title = self.conversation.title if self.conversation else ""
-        self.query_one("#chat-title", Static).update(one_line(title or "New conversation", 100))
+        self.query_one("#chat-title", Static).update(self.title_line(title or "New conversation"))
 
     @on(ConversationList.Opened)
     async def conversation_opened(self, event: ConversationList.Opened) -> None:
@@ -139,38 +152,7 @@ class MainScreen(Screen):
             self.refresh_conversation_list()
         self.notify(f"Deleted “{title}”.")
 
-    # Models
-
-    @work(group="models", exclusive=True)
-    async def load_models(self) -> None:
-        models, offline = await self.services.chat.list_models()
-        self.models = models
-        self.models_loaded.set()
-        self.query_one(ModelPane).show_models(models, offline)
-        self.show_model()
-
-    def current_model(self) -> ModelChoice | None:
-        return self.services.chat.default_model(self.models, self.conversation)
-
-    def show_model(self) -> None:
-        choice = self.current_model()
-        pane = self.query_one(ModelPane)
-        if choice:
-            pane.show_current(f"{model_label(choice.name)} ({choice.backend})")
-        elif self.models or self.workers:
-            pane.show_current("none chosen")
-
-    @on(ModelPane.Chosen)
-    def model_chosen(self, event: ModelPane.Chosen) -> None:
-        if self.conversation is None:
-            self.conversation = self.services.chat.new_conversation(ModelChoice(event.backend, event.name))
-            self.refresh_conversation_list()
-        else:
-            self.services.store.set_conversation_model(self.conversation.id, event.name, event.backend)
-            self.conversation = self.services.store.get_conversation(self.conversation.id)
-        self.show_model()
-        self.notify(f"Using {one_line(model_label(event.name), 60)} for this conversation.")
-        self.query_one(Composer).focus()
+    # Models: see ModelScreen (load_models, current_model, show_model, switching, management).
 
     # Chat
 
@@ -179,7 +161,10 @@ class MainScreen(Screen):
         return any(worker.group == GENERATION and worker.is_running for worker in self.workers)
 
     @on(Composer.Submitted)
-    def send(self, event: Composer.Submitted) -> None:
+    async def send(self, event: Composer.Submitted) -> None:
+        if self.editing_id is not None:  # An earlier question, edited: see MessageActions.
+            await self.resend_edited(event.text)
+            return
         if self.generating:
             self.notify("An answer is still being written: Esc cancels it.", severity="warning")
             return
@@ -187,16 +172,24 @@ class MainScreen(Screen):
         if model is None and self.models_loaded.is_set():
             self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
             return
-        if self.conversation is None:
-            self.conversation = self.services.chat.new_conversation(model)
+        try:
+            if self.conversation is None:
+                self.conversation = self.services.chat.new_conversation(model)
+        except StoreError as error:
+            self.notify(f"Nothing was sent: {error}", severity="error", timeout=10)
+            return
         event.composer.clear()
         self.generate(self.conversation.id, event.text, model)
 
     @work(group=GENERATION, exclusive=True, exit_on_error=False)
-    async def generate(self, conversation_id: int, text: str, model: ModelChoice | None) -> None:
-        """Stream one answer into the chat; the service commits it as it comes."""
+    async def generate(self, conversation_id: int, text: str, model: ModelChoice | None, stream_for=None) -> None:
+        """Stream one answer into the chat; the service commits it as it comes.
+
+        `stream_for(model)`, when given, supplies the updates instead of sending `text`
+        (regenerate, edit and resend: see MessageActions)."""
         chat_view = self.query_one(ChatView)
         view: MessageView | None = None
+        question_saved = False
         if model is None:  # Sent before the model list arrived: wait for it.
             await self.models_loaded.wait()
             model = self.current_model()
@@ -204,13 +197,16 @@ class MainScreen(Screen):
                 self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
                 return
         try:
-            async with aclosing(self.services.chat.send(conversation_id, text, model)) as updates:
+            await self.show_latest()
+            stream = stream_for(model) if stream_for else self.services.chat.send(conversation_id, text, model)
+            async with aclosing(stream) as updates:
                 async for update in updates:
                     showing = self.conversation is not None and self.conversation.id == conversation_id
                     if isinstance(update, AnswerPiece):
                         if view is not None and view.is_attached:
                             await view.write(update.text)
                     elif isinstance(update, QuestionSaved):
+                        question_saved = True
                         self.conversation = self.services.store.get_conversation(conversation_id)
                         self.refresh_conversation_list()
                         self.show_title()
@@ -219,15 +215,30 @@ class MainScreen(Screen):
                     elif isinstance(update, AnswerStarted) and showing:
                         view = await chat_view.add_message(update.message)
                         view.start_stream()
+                        self.context_shown(update.context)
                     elif isinstance(update, AnswerEnded):
                         if view is not None and view.is_attached:
                             await view.finish(update.message)
                         view = None
+                        self.answer_context(update)
+                        if update.save_error:
+                            self.notify(
+                                f"The answer is shown but could not be saved: {update.save_error}",
+                                severity="error", timeout=15,
+                            )
                         if update.stats and update.stats.tokens_per_s:
                             self.query_one(ModelPane).show_status(
                                 f"Last answer: {update.stats.completion_tokens} tokens, "
                                 f"{update.stats.tokens_per_s:.1f} tok/s"
                             )
+        except StoreError as error:
+            if question_saved:
+                self.notify(f"Your message is saved but no answer could be started: {error}", severity="error")
+            else:  # Nothing was sent, so give the text back.
+                self.notify(f"Nothing was sent, your message could not be saved: {error}", severity="error", timeout=15)
+                composer = self.query_one(Composer)
+                if not composer.text:
+                    composer.text = text
         finally:
             if view is not None and view.is_attached:
                 stored = self.services.store.list_messages(conversation_id, limit=1)
@@ -238,6 +249,8 @@ class MainScreen(Screen):
         if self.generating:
             self.workers.cancel_group(self, GENERATION)
             self.notify("Answer cancelled; what arrived is kept.")
+        elif self.editing_id is not None:
+            self.cancel_edit()
 
     def action_focus_pane(self, pane: str) -> None:
         """Focus a pane; on a narrow terminal a folded pane unfolds until focus leaves it."""
@@ -254,3 +267,11 @@ class MainScreen(Screen):
     def action_scroll_chat(self, pages: int) -> None:
         chat = self.query_one(ChatView)
         chat.scroll_relative(y=pages * max(1, chat.scrollable_content_region.height - 2), animate=False)
+
+    # Stats
+
+    def action_toggle_stats(self) -> None:
+        self.stats_feed.toggle()
+
+    def on_unmount(self) -> None:
+        self.stats_feed.stop()

@@ -10,6 +10,15 @@ from textual.widgets.markdown import MarkdownStream
 
 from tui.domain import ChatMessage, MessageStatus, Role
 from tui.safe_text import one_line, terminal_safe
+from tui.ui.widgets.answer_stream import answer_stream
+
+SHOWN_CHARS = 64_000
+"""An answer shows at most this much; the rest is saved, copied and exported, not drawn.
+Textual re-parses the last Markdown block at each append and draws a widget's text whole,
+so a runaway megabyte answer would otherwise cost the UI tens of seconds."""
+LIVE_BLOCK_CHARS = 12_000
+"""A paragraph longer than this stops being drawn as it streams, and is drawn once at the end:
+each append re-parses and redraws the whole last block, so cost grows with its square."""
 
 _STATUS_WORDS = {
     MessageStatus.STREAMING: "streaming…",
@@ -26,21 +35,42 @@ def header_text(message: ChatMessage) -> Text:
     if message.model:
         header.append(f" · {one_line(model_label(message.model), 40)}", style="dim")
     if message.completion_tokens:
-        header.append(f" · {message.completion_tokens} tok", style="dim")
+        prompt = f" (prompt {message.prompt_tokens})" if message.prompt_tokens is not None else ""
+        header.append(f" · {message.completion_tokens} tok{prompt}", style="dim")
     if message.tokens_per_s:
         header.append(f" · {message.tokens_per_s:.1f} tok/s", style="dim")
     if message.ttft_s is not None:
         header.append(f" · TTFT {message.ttft_s * 1000:.0f} ms", style="dim")
+    if message.energy_wh is not None:
+        header.append(f" · {energy_label(message.energy_wh)}", style="dim")
     word = _STATUS_WORDS.get(message.status)
     if word:
         header.append(f" · {word}", style="bold")
     return header
 
 
+def energy_label(wh: float) -> str:
+    """Energy in the unit that keeps two or three digits: "1.25 Wh", "0.42 Wh", "3.1 mWh"."""
+    if wh >= 10:
+        return f"{wh:.0f} Wh"
+    if wh >= 0.1:
+        return f"{wh:.2f} Wh"
+    return f"{wh * 1000:.1f} mWh"
+
+
 def model_label(name: str) -> str:
     """A model's short name: the file name of a path without .gguf, else the name itself."""
     label = name.rsplit("/", 1)[-1]
     return label[:-5] if label.lower().endswith(".gguf") else label
+
+
+def _cut_note(length: int) -> Text:
+    """The line under a message too long to show whole."""
+    return Text(
+        f"Showing the first {SHOWN_CHARS // 1000} KB of {length // 1000} KB. All of it is saved:"
+        " ctrl+t copies the message, e in the chat list exports the chat.",
+        style="italic",
+    )
 
 
 class MessageView(Vertical):
@@ -53,15 +83,26 @@ class MessageView(Vertical):
     MessageView.-assistant { border-left: thick $primary; }
     MessageView.-interrupted { border-left: thick $warning; }
     MessageView.-error { border-left: thick $error; }
+    MessageView.-selected { border-left: thick $accent; background: $accent 12%; }
+    MessageView.-found { background: $warning 15%; }
     MessageView > .error-text { color: $error; height: auto; }
-    MessageView > Markdown { margin: 0; padding: 0; }
-    MessageView > Markdown > *:last-child { margin-bottom: 0; }
+    MessageView > .long-answer { height: auto; color: $text-muted; }
+    /* -1 takes back the last block's bottom margin (1 in every block); a :last-child rule
+       would make Textual restyle every block of a streaming answer at each new block. */
+    MessageView > Markdown { margin: 0 0 -1 0; padding: 0; }
     """
 
     def __init__(self, message: ChatMessage) -> None:
         super().__init__(classes=f"-{message.role.value}")
         self.message = message
+        self.branch: tuple[int, int] | None = None
+        """Place among sibling branches and how many there are, once known."""
         self._stream: MarkdownStream | None = None
+        self._live = True
+        """False once an answer grew too long to draw as it streams (it stays so: no gaps)."""
+        self._streamed_chars = 0
+        self._block_chars = 0
+        """Characters since the last blank line: the size of the block Textual re-parses."""
         self._error = Static("", classes="error-text")
         self._error.display = False
 
@@ -70,24 +111,55 @@ class MessageView(Vertical):
         return self.message.id
 
     def compose(self) -> ComposeResult:
-        yield Static(header_text(self.message), classes="header")
+        yield Static(self._header(), classes="header")
         text = terminal_safe(self.message.content)
+        shown = text[:SHOWN_CHARS]
         if self.message.role is Role.USER:
-            yield Static(Text(text), classes="body")
+            yield Static(Text(shown), classes="body")
         else:
-            yield Markdown(text, classes="body")
+            yield Markdown(shown, classes="body")
+        yield Static(classes="long-answer")
         yield self._error
 
     def on_mount(self) -> None:
+        self._show_cut_note(len(self.message.content))
         self._show_status()
+
+    def _show_cut_note(self, length: int, streaming: bool = False) -> None:
+        note = self.query_one(".long-answer", Static)
+        note.display = streaming or length > SHOWN_CHARS
+        if streaming:
+            note.update(Text(f"A long answer, {length // 1000} KB so far: it is drawn when it ends.", style="italic"))
+        elif note.display:
+            note.update(_cut_note(length))
+
+    def _header(self) -> Text:
+        header = header_text(self.message)
+        if self.branch and self.branch[1] > 1:
+            header.append(f" · ‹ {self.branch[0]}/{self.branch[1]} ›", style="bold")
+        return header
+
+    def show_branch(self, branch: tuple[int, int]) -> None:
+        """Show this message's place among its branches (alt+left / alt+right move between them)."""
+        self.branch = branch
+        if self.is_mounted:
+            self.query_one(".header", Static).update(self._header())
 
     def start_stream(self) -> None:
         """Answer text will arrive piece by piece through `write`."""
-        self._stream = Markdown.get_stream(self.query_one(Markdown))
+        self._stream = answer_stream(self.query_one(Markdown))
 
     async def write(self, piece: str) -> None:
-        if self._stream is not None:
+        if self._stream is None:
+            return
+        self._streamed_chars += len(piece)
+        _, blank_line, after = piece.rpartition("\n\n")
+        self._block_chars = len(after) if blank_line else self._block_chars + len(piece)
+        self._live = self._live and self._streamed_chars <= SHOWN_CHARS and self._block_chars <= LIVE_BLOCK_CHARS
+        if self._live:
             await self._stream.write(terminal_safe(piece))
+        else:
+            self._show_cut_note(self._streamed_chars, streaming=True)
 
     async def finish(self, message: ChatMessage) -> None:
         """Show the final state; one full render mends code blocks the stream left blank."""
@@ -95,10 +167,12 @@ class MessageView(Vertical):
             stream, self._stream = self._stream, None
             await stream.stop()
         self.message = message
-        self.query_one(".header", Static).update(header_text(message))
+        self.query_one(".header", Static).update(self._header())
+        text = terminal_safe(message.content)
+        self._show_cut_note(len(text))
         body = self.query_one(".body")
         if isinstance(body, Markdown):
-            await body.update(terminal_safe(message.content))
+            await body.update(text[:SHOWN_CHARS])
         self._show_status()
 
     def _show_status(self) -> None:
