@@ -29,7 +29,7 @@ from tui.engines.base import (
     ModelNotFound,
     TextPiece,
 )
-from tui.engines.embedded import EmbeddedEngine
+from tui.engines.embedded import EmbeddedEngine, default_threads
 from tui.engines.embedded_child import TextStream
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,3 +305,10 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.parametrize(("cores", "headless", "beside_the_ui"), [(1, 1, 1), (2, 2, 1), (16, 16, 15)])
+def test_default_threads_leave_a_core_for_the_ui(monkeypatch, cores: int, headless: int, beside_the_ui: int) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert default_threads() == headless
+    assert default_threads(leave_core_for_ui=True) == beside_the_ui

@@ -1,4 +1,5 @@
-"""lchat in a real terminal: tmux at 80x24 under several TERM values, driven by send-keys."""
+"""lchat in a real terminal: tmux at 80x24 under several TERM values, driven by send-keys, and GNU
+screen (run inside that tmux pane, so the screen is read the same way)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,26 @@ def wait_for(session: str, text: str, timeout: float = 60) -> str:
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
 
-@pytest.mark.parametrize("term", ["xterm-256color", "screen-256color", "linux"])
-def test_chat_in_tmux_at_80x24(term: str, lchat_home: Path) -> None:
+def in_gnu_screen(command: str) -> str:
+    if shutil.which("screen") is None:
+        if os.environ.get("CI"):
+            raise AssertionError("GNU screen is not installed (.ci/run installs it)")
+        pytest.skip("GNU screen is not installed")
+    # -fn: no flow control, so ctrl+q reaches lchat; screen sets its own TERM inside.
+    return f"screen -fn -q -S lchat-screen-{uuid.uuid4().hex[:6]} sh -c '{command}'"
+
+
+@pytest.mark.parametrize(
+    ("term", "multiplexer"),
+    [("xterm-256color", "tmux"), ("screen-256color", "tmux"), ("linux", "tmux"), ("screen-256color", "screen")],
+)
+def test_chat_at_80x24(term: str, multiplexer: str, lchat_home: Path) -> None:
     lchat_home.mkdir(parents=True, exist_ok=True)
     (lchat_home / "config.toml").write_text("[chat]\ntemperature = 0.0\nmax_tokens = 60\n[engine]\nthreads = 1\n")
     session = f"lchat-{uuid.uuid4().hex[:8]}"
     command = f"TERM={term} LCHAT_HOME={lchat_home} {sys.executable} -m tui"
+    if multiplexer == "screen":
+        command = f"TERM={term} " + in_gnu_screen(f"LCHAT_HOME={lchat_home} {sys.executable} -m tui")
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
     try:
         wait_for(session, "Ask anything")

@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             return history_cli.run(args, paths)
         from tui.services import Services
 
+        if args.command != "ask" and not loaded.config.engine.threads:
+            from tui.engines.embedded import default_threads
+
+            loaded.config.engine.threads = default_threads(leave_core_for_ui=True)
         services = Services.open(paths, loaded.config, warnings=loaded.warnings)
     except ConfigError as error:
         print(f"lchat: {error}", file=sys.stderr)

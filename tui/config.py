@@ -19,7 +19,7 @@ class EngineConfig:
     """The embedded llama.cpp engine."""
 
     threads: int = 0
-    """llama.cpp threads; 0 picks the default measured for this machine (see README)."""
+    """llama.cpp threads; 0: every core for `ask`, one less for the TUI (measured; see README)."""
     context_length: int = 4096
     """Context window, in tokens, the embedded engine loads models with."""
     model_dirs: list[str] = field(default_factory=list)

@@ -117,10 +117,11 @@ def starter_model() -> Path | None:
     return starter_model_path()
 
 
-def default_threads() -> int:
+def default_threads(leave_core_for_ui: bool = False) -> int:
+    """lchat's default llama.cpp threads: for `ask`, or (leaving a core) for the TUI."""
     from tui.engines.embedded import default_threads as lchat_default
 
-    return lchat_default()
+    return lchat_default(leave_core_for_ui)
 
 
 def cache_dir() -> Path:

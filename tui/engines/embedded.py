@@ -39,17 +39,20 @@ DRAIN_TIMEOUT_S = 5.0
 """How long a new request waits for a cancelled one to wind down before the child is replaced."""
 
 
-def default_threads() -> int:
-    """Threads for generation when none are configured: every core this process may use.
+def default_threads(leave_core_for_ui: bool = False) -> int:
+    """Threads for generation when none are configured: every core this process may use, less
+    one when the TUI runs beside the engine.
 
-    Measured with SmolLM2-135M Q4_1 on a 2-core machine: 2 threads give 83 tokens/s against
-    50 for 1 thread, still 66 with the other core 30% busy, but only 2 with it fully busy
-    (ggml's threads wait on each other); set n_threads=1 where other work keeps a core busy.
+    Measured with SmolLM2-135M Q4_1 on a 2-core machine (`make bench`, row 1): headless, 2 threads
+    give 84 tokens/s against 53 for 1. Under the TUI, which takes 10 to 30% of a core while it
+    streams, 2 threads deliver 54 on an idle machine and 10 on a busy one, 1 thread 53 and 35:
+    ggml's threads wait on each other, so one stalled thread stalls them all.
     """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # Not Linux.
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1 if leave_core_for_ui else cores)
 
 
 class _ChildDied(Exception):

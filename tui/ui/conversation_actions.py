@@ -29,7 +29,7 @@ class ConversationActions(Screen):
     """Mixed into the main screen, which provides `services`, `conversation` and
     `open_conversation`; only the screen touches the store, the list just asks."""
 
-    BINDINGS = [Binding("ctrl+f", "open_search", "Search", id="search.open")]
+    BINDINGS = [Binding("ctrl+f", "open_search", "Search", show=False, id="search.open")]
 
     list_archived: bool = False
     """Whether the list shows the archive instead of the live conversations."""

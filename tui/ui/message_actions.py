@@ -22,15 +22,17 @@ class MessageActions(Screen):
     """Mixed into the main screen (which provides `services`, `conversation`, `generating`,
     `current_model`, `generate` and `open_at_message`)."""
 
+    # Listed by F1 and the palette, not the footer: each footer key is a widget that Textual
+    # rebuilds at every focus change, and 21 of them cost a fifth of a second at start.
     BINDINGS = [
-        Binding("alt+up", "select_message(-1)", "Select previous message", id="chat.select_previous"),
-        Binding("alt+down", "select_message(1)", "Select next message", id="chat.select_next"),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate"),
-        Binding("ctrl+o", "edit_message", "Edit & resend", id="chat.edit"),
-        Binding("alt+left", "switch_branch(-1)", "Previous branch", id="chat.branch_previous"),
-        Binding("alt+right", "switch_branch(1)", "Next branch", id="chat.branch_next"),
-        Binding("ctrl+t", "copy_message", "Copy message", id="chat.copy"),
-        Binding("ctrl+b", "copy_code", "Copy code block", id="chat.copy_code"),
+        Binding("alt+up", "select_message(-1)", "Select previous message", show=False, id="chat.select_previous"),
+        Binding("alt+down", "select_message(1)", "Select next message", show=False, id="chat.select_next"),
+        Binding("ctrl+r", "regenerate", "Regenerate", show=False, id="chat.regenerate"),
+        Binding("ctrl+o", "edit_message", "Edit & resend", show=False, id="chat.edit"),
+        Binding("alt+left", "switch_branch(-1)", "Previous branch", show=False, id="chat.branch_previous"),
+        Binding("alt+right", "switch_branch(1)", "Next branch", show=False, id="chat.branch_next"),
+        Binding("ctrl+t", "copy_message", "Copy message", show=False, id="chat.copy"),
+        Binding("ctrl+b", "copy_code", "Copy code block", show=False, id="chat.copy_code"),
     ]
 
     editing_id: int | None = None

@@ -25,8 +25,8 @@ class SettingsActions(Screen):
     `current_model`, `show_title` and `show_model`)."""
 
     BINDINGS = [
-        Binding("f8", "edit_settings", "Chat settings", id="chat.settings"),
-        Binding("f9", "pick_preset", "Presets", id="chat.presets"),
+        Binding("f8", "edit_settings", "Chat settings", show=False, id="chat.settings"),
+        Binding("f9", "pick_preset", "Presets", show=False, id="chat.presets"),
     ]
 
     context_note: str = ""
