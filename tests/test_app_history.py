@@ -109,6 +109,27 @@ async def test_rename_pin_and_archive_by_key(open_services, fake_engine) -> None
         assert listing.option_count == 2
 
 
+async def test_start_and_delete_open_the_top_of_the_list_never_an_archived_one(open_services, fake_engine) -> None:
+    services = open_services(fake_engine)
+    store = services.store
+    pinned = store.create_conversation(title="pinned, oldest")
+    plain = store.create_conversation(title="plain")
+    archived = store.create_conversation(title="archived, newest")
+    store.set_pinned(pinned.id, True)
+    store.set_archived(archived.id, True)
+    app = LchatApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.conversation.id == pinned.id  # what the list shows first
+        await pilot.press("f2", "d")
+        await pilot.pause()
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert store.get_conversation(pinned.id) is None
+        assert app.screen.conversation.id == plain.id
+
+
 async def test_export_from_the_list_writes_markdown_and_json(open_services, fake_engine, paths) -> None:
     services = open_services(fake_engine)
     conversation = services.store.create_conversation(title="keep this")
@@ -307,7 +328,7 @@ async def test_copy_a_message_and_a_code_block(open_services, monkeypatch) -> No
         assert app.clipboard == answer
         await pilot.press("ctrl+b")
         assert app.clipboard == "print(1)\n"
-        await pilot.press("ctrl+b")
+        await pilot.press("alt+b")  # the same, for tmux users (ctrl+b is tmux's prefix)
         assert app.clipboard == "echo 2\n"
         assert "code block 2 of 2" in notes(app)
 

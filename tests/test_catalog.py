@@ -63,6 +63,18 @@ def test_catalog_picks_memory_and_context_per_backend() -> None:
     assert catalog.memory_for(ollama) is ram
 
 
+def test_a_loaded_ollama_model_counts_its_own_memory_as_free() -> None:
+    catalog = Catalog(Config())
+    catalog.memory = MemorySnapshot(ram=Memory("RAM", 2 * GIB, 64 * GIB), gpu=Memory("VRAM", GIB, 24 * GIB))
+    idle = model(backend="ollama", size=6 * GIB)
+    loaded = model(backend="ollama", size=6 * GIB, running={"size": 7 * GIB, "size_vram": 7 * GIB})
+    assert catalog.fit(idle).verdict == "won't fit"
+    assert catalog.memory_for(loaded).free == 8 * GIB and catalog.fit(loaded).verdict != "won't fit"
+    catalog.memory = MemorySnapshot(ram=Memory("RAM", 2 * GIB, 64 * GIB), gpu=None)
+    split = model(backend="ollama", running={"size": 5 * GIB, "size_vram": 2 * GIB})
+    assert catalog.memory_for(split).free == 5 * GIB  # the part Ollama keeps in RAM
+
+
 def test_fuzzy_search_ranks_and_favourites_come_first() -> None:
     assert fuzzy_score("lma3", "llama3.2:latest") is not None
     assert fuzzy_score("xyz", "llama3.2:latest") is None

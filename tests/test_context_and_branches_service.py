@@ -86,8 +86,12 @@ async def test_send_trims_to_the_model_context_and_says_so(store) -> None:
     assert sent[0].content == "Stay kind." and sent[-1].content == "last one"
     assert len(sent) < 2 * 7
     assert service.context_limit(conversation, model) == 4096  # the stored copy has no setting
-    service.context_cap = 2048
+    engine.context_cap = 2048
     assert service.context_limit(conversation, model) == 2048
+    other = ModelChoice("other", "small")  # another backend's model is not trimmed by this cap
+    service.engines["other"] = ScriptedEngine(name="other", models=["small"])
+    await service.list_models()
+    assert service.context_limit(conversation, other) == 4096
 
 
 # Branches
@@ -131,8 +135,8 @@ async def test_edit_and_resend_branches_at_the_question(store) -> None:
 
 
 async def test_a_long_path_is_read_from_its_end_only(store, monkeypatch) -> None:
-    engine = ScriptedEngine()
-    service = ChatService(store, {"fake": engine}, ChatConfig(max_tokens=100), context_cap=400)
+    engine = ScriptedEngine(context_cap=400)
+    service = ChatService(store, {"fake": engine}, ChatConfig(max_tokens=100))
     conversation = service.new_conversation(FAKE)
     for n in range(300):
         store.add_message(conversation.id, Role.USER if n % 2 == 0 else Role.ASSISTANT, f"turn {n} " + "y" * 60)

@@ -19,6 +19,7 @@ from tui.ui.model_details import ModelDetailsScreen
 from tui.ui.model_switcher import ModelSwitcher
 from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.model_pane import FilterInput, ModelPane
+from tui.ui.widgets.stats_pane import StatsPane
 
 SIZE = (160, 50)
 
@@ -270,3 +271,24 @@ async def test_ollama_unload_and_delete_with_confirmation(open_services, daemon)
         await app.workers.wait_for_complete()
         await settle(app, pilot)
         assert daemon.state.models == {} and pane(app).visible_rows == []
+
+
+class FarOllama(OllamaEngine):
+    """The loopback daemon, taken for a server on another machine."""
+
+    local = False
+
+
+async def test_a_model_on_a_remote_server_shows_the_servers_figures(open_services, daemon) -> None:
+    daemon.state.load("llama3.2:latest", vram=GIB)  # half of its 2 GiB on the GPU
+    engine = FarOllama(host=daemon.url.replace("127.0.0.1", "user:secret@127.0.0.1"))
+    app = LchatApp(open_services(engine, ScriptedEngine(name="fake", models=["here"])))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        remote = app.screen.query_one(StatsPane).query_one(".remote")
+        text = str(remote.render())
+        assert text.startswith("ollama runs on 127.0.0.1:") and "secret" not in text
+        assert "llama3.2:latest: 50% in VRAM (1.0 GiB), unloads in" in text
+        app.screen.use_model("fake", "here")  # a model that runs here: no server note
+        await pilot.pause()
+        assert not remote.display or str(remote.render()) == ""

@@ -99,10 +99,7 @@ class ChatService:
         *,
         commit_interval: float = COMMIT_INTERVAL_S,
         energy: EnergySource | None = None,
-        context_cap: int | None = None,
     ) -> None:
-        self.context_cap = context_cap
-        """Most context any engine here loads a model with (engine.context_length); None: no cap."""
         self._context_lengths: dict[tuple[str, str], int] = {}
         self.store = store
         self.engines = dict(engines)
@@ -157,10 +154,13 @@ class ChatService:
 
     def context_limit(self, conversation: Conversation | None, model: ModelChoice | None) -> int | None:
         """The context length to fit into: the smallest of the conversation's own setting,
-        the model's (once the model list has been read) and the engines' cap."""
+        the model's (once the model list has been read) and the context its engine loads
+        models with (an engine's optional `context_cap`: the embedded engine's n_ctx, an
+        Ollama host's num_ctx), so one backend's cap never trims another's."""
         own = conversation.params.get("context_length") if conversation else None
         known = self._context_lengths.get((model.backend, model.name)) if model else None
-        limits = [int(value) for value in (own, known, self.context_cap) if value]
+        cap = getattr(self.engines.get(model.backend), "context_cap", None) if model else None
+        limits = [int(value) for value in (own, known, cap) if value]
         return min(limits) if limits else None
 
     def fitted_turns(

@@ -52,8 +52,7 @@ class Services:
         from tui.stats.energy import EnergyMeter
 
         monitor = (stats or monitor_for)(config, lambda: _engine_pids(built))
-        chat = ChatService(store, built, config.chat, energy=EnergyMeter(monitor) if monitor else None,
-                           context_cap=config.engine.context_length)
+        chat = ChatService(store, built, config.chat, energy=EnergyMeter(monitor) if monitor else None)
         return cls(paths, config, store, built, chat, [*(warnings or []), *filter(None, [damage])], stats=monitor)
 
     async def aclose(self) -> None:

@@ -72,7 +72,9 @@ class Engine(Protocol):
 
     `chat` returns an async iterator of `TextPiece` events followed by exactly one
     `Finished`. Cancelling the consuming task cancels generation. Failures raise
-    `EngineError` subclasses, never library exceptions.
+    `EngineError` subclasses, never library exceptions. An engine that loads models with less
+    context than they were trained for says so in an optional `context_cap` attribute; one that
+    talks to a server has `url` and `local` (whether that server is on this machine).
     """
 
     name: str

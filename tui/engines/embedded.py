@@ -163,6 +163,11 @@ class EmbeddedEngine:
         self._infos: dict[tuple[str, int, int], ModelInfo] = {}
 
     @property
+    def context_cap(self) -> int:
+        """Most context a model is loaded with here, whatever it was trained for."""
+        return self._n_ctx
+
+    @property
     def child_pid(self) -> int | None:
         """The child's process id while one runs."""
         child = self._child

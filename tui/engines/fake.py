@@ -24,8 +24,11 @@ class ScriptedEngine:
         delay: float = 0.0,
         fail_after: int | None = None,
         error: EngineError | None = None,
+        context_cap: int | None = None,
     ) -> None:
         self.name = name
+        self.context_cap = context_cap
+        """Most context this engine would load a model with (None: the model's own)."""
         self.model_names = list(models)
         self.script = script or echo_script
         self.delay = delay

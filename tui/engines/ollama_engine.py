@@ -74,6 +74,8 @@ class OllamaEngine:
         self.url = ollama_url(host)
         self.num_ctx = num_ctx
         """Context window sent as num_ctx (0: the model's own)."""
+        self.context_cap = num_ctx or None
+        """What the chat service fits conversations into (None: the model's own)."""
         self._timeouts = (connect_timeout, read_timeout)
         self._auth = (auth_header, auth_secret) if auth_secret else None
         # The client itself also sends $OLLAMA_API_KEY when set: neither may ever be shown.

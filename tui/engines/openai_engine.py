@@ -65,6 +65,10 @@ class OpenAICompatEngine:
     def local(self) -> bool:
         return is_local(self.base_url)
 
+    @property
+    def url(self) -> str:
+        return self.base_url
+
     def _api(self) -> Any:
         if self._problem:
             raise EngineUnavailable(self._problem)

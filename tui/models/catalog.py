@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tui.config import Config
 from tui.domain import ModelInfo
@@ -139,7 +139,7 @@ class Catalog:
         if model.backend == "embedded":
             return self.memory.ram
         if model.backend.startswith("ollama"):
-            return self.memory.gpu or self.memory.ram
+            return _counting_its_own(self.memory.gpu or self.memory.ram, model)
         return None
 
     def fit(self, model: ModelInfo) -> FitEstimate | None:
@@ -191,3 +191,13 @@ class Catalog:
                 scored.append((-score, label(model).lower(), model))
         return [model for *_, model in sorted(scored, key=lambda item: item[:2])]
 
+
+def _counting_its_own(memory: Memory | None, model: ModelInfo) -> Memory | None:
+    """`memory` with what a loaded model already holds of it counted as free: that model
+    fits where it is, however little is left for anything else."""
+    running = model.extra.get("running") or {}
+    in_vram = running.get("size_vram") or 0
+    held = in_vram if memory and memory.kind == "VRAM" else (running.get("size") or 0) - in_vram
+    if memory is None or held <= 0:
+        return memory
+    return replace(memory, free=min(memory.free + held, memory.total or memory.free + held))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from tui.domain import ModelInfo
 from tui.stats.sample import RemoteModel, RemoteStats
 
 NEVER_AFTER_S = 50 * 365 * 86400
@@ -18,16 +21,37 @@ def from_ollama_ps(data: dict[str, Any], *, host: str, backend: str = "ollama",
     now = time.time() if now is None else now
     models = []
     for entry in data.get("models") or ():
-        expires = _epoch(entry.get("expires_at"))
-        if expires is not None and (expires <= 0 or expires - now > NEVER_AFTER_S):
-            expires = None
         models.append(RemoteModel(
             name=str(entry.get("name") or entry.get("model") or "?"),
             size_bytes=_int(entry.get("size")),
             vram_bytes=_int(entry.get("size_vram")),
-            expires_at=expires,
+            expires_at=_expiry(_epoch(entry.get("expires_at")), now),
         ))
     return RemoteStats(backend=backend, host=host, models=tuple(models))
+
+
+def from_model_list(models: Iterable[ModelInfo], *, backend: str, url: str) -> RemoteStats:
+    """The same figures from the catalog's models of one backend: Ollama's list already carries
+    /api/ps as `extra["running"]`. A backend whose list never does (OpenAI-compatible servers)
+    is said not to report them, rather than to have nothing loaded."""
+    models = [m for m in models if m.backend == backend]
+    host = host_of(url)
+    if not any("running" in m.extra for m in models) and not backend.startswith("ollama"):
+        return RemoteStats(backend=backend, host=host, error="this server does not report them")
+    loaded = [
+        RemoteModel(name=m.name, size_bytes=_int(running.get("size")), vram_bytes=_int(running.get("size_vram")),
+                    expires_at=_expiry(running.get("expires_at"), time.time()))
+        for m in models if (running := m.extra.get("running"))
+    ]
+    return RemoteStats(backend=backend, host=host, models=tuple(loaded))
+
+
+def host_of(url: str) -> str:
+    """host:port of a server's URL, without any user or password it may carry."""
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    if not parts.hostname:
+        return url
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
 
 
 def remote_lines(remote: RemoteStats, *, now: float | None = None) -> list[str]:
@@ -58,6 +82,13 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _expiry(expires: Any, now: float) -> float | None:
+    """Epoch seconds of an unload, None for "never" (no time, or one decades away)."""
+    if not isinstance(expires, (int, float)) or expires <= 0 or expires - now > NEVER_AFTER_S:
+        return None
+    return float(expires)
 
 
 def _epoch(text: Any) -> float | None:

@@ -32,8 +32,6 @@ from tui.ui.widgets.stats_pane import StatsPane
 
 PAGE_SIZE = 30
 """Messages mounted at a time: a few screenfuls."""
-LIST_LIMIT = 500
-"""Conversations listed in the side pane (newest first)."""
 GENERATION = "generation"
 
 
@@ -88,7 +86,7 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
             )
         for warning in self.services.warnings:
             self.notify(warning, severity="warning", timeout=10)
-        latest = store.list_conversations(limit=1)
+        latest = store.list_conversation_page(limit=1)
         if latest:
             await self.open_conversation(latest[0].id)
         else:
@@ -146,7 +144,7 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
             self.action_cancel_answer()
         self.services.store.delete_conversation(conversation.id)
         if self.conversation and self.conversation.id == conversation.id:
-            latest = self.services.store.list_conversations(limit=1)
+            latest = self.services.store.list_conversation_page(limit=1)
             await self.open_conversation(latest[0].id if latest else None)
         else:
             self.refresh_conversation_list()

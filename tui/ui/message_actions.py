@@ -32,7 +32,8 @@ class MessageActions(Screen):
         Binding("alt+left", "switch_branch(-1)", "Previous branch", show=False, id="chat.branch_previous"),
         Binding("alt+right", "switch_branch(1)", "Next branch", show=False, id="chat.branch_next"),
         Binding("ctrl+t", "copy_message", "Copy message", show=False, id="chat.copy"),
-        Binding("ctrl+b", "copy_code", "Copy code block", show=False, id="chat.copy_code"),
+        # alt+b too: inside tmux, ctrl+b is the prefix and never reaches lchat.
+        Binding("ctrl+b,alt+b", "copy_code", "Copy code block", show=False, id="chat.copy_code"),
     ]
 
     editing_id: int | None = None

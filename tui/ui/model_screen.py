@@ -24,10 +24,13 @@ from tui.models.gguf_details import gguf_details
 from tui.models.memory import MemorySnapshot, from_sample, probe_memory
 from tui.safe_text import one_line
 from tui.services import Services
+from tui.stats.remote import from_model_list
+from tui.stats.sample import RemoteStats
 from tui.ui.model_details import ModelDetailsScreen
 from tui.ui.model_switcher import ModelSwitcher
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.model_pane import ModelGroup, ModelPane, ModelRow
+from tui.ui.widgets.stats_pane import StatsPane
 
 EMPTY_HINT = "No models found. Put a .gguf file in the models folder, or h to download one (see README)."
 
@@ -118,6 +121,15 @@ class ModelScreen(Screen):
             pane.show_current(f"{name}{adapter} ({choice.backend})")
         elif self.models or self.workers:
             pane.show_current("none chosen")
+        self.query_one(StatsPane).show_remote(self.remote_stats(choice))
+
+    def remote_stats(self, choice: ModelChoice | None) -> RemoteStats | None:
+        """What the server of a model running elsewhere says, since this machine's figures
+        are not that model's; None for a model that runs here."""
+        engine = self.services.engines.get(choice.backend) if choice else None
+        if choice is None or engine is None or getattr(engine, "local", True):
+            return None
+        return from_model_list(self.models, backend=choice.backend, url=engine.url)
 
     def use_model(self, backend: str, name: str) -> None:
         """Use this model for the current conversation from the next message on; the history stays."""
