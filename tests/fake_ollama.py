@@ -51,7 +51,8 @@ class OllamaState:
     running: dict[str, dict[str, Any]] = field(default_factory=dict)
     reply: list[str] = field(default_factory=lambda: ["Hello", " from", " Ollama", "."])
     chat_fault: str = ""
-    """"" (none), kill, stall, http500, error_line, bad_json, unauthorized, forbidden, redirect."""
+    """"" (none), kill, stall, http500, error_line, bad_json, unauthorized, forbidden, redirect,
+    echo_auth (a 500 whose error quotes the request's Authorization header, as careless proxies do)."""
     fault_after: int = 2
     """Pieces sent before a mid-stream fault."""
     stall_s: float = 3.0
@@ -132,6 +133,9 @@ class OllamaHandler(Handler):
             return
         if fault == "http500":
             self.send_json(500, {"error": "llama runner process has terminated: signal: killed"})
+            return
+        if fault == "echo_auth":
+            self.send_json(500, {"error": f"upstream rejected {self.headers.get('Authorization')}"})
             return
         if model not in state.models:
             self.send_json(404, {"error": f"model '{model}' not found"})

@@ -18,7 +18,8 @@ class OpenAIState:
     api_key: str = ""
     """When set, requests must carry "Bearer <api_key>"."""
     fault: str = ""
-    """"" or kill, stall, http500, bad_json, no_usage_support."""
+    """"" or kill, stall, http500, bad_json, no_usage_support, echo_key (a 400 that quotes the
+    request's Authorization header back, as careless proxies do)."""
     fault_after: int = 1
     stall_s: float = 3.0
     usage: bool = True
@@ -43,6 +44,9 @@ class OpenAIHandler(Handler):
     def completions(self, state: OpenAIState, body: dict[str, Any]) -> None:
         if state.fault == "http500":
             self.send_json(500, {"error": {"message": "model crashed while loading"}})
+            return
+        if state.fault == "echo_key":
+            self.send_json(400, {"error": {"message": f"bad request with {self.headers.get('Authorization')}"}})
             return
         if state.fault == "no_usage_support" and "stream_options" in body:
             self.send_json(400, {"error": {"message": "Unrecognized request argument: stream_options"}})

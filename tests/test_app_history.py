@@ -182,6 +182,19 @@ async def test_search_as_you_type_then_open_the_conversation_at_the_hit(open_ser
         assert not chat.has_newer
 
 
+async def test_slash_in_the_list_opens_the_search_too(open_services, fake_engine) -> None:
+    services = open_services(fake_engine)
+    services.store.create_conversation(title="one")
+    app = LchatApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2", "slash")
+        await pilot.pause()
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, SearchScreen)
+
+
 # Branches
 
 

@@ -63,7 +63,7 @@ def test_catalog_picks_memory_and_context_per_backend() -> None:
     assert catalog.memory_for(ollama) is ram
 
 
-def test_a_loaded_ollama_model_counts_its_own_memory_as_free() -> None:
+def test_a_loaded_model_counts_its_own_memory_as_free() -> None:
     catalog = Catalog(Config())
     catalog.memory = MemorySnapshot(ram=Memory("RAM", 2 * GIB, 64 * GIB), gpu=Memory("VRAM", GIB, 24 * GIB))
     idle = model(backend="ollama", size=6 * GIB)
@@ -73,6 +73,8 @@ def test_a_loaded_ollama_model_counts_its_own_memory_as_free() -> None:
     catalog.memory = MemorySnapshot(ram=Memory("RAM", 2 * GIB, 64 * GIB), gpu=None)
     split = model(backend="ollama", running={"size": 5 * GIB, "size_vram": 2 * GIB})
     assert catalog.memory_for(split).free == 5 * GIB  # the part Ollama keeps in RAM
+    held = model(backend="embedded", size=6 * GIB, running={"size": 6 * GIB, "size_vram": 0})
+    assert catalog.memory_for(held).free == 8 * GIB  # the embedded engine's loaded model, in RAM
 
 
 def test_fuzzy_search_ranks_and_favourites_come_first() -> None:

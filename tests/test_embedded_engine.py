@@ -87,8 +87,13 @@ async def test_streams_pieces_then_finished(engine: EmbeddedEngine, tiny: str) -
 async def test_model_by_file_name_and_list(engine: EmbeddedEngine, tiny: str) -> None:
     listed = await engine.list_models()
     assert listed[0].name == tiny and listed[0].backend == "embedded"
+    assert "running" not in listed[0].extra
     text, done = await collect(engine, "tiny.gguf", QUESTION)
     assert text and done.completion_tokens == GREEDY.max_tokens
+    loaded = (await engine.list_models())[0]  # the pane shows it "loaded", as Ollama's are
+    assert loaded.extra["running"] == {"size": listed[0].size_bytes, "size_vram": 0, "context_length": 2048}
+    await engine.aclose()
+    assert "running" not in (await engine.list_models())[0].extra
     with pytest.raises(ModelNotFound):
         await collect(engine, "no-such-model.gguf", QUESTION)
 

@@ -167,3 +167,19 @@ def test_discovery_includes_starter_last(tmp_path: Path, tiny: Path) -> None:
     assert [info.name for info in found] == [str(tiny.resolve()), str(STARTER.resolve())]
     assert found[-1].extra.get("starter") is True
     assert discover_gguf_models(tmp_path / "none", [STARTER.parent])[0].extra.get("starter")
+
+
+def test_details_rows_put_the_usual_facts_first_and_leave_arrays_out(tiny: Path, tmp_path: Path) -> None:
+    from tui.models.gguf_details import gguf_details
+
+    rows = dict(gguf_details(tiny))
+    labels = [label for label, _ in gguf_details(tiny)]
+    assert labels[:6] == ["File", "Architecture", "Parameters", "Quantization", "Context length", "Capabilities"]
+    assert rows["Architecture"] == "llama" and rows["Context length"] == "2048" and rows["Capabilities"] == "chat"
+    assert rows["Template"].startswith("{% for message in messages %}")
+    assert rows["llama.block_count"] == "2"
+    assert "tokenizer.ggml.tokens" not in rows  # the vocabulary is an array: left out
+    plain = dict(gguf_details(write_tiny_llama(tmp_path / "plain.gguf", chat_template=None)))
+    assert plain["Capabilities"].startswith("completion") and "Template" not in plain
+    with pytest.raises(ModelLoadError):
+        gguf_details(write_random(tmp_path / "noise.gguf"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from textual.widgets import OptionList
 
 from tests.fake_ollama import GIB, OllamaState, start_ollama
 from tests.loopback import closed_port
@@ -100,6 +101,8 @@ async def test_fuzzy_switcher(open_services, engines) -> None:
         assert isinstance(app.screen, ModelSwitcher)
         await pilot.press(*"lma3")
         await pilot.pause()
+        best = app.screen.query_one(OptionList).get_option_at_index(0).prompt
+        assert str(best).splitlines()[:2] == ["  llama-3b", "  other · 4k"]  # flat list: each row names its backend
         await pilot.press("enter")
         await pilot.pause()
         conversation = app.screen.conversation
@@ -280,7 +283,6 @@ class FarOllama(OllamaEngine):
 
 
 async def test_a_model_on_a_remote_server_shows_the_servers_figures(open_services, daemon) -> None:
-    daemon.state.load("llama3.2:latest", vram=GIB)  # half of its 2 GiB on the GPU
     engine = FarOllama(host=daemon.url.replace("127.0.0.1", "user:secret@127.0.0.1"))
     app = LchatApp(open_services(engine, ScriptedEngine(name="fake", models=["here"])))
     async with app.run_test(size=SIZE) as pilot:
@@ -288,7 +290,12 @@ async def test_a_model_on_a_remote_server_shows_the_servers_figures(open_service
         remote = app.screen.query_one(StatsPane).query_one(".remote")
         text = str(remote.render())
         assert text.startswith("ollama runs on 127.0.0.1:") and "secret" not in text
-        assert "llama3.2:latest: 50% in VRAM (1.0 GiB), unloads in" in text
+        assert text.endswith("server: no model loaded")
+        await ask(pilot, "hello")  # the daemon loads the model to answer; /api/ps is read again
+        await settle(app, pilot)
+        assert "llama3.2:latest: 100% in VRAM (2.0 GiB), unloads in" in str(remote.render())
+        row = next(r for r in pane(app).visible_rows if r.backend == "ollama")
+        assert row.state.startswith("loaded · 2.1 GB VRAM")  # the models pane knows it too
         app.screen.use_model("fake", "here")  # a model that runs here: no server note
         await pilot.pause()
         assert not remote.display or str(remote.render()) == ""

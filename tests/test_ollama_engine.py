@@ -118,6 +118,7 @@ FAULTS = [
     ("bad_json", EngineError, "sent a line that is not JSON ('<html>proxy error</html>')", "Hello from"),
     ("unauthorized", EngineUnavailable, "refused the request (HTTP 401 unauthorized)", ""),
     ("forbidden", EngineUnavailable, "refused the request (HTTP 403 forbidden)", ""),
+    ("echo_auth", EngineError, "failed (HTTP 500): upstream rejected ", ""),  # the secret itself is scrubbed
 ]
 
 
@@ -254,3 +255,15 @@ async def test_delete_unload_and_details(engine, daemon) -> None:
         await engine.delete("llama3.2:latest")
     with pytest.raises(ModelNotFound):
         await engine.details("llama3.2:latest")
+
+
+async def test_the_configured_read_timeout_ends_a_stall(daemon) -> None:
+    daemon.state.chat_fault, daemon.state.stall_s = "stall", 3.0
+    config = Config()
+    config.ollama.hosts, config.ollama.read_timeout = [daemon.url], 0.4
+    engine = configured_ollama_engines(config, {})["ollama"]
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="nothing arrived for 0.4 s"):
+        await collect(engine)
+    assert time.monotonic() - started < 2.5  # the configured 0.4 s, not the 120 s default
+    await engine.aclose()

@@ -101,6 +101,16 @@ async def test_api_key_comes_from_the_environment_and_is_never_shown(server, mon
         await e.aclose()
 
 
+async def test_a_key_the_server_quotes_back_is_scrubbed_from_its_error(server) -> None:
+    server.state.api_key, server.state.fault = KEY, "echo_key"
+    config = Config(servers=[ServerConfig(name="vllm", base_url=server.url + "/v1", api_key_env="VLLM_KEY")])
+    engine = configured_servers(config, {"VLLM_KEY": KEY})["vllm"]
+    with pytest.raises(BadRequest) as raised:
+        await collect(engine)
+    assert "bad request with Bearer" in str(raised.value) and KEY not in str(raised.value)
+    await engine.aclose()
+
+
 async def test_unreachable_server_is_offline_at_once() -> None:
     engine = OpenAICompatEngine(name="lmstudio", base_url=f"http://127.0.0.1:{closed_port()}/v1")
     started = time.monotonic()
@@ -145,3 +155,14 @@ async def test_unknown_model_and_bad_request(engine) -> None:
     rows = dict(await engine.details("qwen2.5-7b-instruct"))
     assert rows["max_model_len"] == "32768"
     assert issubclass(BadRequest, EngineError)
+
+
+async def test_the_configured_read_timeout_ends_a_stall(server) -> None:
+    server.state.fault, server.state.stall_s = "stall", 3.0
+    config = Config(servers=[ServerConfig(name="vllm", base_url=server.url + "/v1", read_timeout=0.4)])
+    engine = configured_servers(config, {})["vllm"]
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="nothing arrived for 0.4 s"):
+        await collect(engine)
+    assert time.monotonic() - started < 2.5  # the configured 0.4 s, not the 120 s default
+    await engine.aclose()

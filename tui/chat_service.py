@@ -135,22 +135,22 @@ class ChatService:
     async def list_models_each(self) -> AsyncIterator[tuple[str, list[ModelInfo], str | None]]:
         """(backend, its models, why it is offline or None) for each backend as it answers, so a
         slow or unreachable backend never holds the others back."""
+        for next_done in asyncio.as_completed([self.list_backend(name) for name in self.engines]):
+            yield await next_done
 
-        async def one(name: str) -> tuple[str, list[ModelInfo], str | None]:
-            try:
-                return name, await self.engines[name].list_models(), None
-            except EngineError as error:
-                return name, [], str(error)
-            except Exception as error:  # noqa: BLE001 - a backend's bug shows as offline, not as a crash
-                logger.exception("listing the models of %s failed", name)
-                return name, [], f"unexpected {type(error).__name__}: {error}"
-
-        for next_done in asyncio.as_completed([one(name) for name in self.engines]):
-            name, models, problem = await next_done
-            for model in models:
-                if model.context_length:
-                    self._context_lengths[(model.backend, model.name)] = model.context_length
-            yield name, models, problem
+    async def list_backend(self, name: str) -> tuple[str, list[ModelInfo], str | None]:
+        """(backend, its models, why it is offline or None) for one backend."""
+        try:
+            models, problem = await self.engine(name).list_models(), None
+        except EngineError as error:
+            models, problem = [], str(error)
+        except Exception as error:  # noqa: BLE001 - a backend's bug shows as offline, not as a crash
+            logger.exception("listing the models of %s failed", name)
+            models, problem = [], f"unexpected {type(error).__name__}: {error}"
+        for model in models:
+            if model.context_length:
+                self._context_lengths[(model.backend, model.name)] = model.context_length
+        return name, models, problem
 
     def context_limit(self, conversation: Conversation | None, model: ModelChoice | None) -> int | None:
         """The context length to fit into: the smallest of the conversation's own setting,

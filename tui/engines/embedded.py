@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,8 @@ class _Child:
         self.conn = conn
         self.pending: int | None = None
         """A request whose final message has not been read yet (it was cancelled)."""
+        self.loaded: tuple[str, int] | None = None
+        """(path, n_ctx) of the model the child holds, once it said so."""
 
     def send(self, msg: tuple) -> None:
         try:
@@ -188,7 +190,16 @@ class EmbeddedEngine:
         for info in models:
             self._known.setdefault(info.name, info)
             self._known.setdefault(Path(info.name).name, info)
-        return models
+        return [self._with_state(info) for info in models]
+
+    def _with_state(self, info: ModelInfo) -> ModelInfo:
+        """`info` marked running (as Ollama's loaded models are) if the child holds it now."""
+        child = self._child
+        loaded = child.loaded if child is not None and child.process.is_alive() else None
+        if loaded is None or loaded[0] != info.path:
+            return info
+        running = {"size": info.size_bytes or 0, "size_vram": 0, "context_length": loaded[1]}
+        return replace(info, extra={**info.extra, "running": running})
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
@@ -218,7 +229,7 @@ class EmbeddedEngine:
                     if msg_req != req:
                         continue  # Left over from a cancelled request.
                     if kind == "loaded":
-                        loaded = True
+                        loaded, child.loaded = True, (info.path, n_ctx)
                     elif kind == "piece":
                         last = time.monotonic()
                         first = first or last
@@ -237,6 +248,8 @@ class EmbeddedEngine:
                         return
                     elif kind == "error":
                         child.pending = None
+                        if not loaded:
+                            child.loaded = None  # A failed load leaves nothing loaded.
                         raise self._child_error(info, *rest, lora=lora)
             except _ChildDied as died:
                 self._drop(child)

@@ -137,7 +137,7 @@ class Catalog:
         if self.memory is None or model.extra.get("remote"):
             return None
         if model.backend == "embedded":
-            return self.memory.ram
+            return _counting_its_own(self.memory.ram, model)
         if model.backend.startswith("ollama"):
             return _counting_its_own(self.memory.gpu or self.memory.ram, model)
         return None

@@ -229,6 +229,7 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
                                 f"Last answer: {update.stats.completion_tokens} tokens, "
                                 f"{update.stats.tokens_per_s:.1f} tok/s"
                             )
+            self.reload_backend(model.backend)  # Its model is loaded now: the pane says so.
         except StoreError as error:
             if question_saved:
                 self.notify(f"Your message is saved but no answer could be started: {error}", severity="error")

@@ -76,6 +76,15 @@ class ModelScreen(Screen):
         self.catalog.memory = await memory
         self.refresh_models()
 
+    @work(group="models-after-answer", exclusive=True, exit_on_error=False)
+    async def reload_backend(self, backend: str) -> None:
+        """Read one backend's models again after an answer: the model it used is loaded now
+        (and for a remote Ollama, /api/ps tells the stats pane where and for how long)."""
+        _, models, problem = await self.services.chat.list_backend(backend)
+        if not problem:  # A failure shows on the answer itself; keep the list as it was.
+            self.catalog.set_backend(backend, models, problem)
+            self.refresh_models()
+
     def memory_now(self) -> MemorySnapshot:
         """Free memory from the stats monitor's latest sample, else read now (blocking)."""
         stats = getattr(self.services, "stats", None)

@@ -50,14 +50,16 @@ class ModelGroup:
     offline: str | None = None
 
 
-def row_content(row: ModelRow) -> Content:
-    """Name line, facts line, and a fit/state line when there is one."""
+def row_content(row: ModelRow, *, with_backend: bool = False) -> Content:
+    """Name line, facts line (led by the backend where rows are not grouped by it), and a
+    fit/state line when there is one."""
     mark = "▶ " if row.current else "  "
     star = f"★{row.favourite} " if row.favourite else ""
     name = one_line(row.label, NAME_WIDTH - len(star))
     parts: list[str | tuple[str, str]] = [mark, (star, "$accent"), (name, "bold" if row.current else "")]
-    if row.facts:
-        parts.append(("\n  " + one_line(row.facts, NAME_WIDTH), "dim"))
+    facts = " · ".join(filter(None, [row.backend if with_backend else "", row.facts]))
+    if facts:
+        parts.append(("\n  " + one_line(facts, NAME_WIDTH), "dim"))
     if row.fit:
         parts.extend(["\n  ", (row.fit, FIT_STYLES.get(row.fit, ""))])
     if row.state:
