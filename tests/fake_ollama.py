@@ -52,7 +52,7 @@ class OllamaState:
     reply: list[str] = field(default_factory=lambda: ["Hello", " from", " Ollama", "."])
     chat_fault: str = ""
     """"" (none), kill, stall, http500, error_line, bad_json, unauthorized, forbidden, redirect,
-    echo_auth (a 500 whose error quotes the request's Authorization header, as careless proxies do)."""
+    bad_utf8, echo_auth (a 500 whose error quotes the request's Authorization header, as careless proxies do)."""
     fault_after: int = 2
     """Pieces sent before a mid-stream fault."""
     stall_s: float = 3.0
@@ -161,6 +161,13 @@ class OllamaHandler(Handler):
                     self.chunk("<html>proxy error</html>\n")
                     self.end_chunked()
                     return
+                if fault == "bad_utf8":  # a stray byte, then a character split across chunks
+                    line = json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
+                                       "message": {"role": "assistant", "content": "caf\u00e9 \u20ac"}},
+                                      ensure_ascii=False).encode().replace(b"caf", b"\xffcaf", 1) + b"\n"
+                    split = line.index("\u20ac".encode()) + 1
+                    self.chunk(line[:split])
+                    self.chunk(line[split:])
             if state.piece_delay:
                 time.sleep(state.piece_delay)
             self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z",

@@ -18,10 +18,12 @@ class OpenAIState:
     api_key: str = ""
     """When set, requests must carry "Bearer <api_key>"."""
     fault: str = ""
-    """"" or kill, stall, http500, bad_json, no_usage_support, echo_key (a 400 that quotes the
+    """"" or kill, stall, http500, bad_json, no_usage_support, redirect, forbidden, bad_utf8, echo_key (a 400 that quotes the
     request's Authorization header back, as careless proxies do)."""
     fault_after: int = 1
     stall_s: float = 3.0
+    redirect_to: str = ""
+    """Where the fault "redirect" sends chat requests (a 307)."""
     usage: bool = True
 
 
@@ -44,6 +46,12 @@ class OpenAIHandler(Handler):
     def completions(self, state: OpenAIState, body: dict[str, Any]) -> None:
         if state.fault == "http500":
             self.send_json(500, {"error": {"message": "model crashed while loading"}})
+            return
+        if state.fault == "redirect":
+            self.send_empty(307, {"Location": state.redirect_to + self.path})
+            return
+        if state.fault == "forbidden":
+            self.send_json(403, {"error": {"message": "not allowed"}})
             return
         if state.fault == "echo_key":
             self.send_json(400, {"error": {"message": f"bad request with {self.headers.get('Authorization')}"}})
@@ -73,6 +81,13 @@ class OpenAIHandler(Handler):
                     self.chunk("data: <html>bad gateway</html>\n\n")
                     self.end_chunked()
                     return
+                if state.fault == "bad_utf8":  # a stray byte, then a character split across chunks
+                    delta = {"choices": [{"index": 0, "delta": {"content": "caf\u00e9 \u20ac"}, "finish_reason": None}]}
+                    raw = f"data: {json.dumps(base | delta, ensure_ascii=False)}\n\n".encode()
+                    raw = raw.replace(b"caf", b"\xffcaf", 1)
+                    split = raw.index("\u20ac".encode()) + 1
+                    self.chunk(raw[:split])
+                    self.chunk(raw[split:])
             event(base | {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
         event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if body.get("stream_options", {}).get("include_usage"):

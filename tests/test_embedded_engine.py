@@ -216,7 +216,7 @@ async def test_child_killed_mid_answer_raises_engine_crashed(
     assert "Paris" in text and done.stop_reason == "stop"
 
 
-@pytest.mark.parametrize("kind", ["random", "truncated", "missing", "no-tensors"])
+@pytest.mark.parametrize("kind", ["random", "truncated", "missing", "no-tensors", "unknown-architecture"])
 async def test_unusable_file_is_model_load_error_then_engine_works(
     engine: EmbeddedEngine, tiny: str, tmp_path: Path, kind: str
 ) -> None:
@@ -227,9 +227,14 @@ async def test_unusable_file_is_model_load_error_then_engine_works(
         write_truncated(Path(tiny), path, 0.6)
     elif kind == "no-tensors":  # A valid header llama.cpp still refuses: the child reports it.
         write_header_only(path, llama__context_length=2048)
+    elif kind == "unknown-architecture":
+        write_header_only(path, arch="futurenet", futurenet__context_length=2048)
     await collect(engine, tiny, QUESTION)  # A warm child, so the failure must not break it.
-    with pytest.raises(ModelLoadError, match=str(path)):
+    with pytest.raises(ModelLoadError, match=str(path)) as raised:
         await collect(engine, str(path), QUESTION)
+    if kind == "unknown-architecture":  # llama.cpp's own reason, not just "could not be loaded"
+        assert "could not be loaded by llama.cpp: unknown model architecture: 'futurenet'" in str(raised.value)
+        assert "unknown model architecture: 'futurenet'" in (tmp_path / "engine.log").read_text()
     text, done = await collect(engine, tiny, QUESTION)
     assert text and done.completion_tokens == GREEDY.max_tokens
 

@@ -5,6 +5,7 @@ Cases are numbered as in the README's reliability table.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from textual.widgets import Static
 from tests.after_kill import question_and_answer_after_kill
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.gguf_files import write_random, write_tiny_llama, write_truncated
+from tui.ask import ask
 from tui.config import Config, load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.base import EngineError
@@ -200,6 +202,10 @@ async def test_bad_model_files_give_a_clear_error_and_the_app_lives(open_service
                 error = str(answer.query_one(".error-text").render())
                 assert answer.has_class("-error"), kind
                 assert path.name in error and ("not a usable GGUF" in error or "could not be loaded" in error), error
+                if kind == "aborts":  # llama.cpp aborted: only the child died, and the message says so
+                    assert "the engine crashed (SIGABRT)" in error, error
+                if kind == "wrong-arch":
+                    assert "unknown model architecture: 'zzzzz'" in error, error
             # The engine still works for a good model afterwards.
             services.store.set_conversation_model(conversation.id, str(good), "embedded")
             await app.screen.open_conversation(conversation.id)
@@ -262,6 +268,19 @@ async def test_escape_sequences_in_errors_are_shown_as_text(open_services) -> No
     assert "\x1b" not in shown and "\x07" not in shown and "server said ␛]52" in shown
     (conversation,) = services.store.list_conversations()
     assert services.store.list_messages(conversation.id)[-1].error == str(hostile)  # raw text stored
+
+
+async def test_escape_sequences_in_errors_are_text_in_lchat_ask_too(open_services) -> None:
+    hostile = EngineError("offline: \x1b]0;owned\x07\x1b[2J")
+
+    class Hostile(ScriptedEngine):
+        async def list_models(self):
+            raise hostile
+
+    err = io.StringIO()
+    assert await ask(open_services(Hostile()), "hi", model=None, as_json=False, err=err) == 1
+    assert "\x1b" not in err.getvalue() and "\x07" not in err.getvalue()
+    assert "fake: offline: ␛]0;owned" in err.getvalue()
 
 
 # 11: two writers and a reader on one file
@@ -382,14 +401,18 @@ async def test_disk_fills_up_mid_answer(tiny_disk: Path) -> None:
         answer = app.screen.query(MessageView).last()
         assert answer.message.content == "".join(pieces)  # shown in full
         assert any("could not be saved" in n.message for n in app._notifications)
-        filler.unlink()
+        (conversation,) = services.store.list_conversations()
+        kept = services.store.list_messages(conversation.id)[-1]
+        assert kept.content and "".join(pieces).startswith(kept.content)  # what was committed is intact
+        filler.unlink()  # space returns: the next question saves the whole answer first
+        engine.script = fixed_script("ok")
+        await send(pilot, "again")
+        await app.workers.wait_for_complete()
     services.store.close()
     with HistoryStore.open(paths.database) as store:
-        (conversation,) = store.list_conversations()
-        question, saved = store.list_messages(conversation.id)
+        question, saved, *_ = store.list_messages(conversation.id)
     assert question.content == "fill it"
-    assert saved.content and "".join(pieces).startswith(saved.content)  # what was committed is intact
-    assert saved.status is MessageStatus.INTERRUPTED  # a streaming row left behind is recovered at open
+    assert saved.content == "".join(pieces) and saved.status is MessageStatus.COMPLETE
 
 
 # 13: a damaged database

@@ -267,3 +267,11 @@ async def test_the_configured_read_timeout_ends_a_stall(daemon) -> None:
         await collect(engine)
     assert time.monotonic() - started < 2.5  # the configured 0.4 s, not the 120 s default
     await engine.aclose()
+
+
+async def test_invalid_utf8_from_the_daemon_becomes_replacement_characters(engine, daemon) -> None:
+    daemon.state.chat_fault, daemon.state.fault_after = "bad_utf8", 1
+    events = await collect(engine)
+    text = "".join(e.text for e in events if isinstance(e, TextPiece))
+    assert text == "Hello\ufffdcafé € from Ollama."  # the answer goes on; the split € arrives whole
+    assert isinstance(events[-1], Finished)

@@ -8,7 +8,7 @@ from contextlib import aclosing
 import pytest
 
 from tests.fake_openai import start_openai
-from tests.loopback import closed_port
+from tests.loopback import Handler, closed_port, serve
 from tui.chat_service import ChatService, ModelChoice
 from tui.config import ChatConfig, Config, ServerConfig
 from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
@@ -111,6 +111,28 @@ async def test_a_key_the_server_quotes_back_is_scrubbed_from_its_error(server) -
     await engine.aclose()
 
 
+class Elsewhere(Handler):
+    def route(self) -> None:
+        self.send_json(200, {"object": "list", "data": []})
+
+
+async def test_redirect_to_another_host_is_not_followed(server) -> None:
+    elsewhere = serve(Elsewhere)
+    try:
+        server.state.api_key, server.state.fault, server.state.redirect_to = KEY, "redirect", elsewhere.url
+        config = Config(servers=[ServerConfig(name="vllm", base_url=server.url + "/v1", api_key_env="VLLM_KEY")])
+        engine = configured_servers(config, {"VLLM_KEY": KEY})["vllm"]
+        with pytest.raises(EngineUnavailable) as raised:
+            await collect(engine)
+        message = str(raised.value)
+        assert f"redirected the request to {elsewhere.host_port} (HTTP 307)" in message
+        assert "does not follow redirects" in message and KEY not in message
+        assert elsewhere.requests == []  # the key never left for the other host
+        await engine.aclose()
+    finally:
+        elsewhere.stop()
+
+
 async def test_unreachable_server_is_offline_at_once() -> None:
     engine = OpenAICompatEngine(name="lmstudio", base_url=f"http://127.0.0.1:{closed_port()}/v1")
     started = time.monotonic()
@@ -125,6 +147,7 @@ FAULTS = [
     ("stall", EngineError, "stopped responding: nothing arrived for 0.5 s", "Hi"),
     ("http500", EngineError, "failed (HTTP 500): model crashed while loading", ""),
     ("bad_json", EngineError, "sent an event that is not JSON", "Hi"),
+    ("forbidden", EngineUnavailable, "refused the request (HTTP 403): set api_key_env", ""),
 ]
 
 
@@ -166,3 +189,11 @@ async def test_the_configured_read_timeout_ends_a_stall(server) -> None:
         await collect(engine)
     assert time.monotonic() - started < 2.5  # the configured 0.4 s, not the 120 s default
     await engine.aclose()
+
+
+async def test_invalid_utf8_from_the_server_becomes_replacement_characters(engine, server) -> None:
+    server.state.fault, server.state.fault_after = "bad_utf8", 1
+    events = await collect(engine)
+    text = "".join(e.text for e in events if isinstance(e, TextPiece))
+    assert text == "Hi\ufffdcafé € there!"  # the answer goes on; the split € arrives whole
+    assert isinstance(events[-1], Finished)

@@ -22,11 +22,12 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         models, offline = await chat.list_models()
         choice = chat.find_model(models, model) if model else chat.default_model(models)
     except EngineError as error:
-        print(f"lchat: {error}", file=err)
+        print(f"lchat: {terminal_safe(str(error))}", file=err)
         return 1
-    if choice is None:
+    if choice is None:  # The reasons quote servers: made safe like every error shown.
         reasons = "; ".join(f"{name}: {why}" for name, why in offline.items())
-        print(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}", file=err)
+        print(terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
+              file=err)
         return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tui.config import ChatConfig
 from tui.context_window import fit, message_tokens
@@ -25,7 +26,7 @@ from tui.domain import (
 )
 from tui.engines.base import Engine, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece
 from tui.stats.energy import EnergySource, Measurement
-from tui.store import HistoryStore, StoreError
+from tui.store import HistoryStore, NotFound, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class ChatService:
         self.commit_interval = commit_interval
         self.energy = energy
         """Measures each answer's energy (tui.stats); None stores no energy figures."""
+        self._unsaved: dict[int, dict[str, Any]] = {}
+        """Final states of answers the store refused (disk full), by message id, to write later."""
 
     def engine(self, backend: str) -> Engine:
         try:
@@ -245,6 +248,7 @@ class ChatService:
         Use it inside `contextlib.aclosing` so that a cancelled consumer marks the
         answer interrupted at once rather than when the generator is collected.
         """
+        self.save_unsaved()
         conversation = self.store.get_conversation(conversation_id)
         if conversation is None:
             raise EngineError(f"conversation {conversation_id} no longer exists")
@@ -265,6 +269,7 @@ class ChatService:
 
     async def regenerate(self, conversation_id: int, answer_id: int, model: ModelChoice) -> AsyncIterator[ChatUpdate]:
         """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
+        self.save_unsaved()
         conversation = self.store.get_conversation(conversation_id)
         old = self.store.get_message(answer_id)
         if conversation is None or old is None or old.parent_id is None:
@@ -282,6 +287,7 @@ class ChatService:
         self, conversation_id: int, message_id: int, text: str, model: ModelChoice
     ) -> AsyncIterator[ChatUpdate]:
         """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
+        self.save_unsaved()
         conversation = self.store.get_conversation(conversation_id)
         if conversation is None:
             raise EngineError(f"conversation {conversation_id} no longer exists")
@@ -348,12 +354,27 @@ class ChatService:
             gen_s=stats.gen_s if stats else None,
             energy_wh=energy_wh,
         )
-        content = "".join(parts)
+        final = dict(content="".join(parts), status=status, error=error, **figures)
         try:
-            return self.store.finish_message(answer.id, content=content, status=status, error=error, **figures), ""
+            return self.store.finish_message(answer.id, **final), ""
         except StoreError as store_error:
             logger.warning("could not save answer %s: %s", answer.id, store_error)
-            return replace(answer, content=content, status=status, error=error, **figures), str(store_error)
+            self._unsaved[answer.id] = final
+            return replace(answer, **final), str(store_error)
+
+    def save_unsaved(self) -> int:
+        """Write the answers whose final save failed, now that there may be room again; returns
+        how many are still unsaved. Runs before each new question and when lchat closes."""
+        for answer_id, final in list(self._unsaved.items()):
+            try:
+                self.store.finish_message(answer_id, **final)
+            except NotFound:
+                pass  # Its conversation was deleted meanwhile.
+            except StoreError as error:
+                logger.warning("answer %s still cannot be saved: %s", answer_id, error)
+                break
+            del self._unsaved[answer_id]
+        return len(self._unsaved)
 
 
 class _Autosave:

@@ -60,6 +60,7 @@ class Services:
             self.stats.close()
         for engine in self.engines.values():
             await engine.aclose()
+        self.chat.save_unsaved()  # Last chance for answers the disk refused; else they reopen interrupted.
         self.store.close()
 
 

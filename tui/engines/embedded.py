@@ -34,6 +34,7 @@ from tui.engines.base import (
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
+from tui.safe_text import one_line
 
 DRAIN_TIMEOUT_S = 5.0
 """How long a new request waits for a cancelled one to wind down before the child is replaced."""
@@ -342,7 +343,8 @@ class EmbeddedEngine:
         if kind == "load":
             hint = f"; see {self._log_path}" if self._log_path else ""
             adapter = f" with the LoRA adapter {Path(lora).name}" if lora else ""
-            return ModelLoadError(f"{info.name}{adapter} could not be loaded by llama.cpp{hint}")
+            reason = f": {one_line(message, 160)}" if message else ""
+            return ModelLoadError(f"{info.name}{adapter} could not be loaded by llama.cpp{reason}{hint}")
         return BadRequest(message)
 
     async def _lora_for(self, model: str, info: ModelInfo, wanted: str | None) -> str | None:

@@ -30,6 +30,9 @@ CHATML = (
 
 DEFAULTS = {"temperature": 0.8, "top_p": 0.95}
 TEMPLATE_TIME_LIMIT_S = 5.0
+GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR = 3, 4
+"""ggml's enum ggml_log_level today (NONE, DEBUG, INFO, WARN, ERROR, CONT); llama-cpp-python's
+_logger still maps an older order, where 3 was ERROR."""
 """A chat template comes from the GGUF file, i.e. from a stranger: it gets this long to render."""
 
 
@@ -141,14 +144,21 @@ class _Worker:
             self.llm.close()
             self.llm, self.key = None, None
         threads = self.n_threads or None
-        self.llm = llama_cpp.Llama(
-            model_path=path,
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            lora_path=lora,
-            verbose=False,
-        )
+        llama_errors = _LlamaErrors.listen(llama_cpp)
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=path,
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                lora_path=lora,
+                verbose=False,
+            )
+        except Exception as exc:
+            # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone
+            # (the load runs with stderr silenced), so the log gets it too.
+            print(*llama_errors.lines, sep="\n", file=sys.stderr, flush=True)
+            raise RuntimeError(llama_errors.said() or str(exc)) from None
         self.key = (path, n_ctx, lora)
 
     def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
@@ -279,6 +289,39 @@ def _piece(llama_cpp: Any, vocab: Any, token: int) -> bytes:
         if n >= 0:
             return _buffer.raw[:n]
         _buffer = ctypes.create_string_buffer(-n)
+
+
+class _LlamaErrors:
+    """llama.cpp's own error lines, kept while a model loads: with verbose=False llama-cpp-python
+    sends them nowhere, and they are the only words that say why a file cannot be loaded.
+    Warnings and errors at other times go to stderr, which is the engine log."""
+
+    _installed: Any = None
+    lines: list[str] = []
+
+    @classmethod
+    def listen(cls, llama_cpp: Any) -> type[_LlamaErrors]:
+        cls.lines = []
+        if cls._installed is None:
+            @llama_cpp.llama_log_callback
+            def keep(level: int, text: bytes, user_data: Any) -> None:
+                if level not in (GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR):
+                    return
+                line = text.decode("utf-8", "replace")
+                print(line, end="", file=sys.stderr, flush=True)
+                if level == GGML_LOG_LEVEL_ERROR and len(cls.lines) < 20:
+                    cls.lines.append(line.strip())
+
+            cls._installed = keep  # Held here: ctypes must not lose the callback.
+            llama_cpp.llama_log_set(keep, ctypes.c_void_p(0))
+        return cls
+
+    @classmethod
+    def said(cls) -> str:
+        """The most telling line: llama_model_load's reason, else the first error."""
+        lines = [line for line in cls.lines if line]
+        reasons = [line.split("error loading model: ", 1)[1] for line in lines if "error loading model: " in line]
+        return (reasons or lines or [""])[0]
 
 
 def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:

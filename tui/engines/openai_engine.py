@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import (
@@ -76,11 +77,16 @@ class OpenAICompatEngine:
             import httpx2
             import openai
 
+            from tui.engines.utf8_repair import repair_utf8
+
             connect, read = self._timeouts
             timeout = httpx2.Timeout(read, connect=connect)
+            http = openai.DefaultAsyncHttpxClient(
+                timeout=timeout, follow_redirects=False, event_hooks={"response": [repair_utf8]}
+            )
             self._client = openai.AsyncOpenAI(
                 base_url=self.base_url, api_key=self._key or NO_KEY, max_retries=0, timeout=timeout,
-                http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, follow_redirects=False),
+                http_client=http,
             )
         return self._client
 
@@ -193,6 +199,13 @@ class OpenAICompatEngine:
             return EngineCrashed(f"the connection to {where} broke in the middle of the answer")
         if isinstance(error, openai.APIStatusError):
             status, detail = error.status_code, self._scrub(_detail(error))
+            if 300 <= status < 400:
+                target = urlsplit(error.response.headers.get("location", ""))
+                to = f" to {target.netloc}" if target.netloc else ""
+                return EngineUnavailable(
+                    f"{where} redirected the request{to} (HTTP {status}); lchat does not follow redirects, "
+                    "so the key never reaches another host: put the final address in its base_url"
+                )
             if status in (401, 403):
                 hint = (f"check the key in ${self._key_env}" if self._key and self._key_env else
                         f"the environment variable {self._key_env} is not set" if self._key_env else

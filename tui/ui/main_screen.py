@@ -221,7 +221,8 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
                         self.answer_context(update)
                         if update.save_error:
                             self.notify(
-                                f"The answer is shown but could not be saved: {update.save_error}",
+                                f"The answer is shown but could not be saved: {update.save_error}. "
+                                "lchat tries again before your next message and when it quits.",
                                 severity="error", timeout=15,
                             )
                         if update.stats and update.stats.tokens_per_s:
