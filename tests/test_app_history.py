@@ -182,6 +182,25 @@ async def test_search_as_you_type_then_open_the_conversation_at_the_hit(open_ser
         assert not chat.has_newer
 
 
+async def test_search_hits_move_by_page_and_by_vi_keys(open_services, fake_engine) -> None:
+    services = open_services(fake_engine)
+    conversation = services.store.create_conversation(title="many")
+    for n in range(30):
+        services.store.add_message(conversation.id, Role.USER, f"needle number {n}")
+    app = LchatApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+f", *"needle")
+        search = app.screen
+        await settled(pilot, lambda: len(search.hits) == 30 and not any(w.group == "search" for w in app.workers))
+        results = search.query_one("#search-results")
+        await pilot.press("pagedown")  # from the search box
+        assert results.highlighted == 10
+        await pilot.press("tab", "G")  # in the list, letters move
+        assert results.highlighted == 29
+        await pilot.press("g", "j", "j", "k")
+        assert results.highlighted == 1
+
+
 async def test_slash_in_the_list_opens_the_search_too(open_services, fake_engine) -> None:
     services = open_services(fake_engine)
     services.store.create_conversation(title="one")

@@ -51,8 +51,9 @@ def test_integer_accepted_where_a_number_is_expected(tmp_path: Path) -> None:
         ("\n[chat]\n\ntemperature = true\n", ":4: chat.temperature must be a number, not true or false"),
         ("[engine]\nmodel_dirs = \"/m\"\n", ":2: engine.model_dirs must be a list of str"),
         ("ui = 3\n", ":1: ui must be a table, not int"),
+        ('[keys]\n"chat.send" = "ctrl+s"\n"chat.cancel" = 3\n', ":3: keys.chat.cancel must be a string, not int"),
         ("[chat\n", "invalid TOML: Expected ']'"),
-        ("[chat]\nmodel = \n", "(at line 2, column 9)"),
+        ("[chat]\nmodel = \n", ":2: invalid TOML at chat.model: Invalid value (at line 2, column 9)"),
     ],
 )
 def test_broken_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 from textual.binding import Binding
 
-import tui.ui.app
-import tui.ui.confirm
-import tui.ui.help_screen
-import tui.ui.main_screen
+import tui.ui
 from tui.config import Config, load_config
 from tui.domain import Role
-from tui.ui import widgets
 from tui.ui.app import LchatApp
 from tui.ui.help_screen import HelpScreen
 from tui.ui.keys import bound_actions, check_keymap, is_valid_key
@@ -29,8 +25,8 @@ def our_binding_classes() -> list[type]:
     import importlib
     import pkgutil
 
-    modules = [tui.ui.app, tui.ui.main_screen, tui.ui.confirm, tui.ui.help_screen]
-    modules += [importlib.import_module(f"tui.ui.widgets.{m.name}") for m in pkgutil.iter_modules(widgets.__path__)]
+    # Every module of the UI package, so a new screen or mixin cannot slip by.
+    modules = [importlib.import_module(m.name) for m in pkgutil.walk_packages(tui.ui.__path__, "tui.ui.")]
     classes = {cls for module in modules for _, cls in inspect.getmembers(module, inspect.isclass)
                if cls.__module__ == module.__name__ and "BINDINGS" in vars(cls)}
     return sorted(classes, key=lambda cls: cls.__name__)
@@ -65,6 +61,8 @@ async def test_every_action_is_in_the_palette_and_the_help(open_services, fake_e
         assert isinstance(app.screen, HelpScreen)
         help_ids = {row[3] for row in app.screen.rows}
         assert ours <= help_ids
+        first = [row[3] for row in app.screen.rows[:len(ours)]]
+        assert all(first), "lchat's own keys come before Textual's"
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -94,6 +92,20 @@ async def test_remapped_binding_from_config(open_services, fake_engine) -> None:
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert app.screen.conversation is None
+
+
+async def test_send_and_new_line_can_swap_keys(open_services, fake_engine) -> None:
+    config = Config(keys={"chat.send": "ctrl+s", "chat.newline": "enter"})
+    services = open_services(fake_engine, config=config)
+    app = LchatApp(services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a", "enter", "b")
+        composer = app.screen.query_one(Composer)
+        assert composer.text == "a\nb" and app.screen.conversation is None  # Enter made a line
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert [m.content for m in services.store.list_messages(app.screen.conversation.id)][0] == "a\nb"
 
 
 async def test_theme_chosen_in_the_palette_is_saved(open_services, fake_engine, paths) -> None:
@@ -178,6 +190,46 @@ async def test_all_panes_show_at_200x60(open_services, fake_engine) -> None:
         assert app.focused is app.screen.query_one(ConversationList)
         await pilot.press("tab")
         assert app.focused is not app.screen.query_one(ConversationList)
+
+
+async def test_every_pane_is_usable_by_keys_alone_at_200x60(open_services, fake_engine) -> None:
+    services = open_services(fake_engine)
+    conversation = services.store.create_conversation(title="long")
+    for n in range(24):
+        services.store.add_message(conversation.id, Role.USER if n % 2 == 0 else Role.ASSISTANT,
+                                   "\n\n".join(f"paragraph {n}.{p}" for p in range(4)))
+    app = LchatApp(services)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause()
+        chat = app.screen.query_one(ChatView)
+        bottom = chat.max_scroll_y
+        assert bottom > 0 and chat.scroll_y == bottom  # opened at the end
+        await pilot.press("shift+pageup")  # from the composer
+        await pilot.pause()
+        assert chat.scroll_y < bottom
+        await pilot.press("f2")
+        for _ in range(6):  # Tab reaches the chat itself
+            if app.focused is chat:
+                break
+            await pilot.press("tab")
+        assert app.focused is chat
+        await pilot.press("G")
+        await pilot.pause()
+        assert chat.scroll_y == chat.max_scroll_y
+        await pilot.press("ctrl+u")
+        await pilot.pause()
+        half_up = chat.scroll_y
+        assert half_up < chat.max_scroll_y
+        await pilot.press("k")
+        await pilot.pause()
+        assert chat.scroll_y < half_up
+        await pilot.press("ctrl+d", "ctrl+d", "ctrl+d")
+        await pilot.pause()
+        assert chat.scroll_y == chat.max_scroll_y
+        await pilot.press("f3", *"and now?", "enter")  # the composer, by key
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.query(MessageView).last().message.content == "You said: and now?"
 
 
 async def test_resizing_while_an_answer_streams(open_services) -> None:

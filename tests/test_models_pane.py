@@ -112,6 +112,18 @@ async def test_fuzzy_switcher(open_services, engines) -> None:
         assert not isinstance(app.screen, ModelSwitcher)
 
 
+async def test_g_and_shift_g_jump_to_the_first_and_last_model(open_services, engines) -> None:
+    app = LchatApp(open_services(*engines))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4", "G")
+        await pilot.pause()
+        assert pane(app).highlighted.name == "llama-3b"
+        await pilot.press("g")
+        await pilot.pause()
+        assert pane(app).highlighted.name == "alpha-7b"
+
+
 async def test_favourites_on_number_keys_are_saved(open_services, engines, paths) -> None:
     app = LchatApp(open_services(*engines))
     async with app.run_test(size=SIZE) as pilot:

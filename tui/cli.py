@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 from tui import __version__, history_cli
@@ -50,11 +51,12 @@ def main(argv: list[str] | None = None) -> int:
             return history_cli.run(args, paths)
         from tui.services import Services
 
-        if args.command != "ask" and not loaded.config.engine.threads:
-            from tui.engines.embedded import default_threads
+        from tui.engines.registry import build_engines
 
-            loaded.config.engine.threads = default_threads(leave_core_for_ui=True)
-        services = Services.open(paths, loaded.config, warnings=loaded.warnings)
+        # The TUI's engine leaves a core for the UI; the config itself keeps "auto" (0), so
+        # saving it (a theme, a favourite) never pins `lchat ask` to fewer threads.
+        engines = partial(build_engines, for_tui=args.command != "ask")
+        services = Services.open(paths, loaded.config, engines=engines, warnings=loaded.warnings)
     except ConfigError as error:
         print(f"lchat: {error}", file=sys.stderr)
         return 2

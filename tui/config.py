@@ -196,7 +196,10 @@ def load_config(path: Path) -> LoadedConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+        at = re.search(r"\(at line (\d+), column \d+\)", str(error))
+        key = _key_on_line(text, int(at.group(1))) if at else ""
+        where = f":{at.group(1)}" if at else ""
+        raise ConfigError(f"{path}{where}: invalid TOML{f' at {key}' if key else ''}: {error}") from None
     warnings: list[str] = []
     config = _build(Config, data, (), path, text, warnings)
     secrets = list(_secret_keys(data))
@@ -317,8 +320,11 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
         hint = optional[0]  # `float | None`: TOML has no null, so a value present is a float.
     if typing.get_origin(hint) is dict:
         _, value_type = typing.get_args(hint)
-        if not isinstance(value, dict) or not all(isinstance(v, value_type) for v in value.values()):
+        if not isinstance(value, dict):
             raise _type_error(path, text, key_path, f"a table of {value_type.__name__} values", value)
+        for name, item in value.items():  # Name the entry that is wrong, not just its table.
+            if not isinstance(item, value_type):
+                raise _type_error(path, text, (*key_path, name), _type_word(value_type), item)
         return value
     if typing.get_origin(hint) is list:
         (item_type,) = typing.get_args(hint)
@@ -346,6 +352,20 @@ def _type_error(path: Path, text: str, key_path: tuple[str, ...], expected: str,
     return ConfigError(
         f"{path}:{_line_of(text, key_path)}: {dotted} must be {expected}, not {found} ({value!r:.40})"
     )
+
+
+def _key_on_line(text: str, number: int) -> str:
+    """The dotted key written on line `number` (1-based), inside its [table]; "" if none is."""
+    lines = text.splitlines()
+    if not 0 < number <= len(lines):
+        return ""
+    found = re.match(r"""^\s*("[^"]*"|[\w.-]+)\s*=""", lines[number - 1])
+    if not found:
+        return ""
+    table = next((m.group(1).strip() for line in reversed(lines[: number - 1])
+                  if (m := re.match(r"^\s*\[+\s*([^\[\]]+?)\s*\]", line))), "")
+    key = found.group(1).strip('"')
+    return f"{table}.{key}" if table else key
 
 
 def _line_of(text: str, key_path: tuple[str, ...]) -> int | str:

@@ -11,14 +11,15 @@ from tui.engines.base import Engine
 from tui.paths import Paths
 
 
-def build_embedded(config: Config, paths: Paths) -> Engine:
-    from tui.engines.embedded import EmbeddedEngine
+def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = False) -> Engine:
+    """`leave_core_for_ui`: where threads = 0 (auto), keep one core for the TUI's own work."""
+    from tui.engines.embedded import EmbeddedEngine, default_threads
     from tui.models.stores import reused_models
 
     return EmbeddedEngine(
         models_dir=paths.models_dir,
         extra_dirs=[Path(folder).expanduser() for folder in config.engine.model_dirs],
-        n_threads=config.engine.threads or None,
+        n_threads=config.engine.threads or default_threads(leave_core_for_ui=leave_core_for_ui),
         n_ctx=config.engine.context_length,
         log_path=paths.log_dir / "engine.log",
         reused=partial(reused_models, config.models, dict(os.environ), Path.home()),
@@ -44,10 +45,14 @@ BACKENDS = {"embedded": build_embedded, "ollama": build_ollama, "servers": build
 """Each kind of backend and its builder: one engine, or a mapping of backend name to engine."""
 
 
-def build_engines(config: Config, paths: Paths) -> dict[str, Engine]:
-    """One engine per backend; none of them connects or loads anything yet."""
+def build_engines(config: Config, paths: Paths, *, for_tui: bool = False) -> dict[str, Engine]:
+    """One engine per backend; none of them connects or loads anything yet. `for_tui`: the
+    engines serve the TUI, which needs a core of its own to stay smooth."""
+    builders = dict(BACKENDS)
+    if for_tui:
+        builders["embedded"] = partial(build_embedded, leave_core_for_ui=True)
     engines: dict[str, Engine] = {}
-    for kind, build in BACKENDS.items():
+    for kind, build in builders.items():
         built = build(config, paths)
         engines.update(built if isinstance(built, dict) else {kind: built})
     return engines

@@ -39,9 +39,9 @@ class LchatApp(App[None]):
         super().__init__()
         self.services = services
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self._install_themes()
-        self.push_screen(MainScreen(self.services))
+        await self.push_screen(MainScreen(self.services))  # Mounted, so its widgets' ids are known.
         self._install_keymap()
         self.theme_changed_signal.subscribe(self, self._save_theme)
 

@@ -47,7 +47,8 @@ class HelpScreen(ModalScreen[None]):
             where = "anywhere" if action.node is action.node.app or action.node is action.node.screen \
                 else (action.node.id or type(action.node).__name__)
             rows.append((keys_for(action.binding), action.binding.description, where, action.binding.id or ""))
-        return rows
+        # lchat's own keys (those with an id) first; Textual's editing and scrolling keys after.
+        return sorted(rows, key=lambda row: not row[3])
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():

@@ -54,6 +54,13 @@ class SearchScreen(ModalScreen[SearchHit | None]):
         Binding("escape", "dismiss_search", "Close search", id="search.close"),
         Binding("down", "move(1)", "Next hit", show=False, id="search.next"),
         Binding("up", "move(-1)", "Previous hit", show=False, id="search.previous"),
+        Binding("pagedown", "move(10)", "Hits a page down", show=False, id="search.page_down"),
+        Binding("pageup", "move(-10)", "Hits a page up", show=False, id="search.page_up"),
+        # Letters reach these only from the list (Tab): in the search box they are typed.
+        Binding("j", "move(1)", "Next hit", show=False, id="search.down"),
+        Binding("k", "move(-1)", "Previous hit", show=False, id="search.up"),
+        Binding("g", "move(-1000000)", "First hit", show=False, id="search.first"),
+        Binding("G", "move(1000000)", "Last hit", show=False, id="search.last"),
     ]
 
     def __init__(self, search: Search, *, query: str = "") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import events
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
@@ -16,8 +16,13 @@ class Composer(TextArea):
     Composer { height: auto; min-height: 3; max-height: 10; }
     """
 
-    # Terminals differ: most send ctrl+j as a line feed; kitty-protocol ones report shift+enter.
-    NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
+    # Priority, so they come before TextArea's own Enter. Terminals differ: most send ctrl+j
+    # as a line feed; kitty-protocol ones report shift+enter.
+    BINDINGS = [
+        Binding("enter", "send", "Send", show=False, priority=True, id="chat.send"),
+        Binding("ctrl+j,shift+enter,alt+enter", "newline", "New line", show=False, priority=True,
+                id="chat.newline"),
+    ]
 
     @dataclass
     class Submitted(Message):
@@ -30,16 +35,9 @@ class Composer(TextArea):
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.placeholder = "Ask anything · Enter sends · ctrl+j new line"
 
-    async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
-            event.prevent_default()
-            event.stop()
-            if self.text.strip():
-                self.post_message(self.Submitted(self, self.text))
-            return
-        if event.key in self.NEWLINE_KEYS:
-            event.prevent_default()
-            event.stop()
-            self.insert("\n")
-            return
-        await super()._on_key(event)
+    def action_send(self) -> None:
+        if self.text.strip():
+            self.post_message(self.Submitted(self, self.text))
+
+    def action_newline(self) -> None:
+        self.insert("\n")

@@ -107,6 +107,8 @@ class ModelPane(Vertical):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="models.down"),
         Binding("k", "cursor_up", "Up", show=False, id="models.up"),
+        Binding("g", "first", "First", show=False, id="models.first"),
+        Binding("G", "last", "Last", show=False, id="models.last"),
         Binding("slash", "filter", "Filter models", id="models.filter"),
         Binding("i", "request('details')", "Model details", id="models.details"),
         Binding("f", "request('favourite')", "Favourite", id="models.favourite"),
@@ -225,6 +227,12 @@ class ModelPane(Vertical):
 
     def action_cursor_up(self) -> None:
         self.query_one(OptionList).action_cursor_up()
+
+    def action_first(self) -> None:
+        self.query_one(OptionList).action_first()
+
+    def action_last(self) -> None:
+        self.query_one(OptionList).action_last()
 
     def action_filter(self) -> None:
         field_ = self.query_one(FilterInput)
