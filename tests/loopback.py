@@ -47,14 +47,31 @@ class Served:
         return [f"{r.method} {r.path}" for r in self.requests]
 
     def stop(self) -> None:
+        """Stop as a killed daemon does: no new connections, and the open ones cut."""
         self.server.shutdown()
         self.server.server_close()
+        for connection in list(self.server.open_connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     served: Served
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.open_connections: set[socket.socket] = set()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        self.open_connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.open_connections.discard(request)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -139,9 +156,9 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def serve(handler: type[Handler], state: Any = None) -> Served:
-    """Start `handler` on a free loopback port in a daemon thread."""
-    server = _Server(("127.0.0.1", 0), handler)
+def serve(handler: type[Handler], state: Any = None, *, port: int = 0) -> Served:
+    """Start `handler` on a loopback port (0: a free one) in a daemon thread."""
+    server = _Server(("127.0.0.1", port), handler)
     served = Served(server, state)
     server.served = served
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

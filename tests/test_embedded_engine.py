@@ -82,6 +82,10 @@ async def test_streams_pieces_then_finished(engine: EmbeddedEngine, tiny: str) -
     assert done.completion_tokens == 20 and done.stop_reason == "length"
     assert 20 < done.prompt_tokens < 100 and done.cached_tokens == 0
     assert done.ttft_s is not None and 0 < done.ttft_s < 10 and done.gen_s >= 0
+    # The engine's own share: the load (this answer loaded the model), then the prompt.
+    assert done.load_s is not None and 0 < done.prompt_s < done.ttft_s
+    again = [e async for e in engine.chat(tiny, QUESTION, GenerationOptions(max_tokens=2))][-1]
+    assert again.load_s is None and again.prompt_s is not None  # already loaded
 
 
 async def test_model_by_file_name_and_list(engine: EmbeddedEngine, tiny: str) -> None:

@@ -213,6 +213,8 @@ async def test_bad_model_files_give_a_clear_error_and_the_app_lives(open_service
             await app.workers.wait_for_complete()
             await pilot.pause()
             assert app.screen.query(MessageView).last().message.status is MessageStatus.COMPLETE
+            status = str(app.screen.query_one("#models .status").render())
+            assert "Last answer: 8 tokens" in status and "model loaded in" in status  # a fresh load
     finally:
         await engine.aclose()
 

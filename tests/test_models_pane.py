@@ -262,6 +262,17 @@ async def test_ollama_killed_mid_answer_is_shown_and_retry_works(open_services, 
         daemon.state.chat_fault = ""
         await ask(pilot, "again")
         assert app.screen.query(MessageView).last().message.content == "Hello from Ollama."
+        # The daemon stops altogether, then comes back on its port: the retry after it works.
+        daemon.stop()
+        await ask(pilot, "anyone there?")
+        answer = app.screen.query(MessageView).last()
+        assert answer.has_class("-error") and "connection refused" in str(answer.query_one(".error-text").render())
+        restarted = start_ollama(daemon.state, port=int(daemon.url.rsplit(":", 1)[1]))
+        try:
+            await ask(pilot, "and now?")
+            assert app.screen.query(MessageView).last().message.content == "Hello from Ollama."
+        finally:
+            restarted.stop()
 
 
 async def test_ollama_unload_and_delete_with_confirmation(open_services, daemon) -> None:

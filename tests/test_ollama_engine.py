@@ -275,3 +275,28 @@ async def test_invalid_utf8_from_the_daemon_becomes_replacement_characters(engin
     text = "".join(e.text for e in events if isinstance(e, TextPiece))
     assert text == "Hello\ufffdcafé € from Ollama."  # the answer goes on; the split € arrives whole
     assert isinstance(events[-1], Finished)
+
+
+class NotOllama(Handler):
+    """Some other web server on the configured port: a Go mux's plain-text 404 for everything."""
+
+    def route(self) -> None:
+        data = b"404 page not found"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+async def test_a_wrong_host_is_named_as_such_not_as_a_missing_model() -> None:
+    other = serve(NotOllama)
+    try:
+        engine = OllamaEngine(host=other.url)
+        with pytest.raises(EngineUnavailable, match="no Ollama API at .*HTTP 404"):
+            await engine.list_models()
+        with pytest.raises(EngineUnavailable, match=r"no Ollama API at .*\(HTTP 404: 404 page not found\)"):
+            await collect(engine)
+        await engine.aclose()
+    finally:
+        other.stop()

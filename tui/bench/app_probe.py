@@ -186,7 +186,7 @@ def _use_paced_engine(spec: dict) -> None:
     from tui.engines import registry
 
     engine = PacedEngine(markdown_pieces(spec["tokens"]), spec["rate"])
-    registry.build_engines = lambda config, paths: {engine.name: engine}
+    registry.build_engines = lambda config, paths, **_: {engine.name: engine}
 
 
 def main(spec: dict) -> int:

@@ -245,6 +245,8 @@ class EmbeddedEngine:
                             gen_s=last - first if first and last else 0.0,
                             stop_reason=stats.get("stop_reason", "stop"),
                             cached_tokens=stats["cached_tokens"],
+                            prompt_s=stats.get("prompt_s"),
+                            load_s=stats.get("load_s"),
                         )
                         return
                     elif kind == "error":

@@ -135,11 +135,12 @@ class _Worker:
             if msg[0] == "cancel" and msg[1] == req:
                 raise _Cancelled
 
-    def load(self, path: str, n_ctx: int, lora: str | None = None) -> None:
+    def load(self, path: str, n_ctx: int, lora: str | None = None) -> bool:
+        """Hold this model (with this context and adapter); False if it already was."""
         import llama_cpp
 
         if self.key == (path, n_ctx, lora):
-            return
+            return False
         if self.llm is not None:
             self.llm.close()
             self.llm, self.key = None, None
@@ -160,14 +161,17 @@ class _Worker:
             print(*llama_errors.lines, sep="\n", file=sys.stderr, flush=True)
             raise RuntimeError(llama_errors.said() or str(exc)) from None
         self.key = (path, n_ctx, lora)
+        return True
 
     def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
+        started = time.perf_counter()
         try:
-            self.load(path, n_ctx, options.get("lora"))
+            fresh = self.load(path, n_ctx, options.get("lora"))
         except Exception as exc:  # llama_cpp raises ValueError; be safe with the rest.
             self.send("error", req, "load", str(exc) or type(exc).__name__)
             return
         self.send("loaded", req)
+        loaded = time.perf_counter()
         try:
             prompt, stops, add_bos = _with_time_limit(TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages))
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
@@ -182,7 +186,8 @@ class _Worker:
                 f"{self.llm.n_ctx()}",
             )
             return
-        stats = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0}
+        stats = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0,
+                 "load_s": loaded - started if fresh else None, "started": loaded}
         try:
             stats["cached_tokens"] = self.prefill(req, tokens)
             self.generate(req, tokens, stops + list(options.get("stop") or ()), room, options, stats)
@@ -192,6 +197,7 @@ class _Worker:
             self.llm.reset()
             self.send("error", req, "request", f"generation failed: {exc}")
             return
+        stats.pop("started", None)  # No token came (an empty answer): no prompt_s.
         self.send("done", req, stats)
 
     def format(self, messages: list) -> tuple[str, list[str], bool]:
@@ -263,6 +269,8 @@ class _Worker:
                 stats["stop_reason"] = "stop"
                 break
             count += 1
+            if count == 1:  # Template, tokenizing, prefill and the first decode: the engine's TTFT.
+                stats["prompt_s"] = time.perf_counter() - stats.pop("started")
             stats["completion_tokens"] = count
             piece = text.feed(_piece(llama_cpp, vocab, token))
             if piece:

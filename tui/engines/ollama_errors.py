@@ -96,6 +96,8 @@ def _from_response(error: object, ctx: ErrorContext, where: str, model: str, dur
     if status == 404:
         if during == "list":
             return EngineUnavailable(f"no Ollama API at {ctx.url} (HTTP 404)")
+        if model and "model" not in detail.lower():  # Ollama's own 404s all say "model ...".
+            return EngineUnavailable(f"no Ollama API at {ctx.url} (HTTP 404: {detail or 'not found'})")
         if model:
             return ModelNotFound(f"model {model!r} not found on {where}: pull it first, or check the name")
         return ModelNotFound(f"{where}: {detail or 'not found'}")

@@ -226,9 +226,10 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
                                 severity="error", timeout=15,
                             )
                         if update.stats and update.stats.tokens_per_s:
+                            loaded = f" (model loaded in {update.stats.load_s:.1f} s)" if update.stats.load_s else ""
                             self.query_one(ModelPane).show_status(
                                 f"Last answer: {update.stats.completion_tokens} tokens, "
-                                f"{update.stats.tokens_per_s:.1f} tok/s"
+                                f"{update.stats.tokens_per_s:.1f} tok/s{loaded}"
                             )
             self.reload_backend(model.backend)  # Its model is loaded now: the pane says so.
         except StoreError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
@@ -16,12 +17,10 @@ class Composer(TextArea):
     Composer { height: auto; min-height: 3; max-height: 10; }
     """
 
-    # Priority, so they come before TextArea's own Enter. Terminals differ: most send ctrl+j
-    # as a line feed; kitty-protocol ones report shift+enter.
+    # Dispatched by _on_key below; listed here for their ids (help, palette, keymap).
     BINDINGS = [
-        Binding("enter", "send", "Send", show=False, priority=True, id="chat.send"),
-        Binding("ctrl+j,shift+enter,alt+enter", "newline", "New line", show=False, priority=True,
-                id="chat.newline"),
+        Binding("enter", "send", "Send", show=False, id="chat.send"),
+        Binding("ctrl+j,shift+enter,alt+enter", "newline", "New line", show=False, id="chat.newline"),
     ]
 
     @dataclass
@@ -34,6 +33,22 @@ class Composer(TextArea):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.placeholder = "Ask anything · Enter sends · ctrl+j new line"
+
+    async def _on_key(self, event: events.Key) -> None:
+        # TextArea takes Enter for itself before any binding is looked at, and a priority
+        # binding would run ahead of keys still queued here (the last letters typed before
+        # Enter), so these two are matched here, in order, with the user's keymap applied.
+        for binding_id, action in (("chat.send", self.action_send), ("chat.newline", self.action_newline)):
+            if event.key in self._keys_of(binding_id):
+                event.prevent_default()
+                event.stop()
+                action()
+                return
+        await super()._on_key(event)
+
+    def _keys_of(self, binding_id: str) -> set[str]:
+        default = next(b.key for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id)
+        return {key.strip() for key in self.app._keymap.get(binding_id, default).split(",")}
 
     def action_send(self) -> None:
         if self.text.strip():

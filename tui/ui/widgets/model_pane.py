@@ -142,6 +142,8 @@ class ModelPane(Vertical):
         self._groups: list[ModelGroup] = []
         self._rows: dict[str, ModelRow] = {}
         self._empty_hint = ""
+        self._status = ""
+        """The last status given (an answer's figures), shown again once a list note goes."""
 
     def compose(self) -> ComposeResult:
         yield Static("Model: looking…", classes="current")
@@ -162,6 +164,10 @@ class ModelPane(Vertical):
         self.query_one(".current", Static).update(Content.assemble("Model: ", (one_line(label, 60), "bold")))
 
     def show_status(self, text: str) -> None:
+        self._status = text
+        self._set_status(text)
+
+    def _set_status(self, text: str) -> None:
         self.query_one(".status", Static).update(Content(text))
 
     def show_transfer(self, title: str, completed: int | None, total: int | None, detail: str) -> None:
@@ -216,9 +222,9 @@ class ModelPane(Vertical):
         if wanted:
             option_list.highlighted = option_list.get_option_index(wanted)
         if not self._rows:
-            self.show_status("No model matches the filter." if query else self._empty_hint)
-        elif not query:
-            self.show_status("")
+            self._set_status("No model matches the filter." if query else self._empty_hint)
+        else:
+            self._set_status(self._status)
 
     # Keys
 
