@@ -380,3 +380,26 @@ def test_two_processes_append_at_once(db_path: Path) -> None:
     assert all(m.status is MessageStatus.COMPLETE for m in messages)
     # The writers really overlapped rather than running one after the other.
     assert len({m.content[0] for m in messages[:200]}) == 2
+
+
+@pytest.mark.parametrize("version", range(1, len(schema.MIGRATIONS)))
+def test_a_file_from_every_earlier_schema_upgrades_with_its_history(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in schema.MIGRATIONS[:version]:  # the file as that version of lchat left it
+        step(conn)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'kept', 1, 1)")
+    for n, role in enumerate(["user", "assistant", "user"], start=1):
+        conn.execute("INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at)"
+                     " VALUES (?, 1, ?, ?, ?, ?)", (n, role, f"zebra message {n}", n, n))
+    if version >= 4:  # branches exist: that lchat wrote each message's parent and the path's end
+        conn.execute("UPDATE messages SET parent_id = NULLIF(id - 1, 0)")
+        conn.execute("UPDATE conversations SET leaf_id = 3")
+    conn.close()
+    with HistoryStore.open(path) as store:
+        assert [m.content for m in store.list_messages(1)] == [f"zebra message {n}" for n in (1, 2, 3)]
+        assert store.get_conversation(1).title == "kept"
+        assert [hit.message_id for hit in store.search("zebra")] != []  # indexed, whatever the version
+        store.add_message(1, Role.ASSISTANT, "and a new answer")
+        assert store.list_messages(1)[-1].parent_id == 3  # new messages join the old path

@@ -45,7 +45,8 @@ async def conversation_ttfts(turns: int, tokens: int, runs: int) -> list[list[di
                         stats = update.stats
                         if stats is None:
                             raise RuntimeError(f"the answer failed: {update.message.error}")
-            return {"ttft": (first or time.perf_counter()) - started,
+            # prompt_s: the engine's own part (template, tokenizing, prefill, first decode).
+            return {"ttft": (first or time.perf_counter()) - started, "engine": stats.prompt_s or 0.0,
                     "prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens}
 
         try:
@@ -69,8 +70,12 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     last = [run[-1]["ttft"] for run in runs]
     ratio = median([b / a for a, b in zip(first, last)])
     end = runs[-1][-1]
+    engine_first = median([run[0]["engine"] for run in runs])
+    engine_last = median([run[-1]["engine"] for run in runs])
     log(f"  row 3: turn 1 {ms(median(first))}, turn {sizes.turns} {ms(median(last))} "
-        f"({end['cached_tokens']} of {end['prompt_tokens']} prompt tokens cached)")
+        f"({end['cached_tokens']} of {end['prompt_tokens']} prompt tokens cached); "
+        f"of which the engine (template, tokenize, prefill, first decode): "
+        f"{ms(engine_first)} and {ms(engine_last)}, lchat and the pipe the rest")
     return [Row(
         "3", f"time to first token, turn {sizes.turns} vs turn 1 (embedded, from `send`)",
         f"{ms(median(last))} ({end['cached_tokens']}/{end['prompt_tokens']} prompt tokens cached)",
