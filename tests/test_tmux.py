@@ -78,3 +78,42 @@ def test_chat_at_80x24(term: str, multiplexer: str, lchat_home: Path) -> None:
         assert not session_alive(session), "lchat did not quit"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def test_kill_9_of_the_tui_mid_answer_keeps_what_was_shown(lchat_home: Path) -> None:
+    from tests.after_kill import question_and_answer_after_kill
+    from tui.domain import MessageStatus
+
+    lchat_home.mkdir(parents=True, exist_ok=True)
+    (lchat_home / "config.toml").write_text("[chat]\ntemperature = 0.0\nmax_tokens = 400\n[engine]\nthreads = 1\n")
+    session = f"lchat-{uuid.uuid4().hex[:8]}"
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "40",
+         f"TERM=xterm-256color LCHAT_HOME={lchat_home} {sys.executable} -m tui")
+    try:
+        wait_for(session, "Ask anything")
+        question = "Count from 1 to 300, one number per line."
+        tmux("send-keys", "-t", session, "-l", question)
+        tmux("send-keys", "-t", session, "Enter")
+        wait_for(session, "5. 5")  # the numbered list is streaming in
+        time.sleep(0.7)  # past a couple of commit intervals, still answering
+        pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+        engine_children = children_of(pid)
+        assert engine_children, "the engine child should be running"
+        os.kill(pid, 9)
+        deadline = time.monotonic() + 10  # the orphaned engine notices and exits too
+        while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in engine_children):
+            time.sleep(0.1)
+        assert not any(Path(f"/proc/{c}").exists() for c in engine_children), "the engine outlived lchat"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    saved_question, answer = question_and_answer_after_kill(lchat_home / "data" / "history.db")
+    assert saved_question.content == question
+    assert answer.status is MessageStatus.INTERRUPTED
+    assert "5. 5" in answer.content  # at least what the screen showed at the kill
