@@ -98,6 +98,20 @@ async def test_answer_streams_with_the_daemons_own_figures(engine, daemon) -> No
     assert body["messages"] == [{"role": "user", "content": "hi"}] and body["stream"] is True
 
 
+async def test_user_and_password_in_the_host_never_appear(daemon) -> None:
+    host = daemon.url.replace("http://", "http://alice:pw-hunter2@")
+    engine = OllamaEngine(host=host, read_timeout=0.5)
+    daemon.state.chat_fault = "http500"
+    with pytest.raises(EngineError) as failed:
+        await collect(engine)
+    assert "pw-hunter2" not in str(failed.value) and "alice" not in str(failed.value)
+    assert daemon.url.removeprefix("http://") in str(failed.value)  # the host itself is still named
+    config = Config()
+    config.ollama.hosts = [host, "gpu-box"]
+    assert "pw-hunter2" not in " ".join(configured_ollama_engines(config, {}))
+    await engine.aclose()
+
+
 async def test_unreachable_daemon_is_offline_at_once() -> None:
     engine = OllamaEngine(host=f"127.0.0.1:{closed_port()}", connect_timeout=0.5)
     started = time.monotonic()

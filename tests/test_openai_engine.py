@@ -196,4 +196,6 @@ async def test_invalid_utf8_from_the_server_becomes_replacement_characters(engin
     events = await collect(engine)
     text = "".join(e.text for e in events if isinstance(e, TextPiece))
     assert text == "Hi\ufffdcafé € there!"  # the answer goes on; the split € arrives whole
+    # Asked uncompressed: the repair works on text, and leaves a gzip body alone.
+    assert server.requests[-1].headers.get("Accept-Encoding") == "identity"
     assert isinstance(events[-1], Finished)

@@ -110,6 +110,8 @@ class ChatService:
         """Measures each answer's energy (tui.stats); None stores no energy figures."""
         self._unsaved: dict[int, dict[str, Any]] = {}
         """Final states of answers the store refused (disk full), by message id, to write later."""
+        self._streaming: dict[int, tuple[ChatMessage, list[str]]] = {}
+        """Answers arriving now, with what has arrived, for interrupt_streaming."""
 
     def engine(self, backend: str) -> Engine:
         try:
@@ -310,6 +312,7 @@ class ChatService:
         stats: Finished | None = None
         measurement = self.energy.begin() if self.energy is not None else None
         status, error = MessageStatus.COMPLETE, ""
+        self._streaming[answer.id] = (answer, parts)
         try:
             engine = self.engine(model.backend)
             async with aclosing(engine.chat(model.name, turns, options)) as events:
@@ -331,6 +334,7 @@ class ChatService:
             raise
         finally:
             autosave.stop()
+            self._streaming.pop(answer.id, None)
         final, finish_error = self._finish(answer, parts, status, error, stats, _wh(measurement))
         yield AnswerEnded(final, stats if status is MessageStatus.COMPLETE else None, finish_error)
 
@@ -361,6 +365,13 @@ class ChatService:
             logger.warning("could not save answer %s: %s", answer.id, store_error)
             self._unsaved[answer.id] = final
             return replace(answer, **final), str(store_error)
+
+    def interrupt_streaming(self) -> None:
+        """Store every answer still arriving as interrupted, with all that arrived: for closing
+        without the event loop's help (a hung-up terminal), where no cancellation can run."""
+        for answer, parts in list(self._streaming.values()):
+            self._finish(answer, parts, MessageStatus.INTERRUPTED, "", None)
+        self._streaming.clear()
 
     def save_unsaved(self) -> int:
         """Write the answers whose final save failed, now that there may be room again; returns

@@ -75,7 +75,10 @@ def _run_tui(services) -> int:
     os.environ.setdefault("TEXTUAL_FPS", str(services.config.ui.max_fps))
     from tui.ui.app import LchatApp
 
-    LchatApp(services).run(mouse=services.config.ui.mouse)
+    try:
+        LchatApp(services).run(mouse=services.config.ui.mouse)
+    finally:
+        services.close()  # Quitting closed it already; this is for an app that died.
     return 0
 
 

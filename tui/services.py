@@ -56,10 +56,19 @@ class Services:
         return cls(paths, config, store, built, chat, [*(warnings or []), *filter(None, [damage])], stats=monitor)
 
     async def aclose(self) -> None:
-        if self.stats is not None:
-            self.stats.close()
+        if self.store.closed:
+            return
         for engine in self.engines.values():
             await engine.aclose()
+        self.close()
+
+    def close(self) -> None:
+        """What closing needs without an event loop (after the app died): safe to call twice."""
+        if self.store.closed:
+            return
+        if self.stats is not None:
+            self.stats.close()
+        self.chat.interrupt_streaming()
         self.chat.save_unsaved()  # Last chance for answers the disk refused; else they reopen interrupted.
         self.store.close()
 

@@ -42,6 +42,14 @@ def is_local(url: str) -> bool:
     return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
 
 
+def shown_url(url: str) -> str:
+    """The URL to put in messages: any user:password@ in it is a secret too."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def parse_size(text: str | None) -> int | None:
     """Ollama's parameter_size ("3.2B", "135M", "567.72K") as a number."""
     if not text:
@@ -79,8 +87,9 @@ class OllamaEngine:
         self._timeouts = (connect_timeout, read_timeout)
         self._auth = (auth_header, auth_secret) if auth_secret else None
         # The client itself also sends $OLLAMA_API_KEY when set: neither may ever be shown.
-        secrets = [s for s in (auth_secret, os.environ.get("OLLAMA_API_KEY")) if s]
-        self._ctx = ErrorContext(self.url, read_timeout, auth_env, secrets)
+        password = urlsplit(self.url).password
+        secrets = [s for s in (auth_secret, os.environ.get("OLLAMA_API_KEY"), password) if s]
+        self._ctx = ErrorContext(shown_url(self.url), read_timeout, auth_env, secrets)
         self._keep_alive = keep_alive or None
         self._client: Any = None
         self._shown: dict[str, dict[str, Any]] = {}
@@ -288,7 +297,7 @@ def configured_ollama_engines(config: Any, environ: dict[str, str]) -> dict[str,
     engines: dict[str, OllamaEngine] = {}
     for host in hosts:
         url = ollama_url(host)
-        name = "ollama" if len(hosts) == 1 else f"ollama@{urlsplit(url).netloc}"
+        name = "ollama" if len(hosts) == 1 else f"ollama@{urlsplit(shown_url(url)).netloc}"
         engines[name] = OllamaEngine(
             name=name, host=url, connect_timeout=section.connect_timeout, read_timeout=section.read_timeout,
             auth_header=section.proxy_header, auth_secret=secret, auth_env=section.auth_header_env,

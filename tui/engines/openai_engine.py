@@ -24,7 +24,7 @@ from tui.engines.base import (
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
-from tui.engines.ollama_engine import is_local
+from tui.engines.ollama_engine import is_local, shown_url
 from tui.engines.ollama_errors import SCRUBBED
 
 PRESETS = {
@@ -81,8 +81,10 @@ class OpenAICompatEngine:
 
             connect, read = self._timeouts
             timeout = httpx2.Timeout(read, connect=connect)
+            # Uncompressed, so repair_utf8 sees the text itself (it leaves compressed bodies alone).
             http = openai.DefaultAsyncHttpxClient(
-                timeout=timeout, follow_redirects=False, event_hooks={"response": [repair_utf8]}
+                timeout=timeout, follow_redirects=False, event_hooks={"response": [repair_utf8]},
+                headers={"Accept-Encoding": "identity"},
             )
             self._client = openai.AsyncOpenAI(
                 base_url=self.base_url, api_key=self._key or NO_KEY, max_retries=0, timeout=timeout,
@@ -173,7 +175,7 @@ class OpenAICompatEngine:
             raise self._translate(error, during="list") from None
         for entry in page.data:
             if entry.id == model:
-                rows = [("Name", model), ("Backend", f"{self.name} ({self.base_url})")]
+                rows = [("Name", model), ("Backend", f"{self.name} ({shown_url(self.base_url)})")]
                 rows += [(key, str(value)) for key, value in entry.model_dump().items()
                          if key != "id" and value not in (None, "", [], {})]
                 return rows
@@ -183,7 +185,7 @@ class OpenAICompatEngine:
         import httpx2
         import openai
 
-        where = f"{self.name} at {self.base_url}"
+        where = f"{self.name} at {shown_url(self.base_url)}"
         if isinstance(error, EngineError):
             return error
         if isinstance(error, openai.APITimeoutError) or isinstance(error, httpx2.TimeoutException):
@@ -213,7 +215,7 @@ class OpenAICompatEngine:
                 return EngineUnavailable(f"{where} refused the request (HTTP {status}): {hint}")
             if status == 404:
                 if during == "list":
-                    return EngineUnavailable(f"no OpenAI-compatible API at {self.base_url} (HTTP 404 for /models)")
+                    return EngineUnavailable(f"no OpenAI-compatible API at {shown_url(self.base_url)} (HTTP 404 for /models)")
                 return ModelNotFound(f"{where} has no model {model!r} ({detail})")
             if status in (400, 422):
                 return BadRequest(f"{where} refused the request: {detail}")

@@ -16,8 +16,9 @@ import httpx2
 async def repair_utf8(response: httpx2.Response) -> None:
     """httpx response hook: wrap the body so invalid UTF-8 arrives as U+FFFD.
 
-    Compressed bodies are left alone: their raw bytes are not text yet."""
-    if response.headers.get("content-encoding", "identity") == "identity":
+    Compressed bodies (sent despite our Accept-Encoding: identity) are left alone: their raw
+    bytes are not text yet."""
+    if response.headers.get("content-encoding", "identity").strip().lower() == "identity":
         response.stream = _RepairedStream(response.stream)
 
 

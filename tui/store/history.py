@@ -78,6 +78,10 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin):
         if problems:
             raise DatabaseCorrupt(self.path, "; ".join(problems[:3]))
 
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
     def close(self) -> None:
         """Close the file; further calls raise :class:`StoreError`. Safe to call twice."""
         with self._lock:

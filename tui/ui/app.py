@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from collections.abc import Iterable
 from functools import partial
 
@@ -43,6 +46,21 @@ class LchatApp(App[None]):
         self._install_themes()
         await self.push_screen(MainScreen(self.services))  # Mounted, so its widgets' ids are known.
         self._install_keymap()
+        self._quit_on_hangup()
+
+    def _quit_on_hangup(self) -> None:
+        """A polite kill (SIGTERM) quits as ctrl+q does; a dropped SSH session (SIGHUP) saves the
+        answer on screen as interrupted too, then leaves at once."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.call_later, self.action_quit)
+        loop.add_signal_handler(signal.SIGHUP, self._hang_up)
+
+    def _hang_up(self) -> None:
+        # Straight from the event loop, not as a message: once the terminal is gone Textual's
+        # output thread dies on its first failed write, and the next full queue of screen
+        # updates (or restoring the terminal at exit) blocks the loop for ever.
+        self.services.close()
+        os._exit(128 + signal.SIGHUP)
         self.theme_changed_signal.subscribe(self, self._save_theme)
 
     def _install_keymap(self) -> None:
@@ -97,8 +115,11 @@ class LchatApp(App[None]):
         self.set_class(self.size.width < TINY_WIDTH, "-tiny")
 
     async def action_quit(self) -> None:
+        await self._wind_down()
+        self.exit()
+
+    async def _wind_down(self) -> None:
         # Let a streaming answer be marked interrupted before the store closes.
         self.workers.cancel_all()
         await self.workers.wait_for_complete()
         await self.services.aclose()
-        self.exit()
