@@ -329,14 +329,13 @@ def test_default_threads_leave_a_core_for_the_ui(monkeypatch, cores: int, headle
 
 
 def test_the_tuis_engine_leaves_a_core_but_the_config_stays_auto(monkeypatch, paths) -> None:
-    from tui.config import Config, load_config, save_config
+    from tui.config import Config
     from tui.engines.registry import build_engines
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)))
     config = Config()
     assert build_engines(config, paths, for_tui=True)["embedded"]._n_threads == 3
     assert build_engines(config, paths)["embedded"]._n_threads == 4  # lchat ask: every core
-    save_config(config, paths.config_file)  # as a theme switch does
-    assert load_config(paths.config_file).config.engine.threads == 0  # still "auto"
+    assert config.engine.threads == 0  # not resolved into the config, so saving it (a theme switch) keeps "auto"
     config.engine.threads = 2  # a number the user chose wins everywhere
     assert build_engines(config, paths, for_tui=True)["embedded"]._n_threads == 2

@@ -99,8 +99,9 @@ async def test_send_and_new_line_can_swap_keys(open_services, fake_engine) -> No
     services = open_services(fake_engine, config=config)
     app = LchatApp(services)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("a", "enter", "b")
         composer = app.screen.query_one(Composer)
+        assert composer.placeholder == "Ask anything · ctrl+s sends · Enter new line"
+        await pilot.press("a", "enter", "b")
         assert composer.text == "a\nb" and app.screen.conversation is None  # Enter made a line
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tui.stats.alerts import alerts_for
-from tui.stats.remote import from_ollama_ps, remote_lines
+from tui.domain import ModelInfo
+from tui.stats.remote import from_model_list, remote_lines
 from tui.stats.report import cpu_lines, gpu_lines, summary, text_report, to_json
 from tui.stats.sample import CpuReading, GpuProcess, GpuReading, RemoteModel, RemoteStats, StatsSample
 
@@ -68,28 +69,32 @@ def test_text_report_and_json() -> None:
     assert data["gpus"][0]["throttle"] == ["power"] and data["power_w"] == 215
 
 
-OLLAMA_PS = {
-    "models": [
-        {"name": "llama3:8b", "model": "llama3:8b", "size": 6_000_000_000, "size_vram": 4_500_000_000,
-         "expires_at": "2024-06-04T14:43:31.837530123-07:00"},
-        {"name": "nomic-embed-text:latest", "size": 500_000_000, "size_vram": 500_000_000,
-         "expires_at": "2318-11-27T00:00:00Z"},
-    ]
-}
 NOW = 1717537111.0  # 2024-06-04T14:38:31-07:00
+OLLAMA_LIST = [  # as OllamaEngine lists them: /api/ps folded into extra["running"]
+    ModelInfo(name="llama3:8b", backend="ollama", extra={"running": {
+        "size": 6_000_000_000, "size_vram": 4_500_000_000, "expires_at": NOW + 300.84}}),
+    ModelInfo(name="nomic-embed-text:latest", backend="ollama", extra={"running": {
+        "size": 500_000_000, "size_vram": 500_000_000, "expires_at": 10_906_502_400.0}}),  # year 2315
+    ModelInfo(name="qwen2.5:7b", backend="ollama"),  # listed, not loaded
+    ModelInfo(name="other", backend="lmstudio"),
+]
 
 
-def test_ollama_ps_is_read() -> None:
-    remote = from_ollama_ps(OLLAMA_PS, host="gpu-box:11434", now=NOW)
+def test_the_servers_loaded_models_are_read_from_its_list() -> None:
+    remote = from_model_list(OLLAMA_LIST, backend="ollama", url="http://bob:pw@gpu-box:11434", now=NOW)
+    assert remote.host == "gpu-box:11434"  # no user or password
     first, second = remote.models
     assert (first.name, first.vram_share) == ("llama3:8b", 0.75)
     assert first.expires_at - NOW == pytest.approx(300.84, abs=0.01)
     assert second.expires_at is None  # keep_alive = -1: never unloads
-    assert from_ollama_ps({}, host="h").models == ()
+    assert from_model_list(OLLAMA_LIST[2:3], backend="ollama", url="h", now=NOW).models == ()
+    assert from_model_list(OLLAMA_LIST, backend="lmstudio", url="h").error == "this server does not report them"
+    offline = from_model_list([], backend="ollama", url="h", offline="connection refused")
+    assert offline.error == "connection refused"
 
 
 def test_remote_lines_say_whose_figures_these_are() -> None:
-    lines = remote_lines(from_ollama_ps(OLLAMA_PS, host="gpu-box:11434", now=NOW), now=NOW)
+    lines = remote_lines(from_model_list(OLLAMA_LIST, backend="ollama", url="http://gpu-box:11434", now=NOW), now=NOW)
     assert lines[0] == "ollama runs on gpu-box:11434: the figures below are this machine's, not the server's."
     assert lines[1] == "llama3:8b: 75% in VRAM (4.2 GiB), unloads in 5 min"
     assert lines[2].endswith("100% in VRAM (0.5 GiB), no expiry")

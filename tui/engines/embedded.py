@@ -264,6 +264,8 @@ class EmbeddedEngine:
             finally:
                 if child.pending == req:
                     child.cancel(req)  # Cancelled or closed early: the next chat drains it.
+                    if not loaded:
+                        child.loaded = None  # Stopped mid-load: which model it holds is unknown.
 
     async def aclose(self) -> None:
         child, self._child = self._child, None

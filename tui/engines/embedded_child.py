@@ -30,10 +30,10 @@ CHATML = (
 
 DEFAULTS = {"temperature": 0.8, "top_p": 0.95}
 TEMPLATE_TIME_LIMIT_S = 5.0
+"""A chat template comes from the GGUF file, i.e. from a stranger: it gets this long to render."""
 GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR = 3, 4
 """ggml's enum ggml_log_level today (NONE, DEBUG, INFO, WARN, ERROR, CONT); llama-cpp-python's
 _logger still maps an older order, where 3 was ERROR."""
-"""A chat template comes from the GGUF file, i.e. from a stranger: it gets this long to render."""
 
 
 class TemplateTimeout(Exception):

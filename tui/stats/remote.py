@@ -1,10 +1,9 @@
-"""A remote backend's own figures: Ollama's /api/ps turned into `RemoteStats`, and shown as lines."""
+"""A remote backend's own figures: what its model list says is loaded, as `RemoteStats`, and shown as lines."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,32 +14,21 @@ NEVER_AFTER_S = 50 * 365 * 86400
 """Expiry further away than this means "kept loaded" (Ollama's keep_alive = -1 gives year 2318)."""
 
 
-def from_ollama_ps(data: dict[str, Any], *, host: str, backend: str = "ollama",
-                   now: float | None = None) -> RemoteStats:
-    """Read the JSON of Ollama's GET /api/ps (models loaded, their VRAM share and expiry)."""
-    now = time.time() if now is None else now
-    models = []
-    for entry in data.get("models") or ():
-        models.append(RemoteModel(
-            name=str(entry.get("name") or entry.get("model") or "?"),
-            size_bytes=_int(entry.get("size")),
-            vram_bytes=_int(entry.get("size_vram")),
-            expires_at=_expiry(_epoch(entry.get("expires_at")), now),
-        ))
-    return RemoteStats(backend=backend, host=host, models=tuple(models))
-
-
-def from_model_list(models: Iterable[ModelInfo], *, backend: str, url: str) -> RemoteStats:
-    """The same figures from the catalog's models of one backend: Ollama's list already carries
+def from_model_list(models: Iterable[ModelInfo], *, backend: str, url: str, offline: str | None = None,
+                    now: float | None = None) -> RemoteStats:
+    """The server's figures from the catalog's models of one backend: Ollama's list carries
     /api/ps as `extra["running"]`. A backend whose list never does (OpenAI-compatible servers)
-    is said not to report them, rather than to have nothing loaded."""
+    is said not to report them, and an offline one why, rather than to have nothing loaded."""
+    now = time.time() if now is None else now
     models = [m for m in models if m.backend == backend]
     host = host_of(url)
+    if offline:
+        return RemoteStats(backend=backend, host=host, error=offline)
     if not any("running" in m.extra for m in models) and not backend.startswith("ollama"):
         return RemoteStats(backend=backend, host=host, error="this server does not report them")
     loaded = [
         RemoteModel(name=m.name, size_bytes=_int(running.get("size")), vram_bytes=_int(running.get("size_vram")),
-                    expires_at=_expiry(running.get("expires_at"), time.time()))
+                    expires_at=_expiry(running.get("expires_at"), now))
         for m in models if (running := m.extra.get("running"))
     ]
     return RemoteStats(backend=backend, host=host, models=tuple(loaded))
@@ -89,15 +77,6 @@ def _expiry(expires: Any, now: float) -> float | None:
     if not isinstance(expires, (int, float)) or expires <= 0 or expires - now > NEVER_AFTER_S:
         return None
     return float(expires)
-
-
-def _epoch(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _int(value: Any) -> int | None:

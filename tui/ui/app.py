@@ -19,6 +19,7 @@ from tui.ui.dialogs import DIALOGS
 from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.main_screen import MainScreen
 from tui.ui.themes import builtin_themes_dir, load_themes
+from tui.ui.widgets.composer import Composer
 
 FALLBACK_THEME = "lchat-dark"
 NARROW_WIDTH = 120
@@ -47,6 +48,7 @@ class LchatApp(App[None]):
         await self.push_screen(MainScreen(self.services))  # Mounted, so its widgets' ids are known.
         self._install_keymap()
         self._quit_on_hangup()
+        self.theme_changed_signal.subscribe(self, self._save_theme)
 
     def _quit_on_hangup(self) -> None:
         """A polite kill (SIGTERM) quits as ctrl+q does; a dropped SSH session (SIGHUP) saves the
@@ -55,13 +57,17 @@ class LchatApp(App[None]):
         loop.add_signal_handler(signal.SIGTERM, self.call_later, self.action_quit)
         loop.add_signal_handler(signal.SIGHUP, self._hang_up)
 
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(signal_number)
+
     def _hang_up(self) -> None:
         # Straight from the event loop, not as a message: once the terminal is gone Textual's
         # output thread dies on its first failed write, and the next full queue of screen
         # updates (or restoring the terminal at exit) blocks the loop for ever.
         self.services.close()
         os._exit(128 + signal.SIGHUP)
-        self.theme_changed_signal.subscribe(self, self._save_theme)
 
     def _install_keymap(self) -> None:
         known = {action.binding.id for action in bound_actions(self) if action.binding.id}
@@ -69,6 +75,8 @@ class LchatApp(App[None]):
         known |= {binding.id for dialog in DIALOGS for binding in dialog.BINDINGS if isinstance(binding, Binding)}
         keymap, problems = check_keymap(self.services.config.keys, known)
         self.set_keymap(keymap)
+        for composer in self.screen.query(Composer):
+            composer.show_keys()
         if problems:
             self.notify("Key settings skipped: " + "; ".join(problems), severity="warning", timeout=10)
 

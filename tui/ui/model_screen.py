@@ -138,7 +138,8 @@ class ModelScreen(Screen):
         engine = self.services.engines.get(choice.backend) if choice else None
         if choice is None or engine is None or getattr(engine, "local", True):
             return None
-        return from_model_list(self.models, backend=choice.backend, url=engine.url)
+        return from_model_list(self.models, backend=choice.backend, url=engine.url,
+                               offline=self.catalog.offline.get(choice.backend))
 
     def use_model(self, backend: str, name: str) -> None:
         """Use this model for the current conversation from the next message on; the history stays."""

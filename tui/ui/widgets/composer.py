@@ -32,7 +32,18 @@ class Composer(TextArea):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
-        self.placeholder = "Ask anything · Enter sends · ctrl+j new line"
+        self.show_keys()
+
+    def show_keys(self) -> None:
+        """Name the send and new-line keys in the placeholder: the defaults, or the user's keymap."""
+        send, newline = (self._first_key(binding_id) for binding_id in ("chat.send", "chat.newline"))
+        self.placeholder = f"Ask anything · {send} sends · {newline} new line"
+
+    def _first_key(self, binding_id: str) -> str:
+        default = next(b.key for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id)
+        keymap = self.app._keymap if self.is_attached else {}
+        first = keymap.get(binding_id, default).split(",")[0].strip()
+        return first.capitalize() if first == "enter" else first
 
     async def _on_key(self, event: events.Key) -> None:
         # TextArea takes Enter for itself before any binding is looked at, and a priority
