@@ -102,6 +102,24 @@ async def test_cancelling_the_consumer_marks_the_answer_interrupted(store) -> No
     assert answer.content == "x" * len(answer.content) and len(answer.content) >= 5
 
 
+async def test_closing_without_the_event_loop_saves_what_arrived_as_interrupted(open_services) -> None:
+    """What a terminal hang-up does: Services.close() from the loop's signal callback, mid-answer,
+    where no cancellation will run before the process exits."""
+    services = open_services(StallingEngine())
+    conversation = services.chat.new_conversation(FAKE)
+    updates = services.chat.send(conversation.id, "go", FAKE)
+    async for update in updates:
+        if isinstance(update, AnswerPiece) and update.text == " second":
+            break
+    path = services.store.path
+    services.close()
+    services.close()  # safe twice, and so is the async close after it
+    await services.aclose()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT role, content, status FROM messages ORDER BY id").fetchall() == [
+            ("user", "go", "complete"), ("assistant", "first second", "interrupted")]
+
+
 async def test_history_and_system_prompt_reach_the_engine(store) -> None:
     engine = ScriptedEngine()
     service = ChatService(store, {"fake": engine}, ChatConfig(system_prompt="Be brief."))

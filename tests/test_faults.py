@@ -510,11 +510,13 @@ def test_kill_between_migration_steps_leaves_a_whole_version(tmp_path: Path) -> 
 
 def test_secret_in_a_readable_config_is_warned_about(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('[chat]\nmodel = ""\n[ollama]\nauth_token = "s3cret"\n')
+    path.write_text('[chat]\nmodel = ""\n[ollama]\nauth_token = "s3cret"\n'
+                    'hosts = ["gpu-box", "https://me:pw-in-url@proxy.example.com"]\n')
     os.chmod(path, 0o644)
     warnings = load_config(path).warnings
     (warning,) = [w for w in warnings if "chmod 600" in w]
     assert "ollama.auth_token" in warning and "644" in warning and "s3cret" not in warning
+    assert "ollama.hosts[1]" in warning and "pw-in-url" not in warning and "hosts[0]" not in warning
     os.chmod(path, 0o600)
     assert not [w for w in load_config(path).warnings if "chmod" in w]
 

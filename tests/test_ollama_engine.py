@@ -106,6 +106,7 @@ async def test_user_and_password_in_the_host_never_appear(daemon) -> None:
         await collect(engine)
     assert "pw-hunter2" not in str(failed.value) and "alice" not in str(failed.value)
     assert daemon.url.removeprefix("http://") in str(failed.value)  # the host itself is still named
+    assert daemon.requests[-1].headers["Authorization"] == "Basic YWxpY2U6cHctaHVudGVyMg=="  # sent as basic auth
     config = Config()
     config.ollama.hosts = [host, "gpu-box"]
     assert "pw-hunter2" not in " ".join(configured_ollama_engines(config, {}))

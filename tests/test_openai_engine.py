@@ -119,7 +119,9 @@ class Elsewhere(Handler):
 async def test_redirect_to_another_host_is_not_followed(server) -> None:
     elsewhere = serve(Elsewhere)
     try:
-        server.state.api_key, server.state.fault, server.state.redirect_to = KEY, "redirect", elsewhere.url
+        # A user:password in the Location is not shown either.
+        server.state.redirect_to = elsewhere.url.replace("http://", "http://mallory:pw-there1@")
+        server.state.api_key, server.state.fault = KEY, "redirect"
         config = Config(servers=[ServerConfig(name="vllm", base_url=server.url + "/v1", api_key_env="VLLM_KEY")])
         engine = configured_servers(config, {"VLLM_KEY": KEY})["vllm"]
         with pytest.raises(EngineUnavailable) as raised:
@@ -127,10 +129,21 @@ async def test_redirect_to_another_host_is_not_followed(server) -> None:
         message = str(raised.value)
         assert f"redirected the request to {elsewhere.host_port} (HTTP 307)" in message
         assert "does not follow redirects" in message and KEY not in message
+        assert "mallory" not in message and "pw-there1" not in message
         assert elsewhere.requests == []  # the key never left for the other host
         await engine.aclose()
     finally:
         elsewhere.stop()
+
+
+async def test_user_and_password_in_base_url_never_appear(server) -> None:
+    server.state.fault = "http500"
+    engine = OpenAICompatEngine(name="proxy", base_url=server.url.replace("http://", "http://bob:pw-here22@") + "/v1")
+    with pytest.raises(EngineError) as raised:
+        await collect(engine)
+    assert "model crashed while loading" in str(raised.value)
+    assert "bob" not in str(raised.value) and "pw-here22" not in str(raised.value)
+    await engine.aclose()
 
 
 async def test_unreachable_server_is_offline_at_once() -> None:
@@ -196,6 +209,6 @@ async def test_invalid_utf8_from_the_server_becomes_replacement_characters(engin
     events = await collect(engine)
     text = "".join(e.text for e in events if isinstance(e, TextPiece))
     assert text == "Hi\ufffdcafé € there!"  # the answer goes on; the split € arrives whole
-    # Asked uncompressed: the repair works on text, and leaves a gzip body alone.
+    # Asked uncompressed, so the repair always has text to work on.
     assert server.requests[-1].headers.get("Accept-Encoding") == "identity"
     assert isinstance(events[-1], Finished)

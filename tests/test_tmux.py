@@ -41,16 +41,16 @@ def wait_for(session: str, text: str, timeout: float = 60) -> str:
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
 
-def wait_for_list_item(session: str, at_least: int, timeout: float = 60) -> str:
-    """The last "n. word" item on screen once n reaches at_least: a fast machine scrolls the
-    first items away between two looks, so no one fixed line can be waited for."""
+def wait_for_list_item(session: str, at_least: int, timeout: float = 60) -> int:
+    """The number of the last list item on screen once it reaches at_least: a fast machine
+    scrolls the first items away between two looks, so no one fixed line can be waited for."""
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
         screen = tmux("capture-pane", "-t", session, "-p")
-        items = re.findall(r"\b(\d+)\. (\w+)", screen)
-        if items and int(items[-1][0]) >= at_least:
-            return f"{items[-1][0]}. {items[-1][1]}"
+        numbers = [int(n) for n in re.findall(r"[│█ ]\s*(\d+)\. \w", screen)]
+        if numbers and numbers[-1] >= at_least:
+            return numbers[-1]
         time.sleep(0.1)
     raise AssertionError(f"no list item reached {at_least}; the screen was:\n{screen}")
 
@@ -144,7 +144,7 @@ def test_kill_9_of_the_tui_mid_answer_keeps_what_was_shown(lchat_home: Path) -> 
     saved_question, answer = question_and_answer_after_kill(lchat_home / "data" / "history.db")
     assert saved_question.content == question
     assert answer.status is MessageStatus.INTERRUPTED
-    assert shown in answer.content  # at least what the screen showed at the kill
+    assert f"\n{shown}. " in answer.content  # at least as far as the screen showed at the kill
 
 
 @pytest.mark.parametrize("how", ["hangup", "terminate"])
@@ -177,4 +177,4 @@ def test_a_dropped_terminal_or_sigterm_quits_as_ctrl_q_does(how: str, lchat_home
     with sqlite3.connect(lchat_home / "data" / "history.db") as raw:
         status, content = raw.execute("SELECT status, content FROM messages WHERE role = 'assistant'").fetchone()
     assert status == "interrupted"
-    assert shown in content
+    assert f"\n{shown}. " in content

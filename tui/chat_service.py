@@ -111,7 +111,8 @@ class ChatService:
         self._unsaved: dict[int, dict[str, Any]] = {}
         """Final states of answers the store refused (disk full), by message id, to write later."""
         self._streaming: dict[int, tuple[ChatMessage, list[str]]] = {}
-        """Answers arriving now, with what has arrived, for interrupt_streaming."""
+        """Answers arriving now, with what has arrived, for interrupt_streaming. (One closed before
+        it got here is still "streaming" on disk, empty; the next start marks it interrupted.)"""
 
     def engine(self, backend: str) -> Engine:
         try:

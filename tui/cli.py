@@ -84,13 +84,20 @@ def _run_tui(services) -> int:
 
 def _run_ask(services, args: argparse.Namespace) -> int:
     import asyncio
+    import signal
 
     from tui.ask import ask
 
     for warning in services.warnings:
         print(f"lchat: warning: {warning}", file=sys.stderr)
 
+    stopped_by: list[signal.Signals] = []
+
     async def run() -> int:
+        # SIGTERM and a hang-up stop the answer as Ctrl-C does: saved as interrupted.
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signal_number, lambda s=signal_number: (stopped_by.append(s), task.cancel()))
         try:
             return await ask(services, args.prompt, model=args.model, as_json=args.json)
         finally:
@@ -98,9 +105,9 @@ def _run_ask(services, args: argparse.Namespace) -> int:
 
     try:
         return asyncio.run(run())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("\nlchat: interrupted; the partial answer is kept in the history.", file=sys.stderr)
-        return 130
+        return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
 
 
 def _run_stats(config, args: argparse.Namespace) -> int:

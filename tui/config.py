@@ -213,6 +213,7 @@ def load_config(path: Path) -> LoadedConfig:
 
 
 _SECRET_WORDS = re.compile(r"(token|secret|password|api_?key|auth)", re.IGNORECASE)
+_URL_WITH_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]*@")
 
 
 def _secret_keys(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
@@ -226,7 +227,11 @@ def _secret_keys(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
             for index, item in enumerate(value):
                 if isinstance(item, dict):
                     yield from _secret_keys(item, f"{dotted}[{index}].")
+                elif isinstance(item, str) and _URL_WITH_PASSWORD.search(item):
+                    yield f"{dotted}[{index}]"
         elif isinstance(value, str) and value and _SECRET_WORDS.search(key) and not key.endswith("_env"):
+            yield dotted
+        elif isinstance(value, str) and _URL_WITH_PASSWORD.search(value):
             yield dotted
 
 

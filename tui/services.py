@@ -66,11 +66,12 @@ class Services:
         """What closing needs without an event loop (after the app died): safe to call twice."""
         if self.store.closed:
             return
-        if self.stats is not None:
-            self.stats.close()
+        # The answers first: stopping the stats sampler can take a few seconds.
         self.chat.interrupt_streaming()
         self.chat.save_unsaved()  # Last chance for answers the disk refused; else they reopen interrupted.
         self.store.close()
+        if self.stats is not None:
+            self.stats.close()
 
 
 def _engine_pids(engines: Mapping[str, Engine]) -> set[int]:

@@ -334,7 +334,10 @@ class _LlamaErrors:
 
 def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     """Entry point of the child process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the parent.
+    # Ctrl-C and a terminal's hang-up belong to the parent, which saves the answer first; the
+    # child exits anyway once the parent's pipe closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # llama.cpp writes to fds 1 and 2, which are the parent's terminal: send them to the log.
     try:
         if log_path:

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import ChatEvent, EngineError, Finished, TextPiece
@@ -87,8 +87,8 @@ class OllamaEngine:
         self._timeouts = (connect_timeout, read_timeout)
         self._auth = (auth_header, auth_secret) if auth_secret else None
         # The client itself also sends $OLLAMA_API_KEY when set: neither may ever be shown.
-        password = urlsplit(self.url).password
-        secrets = [s for s in (auth_secret, os.environ.get("OLLAMA_API_KEY"), password) if s]
+        password = urlsplit(self.url).password or ""
+        secrets = [s for s in (auth_secret, os.environ.get("OLLAMA_API_KEY"), password, unquote(password)) if s]
         self._ctx = ErrorContext(shown_url(self.url), read_timeout, auth_env, secrets)
         self._keep_alive = keep_alive or None
         self._client: Any = None
@@ -106,8 +106,11 @@ class OllamaEngine:
 
             connect, read = self._timeouts
             headers = {self._auth[0]: self._auth[1]} if self._auth else {}
+            parts = urlsplit(self.url)
+            # The client drops a user:password@ from the host; httpx sends it as basic auth.
+            basic = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
             self._client = ollama.AsyncClient(
-                host=self.url, timeout=httpx.Timeout(read, connect=connect), headers=headers,
+                host=self.url, timeout=httpx.Timeout(read, connect=connect), headers=headers, auth=basic,
                 follow_redirects=False, event_hooks={"response": [self._note_redirect]},
             )
         return self._client

@@ -79,7 +79,8 @@ def _from_response(error: object, ctx: ErrorContext, where: str, model: str, dur
     detail = ctx.scrub(str(getattr(error, "error", "") or "")).strip()
     if 300 <= status < 400:
         target = urlsplit(ctx.redirect)
-        to = f" to {target.netloc}" if target.netloc else ""
+        host = target.netloc.rpartition("@")[2]  # A user:password in the Location is not ours to show.
+        to = f" to {host}" if host else ""
         return EngineUnavailable(
             f"{where} redirected the request{to} (HTTP {status}); lchat does not follow redirects, so "
             "credentials never reach another host: put the final address in [ollama] hosts"

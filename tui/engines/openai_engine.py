@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import (
@@ -202,7 +202,7 @@ class OpenAICompatEngine:
         if isinstance(error, openai.APIStatusError):
             status, detail = error.status_code, self._scrub(_detail(error))
             if 300 <= status < 400:
-                target = urlsplit(error.response.headers.get("location", ""))
+                target = urlsplit(shown_url(error.response.headers.get("location", "")))
                 to = f" to {target.netloc}" if target.netloc else ""
                 return EngineUnavailable(
                     f"{where} redirected the request{to} (HTTP {status}); lchat does not follow redirects, "
@@ -237,7 +237,11 @@ class OpenAICompatEngine:
         return "cannot connect"
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, SCRUBBED) if self._key and len(self._key) >= 4 else text
+        password = urlsplit(self.base_url).password or ""
+        for secret in (self._key, password, unquote(password)):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, SCRUBBED)
+        return text
 
 
 def _detail(error: Any) -> str:

@@ -47,8 +47,8 @@ class LchatApp(App[None]):
         self._install_themes()
         await self.push_screen(MainScreen(self.services))  # Mounted, so its widgets' ids are known.
         self._install_keymap()
-        self._quit_on_hangup()
         self.theme_changed_signal.subscribe(self, self._save_theme)
+        self._quit_on_hangup()
 
     def _quit_on_hangup(self) -> None:
         """A polite kill (SIGTERM) quits as ctrl+q does; a dropped SSH session (SIGHUP) saves the
@@ -66,8 +66,10 @@ class LchatApp(App[None]):
         # Straight from the event loop, not as a message: once the terminal is gone Textual's
         # output thread dies on its first failed write, and the next full queue of screen
         # updates (or restoring the terminal at exit) blocks the loop for ever.
-        self.services.close()
-        os._exit(128 + signal.SIGHUP)
+        try:
+            self.services.close()
+        finally:
+            os._exit(128 + signal.SIGHUP)
 
     def _install_keymap(self) -> None:
         known = {action.binding.id for action in bound_actions(self) if action.binding.id}
