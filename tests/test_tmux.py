@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -115,43 +119,10 @@ def running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def test_kill_9_of_the_tui_mid_answer_keeps_what_was_shown(lchat_home: Path) -> None:
-    from tests.after_kill import question_and_answer_after_kill
-    from tui.domain import MessageStatus
-
-    lchat_home.mkdir(parents=True, exist_ok=True)
-    (lchat_home / "config.toml").write_text("[chat]\ntemperature = 0.0\nmax_tokens = 400\n[engine]\nthreads = 1\n")
-    session = f"lchat-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "40",
-         f"TERM=xterm-256color LCHAT_HOME={lchat_home} {sys.executable} -m tui")
-    try:
-        wait_for(session, "Ask anything")
-        question = LONG_QUESTION
-        tmux("send-keys", "-t", session, "-l", question)
-        tmux("send-keys", "-t", session, "Enter")
-        shown = wait_for_list_item(session, 5)  # the numbered list is streaming in
-        time.sleep(0.7)  # past a couple of commit intervals, still answering
-        pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
-        engine_children = children_of(pid)
-        assert engine_children, "the engine child should be running"
-        os.kill(pid, 9)
-        deadline = time.monotonic() + 10  # the orphaned engine notices and exits too
-        while time.monotonic() < deadline and any(running(c) for c in engine_children):
-            time.sleep(0.1)
-        assert not any(running(c) for c in engine_children), "the engine outlived lchat"
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    saved_question, answer = question_and_answer_after_kill(lchat_home / "data" / "history.db")
-    assert saved_question.content == question
-    assert answer.status is MessageStatus.INTERRUPTED
-    assert f"\n{shown}. " in answer.content  # at least as far as the screen showed at the kill
-
-
-@pytest.mark.parametrize("how", ["hangup", "terminate"])
-def test_a_dropped_terminal_or_sigterm_quits_as_ctrl_q_does(how: str, lchat_home: Path) -> None:
-    import signal
-    import sqlite3
-
+@contextmanager
+def long_answer_in_tmux(lchat_home: Path) -> Iterator[tuple[str, int, int]]:
+    """lchat in a 100x40 tmux pane, answering LONG_QUESTION: (session, lchat's pid, the number of
+    the last list item on screen). The session is gone afterwards."""
     lchat_home.mkdir(parents=True, exist_ok=True)
     (lchat_home / "config.toml").write_text("[chat]\ntemperature = 0.0\nmax_tokens = 400\n[engine]\nthreads = 1\n")
     session = f"lchat-{uuid.uuid4().hex[:8]}"
@@ -161,18 +132,44 @@ def test_a_dropped_terminal_or_sigterm_quits_as_ctrl_q_does(how: str, lchat_home
         wait_for(session, "Ask anything")
         tmux("send-keys", "-t", session, "-l", LONG_QUESTION)
         tmux("send-keys", "-t", session, "Enter")
-        shown = wait_for_list_item(session, 5)
+        shown = wait_for_list_item(session, 5)  # the numbered list is streaming in
         pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+        yield session, pid, shown
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def wait_until_gone(pids: set[int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(running(pid) for pid in pids):
+        time.sleep(0.1)
+    return not any(running(pid) for pid in pids)
+
+
+def test_kill_9_of_the_tui_mid_answer_keeps_what_was_shown(lchat_home: Path) -> None:
+    from tests.after_kill import question_and_answer_after_kill
+    from tui.domain import MessageStatus
+
+    with long_answer_in_tmux(lchat_home) as (_, pid, shown):
+        time.sleep(0.7)  # past a couple of commit intervals, still answering
+        engine_children = children_of(pid)
+        assert engine_children, "the engine child should be running"
+        os.kill(pid, signal.SIGKILL)
+        assert wait_until_gone(engine_children, 10), "the engine outlived lchat"  # it notices the orphaning
+    saved_question, answer = question_and_answer_after_kill(lchat_home / "data" / "history.db")
+    assert saved_question.content == LONG_QUESTION
+    assert answer.status is MessageStatus.INTERRUPTED
+    assert f"\n{shown}. " in answer.content  # at least as far as the screen showed at the kill
+
+
+@pytest.mark.parametrize("how", ["hangup", "terminate"])
+def test_a_dropped_terminal_or_sigterm_quits_as_ctrl_q_does(how: str, lchat_home: Path) -> None:
+    with long_answer_in_tmux(lchat_home) as (session, pid, shown):
         if how == "hangup":
             tmux("kill-session", "-t", session)  # what a dropped SSH connection does: SIGHUP
         else:
             os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and running(pid):
-            time.sleep(0.1)
-        assert not running(pid), "lchat did not quit"
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        assert wait_until_gone({pid}, 15), "lchat did not quit"
     # Read raw, before any start-up repair: quitting itself marked the answer.
     with sqlite3.connect(lchat_home / "data" / "history.db") as raw:
         status, content = raw.execute("SELECT status, content FROM messages WHERE role = 'assistant'").fetchone()
