@@ -18,7 +18,7 @@ NO_TEXTUAL = [
     "tui.store.backup", "tui.store.branches", "tui.store.search", "tui.store.transfer", "tui.portable",
     "tui.history_cli", "tui.context_window", "tui.clipboard", "tui.presets",
     "tui.engines.ollama_engine", "tui.engines.ollama_errors", "tui.engines.openai_engine", "tui.engines.manage",
-    "tui.engines.lora", "tui.models.fit", "tui.models.catalog", "tui.models.memory", "tui.models.stores",
+    "tui.engines.lora", "tui.engines.urls", "tui.models.fit", "tui.models.catalog", "tui.models.memory", "tui.models.stores",
     "tui.models.hf", "tui.models.library", "tui.models.transfer", "tui.models.gguf_details",
     "tui.stats", "tui.stats.nvidia", "tui.stats.amd", "tui.stats.cpu", "tui.stats.energy", "tui.stats.alerts",
     "tui.stats.report", "tui.stats.remote", "tui.stats.fake", "tui.stats.command",

@@ -19,6 +19,7 @@ from tui.engines.base import ChatEvent, EngineError, Finished, TextPiece
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
 from tui.engines.ollama_errors import ErrorContext, translate
+from tui.engines.urls import is_local, shown_host, shown_url
 from tui.models.fit import KvShape
 
 DEFAULT_HOST = "localhost:11434"
@@ -34,20 +35,6 @@ def ollama_url(host: str) -> str:
         netloc = parts.netloc if parts.port else f"{parts.netloc}:11434"
         return f"http://{netloc}{parts.path.rstrip('/')}"
     return host.rstrip("/")
-
-
-def is_local(url: str) -> bool:
-    """Whether `url` is on this machine (so this machine's memory is the daemon's)."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
-
-
-def shown_url(url: str) -> str:
-    """The URL to put in messages: any user:password@ in it is a secret too."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def parse_size(text: str | None) -> int | None:
@@ -300,7 +287,7 @@ def configured_ollama_engines(config: Any, environ: dict[str, str]) -> dict[str,
     engines: dict[str, OllamaEngine] = {}
     for host in hosts:
         url = ollama_url(host)
-        name = "ollama" if len(hosts) == 1 else f"ollama@{urlsplit(shown_url(url)).netloc}"
+        name = "ollama" if len(hosts) == 1 else f"ollama@{shown_host(url)}"
         engines[name] = OllamaEngine(
             name=name, host=url, connect_timeout=section.connect_timeout, read_timeout=section.read_timeout,
             auth_header=section.proxy_header, auth_secret=secret, auth_env=section.auth_header_env,

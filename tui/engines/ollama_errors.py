@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from tui.engines.base import BadRequest, EngineCrashed, EngineError, EngineUnavailable, ModelNotFound
+from tui.engines.urls import shown_host
 
 SCRUBBED = "•••"
 
@@ -78,8 +78,7 @@ def _from_response(error: object, ctx: ErrorContext, where: str, model: str, dur
     status = getattr(error, "status_code", -1)
     detail = ctx.scrub(str(getattr(error, "error", "") or "")).strip()
     if 300 <= status < 400:
-        target = urlsplit(ctx.redirect)
-        host = target.netloc.rpartition("@")[2]  # A user:password in the Location is not ours to show.
+        host = shown_host(ctx.redirect)
         to = f" to {host}" if host else ""
         return EngineUnavailable(
             f"{where} redirected the request{to} (HTTP {status}); lchat does not follow redirects, so "

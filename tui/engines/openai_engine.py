@@ -24,8 +24,8 @@ from tui.engines.base import (
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
-from tui.engines.ollama_engine import is_local, shown_url
 from tui.engines.ollama_errors import SCRUBBED
+from tui.engines.urls import is_local, shown_host, shown_url
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
@@ -202,8 +202,8 @@ class OpenAICompatEngine:
         if isinstance(error, openai.APIStatusError):
             status, detail = error.status_code, self._scrub(_detail(error))
             if 300 <= status < 400:
-                target = urlsplit(shown_url(error.response.headers.get("location", "")))
-                to = f" to {target.netloc}" if target.netloc else ""
+                host = shown_host(error.response.headers.get("location", ""))
+                to = f" to {host}" if host else ""
                 return EngineUnavailable(
                     f"{where} redirected the request{to} (HTTP {status}); lchat does not follow redirects, "
                     "so the key never reaches another host: put the final address in its base_url"

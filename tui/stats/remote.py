@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from tui.domain import ModelInfo
+from tui.engines.urls import shown_host
 from tui.stats.sample import RemoteModel, RemoteStats
 
 NEVER_AFTER_S = 50 * 365 * 86400
@@ -21,7 +21,7 @@ def from_model_list(models: Iterable[ModelInfo], *, backend: str, url: str, offl
     is said not to report them, and an offline one why, rather than to have nothing loaded."""
     now = time.time() if now is None else now
     models = [m for m in models if m.backend == backend]
-    host = host_of(url)
+    host = shown_host(url) or url
     if offline:
         return RemoteStats(backend=backend, host=host, error=offline)
     if not any("running" in m.extra for m in models) and not backend.startswith("ollama"):
@@ -32,14 +32,6 @@ def from_model_list(models: Iterable[ModelInfo], *, backend: str, url: str, offl
         for m in models if (running := m.extra.get("running"))
     ]
     return RemoteStats(backend=backend, host=host, models=tuple(loaded))
-
-
-def host_of(url: str) -> str:
-    """host:port of a server's URL, without any user or password it may carry."""
-    parts = urlsplit(url if "//" in url else f"//{url}")
-    if not parts.hostname:
-        return url
-    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
 
 
 def remote_lines(remote: RemoteStats, *, now: float | None = None) -> list[str]:
