@@ -8,11 +8,13 @@ from typing import Any
 
 
 class Role(StrEnum):
-    """Who wrote a message."""
+    """Who wrote a message. TOOL exists only in what engines are sent (a tool's result);
+    the history keeps results as parts of the answer that called the tool."""
 
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    TOOL = "tool"
 
 
 class MessageStatus(StrEnum):
@@ -22,6 +24,64 @@ class MessageStatus(StrEnum):
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"
     ERROR = "error"
+
+
+class PartKind(StrEnum):
+    """What a part of a message holds, beside its answer text (kept in `ChatMessage.content`)."""
+
+    REASONING = "reasoning"
+    """What a thinking model thought before (or between) its answer's words."""
+    TOOL_CALL = "tool_call"
+    """A call the model asked for: data has id, name, server, arguments, approval, state."""
+    TOOL_RESULT = "tool_result"
+    """What a tool answered (text); data has the call's id and name, and is_error."""
+    ATTACHMENT = "attachment"
+    """A file or image the user attached: data has name, mime, size, sha256; the bytes are a blob."""
+
+
+@dataclass(frozen=True)
+class MessagePart:
+    """One part of a message other than its answer text.
+
+    Parts are ordered by `seq`; `offset` is how many characters of the message's text came
+    before the part, so reasoning, tool calls and text interleave as they arrived.
+    """
+
+    kind: PartKind
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0
+    offset: int = 0
+    id: int | None = None
+    """The stored part's id; None before it is stored."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call as a model asked for it."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file or image sent with a user's message."""
+
+    name: str
+    mime: str
+    data: bytes
+    """The bytes as sent: an image already downscaled, a text file as read."""
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+    @property
+    def text(self) -> str:
+        """A text file's content (invalid bytes replaced); "" for an image."""
+        return "" if self.is_image else self.data.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -64,6 +124,22 @@ class ChatMessage:
     updated_at: float = 0.0
     parent_id: int | None = None
     """The message this one answers or follows; siblings (same parent) are branches."""
+    reasoning_tokens: int | None = None
+    """Tokens the model spent thinking (an estimate where `reasoning_estimated`)."""
+    reasoning_estimated: bool = False
+    """The engine reported one total, so the reasoning/answer split was estimated."""
+    reasoning_ttft_s: float | None = None
+    """Seconds from the request to the first reasoning token (`ttft_s` is the first answer token)."""
+    parts: tuple[MessagePart, ...] = ()
+    """Reasoning, tool calls and results, attachments, in order (the answer text is `content`)."""
+
+    @property
+    def reasoning(self) -> str:
+        """All the message's reasoning, in order."""
+        return "".join(part.text for part in self.parts if part.kind is PartKind.REASONING)
+
+    def parts_of(self, kind: PartKind) -> list[MessagePart]:
+        return [part for part in self.parts if part.kind is kind]
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -97,6 +173,16 @@ class ChatTurn:
 
     role: Role
     content: str
+    reasoning: str = ""
+    """An assistant turn's reasoning; sent back only within a turn that called tools."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The calls an assistant turn asked for."""
+    tool_call_id: str = ""
+    """For a TOOL turn: the call it answers."""
+    tool_name: str = ""
+    """For a TOOL turn: the tool that answered."""
+    attachments: tuple[Attachment, ...] = ()
+    """Files and images sent with a user turn."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +196,24 @@ class GenerationOptions:
     stop: tuple[str, ...] = ()
     lora: str | None = None
     """A GGUF LoRA adapter for the embedded engine: its path; "" for none; None for the model's saved default."""
+    think: str | None = None
+    """Thinking: None for the model's default, "off", "on", or a level ("low", "medium", "high")."""
+    tools: tuple[ToolSpec, ...] = ()
+    """Tools the model may call this turn."""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model: its name, what it does, and a JSON Schema for its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def as_openai(self) -> dict[str, Any]:
+        """The `tools` entry Ollama and OpenAI-compatible servers (and chat templates) take."""
+        return {"type": "function", "function": {
+            "name": self.name, "description": self.description, "parameters": self.parameters}}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.domain import ChatTurn, GenerationOptions, ModelInfo, ToolCall
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,21 @@ class TextPiece:
     """A piece of the answer, in order; pieces concatenate to the answer."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class ReasoningPiece:
+    """A piece of the model's reasoning; never part of the answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """The model asks for a tool call, complete (arguments parsed). The answer's round ends
+    with its `Finished`; the caller runs the calls and asks again with the results."""
+
+    call: ToolCall
 
 
 @dataclass(frozen=True)
@@ -34,13 +49,19 @@ class Finished:
     """Seconds the engine spent evaluating the prompt, where it reports it."""
     load_s: float | None = None
     """Seconds the engine spent loading the model for this answer, where it reports it."""
+    reasoning_tokens: int | None = None
+    """Of `completion_tokens`, how many were reasoning, where known or estimated."""
+    reasoning_estimated: bool = False
+    """`reasoning_tokens` is an estimate (the engine reported one total)."""
+    reasoning_ttft_s: float | None = None
+    """Seconds from the request to the first reasoning piece (`ttft_s`: the first answer piece)."""
 
     @property
     def tokens_per_s(self) -> float | None:
         return self.completion_tokens / self.gen_s if self.gen_s > 0 else None
 
 
-ChatEvent = TextPiece | Finished
+ChatEvent = TextPiece | ReasoningPiece | ToolCallRequest | Finished
 
 
 class EngineError(Exception):
