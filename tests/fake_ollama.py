@@ -59,6 +59,8 @@ class OllamaState:
     piece_delay: float = 0.0
     redirect_to: str = ""
     required_auth: str = ""
+    list_delay: float = 0.0
+    """Seconds /api/tags takes to answer (a daemon slow to list, e.g. just started)."""
     """When set, every request must carry Authorization equal to this."""
     pull_sizes: dict[str, int] = field(default_factory=dict)
     """Models /api/pull knows, with their download size."""
@@ -100,6 +102,7 @@ class OllamaHandler(Handler):
         if path == "/api/version":
             self.send_json(200, {"version": "0.6.8"})
         elif path == "/api/tags":
+            time.sleep(state.list_delay)
             self.send_json(200, {"models": list(state.models.values())})
         elif path == "/api/ps":
             self.send_json(200, {"models": list(state.running.values())})

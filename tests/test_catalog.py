@@ -47,7 +47,7 @@ def test_fit_formula_and_verdicts() -> None:
 def test_catalog_picks_memory_and_context_per_backend() -> None:
     config = Config()
     config.engine.context_length = 4096
-    catalog = Catalog(config)
+    catalog = Catalog(config, loads_into={"embedded": "RAM", "ollama": "VRAM", "lmstudio": ""})
     ram, gpu = Memory("RAM", 32 * GIB, 64 * GIB), Memory("VRAM", 10 * GIB, 24 * GIB)
     catalog.memory = MemorySnapshot(ram=ram, gpu=gpu)
     embedded, ollama = model(backend="embedded"), model(backend="ollama")
@@ -64,7 +64,7 @@ def test_catalog_picks_memory_and_context_per_backend() -> None:
 
 
 def test_a_loaded_model_counts_its_own_memory_as_free() -> None:
-    catalog = Catalog(Config())
+    catalog = Catalog(Config(), loads_into={"embedded": "RAM", "ollama": "VRAM"})
     catalog.memory = MemorySnapshot(ram=Memory("RAM", 2 * GIB, 64 * GIB), gpu=Memory("VRAM", GIB, 24 * GIB))
     idle = model(backend="ollama", size=6 * GIB)
     loaded = model(backend="ollama", size=6 * GIB, running={"size": 7 * GIB, "size_vram": 7 * GIB})

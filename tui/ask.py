@@ -10,21 +10,26 @@ from typing import TextIO
 from tui.chat_service import AnswerEnded, AnswerPiece
 from tui.domain import MessageStatus
 from tui.engines.base import EngineError
+from tui.model_names import ModelChoice, Waiting
 from tui.safe_text import terminal_safe
 from tui.services import Services
 
 
-async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
+async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool, backend: str | None = None,
               out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Answer `prompt`; return the process exit code."""
+    """Answer `prompt` with `model` (`NAME` or `BACKEND/NAME`; else the configured default), on
+    `backend` when given; return the process exit code."""
     chat = services.chat
     try:
         models, offline = await chat.list_models()
-        choice = chat.find_model(models, model) if model else chat.default_model(models)
+        if model:
+            choice: ModelChoice | Waiting | None = chat.find_model(models, model, backend=backend, offline=offline)
+        else:  # Every backend has answered: the configured model is found, or named in the error.
+            choice = chat.answer_model(models, offline=offline, backend=backend)
     except EngineError as error:
         print(f"lchat: {terminal_safe(str(error))}", file=err)
         return 1
-    if choice is None:  # The reasons quote servers: made safe like every error shown.
+    if not isinstance(choice, ModelChoice):  # The reasons quote servers: made safe like every error shown.
         reasons = "; ".join(f"{name}: {why}" for name, why in offline.items())
         print(terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
               file=err)

@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", help="ask one question, stream the answer to stdout")
     ask.add_argument("prompt", help="the question")
-    ask.add_argument("--model", "-m", help="model name, file name or a unique part of one")
+    ask.add_argument("--model", "-m", help="model name, file name or a unique part of one; BACKEND/NAME picks the backend")
+    ask.add_argument("--backend", "-b", help="the backend to ask (a name as lchat shows it: embedded, ollama, a [[servers]] name)")
     ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats")
     stats = commands.add_parser("stats", help="print the GPU, CPU and memory figures of the stats pane")
     stats.add_argument("--json", action="store_true", help="one JSON object per snapshot")
@@ -99,7 +100,7 @@ def _run_ask(services, args: argparse.Namespace) -> int:
         for signal_number in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signal_number, lambda s=signal_number: (stopped_by.append(s), task.cancel()))
         try:
-            return await ask(services, args.prompt, model=args.model, as_json=args.json)
+            return await ask(services, args.prompt, model=args.model, backend=args.backend, as_json=args.json)
         finally:
             await services.aclose()
 

@@ -33,7 +33,8 @@ class ChatConfig:
     """Defaults for new conversations."""
 
     model: str = ""
-    """Model for new conversations; empty means the starter model, else the first found."""
+    """Model for new conversations, NAME or BACKEND/NAME (e.g. "ollama/qwen2.5:0.5b"); lchat waits for
+    its backend's list and never answers with another; empty means the starter model, else the first found."""
     system_prompt: str = ""
     """System prompt for new conversations."""
     temperature: float = 0.7
@@ -143,7 +144,8 @@ class PresetConfig:
     system_prompt: str = ""
     """The conversation's system prompt."""
     model: str = ""
-    """Model to switch to (name, file name or a unique part of one); "" keeps the current one."""
+    """Model to switch to (name, file name or a unique part of one; BACKEND/NAME picks the backend);
+    "" keeps the current one."""
     temperature: float | None = None
     """Sampling temperature; unset: the [chat] default."""
     top_p: float | None = None

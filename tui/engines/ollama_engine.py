@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import ChatEvent, EngineError, Finished, TextPiece
+from tui.engines.base import ChatEvent, Engine, EngineError, Finished, TextPiece
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
 from tui.engines.ollama_errors import ErrorContext, translate
@@ -48,7 +48,7 @@ def parse_size(text: str | None) -> int | None:
         return None
 
 
-class OllamaEngine:
+class OllamaEngine(Engine):
     """Chat, list, describe, pull, delete and unload on one Ollama daemon."""
 
     def __init__(
@@ -66,11 +66,9 @@ class OllamaEngine:
     ) -> None:
         """`auth_secret` is the auth header's value (read from `auth_env` by the caller)."""
         self.name = name
-        self.url = ollama_url(host)
+        self._url = ollama_url(host)
         self.num_ctx = num_ctx
         """Context window sent as num_ctx (0: the model's own)."""
-        self.context_cap = num_ctx or None
-        """What the chat service fits conversations into (None: the model's own)."""
         self._timeouts = (connect_timeout, read_timeout)
         self._auth = (auth_header, auth_secret) if auth_secret else None
         # The client itself also sends $OLLAMA_API_KEY when set: neither may ever be shown.
@@ -82,8 +80,23 @@ class OllamaEngine:
         self._shown: dict[str, dict[str, Any]] = {}
 
     @property
+    def url(self) -> str:
+        return self._url
+
+    @property
     def local(self) -> bool:
         return is_local(self.url)
+
+    @property
+    def loads_into(self) -> str:
+        """A daemon on this machine uses the GPU where it can."""
+        return "VRAM" if self.local else ""
+
+    @property
+    def context_cap(self) -> int | None:
+        return self.num_ctx or None
+
+    can_describe = can_pull = can_delete = can_unload = True
 
     def _api(self) -> Any:
         """The AsyncClient, made on first use (inside the running event loop)."""
@@ -170,7 +183,7 @@ class OllamaEngine:
             load_s=final.load_duration / 1e9 if final.load_duration else None,
         )
 
-    # Optional abilities (tui.engines.manage)
+    # Optional abilities (declared on tui.engines.base.Engine)
 
     async def details(self, model: str) -> Details:
         """Everything /api/show says: architecture, template, license, parameters, capabilities."""

@@ -15,6 +15,7 @@ from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
+    Engine,
     EngineCrashed,
     EngineError,
     EngineUnavailable,
@@ -38,7 +39,7 @@ NO_KEY = "sk-no-key-required"
 """Sent when no key is configured, so the client never falls back to $OPENAI_API_KEY."""
 
 
-class OpenAICompatEngine:
+class OpenAICompatEngine(Engine):
     """One OpenAI-compatible server: /v1/models and streaming chat completions."""
 
     def __init__(
@@ -69,6 +70,8 @@ class OpenAICompatEngine:
     @property
     def url(self) -> str:
         return self.base_url
+
+    can_describe = True
 
     def _api(self) -> Any:
         if self._problem:
