@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.engines.wire import ollama_messages
 from tui.engines.base import ChatEvent, EngineError, Finished, TextPiece
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
@@ -142,7 +143,7 @@ class OllamaEngine:
         }
         try:
             stream = await self._api().chat(
-                model=model, messages=[{"role": str(t.role), "content": t.content} for t in messages],
+                model=model, messages=ollama_messages(messages),
                 stream=True, options={k: v for k, v in wanted.items() if v is not None},
                 keep_alive=self._keep_alive,
             )
