@@ -8,7 +8,15 @@ from contextlib import aclosing
 
 import pytest
 
-from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ChatService, ModelChoice, QuestionSaved, title_from
+from tui.chat_service import (
+    AnswerEnded,
+    AnswerPiece,
+    AnswerStarted,
+    ChatService,
+    ModelChoice,
+    QuestionSaved,
+    title_from,
+)
 from tui.config import ChatConfig
 from tui.domain import MessageStatus, ModelInfo, Role
 from tui.engines.base import Finished, ModelNotFound, TextPiece

@@ -20,6 +20,7 @@ from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
 from tui.engines.ollama_errors import ErrorContext, translate
 from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.wire import ollama_messages
 from tui.models.fit import KvShape
 
 DEFAULT_HOST = "localhost:11434"
@@ -155,7 +156,7 @@ class OllamaEngine(Engine):
         }
         try:
             stream = await self._api().chat(
-                model=model, messages=[{"role": str(t.role), "content": t.content} for t in messages],
+                model=model, messages=ollama_messages(messages),
                 stream=True, options={k: v for k, v in wanted.items() if v is not None},
                 keep_alive=self._keep_alive,
             )

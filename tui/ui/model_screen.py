@@ -17,8 +17,8 @@ from tui.chat_service import ModelChoice
 from tui.config import save_config
 from tui.domain import Conversation, ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
-from tui.model_names import Waiting
 from tui.engines.manage import Details
+from tui.model_names import Waiting
 from tui.models.catalog import Catalog, context_text, count_text, label, state_text
 from tui.models.fit import gb
 from tui.models.memory import MemorySnapshot, from_sample, probe_memory
