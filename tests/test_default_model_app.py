@@ -3,6 +3,8 @@ models waits for it (and says so); an unavailable one is named, never replaced b
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -21,12 +23,20 @@ SIZE = (120, 40)
 
 @pytest.fixture
 def slow_daemon() -> Iterator[Served]:
-    """An Ollama daemon that takes a second to list its models, as one just started does."""
-    state = OllamaState(list_delay=1.0)
+    """An Ollama daemon that lists its models only when the test says (`state.list_gate.set()`)."""
+    state = OllamaState(list_gate=threading.Event())
     state.add("qwen2.5:0.5b")
     daemon = start_ollama(state)
     yield daemon
+    state.list_gate.set()
     daemon.stop()
+
+
+async def until(pilot, condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
 
 
 def notes(app: LchatApp) -> str:
@@ -37,16 +47,18 @@ def build(open_services, daemon: Served) -> tuple[LchatApp, ScriptedEngine]:
     config = Config()
     config.chat.model = "qwen2.5:0.5b"
     starter = ScriptedEngine(name="embedded", models=["/m/starter.gguf"])
-    return LchatApp(open_services(starter, OllamaEngine(host=daemon.url, connect_timeout=10, read_timeout=5),
+    return LchatApp(open_services(starter, OllamaEngine(host=daemon.url, connect_timeout=10, read_timeout=60),
                                    config=config)), starter
 
 
 async def test_a_question_sent_at_start_waits_for_the_configured_models_backend(open_services, slow_daemon) -> None:
     app, starter = build(open_services, slow_daemon)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(*"hi", "enter")  # The starter is listed at once; Ollama takes a second.
-        await pilot.pause()
+        await pilot.press(*"hi", "enter")  # The starter is listed at once; Ollama has not answered.
+        await until(pilot, lambda: "Waiting for ollama" in notes(app))
         assert "Waiting for ollama to list models (the configured model is qwen2.5:0.5b)" in notes(app)
+        assert app.services.store.list_messages(app.screen.conversation.id) == []  # Nothing sent yet.
+        slow_daemon.state.list_gate.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
         conversation = app.screen.conversation
@@ -60,6 +72,7 @@ async def test_a_question_sent_at_start_waits_for_the_configured_models_backend(
 
 async def test_an_unavailable_configured_model_is_named_and_the_question_kept(open_services, slow_daemon) -> None:
     slow_daemon.state.required_auth = "Bearer right-token"
+    slow_daemon.state.list_gate.set()
     app, starter = build(open_services, slow_daemon)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"hi", "enter")
