@@ -154,3 +154,13 @@ def test_memory_from_a_stats_sample() -> None:
     assert snapshot.ram == Memory("RAM", 10 * GIB, 16 * GIB)
     assert snapshot.gpu == Memory("VRAM", 140 * GIB, 141 * GIB)
     assert from_sample(StatsSample(time=0.0, wall=0.0)).gpu is None
+
+
+def test_favourites_name_their_backend_even_when_names_hold_slashes() -> None:
+    config = Config()
+    config.models.favourites = ["ollama@gpu-box:11434/hf.co/bartowski/Qwen-GGUF:Q4_K_M", "my/server/qwen3",
+                                "gone/model"]
+    catalog = Catalog(config, order=["embedded", "ollama@gpu-box:11434", "my/server"])
+    assert catalog.favourite(1) == ("ollama@gpu-box:11434", "hf.co/bartowski/Qwen-GGUF:Q4_K_M")
+    assert catalog.favourite(2) == ("my/server", "qwen3")  # the configured name, not "my"
+    assert catalog.favourite(3) == ("gone", "model")  # a backend no longer configured

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fake_ollama import OllamaState, start_ollama
 from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.base import Engine, EngineError, Finished, TextPiece, Unsupported
 from tui.engines.ollama_engine import OllamaEngine
@@ -98,3 +99,20 @@ def test_a_server_elsewhere_is_not_local_and_claims_none_of_this_machines_memory
     near = OllamaEngine(host="localhost:11434", num_ctx=8192)
     assert near.local and near.loads_into == "VRAM" and near.context_cap == 8192
     assert OllamaEngine().context_cap is None
+
+
+async def test_ollama_says_what_each_model_can_do_from_its_capabilities() -> None:
+    state = OllamaState()
+    state.add("llama3.2:latest")
+    daemon = start_ollama(state)
+    engine = OllamaEngine(host=daemon.url, read_timeout=5)
+    try:
+        assert engine.supports_tools("llama3.2:latest") is None  # Not read yet: unknown, not "no".
+        await engine.list_models()  # The double's /api/show says ["completion", "tools"].
+        assert engine.supports_tools("llama3.2:latest") is True
+        assert engine.supports_images("llama3.2:latest") is False
+        assert engine.supports_thinking("llama3.2:latest") is False
+        assert engine.supports_tools("not-listed") is None
+    finally:
+        await engine.aclose()
+        daemon.stop()

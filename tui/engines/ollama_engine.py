@@ -79,6 +79,8 @@ class OllamaEngine(Engine):
         self._keep_alive = keep_alive or None
         self._client: Any = None
         self._shown: dict[str, dict[str, Any]] = {}
+        self._digests: dict[str, str] = {}
+        """Each listed model's digest, the key of what /api/show said of it."""
 
     @property
     def url(self) -> str:
@@ -140,6 +142,7 @@ class OllamaEngine(Engine):
         except Exception as error:  # noqa: BLE001 - translated into a readable EngineError
             raise translate(error, self._ctx, during="list") from None
         await self._fetch_shows([m for m in tags.models if m.model and m.digest not in self._shown])
+        self._digests = {m.model: m.digest or "" for m in tags.models if m.model}
         return [self._describe(m, running.get(m.model)) for m in tags.models if m.model]
 
     async def chat(
@@ -232,6 +235,23 @@ class OllamaEngine(Engine):
         except Exception as error:  # noqa: BLE001
             raise translate(error, self._ctx, model=model, during="unload") from None
 
+    # What a model can do: /api/show's capabilities, read with the model list
+
+    def supports_thinking(self, model: str) -> bool | None:
+        return self._capable(model, "thinking")
+
+    def supports_tools(self, model: str) -> bool | None:
+        return self._capable(model, "tools")
+
+    def supports_images(self, model: str) -> bool | None:
+        return self._capable(model, "vision")
+
+    def _capable(self, model: str, capability: str) -> bool | None:
+        """Whether /api/show listed `capability` for `model`; None before it was read, or from a
+        daemon too old to say."""
+        capabilities = self._shown.get(self._digests.get(model, ""), {}).get("capabilities")
+        return None if capabilities is None else capability in capabilities
+
     # Helpers
 
     async def _fetch_shows(self, models: list[Any]) -> None:
@@ -243,7 +263,8 @@ class OllamaEngine(Engine):
                     show = await self._api().show(entry.model)
                 except Exception:  # noqa: BLE001 - details are optional in a list
                     return
-                self._shown[entry.digest] = {"info": dict(show.modelinfo or {}), "parameters": show.parameters or ""}
+                self._shown[entry.digest] = {"info": dict(show.modelinfo or {}), "parameters": show.parameters or "",
+                                             "capabilities": show.capabilities}
 
         if models:
             try:
