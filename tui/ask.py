@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import aclosing
 from typing import TextIO
 
-from tui.chat_service import AnswerEnded, AnswerPiece
+from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate
 from tui.domain import MessageStatus
 from tui.engines.base import EngineError
 from tui.safe_text import terminal_safe
 from tui.services import Services
 
 
+DIM, PLAIN = "\x1b[2m", "\x1b[0m"
+
+
 async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
+              think: str | None = None, show_reasoning: bool = True,
               out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Answer `prompt`; return the process exit code."""
+    """Answer `prompt`; return the process exit code.
+
+    `think` overrides the configured thinking ("off", "on" or a level). The reasoning goes to
+    `err`, dimmed, when that is a terminal and `show_reasoning`; `--json` carries it too.
+    """
     chat = services.chat
     try:
         models, offline = await chat.list_models()
@@ -32,14 +41,24 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
     conversation = chat.new_conversation(choice)
+    if think is not None:
+        services.store.set_conversation_settings(
+            conversation.id, system_prompt=conversation.system_prompt, params={**conversation.params, "think": think})
+    thoughts = _Thoughts(err if show_reasoning and not as_json and err.isatty() else None)
     ended: AnswerEnded | None = None
-    async with aclosing(chat.send(conversation.id, prompt, choice)) as updates:
-        async for update in updates:
-            if isinstance(update, AnswerPiece) and not as_json:
-                out.write(shown(update.text))
-                out.flush()
-            elif isinstance(update, AnswerEnded):
-                ended = update
+    try:
+        async with aclosing(chat.send(conversation.id, prompt, choice)) as updates:
+            async for update in updates:
+                if isinstance(update, ReasoningUpdate):
+                    thoughts.add(update.text)
+                elif isinstance(update, AnswerPiece) and not as_json:
+                    thoughts.end()
+                    out.write(shown(update.text))
+                    out.flush()
+                elif isinstance(update, AnswerEnded):
+                    ended = update
+    finally:
+        thoughts.end()  # Interrupted mid-reasoning too: the terminal's style is put back.
     assert ended is not None
     message = ended.message
     if not as_json:
@@ -47,6 +66,8 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     if message.status is MessageStatus.ERROR:
         print(f"lchat: {terminal_safe(message.error)}", file=err)
         return 1
+    if ended.stats and ended.stats.notice:
+        print(f"lchat: note: {terminal_safe(ended.stats.notice)}", file=err)
     if as_json:
         stats = ended.stats
         print(json.dumps({
@@ -56,7 +77,10 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "answer": message.content,
             "prompt_tokens": message.prompt_tokens,
             "completion_tokens": message.completion_tokens,
+            "reasoning": thoughts.text,
             "ttft_s": message.ttft_s,
+            "reasoning_ttft_s": stats.reasoning_ttft_s if stats else None,
+            "reasoning_tokens": stats.reasoning_tokens if stats else None,
             "gen_s": message.gen_s,
             "tokens_per_s": message.tokens_per_s,
             "energy_wh": message.energy_wh,
@@ -64,3 +88,31 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "stop_reason": stats.stop_reason if stats else None,
         }), file=out)
     return 0
+
+
+class _Thoughts:
+    """The answer's reasoning: kept for --json, and shown dimmed on a terminal before the answer."""
+
+    def __init__(self, terminal: TextIO | None) -> None:
+        self._terminal = terminal
+        self._dim, self._plain = ("", "") if os.environ.get("NO_COLOR") else (DIM, PLAIN)
+        self._parts: list[str] = []
+        self._open = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
+        if self._terminal is not None:
+            self._terminal.write(("" if self._open else self._dim) + terminal_safe(text))
+            self._terminal.flush()
+            self._open = True
+
+    def end(self) -> None:
+        """The answer begins (or the stream ended): leave the dim style and the reasoning's line."""
+        if self._open and self._terminal is not None:
+            self._terminal.write(self._plain + "\n\n")
+            self._terminal.flush()
+        self._open = False

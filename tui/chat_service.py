@@ -24,7 +24,15 @@ from tui.domain import (
     ModelInfo,
     Role,
 )
-from tui.engines.base import Engine, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece
+from tui.engines.base import (
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ModelNotFound,
+    ReasoningPiece,
+    TextPiece,
+)
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
 
@@ -69,6 +77,13 @@ class AnswerPiece:
 
 
 @dataclass(frozen=True)
+class ReasoningUpdate:
+    """More of the answer's reasoning, as the engine produced it (raw: not yet made terminal-safe)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class AnswerEnded:
     """The answer's final row; `stats` is None when it failed."""
 
@@ -78,7 +93,7 @@ class AnswerEnded:
     """Why the answer could not be written to the history (disk full...), or empty."""
 
 
-ChatUpdate = QuestionSaved | AnswerStarted | AnswerPiece | AnswerEnded
+ChatUpdate = QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded
 
 
 @dataclass(frozen=True)
@@ -226,6 +241,7 @@ class ChatService:
             max_tokens=params.get("max_tokens", self.defaults.max_tokens),
             seed=params.get("seed"),
             lora=params.get("lora"),
+            think=params.get("think", self.defaults.think),
         )
 
     def new_conversation(self, model: ModelChoice | None = None) -> Conversation:
@@ -322,7 +338,9 @@ class ChatService:
                         parts.append(event.text)
                         yield AnswerPiece(event.text)
                         autosave.changed()
-                    else:
+                    elif isinstance(event, ReasoningPiece):
+                        yield ReasoningUpdate(event.text)
+                    elif isinstance(event, Finished):
                         stats = event
         except EngineError as engine_error:
             status, error = MessageStatus.ERROR, str(engine_error)

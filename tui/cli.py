@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from tui import __version__, history_cli
+from tui.config import THINK_SETTINGS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("prompt", help="the question")
     ask.add_argument("--model", "-m", help="model name, file name or a unique part of one")
     ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats")
+    thinking = ask.add_mutually_exclusive_group()
+    thinking.add_argument("--think", choices=THINK_SETTINGS, metavar="LEVEL",
+                          help=f"how the model thinks: {', '.join(THINK_SETTINGS)} (default: [chat] think, "
+                               "else the model's own)")
+    thinking.add_argument("--no-think", dest="think", action="store_const", const="off",
+                          help="ask the model not to think (same as --think off)")
+    ask.add_argument("--hide-reasoning", action="store_true",
+                     help="do not show the model's reasoning on a terminal's stderr")
     stats = commands.add_parser("stats", help="print the GPU, CPU and memory figures of the stats pane")
     stats.add_argument("--json", action="store_true", help="one JSON object per snapshot")
     stats.add_argument("--watch", nargs="?", type=float, const=0.0, metavar="SECONDS",
@@ -99,7 +108,8 @@ def _run_ask(services, args: argparse.Namespace) -> int:
         for signal_number in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signal_number, lambda s=signal_number: (stopped_by.append(s), task.cancel()))
         try:
-            return await ask(services, args.prompt, model=args.model, as_json=args.json)
+            return await ask(services, args.prompt, model=args.model, as_json=args.json, think=args.think,
+                             show_reasoning=not args.hide_reasoning)
         finally:
             await services.aclose()
 

@@ -8,6 +8,7 @@ OpenAI-compatible server's content), and gpt-oss's harmony channels.
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from tui.engines.base import ReasoningPiece, TextPiece
@@ -203,3 +204,57 @@ def splitter_for_template(template: str, prompt: str) -> Splitter | None:
 def prompt_opens_think(prompt: str) -> bool:
     """Whether the rendered prompt leaves a `<think>` block open for the model to continue."""
     return prompt.rfind(THINK_OPEN) > prompt.rfind(THINK_CLOSE)
+
+
+def ignored_think(think: str | None, *, thought: bool) -> str:
+    """What to tell the user when the model did not follow the think setting, else ""."""
+    if think == "off" and thought:
+        return "the model thought although thinking was set off"
+    return ""
+
+
+class Tally:
+    """What a stream of pieces says for its `Finished`: when the first of each kind came, and
+    how many characters of each, to estimate the reasoning's share of one token total."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.first_answer: float | None = None
+        self.first_reasoning: float | None = None
+        self.pieces = 0
+        self.chars = [0, 0]
+        """Characters of reasoning, of answer."""
+
+    def note(self, piece: Piece) -> Piece:
+        now = time.monotonic()
+        if isinstance(piece, ReasoningPiece):
+            self.first_reasoning = self.first_reasoning or now
+            self.chars[0] += len(piece.text)
+        else:
+            self.first_answer = self.first_answer or now
+            self.chars[1] += len(piece.text)
+        self.pieces += 1
+        return piece
+
+    @property
+    def first(self) -> float | None:
+        """When the first piece of either kind came."""
+        return min((t for t in (self.first_answer, self.first_reasoning) if t), default=None)
+
+    @property
+    def ttft_s(self) -> float | None:
+        return self.first_answer - self.started if self.first_answer else None
+
+    @property
+    def reasoning_ttft_s(self) -> float | None:
+        return self.first_reasoning - self.started if self.first_reasoning else None
+
+    @property
+    def thought(self) -> bool:
+        return self.chars[0] > 0
+
+    def estimated_reasoning_tokens(self, total: int) -> int | None:
+        """The reasoning's share of `total` tokens, by characters; None when there was no reasoning."""
+        if not self.chars[0]:
+            return None
+        return round(total * self.chars[0] / sum(self.chars))
