@@ -13,6 +13,7 @@ from tui.engines.reasoning_split import (
     ThinkSplitter,
     prompt_opens_think,
     splitter_for_template,
+    template_think_modes,
 )
 
 QWEN3 = (
@@ -125,3 +126,9 @@ def test_the_splitter_follows_the_template() -> None:
     closed = splitter_for_template("<think>", "<|im_start|>assistant\n<think>\n\n</think>\n\n")
     assert isinstance(closed, ThinkSplitter) and not closed.reasoning
     assert prompt_opens_think("a<think>b</think>c<think>\n") and not prompt_opens_think("plain")
+
+
+def test_think_modes_follow_the_template() -> None:
+    assert template_think_modes("{{ messages }}") == ()
+    assert template_think_modes("{% if enable_thinking is false %}<think>\n\n</think>{% endif %}") == ("off", "on")
+    assert template_think_modes("Reasoning: {{ reasoning_effort }}<|channel|>") == ("low", "medium", "high")

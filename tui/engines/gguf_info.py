@@ -78,10 +78,16 @@ def _read(path: Path, size: int) -> ModelInfo:
 
 
 def _extra(fields: dict[str, Any], arch: str, path: Path) -> dict[str, Any]:
-    """The title, and the KV cache's shape for the fit estimate (tui.models.fit)."""
+    """The title, the think settings its chat template takes, and the KV cache's shape for the
+    fit estimate (tui.models.fit)."""
     from tui.models.fit import KvShape
 
+    from tui.engines.reasoning_split import template_think_modes
+
     extra: dict[str, Any] = {"title": str(fields.get("general.name") or path.stem)}
+    modes = template_think_modes(str(fields.get("tokenizer.chat_template") or ""))
+    if modes:
+        extra["think_modes"] = list(modes)
     shape = KvShape.from_metadata(fields, arch)
     if shape:
         extra["kv"] = shape.as_extra()

@@ -30,6 +30,8 @@ class Splitter(Protocol):
     """Whether the text now arriving is reasoning."""
     saw_reasoning: bool
     """Whether any reasoning text came out."""
+    markers: tuple[str, ...]
+    """The markers it splits on (special tokens among them must be decoded for it)."""
 
     def feed(self, text: str) -> list[Piece]: ...
 
@@ -91,7 +93,7 @@ class ThinkSplitter:
 
     def __init__(self, *, inside: bool = False, opener: str = THINK_OPEN, closer: str = THINK_CLOSE) -> None:
         self._out = _Output(inside)
-        self._markers = (opener, closer)
+        self._markers = self.markers = (opener, closer)
         self._buffer = ""
 
     @property
@@ -129,6 +131,8 @@ class ThinkSplitter:
 class HarmonySplitter:
     """gpt-oss's channels: `<|channel|>analysis<|message|>` starts reasoning, any other channel
     (final, commentary) answer text; `<|start|>role`, `<|end|>`, `<|return|>` are dropped."""
+
+    markers = HARMONY_MARKERS
 
     def __init__(self) -> None:
         self._out = _Output(False)
@@ -199,6 +203,17 @@ def splitter_for_template(template: str, prompt: str) -> Splitter | None:
     if THINK_CLOSE in template or THINK_OPEN in template:
         return ThinkSplitter(inside=prompt_opens_think(prompt))
     return None
+
+
+def template_think_modes(template: str) -> tuple[str, ...]:
+    """The think settings a chat template can be asked for: gpt-oss's levels (its
+    `reasoning_effort`), on and off for `<think>` templates (honoured where the template reads
+    `enable_thinking`), none for a template with no reasoning markers."""
+    if "<|channel|>" in template:
+        return ("low", "medium", "high")
+    if THINK_CLOSE in template or THINK_OPEN in template:
+        return ("off", "on")
+    return ()
 
 
 def prompt_opens_think(prompt: str) -> bool:
