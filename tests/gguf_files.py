@@ -168,6 +168,6 @@ def with_chat_template(source: Path, path: Path, chat_template: str) -> Path:
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     for tensor in reader.tensors:
-        writer.write_tensor_data(tensor.data, tensor_endianess=reader.endianess, raw_dtype=tensor.tensor_type)
+        writer.write_tensor_data(tensor.data, tensor_endianess=reader.endianess)
     writer.close()
     return path

@@ -97,7 +97,7 @@ async def test_think_flag_and_config_default_reach_the_model(open_services, daem
 
 def lchat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=120,
-                          env=env, stdin=subprocess.DEVNULL)
+                          env=env, stdin=subprocess.DEVNULL, check=False)
 
 
 def test_the_command_line_flags(lchat_home: Path, daemon) -> None:

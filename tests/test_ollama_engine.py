@@ -9,8 +9,7 @@ from contextlib import aclosing
 import pytest
 
 from tests.fake_ollama import GIB, OllamaState, start_ollama
-from tests.loopback import closed_port, serve
-from tests.loopback import Handler
+from tests.loopback import Handler, closed_port, serve
 from tui.chat_service import ChatService, ModelChoice
 from tui.config import ChatConfig, Config
 from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
@@ -24,7 +23,12 @@ from tui.engines.base import (
     TextPiece,
 )
 from tui.engines.manage import Deletes, Describes, Pulls, Unloads
-from tui.engines.ollama_engine import ThinkAbility, OllamaEngine, configured_ollama_engines, ollama_url
+from tui.engines.ollama_engine import (
+    OllamaEngine,
+    ThinkAbility,
+    configured_ollama_engines,
+    ollama_url,
+)
 from tui.store import HistoryStore
 
 HELLO = [ChatTurn(Role.USER, "hi")]

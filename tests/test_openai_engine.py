@@ -13,7 +13,14 @@ from tui.chat_service import ChatService, ModelChoice
 from tui.config import ChatConfig, Config, ServerConfig
 from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
 from tui.engines.base import (
-    BadRequest, EngineCrashed, EngineError, EngineUnavailable, Finished, ModelNotFound, ReasoningPiece, TextPiece,
+    BadRequest,
+    EngineCrashed,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ModelNotFound,
+    ReasoningPiece,
+    TextPiece,
 )
 from tui.engines.openai_engine import PRESETS, OpenAICompatEngine, configured_servers
 from tui.store import HistoryStore

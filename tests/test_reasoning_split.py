@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tui.engines.base import ReasoningPiece, TextPiece
 from tui.engines.reasoning_split import (
@@ -33,8 +35,8 @@ GPT_OSS = (
 )
 
 RECORDED: list[tuple[str, str, str, object]] = [
-    ("qwen3", QWEN3, "Okay, the user asks what 2+2 is. Simple arithmetic: 2 plus 2 gives 4.\n"
-     "Should I mention <b> tags? No.", "The answer is **4**.\n\nAnything else?"),
+    ("qwen3", QWEN3, ("Okay, the user asks what 2+2 is. Simple arithmetic: 2 plus 2 gives 4.\n"
+                      "Should I mention <b> tags? No."), "The answer is **4**.\n\nAnything else?"),
     ("qwen3-off", QWEN3_NO_THINK, "", QWEN3_NO_THINK),
     ("deepseek-r1-opened", DEEPSEEK_R1_OPENED,
      "Okay, so I need to figure out 2+2. Let me think... <that is> 4.\n\nWait, yes, 4.", "2 + 2 = **4**."),
@@ -83,6 +85,14 @@ def test_one_character_at_a_time_and_random_cuts(name: str, raw: str, reasoning:
         cuts = sorted(rng.sample(range(1, len(raw)), rng.randint(2, 12)))
         pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
         assert run(make(name), pieces)[:2] == (reasoning, answer), pieces
+
+
+@given(st.sampled_from(RECORDED), st.lists(st.floats(min_value=0, max_value=1), max_size=40))
+def test_any_cuts_give_the_same_split(recorded: tuple[str, str, str, object], where: list[float]) -> None:
+    name, raw, reasoning, answer = recorded
+    cuts = sorted({int(f * len(raw)) for f in where})
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    assert run(make(name), pieces)[:2] == (reasoning, answer)
 
 
 def test_reasoning_streams_before_the_block_closes() -> None:

@@ -14,7 +14,6 @@ from tui.engines.base import EngineError
 from tui.safe_text import terminal_safe
 from tui.services import Services
 
-
 DIM, PLAIN = "\x1b[2m", "\x1b[0m"
 
 

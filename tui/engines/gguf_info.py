@@ -11,6 +11,7 @@ from typing import Any
 
 from tui.domain import ModelInfo
 from tui.engines.base import ModelLoadError
+from tui.engines.reasoning_split import template_think_modes
 
 BACKEND = "embedded"
 
@@ -81,8 +82,6 @@ def _extra(fields: dict[str, Any], arch: str, path: Path) -> dict[str, Any]:
     """The title, the think settings its chat template takes, and the KV cache's shape for the
     fit estimate (tui.models.fit)."""
     from tui.models.fit import KvShape
-
-    from tui.engines.reasoning_split import template_think_modes
 
     extra: dict[str, Any] = {"title": str(fields.get("general.name") or path.stem)}
     modes = template_think_modes(str(fields.get("tokenizer.chat_template") or ""))

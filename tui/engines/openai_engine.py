@@ -21,7 +21,6 @@ from tui.engines.base import (
     Finished,
     ModelNotFound,
     ReasoningPiece,
-    TextPiece,
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details

@@ -26,12 +26,16 @@ LONGEST_HEADER = 80
 class Splitter(Protocol):
     """What every format's splitter does."""
 
-    reasoning: bool
-    """Whether the text now arriving is reasoning."""
-    saw_reasoning: bool
-    """Whether any reasoning text came out."""
     markers: tuple[str, ...]
     """The markers it splits on (special tokens among them must be decoded for it)."""
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether the text now arriving is reasoning."""
+
+    @property
+    def saw_reasoning(self) -> bool:
+        """Whether any reasoning text came out."""
 
     def feed(self, text: str) -> list[Piece]: ...
 
@@ -93,7 +97,7 @@ class ThinkSplitter:
 
     def __init__(self, *, inside: bool = False, opener: str = THINK_OPEN, closer: str = THINK_CLOSE) -> None:
         self._out = _Output(inside)
-        self._markers = self.markers = (opener, closer)
+        self.markers: tuple[str, ...] = (opener, closer)
         self._buffer = ""
 
     @property
@@ -107,16 +111,16 @@ class ThinkSplitter:
     def feed(self, text: str) -> list[Piece]:
         out: list[Piece] = []
         self._buffer += text
-        opener, closer = self._markers
+        opener = self.markers[0]
         while True:
-            found = [(at, marker) for marker in self._markers if (at := self._buffer.find(marker)) >= 0]
+            found = [(at, marker) for marker in self.markers if (at := self._buffer.find(marker)) >= 0]
             if not found:
                 break
             at, marker = min(found)
             self._out.emit(self._buffer[:at], out)
             self._buffer = self._buffer[at + len(marker):]
             self._out.switch(marker == opener)
-        keep = _partial_tail(self._buffer, self._markers)
+        keep = _partial_tail(self._buffer, self.markers)
         self._out.emit(self._buffer[: len(self._buffer) - keep], out)
         self._buffer = self._buffer[len(self._buffer) - keep:]
         return out
@@ -132,7 +136,7 @@ class HarmonySplitter:
     """gpt-oss's channels: `<|channel|>analysis<|message|>` starts reasoning, any other channel
     (final, commentary) answer text; `<|start|>role`, `<|end|>`, `<|return|>` are dropped."""
 
-    markers = HARMONY_MARKERS
+    markers: tuple[str, ...] = HARMONY_MARKERS
 
     def __init__(self) -> None:
         self._out = _Output(False)
