@@ -119,4 +119,4 @@ def test_a_wrong_think_in_the_config_is_one_clear_line(lchat_home: Path) -> None
     (lchat_home / "config.toml").write_text("[chat]\nthink = \"maybe\"\n")
     result = lchat("ask", "hi", env=dict(os.environ))
     assert result.returncode == 2
-    assert "config.toml:2: chat.think must be one of off, on, low, medium, high, not 'maybe'" in result.stderr
+    assert "config.toml:2: chat.think must be one of '', 'off', 'on', 'low', 'medium', 'high', not 'maybe'" in result.stderr

@@ -34,6 +34,7 @@ from tui.engines.base import (
 )
 from tui.engines.embedded import EmbeddedEngine, default_threads
 from tui.engines.embedded_child import TextStream
+from tui.engines.gguf_info import read_gguf_info
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = starter_model()
@@ -412,9 +413,7 @@ async def test_starter_writes_reasoning_until_it_closes_the_block_or_stops(engin
     assert off[-1].notice == "the model thought although thinking was set off"
 
 
-async def test_thinking_is_switched_off_through_the_template(engine, tmp_path) -> None:
-    from tests.gguf_files import write_tiny_llama
-
+async def test_thinking_is_switched_off_through_the_template(engine, tmp_path, tiny) -> None:
     model = str(write_tiny_llama(tmp_path / "qwen3ish.gguf", chat_template=QWEN3_LIKE))
     options = GenerationOptions(temperature=0.0, max_tokens=20)
     thinking = await events_of(engine, model, options)
@@ -427,9 +426,9 @@ async def test_thinking_is_switched_off_through_the_template(engine, tmp_path) -
     # The template got enable_thinking=false: its prompt holds the closed, empty block.
     assert off[-1].prompt_tokens == final.prompt_tokens + len("\n</think>\n\n")
     assert off[-1].reasoning_tokens is None and off[-1].notice == ""
-    assert await engine.think_modes(model) == ("off", "on")
-    plain = str(write_tiny_llama(tmp_path / "plain.gguf"))  # ChatML: no reasoning markers.
-    assert await engine.think_modes(plain) == ()
+    # What the model list says (tui.thinking offers choices from it): ChatML cannot think.
+    assert read_gguf_info(Path(model)).extra["thinking"] is True
+    assert read_gguf_info(Path(tiny)).extra["thinking"] is False
 
 
 def test_control_tokens_are_decoded_only_where_the_splitter_needs_them(tiny: str) -> None:

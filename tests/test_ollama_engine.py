@@ -30,6 +30,7 @@ from tui.engines.ollama_engine import (
     ollama_url,
 )
 from tui.store import HistoryStore
+from tui.thinking import think_choices
 
 HELLO = [ChatTurn(Role.USER, "hi")]
 SECRET = "Bearer sk-live-0123456789abcdef"
@@ -376,14 +377,23 @@ async def test_think_is_sent_as_the_model_allows(engine, thinking_daemon) -> Non
     assert events[-1].notice == "the model thought although thinking was set off"
     # /api/show is asked once per model, however many answers.
     assert thinking_daemon.paths().count("POST /api/show") == 3
-    assert await engine.think_modes("qwen3:8b") == ("off", "on")
-    assert await engine.think_modes("gpt-oss:20b") == ("low", "medium", "high")
-    assert await engine.think_modes("llama3.2:latest") == ()
+
+
+async def test_the_model_list_says_which_models_think_and_their_levels(engine, thinking_daemon) -> None:
+    models = {m.name: m for m in await engine.list_models()}
+    assert models["qwen3:8b"].extra["thinking"] is True and "think_levels" not in models["qwen3:8b"].extra
+    assert models["gpt-oss:20b"].extra["think_levels"] == ["low", "medium", "high"]
+    assert models["llama3.2:latest"].extra["thinking"] is False
+    assert think_choices(models["gpt-oss:20b"]) == ["", "off", "low", "medium", "high"]
+    assert think_choices(models["llama3.2:latest"]) == [""]
+    shows = thinking_daemon.paths().count("POST /api/show")
+    await collect(engine, "gpt-oss:20b", GenerationOptions(think="low"))  # The list's answer is reused.
+    assert thinking_daemon.paths().count("POST /api/show") == shows
 
 
 def test_think_ability_from_older_daemons_without_the_levels_object() -> None:
-    assert ThinkAbility.from_show({"capabilities": ["completion"]}).modes == ()
-    assert ThinkAbility.from_show({"capabilities": ["thinking"]}).modes == ("off", "on")
+    assert ThinkAbility.from_show({"capabilities": ["completion"]}).as_extra() == {"thinking": False}
+    assert ThinkAbility.from_show({"capabilities": ["thinking"]}).as_extra() == {"thinking": True}
     gpt_oss = {"capabilities": ["thinking"], "model_info": {"general.architecture": "gptoss"}}
     assert ThinkAbility.from_show(gpt_oss) == ThinkAbility(True, ("low", "medium", "high"), "medium")
 

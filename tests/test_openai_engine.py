@@ -264,13 +264,13 @@ async def test_think_settings_reach_the_server_and_a_refused_level_is_said(engin
     assert server.requests[-1].body["chat_template_kwargs"] == {"enable_thinking": True}
     await collect(engine, options=GenerationOptions(think="high"))
     assert server.requests[-1].body["reasoning_effort"] == "high"
-    assert await engine.think_modes("qwen2.5-7b-instruct") == ("off", "on", "low", "medium", "high")
+    assert (await engine.list_models())[0].extra["think_levels"] == ["low", "medium", "high"]
     # A server that refuses reasoning_effort: asked again without it, and the answer says so.
     server.state.refuses = ("reasoning_effort",)
     events = await collect(engine, options=GenerationOptions(think="low"))
     assert "reasoning_effort" not in server.requests[-1].body and texts(events, TextPiece) == "Hi there!"
     assert events[-1].notice == "lmstudio does not take reasoning_effort, so the think setting was not sent"
-    assert await engine.think_modes("qwen2.5-7b-instruct") == ("off", "on")
+    assert "think_levels" not in (await engine.list_models())[0].extra  # Levels no longer offered.
     chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
     events = await collect(engine, options=GenerationOptions(think="low"))  # Not tried again.
     assert len([r for r in server.requests if r.path.endswith("/chat/completions")]) == len(chats) + 1

@@ -15,7 +15,7 @@ from tui.engines.reasoning_split import (
     ThinkSplitter,
     prompt_opens_think,
     splitter_for_template,
-    template_think_modes,
+    template_thinking,
 )
 
 QWEN3 = (
@@ -138,7 +138,8 @@ def test_the_splitter_follows_the_template() -> None:
     assert prompt_opens_think("a<think>b</think>c<think>\n") and not prompt_opens_think("plain")
 
 
-def test_think_modes_follow_the_template() -> None:
-    assert template_think_modes("{{ messages }}") == ()
-    assert template_think_modes("{% if enable_thinking is false %}<think>\n\n</think>{% endif %}") == ("off", "on")
-    assert template_think_modes("Reasoning: {{ reasoning_effort }}<|channel|>") == ("low", "medium", "high")
+def test_thinking_follows_the_template() -> None:
+    assert template_thinking("{{ messages }}") == {"thinking": False}
+    assert template_thinking("{% if enable_thinking is false %}<think>\n\n</think>{% endif %}") == {"thinking": True}
+    assert template_thinking("Reasoning: {{ reasoning_effort }}<|channel|>") == {
+        "thinking": True, "think_levels": ["low", "medium", "high"]}

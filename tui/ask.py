@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from contextlib import aclosing
 from typing import TextIO
 
 from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate
-from tui.domain import MessageStatus
+from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
 from tui.safe_text import terminal_safe
 from tui.services import Services
@@ -18,17 +19,27 @@ DIM, PLAIN = "\x1b[2m", "\x1b[0m"
 
 
 async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
-              think: str | None = None, show_reasoning: bool = True,
-              out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Answer `prompt`; return the process exit code.
+              out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+              attachments: Sequence[Attachment] = (), system: str | None = None,
+              conversation_id: int | None = None, continue_latest: bool = False,
+              think: str | None = None, show_reasoning: bool = True) -> int:
+    """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
+    or `continue_latest`, an existing one; return the process exit code.
 
-    `think` overrides the configured thinking ("off", "on" or a level). The reasoning goes to
+    `think` sets the conversation's thinking ("off", "on" or a level). The reasoning goes to
     `err`, dimmed, when that is a terminal and `show_reasoning`; `--json` carries it too.
     """
     chat = services.chat
+    conversation = None
+    if continue_latest or conversation_id is not None:
+        conversation = _existing(services, conversation_id)
+        if conversation is None:
+            which = f"conversation {conversation_id}" if conversation_id is not None else "conversation to continue"
+            print(f"lchat: there is no {which} (see `lchat list`)", file=err)
+            return 1
     try:
         models, offline = await chat.list_models()
-        choice = chat.find_model(models, model) if model else chat.default_model(models)
+        choice = chat.find_model(models, model) if model else chat.default_model(models, conversation)
     except EngineError as error:
         print(f"lchat: {terminal_safe(str(error))}", file=err)
         return 1
@@ -39,14 +50,16 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
-    conversation = chat.new_conversation(choice)
-    if think is not None:
+    if conversation is None:
+        conversation = chat.new_conversation(choice)
+    if system is not None or think is not None:
+        params = conversation.params | ({"think": think} if think is not None else {})
         services.store.set_conversation_settings(
-            conversation.id, system_prompt=conversation.system_prompt, params={**conversation.params, "think": think})
+            conversation.id, system_prompt=conversation.system_prompt if system is None else system, params=params)
     thoughts = _Thoughts(err if show_reasoning and not as_json and err.isatty() else None)
     ended: AnswerEnded | None = None
     try:
-        async with aclosing(chat.send(conversation.id, prompt, choice)) as updates:
+        async with aclosing(chat.send(conversation.id, prompt, choice, attachments=attachments)) as updates:
             async for update in updates:
                 if isinstance(update, ReasoningUpdate):
                     thoughts.add(update.text)
@@ -76,10 +89,11 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "answer": message.content,
             "prompt_tokens": message.prompt_tokens,
             "completion_tokens": message.completion_tokens,
-            "reasoning": thoughts.text,
+            "reasoning": message.reasoning,
             "ttft_s": message.ttft_s,
-            "reasoning_ttft_s": stats.reasoning_ttft_s if stats else None,
-            "reasoning_tokens": stats.reasoning_tokens if stats else None,
+            "reasoning_ttft_s": message.reasoning_ttft_s,
+            "reasoning_tokens": message.reasoning_tokens,
+            "reasoning_estimated": message.reasoning_estimated,
             "gen_s": message.gen_s,
             "tokens_per_s": message.tokens_per_s,
             "energy_wh": message.energy_wh,
@@ -89,21 +103,23 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     return 0
 
 
+def _existing(services: Services, conversation_id: int | None) -> Conversation | None:
+    """The conversation named, or with no id the latest one (not archived)."""
+    if conversation_id is not None:
+        return services.store.get_conversation(conversation_id)
+    latest = services.store.list_conversation_page(limit=1)
+    return latest[0] if latest else None
+
+
 class _Thoughts:
-    """The answer's reasoning: kept for --json, and shown dimmed on a terminal before the answer."""
+    """Shows the answer's reasoning dimmed on a terminal, before the answer."""
 
     def __init__(self, terminal: TextIO | None) -> None:
         self._terminal = terminal
         self._dim, self._plain = ("", "") if os.environ.get("NO_COLOR") else (DIM, PLAIN)
-        self._parts: list[str] = []
         self._open = False
 
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
     def add(self, text: str) -> None:
-        self._parts.append(text)
         if self._terminal is not None:
             self._terminal.write(("" if self._open else self._dim) + terminal_safe(text))
             self._terminal.flush()

@@ -36,6 +36,7 @@ from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
 from tui.engines.reasoning_split import Tally
+from tui.engines.wire import template_messages
 from tui.safe_text import one_line
 
 DRAIN_TIMEOUT_S = 5.0
@@ -216,7 +217,7 @@ class EmbeddedEngine:
         tally = Tally(time.monotonic())
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
-        turns = [{"role": str(turn.role), "content": turn.content} for turn in messages]
+        turns = template_messages(messages)
         lora = await self._lora_for(model, info, options.lora)
         opts = asdict(options) | {"stop": list(options.stop), "lora": lora}
         async with self._lock:
@@ -271,11 +272,6 @@ class EmbeddedEngine:
                     child.cancel(req)  # Cancelled or closed early: the next chat drains it.
                     if not loaded:
                         child.loaded = None  # Stopped mid-load: which model it holds is unknown.
-
-    async def think_modes(self, model: str) -> tuple[str, ...]:
-        """The think settings `model`'s chat template takes (tui.engines.reasoning_split)."""
-        info = await self._resolve(model)
-        return tuple(info.extra.get("think_modes", ()))
 
     async def aclose(self) -> None:
         child, self._child = self._child, None

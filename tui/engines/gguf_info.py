@@ -11,7 +11,7 @@ from typing import Any
 
 from tui.domain import ModelInfo
 from tui.engines.base import ModelLoadError
-from tui.engines.reasoning_split import template_think_modes
+from tui.engines.reasoning_split import template_thinking
 
 BACKEND = "embedded"
 
@@ -84,9 +84,7 @@ def _extra(fields: dict[str, Any], arch: str, path: Path) -> dict[str, Any]:
     from tui.models.fit import KvShape
 
     extra: dict[str, Any] = {"title": str(fields.get("general.name") or path.stem)}
-    modes = template_think_modes(str(fields.get("tokenizer.chat_template") or ""))
-    if modes:
-        extra["think_modes"] = list(modes)
+    extra |= template_thinking(str(fields.get("tokenizer.chat_template") or ""))
     shape = KvShape.from_metadata(fields, arch)
     if shape:
         extra["kv"] = shape.as_extra()

@@ -22,6 +22,7 @@ from tui.engines.manage import Details, Progress
 from tui.engines.ollama_errors import ErrorContext, translate
 from tui.engines.reasoning_split import Tally, ignored_think
 from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.wire import ollama_messages
 from tui.models.fit import KvShape
 
 DEFAULT_HOST = "localhost:11434"
@@ -147,7 +148,7 @@ class OllamaEngine:
         try:
             think = await self._think_value(model, options.think)
             stream = await self._api().chat(
-                model=model, messages=[_message(t) for t in messages],
+                model=model, messages=ollama_messages(messages),
                 stream=True, options={k: v for k, v in wanted.items() if v is not None},
                 keep_alive=self._keep_alive, think=think,
             )
@@ -183,12 +184,6 @@ class OllamaEngine:
             notice=ignored_think(options.think, thought=tally.thought),
         )
 
-    async def think_modes(self, model: str) -> tuple[str, ...]:
-        """The think settings `model` takes besides its default: () when it cannot think,
-        ("off", "on") for most thinking models, its levels for models with levels (gpt-oss)."""
-        ability = await self._think_ability(model)
-        return ability.modes
-
     async def _think_value(self, model: str, think: str | None) -> bool | str | None:
         """What to send as `think`: nothing for the model's default or a model that cannot think."""
         if think is None:
@@ -206,11 +201,16 @@ class OllamaEngine:
         """What /api/show says of thinking, read raw (the client's ShowResponse drops the levels)."""
         if model not in self._thinking:
             try:
-                raw = (await self._api()._request_raw("POST", "/api/show", json={"model": model})).json()
+                raw = await self._show_raw(model)
             except Exception as error:  # noqa: BLE001
                 raise translate(error, self._ctx, model=model, during="show") from None
-            self._thinking[model] = ThinkAbility.from_show(raw if isinstance(raw, dict) else {})
+            self._thinking[model] = ThinkAbility.from_show(raw)
         return self._thinking[model]
+
+    async def _show_raw(self, model: str) -> dict[str, Any]:
+        """/api/show's answer as sent: the client's ShowResponse drops the thinking levels."""
+        raw = (await self._api()._request_raw("POST", "/api/show", json={"model": model})).json()
+        return raw if isinstance(raw, dict) else {}
 
     # Optional abilities (tui.engines.manage)
 
@@ -268,10 +268,12 @@ class OllamaEngine:
         async def fetch(entry: Any) -> None:
             async with limit:
                 try:
-                    show = await self._api().show(entry.model)
+                    show = await self._show_raw(entry.model)
                 except Exception:  # noqa: BLE001 - details are optional in a list
                     return
-                self._shown[entry.digest] = {"info": dict(show.modelinfo or {}), "parameters": show.parameters or ""}
+                thinking = self._thinking[entry.model] = ThinkAbility.from_show(show)
+                self._shown[entry.digest] = {"info": dict(show.get("model_info") or {}),
+                                             "parameters": str(show.get("parameters") or ""), "thinking": thinking}
 
         if models:
             try:
@@ -286,6 +288,8 @@ class OllamaEngine:
         info = shown.get("info", {})
         arch = str(info.get("general.architecture") or (details.family if details else "") or "")
         extra: dict[str, Any] = {"digest": entry.digest or "", "remote": not self.local}
+        if "thinking" in shown:
+            extra |= shown["thinking"].as_extra()
         shape = KvShape.from_metadata(info, arch) if info else None
         if shape:
             extra["kv"] = shape.as_extra()
@@ -321,11 +325,9 @@ class ThinkAbility:
     levels: tuple[str, ...] = ()
     default: str = ""
 
-    @property
-    def modes(self) -> tuple[str, ...]:
-        if not self.capable:
-            return ()
-        return self.levels or ("off", "on")
+    def as_extra(self) -> dict[str, Any]:
+        """As ModelInfo.extra holds it (tui.thinking)."""
+        return {"thinking": self.capable} | ({"think_levels": list(self.levels)} if self.levels else {})
 
     @classmethod
     def from_show(cls, show: dict[str, Any]) -> ThinkAbility:
@@ -341,14 +343,6 @@ class ThinkAbility:
             return cls(True, levels, str(default) if isinstance(default, str) else "")
         arch = str((show.get("model_info") or {}).get("general.architecture") or "")
         return cls(True, THINK_LEVELS if arch == "gptoss" else (), "medium" if arch == "gptoss" else "")
-
-
-def _message(turn: ChatTurn) -> dict[str, Any]:
-    """A turn as Ollama takes it; reasoning goes back as `thinking` when the turn carries it."""
-    message: dict[str, Any] = {"role": str(turn.role), "content": turn.content}
-    if turn.reasoning:
-        message["thinking"] = turn.reasoning
-    return message
 
 
 def _num_ctx(parameters: str) -> int | None:

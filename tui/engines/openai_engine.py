@@ -27,6 +27,7 @@ from tui.engines.manage import Details
 from tui.engines.ollama_errors import SCRUBBED
 from tui.engines.reasoning_split import Tally, ThinkSplitter, ignored_think
 from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.wire import openai_messages
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
@@ -116,7 +117,7 @@ class OpenAICompatEngine:
                 name=entry.id, backend=self.name,
                 context_length=context if isinstance(context, int) else None,
                 has_chat_template=True,
-                extra={"remote": not self.local, "owned_by": fields.get("owned_by") or ""},
+                extra={"remote": not self.local, "owned_by": fields.get("owned_by") or ""} | self._thinking(),
             ))
         return models
 
@@ -131,7 +132,7 @@ class OpenAICompatEngine:
         wanted = {"temperature": options.temperature, "top_p": options.top_p,
                   "max_tokens": options.max_tokens, "seed": options.seed, "stop": list(options.stop) or None}
         request = {k: v for k, v in wanted.items() if v is not None} | _think_fields(options.think)
-        turns = [_message(t) for t in messages]
+        turns = openai_messages(messages)
         content = ThinkSplitter()  # Some servers leave <think> inside the content.
         try:
             stream, dropped = await self._open(model, turns, request)
@@ -171,9 +172,9 @@ class OpenAICompatEngine:
             notice="; ".join(n for n in notices if n),
         )
 
-    async def think_modes(self, model: str) -> tuple[str, ...]:
-        """Servers list no abilities: on and off, and levels unless this one refused reasoning_effort."""
-        return ("off", "on") + (() if "reasoning_effort" in self._refused else THINK_LEVELS)
+    def _thinking(self) -> dict[str, Any]:
+        """Servers list no abilities: levels unless this one refused reasoning_effort (tui.thinking)."""
+        return {} if "reasoning_effort" in self._refused else {"think_levels": list(THINK_LEVELS)}
 
     async def _open(self, model: str, turns: list[dict[str, Any]], request: dict[str, Any]) -> tuple[Any, list[str]]:
         """Start the stream, asking for token counts where the server accepts stream_options;
@@ -283,14 +284,6 @@ def _think_fields(think: str | None) -> dict[str, Any]:
     if think in THINK_LEVELS:
         return {"reasoning_effort": think}
     return {"chat_template_kwargs": {"enable_thinking": think != "off"}}
-
-
-def _message(turn: ChatTurn) -> dict[str, Any]:
-    """A turn as the server takes it; reasoning goes back as `reasoning_content` when the turn carries it."""
-    message: dict[str, Any] = {"role": str(turn.role), "content": turn.content}
-    if turn.reasoning:
-        message["reasoning_content"] = turn.reasoning
-    return message
 
 
 def _reasoning_of(delta: Any) -> str:

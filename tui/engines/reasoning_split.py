@@ -9,7 +9,7 @@ OpenAI-compatible server's content), and gpt-oss's harmony channels.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from tui.engines.base import ReasoningPiece, TextPiece
 
@@ -209,15 +209,15 @@ def splitter_for_template(template: str, prompt: str) -> Splitter | None:
     return None
 
 
-def template_think_modes(template: str) -> tuple[str, ...]:
-    """The think settings a chat template can be asked for: gpt-oss's levels (its
-    `reasoning_effort`), on and off for `<think>` templates (honoured where the template reads
-    `enable_thinking`), none for a template with no reasoning markers."""
+def template_thinking(template: str) -> dict[str, Any]:
+    """What a chat template says of thinking, as ModelInfo.extra holds it (tui.thinking):
+    gpt-oss's levels (its `reasoning_effort`); `<think>` templates think (on and off, honoured
+    where the template reads `enable_thinking`); a template with no markers cannot."""
     if "<|channel|>" in template:
-        return ("low", "medium", "high")
+        return {"thinking": True, "think_levels": ["low", "medium", "high"]}
     if THINK_CLOSE in template or THINK_OPEN in template:
-        return ("off", "on")
-    return ()
+        return {"thinking": True}
+    return {"thinking": False}
 
 
 def prompt_opens_think(prompt: str) -> bool:
