@@ -55,6 +55,14 @@ async def test_reasoning_goes_to_a_terminal_dimmed_before_the_answer(open_servic
     assert "think" not in chats(daemon)[-1]  # Neither flag nor config: the model's default.
 
 
+async def test_no_color_leaves_the_dimming_out(open_services, daemon, monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    services = open_services(OllamaEngine(host=daemon.url, read_timeout=5))
+    err = Terminal()
+    assert await ask(services, "hi", model="qwen3", as_json=False, out=io.StringIO(), err=err) == 0
+    assert err.getvalue() == "The user greets me. Reply ␛[31mkindly.\n\n"
+
+
 async def test_reasoning_stays_off_a_pipe_and_when_hidden(open_services, daemon) -> None:
     services = open_services(OllamaEngine(host=daemon.url, read_timeout=5))
     err = io.StringIO()
