@@ -194,8 +194,8 @@ class _Worker:
                 f"{self.llm.n_ctx()}",
             )
             return
-        stats = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0,
-                 "load_s": loaded - started if fresh else None, "started": loaded}
+        stats: dict[str, Any] = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0,
+                                 "load_s": loaded - started if fresh else None, "started": loaded}
         splitter = splitter_for_template(template, prompt)
         try:
             stats["cached_tokens"] = self.prefill(req, tokens)
