@@ -25,6 +25,7 @@ from typing import Any
 
 from tui.engines.base import ReasoningPiece
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
+from tui.thinking import LEVELS
 
 CHATML = (
     "{% for message in messages %}"
@@ -315,7 +316,7 @@ def _think_variables(think: str | None) -> dict[str, Any]:
     """What a chat template reads for the think setting; nothing for the model's default."""
     if think is None:
         return {}
-    if think in ("low", "medium", "high"):
+    if think in LEVELS:
         return {"enable_thinking": True, "reasoning_effort": think}
     return {"enable_thinking": think != "off"}
 

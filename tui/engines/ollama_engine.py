@@ -24,6 +24,7 @@ from tui.engines.reasoning_split import Tally, ignored_think
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
 from tui.models.fit import KvShape
+from tui.thinking import LEVELS as THINK_LEVELS
 
 DEFAULT_HOST = "localhost:11434"
 SHOW_BUDGET_S = 5.0
@@ -312,9 +313,6 @@ class OllamaEngine:
             context_length=int(context) if isinstance(context, int) else None,
             has_chat_template=True, extra=extra,
         )
-
-
-THINK_LEVELS = ("low", "medium", "high")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tui.engines.ollama_errors import SCRUBBED
 from tui.engines.reasoning_split import Tally, ThinkSplitter, ignored_think
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import openai_messages
+from tui.thinking import LEVELS as THINK_LEVELS
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
@@ -38,7 +39,6 @@ PRESETS = {
 """Ready-made profiles: each server's usual address."""
 NO_KEY = "sk-no-key-required"
 """Sent when no key is configured, so the client never falls back to $OPENAI_API_KEY."""
-THINK_LEVELS = ("low", "medium", "high")
 OPTIONAL_FIELDS = ("stream_options", "reasoning_effort", "chat_template_kwargs")
 """Request fields some servers refuse: left out from then on once a server names one in a 400."""
 

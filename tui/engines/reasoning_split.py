@@ -12,6 +12,7 @@ import time
 from typing import Any, Protocol
 
 from tui.engines.base import ReasoningPiece, TextPiece
+from tui.thinking import LEVELS
 
 Piece = ReasoningPiece | TextPiece
 
@@ -214,7 +215,7 @@ def template_thinking(template: str) -> dict[str, Any]:
     gpt-oss's levels (its `reasoning_effort`); `<think>` templates think (on and off, honoured
     where the template reads `enable_thinking`); a template with no markers cannot."""
     if "<|channel|>" in template:
-        return {"thinking": True, "think_levels": ["low", "medium", "high"]}
+        return {"thinking": True, "think_levels": list(LEVELS)}
     if THINK_CLOSE in template or THINK_OPEN in template:
         return {"thinking": True}
     return {"thinking": False}
