@@ -11,7 +11,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from tui import __version__, history_cli
+from tui import __version__, history_cli, models_cli
 from tui.thinking import ASK_CHOICES
 
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="repeat every SECONDS (default: [stats] interval_s) until ctrl+c")
     stats.add_argument("--count", type=int, help="stop after this many snapshots")
     history_cli.add_commands(commands)
+    models_cli.add_commands(commands)
     return parser
 
 
@@ -101,6 +102,10 @@ def _main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "ask":
         return _run_ask(services, args)
+    if args.command in models_cli.COMMANDS:
+        import asyncio
+
+        return asyncio.run(models_cli.run(services, args))
     return _run_tui(services)
 
 
