@@ -87,3 +87,21 @@ def test_list_show_and_search_as_json(ollama: OllamaState) -> None:
     text = lchat("show", str(listed["id"])).stdout.decode()
     assert "tell me about zebras" in text and "Looks fine." in text
     assert lchat("show", "42").returncode == 1
+
+
+def test_models_pull_and_rm(ollama: OllamaState) -> None:
+    ollama.pull_sizes["qwen2.5:0.5b"] = 400_000_000
+    rows = [json.loads(line) for line in lchat("models", "--json").stdout.splitlines()]
+    ollama_rows = [row for row in rows if row["backend"] == "ollama"]
+    assert [row["name"] for row in ollama_rows] == ["llama3.2:latest"]
+    assert ollama_rows[0]["size_bytes"] > 0 and "parameters" in ollama_rows[0]
+    pulled = lchat("pull", "qwen2.5:0.5b")
+    assert pulled.returncode == 0, pulled.stderr
+    assert "qwen2.5:0.5b" in ollama.models
+    # On a pipe nobody can confirm: nothing is deleted without --yes.
+    refused = lchat("rm", "qwen2.5:0.5b")
+    assert refused.returncode == 1 and b"not confirmed" in refused.stderr and "qwen2.5:0.5b" in ollama.models
+    assert lchat("rm", "qwen2.5:0.5b", "--yes").returncode == 0
+    assert "qwen2.5:0.5b" not in ollama.models
+    missing = lchat("pull", "no-such-model")
+    assert missing.returncode == 1 and b"Traceback" not in missing.stderr

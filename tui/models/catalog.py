@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from tui.config import Config
 from tui.domain import ModelInfo
+from tui.engines.base import Engine
 from tui.model_names import split_name
 from tui.models.fit import FitEstimate, Memory, estimate, gb
 from tui.models.memory import MemorySnapshot
@@ -98,6 +99,11 @@ class Catalog:
     """Each backend's `Engine.loads_into`: "RAM", "VRAM" (else RAM) or "" (not on this machine)."""
     listed: set[str] = field(default_factory=set)
     """Backends that have answered (with models or with why they are offline)."""
+
+    @classmethod
+    def of(cls, config: Config, engines: Mapping[str, Engine]) -> Catalog:
+        """An empty catalog for these engines: their order, and where each loads its models."""
+        return cls(config, order=list(engines), loads_into={name: engine.loads_into for name, engine in engines.items()})
 
     def update(self, models: Iterable[ModelInfo], offline: dict[str, str], memory: MemorySnapshot | None) -> None:
         self.models, self.offline, self.memory = list(models), dict(offline), memory

@@ -50,9 +50,7 @@ class ModelScreen(Screen):
     @property
     def catalog(self) -> Catalog:
         if not hasattr(self, "_catalog"):
-            engines = self.services.engines
-            self._catalog = Catalog(self.services.config, order=list(engines),
-                                    loads_into={name: engine.loads_into for name, engine in engines.items()})
+            self._catalog = Catalog.of(self.services.config, self.services.engines)
         return self._catalog
 
     @property
