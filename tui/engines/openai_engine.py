@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import (
@@ -24,8 +23,8 @@ from tui.engines.base import (
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
-from tui.engines.ollama_errors import SCRUBBED
-from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.secrets import header_secrets, scrub, url_secrets
+from tui.engines.urls import connect_reason, is_local, shown_host, shown_url
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
@@ -196,7 +195,9 @@ class OpenAICompatEngine:
         if isinstance(error, openai.APIConnectionError):
             if during == "chat" and isinstance(error.__cause__, (httpx2.RemoteProtocolError, httpx2.ReadError)):
                 return EngineCrashed(f"the connection to {where} broke in the middle of the answer")
-            return EngineUnavailable(f"cannot reach {where}: {self._connect_reason(error)}")
+            reason = connect_reason(error)
+            hint = "; is the server running?" if reason == "connection refused" else ""
+            return EngineUnavailable(f"cannot reach {where}: {reason}{hint}")
         if isinstance(error, (httpx2.RemoteProtocolError, httpx2.ReadError)):
             return EngineCrashed(f"the connection to {where} broke in the middle of the answer")
         if isinstance(error, openai.APIStatusError):
@@ -228,20 +229,8 @@ class OpenAICompatEngine:
             return EngineError(f"talking to {where} failed: {type(error).__name__}")
         return EngineError(f"{where}: unexpected {type(error).__name__}: {self._scrub(str(error))}")
 
-    def _connect_reason(self, error: BaseException) -> str:
-        seen: BaseException | None = error
-        while seen is not None:
-            if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
-                return "connection refused; is the server running?"
-            seen = seen.__cause__ or seen.__context__
-        return "cannot connect"
-
     def _scrub(self, text: str) -> str:
-        password = urlsplit(self.base_url).password or ""
-        for secret in (self._key, password, unquote(password)):
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, SCRUBBED)
-        return text
+        return scrub(text, [*header_secrets(self._key or ""), *url_secrets(self.base_url)])
 
 
 def _detail(error: Any) -> str:
