@@ -12,8 +12,6 @@ import os
 import signal
 import time
 
-import pytest
-
 from tests.test_faults import deterministic_config, embedded, needs_starter, send, wait_until
 from tui.domain import MessageStatus, Role
 from tui.engines import embedded as embedded_module

@@ -17,7 +17,7 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -56,13 +56,13 @@ def run_confined(work: Callable[[], T], *, seconds: float, memory_bytes: int, ma
             except Exception as exc:  # noqa: BLE001 - handed to the parent
                 outcome = ("error", exc)
             try:
-                data = pickle.dumps(outcome)
+                sent = pickle.dumps(outcome)
             except Exception as exc:  # noqa: BLE001 - an exception that does not pickle
-                data = pickle.dumps(("error", RuntimeError(str(exc))))
-            if len(data) > max_result_bytes:
-                data = pickle.dumps(("big", None))
+                sent = pickle.dumps(("error", RuntimeError(str(exc))))
+            if len(sent) > max_result_bytes:
+                sent = pickle.dumps(("big", None))
             with os.fdopen(write_end, "wb") as out:
-                out.write(data)
+                out.write(sent)
         except BaseException:  # noqa: BLE001 - whatever happens, the fork must not return
             status = 1
         finally:
@@ -76,14 +76,17 @@ def run_confined(work: Callable[[], T], *, seconds: float, memory_bytes: int, ma
         _reap(pid)
     if data is None:
         raise LimitExceeded(f"it ran for more than {seconds:g} s and was stopped")
+    kind: str
+    value: Any
     kind, value = ("big", None) if len(data) > max_result_bytes else pickle.loads(data) if data else ("memory", None)
     if kind == "memory":  # (Nothing at all: the fork died, out of memory before it could say so.)
         raise LimitExceeded(f"it needed more than {memory_bytes >> 20} MB of memory and was stopped")
     if kind == "big":
         raise LimitExceeded(f"its output passed {max_result_bytes >> 20} MB and was stopped")
     if kind == "error":
+        assert isinstance(value, BaseException)
         raise value
-    return value  # type: ignore[no-any-return]
+    return cast(T, value)
 
 
 def _read_all(fd: int, *, deadline: float, limit: int) -> bytes | None:
