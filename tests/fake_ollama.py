@@ -67,6 +67,9 @@ class OllamaState:
     pull_fault: str = ""
     """"" or error_line (a registry error in the stream) or kill."""
 
+    chats: list[dict[str, Any]] = field(default_factory=list)
+    """Every /api/chat request body, in order."""
+
     def add(self, name: str, **kwargs: Any) -> dict[str, Any]:
         entry = model_entry(name, **kwargs)
         self.models[name] = entry
@@ -122,6 +125,7 @@ class OllamaHandler(Handler):
             self.send_json(404, {"error": "not found"})
 
     def chat(self, state: OllamaState, body: dict[str, Any]) -> None:
+        state.chats.append(body)
         model = body.get("model", "")
         fault = state.chat_fault
         if fault == "redirect":

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from contextlib import aclosing
 from typing import TextIO
 
 from tui.chat_service import AnswerEnded, AnswerPiece
-from tui.domain import MessageStatus
+from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
 from tui.safe_text import terminal_safe
 from tui.services import Services
 
 
 async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
-              out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Answer `prompt`; return the process exit code."""
+              out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+              attachments: Sequence[Attachment] = (), system: str | None = None,
+              conversation_id: int | None = None, continue_latest: bool = False) -> int:
+    """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
+    or `continue_latest`, an existing one; return the process exit code."""
     chat = services.chat
+    conversation = None
+    if continue_latest or conversation_id is not None:
+        conversation = _existing(services, conversation_id)
+        if conversation is None:
+            which = f"conversation {conversation_id}" if conversation_id is not None else "conversation to continue"
+            print(f"lchat: there is no {which} (see `lchat list`)", file=err)
+            return 1
     try:
         models, offline = await chat.list_models()
-        choice = chat.find_model(models, model) if model else chat.default_model(models)
+        choice = chat.find_model(models, model) if model else chat.default_model(models, conversation)
     except EngineError as error:
         print(f"lchat: {terminal_safe(str(error))}", file=err)
         return 1
@@ -31,9 +42,12 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
-    conversation = chat.new_conversation(choice)
+    if conversation is None:
+        conversation = chat.new_conversation(choice)
+    if system is not None:
+        services.store.set_conversation_settings(conversation.id, system_prompt=system, params=conversation.params)
     ended: AnswerEnded | None = None
-    async with aclosing(chat.send(conversation.id, prompt, choice)) as updates:
+    async with aclosing(chat.send(conversation.id, prompt, choice, attachments=attachments)) as updates:
         async for update in updates:
             if isinstance(update, AnswerPiece) and not as_json:
                 out.write(shown(update.text))
@@ -64,3 +78,11 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "stop_reason": stats.stop_reason if stats else None,
         }), file=out)
     return 0
+
+
+def _existing(services: Services, conversation_id: int | None) -> Conversation | None:
+    """The conversation named, or with no id the latest one (not archived)."""
+    if conversation_id is not None:
+        return services.store.get_conversation(conversation_id)
+    latest = services.store.list_conversation_page(limit=1)
+    return latest[0] if latest else None

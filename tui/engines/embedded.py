@@ -21,6 +21,7 @@ from typing import Any
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines import embedded_child
+from tui.engines.wire import template_messages
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
@@ -223,7 +224,7 @@ class EmbeddedEngine:
         started = time.monotonic()
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
-        turns = [{"role": str(turn.role), "content": turn.content} for turn in messages]
+        turns = template_messages(messages)
         lora = await self._lora_for(model, info, options.lora)
         opts = asdict(options) | {"stop": list(options.stop), "lora": lora}
         async with self._lock:

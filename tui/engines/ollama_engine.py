@@ -22,6 +22,7 @@ from tui.engines.ollama_auth import host_credentials, insecure_refusal
 from tui.engines.ollama_errors import ErrorContext, translate
 from tui.engines.secrets import header_secrets, url_secrets
 from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.wire import ollama_messages
 from tui.models.fit import KvShape
 
 DEFAULT_HOST = "localhost:11434"
@@ -158,7 +159,7 @@ class OllamaEngine:
         }
         try:
             stream = await self._api().chat(
-                model=model, messages=[{"role": str(t.role), "content": t.content} for t in messages],
+                model=model, messages=ollama_messages(messages),
                 stream=True, options={k: v for k, v in wanted.items() if v is not None},
                 keep_alive=self._keep_alive,
             )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.engines.wire import openai_messages
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
@@ -125,7 +126,7 @@ class OpenAICompatEngine:
         wanted = {"temperature": options.temperature, "top_p": options.top_p,
                   "max_tokens": options.max_tokens, "seed": options.seed, "stop": list(options.stop) or None}
         request = {k: v for k, v in wanted.items() if v is not None}
-        turns = [{"role": str(t.role), "content": t.content} for t in messages]
+        turns = openai_messages(messages)
         try:
             stream = await self._open(model, turns, request)
             async with stream:
