@@ -11,11 +11,13 @@ import base64
 import pytest
 
 from tests.fake_ollama import OllamaState, start_ollama
-from tests.loopback import lan_address
-from tui.config import Config, OllamaHostConfig
+from tests.fake_openai import OpenAIHandler, OpenAIState
+from tests.loopback import lan_address, serve
+from tui.config import Config, OllamaHostConfig, ServerConfig
 from tui.domain import GenerationOptions
 from tui.engines.base import EngineError, EngineUnavailable
 from tui.engines.ollama_engine import OllamaEngine, configured_ollama_engines
+from tui.engines.openai_engine import configured_servers
 from tui.engines.secrets import SCRUBBED, scrub, url_secrets
 from tui.engines.urls import shown_host
 
@@ -192,3 +194,28 @@ def test_scrub_forms_and_short_secrets() -> None:
     assert scrub("tok:sk-0123456789abc.", ["sk-0123456789abc"]) == f"tok:{SCRUBBED}."
     assert scrub("nothing here", []) == "nothing here"
     assert shown_host("http://bob:p%40ss@host:1") == "host:1"
+
+
+async def test_an_openai_compatible_servers_key_stays_off_plain_http_to_another_machine() -> None:
+    address = lan_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    served = serve(OpenAIHandler, OpenAIState(), host=address)
+    try:
+        server = ServerConfig(name="vllm", base_url=f"http://{served.host_port}/v1", api_key_env="VLLM_KEY")
+        engine = configured_servers(Config(servers=[server]), {"VLLM_KEY": "sk-lan-key-0123456789"})["vllm"]
+        with pytest.raises(EngineUnavailable, match="not sent over plain http .*allow_insecure_auth = true"):
+            await engine.list_models()
+        assert served.requests == []
+        await engine.aclose()
+        server.allow_insecure_auth = True  # the user says the network is trusted
+        engine = configured_servers(Config(servers=[server]), {"VLLM_KEY": "sk-lan-key-0123456789"})["vllm"]
+        assert len(await engine.list_models()) == 2
+        assert set(auth_of(served)) == {"Bearer sk-lan-key-0123456789"}
+        await engine.aclose()
+        keyless = ServerConfig(name="lan", base_url=f"http://{served.host_port}/v1")  # no key: nothing to keep safe
+        engine = configured_servers(Config(servers=[keyless]), {})["lan"]
+        assert len(await engine.list_models()) == 2
+        await engine.aclose()
+    finally:
+        served.stop()

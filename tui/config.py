@@ -131,6 +131,8 @@ class ServerConfig:
     """Seconds to wait for a connection."""
     read_timeout: float = 120.0
     """Seconds to wait for the next piece of an answer."""
+    allow_insecure_auth: bool = False
+    """Send the API key over plain http although the server is not this machine (a trusted LAN)."""
 
 
 @dataclass

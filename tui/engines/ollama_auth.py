@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
-
-from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.urls import in_clear_to_another_machine, shown_host, shown_url
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ def host_credentials(section: Any, own: Any, environ: Mapping[str, str]) -> Host
 
 def insecure_refusal(url: str, *, allowed: bool) -> str:
     """Why credentials may not go to `url` ("" when they may): plain http to another machine."""
-    if allowed or is_local(url) or urlsplit(url).scheme != "http":
+    if allowed or not in_clear_to_another_machine(url):
         return ""
     host = shown_host(url)
     return (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.wire import openai_messages
@@ -25,7 +26,7 @@ from tui.engines.base import (
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
 from tui.engines.secrets import header_secrets, scrub, url_secrets
-from tui.engines.urls import connect_reason, is_local, shown_host, shown_url
+from tui.engines.urls import connect_reason, in_clear_to_another_machine, is_local, shown_host, shown_url
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
@@ -260,6 +261,10 @@ def configured_servers(config: Any, environ: Mapping[str, str]) -> dict[str, Ope
         while name in engines:
             name += "+"
         key = environ.get(server.api_key_env) if server.api_key_env else None
+        secret = key or urlsplit(base_url).password
+        if secret and not problem and not server.allow_insecure_auth and in_clear_to_another_machine(base_url):
+            problem = (f"its credentials are not sent over plain http to another machine ({shown_url(base_url)}); "
+                       "use https, or set allow_insecure_auth = true in its [[servers]] table if the network is trusted")
         engines[name] = OpenAICompatEngine(
             name=name, base_url=base_url or "http://invalid", api_key=key, api_key_env=server.api_key_env,
             connect_timeout=server.connect_timeout, read_timeout=server.read_timeout, problem=problem,

@@ -13,6 +13,11 @@ def is_local(url: str) -> bool:
     return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
 
 
+def in_clear_to_another_machine(url: str) -> bool:
+    """Whether what is sent to `url` crosses a network unencrypted (plain http, not this machine)."""
+    return urlsplit(url).scheme == "http" and not is_local(url)
+
+
 def shown_host(url: str) -> str:
     """host:port of `url` without any user or password; "" when it names no host."""
     return urlsplit(url).netloc.rpartition("@")[2]
