@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
 from tui.engines.urls import in_clear_to_another_machine, shown_host, shown_url
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.wire import openai_messages
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
@@ -27,6 +26,7 @@ from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
 from tui.engines.secrets import header_secrets, scrub, url_secrets
 from tui.engines.urls import connect_reason, in_clear_to_another_machine, is_local, shown_host, shown_url
+from tui.engines.wire import openai_messages
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
