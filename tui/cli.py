@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from tui import __version__, history_cli, models_cli
+from tui.thinking import ASK_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--continue", "-c", dest="continue_latest", action="store_true",
                        help="continue the latest conversation")
     which.add_argument("--conversation", type=int, metavar="ID", help="continue conversation ID (see `lchat list`)")
+    thinking = ask.add_mutually_exclusive_group()
+    thinking.add_argument("--think", choices=ASK_CHOICES, metavar="LEVEL",
+                          help=f"how the model thinks: {', '.join(ASK_CHOICES)} (default: [chat] think, "
+                               "else the model's own)")
+    thinking.add_argument("--no-think", dest="think", action="store_const", const="off",
+                          help="ask the model not to think (same as --think off)")
+    ask.add_argument("--hide-reasoning", action="store_true",
+                     help="do not show the model's reasoning on a terminal's stderr")
     stats = commands.add_parser("stats", help="print the GPU, CPU and memory figures of the stats pane")
     stats.add_argument("--json", action="store_true", help="one JSON object per snapshot")
     stats.add_argument("--watch", nargs="?", type=float, const=0.0, metavar="SECONDS",
@@ -154,6 +163,7 @@ def _run_ask(services, args: argparse.Namespace) -> int:
             return await ask(
                 services, args.prompt, model=args.model, as_json=args.json, attachments=attachments,
                 system=args.system, conversation_id=args.conversation, continue_latest=args.continue_latest,
+                think=args.think, show_reasoning=not args.hide_reasoning,
             )
         finally:
             await services.aclose()
