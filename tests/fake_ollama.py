@@ -235,5 +235,5 @@ class OllamaHandler(Handler):
         self.end_chunked()
 
 
-def start_ollama(state: OllamaState | None = None, *, port: int = 0) -> Served:
-    return serve(OllamaHandler, state or OllamaState(), port=port)
+def start_ollama(state: OllamaState | None = None, *, port: int = 0, host: str = "127.0.0.1") -> Served:
+    return serve(OllamaHandler, state or OllamaState(), port=port, host=host)

@@ -121,6 +121,15 @@ class _Child:
         self.conn.close()
 
 
+def _stopped(pid: int | None) -> bool:
+    """Whether process `pid` is stopped (Linux: its state in /proc; elsewhere never known)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
+
+
 async def _readable(fd: int) -> None:
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
@@ -354,6 +363,9 @@ class EmbeddedEngine(Engine):
 
     async def _idle_child(self) -> _Child:
         """A live child with no request in flight, started or replaced as needed."""
+        child = self._child
+        if child is not None and child.pending is not None and _stopped(child.process.pid):
+            self._drop(child)  # Stopped (SIGSTOP, a debugger): it would never wind down.
         child = self._child
         if child is not None and child.pending is not None:
             try:
