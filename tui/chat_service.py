@@ -13,8 +13,9 @@ from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tui.config import ChatConfig
+from tui.answer_draft import AnswerDraft
 from tui.attachments import total_tokens
+from tui.config import ChatConfig
 from tui.context_window import estimate_tokens, fit, message_tokens
 from tui.domain import (
     Attachment,
@@ -22,13 +23,12 @@ from tui.domain import (
     ChatTurn,
     Conversation,
     GenerationOptions,
-    MessageStatus,
     MessagePart,
+    MessageStatus,
     ModelInfo,
     PartKind,
     Role,
 )
-from tui.answer_draft import AnswerDraft
 from tui.engines.base import (
     BadRequest,
     Engine,
