@@ -28,8 +28,9 @@ def model_entry(name: str, *, size: int = 2 * GIB, family: str = "llama", params
 
 
 def show_entry(entry: dict[str, Any], *, context: int = 131072,
-               thinking: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """`thinking`: None for a model that cannot think, else its levels (() for none)."""
+               thinking: tuple[str, ...] | None = None, vision: bool = False) -> dict[str, Any]:
+    """`thinking`: None for a model that cannot think, else its levels (() for none); `vision`:
+    the model reads images."""
     family = entry["details"]["family"]
     extra: dict[str, Any] = {}
     if thinking:
@@ -44,7 +45,8 @@ def show_entry(entry: dict[str, Any], *, context: int = 131072,
             f"{family}.embedding_length": 3072, f"{family}.attention.head_count": 24,
             f"{family}.attention.head_count_kv": 8,
         },
-        "capabilities": ["completion", "tools"] + (["thinking"] if thinking is not None else []),
+        "capabilities": ["completion", "tools"] + (["thinking"] if thinking is not None else [])
+                        + (["vision"] if vision else []),
         "modified_at": entry["modified_at"],
     }
 
@@ -78,6 +80,8 @@ class OllamaState:
     """Models that think (by default), with their levels (() for none); levels models ignore think false."""
     thoughts: list[str] = field(default_factory=lambda: ["The user", " greets me.", " Reply kindly."])
     """The reasoning a thinking model streams in `message.thinking` before its answer."""
+    seers: set[str] = field(default_factory=set)
+    """Models whose capabilities include vision."""
 
     chats: list[dict[str, Any]] = field(default_factory=list)
     """Every /api/chat request body, in order."""
@@ -125,7 +129,8 @@ class OllamaHandler(Handler):
             if entry is None:
                 self.send_json(404, {"error": f"model '{body.get('model')}' not found"})
             else:
-                self.send_json(200, show_entry(entry, thinking=state.thinkers.get(entry["model"])))
+                self.send_json(200, show_entry(entry, thinking=state.thinkers.get(entry["model"]),
+                                                  vision=entry["model"] in state.seers))
         elif path in ("/api/chat", "/api/generate"):
             self.chat(state, body)
         elif path == "/api/pull":

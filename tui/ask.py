@@ -53,6 +53,11 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         print(terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
               file=err)
         return 1
+    try:  # Refused before a new conversation is made for it.
+        chat.check_images_seen(choice, attachments)
+    except EngineError as error:
+        print(f"lchat: {terminal_safe(str(error))}", file=err)
+        return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
     if conversation is None:

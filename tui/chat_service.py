@@ -40,6 +40,7 @@ from tui.engines.base import (
     TextPiece,
 )
 from tui.model_names import ModelChoice, Waiting, configured, resolve, split_name
+from tui.safe_text import one_line
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
 
@@ -318,6 +319,7 @@ class ChatService:
             raise EngineError(f"conversation {conversation_id} no longer exists")
         if question is not None:
             self._check_attachments_fit(conversation, model, question, attachments)
+            self.check_images_seen(model, attachments)
             if not conversation.title:
                 self.store.rename_conversation(conversation_id, title_from(question))
             if (conversation.backend, conversation.model) != (model.backend, model.name):
@@ -355,6 +357,14 @@ class ChatService:
                 f"The message with its attachments needs about {needed:,} tokens, more than the "
                 f"{limit:,}-token context of {model.name}; nothing was sent."
             )
+
+    def check_images_seen(self, model: ModelChoice, attachments: Sequence[Attachment]) -> None:
+        """Refuse, before anything is stored or sent, images for a model its engine knows to be
+        blind; a model the engine cannot judge (None: an OpenAI-compatible server) gets them."""
+        if any(attachment.is_image for attachment in attachments) and (
+            self.engine(model.backend).supports_images(model.name) is False
+        ):
+            raise BadRequest(f"{one_line(model.name, 80)} does not take images; nothing was sent.")
 
     async def _stream_answer(
         self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], options: GenerationOptions
