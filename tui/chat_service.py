@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from tui.answer_draft import AnswerDraft
@@ -318,8 +319,8 @@ class ChatService:
         if conversation is None:
             raise EngineError(f"conversation {conversation_id} no longer exists")
         if question is not None:
-            self._check_attachments_fit(conversation, model, question, attachments)
             self.check_images_seen(model, attachments)
+            self._check_attachments_fit(conversation, model, question, attachments)
             if not conversation.title:
                 self.store.rename_conversation(conversation_id, title_from(question))
             if (conversation.backend, conversation.model) != (model.backend, model.name):
@@ -364,7 +365,8 @@ class ChatService:
         if any(attachment.is_image for attachment in attachments) and (
             self.engine(model.backend).supports_images(model.name) is False
         ):
-            raise BadRequest(f"{one_line(model.name, 80)} does not take images; nothing was sent.")
+            shown = Path(model.name).name if Path(model.name).is_absolute() else model.name  # A GGUF's path
+            raise BadRequest(f"{one_line(shown, 80)} does not take images; nothing was sent.")
 
     async def _stream_answer(
         self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], options: GenerationOptions

@@ -38,7 +38,9 @@ from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
 from tui.engines.manage import Details
 from tui.engines.reasoning_split import Tally
+from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
+from tui.models.vision import find_projector
 from tui.safe_text import one_line
 
 DRAIN_TIMEOUT_S = 5.0
@@ -242,6 +244,9 @@ class EmbeddedEngine(Engine):
         turns = template_messages(messages)
         lora = await self._lora_for(model, info, options.lora)
         opts = asdict(options) | {"stop": list(options.stop), "lora": lora}
+        seen = vision_request(info, messages)
+        if seen is not None:
+            turns, opts["vision"] = seen
         async with self._lock:
             child = await self._idle_child()
             self._next_id += 1
@@ -309,6 +314,15 @@ class EmbeddedEngine(Engine):
                     break
                 await asyncio.sleep(0.02)
         child.kill()
+
+    def supports_images(self, model: str) -> bool | None:
+        """Whether the model's projector (mmproj) file is found (tui.models.vision); None for a
+        name not listed yet."""
+        known = self._known.get(model)
+        path = Path(model).expanduser() if known is None else Path(known.path or known.name)
+        if not path.is_absolute():
+            return None
+        return find_projector(path) is not None
 
     async def details(self, model: str) -> Details:
         """Everything the GGUF file's header says."""

@@ -28,6 +28,7 @@ from typing import Any
 from tui.engines.base import ReasoningPiece
 from tui.engines.confined import run_confined
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
+from tui.engines.vision_chat import load_handler, render_check, stream_answer
 from tui.thinking import LEVELS
 
 CHATML = (
@@ -126,6 +127,8 @@ class _Worker:
         self.n_threads = n_threads
         self.llm: Any = None
         self.key: tuple[str, int, str | None] | None = None
+        self.handlers: dict[tuple[Any, str, str], Any] = {}
+        """Vision chat handlers by (model key, handler, projector): each holds libmtmd's context."""
 
     def serve(self) -> None:
         while True:
@@ -194,6 +197,9 @@ class _Worker:
             return
         self.send("loaded", req)
         loaded = time.perf_counter()
+        if options.get("vision"):
+            self.chat_with_images(req, messages, options, load_s=loaded - started if fresh else None)
+            return
         think = options.get("think")
         try:
             prompt, stops, add_bos, template = run_confined(
@@ -226,6 +232,43 @@ class _Worker:
             return
         stats.pop("started", None)  # No token came (an empty answer): no prompt_s.
         stats["notice"] = ignored_think(think, thought=bool(splitter and splitter.saw_reasoning))
+        self.send("done", req, stats)
+
+    def chat_with_images(self, req: int, messages: list, options: dict, *, load_s: float | None) -> None:
+        """A turn with images: llama-cpp-python's vision handler renders, evaluates and samples
+        (tui.engines.vision_chat); its template is tried in a confined fork first."""
+        vision = options["vision"]
+        stats: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0,
+                                 "load_s": load_s, "started": time.perf_counter()}
+        try:
+            key = (self.key, vision["handler"], vision["projector"])
+            if key not in self.handlers:
+                self.handlers = {key: load_handler(vision["handler"], vision["projector"])}
+            handler = self.handlers[key]
+            run_confined(
+                lambda: render_check(self.llm, handler, messages), seconds=TEMPLATE_TIME_LIMIT_S,
+                memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
+            )
+        except Exception as exc:  # No libmtmd, a projector llama.cpp refuses, a failing template.
+            self.send("error", req, "request", str(exc) or type(exc).__name__)
+            return
+        temp, top_p, seed = options.get("temperature"), options.get("top_p"), options.get("seed")
+        sampling = {
+            "temperature": DEFAULTS["temperature"] if temp is None else temp,
+            "top_p": DEFAULTS["top_p"] if top_p is None else top_p,
+            "max_tokens": options.get("max_tokens"), "stop": list(options.get("stop") or ()),
+            "seed": seed if seed is not None else random.getrandbits(31),
+        }
+        try:
+            stream_answer(self.llm, handler, messages, sampling, stats,
+                          on_text=lambda text: self.send("piece", req, text),
+                          check_cancel=lambda: self.check_cancel(req))
+        except _Cancelled:
+            stats["stop_reason"] = "cancelled"
+        except Exception as exc:  # Decoding an image or the prompt failed.
+            self.send("error", req, "request", f"generation failed: {exc}")
+            return
+        stats.pop("started", None)
         self.send("done", req, stats)
 
     def format(self, messages: list, think: str | None = None) -> tuple[str, list[str], bool, str]:
