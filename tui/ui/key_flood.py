@@ -26,6 +26,10 @@ HOLD_ENTER_S = 0.1
 whether more follow: then it was a pasted line break, else it is delivered as typed (in the
 composer: send). An Enter pressed on its own is never held."""
 
+FLOOD_BATCH_S = 0.05
+"""While a flood lasts (the last batch made a paste), how long input gathers before the next
+batch: each paste costs a screen update, so fewer, larger ones absorb a flood sooner."""
+
 SEPARATORS = {"enter": "\n", "tab": "\t"}
 """Keys that are text inside a run of characters (a pasted line break or tab) and keys at its end."""
 
@@ -52,6 +56,7 @@ class KeyGate:
         self._waiting: list[Message] = []
         self._drain_scheduled = False
         self._last_put = 0.0
+        self._flooding = False
         self._held: list[events.Key] = []
         """Separator keys that ended the last run (loop thread only), until the next batch or the hold ends."""
         self._hold_timer: asyncio.TimerHandle | None = None
@@ -63,7 +68,11 @@ class KeyGate:
             if self._drain_scheduled:
                 return
             self._drain_scheduled = True
-        self._loop.call_soon_threadsafe(self._drain)
+            flooding = self._flooding
+        if flooding:
+            self._loop.call_soon_threadsafe(self._loop.call_later, FLOOD_BATCH_S, self._drain)
+        else:
+            self._loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         with self._lock:
@@ -74,10 +83,13 @@ class KeyGate:
             self._hold_timer.cancel()
             self._hold_timer = None
         if not self._takes_text():
+            self._flooding = False
             for event in [*held, *batch]:
                 self._deliver(event)
             return
         out, self._held = coalesce(batch, held=held)
+        with self._lock:
+            self._flooding = any(isinstance(event, events.Paste) for event in out)
         for event in out:
             self._deliver(event)
         if self._held:
