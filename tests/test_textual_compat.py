@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import textual
@@ -12,13 +13,19 @@ from textual.app import App, ComposeResult
 from textual.widgets import Markdown, TextArea
 
 from tui.ui import textual_compat
-from tui.ui.textual_compat import TextualMoved, bindings_of, keymap, stream_append, terminal_driver
+from tui.ui.textual_compat import (
+    TextualMoved,
+    bindings_of,
+    keymap,
+    stream_append,
+    terminal_driver,
+)
 
 UI = Path(textual_compat.__file__).parent
 
 
 class Host(App[None]):
-    BINDINGS = [("ctrl+x", "bell", "Bell")]
+    BINDINGS: ClassVar = [("ctrl+x", "bell", "Bell")]
 
     def compose(self) -> ComposeResult:
         yield Markdown()

@@ -64,7 +64,7 @@ class ExitSignals:
         """Save, then end the process at once (no loop, no terminal needed)."""
         try:
             self._save()
-        except BaseException:  # noqa: BLE001 - leaving is what matters now
+        except BaseException:
             logger.exception("saving on signal %s failed", signal_number)
         finally:
             os._exit(128 + signal_number)

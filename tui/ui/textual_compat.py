@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import textual
-
 from textual import events
 from textual.widgets import TextArea
 
