@@ -11,6 +11,7 @@ from textual.screen import Screen
 
 from tui.clipboard import cannot_copy, code_blocks, osc52, passthrough
 from tui.domain import Role
+from tui.ui.textual_compat import terminal_driver
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.message_view import MessageView
@@ -168,7 +169,7 @@ class MessageActions(Screen):
         problem = cannot_copy(text, os.environ)
         if problem is None:
             self.app.copy_to_clipboard(text)  # Plain OSC 52 (and Textual's own paste buffer).
-            driver = getattr(self.app, "_driver", None)
+            driver = terminal_driver(self.app)
             for wrapped in passthrough(osc52(text), os.environ):
                 if driver is not None:
                     driver.write(wrapped)
