@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from tui import __version__, history_cli
+from tui.tools import mcp_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="repeat every SECONDS (default: [stats] interval_s) until ctrl+c")
     stats.add_argument("--count", type=int, help="stop after this many snapshots")
     history_cli.add_commands(commands)
+    mcp_cli.add_commands(commands)
     return parser
 
 
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_config(paths.config_file)
         if args.command == "stats":  # needs neither the history nor the engines
             return _run_stats(loaded.config, args)
+        if args.command == "mcp":  # the config and the servers only
+            return mcp_cli.run(args, loaded.config, paths.config_file, paths.log_dir)
         if args.command in history_cli.COMMANDS:  # the history file only, no engines
             return history_cli.run(args, paths)
         from tui.services import Services
