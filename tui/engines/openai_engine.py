@@ -21,10 +21,12 @@ from tui.engines.base import (
     Finished,
     ModelNotFound,
     TextPiece,
+    ToolCallRequest,
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
 from tui.engines.ollama_errors import SCRUBBED
+from tui.engines.tool_wire import NO_TOOLS, ToolCallFragments, openai_tool_fields, says_no_tools
 from tui.engines.urls import is_local, shown_host, shown_url
 
 PRESETS = {
@@ -126,7 +128,10 @@ class OpenAICompatEngine:
         wanted = {"temperature": options.temperature, "top_p": options.top_p,
                   "max_tokens": options.max_tokens, "seed": options.seed, "stop": list(options.stop) or None}
         request = {k: v for k, v in wanted.items() if v is not None}
-        turns = [{"role": str(t.role), "content": t.content} for t in messages]
+        if options.tools:
+            request["tools"] = [tool.as_openai() for tool in options.tools]
+        turns = [{"role": str(t.role), "content": t.content, **openai_tool_fields(t)} for t in messages]
+        fragments = ToolCallFragments()
         try:
             stream = await self._open(model, turns, request)
             async with stream:
@@ -139,10 +144,16 @@ class OpenAICompatEngine:
                             first = first or time.monotonic()
                             pieces += 1
                             yield TextPiece(text)
+                        fragments.add(choice.delta.tool_calls if choice.delta else None)
                         if choice.finish_reason:
                             finish = choice.finish_reason
         except Exception as error:  # noqa: BLE001 - translated
-            raise self._translate(error, model=model, during="chat") from None
+            translated = self._translate(error, model=model, during="chat")
+            if options.tools and says_no_tools(str(translated)):
+                raise BadRequest(f"{model}: {NO_TOOLS}") from None
+            raise translated from None
+        for call in fragments.calls():
+            yield ToolCallRequest(call)
         ended = time.monotonic()
         yield Finished(
             prompt_tokens=usage.prompt_tokens if usage else 0,
@@ -152,7 +163,7 @@ class OpenAICompatEngine:
             stop_reason=finish,
         )
 
-    async def _open(self, model: str, turns: list[dict[str, str]], request: dict[str, Any]) -> Any:
+    async def _open(self, model: str, turns: list[dict[str, Any]], request: dict[str, Any]) -> Any:
         """Start the stream, asking for token counts where the server accepts stream_options."""
         import openai
 

@@ -1,0 +1,165 @@
+"""One answer's tool calls: each stored as it happens, approved (or refused), run, its result stored,
+and the turns that send the results back to the model.
+
+ChatService owns the answer and the engine; this module owns what happens between two rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from tui.domain import ChatTurn, GenerationOptions, MessagePart, PartKind, Role, ToolCall
+from tui.tools.approval import Approval, ApprovalPolicy, ApprovalRequest, Approver, Decision
+from tui.tools.catalog import ToolInfo, by_model_name
+from tui.tools.results import ToolResult, capped
+
+REFUSED_TEXT = "The user refused to run this tool call. Do not call it again; answer without it."
+TOO_MANY_ROUNDS_TEXT = "Not run: this answer has made as many rounds of tool calls as allowed ({rounds})."
+
+
+class CallState(StrEnum):
+    """Where a stored tool call is in its life."""
+
+    ASKED = "asked"
+    """Waiting for the user's answer."""
+    APPROVED = "approved"
+    """Running (or was, when lchat died: then shown as interrupted)."""
+    REFUSED = "refused"
+    DONE = "done"
+    INTERRUPTED = "interrupted"
+    """Approved or asked but never finished (stopped, or lchat was killed); never re-run by itself."""
+
+
+UNFINISHED = (CallState.ASKED, CallState.APPROVED)
+
+
+@dataclass(frozen=True)
+class ToolCallShown:
+    """A tool call part was stored or changed (its state, its approval)."""
+
+    part: MessagePart
+
+
+@dataclass(frozen=True)
+class ToolResultShown:
+    """A tool's result part was stored."""
+
+    part: MessagePart
+
+
+ToolUpdate = ToolCallShown | ToolResultShown
+
+
+class PartSink:
+    """Stores the answer's parts as they happen (the store's add_part/update_part_data, bound to one answer)."""
+
+    def __init__(self, add: Callable[[MessagePart], MessagePart], update: Callable[[int, dict[str, Any]], None]) -> None:
+        self._add = add
+        self._update = update
+
+    def add(self, part: MessagePart) -> MessagePart:
+        return self._add(part)
+
+    def update(self, part: MessagePart, **changes: Any) -> MessagePart:
+        data = {**part.data, **changes}
+        assert part.id is not None
+        self._update(part.id, data)
+        return replace(part, data=data)
+
+
+@dataclass
+class ToolRunner:
+    """Runs the tool calls of one answer, round after round, up to `max_rounds`."""
+
+    conversation_id: int
+    tools: Sequence[ToolInfo]
+    """The tools this conversation has on (the model is offered these only)."""
+    call: Callable[[ToolInfo, dict[str, Any]], Any]
+    """Runs one approved call: an awaitable giving a ToolResult (ToolServers.call)."""
+    policy: ApprovalPolicy
+    approver: Approver
+    max_rounds: int = 8
+    max_bytes: int = 16 * 1024
+    rounds: int = 0
+    _seq: int = field(default=1000, repr=False)
+
+    def offer(self, options: GenerationOptions) -> GenerationOptions:
+        """`options` with this conversation's tools offered to the model."""
+        return replace(options, tools=tuple(tool.spec() for tool in self.tools))
+
+    async def run(
+        self, calls: Sequence[ToolCall], sink: PartSink, *, offset: int, results: list[tuple[ToolCall, ToolResult]]
+    ) -> AsyncIterator[ToolUpdate]:
+        """Store, approve and run `calls` in order, appending each result to `results`."""
+        self.rounds += 1
+        for call in calls:
+            async for update in self._one(call, sink, offset, results):
+                yield update
+
+    async def _one(
+        self, call: ToolCall, sink: PartSink, offset: int, results: list[tuple[ToolCall, ToolResult]]
+    ) -> AsyncIterator[ToolUpdate]:
+        tool = by_model_name(self.tools, call.name)
+        part = sink.add(MessagePart(PartKind.TOOL_CALL, data={
+            "id": call.id, "name": call.name, "tool": tool.name if tool else call.name,
+            "server": tool.server if tool else "", "arguments": call.arguments,
+            "approval": "", "state": CallState.ASKED.value,
+        }, seq=self._next_seq(), offset=offset))
+        yield ToolCallShown(part)
+        try:
+            result, part = await self._decide_and_run(call, tool, part, sink)
+        except (asyncio.CancelledError, GeneratorExit):
+            sink.update(part, state=CallState.INTERRUPTED.value)
+            raise
+        if part.data["state"] != CallState.REFUSED:
+            part = sink.update(part, state=CallState.DONE.value)
+        yield ToolCallShown(part)
+        stored = sink.add(MessagePart(PartKind.TOOL_RESULT, text=result.text, data={
+            "id": call.id, "name": call.name, "is_error": result.is_error, "cut_from": result.cut_from,
+        }, seq=self._next_seq(), offset=offset))
+        results.append((call, result))
+        yield ToolResultShown(stored)
+
+    async def _decide_and_run(
+        self, call: ToolCall, tool: ToolInfo | None, part: MessagePart, sink: PartSink
+    ) -> tuple[ToolResult, MessagePart]:
+        if tool is None:
+            known = ", ".join(t.model_name for t in self.tools) or "none"
+            part = sink.update(part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
+            return capped(f"There is no tool named {call.name!r}; the tools are: {known}.", self.max_bytes,
+                          is_error=True), part
+        if self.rounds > self.max_rounds:
+            part = sink.update(part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
+            return ToolResult(TOO_MANY_ROUNDS_TEXT.format(rounds=self.max_rounds), is_error=True), part
+        approval = self.policy.approved_in(self.conversation_id, tool, self.tools)
+        if approval is None:
+            decision = await self.approver(ApprovalRequest(self.conversation_id, tool, dict(call.arguments)))
+            if decision is Decision.ALWAYS:
+                self.policy.remember(self.conversation_id, tool)
+            approval = Approval.REFUSED if decision is Decision.REFUSE else Approval.USER
+        if approval is Approval.REFUSED:
+            part = sink.update(part, state=CallState.REFUSED.value, approval=approval.value)
+            return ToolResult(REFUSED_TEXT, is_error=True), part
+        # Committed before the call starts: after a kill, an approved call without a result is
+        # shown as interrupted, and nothing ever runs it again by itself.
+        part = sink.update(part, state=CallState.APPROVED.value, approval=approval.value)
+        return await self.call(tool, dict(call.arguments)), part
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+
+def follow_up_turns(
+    text: str, reasoning: str, results: Sequence[tuple[ToolCall, ToolResult]]
+) -> list[ChatTurn]:
+    """What the model is sent after a round: its own turn (text, reasoning, calls), then each result."""
+    calls = tuple(call for call, _ in results)
+    turns = [ChatTurn(Role.ASSISTANT, text, reasoning=reasoning, tool_calls=calls)]
+    turns.extend(ChatTurn(Role.TOOL, result.text, tool_call_id=call.id, tool_name=call.name)
+                 for call, result in results)
+    return turns
