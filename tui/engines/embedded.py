@@ -30,10 +30,13 @@ from tui.engines.base import (
     ModelLoadError,
     ModelNotFound,
     TextPiece,
+    ToolCallRequest,
 )
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
+from tui.engines.tool_parse import ToolCallScanner
+from tui.engines.tool_wire import template_tool_fields
 from tui.safe_text import one_line
 
 DRAIN_TIMEOUT_S = 5.0
@@ -214,7 +217,9 @@ class EmbeddedEngine:
         started = time.monotonic()
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
-        turns = [{"role": str(turn.role), "content": turn.content} for turn in messages]
+        turns = [{"role": str(turn.role), "content": turn.content, **template_tool_fields(turn)} for turn in messages]
+        # With tools offered, what may be a tool call is held back: its JSON never shows as answer text.
+        scanner = ToolCallScanner() if options.tools else None
         lora = await self._lora_for(model, info, options.lora)
         opts = asdict(options) | {"stop": list(options.stop), "lora": lora}
         async with self._lock:
@@ -234,10 +239,18 @@ class EmbeddedEngine:
                     elif kind == "piece":
                         last = time.monotonic()
                         first = first or last
-                        yield TextPiece(rest[0])
+                        text = scanner.feed(rest[0]) if scanner else rest[0]
+                        if text:
+                            yield TextPiece(text)
                     elif kind == "done":
                         child.pending = None
                         stats = rest[0]
+                        if scanner:
+                            end = scanner.finish()
+                            if end.text:
+                                yield TextPiece(end.text)
+                            for call in end.calls:
+                                yield ToolCallRequest(call)
                         yield Finished(
                             prompt_tokens=stats["prompt_tokens"],
                             completion_tokens=stats["completion_tokens"],

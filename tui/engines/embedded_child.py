@@ -20,6 +20,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from tui.engines.tool_wire import NO_TOOLS
+
 CHATML = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
@@ -173,8 +175,12 @@ class _Worker:
         self.send("loaded", req)
         loaded = time.perf_counter()
         try:
-            prompt, stops, add_bos = _with_time_limit(TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages))
+            tools = [{"type": "function", "function": tool} for tool in options.get("tools") or ()]
+            prompt, stops, add_bos = _with_time_limit(TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages, tools))
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        except _NoTools:
+            self.send("error", req, "request", NO_TOOLS)
+            return
         except Exception as exc:  # The template's own raise_exception, Jinja errors...
             self.send("error", req, "request", f"the chat template failed: {exc}")
             return
@@ -200,19 +206,22 @@ class _Worker:
         stats.pop("started", None)  # No token came (an empty answer): no prompt_s.
         self.send("done", req, stats)
 
-    def format(self, messages: list) -> tuple[str, list[str], bool]:
-        """The prompt, its stop strings, and whether tokenizing should add BOS."""
+    def format(self, messages: list, tools: list | None = None) -> tuple[str, list[str], bool]:
+        """The prompt, its stop strings, and whether tokenizing should add BOS; the tools are
+        rendered by the model's own template, and a template that never mentions them cannot call them."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model = self.llm._model
         eos, bos = self.llm.token_eos(), self.llm.token_bos()
         template = self.llm.metadata.get("tokenizer.chat_template")
+        if tools and (not template or "tools" not in template):
+            raise _NoTools()
         formatter = Jinja2ChatFormatter(
             template=template or CHATML,
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
-        result = formatter(messages=messages)
+        result = formatter(messages=messages, tools=tools or None)
         stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
         if not template:
             stops.append("<|im_end|>")
@@ -272,7 +281,7 @@ class _Worker:
             if count == 1:  # Template, tokenizing, prefill and the first decode: the engine's TTFT.
                 stats["prompt_s"] = time.perf_counter() - stats.pop("started")
             stats["completion_tokens"] = count
-            piece = text.feed(_piece(llama_cpp, vocab, token))
+            piece = text.feed(_piece(llama_cpp, vocab, token, special=bool(options.get("tools"))))
             if piece:
                 self.send("piece", req, piece)
             if text.stopped:
@@ -286,14 +295,19 @@ class _Worker:
             self.send("piece", req, rest)
 
 
+class _NoTools(Exception):
+    """Tools were offered to a model whose chat template has no place for them."""
+
+
 _buffer = ctypes.create_string_buffer(256)
 
 
-def _piece(llama_cpp: Any, vocab: Any, token: int) -> bytes:
-    """A token's bytes (special tokens render as nothing); Llama.detokenize caps them at 32."""
+def _piece(llama_cpp: Any, vocab: Any, token: int, *, special: bool = False) -> bytes:
+    """A token's bytes; special tokens render as nothing unless `special` (tool-call markers such as
+    Mistral's [TOOL_CALLS] and Llama's <|python_tag|> are special tokens). Llama.detokenize caps them at 32."""
     global _buffer
     while True:
-        n = llama_cpp.llama_token_to_piece(vocab, token, _buffer, len(_buffer), 0, False)
+        n = llama_cpp.llama_token_to_piece(vocab, token, _buffer, len(_buffer), 0, special)
         if n >= 0:
             return _buffer.raw[:n]
         _buffer = ctypes.create_string_buffer(-n)

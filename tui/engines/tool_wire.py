@@ -39,6 +39,17 @@ def ollama_calls(calls: Iterable[Any] | None, first_index: int) -> list[ToolCall
     return found
 
 
+def template_tool_fields(turn: ChatTurn) -> dict[str, Any]:
+    """The tool fields of one message for a GGUF chat template (Hugging Face conventions: an
+    assistant's `tool_calls` with arguments as an object, a result's `tool_call_id` and `name`)."""
+    if turn.role is Role.TOOL:
+        return {"tool_call_id": turn.tool_call_id, "name": turn.tool_name}
+    if turn.tool_calls:
+        return {"tool_calls": [{"id": call.id, "type": "function", "function": {
+            "name": call.name, "arguments": call.arguments}} for call in turn.tool_calls]}
+    return {}
+
+
 def openai_tool_fields(turn: ChatTurn) -> dict[str, Any]:
     """The tool fields of one OpenAI message: an assistant's `tool_calls` (arguments a JSON string),
     a result's `tool_call_id`."""
