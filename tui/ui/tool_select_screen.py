@@ -30,7 +30,7 @@ class ToolSelectScreen(ModalScreen[list[str] | None]):
     """
 
     BINDINGS = [
-        Binding("enter", "keep", "Keep", id="tools.keep"),
+        Binding("enter", "keep", "Keep", id="tools.keep", priority=True),  # before the list toggles on Enter
         Binding("escape", "dismiss_unchanged", "Cancel", id="tools.cancel"),
     ]
 
