@@ -22,9 +22,11 @@ NO_TEXTUAL = [
     "tui.models.hf", "tui.models.library", "tui.models.transfer", "tui.models.gguf_details",
     "tui.stats", "tui.stats.nvidia", "tui.stats.amd", "tui.stats.cpu", "tui.stats.energy", "tui.stats.alerts",
     "tui.stats.report", "tui.stats.remote", "tui.stats.fake", "tui.stats.command",
+    "tui.tools", "tui.tools.servers", "tui.tools.loop", "tui.tools.service", "tui.tools.mcp_cli",
+    "tui.tools.catalog", "tui.tools.approval", "tui.tools.results", "tui.engines.tool_parse", "tui.engines.tool_wire",
 ]
 WIDGET_FORBIDDEN = ("sqlite3", "tui.store", "tui.engines", "tui.services", "tui.chat_service", "ollama",
-                    "llama_cpp", "httpx", "openai", "huggingface_hub", "tui.models")
+                    "llama_cpp", "httpx", "openai", "huggingface_hub", "tui.models", "mcp", "tui.tools")
 
 
 @pytest.mark.parametrize("module", NO_TEXTUAL)
@@ -58,3 +60,15 @@ def test_only_the_engine_child_imports_llama_cpp() -> None:
              if any(name.startswith("llama_cpp") for name in imports_of(p))}
     # The benchmarks' raw reference drives llama.cpp directly, in a process of its own.
     assert users - {"bench/raw_llama.py"} == {"engines/embedded_child.py"}
+
+
+def test_no_ui_module_talks_to_mcp_servers() -> None:
+    """The UI shows tools and asks for approval through the pure tui.tools modules; the servers stay behind
+    the chat service."""
+    users = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "ui").rglob("*.py")
+             if any(name == "mcp" or name.startswith(("mcp.", "tui.tools.servers", "tui.tools.results"))
+                    for name in imports_of(p))}
+    assert users == set()
+    code = "import sys, tui.ui.tool_approval_screen, tui.ui.tool_select_screen; print('mcp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
