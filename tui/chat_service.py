@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.config import ChatConfig
 from tui.context_window import fit, message_tokens
@@ -25,8 +25,13 @@ from tui.domain import (
     Role,
 )
 from tui.engines.base import Engine, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece
+from tui.tools.approval import Approver, refuse_all
+from tui.tools.loop import PartSink, ToolCallShown, ToolResultShown, ToolRunner, with_tools
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
+
+if TYPE_CHECKING:
+    from tui.tools.service import ToolService
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +83,15 @@ class AnswerEnded:
     """Why the answer could not be written to the history (disk full...), or empty."""
 
 
-ChatUpdate = QuestionSaved | AnswerStarted | AnswerPiece | AnswerEnded
+@dataclass(frozen=True)
+class ToolNotice:
+    """Something to tell the user about the tools of this answer: a server that failed (one line)."""
+
+    text: str
+
+
+ChatUpdate = (QuestionSaved | AnswerStarted | AnswerPiece | AnswerEnded | ToolCallShown | ToolResultShown
+              | ToolNotice)
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,7 @@ class ChatService:
         *,
         commit_interval: float = COMMIT_INTERVAL_S,
         energy: EnergySource | None = None,
+        tools: ToolService | None = None,
     ) -> None:
         self._context_lengths: dict[tuple[str, str], int] = {}
         self.store = store
@@ -108,6 +122,8 @@ class ChatService:
         self.commit_interval = commit_interval
         self.energy = energy
         """Measures each answer's energy (tui.stats); None stores no energy figures."""
+        self.tools = tools
+        """The MCP servers and who may run their tools; None when none is configured."""
         self._unsaved: dict[int, dict[str, Any]] = {}
         """Final states of answers the store refused (disk full), by message id, to write later."""
         self._streaming: dict[int, tuple[ChatMessage, list[str]]] = {}
@@ -245,8 +261,11 @@ class ChatService:
                 turns.append(ChatTurn(message.role, message.content))
         return turns
 
-    async def send(self, conversation_id: int, text: str, model: ModelChoice) -> AsyncIterator[ChatUpdate]:
-        """Commit `text` as the user's message, then stream and commit the answer.
+    async def send(
+        self, conversation_id: int, text: str, model: ModelChoice, *, approver: Approver = refuse_all
+    ) -> AsyncIterator[ChatUpdate]:
+        """Commit `text` as the user's message, then stream and commit the answer; `approver` asks
+        the user about each tool call not allowed already (the default refuses them).
 
         Use it inside `contextlib.aclosing` so that a cancelled consumer marks the
         answer interrupted at once rather than when the generator is collected.
@@ -267,10 +286,12 @@ class ChatService:
             model=model.name, backend=model.backend,
         )
         yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+        async for update in self._stream_answer(answer, model, turns, conversation, approver):
             yield update
 
-    async def regenerate(self, conversation_id: int, answer_id: int, model: ModelChoice) -> AsyncIterator[ChatUpdate]:
+    async def regenerate(
+        self, conversation_id: int, answer_id: int, model: ModelChoice, *, approver: Approver = refuse_all
+    ) -> AsyncIterator[ChatUpdate]:
         """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
         self.save_unsaved()
         conversation = self.store.get_conversation(conversation_id)
@@ -283,11 +304,11 @@ class ChatService:
             model=model.name, backend=model.backend, sibling_of=answer_id,
         )
         yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+        async for update in self._stream_answer(answer, model, turns, conversation, approver):
             yield update
 
     async def resend(
-        self, conversation_id: int, message_id: int, text: str, model: ModelChoice
+        self, conversation_id: int, message_id: int, text: str, model: ModelChoice, *, approver: Approver = refuse_all
     ) -> AsyncIterator[ChatUpdate]:
         """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
         self.save_unsaved()
@@ -302,12 +323,30 @@ class ChatService:
             model=model.name, backend=model.backend,
         )
         yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+        async for update in self._stream_answer(answer, model, turns, conversation, approver):
             yield update
 
+    async def _tool_runner(
+        self, conversation: Conversation, approver: Approver
+    ) -> tuple[ToolRunner | None, list[ToolNotice]]:
+        """The runner for this conversation's tools (servers started now), and a notice per failed server."""
+        if self.tools is None or self.tools.chosen(conversation) is None:
+            return None, []
+        tools = await self.tools.for_conversation(conversation)
+        notices = [ToolNotice(problem) for problem in self.tools.problems.values()]
+        return (self.tools.runner(conversation.id, tools, approver) if tools else None), notices
+
+    def _part_sink(self, answer: ChatMessage) -> PartSink:
+        """Stores the answer's parts in order, each committed at once."""
+        seq = iter(range(1, 1 << 30))
+        return PartSink(lambda part: self.store.add_part(answer.id, replace(part, seq=next(seq))),
+                        self.store.update_part_data)
+
     async def _stream_answer(
-        self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], options: GenerationOptions
+        self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], conversation: Conversation,
+        approver: Approver,
     ) -> AsyncIterator[ChatUpdate]:
+        options = self.options_for(conversation)
         parts: list[str] = []
         autosave = _Autosave(lambda: self._save_progress(answer, parts), self.commit_interval)
         stats: Finished | None = None
@@ -316,13 +355,21 @@ class ChatService:
         self._streaming[answer.id] = (answer, parts)
         try:
             engine = self.engine(model.backend)
-            async with aclosing(engine.chat(model.name, turns, options)) as events:
+            runner, notices = await self._tool_runner(conversation, approver)
+            for notice in notices:
+                yield notice
+            rounds = with_tools(engine.chat, model.name, turns, options, runner, self._part_sink(answer),
+                                lambda: "".join(parts))
+            async with aclosing(rounds) as events:
                 async for event in events:
                     if isinstance(event, TextPiece):
                         parts.append(event.text)
                         yield AnswerPiece(event.text)
                         autosave.changed()
-                    else:
+                    elif isinstance(event, ToolCallShown | ToolResultShown):
+                        autosave.save()  # The text before a call is on disk before the call runs.
+                        yield event
+                    elif isinstance(event, Finished):
                         stats = event
         except EngineError as engine_error:
             status, error = MessageStatus.ERROR, str(engine_error)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from contextlib import aclosing
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from tui.domain import ChatTurn, GenerationOptions, MessagePart, PartKind, Role, ToolCall
+from tui.engines.base import ChatEvent, Finished, ReasoningPiece, ToolCallRequest
 from tui.tools.approval import Approval, ApprovalPolicy, ApprovalRequest, Approver, Decision
 from tui.tools.catalog import ToolInfo, by_model_name
 from tui.tools.results import ToolResult, capped
@@ -55,7 +57,8 @@ ToolUpdate = ToolCallShown | ToolResultShown
 
 
 class PartSink:
-    """Stores the answer's parts as they happen (the store's add_part/update_part_data, bound to one answer)."""
+    """Stores the answer's parts as they happen (the store's add_part/update_part_data, bound to one
+    answer; `add` gives the part its place among the answer's other parts)."""
 
     def __init__(self, add: Callable[[MessagePart], MessagePart], update: Callable[[int, dict[str, Any]], None]) -> None:
         self._add = add
@@ -85,7 +88,6 @@ class ToolRunner:
     max_rounds: int = 8
     max_bytes: int = 16 * 1024
     rounds: int = 0
-    _seq: int = field(default=1000, repr=False)
 
     def offer(self, options: GenerationOptions) -> GenerationOptions:
         """`options` with this conversation's tools offered to the model."""
@@ -108,7 +110,7 @@ class ToolRunner:
             "id": call.id, "name": call.name, "tool": tool.name if tool else call.name,
             "server": tool.server if tool else "", "arguments": call.arguments,
             "approval": "", "state": CallState.ASKED.value,
-        }, seq=self._next_seq(), offset=offset))
+        }, offset=offset))
         yield ToolCallShown(part)
         try:
             result, part = await self._decide_and_run(call, tool, part, sink)
@@ -120,7 +122,7 @@ class ToolRunner:
         yield ToolCallShown(part)
         stored = sink.add(MessagePart(PartKind.TOOL_RESULT, text=result.text, data={
             "id": call.id, "name": call.name, "is_error": result.is_error, "cut_from": result.cut_from,
-        }, seq=self._next_seq(), offset=offset))
+        }, offset=offset))
         results.append((call, result))
         yield ToolResultShown(stored)
 
@@ -149,10 +151,6 @@ class ToolRunner:
         part = sink.update(part, state=CallState.APPROVED.value, approval=approval.value)
         return await self.call(tool, dict(call.arguments)), part
 
-    def _next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
 
 def follow_up_turns(
     text: str, reasoning: str, results: Sequence[tuple[ToolCall, ToolResult]]
@@ -163,3 +161,63 @@ def follow_up_turns(
     turns.extend(ChatTurn(Role.TOOL, result.text, tool_call_id=call.id, tool_name=call.name)
                  for call, result in results)
     return turns
+
+
+ChatFunction = Callable[[str, Sequence[ChatTurn], GenerationOptions], AsyncIterator[ChatEvent]]
+
+
+async def with_tools(
+    chat: ChatFunction, model: str, turns: Sequence[ChatTurn], options: GenerationOptions,
+    runner: ToolRunner | None, sink: PartSink | None, answer_text: Callable[[], str],
+) -> AsyncIterator[ChatEvent | ToolUpdate]:
+    """The engine's events for one answer, its tool calls run between rounds: text and reasoning
+    pieces as they come, tool updates, and one Finished with the figures of every round.
+
+    `answer_text` gives the answer so far (the consumer keeps it), so results land at the right offset."""
+    if runner is None or sink is None or not runner.tools:
+        async with aclosing(chat(model, turns, options)) as events:
+            async for event in events:
+                yield event
+        return
+    options, turns, totals = runner.offer(options), list(turns), None
+    while True:
+        calls: list[ToolCall] = []
+        reasoning: list[str] = []
+        start = len(answer_text())
+        async with aclosing(chat(model, turns, options)) as events:
+            async for event in events:
+                if isinstance(event, ToolCallRequest):
+                    calls.append(event.call)
+                elif isinstance(event, Finished):
+                    totals = _added(totals, event)
+                else:
+                    if isinstance(event, ReasoningPiece):
+                        reasoning.append(event.text)
+                    yield event
+        if not calls:
+            break
+        results: list[tuple[ToolCall, ToolResult]] = []
+        async for update in runner.run(calls, sink, offset=len(answer_text()), results=results):
+            yield update
+        turns += follow_up_turns(answer_text()[start:], "".join(reasoning), results)
+        if runner.rounds >= runner.max_rounds:
+            options = replace(options, tools=())  # The last round answers with what it has.
+    if totals is not None:
+        yield totals
+
+
+def _added(total: Finished | None, round_: Finished) -> Finished:
+    """One answer's figures over its rounds: tokens and times added up, the prompt of the last round."""
+    if total is None:
+        return round_
+    def both(a: float | None, b: float | None) -> float | None:
+        return None if a is None and b is None else (a or 0) + (b or 0)
+    reasoning = both(total.reasoning_tokens, round_.reasoning_tokens)
+    return replace(
+        round_, completion_tokens=total.completion_tokens + round_.completion_tokens,
+        ttft_s=total.ttft_s if total.ttft_s is not None else round_.ttft_s, gen_s=total.gen_s + round_.gen_s,
+        prompt_s=both(total.prompt_s, round_.prompt_s), load_s=total.load_s or round_.load_s,
+        reasoning_tokens=int(reasoning) if reasoning is not None else None,
+        reasoning_estimated=total.reasoning_estimated or round_.reasoning_estimated,
+        reasoning_ttft_s=total.reasoning_ttft_s if total.reasoning_ttft_s is not None else round_.reasoning_ttft_s,
+    )

@@ -6,11 +6,13 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from mcp import types
+from typing import TYPE_CHECKING, Any
 
 from tui.safe_text import terminal_safe
+
+
+if TYPE_CHECKING:
+    from mcp import types
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ def capped(text: str, max_bytes: int, *, is_error: bool = False) -> ToolResult:
 
 def block_text(block: Any) -> str:
     """One content block as text: text as is, images, audio and binary resources described."""
+    from mcp import types
+
     if isinstance(block, types.TextContent):
         return block.text
     if isinstance(block, types.ImageContent | types.AudioContent):
