@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from contextlib import aclosing
-from typing import TextIO
+from typing import Any, TextIO
 
-from tui.chat_service import AnswerEnded, AnswerPiece
+from tui.chat_service import AnswerEnded, AnswerPiece, ToolNotice
 from tui.domain import MessageStatus
 from tui.engines.base import EngineError
 from tui.safe_text import terminal_safe
 from tui.services import Services
+from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
+from tui.tools.loop import ToolCallShown, ToolResultShown
 
 
 async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
-              out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Answer `prompt`; return the process exit code."""
+              out: TextIO = sys.stdout, err: TextIO = sys.stderr, tools: bool = False,
+              allow: Sequence[str] = (), stdin: TextIO = sys.stdin) -> int:
+    """Answer `prompt`; return the process exit code. With `tools`, the configured servers' tools are
+    offered; a call runs if `allow` or the config allows it, or the user says so on a terminal."""
     chat = services.chat
+    if tools and chat.tools is None:
+        print("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
+        return 1
     try:
         models, offline = await chat.list_models()
         choice = chat.find_model(models, model) if model else chat.default_model(models)
@@ -32,12 +41,23 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
     conversation = chat.new_conversation(choice)
+    approver: Approver = refuse_all
+    if tools and chat.tools is not None:
+        conversation = chat.set_tools(conversation, list(chat.tools.config.servers))
+        chat.tools.policy.allow = [*chat.tools.policy.allow, *allow]
+        if stdin.isatty() and err.isatty():  # Never asked on a pipe: refused, and the model told so.
+            approver = terminal_approver(stdin, err)
     ended: AnswerEnded | None = None
-    async with aclosing(chat.send(conversation.id, prompt, choice)) as updates:
+    calls: list[dict[str, Any]] = []
+    async with aclosing(chat.send(conversation.id, prompt, choice, approver=approver)) as updates:
         async for update in updates:
             if isinstance(update, AnswerPiece) and not as_json:
                 out.write(shown(update.text))
                 out.flush()
+            elif isinstance(update, ToolNotice):
+                print(f"lchat: {terminal_safe(update.text)}", file=err)
+            elif isinstance(update, ToolCallShown | ToolResultShown):
+                _note_call(update, calls, err, quiet=as_json)
             elif isinstance(update, AnswerEnded):
                 ended = update
     assert ended is not None
@@ -62,5 +82,40 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "energy_wh": message.energy_wh,
             "cached_tokens": stats.cached_tokens if stats else None,
             "stop_reason": stats.stop_reason if stats else None,
+            **({"tool_calls": calls} if tools else {}),
         }), file=out)
     return 0
+
+
+def _note_call(update: ToolCallShown | ToolResultShown, calls: list[dict[str, Any]], err: TextIO,
+               *, quiet: bool) -> None:
+    """Keep each call (and its result) for --json; say on stderr what ran or was refused."""
+    data = update.part.data
+    if isinstance(update, ToolResultShown):
+        for call in calls:
+            if call["id"] == data.get("id"):
+                call.update(result=update.part.text, is_error=bool(data.get("is_error")))
+        return
+    entry = next((call for call in calls if call["id"] == data.get("id")), None)
+    if entry is None:
+        entry = {"id": data.get("id")}
+        calls.append(entry)
+    entry.update({key: data.get(key) for key in ("server", "tool", "arguments", "approval", "state")})
+    state = data.get("state")
+    if not quiet and state in ("refused", "done"):
+        word = "ran" if state == "done" else "refused"
+        print(terminal_safe(f"lchat: tool {data.get('server')}.{data.get('tool')} {word}"), file=err)
+
+
+def terminal_approver(stdin: TextIO, err: TextIO) -> Approver:
+    """Asks on the terminal (the question on stderr, the answer from stdin): run once, always, or no."""
+    async def approve(request: ApprovalRequest) -> Decision:
+        arguments = json.dumps(request.arguments, ensure_ascii=False)
+        err.write(terminal_safe(
+            f"\nlchat: the model wants to run {request.tool.qualified} with {arguments[:400]}"
+            f"{'…' if len(arguments) > 400 else ''}\n") + "run it? [y]es once / [a]lways in this chat / [N]o: ")
+        err.flush()
+        answer = (await asyncio.to_thread(stdin.readline)).strip().lower()
+        return {"y": Decision.ONCE, "yes": Decision.ONCE, "a": Decision.ALWAYS}.get(answer, Decision.REFUSE)
+
+    return approve

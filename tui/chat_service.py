@@ -244,6 +244,16 @@ class ChatService:
             lora=params.get("lora"),
         )
 
+    def set_tools(self, conversation: Conversation, chosen: list[str] | None) -> Conversation:
+        """Turn the conversation's tools on (servers or server.tool names) or off (None)."""
+        from tui.tools.service import TOOLS_PARAM
+
+        params = {key: value for key, value in conversation.params.items() if key != TOOLS_PARAM}
+        if chosen is not None:
+            params[TOOLS_PARAM] = list(chosen)
+        self.store.set_conversation_settings(conversation.id, system_prompt=conversation.system_prompt, params=params)
+        return replace(conversation, params=params)
+
     def new_conversation(self, model: ModelChoice | None = None) -> Conversation:
         return self.store.create_conversation(
             model=model.name if model else "",

@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="ask one question, stream the answer to stdout")
     ask.add_argument("prompt", help="the question")
     ask.add_argument("--model", "-m", help="model name, file name or a unique part of one")
-    ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats")
+    ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats (and tool calls)")
+    ask.add_argument("--tools", action="store_true", help="offer the tools of the configured MCP servers")
+    ask.add_argument("--allow-tool", action="append", default=[], metavar="NAME",
+                     help="let a tool run without asking (server.tool, or a name one server has); repeatable")
     stats = commands.add_parser("stats", help="print the GPU, CPU and memory figures of the stats pane")
     stats.add_argument("--json", action="store_true", help="one JSON object per snapshot")
     stats.add_argument("--watch", nargs="?", type=float, const=0.0, metavar="SECONDS",
@@ -103,7 +106,8 @@ def _run_ask(services, args: argparse.Namespace) -> int:
         for signal_number in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signal_number, lambda s=signal_number: (stopped_by.append(s), task.cancel()))
         try:
-            return await ask(services, args.prompt, model=args.model, as_json=args.json)
+            return await ask(services, args.prompt, model=args.model, as_json=args.json,
+                             tools=args.tools, allow=args.allow_tool)
         finally:
             await services.aclose()
 
