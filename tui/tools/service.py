@@ -26,6 +26,8 @@ class ToolService:
         self.policy = ApprovalPolicy(allow=[*config.allow, *allow])
         self.problems: dict[str, str] = {}
         """Each server that failed, with its line, as of the last listing."""
+        self.listed: list[ToolInfo] | None = None
+        """Every tool as of the last listing; None before the servers were first started."""
 
     @property
     def configured(self) -> bool:
@@ -34,7 +36,18 @@ class ToolService:
     async def available(self) -> list[ToolInfo]:
         """Every server's tools (starting the servers); failures land in `problems`."""
         tools, self.problems = await self.servers.list_tools()
+        self.listed = tools
         return tools
+
+    def summary(self, conversation: Conversation | None) -> str:
+        """For the chat header: how many tools the conversation has on and their prompt cost; "" when off."""
+        chosen = self.chosen(conversation) if conversation else None
+        if chosen is None:
+            return ""
+        if self.listed is None:
+            return "tools on"
+        tools = selected(self.listed, chosen)
+        return f"{len(tools)} tools · ~{sum(tool.tokens for tool in tools)} tok"
 
     @staticmethod
     def chosen(conversation: Conversation) -> list[str] | None:
