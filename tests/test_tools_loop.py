@@ -10,7 +10,7 @@ import pytest
 from tui.domain import MessagePart, PartKind, Role, ToolCall
 from tui.tools.approval import ApprovalPolicy, ApprovalRequest, Decision
 from tui.tools.catalog import ToolInfo, named
-from tui.tools.loop import REFUSED_TEXT, PartSink, ToolRunner, follow_up_turns
+from tui.tools.loop import REFUSED_TEXT, ToolRunner, follow_up_turns
 from tui.tools.results import ToolResult
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
@@ -24,19 +24,17 @@ class MemorySink:
         self.parts: dict[int, MessagePart] = {}
         self.history: list[tuple[int, dict[str, Any]]] = []
 
-    def add(self, part: MessagePart) -> MessagePart:
+    def add_part(self, part: MessagePart, blob: bytes | None = None) -> MessagePart:
         stored = MessagePart(part.kind, part.text, dict(part.data), part.seq, part.offset, id=len(self.parts) + 1)
         self.parts[stored.id] = stored
         self.history.append((stored.id, dict(part.data)))
         return stored
 
-    def update(self, part_id: int, data: dict[str, Any]) -> None:
-        old = self.parts[part_id]
-        self.parts[part_id] = MessagePart(old.kind, old.text, dict(data), old.seq, old.offset, id=part_id)
-        self.history.append((part_id, dict(data)))
-
-    def sink(self) -> PartSink:
-        return PartSink(self.add, self.update)
+    def update_part(self, part: MessagePart, *, data: dict[str, Any]) -> MessagePart:
+        assert part.id is not None
+        self.parts[part.id] = MessagePart(part.kind, part.text, dict(data), part.seq, part.offset, id=part.id)
+        self.history.append((part.id, dict(data)))
+        return self.parts[part.id]
 
     def states(self) -> list[str]:
         return [part.data["state"] for part in self.parts.values() if part.kind is PartKind.TOOL_CALL]
@@ -60,7 +58,7 @@ def runner(decisions: list[Decision], ran: list[tuple[str, dict[str, Any]]], all
 
 async def _run(tool_runner: ToolRunner, sink: MemorySink, calls: list[ToolCall]) -> list[tuple[ToolCall, ToolResult]]:
     results: list[tuple[ToolCall, ToolResult]] = []
-    async for _ in tool_runner.run(calls, sink.sink(), offset=0, results=results):
+    async for _ in tool_runner.run(calls, sink, offset=0, results=results):
         pass
     return results
 

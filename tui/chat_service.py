@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -16,17 +16,29 @@ from typing import TYPE_CHECKING, Any
 from tui.config import ChatConfig
 from tui.context_window import fit, message_tokens
 from tui.domain import (
+    Attachment,
     ChatMessage,
     ChatTurn,
     Conversation,
     GenerationOptions,
     MessageStatus,
+    MessagePart,
     ModelInfo,
+    PartKind,
     Role,
 )
-from tui.engines.base import Engine, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece
+from tui.answer_draft import AnswerDraft
+from tui.engines.base import (
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ModelNotFound,
+    ReasoningPiece,
+    TextPiece,
+)
 from tui.tools.approval import Approver, refuse_all
-from tui.tools.loop import PartSink, ToolCallShown, ToolResultShown, ToolRunner, with_tools
+from tui.tools.loop import ToolCallShown, ToolResultShown, ToolRunner, with_tools
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
 
@@ -74,6 +86,13 @@ class AnswerPiece:
 
 
 @dataclass(frozen=True)
+class ReasoningUpdate:
+    """More of the answer's reasoning (raw: not yet made terminal-safe)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class AnswerEnded:
     """The answer's final row; `stats` is None when it failed."""
 
@@ -90,8 +109,8 @@ class ToolNotice:
     text: str
 
 
-ChatUpdate = (QuestionSaved | AnswerStarted | AnswerPiece | AnswerEnded | ToolCallShown | ToolResultShown
-              | ToolNotice)
+ChatUpdate = (QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded | ToolCallShown
+              | ToolResultShown | ToolNotice)
 
 
 @dataclass(frozen=True)
@@ -126,7 +145,7 @@ class ChatService:
         """The MCP servers and who may run their tools; None when none is configured."""
         self._unsaved: dict[int, dict[str, Any]] = {}
         """Final states of answers the store refused (disk full), by message id, to write later."""
-        self._streaming: dict[int, tuple[ChatMessage, list[str]]] = {}
+        self._streaming: dict[int, AnswerDraft] = {}
         """Answers arriving now, with what has arrived, for interrupt_streaming. (One closed before
         it got here is still "streaming" on disk, empty; the next start marks it interrupted.)"""
 
@@ -242,6 +261,7 @@ class ChatService:
             max_tokens=params.get("max_tokens", self.defaults.max_tokens),
             seed=params.get("seed"),
             lora=params.get("lora"),
+            think=params.get("think", self.defaults.think) or None,
         )
 
     def set_tools(self, conversation: Conversation, chosen: list[str] | None) -> Conversation:
@@ -272,65 +292,66 @@ class ChatService:
         return turns
 
     async def send(
-        self, conversation_id: int, text: str, model: ModelChoice, *, approver: Approver = refuse_all
+        self, conversation_id: int, text: str, model: ModelChoice,
+        *, attachments: Sequence[Attachment] = (), approver: Approver = refuse_all,
     ) -> AsyncIterator[ChatUpdate]:
-        """Commit `text` as the user's message, then stream and commit the answer; `approver` asks
-        the user about each tool call not allowed already (the default refuses them).
+        """Commit `text` (and its attachments) as the user's message, then stream and commit
+        the answer; `approver` asks the user about each tool call not allowed already (the
+        default refuses them).
 
         Use it inside `contextlib.aclosing` so that a cancelled consumer marks the
         answer interrupted at once rather than when the generator is collected.
         """
-        self.save_unsaved()
-        conversation = self.store.get_conversation(conversation_id)
-        if conversation is None:
-            raise EngineError(f"conversation {conversation_id} no longer exists")
-        if not conversation.title:
-            self.store.rename_conversation(conversation_id, title_from(text))
-        if (conversation.backend, conversation.model) != (model.backend, model.name):
-            self.store.set_conversation_model(conversation_id, model.name, model.backend)
-        question = self.store.add_message(conversation_id, Role.USER, text)
-        yield QuestionSaved(question)
-        turns, context = self.fitted_turns(conversation, question.id, model)
-        answer = self.store.add_message(
-            conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
-            model=model.name, backend=model.backend,
-        )
-        yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, conversation, approver):
+        async for update in self._answer(conversation_id, model, question=text, attachments=attachments,
+                                         approver=approver):
             yield update
 
     async def regenerate(
         self, conversation_id: int, answer_id: int, model: ModelChoice, *, approver: Approver = refuse_all
     ) -> AsyncIterator[ChatUpdate]:
         """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
-        self.save_unsaved()
-        conversation = self.store.get_conversation(conversation_id)
-        old = self.store.get_message(answer_id)
-        if conversation is None or old is None or old.parent_id is None:
-            raise EngineError("that answer no longer exists")
-        turns, context = self.fitted_turns(conversation, old.parent_id, model)
-        answer = self.store.add_message(
-            conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
-            model=model.name, backend=model.backend, sibling_of=answer_id,
-        )
-        yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, conversation, approver):
+        async for update in self._answer(conversation_id, model, replacing_answer=answer_id, approver=approver):
             yield update
 
     async def resend(
         self, conversation_id: int, message_id: int, text: str, model: ModelChoice, *, approver: Approver = refuse_all
     ) -> AsyncIterator[ChatUpdate]:
         """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
+        async for update in self._answer(conversation_id, model, question=text, replacing_question=message_id,
+                                         approver=approver):
+            yield update
+
+    async def _answer(
+        self, conversation_id: int, model: ModelChoice, *, question: str | None = None,
+        attachments: Sequence[Attachment] = (), replacing_question: int | None = None,
+        replacing_answer: int | None = None, approver: Approver = refuse_all,
+    ) -> AsyncIterator[ChatUpdate]:
+        """The one path of every answer: store the question (unless an answer is redone), open
+        the answer's row, stream into it."""
         self.save_unsaved()
         conversation = self.store.get_conversation(conversation_id)
         if conversation is None:
             raise EngineError(f"conversation {conversation_id} no longer exists")
-        question = self.store.add_message(conversation_id, Role.USER, text, sibling_of=message_id)
-        yield QuestionSaved(question)
-        turns, context = self.fitted_turns(conversation, question.id, model)
+        if question is not None:
+            if not conversation.title:
+                self.store.rename_conversation(conversation_id, title_from(question))
+            if (conversation.backend, conversation.model) != (model.backend, model.name):
+                self.store.set_conversation_model(conversation_id, model.name, model.backend)
+            saved = self.store.add_message(
+                conversation_id, Role.USER, question, sibling_of=replacing_question,
+                parts=[attachment_part(attachment) for attachment in attachments],
+            )
+            yield QuestionSaved(saved)
+            asked_id = saved.id
+        else:
+            old = self.store.get_message(replacing_answer) if replacing_answer is not None else None
+            if old is None or old.parent_id is None:
+                raise EngineError("that answer no longer exists")
+            asked_id = old.parent_id
+        turns, context = self.fitted_turns(conversation, asked_id, model)
         answer = self.store.add_message(
             conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
-            model=model.name, backend=model.backend,
+            model=model.name, backend=model.backend, sibling_of=replacing_answer,
         )
         yield AnswerStarted(answer, context)
         async for update in self._stream_answer(answer, model, turns, conversation, approver):
@@ -346,41 +367,37 @@ class ChatService:
         notices = [ToolNotice(problem) for problem in self.tools.problems.values()]
         return (self.tools.runner(conversation.id, tools, approver) if tools else None), notices
 
-    def _part_sink(self, answer: ChatMessage) -> PartSink:
-        """Stores the answer's parts in order, each committed at once."""
-        seq = iter(range(1, 1 << 30))
-        return PartSink(lambda part: self.store.add_part(answer.id, replace(part, seq=next(seq))),
-                        self.store.update_part_data)
-
     async def _stream_answer(
         self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], conversation: Conversation,
         approver: Approver,
     ) -> AsyncIterator[ChatUpdate]:
         options = self.options_for(conversation)
-        parts: list[str] = []
-        autosave = _Autosave(lambda: self._save_progress(answer, parts), self.commit_interval)
+        draft = AnswerDraft(self.store, answer)
+        autosave = _Autosave(draft.save, self.commit_interval)
         stats: Finished | None = None
         measurement = self.energy.begin() if self.energy is not None else None
         status, error = MessageStatus.COMPLETE, ""
-        self._streaming[answer.id] = (answer, parts)
+        self._streaming[answer.id] = draft
         try:
             engine = self.engine(model.backend)
             runner, notices = await self._tool_runner(conversation, approver)
             for notice in notices:
                 yield notice
-            rounds = with_tools(engine.chat, model.name, turns, options, runner, self._part_sink(answer),
-                                lambda: "".join(parts))
+            rounds = with_tools(engine.chat, model.name, turns, options, runner, draft, lambda: draft.text)
             async with aclosing(rounds) as events:
                 async for event in events:
                     if isinstance(event, TextPiece):
-                        parts.append(event.text)
+                        draft.add_text(event.text)
                         yield AnswerPiece(event.text)
                         autosave.changed()
+                    elif isinstance(event, ReasoningPiece):
+                        draft.add_reasoning(event.text)
+                        yield ReasoningUpdate(event.text)
+                        autosave.changed()
                     elif isinstance(event, ToolCallShown | ToolResultShown):
-                        autosave.save()  # The text before a call is on disk before the call runs.
                         yield event
                     elif isinstance(event, Finished):
-                        stats = event
+                        stats = with_reasoning_figures(event, draft)
         except EngineError as engine_error:
             status, error = MessageStatus.ERROR, str(engine_error)
         except Exception as unexpected:  # noqa: BLE001 - a bug must not lose the answer either
@@ -388,47 +405,47 @@ class ChatService:
             status, error = MessageStatus.ERROR, f"unexpected error: {type(unexpected).__name__}: {unexpected}"
         except (asyncio.CancelledError, GeneratorExit):
             # Keep what was shown, marked: the user stopped it, nothing failed.
-            self._finish(answer, parts, MessageStatus.INTERRUPTED, "", None, _wh(measurement))
+            self._finish(draft, MessageStatus.INTERRUPTED, "", None, _wh(measurement))
             raise
         finally:
             autosave.stop()
             self._streaming.pop(answer.id, None)
-        final, finish_error = self._finish(answer, parts, status, error, stats, _wh(measurement))
+        final, finish_error = self._finish(draft, status, error, stats, _wh(measurement))
         yield AnswerEnded(final, stats if status is MessageStatus.COMPLETE else None, finish_error)
 
-    def _save_progress(self, answer: ChatMessage, parts: list[str]) -> None:
-        """Commit the answer so far; a failure (disk full) is logged and retried at the next save,
-        and the answer's end reports it if it persists."""
-        try:
-            self.store.update_message_content(answer.id, "".join(parts))
-        except StoreError as error:
-            logger.warning("could not save answer %s so far: %s", answer.id, error)
-
     def _finish(
-        self, answer: ChatMessage, parts: list[str], status: MessageStatus, error: str, stats: Finished | None,
+        self, draft: AnswerDraft, status: MessageStatus, error: str, stats: Finished | None,
         energy_wh: float | None = None,
     ) -> tuple[ChatMessage, str]:
         """Store the answer's final state; if that fails, the answer lives on in memory."""
-        figures = dict(
-            prompt_tokens=stats.prompt_tokens if stats else None,
-            completion_tokens=stats.completion_tokens if stats else None,
-            ttft_s=stats.ttft_s if stats else None,
-            gen_s=stats.gen_s if stats else None,
-            energy_wh=energy_wh,
-        )
-        final = dict(content="".join(parts), status=status, error=error, **figures)
+        if stats is None and draft.reasoning_chars:  # Interrupted or failed: keep what is known.
+            stats_figures: dict[str, Any] = dict(reasoning_ttft_s=draft.first_reasoning_s)
+        else:
+            stats_figures = dict(
+                prompt_tokens=stats.prompt_tokens if stats else None,
+                completion_tokens=stats.completion_tokens if stats else None,
+                ttft_s=stats.ttft_s if stats else None,
+                gen_s=stats.gen_s if stats else None,
+                reasoning_tokens=stats.reasoning_tokens if stats else None,
+                reasoning_estimated=stats.reasoning_estimated if stats else False,
+                reasoning_ttft_s=stats.reasoning_ttft_s if stats else None,
+            )
+        final = dict(content=draft.text, status=status, error=error, energy_wh=energy_wh,
+                     parts=draft.parts, **stats_figures)
+        answer_id = draft.message.id
         try:
-            return self.store.finish_message(answer.id, **final), ""
+            return self.store.finish_message(answer_id, **final), ""
         except StoreError as store_error:
-            logger.warning("could not save answer %s: %s", answer.id, store_error)
-            self._unsaved[answer.id] = final
-            return replace(answer, **final), str(store_error)
+            logger.warning("could not save answer %s: %s", answer_id, store_error)
+            self._unsaved[answer_id] = final
+            shown = {key: value for key, value in final.items() if key != "parts"}
+            return replace(draft.message, parts=tuple(draft.parts), **shown), str(store_error)
 
     def interrupt_streaming(self) -> None:
         """Store every answer still arriving as interrupted, with all that arrived: for closing
         without the event loop's help (a hung-up terminal), where no cancellation can run."""
-        for answer, parts in list(self._streaming.values()):
-            self._finish(answer, parts, MessageStatus.INTERRUPTED, "", None)
+        for draft in list(self._streaming.values()):
+            self._finish(draft, MessageStatus.INTERRUPTED, "", None)
         self._streaming.clear()
 
     def save_unsaved(self) -> int:
@@ -472,6 +489,25 @@ class _Autosave:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def with_reasoning_figures(stats: Finished, draft: AnswerDraft) -> Finished:
+    """The engine's figures, completed from what lchat saw where the engine is silent: when the
+    first reasoning arrived, and the reasoning's share of the tokens (marked as estimated)."""
+    if not draft.reasoning_chars:
+        return stats
+    reasoning_ttft = stats.reasoning_ttft_s if stats.reasoning_ttft_s is not None else draft.first_reasoning_s
+    tokens, estimated = stats.reasoning_tokens, stats.reasoning_estimated
+    if tokens is None and stats.completion_tokens:
+        share = draft.reasoning_chars / (draft.reasoning_chars + len(draft.text))
+        tokens, estimated = round(stats.completion_tokens * share), True
+    return replace(stats, reasoning_ttft_s=reasoning_ttft, reasoning_tokens=tokens, reasoning_estimated=estimated)
+
+
+def attachment_part(attachment: Attachment) -> tuple[MessagePart, bytes]:
+    """A user's attachment as the part (and bytes) the history keeps."""
+    data = {"name": attachment.name, "mime": attachment.mime, "size": len(attachment.data)}
+    return MessagePart(PartKind.ATTACHMENT, data=data), attachment.data
 
 
 def _wh(measurement: Measurement | None) -> float | None:

@@ -42,6 +42,8 @@ class ChatConfig:
     """Nucleus sampling threshold."""
     max_tokens: int = 1024
     """Longest answer, in tokens."""
+    think: str = ""
+    """Thinking for new conversations: "" for the model's default, "off", "on", "low", "medium", "high"."""
 
 
 @dataclass

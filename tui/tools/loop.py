@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from tui.domain import ChatTurn, GenerationOptions, MessagePart, PartKind, Role, ToolCall
 from tui.engines.base import ChatEvent, Finished, ReasoningPiece, ToolCallRequest
@@ -56,22 +56,16 @@ class ToolResultShown:
 ToolUpdate = ToolCallShown | ToolResultShown
 
 
-class PartSink:
-    """Stores the answer's parts as they happen (the store's add_part/update_part_data, bound to one
-    answer; `add` gives the part its place among the answer's other parts)."""
+class PartSink(Protocol):
+    """Keeps the answer's parts as they happen, each written at once (AnswerDraft is one)."""
 
-    def __init__(self, add: Callable[[MessagePart], MessagePart], update: Callable[[int, dict[str, Any]], None]) -> None:
-        self._add = add
-        self._update = update
+    def add_part(self, part: MessagePart, blob: bytes | None = None) -> MessagePart: ...
 
-    def add(self, part: MessagePart) -> MessagePart:
-        return self._add(part)
+    def update_part(self, part: MessagePart, *, data: dict[str, Any]) -> MessagePart: ...
 
-    def update(self, part: MessagePart, **changes: Any) -> MessagePart:
-        data = {**part.data, **changes}
-        assert part.id is not None
-        self._update(part.id, data)
-        return replace(part, data=data)
+
+def _changed(sink: PartSink, part: MessagePart, **changes: Any) -> MessagePart:
+    return sink.update_part(part, data={**part.data, **changes})
 
 
 @dataclass
@@ -106,7 +100,7 @@ class ToolRunner:
         self, call: ToolCall, sink: PartSink, offset: int, results: list[tuple[ToolCall, ToolResult]]
     ) -> AsyncIterator[ToolUpdate]:
         tool = by_model_name(self.tools, call.name)
-        part = sink.add(MessagePart(PartKind.TOOL_CALL, data={
+        part = sink.add_part(MessagePart(PartKind.TOOL_CALL, data={
             "id": call.id, "name": call.name, "tool": tool.name if tool else call.name,
             "server": tool.server if tool else "", "arguments": call.arguments,
             "approval": "", "state": CallState.ASKED.value,
@@ -115,12 +109,12 @@ class ToolRunner:
         try:
             result, part = await self._decide_and_run(call, tool, part, sink)
         except (asyncio.CancelledError, GeneratorExit):
-            sink.update(part, state=CallState.INTERRUPTED.value)
+            _changed(sink, part, state=CallState.INTERRUPTED.value)
             raise
         if part.data["state"] != CallState.REFUSED:
-            part = sink.update(part, state=CallState.DONE.value)
+            part = _changed(sink, part, state=CallState.DONE.value)
         yield ToolCallShown(part)
-        stored = sink.add(MessagePart(PartKind.TOOL_RESULT, text=result.text, data={
+        stored = sink.add_part(MessagePart(PartKind.TOOL_RESULT, text=result.text, data={
             "id": call.id, "name": call.name, "is_error": result.is_error, "cut_from": result.cut_from,
         }, offset=offset))
         results.append((call, result))
@@ -131,11 +125,11 @@ class ToolRunner:
     ) -> tuple[ToolResult, MessagePart]:
         if tool is None:
             known = ", ".join(t.model_name for t in self.tools) or "none"
-            part = sink.update(part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
+            part = _changed(sink, part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
             return capped(f"There is no tool named {call.name!r}; the tools are: {known}.", self.max_bytes,
                           is_error=True), part
         if self.rounds > self.max_rounds:
-            part = sink.update(part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
+            part = _changed(sink, part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
             return ToolResult(TOO_MANY_ROUNDS_TEXT.format(rounds=self.max_rounds), is_error=True), part
         approval = self.policy.approved_in(self.conversation_id, tool, self.tools)
         if approval is None:
@@ -144,11 +138,11 @@ class ToolRunner:
                 self.policy.remember(self.conversation_id, tool)
             approval = Approval.REFUSED if decision is Decision.REFUSE else Approval.USER
         if approval is Approval.REFUSED:
-            part = sink.update(part, state=CallState.REFUSED.value, approval=approval.value)
+            part = _changed(sink, part, state=CallState.REFUSED.value, approval=approval.value)
             return ToolResult(REFUSED_TEXT, is_error=True), part
         # Committed before the call starts: after a kill, an approved call without a result is
         # shown as interrupted, and nothing ever runs it again by itself.
-        part = sink.update(part, state=CallState.APPROVED.value, approval=approval.value)
+        part = _changed(sink, part, state=CallState.APPROVED.value, approval=approval.value)
         return await self.call(tool, dict(call.arguments)), part
 
 

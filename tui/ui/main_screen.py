@@ -11,7 +11,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
-from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ModelChoice, QuestionSaved, ToolNotice
+from tui.chat_service import (
+    AnswerEnded,
+    AnswerPiece,
+    AnswerStarted,
+    ModelChoice,
+    QuestionSaved,
+    ReasoningUpdate,
+    ToolNotice,
+)
 from tui.domain import Conversation, ModelInfo
 from tui.safe_text import one_line
 from tui.services import Services
@@ -209,6 +217,9 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
                     if isinstance(update, AnswerPiece):
                         if view is not None and view.is_attached:
                             await view.write(update.text)
+                    elif isinstance(update, ReasoningUpdate):
+                        if view is not None and view.is_attached:
+                            await view.write_reasoning(update.text)
                     elif isinstance(update, QuestionSaved):
                         question_saved = True
                         self.conversation = self.services.store.get_conversation(conversation_id)
