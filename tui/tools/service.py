@@ -60,7 +60,11 @@ class ToolService:
         chosen = self.chosen(conversation)
         if chosen is None or not self.configured:
             return []
-        return selected(await self.available(), chosen)
+        servers = {entry if entry in self.config.servers else entry.split(".", 1)[0] for entry in chosen}
+        tools, self.problems = await self.servers.list_tools(sorted(servers))  # Only the servers it uses start.
+        known = {tool.qualified: tool for tool in self.listed or []}
+        self.listed = list((known | {tool.qualified: tool for tool in tools}).values())
+        return selected(tools, chosen)
 
     def runner(self, conversation_id: int, tools: Sequence[ToolInfo], approver: Approver) -> ToolRunner:
         return ToolRunner(conversation_id=conversation_id, tools=list(tools), call=self.servers.call,
