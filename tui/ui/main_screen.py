@@ -55,7 +55,7 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
         Binding("f3", "focus_pane('composer')", "Chat", id="panes.chat"),
         Binding("f4", "focus_pane('models')", "Models", id="panes.models"),
         Binding("f5", "toggle_stats", "Stats", id="stats.toggle"),
-        Binding("f7", "choose_tools", "Tools", id="tools.choose"),
+        Binding("f10", "choose_tools", "Tools", id="tools.choose"),  # the composer keeps F6 and F7
         Binding("shift+pageup", "scroll_chat(-1)", "Chat page up", show=False, id="chat.page_up"),
         Binding("shift+pagedown", "scroll_chat(1)", "Chat page down", show=False, id="chat.page_down"),
     ]
@@ -68,7 +68,7 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
         self.models_loaded = asyncio.Event()
         """Set once every backend has been asked for its models."""
         self.tools = ToolsController(self, services.chat)
-        """Asks before each tool call; picks the conversation's tools (F7)."""
+        """Asks before each tool call; picks the conversation's tools (F10)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class ToolsController:
-    """Approval modal, tool choice (F7) and header note for one screen."""
+    """Approval modal, tool choice (F10) and header note for one screen."""
 
     def __init__(self, screen: Screen, chat: ChatService) -> None:
         self.screen = screen
