@@ -18,14 +18,14 @@ CASES = [
     ("qwen2.5", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
      "", [ToolCall("call_0", "get_weather", WEATHER)]),
     ("qwen2.5 two calls, text first",
-     'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
-     '<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>',
+     ('Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+     '<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>'),
      "Let me check.", [ToolCall("call_0", "get_weather", WEATHER), ToolCall("call_1", "add", {"a": 1, "b": 2})]),
-    ("qwen3 after thinking", '<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n'
-     '{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+    ("qwen3 after thinking", ('<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n'
+     '{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'),
      "<think>\nThe user wants the weather.\n</think>", [ToolCall("call_0", "get_weather", WEATHER)]),
-    ("hermes 2 pro, arguments first", '<tool_call>\n{"arguments": {"symbol": "TSLA"}, '
-     '"name": "get_stock_fundamentals"}\n</tool_call>', "",
+    ("hermes 2 pro, arguments first", ('<tool_call>\n{"arguments": {"symbol": "TSLA"}, '
+     '"name": "get_stock_fundamentals"}\n</tool_call>'), "",
      [ToolCall("call_0", "get_stock_fundamentals", {"symbol": "TSLA"})]),
     ("qwen unclosed at the stop token", '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}',
      "", [ToolCall("call_0", "get_weather", WEATHER)]),
@@ -37,13 +37,13 @@ CASES = [
      [ToolCall("call_0", "get_weather", WEATHER)]),
     ("mistral v3 list", '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "a1B2c3D4e"}]',
      "", [ToolCall("a1B2c3D4e", "get_weather", WEATHER)]),
-    ("mistral v3 list of two", '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}, '
-     '{"name": "add", "arguments": "{\\"a\\": 1, \\"b\\": 2}"}]', "",
+    ("mistral v3 list of two", ('[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}, '
+     '{"name": "add", "arguments": "{\\"a\\": 1, \\"b\\": 2}"}]'), "",
      [ToolCall("call_0", "get_weather", WEATHER), ToolCall("call_1", "add", {"a": 1, "b": 2})]),
     ("mistral v11 name[ARGS]", '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}', "",
      [ToolCall("call_0", "get_weather", WEATHER)]),
-    ("mistral v11 two calls with ids", '[TOOL_CALLS]get_weather[CALL_ID]k9Lm2Np4q[ARGS]{"city": "Paris"}'
-     '[TOOL_CALLS]add[ARGS]{"a": 1, "b": 2}', "",
+    ("mistral v11 two calls with ids", ('[TOOL_CALLS]get_weather[CALL_ID]k9Lm2Np4q[ARGS]{"city": "Paris"}'
+     '[TOOL_CALLS]add[ARGS]{"a": 1, "b": 2}'), "",
      [ToolCall("k9Lm2Np4q", "get_weather", WEATHER), ToolCall("call_1", "add", {"a": 1, "b": 2})]),
 ]
 

@@ -53,8 +53,8 @@ def _title(app: LchatApp) -> str:
     return str(app.screen.query_one("#chat-title").render())
 
 
-async def test_choose_tools_then_approve_once_always_and_refuse(open_services, daemon) -> None:
-    state, url = daemon
+async def test_choose_tools_then_approve_once_always(open_services, daemon) -> None:
+    _, url = daemon
     app = _app(open_services, url)
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen

@@ -33,7 +33,7 @@ def _daemon(calls: list[dict]) -> tuple[OllamaState, object]:
 
 
 def test_allowed_tool_runs_and_json_lists_the_call(lchat_home: Path) -> None:
-    state, daemon = _daemon([{"name": "add", "arguments": {"a": 20, "b": 22}}])
+    _, daemon = _daemon([{"name": "add", "arguments": {"a": 20, "b": 22}}])
     try:
         _config(lchat_home, daemon.url)
         result = lchat("ask", "-m", "qwen3:4b", "--tools", "--allow-tool", "t.add", "--json", "What is 20+22?")

@@ -13,6 +13,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from tui.answer_draft import AnswerDraft
 from tui.config import ChatConfig
 from tui.context_window import fit, message_tokens
 from tui.domain import (
@@ -21,13 +22,12 @@ from tui.domain import (
     ChatTurn,
     Conversation,
     GenerationOptions,
-    MessageStatus,
     MessagePart,
+    MessageStatus,
     ModelInfo,
     PartKind,
     Role,
 )
-from tui.answer_draft import AnswerDraft
 from tui.engines.base import (
     Engine,
     EngineError,
@@ -37,10 +37,10 @@ from tui.engines.base import (
     ReasoningPiece,
     TextPiece,
 )
-from tui.tools.approval import Approver, refuse_all
-from tui.tools.loop import ToolCallShown, ToolResultShown, ToolRunner, with_tools
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
+from tui.tools.approval import Approver, refuse_all
+from tui.tools.loop import ToolCallShown, ToolResultShown, ToolRunner, with_tools
 
 if TYPE_CHECKING:
     from tui.tools.service import ToolService

@@ -15,11 +15,23 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import BadRequest, ChatEvent, EngineError, Finished, TextPiece, ToolCallRequest
+from tui.engines.base import (
+    BadRequest,
+    ChatEvent,
+    EngineError,
+    Finished,
+    TextPiece,
+    ToolCallRequest,
+)
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
 from tui.engines.ollama_errors import ErrorContext, translate
-from tui.engines.tool_wire import NO_TOOLS, ollama_calls, ollama_tool_fields, says_no_tools
+from tui.engines.tool_wire import (
+    NO_TOOLS,
+    ollama_calls,
+    ollama_tool_fields,
+    says_no_tools,
+)
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.models.fit import KvShape
 

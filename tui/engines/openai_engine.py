@@ -26,7 +26,12 @@ from tui.engines.base import (
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
 from tui.engines.ollama_errors import SCRUBBED
-from tui.engines.tool_wire import NO_TOOLS, ToolCallFragments, openai_tool_fields, says_no_tools
+from tui.engines.tool_wire import (
+    NO_TOOLS,
+    ToolCallFragments,
+    openai_tool_fields,
+    says_no_tools,
+)
 from tui.engines.urls import is_local, shown_host, shown_url
 
 PRESETS = {

@@ -43,7 +43,8 @@ def parse_tool_calls(output: str) -> Parsed:
 
 
 def _qwen(output: str) -> Parsed:
-    text, calls = [], []
+    text: list[str] = []
+    calls: list[ToolCall] = []
     rest = output
     while QWEN_OPEN in rest:
         before, _, rest = rest.partition(QWEN_OPEN)

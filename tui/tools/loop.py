@@ -7,15 +7,28 @@ ChatService owns the answer and the engine; this module owns what happens betwee
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from tui.domain import ChatTurn, GenerationOptions, MessagePart, PartKind, Role, ToolCall
+from tui.domain import (
+    ChatTurn,
+    GenerationOptions,
+    MessagePart,
+    PartKind,
+    Role,
+    ToolCall,
+)
 from tui.engines.base import ChatEvent, Finished, ReasoningPiece, ToolCallRequest
-from tui.tools.approval import Approval, ApprovalPolicy, ApprovalRequest, Approver, Decision
+from tui.tools.approval import (
+    Approval,
+    ApprovalPolicy,
+    ApprovalRequest,
+    Approver,
+    Decision,
+)
 from tui.tools.catalog import ToolInfo, by_model_name
 from tui.tools.results import ToolResult, capped
 
@@ -163,7 +176,7 @@ ChatFunction = Callable[[str, Sequence[ChatTurn], GenerationOptions], AsyncItera
 async def with_tools(
     chat: ChatFunction, model: str, turns: Sequence[ChatTurn], options: GenerationOptions,
     runner: ToolRunner | None, sink: PartSink | None, answer_text: Callable[[], str],
-) -> AsyncIterator[ChatEvent | ToolUpdate]:
+) -> AsyncGenerator[ChatEvent | ToolUpdate, None]:
     """The engine's events for one answer, its tool calls run between rounds: text and reasoning
     pieces as they come, tool updates, and one Finished with the figures of every round.
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from tui.safe_text import terminal_safe
 
-
 if TYPE_CHECKING:
     from mcp import types
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 from tui.config import McpConfig, McpServerConfig
 from tui.safe_text import one_line
@@ -79,7 +79,7 @@ class McpServer:
                 return capped(f"the server refused the call: {one_line(error.message, 300)}", max_bytes, is_error=True)
             self._fail(f"{self.name}: the server stopped")
             return capped(self.problem, max_bytes, is_error=True)
-        except Exception as error:  # noqa: BLE001 - the transport's failures are many; all mean the server is gone
+        except Exception as error:
             self._fail(f"{self.name}: stopped answering ({type(error).__name__}: {error})")
             return capped(self.problem, max_bytes, is_error=True)
         return result_text(result, max_bytes)
@@ -114,7 +114,7 @@ class McpServer:
                 await self._closing.wait()
         except TimeoutError:
             self._fail(f"{self.name}: did not start within {START_TIMEOUT_S:g} s{self._last_log_line()}")
-        except BaseException as error:  # noqa: BLE001 - an exception group from the transport's task group too
+        except BaseException as error:
             if not self._closing.is_set() or not self._session:
                 self._fail(f"{self.name}: could not start: {_reason(error)}{self._last_log_line()}")
             if isinstance(error, asyncio.CancelledError):
@@ -148,12 +148,12 @@ class McpServer:
         params = StdioServerParameters(command=config.command, args=list(config.args), env=dict(config.env) or None)
         return stdio_client(params, errlog=self._errlog(stack))
 
-    def _errlog(self, stack: AsyncExitStack) -> IO[str]:
+    def _errlog(self, stack: AsyncExitStack) -> TextIO:
         """Where the server's stderr goes: its log file (never the terminal lchat draws on)."""
         if self.log_dir is None:
-            return stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115 - closed by the stack
+            return stack.enter_context(open(os.devnull, "w"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = stack.enter_context(open(self._log_path(), "a", encoding="utf-8"))  # noqa: SIM115
+        log = stack.enter_context(open(self._log_path(), "a", encoding="utf-8"))
         self._log_from = log.tell()
         return log
 

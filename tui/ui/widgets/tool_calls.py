@@ -62,7 +62,7 @@ class ToolCallView(Vertical, can_focus=True):
     ToolCallView.-open > .details { display: block; }
     """
 
-    BINDINGS = [Binding("enter,space", "toggle", "Unfold", show=False, id="tools.unfold")]
+    BINDINGS = [Binding("enter,space", "unfold", "Unfold", show=False, id="tools.unfold")]
 
     def __init__(self, call: MessagePart) -> None:
         super().__init__()
@@ -80,11 +80,11 @@ class ToolCallView(Vertical, can_focus=True):
             self.query_one(".line", Static).update(call_line(self.call, self.result))
             self.query_one(".details", Static).update(call_details(self.call, self.result))
 
-    def action_toggle(self) -> None:
+    def action_unfold(self) -> None:
         self.toggle_class("-open")
 
     def on_click(self) -> None:
-        self.action_toggle()
+        self.action_unfold()
 
 
 class ToolCallsView(Vertical):
