@@ -73,6 +73,9 @@ class OllamaState:
     chats: list[dict[str, Any]] = field(default_factory=list)
     """Every /api/chat request body, for tests to inspect."""
 
+    chats: list[dict[str, Any]] = field(default_factory=list)
+    """Every /api/chat request body, in order."""
+
     def add(self, name: str, **kwargs: Any) -> dict[str, Any]:
         entry = model_entry(name, **kwargs)
         self.models[name] = entry
@@ -128,6 +131,7 @@ class OllamaHandler(Handler):
             self.send_json(404, {"error": "not found"})
 
     def chat(self, state: OllamaState, body: dict[str, Any]) -> None:
+        state.chats.append(body)
         model = body.get("model", "")
         fault = state.chat_fault
         if fault == "redirect":

@@ -10,7 +10,7 @@ from contextlib import aclosing
 from typing import Any, TextIO
 
 from tui.chat_service import AnswerEnded, AnswerPiece, ToolNotice
-from tui.domain import MessageStatus
+from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
 from tui.safe_text import terminal_safe
 from tui.services import Services
@@ -19,17 +19,28 @@ from tui.tools.loop import ToolCallShown, ToolResultShown
 
 
 async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
-              out: TextIO = sys.stdout, err: TextIO = sys.stderr, tools: bool = False,
-              allow: Sequence[str] = (), stdin: TextIO = sys.stdin) -> int:
-    """Answer `prompt`; return the process exit code. With `tools`, the configured servers' tools are
-    offered; a call runs if `allow` or the config allows it, or the user says so on a terminal."""
+              out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+              attachments: Sequence[Attachment] = (), system: str | None = None,
+              conversation_id: int | None = None, continue_latest: bool = False,
+              tools: bool = False, allow: Sequence[str] = (), stdin: TextIO = sys.stdin) -> int:
+    """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
+    or `continue_latest`, an existing one; return the process exit code. With `tools`, the
+    configured servers' tools are offered; a call runs if `allow` or the config allows it, or the
+    user says so on a terminal."""
     chat = services.chat
     if tools and chat.tools is None:
         print("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
         return 1
+    conversation = None
+    if continue_latest or conversation_id is not None:
+        conversation = _existing(services, conversation_id)
+        if conversation is None:
+            which = f"conversation {conversation_id}" if conversation_id is not None else "conversation to continue"
+            print(f"lchat: there is no {which} (see `lchat list`)", file=err)
+            return 1
     try:
         models, offline = await chat.list_models()
-        choice = chat.find_model(models, model) if model else chat.default_model(models)
+        choice = chat.find_model(models, model) if model else chat.default_model(models, conversation)
     except EngineError as error:
         print(f"lchat: {terminal_safe(str(error))}", file=err)
         return 1
@@ -40,16 +51,21 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
-    conversation = chat.new_conversation(choice)
+    if conversation is None:
+        conversation = chat.new_conversation(choice)
+    if system is not None:
+        services.store.set_conversation_settings(conversation.id, system_prompt=system, params=conversation.params)
     approver: Approver = refuse_all
     if tools and chat.tools is not None:
-        conversation = chat.set_tools(conversation, list(chat.tools.config.servers))
+        conversation = chat.set_tools(chat.store.get_conversation(conversation.id) or conversation,
+                                      list(chat.tools.config.servers))
         chat.tools.policy.allow = [*chat.tools.policy.allow, *allow]
         if stdin.isatty() and err.isatty():  # Never asked on a pipe: refused, and the model told so.
             approver = terminal_approver(stdin, err)
     ended: AnswerEnded | None = None
     calls: list[dict[str, Any]] = []
-    async with aclosing(chat.send(conversation.id, prompt, choice, approver=approver)) as updates:
+    async with aclosing(chat.send(conversation.id, prompt, choice, attachments=attachments,
+                                  approver=approver)) as updates:
         async for update in updates:
             if isinstance(update, AnswerPiece) and not as_json:
                 out.write(shown(update.text))
@@ -85,6 +101,14 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             **({"tool_calls": calls} if tools else {}),
         }), file=out)
     return 0
+
+
+def _existing(services: Services, conversation_id: int | None) -> Conversation | None:
+    """The conversation named, or with no id the latest one (not archived)."""
+    if conversation_id is not None:
+        return services.store.get_conversation(conversation_id)
+    latest = services.store.list_conversation_page(limit=1)
+    return latest[0] if latest else None
 
 
 def _note_call(update: ToolCallShown | ToolResultShown, calls: list[dict[str, Any]], err: TextIO,

@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tui.answer_draft import AnswerDraft
+from tui.attachments import total_tokens
 from tui.config import ChatConfig
-from tui.context_window import fit, message_tokens
+from tui.context_window import estimate_tokens, fit, message_tokens
 from tui.domain import (
     Attachment,
     ChatMessage,
@@ -29,6 +30,7 @@ from tui.domain import (
     Role,
 )
 from tui.engines.base import (
+    BadRequest,
     Engine,
     EngineError,
     EngineUnavailable,
@@ -218,11 +220,21 @@ class ChatService:
             if not limit or len(path) < window or sum(map(message_tokens, path)) > limit:
                 break
             window *= 4
-        fitted = fit(conversation.system_prompt, path, limit=limit, reserve=reserve)
+        fitted = fit(conversation.system_prompt, path, limit=limit, reserve=reserve, turn_of=self._turn_of)
         dropped = fitted.dropped
         if limit and len(path) == window:  # The part never read was left out too.
             dropped += self.store.path_length(end_id) - len(path)
         return fitted.turns, ContextInfo(fitted.tokens, limit, dropped)
+
+    def _turn_of(self, message: ChatMessage) -> ChatTurn:
+        """A stored message as the engine is sent it: with its attachments' bytes (an
+        attachment whose bytes are gone is left out), without its reasoning."""
+        attachments = []
+        for part in message.parts_of(PartKind.ATTACHMENT):
+            data = self.store.get_blob(str(part.data.get("sha256", "")))
+            if data is not None:
+                attachments.append(Attachment(str(part.data.get("name", "file")), str(part.data.get("mime", "")), data))
+        return ChatTurn(message.role, message.content, attachments=tuple(attachments))
 
     def default_model(self, models: list[ModelInfo], conversation: Conversation | None = None) -> ModelChoice | None:
         """The conversation's model, else the configured one, else the first usable model."""
@@ -333,6 +345,7 @@ class ChatService:
         if conversation is None:
             raise EngineError(f"conversation {conversation_id} no longer exists")
         if question is not None:
+            self._check_attachments_fit(conversation, model, question, attachments)
             if not conversation.title:
                 self.store.rename_conversation(conversation_id, title_from(question))
             if (conversation.backend, conversation.model) != (model.backend, model.name):
@@ -356,6 +369,20 @@ class ChatService:
         yield AnswerStarted(answer, context)
         async for update in self._stream_answer(answer, model, turns, conversation, approver):
             yield update
+
+    def _check_attachments_fit(
+        self, conversation: Conversation, model: ModelChoice, question: str, attachments: Sequence[Attachment]
+    ) -> None:
+        """Refuse, before anything is stored or sent, attachments that cannot fit the context."""
+        limit = self.context_limit(conversation, model)
+        if not attachments or not limit:
+            return
+        needed = estimate_tokens(question) + total_tokens(attachments)
+        if needed > limit:
+            raise BadRequest(
+                f"The message with its attachments needs about {needed:,} tokens, more than the "
+                f"{limit:,}-token context of {model.name}; nothing was sent."
+            )
 
     async def _tool_runner(
         self, conversation: Conversation, approver: Approver

@@ -44,6 +44,8 @@ class ChatConfig:
     """Longest answer, in tokens."""
     think: str = ""
     """Thinking for new conversations: "" for the model's default, "off", "on", "low", "medium", "high"."""
+    attachment_max_mb: int = 20
+    """Largest file that can be attached, in MB."""
 
 
 @dataclass

@@ -36,7 +36,7 @@ from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
 from tui.engines.tool_parse import ToolCallScanner
-from tui.engines.tool_wire import template_tool_fields
+from tui.engines.wire import template_messages
 from tui.safe_text import one_line
 
 DRAIN_TIMEOUT_S = 5.0
@@ -217,7 +217,7 @@ class EmbeddedEngine:
         started = time.monotonic()
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
-        turns = [{"role": str(turn.role), "content": turn.content, **template_tool_fields(turn)} for turn in messages]
+        turns = template_messages(messages)
         # With tools offered, what may be a tool call is held back: its JSON never shows as answer text.
         scanner = ToolCallScanner() if options.tools else None
         lora = await self._lora_for(model, info, options.lora)

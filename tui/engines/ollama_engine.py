@@ -15,24 +15,17 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import (
-    BadRequest,
-    ChatEvent,
-    EngineError,
-    Finished,
-    TextPiece,
-    ToolCallRequest,
-)
+from tui.engines.base import BadRequest, ChatEvent, EngineError, Finished, TextPiece, ToolCallRequest
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
 from tui.engines.ollama_errors import ErrorContext, translate
 from tui.engines.tool_wire import (
     NO_TOOLS,
     ollama_calls,
-    ollama_tool_fields,
     says_no_tools,
 )
 from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.wire import ollama_messages
 from tui.models.fit import KvShape
 
 DEFAULT_HOST = "localhost:11434"
@@ -156,8 +149,7 @@ class OllamaEngine:
         calls = 0
         try:
             stream = await self._api().chat(
-                model=model,
-                messages=[{"role": str(t.role), "content": t.content, **ollama_tool_fields(t)} for t in messages],
+                model=model, messages=ollama_messages(messages),
                 stream=True, options={k: v for k, v in wanted.items() if v is not None},
                 keep_alive=self._keep_alive, tools=[tool.as_openai() for tool in options.tools] or None,
             )

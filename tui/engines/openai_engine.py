@@ -29,10 +29,10 @@ from tui.engines.ollama_errors import SCRUBBED
 from tui.engines.tool_wire import (
     NO_TOOLS,
     ToolCallFragments,
-    openai_tool_fields,
     says_no_tools,
 )
 from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.wire import openai_messages
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
@@ -135,7 +135,7 @@ class OpenAICompatEngine:
         request = {k: v for k, v in wanted.items() if v is not None}
         if options.tools:
             request["tools"] = [tool.as_openai() for tool in options.tools]
-        turns = [{"role": str(t.role), "content": t.content, **openai_tool_fields(t)} for t in messages]
+        turns = openai_messages(messages)
         fragments = ToolCallFragments()
         try:
             stream = await self._open(model, turns, request)

@@ -1,5 +1,6 @@
-"""Tool calls on the wire: the message fields Ollama and OpenAI-compatible servers take for an
-assistant turn that called tools and for a tool's result, and the calls they send back."""
+"""Tool calls coming back over the wire: Ollama's whole calls and OpenAI's streamed fragments, and
+the error that means a model has no tool support. (The turns that carry calls and results out are
+built in tui.engines.wire.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.domain import ChatTurn, Role, ToolCall
+from tui.domain import ToolCall
 
 NO_TOOLS = "this model does not call tools"
 """What the user reads when tools are on and the model cannot use them."""
@@ -19,17 +20,6 @@ def says_no_tools(message: str) -> bool:
     return "does not support tools" in message or "tools are not supported" in message.lower()
 
 
-def ollama_tool_fields(turn: ChatTurn) -> dict[str, Any]:
-    """The tool fields of one Ollama message: an assistant's `tool_calls` (arguments an object),
-    a result's `tool_name`."""
-    if turn.role is Role.TOOL:
-        return {"tool_name": turn.tool_name}
-    if turn.tool_calls:
-        return {"tool_calls": [{"function": {"name": call.name, "arguments": call.arguments}}
-                               for call in turn.tool_calls]}
-    return {}
-
-
 def ollama_calls(calls: Iterable[Any] | None, first_index: int) -> list[ToolCall]:
     """An Ollama chunk's `message.tool_calls` as ToolCalls; Ollama sends no ids, so they are numbered."""
     found = []
@@ -37,29 +27,6 @@ def ollama_calls(calls: Iterable[Any] | None, first_index: int) -> list[ToolCall
         arguments = call.function.arguments
         found.append(ToolCall(f"call_{index}", call.function.name, _as_object(arguments)))
     return found
-
-
-def template_tool_fields(turn: ChatTurn) -> dict[str, Any]:
-    """The tool fields of one message for a GGUF chat template (Hugging Face conventions: an
-    assistant's `tool_calls` with arguments as an object, a result's `tool_call_id` and `name`)."""
-    if turn.role is Role.TOOL:
-        return {"tool_call_id": turn.tool_call_id, "name": turn.tool_name}
-    if turn.tool_calls:
-        return {"tool_calls": [{"id": call.id, "type": "function", "function": {
-            "name": call.name, "arguments": call.arguments}} for call in turn.tool_calls]}
-    return {}
-
-
-def openai_tool_fields(turn: ChatTurn) -> dict[str, Any]:
-    """The tool fields of one OpenAI message: an assistant's `tool_calls` (arguments a JSON string),
-    a result's `tool_call_id`."""
-    if turn.role is Role.TOOL:
-        return {"tool_call_id": turn.tool_call_id}
-    if turn.tool_calls:
-        return {"tool_calls": [{"id": call.id, "type": "function", "function": {
-            "name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)}}
-            for call in turn.tool_calls]}
-    return {}
 
 
 @dataclass
