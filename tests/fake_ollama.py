@@ -71,9 +71,6 @@ class OllamaState:
     no_tools: set[str] = field(default_factory=set)
     """Models without the tools capability: offered tools, the daemon refuses the request."""
     chats: list[dict[str, Any]] = field(default_factory=list)
-    """Every /api/chat request body, for tests to inspect."""
-
-    chats: list[dict[str, Any]] = field(default_factory=list)
     """Every /api/chat request body, in order."""
 
     def add(self, name: str, **kwargs: Any) -> dict[str, Any]:
@@ -154,7 +151,6 @@ class OllamaHandler(Handler):
             state.running.pop(model, None)
             self.send_json(200, dict(final_chunk(model, "unload"), response=""))
             return
-        state.chats.append(body)
         messages = body.get("messages") or []
         if body.get("tools") and model in state.no_tools:
             self.send_json(400, {"error": f"registry.ollama.ai/library/{model} does not support tools"})
