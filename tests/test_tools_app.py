@@ -59,6 +59,7 @@ async def test_choose_tools_then_approve_once_always(open_services, daemon) -> N
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
         await main.models_loaded.wait()
+        assert main.current_model() is not None, "the Ollama double was not listed (a loaded machine?)"
         await pilot.press("f10")
         await until(pilot, lambda: isinstance(app.screen, ToolSelectScreen))
         assert len(app.screen.tools) == 8  # every tool of the server, ticked to start with
@@ -99,6 +100,7 @@ async def test_refuse_in_the_modal_tells_the_model(open_services, daemon) -> Non
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
         await main.models_loaded.wait()
+        assert main.current_model() is not None, "the Ollama double was not listed (a loaded machine?)"
         main.conversation = app.services.chat.set_tools(app.services.chat.new_conversation(main.current_model()), ["t"])
         await _send(pilot, "Weather?")
         await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))
