@@ -30,6 +30,16 @@ class OpenAIState:
     streamed as fragments, the arguments' JSON split in two."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     """Every chat completions request body, for tests to inspect."""
+    thoughts: list[str] = field(default_factory=list)
+    """Reasoning streamed before the reply, each piece in the delta field `reasoning_field`."""
+    reasoning_field: str = "reasoning_content"
+    """"reasoning_content" (vLLM, llama-server) or "reasoning" (Ollama's /v1)."""
+    honours_think_off: bool = True
+    """Whether chat_template_kwargs {"enable_thinking": false} stops the thoughts."""
+    refuses: tuple[str, ...] = ()
+    """Request fields answered with a 400 naming them, as strict servers do."""
+    reasoning_tokens: int | None = None
+    """usage.completion_tokens_details.reasoning_tokens, when the server counts them."""
 
 
 class OpenAIHandler(Handler):
@@ -64,6 +74,10 @@ class OpenAIHandler(Handler):
         if state.fault == "no_usage_support" and "stream_options" in body:
             self.send_json(400, {"error": {"message": "Unrecognized request argument: stream_options"}})
             return
+        for name in state.refuses:
+            if name in body:
+                self.send_json(400, {"error": {"message": f"Unrecognized request argument supplied: {name}"}})
+                return
         if body["model"] not in state.models:
             self.send_json(404, {"error": {"message": f"The model `{body['model']}` does not exist"}})
             return
@@ -82,6 +96,9 @@ class OpenAIHandler(Handler):
         reply = state.reply
         if messages and messages[-1].get("role") == "tool":  # The answer uses what the tool said.
             reply = ["The tool", " said: " + messages[-1].get("content", "")]
+        think_off = body.get("chat_template_kwargs", {}).get("enable_thinking") is False
+        for thought in [] if think_off and state.honours_think_off else state.thoughts:
+            event(base | {"choices": [{"index": 0, "delta": {state.reasoning_field: thought}, "finish_reason": None}]})
         for index, piece in enumerate(reply):
             if state.fault and index == state.fault_after:
                 if state.fault == "kill":
@@ -104,11 +121,14 @@ class OpenAIHandler(Handler):
             event(base | {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
         event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if body.get("stream_options", {}).get("include_usage"):
-            event(base | {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": len(reply),
-                                                   "total_tokens": 12 + len(reply)}})
+            completion = len(reply) + len(state.thoughts)
+            usage: dict[str, Any] = {"prompt_tokens": 12, "completion_tokens": completion,
+                                     "total_tokens": 12 + completion}
+            if state.reasoning_tokens is not None:
+                usage["completion_tokens_details"] = {"reasoning_tokens": state.reasoning_tokens}
+            event(base | {"choices": [], "usage": usage})
         self.chunk("data: [DONE]\n\n")
         self.end_chunked()
-
 
     def tool_call_events(self, state: OpenAIState, event: Any, base: dict[str, Any]) -> None:
         """The calls as a real server streams them: id and name first, then the arguments in pieces."""

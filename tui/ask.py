@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import aclosing
 from typing import Any, TextIO
 
-from tui.chat_service import AnswerEnded, AnswerPiece, ToolNotice
+from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNotice
 from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
 from tui.safe_text import terminal_safe
@@ -17,16 +18,23 @@ from tui.services import Services
 from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
 from tui.tools.loop import ToolCallShown, ToolResultShown
 
+DIM, PLAIN = "\x1b[2m", "\x1b[0m"
+
 
 async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
               out: TextIO = sys.stdout, err: TextIO = sys.stderr,
               attachments: Sequence[Attachment] = (), system: str | None = None,
               conversation_id: int | None = None, continue_latest: bool = False,
+              think: str | None = None, show_reasoning: bool = True,
               tools: bool = False, allow: Sequence[str] = (), stdin: TextIO = sys.stdin) -> int:
     """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
-    or `continue_latest`, an existing one; return the process exit code. With `tools`, the
-    configured servers' tools are offered; a call runs if `allow` or the config allows it, or the
-    user says so on a terminal."""
+    or `continue_latest`, an existing one; return the process exit code.
+
+    `think` sets the conversation's thinking ("off", "on" or a level). The reasoning goes to
+    `err`, dimmed, when that is a terminal and `show_reasoning`; `--json` carries it too. With
+    `tools`, the configured servers' tools are offered; a call runs if `allow` or the config
+    allows it, or the user says so on a terminal.
+    """
     chat = services.chat
     if tools and chat.tools is None:
         print("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
@@ -53,8 +61,10 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     shown = terminal_safe if out.isatty() else str
     if conversation is None:
         conversation = chat.new_conversation(choice)
-    if system is not None:
-        services.store.set_conversation_settings(conversation.id, system_prompt=system, params=conversation.params)
+    if system is not None or think is not None:
+        params = conversation.params | ({"think": think} if think is not None else {})
+        services.store.set_conversation_settings(
+            conversation.id, system_prompt=conversation.system_prompt if system is None else system, params=params)
     approver: Approver = refuse_all
     if tools and chat.tools is not None:
         conversation = chat.set_tools(chat.store.get_conversation(conversation.id) or conversation,
@@ -62,20 +72,27 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         chat.tools.policy.allow = [*chat.tools.policy.allow, *allow]
         if stdin.isatty() and err.isatty():  # Never asked on a pipe: refused, and the model told so.
             approver = terminal_approver(stdin, err)
+    thoughts = _Thoughts(err if show_reasoning and not as_json and err.isatty() else None)
     ended: AnswerEnded | None = None
     calls: list[dict[str, Any]] = []
-    async with aclosing(chat.send(conversation.id, prompt, choice, attachments=attachments,
-                                  approver=approver)) as updates:
-        async for update in updates:
-            if isinstance(update, AnswerPiece) and not as_json:
-                out.write(shown(update.text))
-                out.flush()
-            elif isinstance(update, ToolNotice):
-                print(f"lchat: {terminal_safe(update.text)}", file=err)
-            elif isinstance(update, ToolCallShown | ToolResultShown):
-                _note_call(update, calls, err, quiet=as_json)
-            elif isinstance(update, AnswerEnded):
-                ended = update
+    try:
+        async with aclosing(chat.send(conversation.id, prompt, choice, attachments=attachments,
+                                      approver=approver)) as updates:
+            async for update in updates:
+                if isinstance(update, ReasoningUpdate):
+                    thoughts.add(update.text)
+                elif isinstance(update, AnswerPiece) and not as_json:
+                    thoughts.end()
+                    out.write(shown(update.text))
+                    out.flush()
+                elif isinstance(update, ToolNotice):
+                    print(f"lchat: {terminal_safe(update.text)}", file=err)
+                elif isinstance(update, ToolCallShown | ToolResultShown):
+                    _note_call(update, calls, err, quiet=as_json)
+                elif isinstance(update, AnswerEnded):
+                    ended = update
+    finally:
+        thoughts.end()  # Interrupted mid-reasoning too: the terminal's style is put back.
     assert ended is not None
     message = ended.message
     if not as_json:
@@ -83,6 +100,8 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     if message.status is MessageStatus.ERROR:
         print(f"lchat: {terminal_safe(message.error)}", file=err)
         return 1
+    if ended.stats and ended.stats.notice:
+        print(f"lchat: note: {terminal_safe(ended.stats.notice)}", file=err)
     if as_json:
         stats = ended.stats
         print(json.dumps({
@@ -92,7 +111,11 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "answer": message.content,
             "prompt_tokens": message.prompt_tokens,
             "completion_tokens": message.completion_tokens,
+            "reasoning": message.reasoning,
             "ttft_s": message.ttft_s,
+            "reasoning_ttft_s": message.reasoning_ttft_s,
+            "reasoning_tokens": message.reasoning_tokens,
+            "reasoning_estimated": message.reasoning_estimated,
             "gen_s": message.gen_s,
             "tokens_per_s": message.tokens_per_s,
             "energy_wh": message.energy_wh,
@@ -143,3 +166,23 @@ def terminal_approver(stdin: TextIO, err: TextIO) -> Approver:
         return {"y": Decision.ONCE, "yes": Decision.ONCE, "a": Decision.ALWAYS}.get(answer, Decision.REFUSE)
 
     return approve
+class _Thoughts:
+    """Shows the answer's reasoning dimmed on a terminal, before the answer."""
+
+    def __init__(self, terminal: TextIO | None) -> None:
+        self._terminal = terminal
+        self._dim, self._plain = ("", "") if os.environ.get("NO_COLOR") else (DIM, PLAIN)
+        self._open = False
+
+    def add(self, text: str) -> None:
+        if self._terminal is not None:
+            self._terminal.write(("" if self._open else self._dim) + terminal_safe(text))
+            self._terminal.flush()
+            self._open = True
+
+    def end(self) -> None:
+        """The answer begins (or the stream ended): leave the dim style and the reasoning's line."""
+        if self._open and self._terminal is not None:
+            self._terminal.write(self._plain + "\n\n")
+            self._terminal.flush()
+        self._open = False

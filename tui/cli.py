@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tui import __version__, history_cli, models_cli
 from tui.tools import mcp_cli
+from tui.thinking import ASK_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--tools", action="store_true", help="offer the tools of the configured MCP servers")
     ask.add_argument("--allow-tool", action="append", default=[], metavar="NAME",
                      help="let a tool run without asking (server.tool, or a name one server has); repeatable")
+    thinking = ask.add_mutually_exclusive_group()
+    thinking.add_argument("--think", choices=ASK_CHOICES, metavar="LEVEL",
+                          help=f"how the model thinks: {', '.join(ASK_CHOICES)} (default: [chat] think, "
+                               "else the model's own)")
+    thinking.add_argument("--no-think", dest="think", action="store_const", const="off",
+                          help="ask the model not to think (same as --think off)")
+    ask.add_argument("--hide-reasoning", action="store_true",
+                     help="do not show the model's reasoning on a terminal's stderr")
     stats = commands.add_parser("stats", help="print the GPU, CPU and memory figures of the stats pane")
     stats.add_argument("--json", action="store_true", help="one JSON object per snapshot")
     stats.add_argument("--watch", nargs="?", type=float, const=0.0, metavar="SECONDS",
@@ -160,6 +169,7 @@ def _run_ask(services, args: argparse.Namespace) -> int:
             return await ask(
                 services, args.prompt, model=args.model, as_json=args.json, attachments=attachments,
                 system=args.system, conversation_id=args.conversation, continue_latest=args.continue_latest,
+                think=args.think, show_reasoning=not args.hide_reasoning,
                 tools=args.tools, allow=args.allow_tool,
             )
         finally:

@@ -29,12 +29,14 @@ from tui.engines.base import (
     Finished,
     ModelLoadError,
     ModelNotFound,
+    ReasoningPiece,
     TextPiece,
     ToolCallRequest,
 )
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
+from tui.engines.reasoning_split import Tally
 from tui.engines.tool_parse import ToolCallScanner
 from tui.engines.wire import template_messages
 from tui.safe_text import one_line
@@ -214,7 +216,7 @@ class EmbeddedEngine:
         within a token and the next chat waits for it. An abandoned, unclosed iterator holds
         the engine until it is garbage-collected.
         """
-        started = time.monotonic()
+        tally = Tally(time.monotonic())
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
         turns = template_messages(messages)
@@ -227,7 +229,7 @@ class EmbeddedEngine:
             self._next_id += 1
             req = self._next_id
             child.pending = req
-            loaded, first, last = False, None, None
+            loaded, last = False, None
             try:
                 child.send(("chat", req, info.path, n_ctx, turns, opts))
                 while True:
@@ -236,30 +238,36 @@ class EmbeddedEngine:
                         continue  # Left over from a cancelled request.
                     if kind == "loaded":
                         loaded, child.loaded = True, (info.path, n_ctx)
-                    elif kind == "piece":
+                    elif kind in ("piece", "reasoning"):
                         last = time.monotonic()
-                        first = first or last
-                        text = scanner.feed(rest[0]) if scanner else rest[0]
-                        if text:
-                            yield TextPiece(text)
+                        if kind == "reasoning":
+                            yield tally.note(ReasoningPiece(rest[0]))
+                        else:
+                            text = scanner.feed(rest[0]) if scanner else rest[0]
+                            if text:
+                                yield tally.note(TextPiece(text))
                     elif kind == "done":
                         child.pending = None
                         stats = rest[0]
                         if scanner:
                             end = scanner.finish()
                             if end.text:
-                                yield TextPiece(end.text)
+                                yield tally.note(TextPiece(end.text))
                             for call in end.calls:
                                 yield ToolCallRequest(call)
+                        first = tally.first
                         yield Finished(
                             prompt_tokens=stats["prompt_tokens"],
                             completion_tokens=stats["completion_tokens"],
-                            ttft_s=first - started if first else None,
+                            ttft_s=tally.ttft_s,
                             gen_s=last - first if first and last else 0.0,
                             stop_reason=stats.get("stop_reason", "stop"),
                             cached_tokens=stats["cached_tokens"],
                             prompt_s=stats.get("prompt_s"),
                             load_s=stats.get("load_s"),
+                            reasoning_tokens=stats.get("reasoning_tokens") if tally.thought else None,
+                            reasoning_ttft_s=tally.reasoning_ttft_s,
+                            notice=stats.get("notice", ""),
                         )
                         return
                     elif kind == "error":

@@ -43,6 +43,8 @@ def openai_messages(turns: Sequence[ChatTurn]) -> list[dict[str, Any]]:
                 {"type": "image_url", "image_url": {"url": data_url(image.mime, image.data)}} for image in images
             )]
         message: dict[str, Any] = {"role": str(turn.role), "content": content}
+        if turn.reasoning:  # vLLM, llama-server and DeepSeek-style servers take it back.
+            message["reasoning_content"] = turn.reasoning
         if turn.tool_calls:
             message["tool_calls"] = [
                 {"id": call.id, "type": "function",
