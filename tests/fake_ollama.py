@@ -7,6 +7,7 @@ Endpoints: /api/version, /api/tags, /api/ps, /api/show, streaming NDJSON /api/ch
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,8 @@ class OllamaState:
     piece_delay: float = 0.0
     redirect_to: str = ""
     required_auth: str = ""
+    list_gate: threading.Event | None = None
+    """When given, /api/tags answers only once it is set (a daemon slow to list, e.g. just started)."""
     """When set, every request must carry Authorization equal to this."""
     pull_sizes: dict[str, int] = field(default_factory=dict)
     """Models /api/pull knows, with their download size."""
@@ -116,6 +119,8 @@ class OllamaHandler(Handler):
         if path == "/api/version":
             self.send_json(200, {"version": "0.6.8"})
         elif path == "/api/tags":
+            if state.list_gate is not None:
+                state.list_gate.wait(30)
             self.send_json(200, {"models": list(state.models.values())})
         elif path == "/api/ps":
             self.send_json(200, {"models": list(state.running.values())})
@@ -248,5 +253,5 @@ class OllamaHandler(Handler):
         self.end_chunked()
 
 
-def start_ollama(state: OllamaState | None = None, *, port: int = 0) -> Served:
-    return serve(OllamaHandler, state or OllamaState(), port=port)
+def start_ollama(state: OllamaState | None = None, *, port: int = 0, host: str = "127.0.0.1") -> Served:
+    return serve(OllamaHandler, state or OllamaState(), port=port, host=host)

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNotice
 from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
+from tui.model_names import ModelChoice, Waiting
 from tui.safe_text import terminal_safe
 from tui.services import Services
 from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
@@ -21,14 +22,15 @@ from tui.tools.loop import ToolCallShown, ToolResultShown
 DIM, PLAIN = "\x1b[2m", "\x1b[0m"
 
 
-async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
+async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool, backend: str | None = None,
               out: TextIO = sys.stdout, err: TextIO = sys.stderr,
               attachments: Sequence[Attachment] = (), system: str | None = None,
               conversation_id: int | None = None, continue_latest: bool = False,
               think: str | None = None, show_reasoning: bool = True,
               tools: bool = False, allow: Sequence[str] = (), stdin: TextIO = sys.stdin) -> int:
     """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
-    or `continue_latest`, an existing one; return the process exit code.
+    or `continue_latest`, an existing one; return the process exit code. `model` is `NAME` or
+    `BACKEND/NAME` (else the conversation's, else the configured default), on `backend` when given.
 
     `think` sets the conversation's thinking ("off", "on" or a level). The reasoning goes to
     `err`, dimmed, when that is a terminal and `show_reasoning`; `--json` carries it too. With
@@ -48,11 +50,14 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             return 1
     try:
         models, offline = await chat.list_models()
-        choice = chat.find_model(models, model) if model else chat.default_model(models, conversation)
+        if model:
+            choice: ModelChoice | Waiting | None = chat.find_model(models, model, backend=backend, offline=offline)
+        else:  # Every backend has answered: the configured model is found, or named in the error.
+            choice = chat.answer_model(models, conversation, offline=offline, backend=backend)
     except EngineError as error:
         print(f"lchat: {terminal_safe(str(error))}", file=err)
         return 1
-    if choice is None:  # The reasons quote servers: made safe like every error shown.
+    if not isinstance(choice, ModelChoice):  # The reasons quote servers: made safe like every error shown.
         reasons = "; ".join(f"{name}: {why}" for name, why in offline.items())
         print(terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
               file=err)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from tui.engines.base import (
     ReasoningPiece,
     TextPiece,
 )
+from tui.model_names import ModelChoice, Waiting, configured, resolve, split_name
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
 from tui.tools.approval import Approver, refuse_all
@@ -113,14 +114,6 @@ class ToolNotice:
 
 ChatUpdate = (QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded | ToolCallShown
               | ToolResultShown | ToolNotice)
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model on a backend."""
-
-    backend: str
-    name: str
 
 
 class ChatService:
@@ -198,11 +191,12 @@ class ChatService:
     def context_limit(self, conversation: Conversation | None, model: ModelChoice | None) -> int | None:
         """The context length to fit into: the smallest of the conversation's own setting,
         the model's (once the model list has been read) and the context its engine loads
-        models with (an engine's optional `context_cap`: the embedded engine's n_ctx, an
+        models with (the engine's `context_cap`: the embedded engine's n_ctx, an
         Ollama host's num_ctx), so one backend's cap never trims another's."""
         own = conversation.params.get("context_length") if conversation else None
         known = self._context_lengths.get((model.backend, model.name)) if model else None
-        cap = getattr(self.engines.get(model.backend), "context_cap", None) if model else None
+        engine = self.engines.get(model.backend) if model else None
+        cap = engine.context_cap if engine is not None else None
         limits = [int(value) for value in (own, known, cap) if value]
         return min(limits) if limits else None
 
@@ -237,32 +231,41 @@ class ChatService:
         return ChatTurn(message.role, message.content, attachments=tuple(attachments))
 
     def default_model(self, models: list[ModelInfo], conversation: Conversation | None = None) -> ModelChoice | None:
-        """The conversation's model, else the configured one, else the first usable model."""
-        if conversation and conversation.model:
+        """The model to show as the one that will answer: the conversation's, else the configured
+        one (None while it is not listed: it is never replaced), else the starter or first usable."""
+        try:
+            chosen = self.answer_model(models, conversation)
+        except ModelNotFound:
+            return None
+        return chosen if isinstance(chosen, ModelChoice) else None
+
+    def answer_model(
+        self, models: list[ModelInfo], conversation: Conversation | None = None, *,
+        offline: Mapping[str, str] | None = None, pending: Collection[str] = (), backend: str | None = None,
+    ) -> ModelChoice | Waiting | None:
+        """The model to answer with: the conversation's, else the configured one (`Waiting` while
+        a backend that could serve it has not listed its models; ModelNotFound, naming it, when it
+        is unavailable), else the starter or first usable model (of `backend`, when given).
+        None when there is no model at all."""
+        if conversation and conversation.model and backend in (None, conversation.backend):
             return ModelChoice(conversation.backend, conversation.model)
-        usable = [model for model in models if not model.extra.get("error")]
+        usable = [m for m in models if not m.extra.get("error") and backend in (None, m.backend)]
         wanted = self.defaults.model
-        if wanted:
-            for model in usable:
-                if wanted in (model.name, model.name.rsplit("/", 1)[-1], model.extra.get("title")):
-                    return ModelChoice(model.backend, model.name)
+        if wanted and backend is None:
+            return configured(wanted, usable, backends=self.engines, offline=offline or {}, pending=pending)
+        if wanted and split_name(wanted, self.engines)[0] in (None, backend):  # `lchat ask --backend`
+            with suppress(ModelNotFound):
+                return configured(wanted, usable, backends=self.engines, offline={})
         starter = [model for model in usable if model.extra.get("starter")]
-        chosen = (starter or usable or [None])[0]
+        chosen = next(iter(starter or usable), None)
         return ModelChoice(chosen.backend, chosen.name) if chosen else None
 
-    def find_model(self, models: list[ModelInfo], query: str) -> ModelChoice:
-        """The model `query` names: exactly, by file name, or by a unique part of its name."""
-        def names(model: ModelInfo) -> set[str]:
-            return {model.name, model.name.rsplit("/", 1)[-1], str(model.extra.get("title", ""))}
-
-        exact = [model for model in models if query in names(model)]
-        partial = [m for m in models if any(query.lower() in name.lower() for name in names(m))]
-        found = exact or partial
-        if len(found) == 1 or exact:
-            return ModelChoice(found[0].backend, found[0].name)
-        known = ", ".join(sorted(model.name.rsplit("/", 1)[-1] for model in found or models)) or "none"
-        why = "matches several models" if found else "matches no model"
-        raise ModelNotFound(f"{query!r} {why}; known: {known}")
+    def find_model(
+        self, models: list[ModelInfo], query: str, *, backend: str | None = None, offline: Mapping[str, str] | None = None
+    ) -> ModelChoice:
+        """The model `query` names (`NAME` or `BACKEND/NAME`): exactly, by file name, or by a
+        unique part of its name; the error names what matched, or each backend that failed to list."""
+        return resolve(query, models, backends=self.engines, offline=offline, backend=backend)
 
     def options_for(self, conversation: Conversation) -> GenerationOptions:
         """Sampling settings: the conversation's own, else the configured defaults."""
@@ -402,7 +405,7 @@ class ChatService:
         draft = AnswerDraft(self.store, answer)
         autosave = _Autosave(draft.save, self.commit_interval)
         stats: Finished | None = None
-        measurement = self.energy.begin() if self.energy is not None else None
+        measurement = self.energy.begin() if self.energy is not None and self._runs_here(model) else None
         status, error = MessageStatus.COMPLETE, ""
         self._streaming[answer.id] = draft
         try:
@@ -439,6 +442,11 @@ class ChatService:
             self._streaming.pop(answer.id, None)
         final, finish_error = self._finish(draft, status, error, stats, _wh(measurement))
         yield AnswerEnded(final, stats if status is MessageStatus.COMPLETE else None, finish_error)
+
+    def _runs_here(self, model: ModelChoice) -> bool:
+        """Whether `model` runs on this machine, so this machine's power is what it draws."""
+        engine = self.engines.get(model.backend)
+        return engine is not None and engine.local
 
     def _finish(
         self, draft: AnswerDraft, status: MessageStatus, error: str, stats: Finished | None,

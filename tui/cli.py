@@ -12,8 +12,8 @@ from functools import partial
 from pathlib import Path
 
 from tui import __version__, history_cli, models_cli
-from tui.tools import mcp_cli
 from tui.thinking import ASK_CHOICES
+from tui.tools import mcp_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", help="ask one question, stream the answer to stdout")
     ask.add_argument("prompt", help="the question")
-    ask.add_argument("--model", "-m", help="model name, file name or a unique part of one")
+    ask.add_argument("--model", "-m", help="model name, file name or a unique part of one; BACKEND/NAME picks the backend")
+    ask.add_argument("--backend", "-b", help="the backend to ask (a name as lchat shows it: embedded, ollama, a [[servers]] name)")
     ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats (and tool calls)")
     ask.add_argument("--file", "-f", action="append", type=Path, default=[], metavar="PATH",
                      help="attach a text file or an image (repeatable)")
@@ -167,7 +168,7 @@ def _run_ask(services, args: argparse.Namespace) -> int:
             loop.add_signal_handler(signal_number, lambda s=signal_number: (stopped_by.append(s), task.cancel()))
         try:
             return await ask(
-                services, args.prompt, model=args.model, as_json=args.json, attachments=attachments,
+                services, args.prompt, model=args.model, backend=args.backend, as_json=args.json, attachments=attachments,
                 system=args.system, conversation_id=args.conversation, continue_latest=args.continue_latest,
                 think=args.think, show_reasoning=not args.hide_reasoning,
                 tools=args.tools, allow=args.allow_tool,

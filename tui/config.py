@@ -35,7 +35,8 @@ class ChatConfig:
     """Defaults for new conversations."""
 
     model: str = ""
-    """Model for new conversations; empty means the starter model, else the first found."""
+    """Model for new conversations, NAME or BACKEND/NAME (e.g. "ollama/qwen2.5:0.5b"); lchat waits for
+    its backend's list and never answers with another; empty means the starter model, else the first found."""
     system_prompt: str = ""
     """System prompt for new conversations."""
     temperature: float = 0.7
@@ -81,6 +82,18 @@ class StatsConfig:
 
 
 @dataclass
+class OllamaHostConfig:
+    """Credentials for one Ollama host: a [ollama.credentials."HOST"] table, HOST as in `hosts`."""
+
+    auth_header_env: str = ""
+    """Environment variable holding this host's `proxy_header` value; "" falls back to [ollama]'s."""
+    send_ollama_api_key: bool = False
+    """Send $OLLAMA_API_KEY (as "Bearer ...") to this host; no host not named so ever gets it."""
+    allow_insecure_auth: bool = False
+    """Send credentials to this host over plain http although it is not this machine (a trusted LAN)."""
+
+
+@dataclass
 class OllamaConfig:
     """Ollama daemons lchat talks to through the official client."""
 
@@ -95,7 +108,10 @@ class OllamaConfig:
     proxy_header: str = "Authorization"
     """Header that carries the credentials for an authenticating proxy in front of Ollama."""
     auth_header_env: str = ""
-    """Environment variable holding that header's value (e.g. "Bearer ..."); "" sends none. Never stored."""
+    """Environment variable holding that header's value (e.g. "Bearer ..."), for every host without its
+    own; "" sends none. Never stored."""
+    credentials: dict[str, OllamaHostConfig] = field(default_factory=dict)
+    """Per-host credentials and their rules, one [ollama.credentials."HOST"] table each."""
     context_length: int = 0
     """num_ctx sent with each answer; 0 leaves it to the model (its Modelfile, else Ollama's default)."""
     keep_alive: str = ""
@@ -118,6 +134,8 @@ class ServerConfig:
     """Seconds to wait for a connection."""
     read_timeout: float = 120.0
     """Seconds to wait for the next piece of an answer."""
+    allow_insecure_auth: bool = False
+    """Send the API key over plain http although the server is not this machine (a trusted LAN)."""
 
 
 @dataclass
@@ -149,7 +167,8 @@ class PresetConfig:
     system_prompt: str = ""
     """The conversation's system prompt."""
     model: str = ""
-    """Model to switch to (name, file name or a unique part of one); "" keeps the current one."""
+    """Model to switch to (name, file name or a unique part of one; BACKEND/NAME picks the backend);
+    "" keeps the current one."""
     temperature: float | None = None
     """Sampling temperature; unset: the [chat] default."""
     top_p: float | None = None

@@ -83,5 +83,5 @@ class Services:
 
 def _engine_pids(engines: Mapping[str, Engine]) -> set[int]:
     """The engines' own child processes, so the stats pane can point at the model's VRAM."""
-    pids = (getattr(engine, "child_pid", None) for engine in engines.values())
-    return {pid for pid in pids if isinstance(pid, int)}
+    pids = (engine.child_pid for engine in engines.values())
+    return {pid for pid in pids if pid is not None}

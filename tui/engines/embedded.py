@@ -24,6 +24,7 @@ from tui.engines import embedded_child
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
+    Engine,
     EngineCrashed,
     EngineError,
     Finished,
@@ -36,6 +37,7 @@ from tui.engines.base import (
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
+from tui.engines.manage import Details
 from tui.engines.reasoning_split import Tally
 from tui.engines.tool_parse import ToolCallScanner
 from tui.engines.wire import template_messages
@@ -121,6 +123,15 @@ class _Child:
         self.conn.close()
 
 
+def _stopped(pid: int | None) -> bool:
+    """Whether process `pid` is stopped (Linux: its state in /proc; elsewhere never known)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
+
+
 async def _readable(fd: int) -> None:
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
@@ -131,7 +142,7 @@ async def _readable(fd: int) -> None:
         loop.remove_reader(fd)
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(Engine):
     """Runs GGUF models with llama-cpp-python in a child process.
 
     Model names are the absolute paths of the GGUF files (ModelInfo.name); chat() also takes
@@ -169,6 +180,17 @@ class EmbeddedEngine:
         self._next_id = 0
         self._known: dict[str, ModelInfo] = {}
         self._infos: dict[tuple[str, int, int], ModelInfo] = {}
+
+    can_describe = can_delete = supports_lora = True
+
+    @property
+    def local(self) -> bool:
+        return True
+
+    @property
+    def loads_into(self) -> str:
+        """llama.cpp runs here on the CPU."""
+        return "RAM"
 
     @property
     def context_cap(self) -> int:
@@ -303,15 +325,44 @@ class EmbeddedEngine:
                 await asyncio.sleep(0.02)
         child.kill()
 
+    async def details(self, model: str) -> Details:
+        """Everything the GGUF file's header says."""
+        from tui.models.gguf_details import gguf_details
+
+        known = await self._known_model(model)
+        return await asyncio.to_thread(gguf_details, Path(known.path or known.name))
+
+    def delete_note(self, model: ModelInfo) -> str:
+        """Only lchat's own files, in its models folder, are deleted; reused ones are refused."""
+        from tui.models.fit import gb
+        from tui.models.library import check_delete
+
+        path = check_delete(model, self._models_dir)
+        size = f" ({gb(model.size_bytes)})" if model.size_bytes else ""
+        return f"The file {path.name}{size} is removed."
+
+    async def delete(self, model: str) -> None:
+        from tui.models.library import check_delete
+
+        path = check_delete(await self._known_model(model), self._models_dir)
+        try:
+            await asyncio.to_thread(path.unlink)
+        except OSError as error:
+            raise EngineError(f"could not delete {path.name}: {error.strerror or error}") from None
+
+    async def _known_model(self, model: str) -> ModelInfo:
+        """The listed model named `model` (listing again if it is new)."""
+        if model not in self._known:
+            await self.list_models()
+        if model not in self._known:
+            raise ModelNotFound(f"no GGUF model named {model!r}")
+        return self._known[model]
+
     async def _resolve(self, model: str) -> ModelInfo:
         """The ModelInfo for a name or path, read (and validated) from the file's header."""
         path = Path(model).expanduser()
         if not path.is_absolute():
-            if model not in self._known:
-                await self.list_models()
-            if model not in self._known:
-                raise ModelNotFound(f"no GGUF model named {model!r}")
-            known = self._known[model]
+            known = await self._known_model(model)
             path = Path(known.path or known.name)
         return await asyncio.to_thread(self._read_info, path)
 
@@ -327,6 +378,9 @@ class EmbeddedEngine:
 
     async def _idle_child(self) -> _Child:
         """A live child with no request in flight, started or replaced as needed."""
+        child = self._child
+        if child is not None and child.pending is not None and _stopped(child.process.pid):
+            self._drop(child)  # Stopped (SIGSTOP, a debugger): it would never wind down.
         child = self._child
         if child is not None and child.pending is not None:
             try:

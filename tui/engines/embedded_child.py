@@ -20,10 +20,13 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
 from tui.engines.base import ReasoningPiece
+from tui.engines.confined import run_confined
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
 from tui.engines.tool_wire import NO_TOOLS
 from tui.thinking import LEVELS
@@ -39,27 +42,38 @@ CHATML = (
 DEFAULTS = {"temperature": 0.8, "top_p": 0.95}
 TEMPLATE_TIME_LIMIT_S = 5.0
 """A chat template comes from the GGUF file, i.e. from a stranger: it gets this long to render."""
+TEMPLATE_MEMORY_LIMIT = 512 << 20
+"""... and this much new memory (in a fork: tui.engines.confined)."""
+TEMPLATE_OUTPUT_LIMIT = 64 << 20
+"""... and its prompt may be this big, pickled (a context of a million tokens is about 4 MB of text)."""
 GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR = 3, 4
 """ggml's enum ggml_log_level today (NONE, DEBUG, INFO, WARN, ERROR, CONT); llama-cpp-python's
 _logger still maps an older order, where 3 was ERROR."""
 
 
-class TemplateTimeout(Exception):
-    """The chat template ran past its time limit."""
+class _Uncompiled:
+    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads: Llama() compiles
+    every chat template in the file for chat handlers lchat never uses, in this process and with no
+    limit (Jinja folds `'x' * 10**9` into the compiled code). format() compiles it, confined."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def to_chat_handler(self) -> Any:
+        def unused(**_: Any) -> Any:
+            raise NotImplementedError("lchat formats prompts itself (_Worker.format)")
+
+        return unused
 
 
-def _with_time_limit(seconds: float, work: Any) -> Any:
-    """Run `work()`, interrupting it with TemplateTimeout after `seconds` (main thread only)."""
-    def expire(signum: int, frame: Any) -> None:
-        raise TemplateTimeout(f"it ran for more than {seconds:g} s and was stopped")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+@contextmanager
+def _templates_not_compiled(chat_format: Any) -> Iterator[None]:
+    real = chat_format.Jinja2ChatFormatter
+    chat_format.Jinja2ChatFormatter = _Uncompiled
     try:
-        return work()
+        yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        chat_format.Jinja2ChatFormatter = real
 
 
 class TextStream:
@@ -155,14 +169,15 @@ class _Worker:
         threads = self.n_threads or None
         llama_errors = _LlamaErrors.listen(llama_cpp)
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=path,
-                n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                lora_path=lora,
-                verbose=False,
-            )
+            with _templates_not_compiled(llama_cpp.llama_chat_format):
+                self.llm = llama_cpp.Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    lora_path=lora,
+                    verbose=False,
+                )
         except Exception as exc:
             # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone
             # (the load runs with stderr silenced), so the log gets it too.
@@ -183,8 +198,10 @@ class _Worker:
         think = options.get("think")
         try:
             tools = [{"type": "function", "function": tool} for tool in options.get("tools") or ()]
-            prompt, stops, add_bos, template = _with_time_limit(
-                TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages, think, tools))
+            prompt, stops, add_bos, template = run_confined(
+                lambda: self.format(messages, think, tools), seconds=TEMPLATE_TIME_LIMIT_S,
+                memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
+            )
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         except _NoTools:
             self.send("error", req, "request", NO_TOOLS)
@@ -401,7 +418,7 @@ def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     try:
         if log_path:
             os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-        fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     except OSError:
         fd = os.open(os.devnull, os.O_WRONLY)
     os.dup2(fd, 1)

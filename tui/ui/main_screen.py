@@ -21,6 +21,7 @@ from tui.chat_service import (
     ToolNotice,
 )
 from tui.domain import Conversation, ModelInfo
+from tui.model_names import Waiting
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
@@ -179,10 +180,12 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
         if self.generating:
             self.notify("An answer is still being written: Esc cancels it.", severity="warning")
             return
-        model = self.current_model()
-        if model is None and self.models_loaded.is_set():
-            self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
+        chosen = self.model_to_answer()
+        if chosen is None:
             return
+        if isinstance(chosen, Waiting) and chosen.name:  # The configured model's backend is still asked.
+            self.notify(str(chosen), markup=False)
+        model = chosen if isinstance(chosen, ModelChoice) else None
         try:
             if self.conversation is None:
                 self.conversation = self.services.chat.new_conversation(model)
@@ -203,10 +206,12 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
         question_saved = False
         if model is None:  # Sent before the model list arrived: wait for it.
             await self.models_loaded.wait()
-            model = self.current_model()
-            if model is None:
-                self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
+            chosen = self.model_to_answer()
+            if not isinstance(chosen, ModelChoice):  # Said why; the question is not lost.
+                composer = self.query_one(Composer)
+                composer.text = composer.text or text
                 return
+            model = chosen
         try:
             await self.show_latest()
             stream = stream_for(model) if stream_for else self.services.chat.send(
