@@ -182,6 +182,38 @@ class PresetConfig:
 
 
 @dataclass
+class McpServerConfig:
+    """One MCP server: a command lchat starts (stdio), or the URL of one already running (HTTP)."""
+
+    command: str = ""
+    """Program that runs the server over stdio, e.g. "python3" or "npx"."""
+    args: list[str] = field(default_factory=list)
+    """Its arguments."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables set for it (stored here: keep this file 0600)."""
+    url: str = ""
+    """Streamable HTTP endpoint instead of a command, e.g. "http://127.0.0.1:9000/mcp"."""
+    headers_env: dict[str, str] = field(default_factory=dict)
+    """HTTP headers: header name = environment variable holding its value (never stored)."""
+
+
+@dataclass
+class McpConfig:
+    """Tools from MCP servers; nothing runs without the user's approval unless listed in `allow`."""
+
+    servers: dict[str, McpServerConfig] = field(default_factory=dict)
+    """One [mcp.servers.NAME] table per server."""
+    allow: list[str] = field(default_factory=list)
+    """Tools that run without asking: "server.tool", or a tool name only one server has."""
+    max_rounds: int = 8
+    """Most rounds of tool calls in one answer."""
+    call_timeout_s: float = 60.0
+    """Seconds a tool call may take."""
+    result_max_kb: int = 16
+    """A tool's result is cut to this many KB before the model sees it."""
+
+
+@dataclass
 class Config:
     """All of lchat's settings, one section per table in config.toml."""
 
@@ -197,6 +229,7 @@ class Config:
     """Remapped keys: binding id (see the help screen, F1) to keys, e.g. "chat.cancel" = "ctrl+g"."""
     presets: dict[str, PresetConfig] = field(default_factory=dict)
     """Personas picked with F9, one [presets.NAME] table each."""
+    mcp: McpConfig = field(default_factory=McpConfig)
 
 
 class ConfigError(Exception):
@@ -249,7 +282,8 @@ def _secret_keys(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict):
-            if dotted != "keys":  # the keymap: binding ids, not secrets
+            # The keymap holds binding ids, a *_env table names variables: neither holds secrets.
+            if dotted != "keys" and not key.endswith("_env"):
                 yield from _secret_keys(value, dotted + ".")
         elif isinstance(value, list):
             for index, item in enumerate(value):

@@ -32,12 +32,14 @@ from tui.engines.base import (
     ModelNotFound,
     ReasoningPiece,
     TextPiece,
+    ToolCallRequest,
 )
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
 from tui.engines.manage import Details
 from tui.engines.reasoning_split import Tally
+from tui.engines.tool_parse import ToolCallScanner
 from tui.engines.wire import template_messages
 from tui.safe_text import one_line
 
@@ -240,6 +242,8 @@ class EmbeddedEngine(Engine):
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
         turns = template_messages(messages)
+        # With tools offered, what may be a tool call is held back: its JSON never shows as answer text.
+        scanner = ToolCallScanner() if options.tools else None
         lora = await self._lora_for(model, info, options.lora)
         opts = asdict(options) | {"stop": list(options.stop), "lora": lora}
         async with self._lock:
@@ -258,10 +262,21 @@ class EmbeddedEngine(Engine):
                         loaded, child.loaded = True, (info.path, n_ctx)
                     elif kind in ("piece", "reasoning"):
                         last = time.monotonic()
-                        yield tally.note(TextPiece(rest[0]) if kind == "piece" else ReasoningPiece(rest[0]))
+                        if kind == "reasoning":
+                            yield tally.note(ReasoningPiece(rest[0]))
+                        else:
+                            text = scanner.feed(rest[0]) if scanner else rest[0]
+                            if text:
+                                yield tally.note(TextPiece(text))
                     elif kind == "done":
                         child.pending = None
                         stats = rest[0]
+                        if scanner:
+                            end = scanner.finish()
+                            if end.text:
+                                yield tally.note(TextPiece(end.text))
+                            for call in end.calls:
+                                yield ToolCallRequest(call)
                         first = tally.first
                         yield Finished(
                             prompt_tokens=stats["prompt_tokens"],

@@ -28,6 +28,7 @@ from typing import Any
 from tui.engines.base import ReasoningPiece
 from tui.engines.confined import run_confined
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
+from tui.engines.tool_wire import NO_TOOLS
 from tui.thinking import LEVELS
 
 CHATML = (
@@ -196,11 +197,15 @@ class _Worker:
         loaded = time.perf_counter()
         think = options.get("think")
         try:
+            tools = [{"type": "function", "function": tool} for tool in options.get("tools") or ()]
             prompt, stops, add_bos, template = run_confined(
-                lambda: self.format(messages, think), seconds=TEMPLATE_TIME_LIMIT_S,
+                lambda: self.format(messages, think, tools), seconds=TEMPLATE_TIME_LIMIT_S,
                 memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
             )
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        except _NoTools:
+            self.send("error", req, "request", NO_TOOLS)
+            return
         except Exception as exc:  # The template's own raise_exception, Jinja errors...
             self.send("error", req, "request", f"the chat template failed: {exc}")
             return
@@ -228,22 +233,26 @@ class _Worker:
         stats["notice"] = ignored_think(think, thought=bool(splitter and splitter.saw_reasoning))
         self.send("done", req, stats)
 
-    def format(self, messages: list, think: str | None = None) -> tuple[str, list[str], bool, str]:
+    def format(self, messages: list, think: str | None = None, tools: list | None = None
+               ) -> tuple[str, list[str], bool, str]:
         """The prompt, its stop strings, whether tokenizing should add BOS, and the template used.
 
         The think setting reaches the template as the variables templates read: `enable_thinking`
-        (Qwen3) and `reasoning_effort` (gpt-oss)."""
+        (Qwen3) and `reasoning_effort` (gpt-oss). The tools are rendered by the model's own
+        template; a template that never mentions them cannot call them."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model = self.llm._model
         eos, bos = self.llm.token_eos(), self.llm.token_bos()
         template = self.llm.metadata.get("tokenizer.chat_template")
+        if tools and (not template or "tools" not in template):
+            raise _NoTools()
         formatter = Jinja2ChatFormatter(
             template=template or CHATML,
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
-        result = formatter(messages=messages, **_think_variables(think))
+        result = formatter(messages=messages, tools=tools or None, **_think_variables(think))
         stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
         if not template:
             stops.append("<|im_end|>")
@@ -308,7 +317,7 @@ class _Worker:
                 stats["prompt_s"] = time.perf_counter() - stats.pop("started")
             stats["completion_tokens"] = count
             thinking = splitter is not None and splitter.reasoning
-            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers)), splitter)
+            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers, tools=bool(options.get("tools")))), splitter)
             if splitter is not None and (thinking or splitter.reasoning):
                 stats["reasoning_tokens"] += 1
             if text.stopped:
@@ -338,15 +347,21 @@ def _think_variables(think: str | None) -> dict[str, Any]:
     return {"enable_thinking": think != "off"}
 
 
+class _NoTools(Exception):
+    """Tools were offered to a model whose chat template has no place for them."""
+
+
 _buffer = ctypes.create_string_buffer(256)
 
 
-def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...]) -> bytes:
+def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...], *, tools: bool = False) -> bytes:
     """A token's bytes. Control tokens render as nothing, except those spelling one of the
-    reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again."""
-    if markers and llama_cpp.llama_vocab_is_control(vocab, token):
+    reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again, and,
+    while tools are offered, every one (tool-call markers such as Mistral's [TOOL_CALLS] and
+    Llama's <|python_tag|> are special tokens)."""
+    if (markers or tools) and llama_cpp.llama_vocab_is_control(vocab, token):
         special = _piece(llama_cpp, vocab, token, special=True)
-        return special if special.decode("utf-8", "replace") in markers else b""
+        return special if tools or special.decode("utf-8", "replace") in markers else b""
     return _piece(llama_cpp, vocab, token)
 
 

@@ -71,7 +71,8 @@ class MessageActions(Screen):
             self.notify("No answer to regenerate." if view is None else "No model to answer with.", severity="warning")
             return
         await self._replace_and_generate(
-            view.message_id, lambda model: self.services.chat.regenerate(self.conversation.id, view.message_id, model)
+            view.message_id, lambda model: self.services.chat.regenerate(
+                self.conversation.id, view.message_id, model, approver=self.tools.approve)
         )
 
     def action_edit_message(self) -> None:
@@ -105,7 +106,8 @@ class MessageActions(Screen):
         self.cancel_edit()
         conversation_id = self.conversation.id
         await self._replace_and_generate(
-            edited, lambda model: self.services.chat.resend(conversation_id, edited, text, model)
+            edited, lambda model: self.services.chat.resend(
+                conversation_id, edited, text, model, approver=self.tools.approve)
         )
 
     async def _replace_and_generate(self, first_replaced: int, stream_for) -> None:
