@@ -3,6 +3,7 @@ faked VRAM figure (NVML faked at the binding), the fallback, the report, and fit
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import subprocess
@@ -101,7 +102,7 @@ def test_cuda_only_with_driver_libcuda_and_cublas(tmp_path: Path, monkeypatch: p
     assert tool.choose({"CUDA_HOME": str(with_cublas)}) == "cpu"
     # nvcc found on PATH (a wrapper's folder) leads to its toolkit too.
     assert tool.toolkit_with_cublas({}, which=lambda _: str(with_cublas / "bin" / "nvcc"), usual=()) == with_cublas
-    assert tool.libcuda_loads(load=lambda name: (_ for _ in ()).throw(OSError(name))) is False
+    assert _tool().libcuda_loads(load=lambda name: (_ for _ in ()).throw(OSError(name))) is False
 
 
 def make_n(tmp_path: Path, *args: str, path: str = "/usr/bin:/bin") -> str:
@@ -283,6 +284,7 @@ def test_the_report_names_the_backend_or_the_missing_driver(monkeypatch: pytest.
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> str:
+    (tmp_path / "models").mkdir()
     return str(write_tiny_llama(tmp_path / "models" / "tiny.gguf"))
 
 
@@ -365,7 +367,7 @@ def test_each_quantization_gets_its_fit_best_fitting_quality_first() -> None:
     sizes = {"Q2_K": 3 * GIB, "Q4_K_M": 5 * GIB, "Q8_0": 9 * GIB, "F16": 17 * GIB, "?": None}
     ranked = best_first(list(sizes), sizes.get, memory, gpu=True)
     assert [(name, fit.verdict if fit else None) for name, fit in ranked] == [
-        ("Q4_K_M", "fits on GPU"), ("Q2_K", "fits on GPU"), ("Q8_0", "partly on GPU (~70% of layers)"),
+        ("Q4_K_M", "fits on GPU"), ("Q2_K", "fits on GPU"), ("Q8_0", "partly on GPU (~69% of layers)"),
         ("F16", "partly on GPU (~37% of layers)"), ("?", None)]
     on_cpu = best_first(list(sizes), sizes.get, memory, gpu=False)
     assert [(name, fit.verdict if fit else None) for name, fit in on_cpu] == [
@@ -394,7 +396,7 @@ async def test_a_pull_shows_the_fit_once_its_size_is_known_and_asks_before_what_
 
     small = [s.status async for s in with_fit(pull(2 * GIB), lambda n: size_fit(n, memory, gpu=True),
                                               await go_on(True))]
-    assert small == ["pulling manifest", *["pulling 1a2b · fits in RAM"] * 3, "success · fits in RAM"]
+    assert small == ["pulling manifest", *["fits in RAM"] * 3, "success"]
     assert asked == []
     kept = [s async for s in with_fit(pull(40 * GIB), lambda n: size_fit(n, memory, gpu=True), await go_on(True))]
     assert len(kept) == 5 and asked == ["won't fit"]
@@ -422,3 +424,52 @@ def test_detection_script_runs_without_the_venv() -> None:
     out = subprocess.run(["python3", "-S", str(TOOL)], capture_output=True, text=True, timeout=30,
                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     assert out.returncode == 0 and out.stdout.strip() in ("cpu", "cuda")
+
+
+# Fit before download, in the app
+
+
+async def test_the_hf_chooser_shows_each_fit_and_asks_before_what_will_not_fit(open_services, paths, tmp_path) -> None:
+    from tests.fake_hub import HubState, start_hub
+    from tests.test_model_files_app import answer as fill, notes, press_keys
+    from tests.test_models_pane import SIZE, settle
+    from tui.config import Config
+    from tui.ui.app import LchatApp
+    from tui.ui.confirm import ConfirmScreen
+    from tui.ui.prompts import ChoiceQuestion
+
+    tiny = write_tiny_llama(tmp_path / "tiny.gguf").read_bytes()
+    big = tiny + bytes(20 * 10**6)
+    hub = start_hub(HubState(repos={"org/Tiny-GGUF": {"tiny-Q4_0.gguf": tiny, "tiny-Q8_0.gguf": big}}))
+    try:
+        config = Config()
+        config.models.hf_endpoint = hub.url
+        engine = EmbeddedEngine(models_dir=paths.models_dir, include_starter=False, n_threads=1)
+        app = LchatApp(open_services(engine, config=config))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            # 270 MiB of RAM free: the small file is tight, the big one will not fit (no GPU here).
+            app.screen.memory_now = lambda: MemorySnapshot(ram=Memory("RAM", 270 * MIB, GIB), gpu=None)
+            await press_keys(pilot, "h")
+            await fill(pilot, "org/Tiny-GGUF")
+            for _ in range(100):
+                await pilot.pause()
+                if isinstance(app.screen, ChoiceQuestion):
+                    break
+                await asyncio.sleep(0.02)
+            assert isinstance(app.screen, ChoiceQuestion)
+            labels = [label for _, label in app.screen.choices]
+            assert labels[0].startswith("Q4_0") and labels[0].endswith("tight in RAM")
+            assert labels[1].startswith("Q8_0") and labels[1].endswith("won't fit")
+            await pilot.press("down", "enter")
+            for _ in range(100):
+                await pilot.pause()
+                if isinstance(app.screen, ConfirmScreen):
+                    break
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "tiny-Q8_0.gguf (20.5 MB) will not fit: 283.1 MB free RAM" in app.screen.question
+            await pilot.press("n")
+            await app.workers.wait_for_complete()
+            assert not (paths.models_dir / "tiny-Q8_0.gguf").exists() and "Downloaded" not in notes(app)
+    finally:
+        hub.stop()

@@ -245,7 +245,7 @@ class EmbeddedEngine:
         """What the child loads with: layers on the GPU (-1: all) and the KV cache's form."""
         k_type, v_type = self._kv_types
         options: dict[str, Any] = {"gpu_layers": 0, "layers": 0, "k_type": k_type, "v_type": v_type,
-                                   "flash_attn": self._flash_attention}
+                                   "flash_attn": self._flash_attention, "note": ""}
         if self.flavour == "cpu" or self._gpu_layers == 0:
             return options
         decided = plan(info, n_ctx, vram, wanted=self._gpu_layers, kv_cache_type=k_type,
@@ -274,7 +274,7 @@ class EmbeddedEngine:
             child = await self._idle_child()
             before, offload = None, {**child.asked, "note": ""}
             if child.loaded != (info.path, n_ctx) or not child.asked:  # Else keep it: no reload.
-                if self.flavour != "cpu" and self._vram is not None:
+                if self.flavour != "cpu" and self._gpu_layers != 0 and self._vram is not None:
                     before = await asyncio.to_thread(self._free_vram, child)
                 offload = self._offload_for(info, n_ctx, before)
             opts["offload"] = {k: v for k, v in offload.items() if k != "note"}

@@ -15,14 +15,17 @@ GPU_REGISTRY_NAMES = ("CUDA", "Vulkan", "Metal", "ROCm", "HIP", "SYCL", "MUSA", 
 
 
 def load_backends() -> None:
-    """In a GGML_BACKEND_DL build, load every backend from the package's own folder.
+    """In a GGML_BACKEND_DL build (lchat's CUDA and Vulkan flavours), load every backend from
+    the package's own folder.
 
     llama.cpp looks beside the executable and in the current folder (python's, not the
     package's); a backend whose driver is missing (no libcuda) is skipped, the CPU stays.
     """
+    if built_flavour() not in ("cuda", "vulkan"):
+        return  # The CPU and Metal builds link their backends in: nothing to load.
     folder = loadable_backends(library_dirs())
     if folder is None:
-        return  # Backends are linked in: nothing to load.
+        return
     ggml = ctypes.CDLL(str(next((d / "libggml.so" for d in library_dirs() if (d / "libggml.so").exists()),
                                 folder / "libggml.so")))
     ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]

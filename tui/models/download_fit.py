@@ -11,7 +11,8 @@ The KV cache comes on top; the models pane's estimate counts it once the file is
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -35,6 +36,8 @@ class SizeFit:
     size: int
     free: str
     """The memory it was weighed against, for people ("20.0 GB free VRAM")."""
+    share: float = 1.0
+    """How much of it fits: the share of its layers on the GPU, or free RAM over what it needs."""
 
     @property
     def fits(self) -> bool:
@@ -53,37 +56,45 @@ def size_fit(size: int | None, memory: MemorySnapshot | None, *, gpu: bool) -> S
         if share >= 1:
             return SizeFit("fits on GPU", FITS, size, free)
         if share >= 0.05:
-            return SizeFit(f"partly on GPU (~{share:.0%} of layers)", PARTLY, size, free)
+            return SizeFit(f"partly on GPU (~{share:.0%} of layers)", PARTLY, size, free, share)
     if memory.ram is None:
         return None
     ram = estimate(ModelInfo("", "", size_bytes=size), 0, memory.ram)
     assert ram is not None
     verdict = {"fits": "fits in RAM", "tight": "tight in RAM"}.get(ram.verdict, "won't fit")
-    return SizeFit(verdict, {"fits": FITS, "tight": PARTLY}.get(ram.verdict, WONT), size, f"{gb(memory.ram.free)} free RAM")
+    rank = {"fits": FITS, "tight": PARTLY}.get(ram.verdict, WONT)
+    return SizeFit(verdict, rank, size, f"{gb(memory.ram.free)} free RAM", memory.ram.free / ram.need)
 
 
 def best_first(items: Sequence[T], size: Callable[[T], int | None], memory: MemorySnapshot | None,
                *, gpu: bool) -> list[tuple[T, SizeFit | None]]:
-    """`items` with their fit, the best fitting first and, among equals, the largest (the
-    highest quality quantization); unknown sizes last."""
-    judged = [(item, size_fit(size(item), memory, gpu=gpu)) for item in items]
-    return sorted(judged, key=lambda pair: (pair[1].rank if pair[1] else WONT + 1, -(size(pair[0]) or 0)))
+    """`items` with their fit: those that fit first, the largest (the highest quality
+    quantization) leading; then those that partly fit or will not, the best fitting first;
+    unknown sizes last."""
+    def order(pair: tuple[T, SizeFit | None]) -> tuple[int, float]:
+        fit = pair[1]
+        if fit is None:
+            return WONT + 1, 0.0
+        return fit.rank, -fit.size if fit.rank == FITS else -fit.share
+
+    return sorted(((item, size_fit(size(item), memory, gpu=gpu)) for item in items), key=order)
 
 
-async def with_fit(steps: AsyncIterator[Progress], judge: Callable[[int], SizeFit | None],
-                   go_on: Callable[[SizeFit], Awaitable[bool]]) -> AsyncIterator[Progress]:
-    """A pull's progress with the fit added to its status once the largest part's size is
-    known; a part that will not fit asks `go_on` once, and a no stops the pull."""
+async def with_fit(steps: AsyncGenerator[Progress, None], judge: Callable[[int], SizeFit | None],
+                   go_on: Callable[[SizeFit], Awaitable[bool]]) -> AsyncGenerator[Progress, None]:
+    """A pull's progress with the fit as its status once the largest part's size is known;
+    a part that will not fit asks `go_on` once, and a no stops the pull."""
     largest, fit, asked = 0, None, False
-    async for step in steps:
-        if step.total and step.total > largest:
-            largest, fit = step.total, judge(step.total)
-            if fit is not None and not fit.fits and not asked:
-                asked = True
-                if not await go_on(fit):
-                    raise EngineError(f"stopped: {gb(fit.size)} will not fit ({fit.free})")
-        status = f"{step.status} · {fit.verdict}" if fit else step.status
-        yield Progress(status, step.completed, step.total)
+    async with aclosing(steps):  # A cancel stops the pull itself, not only this wrapper.
+        async for step in steps:
+            if step.total and step.total > largest:
+                largest, fit = step.total, judge(step.total)
+                if fit is not None and not fit.fits and not asked:
+                    asked = True
+                    if not await go_on(fit):
+                        raise EngineError(f"stopped: {gb(fit.size)} will not fit ({fit.free})")
+            # While bytes move the fit replaces Ollama's "pulling <digest>", which says little.
+            yield Progress(fit.verdict if fit and step.total else step.status, step.completed, step.total)
 
 
 def question(name: str, fit: SizeFit) -> str:

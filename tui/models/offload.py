@@ -83,8 +83,8 @@ class Offload:
 
     def explain(self) -> str:
         free = f" of {gb(self.vram.free)} free VRAM" if self.vram else ""
-        reserve = f", {gb(reserve(self.vram))} kept free" if self.vram else ""
-        return f"{self.layers}/{self.total} layers on the GPU: {gb(self.gpu_bytes)}{free}{reserve}"
+        kept = f", {gb(reserve(self.vram))} kept free" if self.vram else ""
+        return f"{self.layers}/{self.total} layers on the GPU: {gb(self.gpu_bytes)}{free}{kept}"
 
 
 def reserve(vram: Memory) -> int:
