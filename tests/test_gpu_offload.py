@@ -27,7 +27,14 @@ from tui.models.catalog import Catalog, state_text
 from tui.models.download_fit import best_first, size_fit, with_fit
 from tui.models.fit import GIB, MIB, Memory
 from tui.models.memory import MemorySnapshot, read_vram
-from tui.models.offload import KV_CACHE_TYPES, LayerSizes, cache_types, offload_rows, plan, reserve
+from tui.models.offload import (
+    KV_CACHE_TYPES,
+    LayerSizes,
+    cache_types,
+    offload_rows,
+    plan,
+    reserve,
+)
 from tui.stats.sample import CpuReading, GpuProcess, GpuReading, StatsSample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +130,8 @@ def test_make_builds_each_flavour_into_its_own_cache(tmp_path: Path) -> None:
     assert "--force-reinstall" in cuda
     vulkan = make_n(tmp_path, "GPU=vulkan")
     assert "-DGGML_VULKAN=on" in vulkan and "noamx-vulkan" in vulkan
-    wrong = subprocess.run(["make", "-n", "-C", str(ROOT), "install", "GPU=rocm"], capture_output=True, text=True)
+    wrong = subprocess.run(["make", "-n", "-C", str(ROOT), "install", "GPU=rocm"], capture_output=True, text=True,
+                           check=False)
     assert wrong.returncode != 0 and "choose cuda, vulkan, metal or cpu" in wrong.stderr
 
 
@@ -422,7 +430,7 @@ def test_energy_counts_the_gpus_the_model_runs_on() -> None:
 def test_detection_script_runs_without_the_venv() -> None:
     """make runs it with the system python, before any package is installed."""
     out = subprocess.run(["python3", "-S", str(TOOL)], capture_output=True, text=True, timeout=30,
-                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, check=False)
     assert out.returncode == 0 and out.stdout.strip() in ("cpu", "cuda")
 
 
@@ -431,7 +439,8 @@ def test_detection_script_runs_without_the_venv() -> None:
 
 async def test_the_hf_chooser_shows_each_fit_and_asks_before_what_will_not_fit(open_services, paths, tmp_path) -> None:
     from tests.fake_hub import HubState, start_hub
-    from tests.test_model_files_app import answer as fill, notes, press_keys
+    from tests.test_model_files_app import answer as fill
+    from tests.test_model_files_app import notes, press_keys
     from tests.test_models_pane import SIZE, settle
     from tui.config import Config
     from tui.ui.app import LchatApp
@@ -473,3 +482,21 @@ async def test_the_hf_chooser_shows_each_fit_and_asks_before_what_will_not_fit(o
             assert not (paths.models_dir / "tiny-Q8_0.gguf").exists() and "Downloaded" not in notes(app)
     finally:
         hub.stop()
+
+
+async def test_ask_json_says_where_the_model_ran(open_services, tmp_path: Path, tiny: str) -> None:
+    import io
+    import json
+
+    from tui.ask import ask
+
+    nvml = FakeNvml(FakeGpu(used=2 * GIB, total=24 * GIB))
+    engine = EmbeddedEngine(models_dir=tmp_path / "models", include_starter=False, n_threads=1, n_ctx=512,
+                            vram=lambda: read_vram(nvml), flavour="cuda")
+    out = io.StringIO()
+    try:
+        assert await ask(open_services(engine), "hi", model="tiny.gguf", as_json=True, out=out) == 0
+    finally:
+        await engine.aclose()
+    result = json.loads(out.getvalue())
+    assert (result["gpu_backend"], result["gpu_layers"]) == ("CPU", 0)  # Asked for all; this build has no GPU.

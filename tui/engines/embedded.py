@@ -336,11 +336,7 @@ class EmbeddedEngine:
         taken = max(0, before.free - after.free) if before and after and report.get("gpu_layers") else 0
         notes = "; ".join(n for n in (note, report.get("note", "")) if n)
         if notes and self._log_path:
-            try:
-                with open(self._log_path, "a", encoding="utf-8") as log:
-                    print(f"lchat: GPU offload: {notes}", file=log)
-            except OSError:
-                pass  # The note still shows in the model's details.
+            await asyncio.to_thread(_log_line, self._log_path, f"lchat: GPU offload: {notes}")
         return report | {"vram_bytes": taken, "note": notes}
 
     async def aclose(self) -> None:
@@ -433,6 +429,15 @@ class EmbeddedEngine:
         if not path:
             return None
         return (await asyncio.to_thread(read_lora, path, for_architecture=info.architecture)).path
+
+
+def _log_line(path: Path, line: str) -> None:
+    """Append `line` to the engine log; a log that cannot be written is no reason to fail."""
+    try:
+        with path.open("a", encoding="utf-8") as log:
+            print(line, file=log)
+    except OSError:
+        pass
 
 
 @contextmanager

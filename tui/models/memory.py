@@ -34,12 +34,13 @@ def read_vram(nvml: Any = None) -> Memory | None:
 
     reader = NvidiaReader(nvml)
     try:
-        cards = [g for g in reader.read().gpus if not g.error and g.vram_total and g.vram_used is not None]
+        cards = [(g.vram_total, g.vram_used) for g in reader.read().gpus
+                 if not g.error and g.vram_total and g.vram_used is not None]
     finally:
         reader.close()
     if not cards:
         return None
-    return Memory("VRAM", sum(g.vram_total - g.vram_used for g in cards), sum(g.vram_total for g in cards))
+    return Memory("VRAM", sum(total - (used or 0) for total, used in cards), sum(total for total, _ in cards))
 
 
 def from_sample(sample: Any) -> MemorySnapshot:

@@ -120,12 +120,13 @@ def offload_rows(model: ModelInfo, kv_cache_type: str, flash_attention: bool, gp
     running = model.extra.get("running") or {}
     if running.get("gpu_backend"):
         backend = running["gpu_backend"]
-        where = (f"{backend}: {running.get('gpu_layers', 0)}/{running.get('layers') or '?'} layers on the GPU"
-                 f"{', ' + gb(running['size_vram']) + ' of VRAM' if running.get('size_vram') else ''}"
-                 if running.get("gpu_layers") else f"{backend}: no layers on a GPU")
+        vram = f", {gb(running['size_vram'])} of VRAM" if running.get("size_vram") else ""
+        layers = f"{running.get('gpu_layers', 0)}/{running.get('layers') or '?'} layers on the GPU"
+        where = f"{backend}: {layers}{vram}" if running.get("gpu_layers") else f"{backend}: no layers on a GPU"
         rows.append(("GPU offload", where + (f" ({running['note']})" if running.get("note") else "")))
     k_type, v_type = cache_types(kv_cache_type, flash_attention)
     cache = f"K {k_type}, V {v_type}" + (" (a quantised V cache needs flash attention)" if k_type != v_type else "")
-    rows.append(("Load options", f"GPU layers {gpu_layers}; KV cache {cache}; flash attention "
-                                 f"{'on' if flash_attention else 'off'} ([engine] in the config; they apply at the next load)"))
+    attention = "on" if flash_attention else "off"
+    options = f"GPU layers {gpu_layers}; KV cache {cache}; flash attention {attention}"
+    rows.append(("Load options", f"{options} ([engine] in the config; they apply at the next load)"))
     return rows

@@ -15,9 +15,9 @@ from textual import work
 
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError
+from tui.engines.gpu_build import built_flavour
 from tui.engines.lora import read_lora
 from tui.engines.manage import Deletes, Progress, Pulls, Unloads
-from tui.engines.gpu_build import built_flavour
 from tui.models.catalog import label
 from tui.models.download_fit import best_first, question, size_fit, with_fit
 from tui.models.fit import gb
