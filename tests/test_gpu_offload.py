@@ -330,9 +330,11 @@ async def test_too_little_vram_for_the_chosen_layers_is_a_note_not_a_crash(tmp_p
     engine = EmbeddedEngine(models_dir=tmp_path / "models", n_threads=1, n_ctx=512, gpu_layers=2,
                             vram=lambda: read_vram(nvml), flavour="cuda", log_path=tmp_path / "engine.log")
     try:
-        assert isinstance((await answer(engine, tiny))[-1], Finished)
+        finished = (await answer(engine, tiny))[-1]
+        assert isinstance(finished, Finished) and finished.notice.endswith(": 0 go to the GPU")  # Said once, with the answer.
         [listed] = [m for m in await engine.list_models() if m.path == tiny]
         assert listed.extra["running"]["note"].endswith(": 0 go to the GPU")
+        assert (await answer(engine, tiny))[-1].notice == ""
         assert "GPU offload: 2 layers need" in (tmp_path / "engine.log").read_text()
     finally:
         await engine.aclose()

@@ -11,6 +11,7 @@ from typing import Any
 
 from tui.domain import ModelInfo
 from tui.engines.base import ModelLoadError
+from tui.engines.reasoning_split import template_thinking
 
 BACKEND = "embedded"
 
@@ -78,11 +79,12 @@ def _read(path: Path, size: int) -> ModelInfo:
 
 
 def _extra(fields: dict[str, Any], arch: str, path: Path, tensors: Any) -> dict[str, Any]:
-    """The title, the KV cache's shape and the weights per layer, for the fit estimate
-    (tui.models.fit, tui.models.offload)."""
+    """The title, the think settings its chat template takes, and the KV cache's shape and the
+    weights per layer for the fit estimate (tui.models.fit, tui.models.offload)."""
     from tui.models.fit import KvShape
 
     extra: dict[str, Any] = {"title": str(fields.get("general.name") or path.stem)}
+    extra |= template_thinking(str(fields.get("tokenizer.chat_template") or ""))
     shape = KvShape.from_metadata(fields, arch)
     if shape:
         extra["kv"] = shape.as_extra()
