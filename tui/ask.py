@@ -109,6 +109,7 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         print(f"lchat: note: {terminal_safe(ended.stats.notice)}", file=err)
     if as_json:
         stats = ended.stats
+        running = await _running(services, choice.backend, choice.name)
         print(json.dumps({
             "conversation_id": conversation.id,
             "model": choice.name,
@@ -127,8 +128,17 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "cached_tokens": stats.cached_tokens if stats else None,
             "stop_reason": stats.stop_reason if stats else None,
             **({"tool_calls": calls} if tools else {}),
+            "gpu_layers": running.get("gpu_layers"),
+            "gpu_backend": running.get("gpu_backend"),
         }), file=out)
     return 0
+
+
+async def _running(services: Services, backend: str, name: str) -> dict:
+    """What the backend says of the model now loaded (the embedded engine: its GPU offload)."""
+    _, models, _ = await services.chat.list_backend(backend)
+    found = next((m for m in models if m.name == name), None)
+    return dict(found.extra.get("running") or {}) if found else {}
 
 
 def _existing(services: Services, conversation_id: int | None) -> Conversation | None:

@@ -28,6 +28,12 @@ class EngineConfig:
     """Extra folders searched for GGUF files, besides the data dir's models/."""
     lora: dict[str, str] = field(default_factory=dict)
     """Saved LoRA profiles: model (file name or name) = GGUF LoRA adapter applied when a conversation sets none."""
+    gpu_layers: int | str = "auto"
+    """Layers on the GPU (GPU builds): "auto" (as many as fit in free VRAM), a number, or 0 (CPU only)."""
+    kv_cache_type: str = "f16"
+    """KV cache type: "f16", "q8_0" or "q4_0" (smaller; a quantised V cache needs flash_attention). Next load."""
+    flash_attention: bool = False
+    """Flash attention: less memory for long contexts, and needed for a quantised V cache. Next load."""
 
 
 @dataclass
@@ -385,6 +391,10 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
     optional = [arg for arg in typing.get_args(hint) if arg is not type(None)]
     if typing.get_origin(hint) in (types.UnionType, typing.Union) and len(optional) == 1:
         hint = optional[0]  # `float | None`: TOML has no null, so a value present is a float.
+    elif typing.get_origin(hint) in (types.UnionType, typing.Union):  # `int | str`: either will do.
+        if isinstance(value, bool) or not isinstance(value, tuple(optional)):
+            raise _type_error(path, text, key_path, " or ".join(_type_word(arg) for arg in optional), value)
+        return _check_choice(value, path, text, key_path)
     if typing.get_origin(hint) is dict:
         _, value_type = typing.get_args(hint)
         if not isinstance(value, dict):
@@ -404,6 +414,22 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
         return float(value)
     if (hint is int and isinstance(value, bool)) or not isinstance(value, hint):
         raise _type_error(path, text, key_path, _type_word(hint), value)
+    return _check_choice(value, path, text, key_path)
+
+
+CHOICES = {("engine", "kv_cache_type"): '"f16", "q8_0" or "q4_0"', ("engine", "gpu_layers"): '"auto" or a number (0 or more)'}
+"""Settings that take one of a few words (or a number), and how to say so."""
+
+
+def _check_choice(value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
+    if key_path not in CHOICES:
+        return value
+    if key_path == ("engine", "gpu_layers"):
+        good = value == "auto" or (isinstance(value, int) and value >= 0)
+    else:
+        good = value in ("f16", "q8_0", "q4_0")
+    if not good:
+        raise _type_error(path, text, key_path, CHOICES[key_path], value)
     return value
 
 

@@ -4,7 +4,7 @@ It loads one GGUF at a time and keeps it warm, answers one request at a time ove
 and exits when the parent's end of the pipe closes. Messages, all tuples:
 
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
-    child -> parent  ("loaded", req) | ("piece", req, text) | ("reasoning", req, text)
+    child -> parent  ("loaded", req, offload) | ("piece", req, text) | ("reasoning", req, text)
                      | ("done", req, stats) | ("error", req, kind, message)   kind: "load" or "request"
 
 Reasoning is split from the answer here, on the markers of the model's own chat template
@@ -126,7 +126,9 @@ class _Worker:
         self.conn = conn
         self.n_threads = n_threads
         self.llm: Any = None
-        self.key: tuple[str, int, str | None] | None = None
+        self.key: tuple[str, int, str | None, tuple] | None = None
+        self.offload: dict[str, Any] = {}
+        """What the last load did on the GPU (tui.engines.offload_child.report)."""
 
     def serve(self) -> None:
         while True:
@@ -157,43 +159,60 @@ class _Worker:
             if msg[0] == "cancel" and msg[1] == req:
                 raise _Cancelled
 
-    def load(self, path: str, n_ctx: int, lora: str | None = None) -> bool:
-        """Hold this model (with this context and adapter); False if it already was."""
+    def load(self, path: str, n_ctx: int, lora: str | None = None, offload: dict | None = None) -> bool:
+        """Hold this model (with this context, adapter and GPU offload); False if it already was.
+
+        `offload`: gpu_layers (-1: all), k_type, v_type, flash_attn (tui.engines.embedded)."""
         import llama_cpp
 
-        if self.key == (path, n_ctx, lora):
+        from tui.engines import offload_child
+
+        offload = offload or {}
+        key = (path, n_ctx, lora, tuple(sorted(offload.items())))
+        if self.key == key:
             return False
         if self.llm is not None:
             self.llm.close()
             self.llm, self.key = None, None
         threads = self.n_threads or None
         llama_errors = _LlamaErrors.listen(llama_cpp)
+        kv = offload_child.KV_TYPE_IDS
+
+        def make(layers: int) -> Any:
+            return llama_cpp.Llama(
+                model_path=path,
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                lora_path=lora,
+                n_gpu_layers=layers,
+                type_k=kv[offload.get("k_type", "f16")],
+                type_v=kv[offload.get("v_type", "f16")],
+                flash_attn=bool(offload.get("flash_attn")),
+                verbose=False,
+            )
+
         try:
             with _templates_not_compiled(llama_cpp.llama_chat_format):
-                self.llm = llama_cpp.Llama(
-                    model_path=path,
-                    n_ctx=n_ctx,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    lora_path=lora,
-                    verbose=False,
-                )
+                self.llm, layers, note = offload_child.load_with_fallback(
+                    make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0)))
+            self.offload = offload_child.report(llama_cpp, self.llm, layers, note)
         except Exception as exc:
             # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone
             # (the load runs with stderr silenced), so the log gets it too.
             print(*llama_errors.lines, sep="\n", file=sys.stderr, flush=True)
             raise RuntimeError(llama_errors.said() or str(exc)) from None
-        self.key = (path, n_ctx, lora)
+        self.key = key
         return True
 
     def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
         started = time.perf_counter()
         try:
-            fresh = self.load(path, n_ctx, options.get("lora"))
+            fresh = self.load(path, n_ctx, options.get("lora"), options.get("offload"))
         except Exception as exc:  # llama_cpp raises ValueError; be safe with the rest.
             self.send("error", req, "load", str(exc) or type(exc).__name__)
             return
-        self.send("loaded", req)
+        self.send("loaded", req, self.offload | {"fresh": fresh})
         loaded = time.perf_counter()
         think = options.get("think")
         try:
@@ -425,4 +444,10 @@ def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     print(f"--- lchat embedded engine, pid {os.getpid()}, {time.ctime()}", file=sys.stderr)
+    from tui.engines.offload_child import load_backends
+
+    try:
+        load_backends()
+    except (OSError, AttributeError) as error:  # A broken build: llama.cpp's own load then says why.
+        print(f"loading llama.cpp's backends failed: {error}", file=sys.stderr, flush=True)
     _Worker(conn, n_threads).serve()
