@@ -224,7 +224,7 @@ def test_catalog_reasons_in_layers_on_a_gpu_build_only() -> None:
     config = Config()
     config.engine.gpu_layers = 0
     assert Catalog(config, memory=memory, gpu_flavour="cuda").fit(model).verdict == "CPU only"  # type: ignore[union-attr]
-    cpu_build = Catalog(Config(), memory=memory, gpu_flavour="cpu").fit(model)
+    cpu_build = Catalog(Config(), memory=memory, gpu_flavour="cpu", loads_into={"embedded": "RAM"}).fit(model)
     assert cpu_build is not None and cpu_build.verdict == "fits" and "free RAM" in cpu_build.explain()
     # What the engine reported about its load is the models pane's loaded line.
     running = {"size_vram": 5_100_000_000, "gpu_layers": 29, "layers": 29, "gpu_backend": "CUDA"}
