@@ -76,6 +76,10 @@ class OllamaState:
     pull_delay: float = 0.0
     pull_fault: str = ""
     """"" or error_line (a registry error in the stream) or kill."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Calls ({"name", "arguments"}) the model makes when offered tools, until a tool's result comes back."""
+    no_tools: set[str] = field(default_factory=set)
+    """Models without the tools capability: offered tools, the daemon refuses the request."""
     thinkers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Models that think (by default), with their levels (() for none); levels models ignore think false."""
     thoughts: list[str] = field(default_factory=lambda: ["The user", " greets me.", " Reply kindly."])
@@ -173,13 +177,27 @@ class OllamaHandler(Handler):
             state.running.pop(model, None)
             self.send_json(200, dict(final_chunk(model, "unload"), response=""))
             return
+        messages = body.get("messages") or []
+        if body.get("tools") and model in state.no_tools:
+            self.send_json(400, {"error": f"registry.ollama.ai/library/{model} does not support tools"})
+            return
         self.start_chunked("application/x-ndjson")
+        if body.get("tools") and state.tool_calls and (not messages or messages[-1].get("role") != "tool"):
+            calls = [{"function": {"name": c["name"], "arguments": c["arguments"]}} for c in state.tool_calls]
+            self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
+                                   "message": {"role": "assistant", "content": "", "tool_calls": calls}}) + "\n")
+            self.chunk(json.dumps(final_chunk(model)) + "\n")
+            self.end_chunked()
+            return
+        reply = state.reply
+        if messages and messages[-1].get("role") == "tool":  # The answer uses what the tool said.
+            reply = ["The tool", " said: " + messages[-1].get("content", "")]
         for thought in state.thoughts if thinks and is_chat else []:
             if state.piece_delay:
                 time.sleep(state.piece_delay)
             self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
                                    "message": {"role": "assistant", "content": "", "thinking": thought}}) + "\n")
-        for index, piece in enumerate(state.reply):
+        for index, piece in enumerate(reply):
             if fault and index == state.fault_after:
                 if fault == "kill":
                     self.die()

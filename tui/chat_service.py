@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.answer_draft import AnswerDraft
 from tui.attachments import total_tokens
@@ -44,6 +44,11 @@ from tui.model_names import ModelChoice, Waiting, configured, resolve, split_nam
 from tui.safe_text import one_line
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
+from tui.tools.approval import Approver, refuse_all
+from tui.tools.loop import ToolCallShown, ToolResultShown, ToolRunner, with_tools
+
+if TYPE_CHECKING:
+    from tui.tools.service import ToolService
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +107,15 @@ class AnswerEnded:
     """Why the answer could not be written to the history (disk full...), or empty."""
 
 
-ChatUpdate = QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded
+@dataclass(frozen=True)
+class ToolNotice:
+    """Something to tell the user about the tools of this answer: a server that failed (one line)."""
+
+    text: str
+
+
+ChatUpdate = (QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded | ToolCallShown
+              | ToolResultShown | ToolNotice)
 
 
 class ChatService:
@@ -116,6 +129,7 @@ class ChatService:
         *,
         commit_interval: float = COMMIT_INTERVAL_S,
         energy: EnergySource | None = None,
+        tools: ToolService | None = None,
     ) -> None:
         self._context_lengths: dict[tuple[str, str], int] = {}
         self.store = store
@@ -124,6 +138,8 @@ class ChatService:
         self.commit_interval = commit_interval
         self.energy = energy
         """Measures each answer's energy (tui.stats); None stores no energy figures."""
+        self.tools = tools
+        """The MCP servers and who may run their tools; None when none is configured."""
         self._unsaved: dict[int, dict[str, Any]] = {}
         """Final states of answers the store refused (disk full), by message id, to write later."""
         self._streaming: dict[int, AnswerDraft] = {}
@@ -265,6 +281,16 @@ class ChatService:
             think=params.get("think", self.defaults.think) or None,
         )
 
+    def set_tools(self, conversation: Conversation, chosen: list[str] | None) -> Conversation:
+        """Turn the conversation's tools on (servers or server.tool names) or off (None)."""
+        from tui.tools.service import TOOLS_PARAM
+
+        params = {key: value for key, value in conversation.params.items() if key != TOOLS_PARAM}
+        if chosen is not None:
+            params[TOOLS_PARAM] = list(chosen)
+        self.store.set_conversation_settings(conversation.id, system_prompt=conversation.system_prompt, params=params)
+        return replace(conversation, params=params)
+
     def new_conversation(self, model: ModelChoice | None = None) -> Conversation:
         return self.store.create_conversation(
             model=model.name if model else "",
@@ -284,33 +310,38 @@ class ChatService:
 
     async def send(
         self, conversation_id: int, text: str, model: ModelChoice,
-        *, attachments: Sequence[Attachment] = (),
+        *, attachments: Sequence[Attachment] = (), approver: Approver = refuse_all,
     ) -> AsyncIterator[ChatUpdate]:
         """Commit `text` (and its attachments) as the user's message, then stream and commit
-        the answer.
+        the answer; `approver` asks the user about each tool call not allowed already (the
+        default refuses them).
 
         Use it inside `contextlib.aclosing` so that a cancelled consumer marks the
         answer interrupted at once rather than when the generator is collected.
         """
-        async for update in self._answer(conversation_id, model, question=text, attachments=attachments):
+        async for update in self._answer(conversation_id, model, question=text, attachments=attachments,
+                                         approver=approver):
             yield update
 
-    async def regenerate(self, conversation_id: int, answer_id: int, model: ModelChoice) -> AsyncIterator[ChatUpdate]:
+    async def regenerate(
+        self, conversation_id: int, answer_id: int, model: ModelChoice, *, approver: Approver = refuse_all
+    ) -> AsyncIterator[ChatUpdate]:
         """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
-        async for update in self._answer(conversation_id, model, replacing_answer=answer_id):
+        async for update in self._answer(conversation_id, model, replacing_answer=answer_id, approver=approver):
             yield update
 
     async def resend(
-        self, conversation_id: int, message_id: int, text: str, model: ModelChoice
+        self, conversation_id: int, message_id: int, text: str, model: ModelChoice, *, approver: Approver = refuse_all
     ) -> AsyncIterator[ChatUpdate]:
         """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
-        async for update in self._answer(conversation_id, model, question=text, replacing_question=message_id):
+        async for update in self._answer(conversation_id, model, question=text, replacing_question=message_id,
+                                         approver=approver):
             yield update
 
     async def _answer(
         self, conversation_id: int, model: ModelChoice, *, question: str | None = None,
         attachments: Sequence[Attachment] = (), replacing_question: int | None = None,
-        replacing_answer: int | None = None,
+        replacing_answer: int | None = None, approver: Approver = refuse_all,
     ) -> AsyncIterator[ChatUpdate]:
         """The one path of every answer: store the question (unless an answer is redone), open
         the answer's row, stream into it."""
@@ -342,7 +373,7 @@ class ChatService:
             model=model.name, backend=model.backend, sibling_of=replacing_answer,
         )
         yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+        async for update in self._stream_answer(answer, model, turns, conversation, approver):
             yield update
 
     def _check_attachments_fit(
@@ -368,9 +399,21 @@ class ChatService:
             shown = Path(model.name).name if Path(model.name).is_absolute() else model.name  # A GGUF's path
             raise BadRequest(f"{one_line(shown, 80)} does not take images; nothing was sent.")
 
+    async def _tool_runner(
+        self, conversation: Conversation, approver: Approver
+    ) -> tuple[ToolRunner | None, list[ToolNotice]]:
+        """The runner for this conversation's tools (servers started now), and a notice per failed server."""
+        if self.tools is None or self.tools.chosen(conversation) is None:
+            return None, []
+        tools = await self.tools.for_conversation(conversation)
+        notices = [ToolNotice(problem) for problem in self.tools.problems.values()]
+        return (self.tools.runner(conversation.id, tools, approver) if tools else None), notices
+
     async def _stream_answer(
-        self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], options: GenerationOptions
+        self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], conversation: Conversation,
+        approver: Approver,
     ) -> AsyncIterator[ChatUpdate]:
+        options = self.options_for(conversation)
         draft = AnswerDraft(self.store, answer)
         autosave = _Autosave(draft.save, self.commit_interval)
         stats: Finished | None = None
@@ -379,7 +422,11 @@ class ChatService:
         self._streaming[answer.id] = draft
         try:
             engine = self.engine(model.backend)
-            async with aclosing(engine.chat(model.name, turns, options)) as events:
+            runner, notices = await self._tool_runner(conversation, approver)
+            for notice in notices:
+                yield notice
+            rounds = with_tools(engine.chat, model.name, turns, options, runner, draft, lambda: draft.text)
+            async with aclosing(rounds) as events:
                 async for event in events:
                     if isinstance(event, TextPiece):
                         draft.add_text(event.text)
@@ -389,6 +436,8 @@ class ChatService:
                         draft.add_reasoning(event.text)
                         yield ReasoningUpdate(event.text)
                         autosave.changed()
+                    elif isinstance(event, ToolCallShown | ToolResultShown):
+                        yield event
                     elif isinstance(event, Finished):
                         stats = with_reasoning_figures(event, draft)
         except EngineError as engine_error:

@@ -28,6 +28,12 @@ class EngineConfig:
     """Extra folders searched for GGUF files, besides the data dir's models/."""
     lora: dict[str, str] = field(default_factory=dict)
     """Saved LoRA profiles: model (file name or name) = GGUF LoRA adapter applied when a conversation sets none."""
+    gpu_layers: int | str = "auto"
+    """Layers on the GPU (GPU builds): "auto" (as many as fit in free VRAM), a number, or 0 (CPU only)."""
+    kv_cache_type: str = "f16"
+    """KV cache type: "f16", "q8_0" or "q4_0" (smaller; a quantised V cache needs flash_attention). Next load."""
+    flash_attention: bool = False
+    """Flash attention: less memory for long contexts, and needed for a quantised V cache. Next load."""
 
 
 @dataclass
@@ -182,6 +188,38 @@ class PresetConfig:
 
 
 @dataclass
+class McpServerConfig:
+    """One MCP server: a command lchat starts (stdio), or the URL of one already running (HTTP)."""
+
+    command: str = ""
+    """Program that runs the server over stdio, e.g. "python3" or "npx"."""
+    args: list[str] = field(default_factory=list)
+    """Its arguments."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables set for it (stored here: keep this file 0600)."""
+    url: str = ""
+    """Streamable HTTP endpoint instead of a command, e.g. "http://127.0.0.1:9000/mcp"."""
+    headers_env: dict[str, str] = field(default_factory=dict)
+    """HTTP headers: header name = environment variable holding its value (never stored)."""
+
+
+@dataclass
+class McpConfig:
+    """Tools from MCP servers; nothing runs without the user's approval unless listed in `allow`."""
+
+    servers: dict[str, McpServerConfig] = field(default_factory=dict)
+    """One [mcp.servers.NAME] table per server."""
+    allow: list[str] = field(default_factory=list)
+    """Tools that run without asking: "server.tool", or a tool name only one server has."""
+    max_rounds: int = 8
+    """Most rounds of tool calls in one answer."""
+    call_timeout_s: float = 60.0
+    """Seconds a tool call may take."""
+    result_max_kb: int = 16
+    """A tool's result is cut to this many KB before the model sees it."""
+
+
+@dataclass
 class Config:
     """All of lchat's settings, one section per table in config.toml."""
 
@@ -197,6 +235,7 @@ class Config:
     """Remapped keys: binding id (see the help screen, F1) to keys, e.g. "chat.cancel" = "ctrl+g"."""
     presets: dict[str, PresetConfig] = field(default_factory=dict)
     """Personas picked with F9, one [presets.NAME] table each."""
+    mcp: McpConfig = field(default_factory=McpConfig)
 
 
 class ConfigError(Exception):
@@ -249,7 +288,8 @@ def _secret_keys(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict):
-            if dotted != "keys":  # the keymap: binding ids, not secrets
+            # The keymap holds binding ids, a *_env table names variables: neither holds secrets.
+            if dotted != "keys" and not key.endswith("_env"):
                 yield from _secret_keys(value, dotted + ".")
         elif isinstance(value, list):
             for index, item in enumerate(value):
@@ -351,6 +391,10 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
     optional = [arg for arg in typing.get_args(hint) if arg is not type(None)]
     if typing.get_origin(hint) in (types.UnionType, typing.Union) and len(optional) == 1:
         hint = optional[0]  # `float | None`: TOML has no null, so a value present is a float.
+    elif typing.get_origin(hint) in (types.UnionType, typing.Union):  # `int | str`: either will do.
+        if isinstance(value, bool) or not isinstance(value, tuple(optional)):
+            raise _type_error(path, text, key_path, " or ".join(_type_word(arg) for arg in optional), value)
+        return _check_choice(value, path, text, key_path)
     if typing.get_origin(hint) is dict:
         _, value_type = typing.get_args(hint)
         if not isinstance(value, dict):
@@ -370,6 +414,22 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
         return float(value)
     if (hint is int and isinstance(value, bool)) or not isinstance(value, hint):
         raise _type_error(path, text, key_path, _type_word(hint), value)
+    return _check_choice(value, path, text, key_path)
+
+
+CHOICES = {("engine", "kv_cache_type"): '"f16", "q8_0" or "q4_0"', ("engine", "gpu_layers"): '"auto" or a number (0 or more)'}
+"""Settings that take one of a few words (or a number), and how to say so."""
+
+
+def _check_choice(value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
+    if key_path not in CHOICES:
+        return value
+    if key_path == ("engine", "gpu_layers"):
+        good = value == "auto" or (isinstance(value, int) and value >= 0)
+    else:
+        good = value in ("f16", "q8_0", "q4_0")
+    if not good:
+        raise _type_error(path, text, key_path, CHOICES[key_path], value)
     return value
 
 

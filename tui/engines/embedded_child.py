@@ -4,7 +4,7 @@ It loads one GGUF at a time and keeps it warm, answers one request at a time ove
 and exits when the parent's end of the pipe closes. Messages, all tuples:
 
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
-    child -> parent  ("loaded", req) | ("piece", req, text) | ("reasoning", req, text)
+    child -> parent  ("loaded", req, offload) | ("piece", req, text) | ("reasoning", req, text)
                      | ("done", req, stats) | ("error", req, kind, message)   kind: "load" or "request"
 
 Reasoning is split from the answer here, on the markers of the model's own chat template
@@ -28,6 +28,7 @@ from typing import Any
 from tui.engines.base import ReasoningPiece
 from tui.engines.confined import run_confined
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
+from tui.engines.tool_wire import NO_TOOLS
 from tui.engines.vision_chat import load_handler, render_check, stream_answer
 from tui.thinking import LEVELS
 
@@ -126,7 +127,9 @@ class _Worker:
         self.conn = conn
         self.n_threads = n_threads
         self.llm: Any = None
-        self.key: tuple[str, int, str | None] | None = None
+        self.key: tuple[str, int, str | None, tuple] | None = None
+        self.offload: dict[str, Any] = {}
+        """What the last load did on the GPU (tui.engines.offload_child.report)."""
         self.handlers: dict[tuple[Any, str, str], Any] = {}
         """Vision chat handlers by (model key, handler, projector): each holds libmtmd's context."""
 
@@ -159,54 +162,75 @@ class _Worker:
             if msg[0] == "cancel" and msg[1] == req:
                 raise _Cancelled
 
-    def load(self, path: str, n_ctx: int, lora: str | None = None) -> bool:
-        """Hold this model (with this context and adapter); False if it already was."""
+    def load(self, path: str, n_ctx: int, lora: str | None = None, offload: dict | None = None) -> bool:
+        """Hold this model (with this context, adapter and GPU offload); False if it already was.
+
+        `offload`: gpu_layers (-1: all), k_type, v_type, flash_attn (tui.engines.embedded)."""
         import llama_cpp
 
-        if self.key == (path, n_ctx, lora):
+        from tui.engines import offload_child
+
+        offload = offload or {}
+        key = (path, n_ctx, lora, tuple(sorted(offload.items())))
+        if self.key == key:
             return False
         if self.llm is not None:
             self.llm.close()
             self.llm, self.key = None, None
         threads = self.n_threads or None
         llama_errors = _LlamaErrors.listen(llama_cpp)
+        kv = offload_child.KV_TYPE_IDS
+
+        def make(layers: int) -> Any:
+            return llama_cpp.Llama(
+                model_path=path,
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                lora_path=lora,
+                n_gpu_layers=layers,
+                type_k=kv[offload.get("k_type", "f16")],
+                type_v=kv[offload.get("v_type", "f16")],
+                flash_attn=bool(offload.get("flash_attn")),
+                verbose=False,
+            )
+
         try:
             with _templates_not_compiled(llama_cpp.llama_chat_format):
-                self.llm = llama_cpp.Llama(
-                    model_path=path,
-                    n_ctx=n_ctx,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    lora_path=lora,
-                    verbose=False,
-                )
+                self.llm, layers, note = offload_child.load_with_fallback(
+                    make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0)))
+            self.offload = offload_child.report(llama_cpp, self.llm, layers, note)
         except Exception as exc:
             # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone
             # (the load runs with stderr silenced), so the log gets it too.
             print(*llama_errors.lines, sep="\n", file=sys.stderr, flush=True)
             raise RuntimeError(llama_errors.said() or str(exc)) from None
-        self.key = (path, n_ctx, lora)
+        self.key = key
         return True
 
     def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
         started = time.perf_counter()
         try:
-            fresh = self.load(path, n_ctx, options.get("lora"))
+            fresh = self.load(path, n_ctx, options.get("lora"), options.get("offload"))
         except Exception as exc:  # llama_cpp raises ValueError; be safe with the rest.
             self.send("error", req, "load", str(exc) or type(exc).__name__)
             return
-        self.send("loaded", req)
+        self.send("loaded", req, self.offload | {"fresh": fresh})
         loaded = time.perf_counter()
         if options.get("vision"):
             self.chat_with_images(req, messages, options, load_s=loaded - started if fresh else None)
             return
         think = options.get("think")
         try:
+            tools = [{"type": "function", "function": tool} for tool in options.get("tools") or ()]
             prompt, stops, add_bos, template = run_confined(
-                lambda: self.format(messages, think), seconds=TEMPLATE_TIME_LIMIT_S,
+                lambda: self.format(messages, think, tools), seconds=TEMPLATE_TIME_LIMIT_S,
                 memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
             )
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        except _NoTools:
+            self.send("error", req, "request", NO_TOOLS)
+            return
         except Exception as exc:  # The template's own raise_exception, Jinja errors...
             self.send("error", req, "request", f"the chat template failed: {exc}")
             return
@@ -271,22 +295,26 @@ class _Worker:
         stats.pop("started", None)
         self.send("done", req, stats)
 
-    def format(self, messages: list, think: str | None = None) -> tuple[str, list[str], bool, str]:
+    def format(self, messages: list, think: str | None = None, tools: list | None = None
+               ) -> tuple[str, list[str], bool, str]:
         """The prompt, its stop strings, whether tokenizing should add BOS, and the template used.
 
         The think setting reaches the template as the variables templates read: `enable_thinking`
-        (Qwen3) and `reasoning_effort` (gpt-oss)."""
+        (Qwen3) and `reasoning_effort` (gpt-oss). The tools are rendered by the model's own
+        template; a template that never mentions them cannot call them."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model = self.llm._model
         eos, bos = self.llm.token_eos(), self.llm.token_bos()
         template = self.llm.metadata.get("tokenizer.chat_template")
+        if tools and (not template or "tools" not in template):
+            raise _NoTools()
         formatter = Jinja2ChatFormatter(
             template=template or CHATML,
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
-        result = formatter(messages=messages, **_think_variables(think))
+        result = formatter(messages=messages, tools=tools or None, **_think_variables(think))
         stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
         if not template:
             stops.append("<|im_end|>")
@@ -351,7 +379,7 @@ class _Worker:
                 stats["prompt_s"] = time.perf_counter() - stats.pop("started")
             stats["completion_tokens"] = count
             thinking = splitter is not None and splitter.reasoning
-            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers)), splitter)
+            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers, tools=bool(options.get("tools")))), splitter)
             if splitter is not None and (thinking or splitter.reasoning):
                 stats["reasoning_tokens"] += 1
             if text.stopped:
@@ -381,15 +409,21 @@ def _think_variables(think: str | None) -> dict[str, Any]:
     return {"enable_thinking": think != "off"}
 
 
+class _NoTools(Exception):
+    """Tools were offered to a model whose chat template has no place for them."""
+
+
 _buffer = ctypes.create_string_buffer(256)
 
 
-def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...]) -> bytes:
+def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...], *, tools: bool = False) -> bytes:
     """A token's bytes. Control tokens render as nothing, except those spelling one of the
-    reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again."""
-    if markers and llama_cpp.llama_vocab_is_control(vocab, token):
+    reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again, and,
+    while tools are offered, every one (tool-call markers such as Mistral's [TOOL_CALLS] and
+    Llama's <|python_tag|> are special tokens)."""
+    if (markers or tools) and llama_cpp.llama_vocab_is_control(vocab, token):
         special = _piece(llama_cpp, vocab, token, special=True)
-        return special if special.decode("utf-8", "replace") in markers else b""
+        return special if tools or special.decode("utf-8", "replace") in markers else b""
     return _piece(llama_cpp, vocab, token)
 
 
@@ -453,4 +487,10 @@ def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     print(f"--- lchat embedded engine, pid {os.getpid()}, {time.ctime()}", file=sys.stderr)
+    from tui.engines.offload_child import load_backends
+
+    try:
+        load_backends()
+    except (OSError, AttributeError) as error:  # A broken build: llama.cpp's own load then says why.
+        print(f"loading llama.cpp's backends failed: {error}", file=sys.stderr, flush=True)
     _Worker(conn, n_threads).serve()

@@ -16,13 +16,24 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import ChatEvent, Engine, EngineError, EngineUnavailable, Finished, ReasoningPiece, TextPiece
+from tui.engines.base import (
+    BadRequest,
+    ChatEvent,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ReasoningPiece,
+    TextPiece,
+    ToolCallRequest,
+)
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
 from tui.engines.ollama_auth import host_credentials, insecure_refusal
 from tui.engines.ollama_errors import ErrorContext, translate
 from tui.engines.reasoning_split import Tally, ignored_think
 from tui.engines.secrets import header_secrets, url_secrets
+from tui.engines.tool_wire import NO_TOOLS, ollama_calls, says_no_tools
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
 from tui.models.fit import KvShape
@@ -178,12 +189,13 @@ class OllamaEngine(Engine):
             "temperature": options.temperature, "top_p": options.top_p, "num_predict": options.max_tokens,
             "seed": options.seed, "stop": list(options.stop) or None, "num_ctx": self.num_ctx or None,
         }
+        calls = 0
         try:
             think = await self._think_value(model, options.think)
             stream = await self._api().chat(
                 model=model, messages=ollama_messages(messages),
                 stream=True, options={k: v for k, v in wanted.items() if v is not None},
-                keep_alive=self._keep_alive, think=think,
+                keep_alive=self._keep_alive, think=think, tools=[tool.as_openai() for tool in options.tools] or None,
             )
             async with aclosing(stream) as parts:
                 async for part in parts:
@@ -193,10 +205,16 @@ class OllamaEngine(Engine):
                     text = part.message.content if part.message else ""
                     if text:
                         yield tally.note(TextPiece(text))
+                    for call in ollama_calls(part.message.tool_calls if part.message else None, calls):
+                        calls += 1
+                        yield ToolCallRequest(call)
                     if part.done:
                         final = part
         except Exception as error:  # noqa: BLE001 - translated into a readable EngineError
-            raise translate(error, self._ctx, model=model, during="chat") from None
+            translated = translate(error, self._ctx, model=model, during="chat")
+            if options.tools and says_no_tools(str(translated)):
+                raise BadRequest(f"{model}: {NO_TOOLS}") from None
+            raise translated from None
         if final is None:
             raise EngineError(f"{self.name} ended the answer without finishing it (the daemon stopped?)")
         ended = time.monotonic()

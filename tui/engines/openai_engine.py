@@ -22,11 +22,13 @@ from tui.engines.base import (
     Finished,
     ModelNotFound,
     ReasoningPiece,
+    ToolCallRequest,
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
 from tui.engines.reasoning_split import Tally, ThinkSplitter, ignored_think
 from tui.engines.secrets import header_secrets, scrub, url_secrets
+from tui.engines.tool_wire import NO_TOOLS, ToolCallFragments, says_no_tools
 from tui.engines.urls import connect_reason, in_clear_to_another_machine, is_local, shown_host, shown_url
 from tui.engines.wire import openai_messages
 from tui.thinking import LEVELS as THINK_LEVELS
@@ -136,6 +138,9 @@ class OpenAICompatEngine(Engine):
                   "max_tokens": options.max_tokens, "seed": options.seed, "stop": list(options.stop) or None}
         request = {k: v for k, v in wanted.items() if v is not None} | _think_fields(options.think)
         turns = openai_messages(messages)
+        if options.tools:
+            request["tools"] = [tool.as_openai() for tool in options.tools]
+        fragments = ToolCallFragments()
         content = ThinkSplitter()  # Some servers leave <think> inside the content.
         try:
             stream, dropped = await self._open(model, turns, request)
@@ -149,12 +154,18 @@ class OpenAICompatEngine(Engine):
                             yield tally.note(ReasoningPiece(thought))
                         for piece in content.feed(choice.delta.content or "") if choice.delta else []:
                             yield tally.note(piece)
+                        fragments.add(choice.delta.tool_calls if choice.delta else None)
                         if choice.finish_reason:
                             finish = choice.finish_reason
         except Exception as error:  # noqa: BLE001 - translated
-            raise self._translate(error, model=model, during="chat") from None
+            translated = self._translate(error, model=model, during="chat")
+            if options.tools and says_no_tools(str(translated)):
+                raise BadRequest(f"{model}: {NO_TOOLS}") from None
+            raise translated from None
         for piece in content.flush():
             yield tally.note(piece)
+        for call in fragments.calls():
+            yield ToolCallRequest(call)
         ended = time.monotonic()
         first = tally.first
         completion = usage.completion_tokens if usage else tally.pieces

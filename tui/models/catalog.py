@@ -12,6 +12,7 @@ from tui.engines.base import Engine
 from tui.model_names import split_name
 from tui.models.fit import FitEstimate, Memory, estimate, gb
 from tui.models.memory import MemorySnapshot
+from tui.models.offload import Offload, plan
 
 OLLAMA_DEFAULT_CONTEXT = 4096
 """num_ctx Ollama uses when neither lchat nor the Modelfile sets one."""
@@ -53,7 +54,12 @@ def state_text(model: ModelInfo, now: float | None = None) -> str:
     if not running:
         return ""
     parts = ["loaded"]
-    if running.get("size_vram"):
+    if running.get("gpu_layers"):  # The embedded engine says what it offloaded.
+        vram = f" · {gb(running['size_vram'])}" if running.get("size_vram") else ""
+        parts.append(f"GPU {running['gpu_layers']}/{running.get('layers') or '?'} layers{vram}")
+    elif running.get("gpu_backend"):
+        parts.append(str(running["gpu_backend"]))
+    elif running.get("size_vram"):
         parts.append(f"{gb(running['size_vram'])} VRAM")
     until = running.get("expires_at")
     if until:
@@ -104,6 +110,8 @@ class Catalog:
     def of(cls, config: Config, engines: Mapping[str, Engine]) -> Catalog:
         """An empty catalog for these engines: their order, and where each loads its models."""
         return cls(config, order=list(engines), loads_into={name: engine.loads_into for name, engine in engines.items()})
+    gpu_flavour: str | None = None
+    """The embedded engine's llama.cpp build ("cuda", "cpu"...); None: read from the installed files."""
 
     def update(self, models: Iterable[ModelInfo], offline: dict[str, str], memory: MemorySnapshot | None) -> None:
         self.models, self.offline, self.memory = list(models), dict(offline), memory
@@ -155,10 +163,30 @@ class Catalog:
             return _counting_its_own(self.memory.gpu or self.memory.ram, model)
         return None
 
-    def fit(self, model: ModelInfo) -> FitEstimate | None:
+    def fit(self, model: ModelInfo) -> FitEstimate | Offload | None:
+        """The estimate in layers for the embedded engine on a GPU build, else in bytes."""
         if model.extra.get("error"):
             return None
+        offload = self.offload(model)
+        if offload is not None:
+            return offload
         return estimate(model, self.context_for(model), self.memory_for(model))
+
+    def offload(self, model: ModelInfo) -> Offload | None:
+        """Layers the embedded engine would put on the GPU; None off a GPU build or GPU."""
+        engine = self.config.engine
+        if model.backend != "embedded" or self.memory is None or self.memory.gpu is None:
+            return None
+        if self.gpu_flavour is None:
+            from tui.engines.gpu_build import built_flavour
+
+            self.gpu_flavour = built_flavour()
+        if self.gpu_flavour == "cpu":
+            return None
+        wanted = None if engine.gpu_layers == "auto" else int(engine.gpu_layers)
+        vram = _counting_its_own(self.memory.gpu, model)
+        return plan(model, self.context_for(model), vram, wanted=wanted, kv_cache_type=engine.kv_cache_type,
+                    flash_attention=engine.flash_attention)
 
     # Favourites
 

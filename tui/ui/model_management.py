@@ -15,9 +15,12 @@ from textual import work
 
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError
+from tui.engines.gpu_build import built_flavour
 from tui.engines.lora import read_lora
 from tui.engines.manage import Progress
 from tui.models.catalog import label
+from tui.models.download_fit import best_first, question, size_fit, with_fit
+from tui.models.fit import gb
 from tui.models.hf import DEFAULT_ENDPOINT, HubClient, parse_repo, pick
 from tui.models.library import check_import, import_steps
 from tui.models.transfer import TransferMeter
@@ -91,7 +94,10 @@ class ModelManagementScreen(ModelScreen):
                 self.notify(f"{one_line(model, 40)!r} is not a model name (e.g. llama3.2:3b).", severity="error")
                 return
             engine = self.services.engines[target]
-            self.run_transfer(f"Pulling {model} ({target})", engine.pull(model), f"Pulled {model}.")
+            memory = self.catalog.memory if engine.local else None  # A remote box's memory is unseen.
+            steps = with_fit(engine.pull(model), lambda size: size_fit(size, memory, gpu=True),
+                             lambda fit: self.app.push_screen_wait(ConfirmScreen(question(model, fit))))
+            self.run_transfer(f"Pulling {model} ({target})", steps, f"Pulled {model}.")
 
         self.app.push_screen(
             InputQuestion(f"Pull which model into {target}?", placeholder="e.g. llama3.2:3b, qwen2.5:7b-instruct"),
@@ -159,15 +165,22 @@ class ModelManagementScreen(ModelScreen):
         except EngineError as error:
             self.notify(f"Cannot download {one_line(spec, 60)}: {error}", severity="error", timeout=10)
             return
+        memory = await asyncio.to_thread(self.memory_now)
+        ranked = best_first(found, lambda c: c.size, memory, gpu=built_flavour() != "cpu")
         choice = pick(found, wanted) if wanted else (found[0] if len(found) == 1 else None)
         if wanted and choice is None:
             self.notify(f"{repo} has no file or quantization {one_line(wanted, 40)!r}; choose one.", severity="warning")
         if choice is None:
-            key = await self.app.push_screen_wait(
-                ChoiceQuestion(f"Which GGUF of {repo}?", [(str(i), c.label) for i, c in enumerate(found)]))
+            key = await self.app.push_screen_wait(ChoiceQuestion(
+                f"Which GGUF of {repo}? (best fit on this machine first)",
+                [(str(i), f"{c.label}  {fit.verdict if fit else ''}") for i, (c, fit) in enumerate(ranked)]))
             if key is None:
                 return
-            choice = found[int(key)]
+            choice = ranked[int(key)][0]
+        fit = dict(ranked).get(choice)
+        if fit and not fit.fits and not await self.app.push_screen_wait(
+                ConfirmScreen(question(Path(choice.files[0]).name, fit))):
+            return
         self.run_transfer(f"Downloading {Path(choice.files[0]).name}", hub.download(repo, choice),
                           f"Downloaded {Path(choice.files[0]).name} into the models folder.")
 

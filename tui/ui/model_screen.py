@@ -22,6 +22,7 @@ from tui.model_names import Waiting
 from tui.models.catalog import Catalog, context_text, count_text, label, state_text
 from tui.models.fit import gb
 from tui.models.memory import MemorySnapshot, from_sample, probe_memory
+from tui.models.offload import offload_rows
 from tui.safe_text import one_line, terminal_safe
 from tui.services import Services
 from tui.stats.remote import from_model_list
@@ -262,4 +263,7 @@ class ModelScreen(Screen):
             rows.append(("Fit", f"{fit.verdict}: {fit.explain()}"))
         else:
             rows.append(("Fit", "unknown (size or free memory not known for this backend)"))
+        if model.backend == "embedded":
+            engine = self.services.config.engine
+            rows += offload_rows(model, engine.kv_cache_type, engine.flash_attention, engine.gpu_layers)
         return [(key, value) for key, value in rows if value]

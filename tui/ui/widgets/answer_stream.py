@@ -8,6 +8,8 @@ import time
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownStream
 
+from tui.ui.textual_compat import stream_append
+
 YIELD_EVERY_S = 0.008
 """Longest a writer keeps the event loop before letting the UI (and the stream) run."""
 
@@ -27,12 +29,9 @@ class AnswerStream(MarkdownStream):
         self._yielded = float("-inf")  # The first write yields, so the updater task starts.
 
     async def write(self, markdown_fragment: str) -> None:
-        if self._stopped:
-            raise RuntimeError("Can't write to the stream after it has stopped.")
         if not markdown_fragment:
             return
-        self._pending.append(markdown_fragment)
-        self._new_markup.set()
+        stream_append(self, markdown_fragment)
         now = time.monotonic()
         if now - self._yielded >= YIELD_EVERY_S:
             self._yielded = now

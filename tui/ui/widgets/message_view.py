@@ -10,9 +10,10 @@ from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from tui.domain import ChatMessage, MessageStatus, Role
+from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.safe_text import one_line, terminal_safe
 from tui.ui.widgets.answer_stream import answer_stream
+from tui.ui.widgets.tool_calls import ToolCallsView
 from tui.ui.widgets.reasoning_block import ReasoningBlock
 
 SHOWN_CHARS = 64_000
@@ -129,6 +130,8 @@ class MessageView(Vertical):
         yield Static(self._header(), classes="header")
         if self.message.reasoning:
             yield ReasoningBlock(self.message.reasoning, **reasoning_figures(self.message))
+        calls = [part for part in self.message.parts if part.kind in (PartKind.TOOL_CALL, PartKind.TOOL_RESULT)]
+        yield ToolCallsView(calls)
         text = terminal_safe(self.message.content)
         shown = text[:SHOWN_CHARS]
         if self.message.role is Role.USER:
@@ -161,6 +164,10 @@ class MessageView(Vertical):
         self.branch = branch
         if self.is_mounted:
             self.query_one(".header", Static).update(self._header())
+
+    def show_tool_part(self, part: MessagePart) -> None:
+        """A tool call of this answer was stored or changed, or its result arrived."""
+        self.query_one(ToolCallsView).show_part(part)
 
     def start_stream(self) -> None:
         """Answer text will arrive piece by piece through `write`."""
