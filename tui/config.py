@@ -42,6 +42,8 @@ class ChatConfig:
     """Nucleus sampling threshold."""
     max_tokens: int = 1024
     """Longest answer, in tokens."""
+    stop: list[str] = field(default_factory=list)
+    """Stop strings: the answer ends before the first of these the model writes (e.g. ["\\nUser:"])."""
 
 
 @dataclass
@@ -154,6 +156,8 @@ class PresetConfig:
     """Context to fit the conversation into, in tokens; unset: the model's."""
     seed: int | None = None
     """Sampling seed, for repeatable answers; unset: random."""
+    stop: list[str] | None = None
+    """Stop strings; unset: the [chat] default."""
 
 
 @dataclass
