@@ -61,14 +61,14 @@ async def test_a_web_link_opens_only_after_the_user_confirms_the_whole_address(o
     "file:///etc/passwd", "javascript:alert(1)", "ssh://host", "mailto:a@b.c", "x-terminal:run",
     "https://ex ample.com", "https://example.com/\x1b]52;c;aGk=\x1b\\",
 ])
-async def test_other_links_are_refused_with_a_message(open_services, opened, href) -> None:
+async def test_other_links_are_refused_with_a_message(open_services, opened, notified, href) -> None:
     app = app_answering(open_services, "https://example.com")
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, "where?")
         await click_link(pilot, href)
         await app.workers.wait_for_complete()
         assert not isinstance(app.screen, ConfirmScreen) and opened == []
-        refused = [n.message for n in app._notifications if n.message.startswith("Not opened")]
+        refused = [n.message for n in notified if n.message.startswith("Not opened")]
         assert refused and terminal_safe(href) in refused[-1]
 
 

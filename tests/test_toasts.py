@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from textual.notifications import Notification
 from textual.widgets import Input
 
 import tui.ui
@@ -32,12 +33,12 @@ TITLE = "what does [/bold] do?"
 """The title that crashed lchat when its conversation was pinned."""
 
 
-async def shows_literally(pilot, text: str) -> None:
+async def shows_literally(pilot, notified: list[Notification], text: str) -> None:
     """A notification says `text` character for character (ESC as ␛), not as markup, and so does
     the toast drawn on the screen; no escape sequence of it reaches the terminal."""
     app, safe = pilot.app, terminal_safe(text)
-    said = [note for note in app._notifications if safe in note.message]
-    assert said, f"no notification shows {safe!r}: {[n.message for n in app._notifications]}"
+    said = [note for note in notified if safe in note.message]
+    assert said, f"no notification shows {safe!r}: {[n.message for n in notified]}"
     assert not any(note.markup for note in said)
     for _ in range(50):  # the toast rack mounts toasts a moment after the notification
         drawn = [str(toast.render()) for toast in app.screen.query("Toast")]
@@ -58,31 +59,31 @@ async def wait_for_input(pilot) -> Input:
 
 
 @pytest.mark.parametrize("title", [TITLE, *HOSTILE])
-async def test_a_title_in_pin_archive_and_delete_messages(open_services, fake_engine, title) -> None:
+async def test_a_title_in_pin_archive_and_delete_messages(open_services, fake_engine, title, notified) -> None:
     services = open_services(fake_engine)
     services.store.create_conversation(title=title)
     app = LchatApp(services)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.press("f2", "p")  # the crash as reported: F2, then p
         await pilot.pause()
-        await shows_literally(pilot, f"Pinned “{title}”.")
+        await shows_literally(pilot, notified, f"Pinned “{title}”.")
         await pilot.press("f2", "a")
         await pilot.pause()
-        await shows_literally(pilot, f"“{title}” is archived")
+        await shows_literally(pilot, notified, f"“{title}” is archived")
         await pilot.press("f2", "A", "d")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        await shows_literally(pilot, f"Deleted “{title}”.")
+        await shows_literally(pilot, notified, f"Deleted “{title}”.")
         assert services.store.list_conversations() == []
         await pilot.press("ctrl+n")  # alive and still answering keys
         await pilot.pause()
         assert app.screen.conversation is None and app.is_running
 
 
-async def test_model_names_when_a_model_is_chosen(open_services) -> None:
+async def test_model_names_when_a_model_is_chosen(open_services, notified) -> None:
     app = LchatApp(open_services(ScriptedEngine(name="fake", models=HOSTILE)))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
@@ -93,7 +94,7 @@ async def test_model_names_when_a_model_is_chosen(open_services) -> None:
             await pilot.press("enter")
             await pilot.pause()
             assert app.screen.conversation.model == name
-            await shows_literally(pilot, f"Using {name} (fake) for this conversation.")
+            await shows_literally(pilot, notified, f"Using {name} (fake) for this conversation.")
             used.append(name)
         assert sorted(used) == sorted(HOSTILE)
 
@@ -109,7 +110,7 @@ class Unreachable(ScriptedEngine):
         raise EngineUnavailable(self.reason)
 
 
-async def test_offline_reasons_when_a_favourite_is_unavailable(open_services) -> None:
+async def test_offline_reasons_when_a_favourite_is_unavailable(open_services, notified) -> None:
     engines = [Unreachable(name=f"off{n}", reason=reason) for n, reason in enumerate(HOSTILE, start=1)]
     config = Config()
     config.models.favourites = [f"off{n}/m" for n in range(1, len(HOSTILE) + 1)]
@@ -119,7 +120,7 @@ async def test_offline_reasons_when_a_favourite_is_unavailable(open_services) ->
         for number, reason in enumerate(HOSTILE, start=1):
             await pilot.press(f"alt+{number}")
             await pilot.pause()
-            await shows_literally(pilot, f"off{number} is offline ({reason})")
+            await shows_literally(pilot, notified, f"off{number} is offline ({reason})")
 
 
 @pytest.fixture
@@ -129,7 +130,7 @@ def daemon():
     served.stop()
 
 
-async def test_pull_names_and_errors(open_services, daemon) -> None:
+async def test_pull_names_and_errors(open_services, daemon, notified) -> None:
     daemon.state.pull_sizes[HOSTILE[0]] = 1000
     app = LchatApp(open_services(OllamaEngine(host=daemon.url)))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -141,10 +142,10 @@ async def test_pull_names_and_errors(open_services, daemon) -> None:
             await app.workers.wait_for_complete()
             await pilot.pause()
             pulled = name in daemon.state.pull_sizes
-            await shows_literally(pilot, f"Pulled {name}." if pulled else f"Pulling {name} (ollama) failed: ")
+            await shows_literally(pilot, notified, f"Pulled {name}." if pulled else f"Pulling {name} (ollama) failed: ")
 
 
-async def test_server_errors_when_a_delete_fails(open_services, daemon) -> None:
+async def test_server_errors_when_a_delete_fails(open_services, daemon, notified) -> None:
     for name in HOSTILE:
         daemon.state.add(name)
     app = LchatApp(open_services(OllamaEngine(host=daemon.url)))
@@ -161,14 +162,14 @@ async def test_server_errors_when_a_delete_fails(open_services, daemon) -> None:
             await pilot.press("y")
             await app.workers.wait_for_complete()
             await pilot.pause()
-            await shows_literally(pilot, f"Could not delete {name}: model '")  # and what the server said
+            await shows_literally(pilot, notified, f"Could not delete {name}: model '")  # and what the server said
             assert any(terminal_safe(f"Could not delete {name}: ") in note.message and "not found on Ollama" in note.message
-                       for note in app._notifications)
+                       for note in notified)
             deleted.append(name)
         assert sorted(deleted) == sorted(HOSTILE)
 
 
-async def test_hugging_face_errors(open_services, paths) -> None:
+async def test_hugging_face_errors(open_services, paths, notified) -> None:
     config = Config()
     config.models.hf_endpoint = f"http://127.0.0.1:{closed_port()}"
     app = LchatApp(open_services(EmbeddedEngine(models_dir=paths.models_dir, include_starter=False), config=config))
@@ -180,10 +181,10 @@ async def test_hugging_face_errors(open_services, paths) -> None:
             await pilot.press("enter")
             await app.workers.wait_for_complete()
             await pilot.pause()
-            await shows_literally(pilot, f"Cannot download org/{text}: ")
+            await shows_literally(pilot, notified, f"Cannot download org/{text}: ")
 
 
-async def test_file_names_of_imports(open_services, paths, tmp_path) -> None:
+async def test_file_names_of_imports(open_services, paths, tmp_path, notified) -> None:
     names = ["[@click=app.quit]x", "\x1b]52;c;aGk=\x1b\\", "[b]x[link=https:"]  # no "/" in a file name
     files = [write_tiny_llama(tmp_path / f"{name}.gguf") for name in names]
     app = LchatApp(open_services(EmbeddedEngine(models_dir=paths.models_dir, include_starter=False)))
@@ -195,11 +196,11 @@ async def test_file_names_of_imports(open_services, paths, tmp_path) -> None:
             await pilot.press("enter")
             await app.workers.wait_for_complete()
             await pilot.pause()
-            await shows_literally(pilot, f"Imported {path.name}.")
+            await shows_literally(pilot, notified, f"Imported {path.name}.")
             assert (paths.models_dir / path.name).exists()
 
 
-async def test_preset_names(open_services, fake_engine) -> None:
+async def test_preset_names(open_services, fake_engine, notified) -> None:
     config = Config(presets={name: PresetConfig(system_prompt="Be brief.") for name in HOSTILE})
     services = open_services(fake_engine, config=config)
     app = LchatApp(services)
@@ -210,17 +211,17 @@ async def test_preset_names(open_services, fake_engine) -> None:
             await pilot.press("home", *["down"] * index, "enter")
             await app.workers.wait_for_complete()
             await pilot.pause()
-            await shows_literally(pilot, f"Preset “{name}” in use for this conversation.")
+            await shows_literally(pilot, notified, f"Preset “{name}” in use for this conversation.")
             assert app.screen.conversation.params["preset"] == name
 
 
-async def test_config_keys_in_the_keymap_warning(open_services, fake_engine) -> None:
+async def test_config_keys_in_the_keymap_warning(open_services, fake_engine, notified) -> None:
     config = Config(keys={name: "ctrl+a" for name in HOSTILE})
     app = LchatApp(open_services(fake_engine, config=config))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         for name in HOSTILE:
-            await shows_literally(pilot, f"keys.{name}: no such binding id")
+            await shows_literally(pilot, notified, f"keys.{name}: no such binding id")
 
 
 def test_every_notification_goes_through_the_one_helper() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.notifications import Notification
+
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.test_models_pane import SIZE, pane, settle
 from tui.engines.fake import ScriptedEngine, fixed_script
@@ -15,8 +17,8 @@ from tui.ui.model_manager import ONE_AT_A_TIME
 from tui.ui.widgets.message_view import MessageView
 
 
-def refusals(app: LchatApp) -> int:
-    return sum(note.message == ONE_AT_A_TIME for note in app._notifications)
+def refusals(notified: list[Notification]) -> int:
+    return sum(note.message == ONE_AT_A_TIME for note in notified)
 
 
 async def until(pilot, done, tries: int = 200) -> None:
@@ -28,7 +30,7 @@ async def until(pilot, done, tries: int = 200) -> None:
     raise AssertionError("never happened")
 
 
-async def test_a_second_transfer_is_refused_and_an_answer_does_not_block_one(open_services) -> None:
+async def test_a_second_transfer_is_refused_and_an_answer_does_not_block_one(open_services, notified) -> None:
     state = OllamaState()
     state.pull_sizes |= {"big:70b": 40_000_000_000, "other:7b": 4_000_000_000}
     state.pull_steps, state.pull_delay = 400, 0.05
@@ -51,7 +53,7 @@ async def test_a_second_transfer_is_refused_and_an_answer_does_not_block_one(ope
                 await pilot.press("f4", key)
                 await pilot.pause()
                 assert isinstance(app.screen, MainScreen)  # refused before any question is asked
-            assert refusals(app) == 3
+            assert refusals(notified) == 3
             assert "Pulling big:70b" in str(pane(app).query_one(".transfer").render())
             assert [r.path for r in daemon.requests if r.path == "/api/pull"] == ["/api/pull"]
             assert app.screen.answers.generating  # the answer was left alone
@@ -68,12 +70,12 @@ async def test_a_second_transfer_is_refused_and_an_answer_does_not_block_one(ope
             await pilot.press(*"other:7b", "enter")
             await app.workers.wait_for_complete()
             await settle(app, pilot)
-            assert "other:7b" in [r.name for r in pane(app).visible_rows] and refusals(app) == 3
+            assert "other:7b" in [r.name for r in pane(app).visible_rows] and refusals(notified) == 3
     finally:
         daemon.stop()
 
 
-async def test_two_transfers_asked_for_at_once_run_one(open_services) -> None:
+async def test_two_transfers_asked_for_at_once_run_one(open_services, notified) -> None:
     """Two requests in the same moment (the second before the first's worker has started)."""
     state = OllamaState()
     state.pull_sizes |= {"a:1b": 1_000_000_000, "b:1b": 1_000_000_000}
@@ -86,10 +88,10 @@ async def test_two_transfers_asked_for_at_once_run_one(open_services) -> None:
             await settle(app, pilot)
             manager = app.screen.manager
             started = [manager.start_transfer(f"Pulling {name}", engine.pull(name), "done") for name in ("a:1b", "b:1b")]
-            assert started == [True, False] and refusals(app) == 1
+            assert started == [True, False] and refusals(notified) == 1
             await until(pilot, lambda: "Pulling a:1b" in str(pane(app).query_one(".transfer").render()))
             manager.cancel_transfer()
-            await app.workers.wait_for_complete()
-            assert not manager.transferring
+            await until(pilot, lambda: not manager.transferring)
+            assert any(note.message == "Pulling a:1b: cancelled." for note in notified)
     finally:
         daemon.stop()

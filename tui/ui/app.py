@@ -14,8 +14,8 @@ from textual.screen import Screen
 
 from tui.config import save_config
 from tui.services import Services
-from tui.ui.help_screen import HelpScreen
 from tui.ui.dialogs import DIALOGS
+from tui.ui.help_screen import HelpScreen
 from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.links import confirm_and_open
 from tui.ui.main_screen import MainScreen

@@ -84,7 +84,7 @@ class SettingsController:
         conversation = self.conversations.current
         if answers:
             last = answers[-1]
-            self.context_note = _figure(last.prompt_tokens + (last.completion_tokens or 0), self._limit(),
+            self.context_note = _figure((last.prompt_tokens or 0) + (last.completion_tokens or 0), self._limit(),
                                         estimated=False)
         elif views and not chat_view.has_older and conversation is not None:
             fitted = fit(conversation.system_prompt, [v.message for v in views], limit=None, reserve=0)
