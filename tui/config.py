@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from tui.thinking import SETTINGS as THINK_SETTINGS
+
 
 @dataclass
 class EngineConfig:
@@ -44,6 +46,10 @@ class ChatConfig:
     """Longest answer, in tokens."""
     stop: list[str] = field(default_factory=list)
     """Stop strings: the answer ends before the first of these the model writes (e.g. ["\\nUser:"])."""
+    think: str = ""
+    """Thinking for new conversations: "" for the model's default, "off", "on", "low", "medium", "high"."""
+    attachment_max_mb: int = 20
+    """Largest file that can be attached, in MB."""
 
 
 @dataclass
@@ -77,6 +83,18 @@ class StatsConfig:
 
 
 @dataclass
+class OllamaHostConfig:
+    """Credentials for one Ollama host: a [ollama.credentials."HOST"] table, HOST as in `hosts`."""
+
+    auth_header_env: str = ""
+    """Environment variable holding this host's `proxy_header` value; "" falls back to [ollama]'s."""
+    send_ollama_api_key: bool = False
+    """Send $OLLAMA_API_KEY (as "Bearer ...") to this host; no host not named so ever gets it."""
+    allow_insecure_auth: bool = False
+    """Send credentials to this host over plain http although it is not this machine (a trusted LAN)."""
+
+
+@dataclass
 class OllamaConfig:
     """Ollama daemons lchat talks to through the official client."""
 
@@ -91,7 +109,10 @@ class OllamaConfig:
     proxy_header: str = "Authorization"
     """Header that carries the credentials for an authenticating proxy in front of Ollama."""
     auth_header_env: str = ""
-    """Environment variable holding that header's value (e.g. "Bearer ..."); "" sends none. Never stored."""
+    """Environment variable holding that header's value (e.g. "Bearer ..."), for every host without its
+    own; "" sends none. Never stored."""
+    credentials: dict[str, OllamaHostConfig] = field(default_factory=dict)
+    """Per-host credentials and their rules, one [ollama.credentials."HOST"] table each."""
     context_length: int = 0
     """num_ctx sent with each answer; 0 leaves it to the model (its Modelfile, else Ollama's default)."""
     keep_alive: str = ""
@@ -114,6 +135,8 @@ class ServerConfig:
     """Seconds to wait for a connection."""
     read_timeout: float = 120.0
     """Seconds to wait for the next piece of an answer."""
+    allow_insecure_auth: bool = False
+    """Send the API key over plain http although the server is not this machine (a trusted LAN)."""
 
 
 @dataclass
@@ -206,6 +229,9 @@ def load_config(path: Path) -> LoadedConfig:
         raise ConfigError(f"{path}{where}: invalid TOML{f' at {key}' if key else ''}: {error}") from None
     warnings: list[str] = []
     config = _build(Config, data, (), path, text, warnings)
+    if config.chat.think not in THINK_SETTINGS:
+        raise ConfigError(f"{path}:{_line_of(text, ('chat', 'think'))}: chat.think must be one of "
+                          f"{', '.join(repr(s) for s in THINK_SETTINGS)}, not {config.chat.think!r:.40}")
     secrets = list(_secret_keys(data))
     mode = path.stat().st_mode & 0o777
     if secrets and mode & 0o077:

@@ -20,8 +20,8 @@ STOP_KEY = "stop"
 """A conversation's stop strings (a list), beside the numbers above."""
 PRESET_KEY = "preset"
 """Where a conversation's params remember the preset it took them from."""
-NOT_SAMPLING = ("lora",)
-"""Params that are not sampling settings: the settings dialog (F8) and presets keep them."""
+NOT_SAMPLING = ("lora", "think")
+"""Params the settings dialog (F8) and presets do not set (the adapter, thinking): applying them keeps these."""
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
 
@@ -58,7 +58,7 @@ def stops_text(stops: list[str]) -> str:
 
 def preset_params(name: str, preset: PresetConfig, *, keep: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The params a conversation gets from a preset: the ones it sets and its name, beside what
-    `keep` (the conversation's params) holds that presets do not set (its LoRA adapter)."""
+    `keep` (the conversation's params) holds that presets do not set (its LoRA adapter, thinking)."""
     chosen = {key: getattr(preset, key) for key in PARAMS if getattr(preset, key) is not None}
     if preset.stop is not None:
         chosen[STOP_KEY] = list(preset.stop)

@@ -4,8 +4,11 @@ It loads one GGUF at a time and keeps it warm, answers one request at a time ove
 and exits when the parent's end of the pipe closes. Messages, all tuples:
 
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
-    child -> parent  ("loaded", req) | ("piece", req, text) | ("done", req, stats)
-                     | ("error", req, kind, message)   kind: "load" or "request"
+    child -> parent  ("loaded", req) | ("piece", req, text) | ("reasoning", req, text)
+                     | ("done", req, stats) | ("error", req, kind, message)   kind: "load" or "request"
+
+Reasoning is split from the answer here, on the markers of the model's own chat template
+(tui.engines.reasoning_split); the special tokens those markers are made of are decoded for it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,15 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
+
+from tui.engines.base import ReasoningPiece
+from tui.engines.confined import run_confined
+from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
+from tui.thinking import LEVELS
 
 CHATML = (
     "{% for message in messages %}"
@@ -31,27 +41,38 @@ CHATML = (
 DEFAULTS = {"temperature": 0.8, "top_p": 0.95}
 TEMPLATE_TIME_LIMIT_S = 5.0
 """A chat template comes from the GGUF file, i.e. from a stranger: it gets this long to render."""
+TEMPLATE_MEMORY_LIMIT = 512 << 20
+"""... and this much new memory (in a fork: tui.engines.confined)."""
+TEMPLATE_OUTPUT_LIMIT = 64 << 20
+"""... and its prompt may be this big, pickled (a context of a million tokens is about 4 MB of text)."""
 GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR = 3, 4
 """ggml's enum ggml_log_level today (NONE, DEBUG, INFO, WARN, ERROR, CONT); llama-cpp-python's
 _logger still maps an older order, where 3 was ERROR."""
 
 
-class TemplateTimeout(Exception):
-    """The chat template ran past its time limit."""
+class _Uncompiled:
+    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads: Llama() compiles
+    every chat template in the file for chat handlers lchat never uses, in this process and with no
+    limit (Jinja folds `'x' * 10**9` into the compiled code). format() compiles it, confined."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def to_chat_handler(self) -> Any:
+        def unused(**_: Any) -> Any:
+            raise NotImplementedError("lchat formats prompts itself (_Worker.format)")
+
+        return unused
 
 
-def _with_time_limit(seconds: float, work: Any) -> Any:
-    """Run `work()`, interrupting it with TemplateTimeout after `seconds` (main thread only)."""
-    def expire(signum: int, frame: Any) -> None:
-        raise TemplateTimeout(f"it ran for more than {seconds:g} s and was stopped")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+@contextmanager
+def _templates_not_compiled(chat_format: Any) -> Iterator[None]:
+    real = chat_format.Jinja2ChatFormatter
+    chat_format.Jinja2ChatFormatter = _Uncompiled
     try:
-        return work()
+        yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        chat_format.Jinja2ChatFormatter = real
 
 
 class TextStream:
@@ -147,14 +168,15 @@ class _Worker:
         threads = self.n_threads or None
         llama_errors = _LlamaErrors.listen(llama_cpp)
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=path,
-                n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                lora_path=lora,
-                verbose=False,
-            )
+            with _templates_not_compiled(llama_cpp.llama_chat_format):
+                self.llm = llama_cpp.Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    lora_path=lora,
+                    verbose=False,
+                )
         except Exception as exc:
             # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone
             # (the load runs with stderr silenced), so the log gets it too.
@@ -172,8 +194,12 @@ class _Worker:
             return
         self.send("loaded", req)
         loaded = time.perf_counter()
+        think = options.get("think")
         try:
-            prompt, stops, add_bos = _with_time_limit(TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages))
+            prompt, stops, add_bos, template = run_confined(
+                lambda: self.format(messages, think), seconds=TEMPLATE_TIME_LIMIT_S,
+                memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
+            )
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         except Exception as exc:  # The template's own raise_exception, Jinja errors...
             self.send("error", req, "request", f"the chat template failed: {exc}")
@@ -186,11 +212,12 @@ class _Worker:
                 f"{self.llm.n_ctx()}",
             )
             return
-        stats = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0,
-                 "load_s": loaded - started if fresh else None, "started": loaded}
+        stats: dict[str, Any] = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0,
+                                 "load_s": loaded - started if fresh else None, "started": loaded}
+        splitter = splitter_for_template(template, prompt)
         try:
             stats["cached_tokens"] = self.prefill(req, tokens)
-            self.generate(req, tokens, stops + list(options.get("stop") or ()), room, options, stats)
+            self.generate(req, tokens, stops + list(options.get("stop") or ()), room, options, stats, splitter)
         except _Cancelled:
             stats["stop_reason"] = "cancelled"
         except Exception as exc:  # llama_decode failures surface as RuntimeError.
@@ -198,10 +225,14 @@ class _Worker:
             self.send("error", req, "request", f"generation failed: {exc}")
             return
         stats.pop("started", None)  # No token came (an empty answer): no prompt_s.
+        stats["notice"] = ignored_think(think, thought=bool(splitter and splitter.saw_reasoning))
         self.send("done", req, stats)
 
-    def format(self, messages: list) -> tuple[str, list[str], bool]:
-        """The prompt, its stop strings, and whether tokenizing should add BOS."""
+    def format(self, messages: list, think: str | None = None) -> tuple[str, list[str], bool, str]:
+        """The prompt, its stop strings, whether tokenizing should add BOS, and the template used.
+
+        The think setting reaches the template as the variables templates read: `enable_thinking`
+        (Qwen3) and `reasoning_effort` (gpt-oss)."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model = self.llm._model
@@ -212,13 +243,13 @@ class _Worker:
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
-        result = formatter(messages=messages)
+        result = formatter(messages=messages, **_think_variables(think))
         stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
         if not template:
             stops.append("<|im_end|>")
         # The ChatML fallback has no BOS of its own: let the model's add_bos setting decide.
         add_bos = not result.added_special if template else True
-        return result.prompt, stops, add_bos
+        return result.prompt, stops, add_bos, template or ""
 
     def prefill(self, req: int, tokens: list[int]) -> int:
         """Evaluates all but the last prompt token, a batch at a time, reusing the KV cache.
@@ -246,7 +277,8 @@ class _Worker:
         return cached
 
     def generate(
-        self, req: int, tokens: list[int], stops: list[str], room: int, options: dict, stats: dict
+        self, req: int, tokens: list[int], stops: list[str], room: int, options: dict, stats: dict,
+        splitter: Splitter | None = None,
     ) -> None:
         import llama_cpp
 
@@ -260,6 +292,9 @@ class _Worker:
         top_p = options.get("top_p")
         stats["stop_reason"] = "length"
         count = 0
+        markers = splitter.markers if splitter is not None else ()
+        if splitter is not None:
+            stats["reasoning_tokens"] = 0
         for token in llm.generate(
             tokens,
             temp=DEFAULTS["temperature"] if temp is None else temp,
@@ -272,28 +307,54 @@ class _Worker:
             if count == 1:  # Template, tokenizing, prefill and the first decode: the engine's TTFT.
                 stats["prompt_s"] = time.perf_counter() - stats.pop("started")
             stats["completion_tokens"] = count
-            piece = text.feed(_piece(llama_cpp, vocab, token))
-            if piece:
-                self.send("piece", req, piece)
+            thinking = splitter is not None and splitter.reasoning
+            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers)), splitter)
+            if splitter is not None and (thinking or splitter.reasoning):
+                stats["reasoning_tokens"] += 1
             if text.stopped:
                 stats["stop_reason"] = "stop"
-                return
+                break
             if count >= limit:
                 break
             self.check_cancel(req)
-        rest = text.flush()
-        if rest:
-            self.send("piece", req, rest)
+        self.emit(req, "" if text.stopped else text.flush(), splitter, final=True)
+
+    def emit(self, req: int, text: str, splitter: Splitter | None, *, final: bool = False) -> None:
+        """Send `text` as answer pieces, or through the splitter as reasoning and answer."""
+        if splitter is None:
+            if text:
+                self.send("piece", req, text)
+            return
+        for piece in splitter.feed(text) + (splitter.flush() if final else []):
+            self.send("reasoning" if isinstance(piece, ReasoningPiece) else "piece", req, piece.text)
+
+
+def _think_variables(think: str | None) -> dict[str, Any]:
+    """What a chat template reads for the think setting; nothing for the model's default."""
+    if think is None:
+        return {}
+    if think in LEVELS:
+        return {"enable_thinking": True, "reasoning_effort": think}
+    return {"enable_thinking": think != "off"}
 
 
 _buffer = ctypes.create_string_buffer(256)
 
 
-def _piece(llama_cpp: Any, vocab: Any, token: int) -> bytes:
-    """A token's bytes (special tokens render as nothing); Llama.detokenize caps them at 32."""
+def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...]) -> bytes:
+    """A token's bytes. Control tokens render as nothing, except those spelling one of the
+    reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again."""
+    if markers and llama_cpp.llama_vocab_is_control(vocab, token):
+        special = _piece(llama_cpp, vocab, token, special=True)
+        return special if special.decode("utf-8", "replace") in markers else b""
+    return _piece(llama_cpp, vocab, token)
+
+
+def _piece(llama_cpp: Any, vocab: Any, token: int, *, special: bool = False) -> bytes:
+    """A token's bytes (special tokens render as nothing unless `special`); Llama.detokenize caps them at 32."""
     global _buffer
     while True:
-        n = llama_cpp.llama_token_to_piece(vocab, token, _buffer, len(_buffer), 0, False)
+        n = llama_cpp.llama_token_to_piece(vocab, token, _buffer, len(_buffer), 0, special)
         if n >= 0:
             return _buffer.raw[:n]
         _buffer = ctypes.create_string_buffer(-n)
@@ -342,7 +403,7 @@ def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     try:
         if log_path:
             os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-        fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     except OSError:
         fd = os.open(os.devnull, os.O_WRONLY)
     os.dup2(fd, 1)

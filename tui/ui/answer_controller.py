@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 from textual.screen import Screen
 
-from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ChatUpdate, ModelChoice, QuestionSaved
+from tui.chat_service import (
+    AnswerEnded,
+    AnswerPiece,
+    AnswerStarted,
+    ChatUpdate,
+    ModelChoice,
+    QuestionSaved,
+    ReasoningUpdate,
+)
 from tui.domain import Role
 from tui.services import Services
 from tui.store import StoreError
@@ -135,6 +143,8 @@ class AnswerController:
                 await self._answer_started(answer, update)
             case AnswerPiece():
                 await self._answer_piece(answer, update)
+            case ReasoningUpdate():
+                await self._reasoning(answer, update)
             case AnswerEnded():
                 await self._answer_ended(answer, update)
 
@@ -160,6 +170,10 @@ class AnswerController:
     async def _answer_piece(self, answer: InFlight, update: AnswerPiece) -> None:
         if answer.view is not None and answer.view.is_attached:
             await answer.view.write(update.text)
+
+    async def _reasoning(self, answer: InFlight, update: ReasoningUpdate) -> None:
+        if answer.view is not None and answer.view.is_attached:
+            await answer.view.write_reasoning(update.text)
 
     async def _answer_ended(self, answer: InFlight, update: AnswerEnded) -> None:
         if answer.view is not None and answer.view.is_attached:
