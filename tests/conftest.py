@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.app import App
+from textual.notifications import Notification
 
 from tui.config import Config
 from tui.engines.base import Engine
@@ -98,3 +101,19 @@ def open_services(paths: Paths) -> Iterator[Callable[..., Services]]:
         if services.stats is not None:
             services.stats.close()
         services.store.close()
+
+
+@pytest.fixture
+def notified(monkeypatch: pytest.MonkeyPatch) -> list[Notification]:
+    """Every notification the app raises, kept (the app's own list drops them after 5 s, which a
+    busy test machine can take between an action and its check)."""
+    raised: list[Notification] = []
+    original = App.notify
+
+    def notify(self: App, message: str, **kwargs: Any) -> None:
+        raised.append(Notification(message, kwargs.get("title", ""), kwargs.get("severity", "information"),
+                                   markup=kwargs.get("markup", True)))
+        original(self, message, **kwargs)
+
+    monkeypatch.setattr(App, "notify", notify)
+    return raised

@@ -146,7 +146,7 @@ async def test_history_survives_a_restart(open_services, paths, fake_engine) -> 
         assert shown == ["remember me", "You said: remember me"]
 
 
-async def test_interrupted_answer_from_a_dead_process_is_marked(open_services, paths, fake_engine) -> None:
+async def test_interrupted_answer_from_a_dead_process_is_marked(open_services, paths, fake_engine, notified) -> None:
     services = open_services(fake_engine)
     conversation = services.store.create_conversation(title="cut off")
     services.store.add_message(conversation.id, Role.USER, "tell me")
@@ -160,7 +160,7 @@ async def test_interrupted_answer_from_a_dead_process_is_marked(open_services, p
         assert view.message_id == answer.id
         assert view.message.status is MessageStatus.INTERRUPTED
         assert view.has_class("-interrupted")
-        assert any("cut off" in n.message for n in app._notifications)
+        assert any("cut off" in n.message for n in notified)
 
 
 async def test_delete_asks_first(open_services, fake_engine) -> None:

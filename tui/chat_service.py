@@ -277,6 +277,7 @@ class ChatService:
             top_p=params.get("top_p", self.defaults.top_p),
             max_tokens=params.get("max_tokens", self.defaults.max_tokens),
             seed=params.get("seed"),
+            stop=tuple(str(stop) for stop in params.get("stop", self.defaults.stop)),
             lora=params.get("lora"),
             think=params.get("think", self.defaults.think) or None,
         )

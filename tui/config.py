@@ -51,6 +51,8 @@ class ChatConfig:
     """Nucleus sampling threshold."""
     max_tokens: int = 1024
     """Longest answer, in tokens."""
+    stop: list[str] = field(default_factory=list)
+    """Stop strings: the answer ends before the first of these the model writes (e.g. ["\\nUser:"])."""
     think: str = ""
     """Thinking for new conversations: "" for the model's default, "off", "on", "low", "medium", "high"."""
     attachment_max_mb: int = 20
@@ -185,6 +187,8 @@ class PresetConfig:
     """Context to fit the conversation into, in tokens; unset: the model's."""
     seed: int | None = None
     """Sampling seed, for repeatable answers; unset: random."""
+    stop: list[str] | None = None
+    """Stop strings; unset: the [chat] default."""
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,8 +16,13 @@ PARAMS: dict[str, tuple[type, float, float]] = {
     "seed": (int, 0, 2**32 - 1),
 }
 """Each parameter a conversation may set: its type and the range accepted."""
+STOP_KEY = "stop"
+"""A conversation's stop strings (a list), beside the numbers above."""
 PRESET_KEY = "preset"
 """Where a conversation's params remember the preset it took them from."""
+NOT_SAMPLING = ("lora", "think")
+"""Params the settings dialog (F8) and presets do not set (the adapter, thinking): applying them keeps these."""
+_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
 
 def parse_params(typed: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -40,7 +46,29 @@ def parse_params(typed: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, st
     return params, problems
 
 
-def preset_params(name: str, preset: PresetConfig) -> dict[str, Any]:
-    """The params a conversation gets from a preset: the ones it sets, and its name."""
+def parse_stops(typed: str) -> list[str]:
+    """Stop strings from a text field: one a line, with \\n for a line break and \\t for a tab."""
+    return [re.sub(r"\\[nt\\]", lambda m: _ESCAPES[m.group()], line) for line in typed.splitlines() if line]
+
+
+def stops_text(stops: list[str]) -> str:
+    """The text field for `stops`: what `parse_stops` reads back as the same list."""
+    return "\n".join(s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t") for s in stops)
+
+
+def preset_params(name: str, preset: PresetConfig, *, keep: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The params a conversation gets from a preset: the ones it sets and its name, beside what
+    `keep` (the conversation's params) holds that presets do not set (its LoRA adapter, thinking)."""
     chosen = {key: getattr(preset, key) for key in PARAMS if getattr(preset, key) is not None}
-    return {**chosen, PRESET_KEY: name}
+    if preset.stop is not None:
+        chosen[STOP_KEY] = list(preset.stop)
+    return {**_not_sampling(keep or {}), **chosen, PRESET_KEY: name}
+
+
+def settings_params(typed: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The params after the settings dialog: what it edits, and what it does not show kept."""
+    return {**_not_sampling(current), **typed}
+
+
+def _not_sampling(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in params.items() if key in NOT_SAMPLING}

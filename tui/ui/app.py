@@ -18,8 +18,10 @@ from tui.ui.exit_signals import ExitSignals
 from tui.ui.help_screen import HelpScreen
 from tui.ui.key_flood import absorbing_floods
 from tui.ui.keys import bound_actions, check_keymap, keys_for
+from tui.ui.links import confirm_and_open
 from tui.ui.main_screen import MainScreen
 from tui.ui.themes import builtin_themes_dir, load_themes
+from tui.ui.toast import tell
 from tui.ui.widgets.composer import Composer
 
 FALLBACK_THEME = "lchat-dark"
@@ -81,13 +83,17 @@ class LchatApp(App[None]):
         for composer in self.screen.query(Composer):
             composer.show_keys()
         if problems:
-            self.notify("Key settings skipped: " + "; ".join(problems), severity="warning", timeout=10)
+            tell(self, "Key settings skipped: " + "; ".join(problems), severity="warning", timeout=10)
 
     def action_show_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
         actions = list(bound_actions(self))
         self.push_screen(HelpScreen(HelpScreen.rows_for(actions, partial(keys_for, self))))
+
+    def open_url(self, url: str, *, new_tab: bool = True) -> None:
+        """Every link (in an answer or anywhere): http(s) only, after the user confirms the address."""
+        self.run_worker(confirm_and_open(self, url, partial(super().open_url, new_tab=new_tab)), group="dialogs")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own commands, then every lchat action (so each is reachable by name)."""
@@ -105,10 +111,10 @@ class LchatApp(App[None]):
         for theme in loaded.themes:
             self.register_theme(theme)
         if loaded.problems:
-            self.notify("Skipped broken themes: " + "; ".join(loaded.problems), severity="warning", timeout=10)
+            tell(self, "Skipped broken themes: " + "; ".join(loaded.problems), severity="warning", timeout=10)
         wanted = self.services.config.ui.theme
         if wanted not in self.available_themes:
-            self.notify(f"Theme {wanted!r} not found; using {FALLBACK_THEME}.", severity="warning")
+            tell(self, f"Theme {wanted!r} not found; using {FALLBACK_THEME}.", severity="warning")
             wanted = FALLBACK_THEME
         self.theme = wanted
 
@@ -119,7 +125,7 @@ class LchatApp(App[None]):
             try:
                 save_config(config, self.services.paths.config_file)
             except OSError as error:
-                self.notify(f"Could not save the theme choice: {error}", severity="error")
+                tell(self, f"Could not save the theme choice: {error}", severity="error")
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_WIDTH, "-narrow")

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.ui.toast import tell
 from tui.ui.widgets.model_pane import ModelRow, row_content
 
 Search = Callable[[str], Sequence[ModelRow]]
@@ -71,7 +72,7 @@ class ModelSwitcher(ModalScreen[tuple[str, str] | None]):
 
     def _choose(self, index: int | None) -> None:
         if index is None or not self._rows:
-            self.notify("No model matches.", severity="warning")
+            tell(self, "No model matches.", severity="warning")
             return
         row = self._rows[index]
         self.dismiss((row.backend, row.name))

@@ -10,10 +10,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from tui.presets import PARAMS, parse_params
+from tui.presets import PARAMS, STOP_KEY, parse_params, parse_stops, stops_text
 
 LABELS = {"temperature": "Temperature", "top_p": "Top p", "max_tokens": "Max tokens",
           "context_length": "Context length", "seed": "Seed"}
@@ -28,14 +29,18 @@ class Settings:
 
 
 class SettingsScreen(ModalScreen[Settings | None]):
-    """Edits a system prompt and the parameters; blank fields mean "the default" (shown greyed)."""
+    """Edits a system prompt, the parameters and the stop strings; blank fields mean "the default"
+    (shown greyed)."""
 
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
     SettingsScreen > Vertical {
         width: 80; height: auto; max-height: 90%; padding: 1 2; border: thick $primary; background: $surface;
     }
-    SettingsScreen TextArea { height: 8; }
+    SettingsScreen #system-prompt { height: 8; }
+    SettingsScreen #stop { height: 4; width: 1fr; }
+    SettingsScreen .stops { height: 4; }
+    SettingsScreen .stops Label { width: 16; padding: 1 0; }
     SettingsScreen .row { height: 3; }
     SettingsScreen .row Label { width: 16; padding: 1 0; }
     SettingsScreen .row Input { width: 1fr; }
@@ -66,6 +71,11 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     yield Label(LABELS[name])
                     yield Input("" if value is None else str(value), id=f"param-{name}",
                                 placeholder=f"default: {'model/engine' if default is None else default}")
+            with Horizontal(classes="stops"):
+                yield Label("Stop strings")
+                default_stops = stops_text(self.defaults.get(STOP_KEY) or []).replace("\n", " | ") or "none"
+                yield TextArea(stops_text(self.params.get(STOP_KEY) or []), id="stop", tab_behavior="focus",
+                               placeholder=Content(f"one a line, \\n for a line break; default: {default_stops}"))
             yield Static("", classes="problems")
             with Horizontal(classes="buttons"):
                 yield Button("Save", id="save", variant="primary")
@@ -77,12 +87,15 @@ class SettingsScreen(ModalScreen[Settings | None]):
     def action_save(self) -> None:
         typed = {name: self.query_one(f"#param-{name}", Input).value for name in PARAMS}
         params, problems = parse_params(typed)
+        stops = parse_stops(self.query_one("#stop", TextArea).text)
+        if stops:
+            params[STOP_KEY] = stops
         if problems:
             self.query_one(".problems", Static).update(Text(
                 "; ".join(f"{LABELS[name]} must be {why}" for name, why in problems.items())
             ))
             return
-        self.dismiss(Settings(self.query_one(TextArea).text, params))
+        self.dismiss(Settings(self.query_one("#system-prompt", TextArea).text, params))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

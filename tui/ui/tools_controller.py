@@ -14,6 +14,7 @@ from tui.domain import Conversation
 from tui.tools.approval import ApprovalRequest, Decision
 from tui.ui.tool_approval_screen import ToolApprovalScreen
 from tui.ui.tool_select_screen import ToolSelectScreen
+from tui.ui.toast import tell
 
 if TYPE_CHECKING:
     from tui.chat_service import ChatService
@@ -45,14 +46,14 @@ class ToolsController:
         tools = self.chat.tools
         return tools.summary(conversation) if tools is not None else ""
 
-    async def choose(self, conversation: Conversation) -> Conversation | None:
+    async def choose(self, conversation: Conversation | None) -> Conversation | None:
         """Start the servers, show their tools, and keep the user's choice; None when nothing changed."""
         tools = self.chat.tools
-        if tools is None:
-            self.screen.notify("No MCP server is configured: add [mcp.servers.NAME] to the config, "
-                               "or run lchat mcp import FILE.", severity="warning", timeout=10)
+        if tools is None or conversation is None:
+            tell(self.screen, "No MCP server is configured: add [mcp.servers.NAME] to the config, "
+                              "or run lchat mcp import FILE.", severity="warning", timeout=10)
             return None
-        self.screen.notify("Starting the MCP servers…", timeout=2)
+        tell(self.screen, "Starting the MCP servers…", timeout=2)
         listed = await tools.available()
         chosen = tools.chosen(conversation)
         on = {tool.qualified for tool in listed} if chosen is None else \

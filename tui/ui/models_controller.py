@@ -1,21 +1,16 @@
-"""The main screen's model side: loading the catalog, the pane's rows, switching, favourites, details.
-
-MainScreen derives from this (through ModelManagementScreen); it expects `services`,
-`conversation` and `refresh_conversation_list()` from it.
-"""
+"""The models controller: the catalog of every backend's models, the models pane's rows, the
+conversation's model, switching, favourites and details."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from textual import on, work
-from textual.binding import Binding
 from textual.screen import Screen
 
 from tui.chat_service import ModelChoice
 from tui.config import save_config
-from tui.domain import Conversation, ModelInfo
+from tui.domain import ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
 from tui.engines.manage import Details
 from tui.model_names import Waiting
@@ -23,85 +18,86 @@ from tui.models.catalog import Catalog, context_text, count_text, label, state_t
 from tui.models.fit import gb
 from tui.models.memory import MemorySnapshot, from_sample, probe_memory
 from tui.models.offload import offload_rows
-from tui.safe_text import one_line, terminal_safe
+from tui.safe_text import one_line
 from tui.services import Services
 from tui.stats.remote import from_model_list
 from tui.stats.sample import RemoteStats
+from tui.ui.conversations import ConversationsController
 from tui.ui.model_details import ModelDetailsScreen
 from tui.ui.model_switcher import ModelSwitcher
+from tui.ui.toast import tell
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.model_pane import ModelGroup, ModelPane, ModelRow
 from tui.ui.widgets.stats_pane import StatsPane
 
 EMPTY_HINT = "No models found. Put a .gguf file in the models folder, or h to download one (see README)."
+MODELS = "models"
+"""The worker group that asks every backend for its models."""
 
 
-class ModelScreen(Screen):
-    """Owns the model catalog and keeps the models pane in step with it."""
+class ModelsController:
+    """Owns the model catalog and keeps the models pane (and the stats pane's server note) in step."""
 
-    BINDINGS = [
-        Binding("ctrl+l", "switch_model", "Switch model", id="models.switch"),
-        *(Binding(f"alt+{n}", f"use_favourite({n})", f"Favourite {n}", show=False, priority=True,
-                  id=f"models.favourite_{n}") for n in range(1, 10)),
-    ]
-
-    services: Services
-    conversation: Conversation | None
-
-    @property
-    def catalog(self) -> Catalog:
-        if not hasattr(self, "_catalog"):
-            self._catalog = Catalog.of(self.services.config, self.services.engines)
-        return self._catalog
+    def __init__(self, *, screen: Screen, services: Services, conversations: ConversationsController,
+                 pane: ModelPane, stats_pane: StatsPane, composer: Composer) -> None:
+        self.screen = screen
+        self.services = services
+        self.conversations = conversations
+        self.pane = pane
+        self.stats_pane = stats_pane
+        self.composer = composer
+        self.catalog = Catalog.of(services.config, services.engines)
+        self.loaded = asyncio.Event()
+        """Set once every backend has been asked for its models."""
 
     @property
     def models(self) -> list[ModelInfo]:
         return self.catalog.models
 
-    @models.setter
-    def models(self, value: list[ModelInfo]) -> None:
-        self.catalog.models = list(value)
-
     # Loading
 
-    @work(group="models", exclusive=True)
-    async def load_models(self) -> None:
+    def load(self) -> None:
         """Ask every backend for its models; each appears as soon as it answers."""
+        self.screen.run_worker(self._load(), group=MODELS, exclusive=True)
+
+    async def _load(self) -> None:
         memory = asyncio.ensure_future(asyncio.to_thread(self.memory_now))
         async for backend, models, problem in self.services.chat.list_models_each():
             self.catalog.set_backend(backend, models, problem)
-            self.refresh_models()
-        loaded = getattr(self, "models_loaded", None)
-        if loaded is not None:
-            loaded.set()  # A message sent before the list arrived may go now.
+            self.refresh()
+        self.loaded.set()  # A message sent before the list arrived may go now.
         self.catalog.memory = await memory
-        self.refresh_models()
+        self.refresh()
 
-    @work(group="models-after-answer", exclusive=True, exit_on_error=False)
-    async def reload_backend(self, backend: str) -> None:
+    def reload_backend(self, backend: str) -> None:
         """Read one backend's models again after an answer: the model it used is loaded now
         (and for a remote Ollama, /api/ps tells the stats pane where and for how long)."""
+        self.screen.run_worker(self._reload_backend(backend), group="models-after-answer", exclusive=True,
+                               exit_on_error=False)
+
+    async def _reload_backend(self, backend: str) -> None:
         _, models, problem = await self.services.chat.list_backend(backend)
         if not problem:  # A failure shows on the answer itself; keep the list as it was.
             self.catalog.set_backend(backend, models, problem)
-            self.refresh_models()
+            self.refresh()
 
     def memory_now(self) -> MemorySnapshot:
         """Free memory from the stats monitor's latest sample, else read now (blocking)."""
-        stats = getattr(self.services, "stats", None)
-        latest = getattr(stats, "latest", None)
+        stats = self.services.stats
+        latest = stats.latest if stats is not None else None
         return from_sample(latest) if latest is not None else probe_memory()
 
-    def refresh_models(self) -> None:
-        self.query_one(ModelPane).show_groups(
-            [ModelGroup(backend, [self.model_row(m) for m in members], offline)
+    def refresh(self) -> None:
+        """Show the catalog in the pane again."""
+        self.pane.show_groups(
+            [ModelGroup(backend, [self.row(m) for m in members], offline)
              for backend, offline, members in self.catalog.groups()],
             empty_hint=EMPTY_HINT,
         )
-        self.show_model()
+        self.show_current()
 
-    def model_row(self, model: ModelInfo) -> ModelRow:
-        catalog, choice = self.catalog, self.current_model()
+    def row(self, model: ModelInfo) -> ModelRow:
+        catalog, choice = self.catalog, self.current()
         fit = catalog.fit(model)
         facts = [gb(model.size_bytes) if model.size_bytes else "", count_text(model.parameters),
                  model.quantization, context_text(model.context_length)]
@@ -117,8 +113,14 @@ class ModelScreen(Screen):
 
     # The conversation's model
 
-    def current_model(self) -> ModelChoice | None:
-        return self.services.chat.default_model(self.models, self.conversation)
+    def current(self) -> ModelChoice | None:
+        """The model the conversation shown answers with."""
+        return self.services.chat.default_model(self.models, self.conversations.current)
+
+    def current_info(self) -> ModelInfo | None:
+        """What the catalog knows of the conversation's model (None: not listed, or none)."""
+        choice = self.current()
+        return self.catalog.find(choice.backend, choice.name) if choice else None
 
     def model_to_answer(self) -> ModelChoice | Waiting | None:
         """The model to answer with now, or Waiting while a backend that could serve it has not
@@ -127,29 +129,29 @@ class ModelScreen(Screen):
         pending = tuple(name for name in self.services.engines if name not in self.catalog.listed)
         try:
             chosen = self.services.chat.answer_model(
-                self.models, self.conversation, offline=self.catalog.offline, pending=pending)
+                self.models, self.conversations.current, offline=self.catalog.offline, pending=pending)
         except ModelNotFound as error:
-            self.notify(terminal_safe(str(error)), severity="error", timeout=15, markup=False)
+            tell(self.screen, str(error), severity="error", timeout=15)
             return None
         if chosen is None and pending:
             return Waiting("", pending)
         if chosen is None:
-            self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
+            tell(self.screen, "No model to answer with: add a GGUF file (see README).", severity="error")
         return chosen
 
-    def show_model(self) -> None:
-        choice = self.current_model()
-        pane = self.query_one(ModelPane)
+    def show_current(self) -> None:
+        choice = self.current()
+        conversation = self.conversations.current
         if choice:
             model = self.catalog.find(choice.backend, choice.name)
             name = label(model) if model else label(ModelInfo(choice.name, choice.backend))
-            lora = self.conversation.params.get("lora") if self.conversation else None
+            lora = conversation.params.get("lora") if conversation else None
             engine = self.services.engines.get(choice.backend)
             adapter = f" + LoRA {Path(str(lora)).stem}" if lora and engine and engine.supports_lora else ""
-            pane.show_current(f"{name}{adapter} ({choice.backend})")
-        elif self.models or self.workers:
-            pane.show_current("none chosen")
-        self.query_one(StatsPane).show_remote(self.remote_stats(choice))
+            self.pane.show_current(f"{name}{adapter} ({choice.backend})")
+        elif self.models or not self.loaded.is_set():
+            self.pane.show_current("none chosen")
+        self.stats_pane.show_remote(self.remote_stats(choice))
 
     def remote_stats(self, choice: ModelChoice | None) -> RemoteStats | None:
         """What the server of a model running elsewhere says, since this machine's figures
@@ -160,84 +162,68 @@ class ModelScreen(Screen):
         return from_model_list(self.models, backend=choice.backend, url=engine.url,
                                offline=self.catalog.offline.get(choice.backend))
 
-    def use_model(self, backend: str, name: str) -> None:
-        """Use this model for the current conversation from the next message on; the history stays."""
-        choice = ModelChoice(backend, name)
-        if self.conversation is None:
-            self.conversation = self.services.chat.new_conversation(choice)
-            self.refresh_conversation_list()  # type: ignore[attr-defined]
-        else:
-            self.services.store.set_conversation_model(self.conversation.id, name, backend)
-            self.conversation = self.services.store.get_conversation(self.conversation.id)
-        self.refresh_models()
+    def use(self, backend: str, name: str) -> None:
+        """Use this model for the conversation from the next message on; the history stays."""
+        conversation = self.conversations.ensure(ModelChoice(backend, name))
+        if conversation is None:
+            return
+        if (conversation.backend, conversation.model) != (backend, name):
+            self.services.store.set_conversation_model(conversation.id, name, backend)
+            self.conversations.reread()
+        self.refresh()
         model = self.catalog.find(backend, name)
-        self.notify(f"Using {one_line(label(model) if model else name, 60)} ({backend}) for this conversation.")
-        self.query_one(Composer).focus()
-
-    @on(ModelPane.Chosen)
-    def model_chosen(self, event: ModelPane.Chosen) -> None:
-        self.use_model(event.backend, event.name)
-
-    @on(ModelPane.Requested)
-    def model_requested(self, event: ModelPane.Requested) -> None:
-        handler = getattr(self, f"model_{event.action}", None)
-        if handler is None:
-            self.notify(f"{event.action} is not available.", severity="warning")
-            return
-        needs_model = event.action not in ("refresh", "pull", "download", "import", "cancel_transfer")
-        if needs_model and event.name is None:
-            self.notify("No model is highlighted.", severity="warning")
-            return
-        handler(event.backend, event.name)
-
-    def model_refresh(self, backend: str | None, name: str | None) -> None:
-        self.load_models()
+        tell(self.screen, f"Using {one_line(label(model) if model else name, 60)} ({backend}) for this conversation.")
+        self.composer.focus()
 
     # Switcher and favourites
 
-    def action_switch_model(self) -> None:
+    def switch(self) -> None:
+        """Pick a model by a few letters of its name (ctrl+l)."""
         def search(query: str) -> list[ModelRow]:
-            return [self.model_row(model) for model in self.catalog.search(query)]
+            return [self.row(model) for model in self.catalog.search(query)]
 
         def chosen(answer: tuple[str, str] | None) -> None:
             if answer:
-                self.use_model(*answer)
+                self.use(*answer)
 
-        self.app.push_screen(ModelSwitcher(search), chosen)
+        self.screen.app.push_screen(ModelSwitcher(search), chosen)
 
-    def action_use_favourite(self, number: int) -> None:
+    def use_favourite(self, number: int) -> None:
         found = self.catalog.favourite(number)
         if found is None:
-            self.notify(f"No favourite {number}: press f on a model in the models pane (F4).", severity="warning")
+            tell(self.screen, f"No favourite {number}: press f on a model in the models pane (F4).", severity="warning")
             return
         backend, name = found
         if self.catalog.find(backend, name) is None:
             reason = self.catalog.offline.get(backend)
             why = f"{backend} is offline ({reason})" if reason else "it is not in the list now"
-            self.notify(f"Favourite {number} ({one_line(name, 40)}) is not available: {why}.", severity="warning")
+            tell(self.screen, f"Favourite {number} ({one_line(name, 40)}) is not available: {why}.", severity="warning")
             return
-        self.use_model(backend, name)
+        self.use(backend, name)
 
-    def model_favourite(self, backend: str, name: str) -> None:
+    def toggle_favourite(self, backend: str, name: str) -> None:
         model = self.catalog.find(backend, name)
         if model is None:
             return
         try:
             number = self.catalog.toggle_favourite(model)
         except ValueError as error:
-            self.notify(str(error), severity="warning")
+            tell(self.screen, str(error), severity="warning")
             return
         try:
             save_config(self.services.config, self.services.paths.config_file)
         except OSError as error:
-            self.notify(f"Could not save the favourites: {error}", severity="error")
-        self.refresh_models()
-        self.notify(f"Favourite {number}: alt+{number} uses it from anywhere." if number else "Removed from favourites.")
+            tell(self.screen, f"Could not save the favourites: {error}", severity="error")
+        self.refresh()
+        tell(self.screen, f"Favourite {number}: alt+{number} uses it from anywhere." if number
+             else "Removed from favourites.")
 
     # Details
 
-    @work(group="model-details", exclusive=True)
-    async def model_details(self, backend: str, name: str) -> None:
+    def details(self, backend: str, name: str) -> None:
+        self.screen.run_worker(self._details(backend, name), group="model-details", exclusive=True)
+
+    async def _details(self, backend: str, name: str) -> None:
         model = self.catalog.find(backend, name)
         if model is None:
             return
@@ -248,7 +234,7 @@ class ModelScreen(Screen):
                 rows = await engine.details(name)
         except EngineError as error:
             rows = [("Problem", str(error))]
-        self.app.push_screen(ModelDetailsScreen(f"{label(model)} ({backend})", self.summary_rows(model) + rows))
+        self.screen.app.push_screen(ModelDetailsScreen(f"{label(model)} ({backend})", self.summary_rows(model) + rows))
 
     def summary_rows(self, model: ModelInfo) -> Details:
         """What the catalog knows: size, state, where it comes from, the fit and its figures."""

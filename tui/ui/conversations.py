@@ -1,0 +1,221 @@
+"""The conversations controller: which conversation is shown, the list beside it, and what the
+list asks for (paging, rename, pin, archive, export, delete, search)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.screen import Screen
+
+from tui import portable
+from tui.chat_service import ModelChoice
+from tui.domain import Conversation
+from tui.safe_text import one_line
+from tui.services import Services
+from tui.store import StoreError
+from tui.ui.confirm import ConfirmScreen
+from tui.ui.prompts import InputQuestion
+from tui.ui.search_screen import SearchScreen
+from tui.ui.toast import tell
+from tui.ui.widgets.chat_view import ChatView
+from tui.ui.widgets.conversation_list import ConversationList
+
+PAGE_SIZE = 30
+"""Messages mounted at a time: a few screenfuls."""
+LIST_PAGE = 100
+"""Conversations fetched at a time: the first page is what the first paint waits for."""
+RELOAD_MAX = 1000
+"""A reload keeps at most this many rows the user has scrolled through."""
+CONTEXT_BEFORE = 6
+"""Messages shown above one opened from a search hit."""
+WINDOW_AFTER = 30
+"""Messages mounted below it (more load on scrolling down)."""
+DIALOGS = "dialogs"
+
+
+class ConversationsController:
+    """Owns the conversation shown and the rows of the list; the list widget only asks."""
+
+    def __init__(self, *, screen: Screen, services: Services, listing: ConversationList, chat: ChatView,
+                 changed: Callable[[], None], deleting: Callable[[int], None]) -> None:
+        """`changed` runs whenever the conversation shown (or its title, model, settings) changes;
+        `deleting(id)` runs before a conversation is deleted (to stop an answer streaming into it)."""
+        self.screen = screen
+        self.services = services
+        self.store = services.store
+        self.listing = listing
+        self.chat = chat
+        self.changed = changed
+        self.deleting = deleting
+        self.current: Conversation | None = None
+        """The conversation shown; None for a fresh one, not saved until something is sent."""
+        self.archived = False
+        """Whether the list shows the archive instead of the live conversations."""
+        self._rows: list[Conversation] = []
+
+    # The conversation shown
+
+    async def open(self, conversation_id: int | None) -> None:
+        """Show a conversation (None: a fresh, not yet saved one)."""
+        self.current = self.store.get_conversation(conversation_id) if conversation_id else None
+        messages = self.store.list_messages(conversation_id, limit=PAGE_SIZE) if conversation_id else []
+        await self.chat.show_messages(messages, has_older=len(messages) == PAGE_SIZE)
+        self.reload_list()
+        self.changed()
+
+    async def open_at(self, conversation_id: int, message_id: int, *, found: bool = False) -> None:
+        """Show a conversation around one message, making the branch it is on current."""
+        try:
+            self.store.select_message(message_id)
+        except StoreError as error:
+            tell(self.screen, str(error), severity="warning")
+            return
+        self.current = self.store.get_conversation(conversation_id)
+        target = self.store.get_message(message_id)
+        if self.current is None or target is None:
+            return
+        before = self.store.list_messages(conversation_id, before_id=message_id, limit=CONTEXT_BEFORE)
+        after = self.store.messages_after(message_id, limit=WINDOW_AFTER + 1)
+        await self.chat.show_messages(
+            [*before, target, *after[:WINDOW_AFTER]], has_older=len(before) == CONTEXT_BEFORE,
+            has_newer=len(after) > WINDOW_AFTER, focus_id=message_id,
+        )
+        view = self.chat.view_for(message_id)
+        if view is not None and found:
+            view.add_class("-found")
+        self.reload_list()
+        self.changed()
+
+    async def show_latest(self) -> None:
+        """Reopen the conversation at its end when a window in its middle is shown."""
+        if self.current is not None and self.chat.has_newer:
+            await self.open(self.current.id)
+
+    async def load_older(self, before_id: int) -> None:
+        if self.current is None:
+            return
+        older = self.store.list_messages(self.current.id, before_id=before_id, limit=PAGE_SIZE)
+        await self.chat.prepend_messages(older, has_older=len(older) == PAGE_SIZE)
+
+    async def load_newer(self, after_id: int) -> None:
+        newer = self.store.messages_after(after_id, limit=WINDOW_AFTER + 1)
+        await self.chat.append_messages(newer[:WINDOW_AFTER], has_newer=len(newer) > WINDOW_AFTER)
+
+    def ensure(self, model: ModelChoice | None) -> Conversation | None:
+        """The conversation shown; a fresh one is saved first (with `model`) so it can hold settings."""
+        if self.current is None:
+            try:
+                self.current = self.services.chat.new_conversation(model)
+            except StoreError as error:
+                tell(self.screen, str(error), severity="error")
+                return None
+            self.reload_list()
+        return self.current
+
+    def reread(self) -> None:
+        """Read the conversation shown again (its title, model or settings changed) and show it."""
+        if self.current is not None:
+            self.current = self.store.get_conversation(self.current.id) or self.current
+        self.reload_list()
+        self.changed()
+
+    # The list
+
+    def reload_list(self) -> None:
+        """Show the list from the top again, keeping as many rows as were loaded."""
+        want = max(LIST_PAGE, min(self.listing.option_count, RELOAD_MAX))
+        page = self.store.list_conversation_page(archived=self.archived, limit=want + 1)
+        self._rows = page[:want]
+        current = self.current.id if self.current else None
+        self.listing.show(self._rows, current_id=current, has_more=len(page) > want)
+        self.listing.border_title = "Archive" if self.archived else "Chats"
+
+    def load_more(self) -> None:
+        page = self.store.list_conversation_page(
+            archived=self.archived, after=self._rows[-1] if self._rows else None, limit=LIST_PAGE + 1
+        )
+        self._rows.extend(page[:LIST_PAGE])
+        self.listing.append(page[:LIST_PAGE], has_more=len(page) > LIST_PAGE)
+
+    def request(self, verb: str, conversation_id: int | None) -> None:
+        """What a key in the list asked for: rename, pin, archive, archive_view, export, search."""
+        if verb == "archive_view":
+            self.archived = not self.archived
+            self.reload_list()
+            return
+        if verb == "search":
+            self.search()
+            return
+        conversation = self.store.get_conversation(conversation_id) if conversation_id else None
+        if conversation is None:
+            return
+        try:
+            if verb == "rename":
+                self.screen.run_worker(self._rename(conversation), group=DIALOGS)
+            elif verb == "pin":
+                self.store.set_pinned(conversation.id, not conversation.pinned)
+                tell(self.screen, f"{'Unpinned' if conversation.pinned else 'Pinned'} “{_title(conversation)}”.")
+            elif verb == "archive":
+                self.store.set_archived(conversation.id, not conversation.archived)
+                where = "back in the list" if conversation.archived else "archived (A shows the archive)"
+                tell(self.screen, f"“{_title(conversation)}” is {where}.")
+            elif verb == "export":
+                self.export(conversation.id)
+        except StoreError as error:
+            tell(self.screen, str(error), severity="error", timeout=10)
+        self.reread()
+
+    async def _rename(self, conversation: Conversation) -> None:
+        title = await self.screen.app.push_screen_wait(InputQuestion("New title:", value=conversation.title))
+        if title is None or not title.strip():
+            return
+        try:
+            self.store.rename_conversation(conversation.id, title.strip())
+        except StoreError as error:
+            tell(self.screen, str(error), severity="error", timeout=10)
+            return
+        self.reread()
+
+    def export(self, conversation_id: int) -> None:
+        """Write the conversation as Markdown and JSON into the data dir's exports/."""
+        folder = self.services.paths.data_dir / "exports"
+        try:
+            written = portable.export_files(self.store, conversation_id, folder)
+        except (OSError, LookupError) as error:
+            tell(self.screen, f"Export failed: {error}", severity="error", timeout=10)
+            return
+        tell(self.screen, "Exported to " + " and ".join(str(path) for path in written), timeout=10)
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a conversation and its messages, after asking."""
+        self.screen.run_worker(self._delete(conversation_id), group=DIALOGS)
+
+    async def _delete(self, conversation_id: int) -> None:
+        conversation = self.store.get_conversation(conversation_id)
+        if conversation is None:
+            return
+        title = _title(conversation)
+        if not await self.screen.app.push_screen_wait(ConfirmScreen(f"Delete “{title}” and all its messages?")):
+            return
+        self.deleting(conversation.id)
+        self.store.delete_conversation(conversation.id)
+        if self.current and self.current.id == conversation.id:
+            latest = self.store.list_conversation_page(limit=1)
+            await self.open(latest[0].id if latest else None)
+        else:
+            self.reload_list()
+        tell(self.screen, f"Deleted “{title}”.")
+
+    # Search, and opening a conversation at one message
+
+    def search(self) -> None:
+        self.screen.run_worker(self._search(), group=DIALOGS)
+
+    async def _search(self) -> None:
+        hit = await self.screen.app.push_screen_wait(SearchScreen(self.store.search))
+        if hit is not None:
+            await self.open_at(hit.conversation_id, hit.message_id, found=True)
+
+
+def _title(conversation: Conversation) -> str:
+    return one_line(conversation.title or "New conversation", 50)

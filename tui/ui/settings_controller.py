@@ -1,0 +1,200 @@
+"""The settings controller: the conversation's system prompt, parameters and presets, and the chat
+header that shows them (title, preset, tokens used against the model's context)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.screen import Screen
+from textual.widgets import Static
+
+from tui.chat_service import AnswerEnded, ContextInfo
+from tui.context_window import fit
+from tui.domain import Role
+from tui.engines.base import EngineError
+from tui.presets import PRESET_KEY, STOP_KEY, preset_params, settings_params
+from tui.safe_text import one_line
+from tui.services import Services
+from tui.store import StoreError
+from tui.thinking import next_think, think_choices, think_label
+from tui.ui.conversations import ConversationsController
+from tui.ui.models_controller import ModelsController
+from tui.ui.preset_screen import PresetScreen
+from tui.ui.settings_screen import SettingsScreen
+from tui.ui.toast import tell
+from tui.ui.tools_controller import ToolsController
+from tui.ui.widgets.chat_view import ChatView
+
+DIALOGS = "dialogs"
+
+
+class SettingsController:
+    """Owns the header line and the token figure in it; edits a conversation's settings."""
+
+    def __init__(self, *, screen: Screen, services: Services, conversations: ConversationsController,
+                 models: ModelsController, tools: ToolsController, header: Static) -> None:
+        self.screen = screen
+        self.tools = tools
+        self.services = services
+        self.conversations = conversations
+        self.models = models
+        self.header = header
+        self.context_note = ""
+        """The header's token figure for the conversation shown, e.g. "1,234 / 4,096 tokens"."""
+
+    # The header
+
+    def show_title(self) -> None:
+        """The chat header: the title, the preset in use, the tokens against the context."""
+        conversation = self.conversations.current
+        line = Text(one_line(conversation.title if conversation and conversation.title else "New conversation", 80))
+        preset = conversation.params.get(PRESET_KEY) if conversation else None
+        if preset:
+            line.append(f" · {one_line(str(preset), 24)}", style="dim")
+        if self.context_note:
+            line.append(f" · {self.context_note}", style="dim")
+        think = self.think_setting()
+        if think is not None:
+            line.append(f" · {think_label(think)}", style="dim")
+        tools = self.tools.header_note(conversation)
+        if tools:
+            line.append(f" · {tools}", style="dim")
+        self.header.update(line)
+
+    def think_setting(self) -> str | None:
+        """The conversation's thinking setting, or None for a model known not to think."""
+        if len(think_choices(self.models.current_info())) < 2:
+            return None
+        conversation = self.conversations.current
+        default = self.services.config.chat.think
+        return str(conversation.params.get("think", default)) if conversation else default
+
+    def cycle_think(self) -> None:
+        """The next thinking setting the model offers (default, off, on or its levels)."""
+        setting = self.think_setting()
+        if setting is None:
+            tell(self.screen, "This model does not think; there is nothing to switch.", severity="warning")
+            return
+        conversation = self.conversations.ensure(self.models.current())
+        if conversation is None:
+            return
+        chosen = next_think(setting, self.models.current_info())
+        params = {key: value for key, value in conversation.params.items() if key != "think"}
+        if chosen:
+            params["think"] = chosen
+        self.services.store.set_conversation_settings(
+            conversation.id, system_prompt=conversation.system_prompt, params=params)
+        self.conversations.reread()
+        tell(self.screen, f"Thinking for this conversation: {chosen or 'the model’s default'}.")
+
+    def _limit(self) -> int | None:
+        return self.services.chat.context_limit(self.conversations.current, self.models.current())
+
+    def context_shown(self, info: ContextInfo | None) -> None:
+        """An answer started: show the prompt's size, and say if old messages were left out."""
+        if info is None:
+            return
+        self.context_note = _figure(info.tokens, info.limit, estimated=True)
+        if info.dropped:
+            self.context_note += f" · {info.dropped} oldest left out"
+            tell(self.screen,
+                 f"The conversation is longer than the model's {info.limit:,}-token context: its "
+                 f"{info.dropped} oldest message(s) were left out of what the model saw "
+                 "(the system prompt was kept).", severity="warning", timeout=8)
+        self.show_title()
+
+    def answer_context(self, ended: AnswerEnded) -> None:
+        """An answer ended: the engine's own count replaces the estimate."""
+        stats = ended.stats
+        if stats is None:
+            return
+        dropped = self.context_note.partition(" · ")[2] if "left out" in self.context_note else ""
+        self.context_note = _figure(stats.prompt_tokens + stats.completion_tokens, self._limit(), estimated=False)
+        self.context_note += f" · {dropped}" if dropped else ""
+        self.show_title()
+
+    def context_on_open(self, chat_view: ChatView) -> None:
+        """A conversation was shown anew: the figure from its last answer, else an estimate."""
+        views = chat_view.message_views
+        answers = [v.message for v in views if v.message.role is Role.ASSISTANT and v.message.prompt_tokens]
+        conversation = self.conversations.current
+        if answers:
+            last = answers[-1]
+            self.context_note = _figure((last.prompt_tokens or 0) + (last.completion_tokens or 0), self._limit(),
+                                        estimated=False)
+        elif views and not chat_view.has_older and conversation is not None:
+            fitted = fit(conversation.system_prompt, [v.message for v in views], limit=None, reserve=0)
+            self.context_note = _figure(fitted.tokens, self._limit(), estimated=True)
+        else:
+            self.context_note = ""
+        self.show_title()
+
+    # Settings (F8) and presets (F9)
+
+    def edit(self) -> None:
+        self.screen.run_worker(self._edit(), group=DIALOGS)
+
+    async def _edit(self) -> None:
+        conversation = self.conversations.ensure(self.models.current())
+        if conversation is None:
+            return
+        chat = self.services.chat
+        defaults = {"temperature": chat.defaults.temperature, "top_p": chat.defaults.top_p,
+                    "max_tokens": chat.defaults.max_tokens, "context_length": self._limit(), "seed": None,
+                    STOP_KEY: chat.defaults.stop}
+        settings = await self.screen.app.push_screen_wait(
+            SettingsScreen(conversation.system_prompt, conversation.params, defaults)
+        )
+        if settings is None:
+            return
+        try:
+            self.services.store.set_conversation_settings(
+                conversation.id, system_prompt=settings.system_prompt,
+                params=settings_params(settings.params, conversation.params),
+            )
+        except StoreError as error:
+            tell(self.screen, str(error), severity="error")
+            return
+        self.conversations.reread()
+        tell(self.screen, "Settings saved for this conversation.")
+
+    def pick_preset(self) -> None:
+        if not self.services.config.presets:
+            tell(self.screen, "No presets yet: add [presets.NAME] tables to config.toml (see README).",
+                 severity="warning")
+            return
+        self.screen.run_worker(self._pick_preset(), group=DIALOGS)
+
+    async def _pick_preset(self) -> None:
+        conversation = self.conversations.current
+        current = str(conversation.params.get(PRESET_KEY, "")) if conversation else ""
+        name = await self.screen.app.push_screen_wait(PresetScreen(self.services.config.presets, current))
+        if name is not None:
+            self.apply_preset(name)
+
+    def apply_preset(self, name: str) -> None:
+        """Give the conversation the preset's system prompt and parameters (and model, if it names one)."""
+        preset = self.services.config.presets[name]
+        conversation = self.conversations.ensure(self.models.current())
+        if conversation is None:
+            return
+        store = self.services.store
+        try:
+            store.set_conversation_settings(conversation.id, system_prompt=preset.system_prompt,
+                                            params=preset_params(name, preset, keep=conversation.params))
+            if preset.model:
+                try:
+                    choice = self.services.chat.find_model(self.models.models, preset.model)
+                except EngineError as error:
+                    tell(self.screen, f"Preset “{name}”: {error}; the model was left as it was.", severity="warning")
+                else:
+                    store.set_conversation_model(conversation.id, choice.name, choice.backend)
+        except StoreError as error:
+            tell(self.screen, str(error), severity="error")
+            return
+        self.conversations.reread()
+        tell(self.screen, f"Preset “{one_line(name, 30)}” in use for this conversation.")
+
+
+def _figure(tokens: int, limit: int | None, *, estimated: bool) -> str:
+    approx = "~" if estimated else ""
+    return f"{approx}{tokens:,} / {limit:,} tokens" if limit else f"{approx}{tokens:,} tokens"
