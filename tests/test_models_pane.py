@@ -184,7 +184,7 @@ async def test_pull_shows_progress_and_the_model_appears(open_services, daemon) 
     app = LchatApp(open_services(OllamaEngine(host=daemon.url)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app.screen.catalog.memory = MemorySnapshot(ram=Memory("RAM", 8 * GIB, 16 * GIB), gpu=None)
+        app.screen.models.catalog.memory = MemorySnapshot(ram=Memory("RAM", 8 * GIB, 16 * GIB), gpu=None)
         await pilot.press("f4")
         await pilot.pause()
         await pilot.press("p")

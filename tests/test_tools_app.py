@@ -59,7 +59,7 @@ async def test_choose_tools_then_approve_once_always(open_services, daemon) -> N
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
         await main.models_loaded.wait()
-        assert main.current_model() is not None, "the Ollama double was not listed (a loaded machine?)"
+        assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
         await pilot.press("f10")
         await until(pilot, lambda: isinstance(app.screen, ToolSelectScreen))
         assert len(app.screen.tools) == 8  # every tool of the server, ticked to start with
@@ -72,7 +72,7 @@ async def test_choose_tools_then_approve_once_always(open_services, daemon) -> N
         arguments = str(app.screen.query_one("#arguments").render())
         assert "city: Oslo␛[31m" in arguments and "\x1b" not in arguments
         await pilot.press("r")
-        await until(pilot, lambda: not main.generating)
+        await until(pilot, lambda: not main.answers.generating)
         answer = main.query(MessageView).last()
         assert answer.message.content == "The tool said: Sunny, 21 C in Oslo␛[31m (metric)"
         call_line = str(answer.query_one(ToolCallView).query_one(".line").render())
@@ -82,9 +82,9 @@ async def test_choose_tools_then_approve_once_always(open_services, daemon) -> N
         await _send(pilot, "Again?")
         await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))
         await pilot.press("a")
-        await until(pilot, lambda: not main.generating)
+        await until(pilot, lambda: not main.answers.generating)
         await _send(pilot, "And again?")
-        await until(pilot, lambda: not main.generating)
+        await until(pilot, lambda: not main.answers.generating)
         assert not isinstance(app.screen, ToolApprovalScreen)
         last = main.query(MessageView).last()
         assert "always in this chat" in str(last.query_one(ToolCallView).query_one(".line").render())
@@ -100,12 +100,12 @@ async def test_refuse_in_the_modal_tells_the_model(open_services, daemon) -> Non
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
         await main.models_loaded.wait()
-        assert main.current_model() is not None, "the Ollama double was not listed (a loaded machine?)"
-        main.conversation = app.services.chat.set_tools(app.services.chat.new_conversation(main.current_model()), ["t"])
+        assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
+        main.conversations.current = app.services.chat.set_tools(app.services.chat.new_conversation(main.models.current()), ["t"])
         await _send(pilot, "Weather?")
         await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))
         await pilot.press("n")
-        await until(pilot, lambda: not main.generating)
+        await until(pilot, lambda: not main.answers.generating)
         answer = main.query(MessageView).last()
         assert answer.message.content.startswith("The tool said: The user refused")
         assert "refused" in str(answer.query_one(ToolCallView).query_one(".line").render())

@@ -8,7 +8,6 @@ and the stats feed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -37,10 +36,6 @@ from tui.ui.widgets.stats_line import StatsLine
 from tui.ui.widgets.stats_pane import StatsPane
 
 __all__ = ["PAGE_SIZE", "MainScreen"]
-
-MODEL_FREE = ("refresh", "pull", "download", "import", "cancel_transfer")
-"""Models pane requests that need no highlighted model."""
-
 
 class MainScreen(Screen):
     """Conversations on the left, the chat in the middle, models on the right."""
@@ -211,25 +206,7 @@ class MainScreen(Screen):
 
     @on(ModelPane.Requested)
     def model_requested(self, event: ModelPane.Requested) -> None:
-        backend, name = event.backend, event.name
-        free: dict[str, Callable[[], None]] = {
-            "refresh": self.models.load, "pull": lambda: self.manager.pull(backend),
-            "download": self.manager.download, "import": self.manager.import_file,
-            "cancel_transfer": self.manager.cancel_transfer,
-        }
-        if event.action in free:
-            free[event.action]()
-            return
-        on_model: dict[str, Callable[[str, str], None]] = {
-            "details": self.models.details, "favourite": self.models.toggle_favourite,
-            "delete": self.manager.delete, "unload": self.manager.unload, "lora": self.manager.lora,
-        }
-        if event.action not in on_model:
-            tell(self, f"{event.action} is not available.", severity="warning")
-        elif backend is None or name is None:
-            tell(self, "No model is highlighted.", severity="warning")
-        else:
-            on_model[event.action](backend, name)
+        self.manager.request(event.action, event.backend, event.name)
 
     # Actions (bindings and the command palette)
 
@@ -267,17 +244,9 @@ class MainScreen(Screen):
     def action_cycle_think(self) -> None:
         self.settings.cycle_think()
 
-    async def action_choose_tools(self) -> None:
+    def action_choose_tools(self) -> None:
         """Pick the tools this conversation offers the model (starting the servers)."""
-        self.run_worker(self._choose_tools(), group="dialogs")
-
-    async def _choose_tools(self) -> None:
-        if not self.tools.configured:
-            await self.tools.choose(None)  # It only explains how to add a server.
-            return
-        conversation = self.conversations.ensure(self.models.current())
-        if conversation is not None and await self.tools.choose(conversation) is not None:
-            self.conversations.reread()
+        self.run_worker(self.tools.choose_for(self.conversations, self.models.current()), group="dialogs")
 
     def action_edit_settings(self) -> None:
         self.settings.edit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from textual.screen import Screen
@@ -95,6 +95,26 @@ class ModelManager:
             tell(self.screen, "No download is running.")
             return
         self._transfer.cancel()
+
+    def request(self, action: str, backend: str | None, name: str | None) -> None:
+        """What the models pane asked for: a model-free request, or one on the highlighted model."""
+        free: dict[str, Callable[[], None]] = {
+            "refresh": self.models.load, "pull": lambda: self.pull(backend), "download": self.download,
+            "import": self.import_file, "cancel_transfer": self.cancel_transfer,
+        }
+        if action in free:
+            free[action]()
+            return
+        on_model: dict[str, Callable[[str, str], None]] = {
+            "details": self.models.details, "favourite": self.models.toggle_favourite,
+            "delete": self.delete, "unload": self.unload, "lora": self.lora,
+        }
+        if action not in on_model:
+            tell(self.screen, f"{action} is not available.", severity="warning")
+        elif backend is None or name is None:
+            tell(self.screen, "No model is highlighted.", severity="warning")
+        else:
+            on_model[action](backend, name)
 
     # Ollama
 

@@ -53,8 +53,9 @@ class SettingsController:
         if self.context_note:
             line.append(f" · {self.context_note}", style="dim")
         think = self.think_setting()
-        if think is not None:
-            line.append(f" · {think_label(think)}", style="dim")
+        model = self.models.current_info()
+        if think or (think is not None and model is not None and model.extra.get("thinking")):
+            line.append(f" · {think_label(think)}", style="dim")  # Said where it can matter.
         tools = self.tools.header_note(conversation)
         if tools:
             line.append(f" · {tools}", style="dim")

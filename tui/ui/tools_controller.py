@@ -18,6 +18,8 @@ from tui.ui.toast import tell
 
 if TYPE_CHECKING:
     from tui.chat_service import ChatService
+    from tui.model_names import ModelChoice
+    from tui.ui.conversations import ConversationsController
 
 
 class ToolsController:
@@ -45,6 +47,15 @@ class ToolsController:
     def header_note(self, conversation: Conversation | None) -> str:
         tools = self.chat.tools
         return tools.summary(conversation) if tools is not None else ""
+
+    async def choose_for(self, conversations: ConversationsController, model: ModelChoice | None) -> None:
+        """F10: choose the tools of the conversation shown (a fresh one is saved first)."""
+        if not self.configured:
+            await self.choose(None)  # It only explains how to add a server.
+            return
+        conversation = conversations.ensure(model)
+        if conversation is not None and await self.choose(conversation) is not None:
+            conversations.reread()
 
     async def choose(self, conversation: Conversation | None) -> Conversation | None:
         """Start the servers, show their tools, and keep the user's choice; None when nothing changed."""
