@@ -1,0 +1,32 @@
+"""An answer streamed into the chat ends exactly as the same message shown afresh."""
+
+from __future__ import annotations
+
+from tests.test_streamed_markdown import ANSWER, pieces, screen_output
+from tui.engines.fake import ScriptedEngine, fixed_script
+from tui.ui.app import LchatApp
+from tui.ui.widgets.message_view import MessageView
+from tui.ui.widgets.streamed_markdown import LiveLines
+
+SIZE = (80, 30)
+
+
+async def test_a_streamed_answer_ends_as_it_shows_when_reopened(open_services) -> None:
+    services = open_services(ScriptedEngine(script=fixed_script(*pieces(ANSWER, 4)), delay=0.002))
+    app = LchatApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"go", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        answer = app.screen.query(MessageView).last()
+        assert answer.message.content == ANSWER
+        assert answer.query_one(".body").source == ANSWER
+        assert not answer.query(LiveLines)
+        streamed_height = answer.outer_size.height
+        streamed_screen = screen_output(app)
+        await app.screen.open_conversation(answer.message.conversation_id)
+        await pilot.pause()
+        reopened = app.screen.query(MessageView).last()
+        assert reopened is not answer and reopened.message.content == ANSWER
+        assert reopened.outer_size.height == streamed_height
+        assert screen_output(app) == streamed_screen
