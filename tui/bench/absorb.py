@@ -8,7 +8,9 @@ in the first and the last tenth of the answer (flat means the cost does not grow
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +19,13 @@ from tui.bench.pty_app import PtyApp
 from tui.bench.synthetic import MODEL, PacedEngine, markdown_pieces, own_rate
 
 
-def stream_once(tokens: int, tokens_per_s: float) -> dict:
-    """Type a question into lchat on the paced engine; the probe's "answer" event."""
+ECHO_EVERY_S = 0.25
+"""How often a key is typed into the composer while the answer streams (its echo is timed)."""
+
+
+def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict:
+    """Type a question into lchat on the paced engine; the probe's "answer" event, with the
+    key-echo times of the composer while it streamed when `echo`."""
     with tempfile.TemporaryDirectory(prefix="lchat-bench-") as tmp:
         home = Path(tmp)
         config = write_config(home / "config.toml", max_tokens=tokens, model=MODEL)
@@ -28,7 +35,19 @@ def stream_once(tokens: int, tokens_per_s: float) -> dict:
         with PtyApp(spec, lchat_env(home)) as app:
             app.wait_for("ready", 60)
             app.type("Write a long answer with code.\r")
-            return app.wait_for("answer", 120 + 20 * tokens / min(tokens_per_s, 500))
+            echoes = []
+            if echo:  # Keys while it streams: from half a second in to half a second before the end.
+                time.sleep(0.5)
+                ends = time.monotonic() + tokens / tokens_per_s - 1.0
+                while time.monotonic() < ends:
+                    echoes.append(app.echo_s("Q", len(echoes) + 1))
+                    time.sleep(ECHO_EVERY_S)
+            answer = app.wait_for("answer", 120 + 20 * tokens / min(tokens_per_s, 500))
+            return dict(answer, echo=echoes)
+
+
+def _timed(echoes: list[float]) -> list[float]:
+    return [e for e in echoes if not math.isnan(e)]
 
 
 def analyse(answer: dict) -> dict:
@@ -59,14 +78,18 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     engine_rate = rate(reference["tokens"], reference["first"], reference["last"])
     runs = []
     for repeat in range(sizes.repeats):
-        answer = stream_once(n, target_rate)
+        answer = stream_once(n, target_rate, echo=True)
         if answer["pieces"] != n:
             raise RuntimeError(f"the UI wrote {answer['pieces']} of {n} pieces ({answer['status']})")
-        runs.append(analyse(answer))
+        runs.append(dict(analyse(answer), echo=answer["echo"]))
         log(f"  row 2, repeat {repeat + 1}: {runs[-1]['rate']:.0f} tok/s written, "
             f"all shown {ms(runs[-1]['drain_s'])} after the last, "
             f"lag p99 {ms(runs[-1]['lag_p99'])}, CPU/token {runs[-1]['cpu_first'] * 1e6:.0f} -> "
             f"{runs[-1]['cpu_last'] * 1e6:.0f} us")
+    slow = stream_once(sizes.stream_tokens, 20.0, echo=True)["echo"]
+    fast = [e for run in runs for e in run["echo"]]
+    echo_slow, echo_fast = percentile(_timed(slow), 0.95), percentile(_timed(fast), 0.95)
+    log(f"  row 2, key echo p95: {ms(echo_slow)} at 20 tok/s, {ms(echo_fast)} at {target_rate:,.0f} tok/s")
     ceiling = analyse(stream_once(n, 1e9))
     log(f"  row 2, unthrottled: {ceiling['shown_rate']:.0f} tok/s shown")
 
@@ -84,6 +107,11 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
             values),
         Row("2", "event-loop lag while streaming", f"p99 {ms(lag_p99)}, max {ms(mid('lag_max'))}",
             "-", "-", "p99 < 50 ms", verdict(lag_p99 < 0.050)),
+        Row("2", "key echo in the composer while an answer streams (a key every 0.25 s)",
+            f"p95 {ms(echo_slow)} at 20 tok/s, {ms(echo_fast)} at {target_rate:,.0f} tok/s "
+            f"({len(slow)} and {len(fast)} keys; {len(slow) + len(fast) - len(_timed(slow + fast))} not echoed in 5 s)",
+            "-", "-", "p95 < 20 ms", verdict(max(echo_slow, echo_fast) < 0.020) if slow and fast else "n/a",
+            {"echo_20": slow, "echo_fast": fast}),
         Row("2", "CPU per token, first vs last tenth of the answer",
             f"{mid('cpu_first') * 1e6:.0f} -> {mid('cpu_last') * 1e6:.0f} us",
             "-", f"{growth:.2f} x", "flat (<= 1.5 x)", verdict(growth <= 1.5)),

@@ -46,6 +46,8 @@ class Sizes:
     """Seconds an idle lchat is watched (row 8)."""
     stream_tokens: int = 600
     """Tokens of the answer streamed at 20 tok/s in the streaming-cost row (11)."""
+    peers: bool = True
+    """Install and run the peer client (oterm) in row 11."""
     threads: tuple[int, ...] = (0, 1)
     """llama.cpp thread settings the TUI is measured with (0: lchat's default)."""
 
@@ -54,7 +56,7 @@ FULL = Sizes()
 QUICK = Sizes(repeats=1, max_tokens=48, absorb_tokens=4000, turns=4, conversations=2_000,
               messages=20_000, long_conversation=5_000, idle_s=3.0, stream_tokens=200)
 TINY = replace(QUICK, starts=1, max_tokens=8, absorb_tokens=300, turns=2, turn_tokens=4, conversations=50,
-               messages=400, long_conversation=60, idle_s=1.0, threads=(1,), stream_tokens=30)
+               messages=400, long_conversation=60, idle_s=1.0, threads=(1,), stream_tokens=30, peers=False)
 """For the test suite: every code path, seconds each."""
 
 

@@ -131,6 +131,23 @@ class PtyApp:
             self._watching.clear()
             self._drawn = b""
 
+    def echo_s(self, char: str, count: int, timeout: float = 5.0) -> float:
+        """Type `char` (the `count`th in a row in an input box) and time it until the run of
+        `count` of them is drawn; nan if it is not within `timeout`."""
+        self._drawn = b""
+        self._watching.set()
+        wanted = (char * count).encode()
+        started = time.perf_counter()
+        self.type(char)
+        try:
+            while wanted not in self._drawn:
+                if time.perf_counter() - started > timeout:
+                    return float("nan")
+                time.sleep(0.0005)
+            return time.perf_counter() - started
+        finally:
+            self._watching.clear()
+
     def type(self, text: str) -> None:
         os.write(self._master, text.encode())
 

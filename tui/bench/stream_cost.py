@@ -82,7 +82,7 @@ def run_bare(double: OllamaDouble, size: tuple[int, int], tokens: int) -> dict:
 def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     tokens = sizes.stream_tokens
     pieces = markdown_pieces(tokens)
-    oterm = oterm_peer.install(log)
+    oterm = oterm_peer.install(log) if sizes.peers else oterm_peer.Oterm(None, "not run at these sizes")
     results: dict[str, list[dict]] = {}
     with OllamaDouble(pieces, RATE) as double:
         for repeat in range(sizes.repeats):

@@ -98,7 +98,7 @@ class MessageView(Vertical):
         self.message = message
         self.branch: tuple[int, int] | None = None
         """Place among sibling branches and how many there are, once known."""
-        self._streaming = False
+        self._streaming_into: StreamedMarkdown | None = None
         self._yielded = float("-inf")
         self._live = True
         """False once an answer grew too long to draw as it streams (it stays so: no gaps)."""
@@ -149,21 +149,22 @@ class MessageView(Vertical):
 
     def start_stream(self) -> None:
         """Answer text will arrive piece by piece through `write`."""
-        self._streaming = True
-        self.query_one(StreamedMarkdown).start()
+        self._streaming_into = self.query_one(StreamedMarkdown)
+        self._streaming_into.start()
 
     async def write(self, piece: str) -> None:
         """Add a piece of the answer; yields to the UI at most every `YIELD_EVERY_S`, so a
         backlog of pieces is taken in one go instead of one per event-loop turn."""
-        if not self._streaming:
+        if self._streaming_into is None:
             return
+        shown_kb = self._streamed_chars // 1000
         self._streamed_chars += len(piece)
         _, blank_line, after = piece.rpartition("\n\n")
         self._block_chars = len(after) if blank_line else self._block_chars + len(piece)
         self._live = self._live and self._streamed_chars <= SHOWN_CHARS and self._block_chars <= LIVE_BLOCK_CHARS
         if self._live:
-            self.query_one(StreamedMarkdown).write(terminal_safe(piece))
-        else:
+            self._streaming_into.write(terminal_safe(piece))
+        elif self._streamed_chars // 1000 != shown_kb:  # The note counts KB: redrawn when that changes.
             self._show_cut_note(self._streamed_chars, streaming=True)
         now = time.monotonic()
         if now - self._yielded >= YIELD_EVERY_S:
@@ -172,7 +173,7 @@ class MessageView(Vertical):
 
     async def finish(self, message: ChatMessage) -> None:
         """Show the final state: the answer as one full Markdown render."""
-        self._streaming = False
+        self._streaming_into = None
         self.message = message
         self.query_one(".header", Static).update(self._header())
         text = terminal_safe(message.content)

@@ -3,7 +3,7 @@
 While text arrives it is drawn by `LiveLines`, a line-API widget: a finished block is rendered
 once as Markdown (Rich's) into cached strips, the block in progress is shown as wrapped source
 text, re-wrapped at most once a frame from its last hard line only, and only the lines that
-changed are refreshed. Its height grows `GROW_LINES` at a time, since each change of height
+changed are refreshed. Its height grows a few lines at a time, since each change of height
 costs a layout of the screen and a repaint of the scrolled view. When the text ends, one
 Textual `Markdown` render replaces it, identical to a full render of the final text.
 """
@@ -25,9 +25,11 @@ from textual.widgets import Markdown
 FRAME_S = 1 / 30
 """Pieces written within this long are drawn together."""
 GROW_LINES = 4
-"""The live lines' height is a multiple of this (the last few may be blank until text comes)."""
-PRETTY_BUDGET_S = 0.004
-"""Time a frame may spend rendering finished blocks as Markdown; past it (a very fast stream)
+"""The live lines' height grows at least this many lines at a time (the last few may be blank
+until text comes), and up to `MAX_GROW_LINES` when text comes faster."""
+MAX_GROW_LINES = 16
+PRETTY_SHARE = 0.1
+"""Most of the time spent rendering finished blocks as Markdown; past it (a fast stream)
 they stay wrapped source until the final render."""
 
 _parser = MarkdownIt("commonmark")
@@ -52,8 +54,8 @@ class LiveLines(Widget):
 
     def __init__(self, *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
-        self.text = ""
-        """Everything written so far."""
+        self._pieces: list[str] = []
+        self._text = ""
         self._done = 0
         """Characters of `text` drawn as finished blocks."""
         self._drawn = 0
@@ -65,10 +67,22 @@ class LiveLines(Widget):
         """Strips of each whole hard line of the block in progress."""
         self._width = 0
         self._scheduled = False
+        self._reserved = 0
+        """Height kept for the lines to come."""
+        self._pretty_after = 0.0
+        """When finished blocks may be rendered as Markdown again (see PRETTY_SHARE)."""
+
+    @property
+    def text(self) -> str:
+        """Everything written so far."""
+        if self._pieces:
+            self._text += "".join(self._pieces)
+            self._pieces.clear()
+        return self._text
 
     def write(self, piece: str) -> None:
         """Add `piece`; it is drawn with whatever else arrives within the frame."""
-        self.text += piece
+        self._pieces.append(piece)
         if not self._scheduled and self.is_mounted:
             self._scheduled = True
             self.set_timer(FRAME_S, self._draw)
@@ -101,18 +115,21 @@ class LiveLines(Widget):
     def _rerender(self, width: int) -> None:
         """Draw everything again at `width` (the first time, and after a resize)."""
         self._width = width
+        self._reserved = 0
         self._done_strips = []
         self._tail_lines = []
         if width > 0:
-            started = time.perf_counter()
             for block in self._blocks:
-                self._add_done(block, started)
+                self._add_done(block)
             self._tail_strips = self._tail()
         self._drawn = len(self.text)
 
-    def _add_done(self, block: str, started: float) -> None:
-        if time.perf_counter() - started < PRETTY_BUDGET_S:
+    def _add_done(self, block: str) -> None:
+        started = time.perf_counter()
+        if started >= self._pretty_after:
             strips = self._markdown(block)
+            ended = time.perf_counter()
+            self._pretty_after = ended + (ended - started) * (1 / PRETTY_SHARE - 1)
         else:
             strips = [strip for line in block.strip("\n").split("\n") for strip in self._wrapped(line)]
         if strips and self._done_strips:
@@ -121,25 +138,30 @@ class LiveLines(Widget):
 
     @property
     def _height(self) -> int:
+        return max(self._reserved, len(self._done_strips) + len(self._tail_strips))
+
+    def _reserve(self, grown: int) -> None:
+        """Keep room for the next lines: one layout per few lines, not per line."""
         lines = len(self._done_strips) + len(self._tail_strips)
-        return -(-lines // GROW_LINES) * GROW_LINES
+        if lines > self._reserved:
+            self._reserved = lines + min(MAX_GROW_LINES, max(GROW_LINES, 2 * grown)) - 1
 
     def _draw(self) -> None:
         self._scheduled = False
         if len(self.text) == self._drawn or not self._width:
             return
-        started = time.perf_counter()
-        old_height = self._height
+        old_height, old_lines = self._height, len(self._done_strips) + len(self._tail_strips)
         first_changed = len(self._done_strips)
-        while finished := split_finished(self.text[self._done:]):
+        if finished := split_finished(self.text[self._done:]):
             block = self.text[self._done:self._done + finished]
             self._blocks.append(block)
             self._done += finished
             self._tail_lines = []
-            self._add_done(block, started)
+            self._add_done(block)
         old_tail = self._tail_strips if first_changed == len(self._done_strips) else []
         self._tail_strips = self._tail()
         self._drawn = len(self.text)
+        self._reserve(len(self._done_strips) + len(self._tail_strips) - old_lines)
         same = 0  # Only the lines that differ are drawn again.
         while same < min(len(old_tail), len(self._tail_strips)) and old_tail[same] == self._tail_strips[same]:
             same += 1
