@@ -121,7 +121,7 @@ def install(spec: dict) -> None:
 
     original_write = MessageView.write
     original_finish = MessageView.finish
-    original_draw = LiveLines._draw
+    original_draw = LiveLines.draw
     drained: list[float] = []
 
     def draw(self: LiveLines) -> None:
@@ -165,7 +165,7 @@ def install(spec: dict) -> None:
     MessageView.write = write
     MessageView.finish = finish
     MessageView.start_stream = start_stream
-    LiveLines._draw = draw
+    LiveLines.draw = draw
 
 
 def _cpu() -> float:

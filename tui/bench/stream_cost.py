@@ -40,7 +40,7 @@ def cpu_seconds(pid: int) -> float:
 def measure(app: PtyApp, double: OllamaDouble, ask: Callable[[PtyApp], None], tokens: int) -> dict:
     """Ask through `ask`, then the CPU and terminal bytes from the first to the last piece."""
     ask(app)
-    answer = double.next_answer(60)
+    answer = double.next_answer(180)
     while not answer.first:
         time.sleep(0.002)
     cpu, sent, started = cpu_seconds(app.process.pid), app.screen_bytes, time.perf_counter()

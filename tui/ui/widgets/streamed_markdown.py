@@ -85,7 +85,7 @@ class LiveLines(Widget):
         self._pieces.append(piece)
         if not self._scheduled and self.is_mounted:
             self._scheduled = True
-            self.set_timer(FRAME_S, self._draw)
+            self.set_timer(FRAME_S, self.draw)
 
     def _strips(self, lines: list[list[Segment]]) -> list[Strip]:
         return [Strip(Segment.simplify(line), self._width) for line in lines]
@@ -146,7 +146,8 @@ class LiveLines(Widget):
         if lines > self._reserved:
             self._reserved = lines + min(MAX_GROW_LINES, max(GROW_LINES, 2 * grown)) - 1
 
-    def _draw(self) -> None:
+    def draw(self) -> None:
+        """Draw what was written since the last frame (frames call this)."""
         self._scheduled = False
         if len(self.text) == self._drawn or not self._width:
             return
@@ -227,6 +228,8 @@ class StreamedMarkdown(Widget):
 
     async def finish(self, final_text: str) -> None:
         """Show `final_text` as one full Markdown render, in place of the live lines."""
+        if self._live is not None:
+            self._live.draw()  # What the last frame had not drawn yet shows while Markdown renders.
         markdown = self.query_one(Markdown)
         await markdown.update(final_text)
         markdown.display = True
