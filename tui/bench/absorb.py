@@ -35,7 +35,7 @@ def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict
         with PtyApp(spec, lchat_env(home)) as app:
             app.wait_for("ready", 60)
             app.type("Write a long answer with code.\r")
-            echoes = []
+            echoes: list[float] = []
             if echo:  # Keys while it streams: from half a second in to half a second before the end.
                 time.sleep(0.5)
                 ends = time.monotonic() + tokens / tokens_per_s - 1.0

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 MODEL = "bench-markdown:latest"
 _DETAILS = {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
@@ -155,8 +155,7 @@ class OllamaDouble:
 
     @property
     def host_port(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"127.0.0.1:{self._server.server_port}"
 
     def next_answer(self, timeout: float) -> Answered:
         """The answer being streamed now, once one started (they are asked for one at a time)."""
@@ -169,7 +168,7 @@ class OllamaDouble:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> OllamaDouble:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

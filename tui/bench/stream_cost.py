@@ -14,10 +14,19 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from tui.bench import oterm_peer
-from tui.bench.common import PYTHON, Row, Sizes, lchat_env, median, verdict, write_config
+from tui.bench.common import (
+    PYTHON,
+    Row,
+    Sizes,
+    lchat_env,
+    median,
+    verdict,
+    write_config,
+)
 from tui.bench.ollama_double import MODEL, OllamaDouble
 from tui.bench.pty_app import PtyApp
 from tui.bench.synthetic import markdown_pieces
@@ -87,11 +96,12 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     with OllamaDouble(pieces, RATE) as double:
         for repeat in range(sizes.repeats):
             for size in sorted({size for size, _ in SHAPES}):
-                runs = [(f"lchat {size} stats {stats}", lambda s=size, st=stats: run_lchat(double, s, st, tokens))
-                        for shape, stats in SHAPES if shape == size]
-                runs.append((f"bare {size}", lambda s=size: run_bare(double, s, tokens)))
+                runs: list[tuple[str, Callable[[], dict]]] = [
+                    (f"lchat {size} stats {stats}", partial(run_lchat, double, size, stats, tokens))
+                    for shape, stats in SHAPES if shape == size]
+                runs.append((f"bare {size}", partial(run_bare, double, size, tokens)))
                 if oterm.ready:
-                    runs.append((f"oterm {size}", lambda s=size: oterm_peer.run(oterm, double, s, tokens, measure)))
+                    runs.append((f"oterm {size}", partial(oterm_peer.run, oterm, double, size, tokens, measure)))
                 for key, runner in runs:
                     found = runner()
                     results.setdefault(key, []).append(found)
