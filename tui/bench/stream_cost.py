@@ -49,7 +49,10 @@ def cpu_seconds(pid: int) -> float:
 def measure(app: PtyApp, double: OllamaDouble, ask: Callable[[PtyApp], None], tokens: int) -> dict:
     """Ask through `ask`, then the CPU and terminal bytes from the first to the last piece."""
     ask(app)
-    answer = double.next_answer(180)
+    try:
+        answer = double.next_answer(120)
+    except TimeoutError:
+        raise RuntimeError(f"no answer asked for; screen: {app.screen_text()}") from None
     while not answer.first:
         time.sleep(0.002)
     cpu, sent, started = cpu_seconds(app.process.pid), app.screen_bytes, time.perf_counter()
@@ -74,7 +77,7 @@ def run_lchat(double: OllamaDouble, size: tuple[int, int], stats: bool, tokens: 
         home = Path(tmp)
         config = write_config(home / "config.toml", max_tokens=tokens + 10, model=MODEL,
                               ollama_host=double.host_port, extra=f"\n[stats]\nvisible = {str(stats).lower()}\n")
-        spec = {"data_dir": str(home / "data"), "config": str(config), "scenario": "stream"}
+        spec = {"data_dir": str(home / "data"), "config": str(config), "scenario": "stream", "model": MODEL}
         with PtyApp(spec, lchat_env(home), size=size) as app:
             app.wait_for("ready", 60)
             app.wait_quiet(timeout=5)
