@@ -26,9 +26,14 @@ def model_entry(name: str, *, size: int = 2 * GIB, family: str = "llama", params
     }
 
 
-def show_entry(entry: dict[str, Any], *, context: int = 131072) -> dict[str, Any]:
+def show_entry(entry: dict[str, Any], *, context: int = 131072,
+               thinking: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """`thinking`: None for a model that cannot think, else its levels (() for none)."""
     family = entry["details"]["family"]
-    return {
+    extra: dict[str, Any] = {}
+    if thinking:
+        extra["thinking"] = {"values": list(thinking), "default": "medium"}
+    return extra | {
         "license": "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\nline two",
         "modelfile": "FROM x", "parameters": 'stop "<|eot_id|>"\ntemperature 0.6',
         "template": "{{ .Prompt }}", "details": entry["details"],
@@ -38,7 +43,7 @@ def show_entry(entry: dict[str, Any], *, context: int = 131072) -> dict[str, Any
             f"{family}.embedding_length": 3072, f"{family}.attention.head_count": 24,
             f"{family}.attention.head_count_kv": 8,
         },
-        "capabilities": ["completion", "tools"],
+        "capabilities": ["completion", "tools"] + (["thinking"] if thinking is not None else []),
         "modified_at": entry["modified_at"],
     }
 
@@ -66,6 +71,13 @@ class OllamaState:
     pull_delay: float = 0.0
     pull_fault: str = ""
     """"" or error_line (a registry error in the stream) or kill."""
+    thinkers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Models that think (by default), with their levels (() for none); levels models ignore think false."""
+    thoughts: list[str] = field(default_factory=lambda: ["The user", " greets me.", " Reply kindly."])
+    """The reasoning a thinking model streams in `message.thinking` before its answer."""
+
+    chats: list[dict[str, Any]] = field(default_factory=list)
+    """Every /api/chat request body, in order."""
 
     def add(self, name: str, **kwargs: Any) -> dict[str, Any]:
         entry = model_entry(name, **kwargs)
@@ -108,7 +120,7 @@ class OllamaHandler(Handler):
             if entry is None:
                 self.send_json(404, {"error": f"model '{body.get('model')}' not found"})
             else:
-                self.send_json(200, show_entry(entry))
+                self.send_json(200, show_entry(entry, thinking=state.thinkers.get(entry["model"])))
         elif path in ("/api/chat", "/api/generate"):
             self.chat(state, body)
         elif path == "/api/pull":
@@ -122,6 +134,7 @@ class OllamaHandler(Handler):
             self.send_json(404, {"error": "not found"})
 
     def chat(self, state: OllamaState, body: dict[str, Any]) -> None:
+        state.chats.append(body)
         model = body.get("model", "")
         fault = state.chat_fault
         if fault == "redirect":
@@ -140,11 +153,22 @@ class OllamaHandler(Handler):
         if model not in state.models:
             self.send_json(404, {"error": f"model '{model}' not found"})
             return
+        is_chat = self.path.startswith("/api/chat")
+        levels = state.thinkers.get(model)
+        if "think" in body and levels is None:
+            self.send_json(400, {"error": f'"{model}" does not support thinking'})
+            return
+        thinks = levels is not None and (body.get("think", True) is not False or bool(levels))
         if body.get("keep_alive") == 0 and not body.get("messages") and not body.get("prompt"):
             state.running.pop(model, None)
             self.send_json(200, dict(final_chunk(model, "unload"), response=""))
             return
         self.start_chunked("application/x-ndjson")
+        for thought in state.thoughts if thinks and is_chat else []:
+            if state.piece_delay:
+                time.sleep(state.piece_delay)
+            self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
+                                   "message": {"role": "assistant", "content": "", "thinking": thought}}) + "\n")
         for index, piece in enumerate(state.reply):
             if fault and index == state.fault_after:
                 if fault == "kill":

@@ -25,6 +25,16 @@ class OpenAIState:
     redirect_to: str = ""
     """Where the fault "redirect" sends chat requests (a 307)."""
     usage: bool = True
+    thoughts: list[str] = field(default_factory=list)
+    """Reasoning streamed before the reply, each piece in the delta field `reasoning_field`."""
+    reasoning_field: str = "reasoning_content"
+    """"reasoning_content" (vLLM, llama-server) or "reasoning" (Ollama's /v1)."""
+    honours_think_off: bool = True
+    """Whether chat_template_kwargs {"enable_thinking": false} stops the thoughts."""
+    refuses: tuple[str, ...] = ()
+    """Request fields answered with a 400 naming them, as strict servers do."""
+    reasoning_tokens: int | None = None
+    """usage.completion_tokens_details.reasoning_tokens, when the server counts them."""
 
 
 class OpenAIHandler(Handler):
@@ -59,6 +69,10 @@ class OpenAIHandler(Handler):
         if state.fault == "no_usage_support" and "stream_options" in body:
             self.send_json(400, {"error": {"message": "Unrecognized request argument: stream_options"}})
             return
+        for name in state.refuses:
+            if name in body:
+                self.send_json(400, {"error": {"message": f"Unrecognized request argument supplied: {name}"}})
+                return
         if body["model"] not in state.models:
             self.send_json(404, {"error": {"message": f"The model `{body['model']}` does not exist"}})
             return
@@ -69,6 +83,9 @@ class OpenAIHandler(Handler):
 
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
         event(base | {"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+        think_off = body.get("chat_template_kwargs", {}).get("enable_thinking") is False
+        for thought in [] if think_off and state.honours_think_off else state.thoughts:
+            event(base | {"choices": [{"index": 0, "delta": {state.reasoning_field: thought}, "finish_reason": None}]})
         for index, piece in enumerate(state.reply):
             if state.fault and index == state.fault_after:
                 if state.fault == "kill":
@@ -91,8 +108,12 @@ class OpenAIHandler(Handler):
             event(base | {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
         event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if body.get("stream_options", {}).get("include_usage"):
-            event(base | {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": len(state.reply),
-                                                   "total_tokens": 12 + len(state.reply)}})
+            completion = len(state.reply) + len(state.thoughts)
+            usage: dict[str, Any] = {"prompt_tokens": 12, "completion_tokens": completion,
+                                     "total_tokens": 12 + completion}
+            if state.reasoning_tokens is not None:
+                usage["completion_tokens_details"] = {"reasoning_tokens": state.reasoning_tokens}
+            event(base | {"choices": [], "usage": usage})
         self.chunk("data: [DONE]\n\n")
         self.end_chunked()
 

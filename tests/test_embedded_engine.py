@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.gguf_files import (
+    CHATML,
     starter_model,
+    with_chat_template,
     write_header_only,
     write_random,
     write_tiny_llama,
@@ -27,10 +29,12 @@ from tui.engines.base import (
     Finished,
     ModelLoadError,
     ModelNotFound,
+    ReasoningPiece,
     TextPiece,
 )
 from tui.engines.embedded import EmbeddedEngine, default_threads
 from tui.engines.embedded_child import TextStream
+from tui.engines.gguf_info import read_gguf_info
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = starter_model()
@@ -339,3 +343,106 @@ def test_the_tuis_engine_leaves_a_core_but_the_config_stays_auto(monkeypatch, pa
     assert config.engine.threads == 0  # not resolved into the config, so saving it (a theme switch) keeps "auto"
     config.engine.threads = 2  # a number the user chose wins everywhere
     assert build_engines(config, paths, for_tui=True)["embedded"]._n_threads == 2
+
+
+
+# Reasoning: split on the template's own markers
+
+THINK_OPENED = CHATML.replace("'<|im_start|>assistant\n'", "'<|im_start|>assistant\n<think>\n'")
+"""ChatML whose generation prompt opens a think block, as DeepSeek-R1's and Qwen3-Thinking-2507's do."""
+SAME_PROMPT_UNMARKED = CHATML.replace("'<|im_start|>assistant\n'", "'<|im_start|>assistant\n<' ~ 'think>\n'")
+"""The same prompt from a template that never spells the marker: its output is not split."""
+QWEN3_LIKE = CHATML.replace(
+    "{{ '<|im_start|>assistant\n' }}",
+    "{{ '<|im_start|>assistant\n' }}{% if enable_thinking is defined and enable_thinking is false %}"
+    "{{ '<think>\n\n</think>\n\n' }}{% else %}{{ '<think>\n' }}{% endif %}",
+)
+"""A template with Qwen3's switch: thinking off closes an empty block in the prompt."""
+
+
+async def events_of(engine: EmbeddedEngine, model: str, options: GenerationOptions = GREEDY) -> list:
+    return [event async for event in engine.chat(model, QUESTION, options)]
+
+
+def joined(events: list, kind: type) -> str:
+    return "".join(e.text for e in events if isinstance(e, kind))
+
+
+def test_the_templates_differ_only_in_spelling() -> None:
+    from jinja2 import Template
+
+    render = {"messages": [{"role": "user", "content": "hi"}], "add_generation_prompt": True}
+    assert Template(THINK_OPENED).render(**render) == Template(SAME_PROMPT_UNMARKED).render(**render)
+    assert Template(THINK_OPENED).render(**render).endswith("assistant\n<think>\n")
+    assert "<think>" not in SAME_PROMPT_UNMARKED and "</think>" not in SAME_PROMPT_UNMARKED
+
+
+@pytest.fixture(scope="module")
+def starter_copies(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The starter model with a template that opens a think block, and one that does the same unmarked."""
+    if STARTER is None:
+        pytest.skip("starter model not installed")
+    folder = tmp_path_factory.mktemp("thinking")
+    opened = with_chat_template(STARTER, folder / "starter-think.gguf", THINK_OPENED)
+    plain = with_chat_template(STARTER, folder / "starter-plain.gguf", SAME_PROMPT_UNMARKED)
+    return str(opened), str(plain)
+
+
+@needs_starter
+@pytest.mark.model
+async def test_starter_writes_reasoning_until_it_closes_the_block_or_stops(engine, starter_copies) -> None:
+    opened, plain = starter_copies
+    raw_events = await events_of(engine, plain)
+    raw = joined(raw_events, TextPiece)
+    assert raw and not any(isinstance(e, ReasoningPiece) for e in raw_events)
+    events = await events_of(engine, opened)
+    reasoning, answer = joined(events, ReasoningPiece), joined(events, TextPiece)
+    thought, closed, after = raw.partition("</think>")
+    # Same prompt, greedy: the same words, split where the model closed the block (if it did).
+    assert reasoning == thought.strip() and reasoning
+    assert answer == (after.lstrip() if closed else "")
+    assert "<think>" not in answer and "</think>" not in answer
+    final = events[-1]
+    assert isinstance(final, Finished) and final.reasoning_ttft_s is not None
+    assert (final.ttft_s is None) == (not answer)
+    assert 0 < final.reasoning_tokens <= final.completion_tokens and not final.reasoning_estimated
+    assert final.completion_tokens == raw_events[-1].completion_tokens
+    # Its template has no switch: asked not to think, it thinks anyway, and the answer says so.
+    off = await events_of(engine, opened, GenerationOptions(temperature=0.0, max_tokens=60, think="off"))
+    assert joined(off, ReasoningPiece) == reasoning
+    assert off[-1].notice == "the model thought although thinking was set off"
+
+
+async def test_thinking_is_switched_off_through_the_template(engine, tmp_path, tiny) -> None:
+    model = str(write_tiny_llama(tmp_path / "qwen3ish.gguf", chat_template=QWEN3_LIKE))
+    options = GenerationOptions(temperature=0.0, max_tokens=20)
+    thinking = await events_of(engine, model, options)
+    assert all(isinstance(e, ReasoningPiece) for e in thinking[:-1]) and joined(thinking, ReasoningPiece)
+    final = thinking[-1]
+    assert final.ttft_s is None and final.reasoning_ttft_s is not None
+    assert final.reasoning_tokens == final.completion_tokens == 20
+    off = await events_of(engine, model, GenerationOptions(temperature=0.0, max_tokens=20, think="off"))
+    assert all(isinstance(e, TextPiece) for e in off[:-1]) and joined(off, TextPiece)
+    # The template got enable_thinking=false: its prompt holds the closed, empty block.
+    assert off[-1].prompt_tokens == final.prompt_tokens + len("\n</think>\n\n")
+    assert off[-1].reasoning_tokens is None and off[-1].notice == ""
+    # What the model list says (tui.thinking offers choices from it): ChatML cannot think.
+    assert read_gguf_info(Path(model)).extra["thinking"] is True
+    assert read_gguf_info(Path(tiny)).extra["thinking"] is False
+
+
+def test_control_tokens_are_decoded_only_where_the_splitter_needs_them(tiny: str) -> None:
+    """gpt-oss's channel markers are control tokens: hidden in answers, decoded for the splitter."""
+    result = _run_script(
+        "import llama_cpp\n"
+        "from tui.engines.embedded_child import _token_bytes\n"
+        f"llm = llama_cpp.Llama(model_path={tiny!r}, n_ctx=64, verbose=False)\n"
+        "vocab = llm._model.vocab\n"
+        "start = llm.tokenize(b'<|im_start|>', add_bos=False, special=True)\n"
+        "assert len(start) == 1 and llama_cpp.llama_vocab_is_control(vocab, start[0])\n"
+        "a = llm.tokenize(b'a', add_bos=False, special=False)[0]\n"
+        "print(_token_bytes(llama_cpp, vocab, start[0], ()), _token_bytes(llama_cpp, vocab, start[0], ('<|im_start|>',)),"
+        " _token_bytes(llama_cpp, vocab, start[0], ('<think>',)), _token_bytes(llama_cpp, vocab, a, ('<|im_start|>',)))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["b''", "b'<|im_start|>'", "b''", "b'a'"]

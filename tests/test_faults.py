@@ -92,6 +92,48 @@ def test_kill_9_mid_answer_from_ollama_keeps_what_was_committed(lchat_home: Path
     assert answer.content.count("\n") >= 20 and (shown + process.stdout.read()).decode().startswith(answer.content)
 
 
+def test_kill_9_mid_reasoning_keeps_the_reasoning_that_arrived(lchat_home: Path) -> None:
+    state = OllamaState(thoughts=[f"thought {n}\n" for n in range(1, 400)], reply=["never reached"],
+                        piece_delay=0.02)
+    state.add("qwen3:0.6b")
+    state.thinkers["qwen3:0.6b"] = ()
+    daemon = start_ollama(state)
+    try:
+        lchat_home.mkdir(parents=True, exist_ok=True)
+        (lchat_home / "config.toml").write_text(f'[ollama]\nhosts = ["{daemon.url}"]\n')
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui", "ask", "-m", "qwen3:0.6b", "Think for a while."],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        )
+        database = lchat_home / "data" / "history.db"
+        deadline = time.monotonic() + 60
+        committed = ""
+        while committed.count("\n") < 20:  # several commits of reasoning, no answer yet
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "no reasoning reached the disk"
+            time.sleep(0.05)
+            committed = _reasoning_on_disk(database)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        daemon.stop()
+    question, answer = question_and_answer_after_kill(lchat_home / "data" / "history.db")
+    assert question.content == "Think for a while."
+    assert answer.status is MessageStatus.INTERRUPTED and answer.content == ""
+    assert answer.reasoning.startswith("thought 1\nthought 2\n") and answer.reasoning.count("\n") >= 20
+
+
+def _reasoning_on_disk(database: Path) -> str:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as raw:
+            row = raw.execute("SELECT text FROM message_parts WHERE kind = 'reasoning'").fetchone()
+    except sqlite3.Error:
+        return ""
+    return row[0] if row else ""
+
+
 # 2: the engine child dies mid-answer
 
 

@@ -11,30 +11,44 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tui"
-NO_TEXTUAL = [
-    "tui.store", "tui.engines.base", "tui.engines.fake", "tui.engines.embedded", "tui.engines.discovery",
-    "tui.engines.gguf_info", "tui.engines.registry", "tui.chat_service", "tui.config", "tui.paths",
-    "tui.services", "tui.ask", "tui.cli",
-    "tui.store.backup", "tui.store.branches", "tui.store.search", "tui.store.transfer", "tui.portable",
-    "tui.history_cli", "tui.context_window", "tui.clipboard", "tui.presets",
-    "tui.engines.ollama_engine", "tui.engines.ollama_errors", "tui.engines.openai_engine", "tui.engines.manage",
-    "tui.engines.lora", "tui.engines.urls", "tui.models.fit", "tui.models.catalog", "tui.models.memory", "tui.models.stores",
-    "tui.models.hf", "tui.models.library", "tui.models.transfer", "tui.models.gguf_details",
-    "tui.stats", "tui.stats.nvidia", "tui.stats.amd", "tui.stats.cpu", "tui.stats.energy", "tui.stats.alerts",
-    "tui.stats.report", "tui.stats.remote", "tui.stats.fake", "tui.stats.command",
-]
+UI_PACKAGES = ("tui.ui", "tui.bench")
+"""The app and the benchmarks that drive it: the only places Textual may be loaded."""
 WIDGET_FORBIDDEN = ("sqlite3", "tui.store", "tui.engines", "tui.services", "tui.chat_service", "ollama",
-                    "llama_cpp", "httpx", "openai", "huggingface_hub", "tui.models")
+                    "llama_cpp", "httpx", "openai", "huggingface_hub", "tui.models", "mcp", "tui.tools")
 
 
-@pytest.mark.parametrize("module", NO_TEXTUAL)
-def test_backend_layer_does_not_import_textual(module: str) -> None:
-    code = f"import sys, json, {module}; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = json.loads(out.stdout)
-    assert not [name for name in loaded if name == "textual" or name.startswith("textual.")]
+def backend_modules() -> list[str]:
+    """Every module of the package outside the UI, found by walking it."""
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if not name.startswith(UI_PACKAGES) and name != "tui.__main__":
+            names.append(name)
+    return names
+
+
+def test_the_walk_finds_the_backend_layer() -> None:
+    found = backend_modules()
+    assert {"tui.store.history", "tui.engines.ollama_engine", "tui.chat_service", "tui.stats.nvidia"} <= set(found)
+    assert not [name for name in found if name.startswith("tui.ui")]
+
+
+def test_backend_layer_does_not_import_textual() -> None:
+    # One interpreter imports them in turn; the first after which Textual is loaded brought it.
+    code = (
+        "import importlib, json, sys\n"
+        "culprits = []\n"
+        "for name in json.loads(sys.argv[1]):\n"
+        "    importlib.import_module(name)\n"
+        "    loaded = [m for m in sys.modules if m == 'textual' or m.startswith('textual.') or m == 'llama_cpp']\n"
+        "    if loaded and not culprits: culprits.append([name, loaded[:3]])\n"
+        "print(json.dumps(culprits))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(backend_modules())],
+                         capture_output=True, text=True, check=True)
     # llama.cpp is loaded in the engine's child process only.
-    assert "llama_cpp" not in loaded
+    assert json.loads(out.stdout) == []
 
 
 def imports_of(path: Path) -> set[str]:
@@ -47,7 +61,7 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "ui" / "widgets").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((PACKAGE / "ui" / "widgets").rglob("*.py")), ids=lambda p: p.name)
 def test_widgets_do_not_speak_sql_http_or_engines(path: Path) -> None:
     bad = {name for name in imports_of(path) if name.startswith(WIDGET_FORBIDDEN)}
     assert not bad, f"{path.name} imports {bad}"
@@ -58,3 +72,15 @@ def test_only_the_engine_child_imports_llama_cpp() -> None:
              if any(name.startswith("llama_cpp") for name in imports_of(p))}
     # The benchmarks' raw reference drives llama.cpp directly, in a process of its own.
     assert users - {"bench/raw_llama.py"} == {"engines/embedded_child.py"}
+
+
+def test_a_textual_import_in_the_backend_is_caught(tmp_path: Path) -> None:
+    """The walk-and-import check above can fail: a module that loads Textual is named."""
+    code = (
+        "import importlib, sys\n"
+        "importlib.import_module('tui.store')\n"
+        "assert not any(m.startswith('textual') for m in sys.modules)\n"
+        "importlib.import_module('tui.ui.widgets.composer')\n"
+        "assert any(m.startswith('textual') for m in sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -30,3 +30,21 @@ async def test_a_streamed_answer_ends_as_it_shows_when_reopened(open_services) -
         assert reopened is not answer and reopened.message.content == ANSWER
         assert reopened.outer_size.height == streamed_height
         assert screen_output(app) == streamed_screen
+
+
+async def test_reasoning_streams_through_the_same_renderer_and_ends_whole(open_services) -> None:
+    from tui.ui.widgets.reasoning_block import ReasoningBlock
+    from tui.ui.widgets.streamed_markdown import StreamedMarkdown
+
+    thoughts = pieces("First I consider **the list**:\n\n- one\n- two\n\nThen I answer.", 5)
+    engine = ScriptedEngine(script=fixed_script(*pieces(ANSWER, 4)), reasoning=thoughts, delay=0.002)
+    app = LchatApp(open_services(engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"go", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        answer = app.screen.query(MessageView).last()
+        block = answer.query_one(ReasoningBlock)
+        assert block.folded and not block.query(LiveLines)
+        assert block.query_one(StreamedMarkdown).source == "".join(thoughts) == answer.message.reasoning
+        assert answer.query_one(".body").source == ANSWER

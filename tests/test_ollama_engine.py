@@ -9,15 +9,28 @@ from contextlib import aclosing
 import pytest
 
 from tests.fake_ollama import GIB, OllamaState, start_ollama
-from tests.loopback import closed_port, serve
-from tests.loopback import Handler
+from tests.loopback import Handler, closed_port, serve
 from tui.chat_service import ChatService, ModelChoice
 from tui.config import ChatConfig, Config
 from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
-from tui.engines.base import EngineCrashed, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece
+from tui.engines.base import (
+    EngineCrashed,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ModelNotFound,
+    ReasoningPiece,
+    TextPiece,
+)
 from tui.engines.manage import Deletes, Describes, Pulls, Unloads
-from tui.engines.ollama_engine import OllamaEngine, configured_ollama_engines, ollama_url
+from tui.engines.ollama_engine import (
+    OllamaEngine,
+    ThinkAbility,
+    configured_ollama_engines,
+    ollama_url,
+)
 from tui.store import HistoryStore
+from tui.thinking import think_choices
 
 HELLO = [ChatTurn(Role.USER, "hi")]
 SECRET = "Bearer sk-live-0123456789abcdef"
@@ -315,3 +328,82 @@ async def test_a_wrong_host_is_named_as_such_not_as_a_missing_model() -> None:
         await engine.aclose()
     finally:
         other.stop()
+
+
+@pytest.fixture
+def thinking_daemon(daemon):
+    state: OllamaState = daemon.state
+    state.add("qwen3:8b", family="qwen3")
+    state.add("gpt-oss:20b", family="gptoss")
+    state.thinkers = {"qwen3:8b": (), "gpt-oss:20b": ("low", "medium", "high")}
+    return daemon
+
+
+async def test_a_thinking_model_streams_its_reasoning_first_and_the_answer_clean(engine, thinking_daemon) -> None:
+    thinking_daemon.state.piece_delay = 0.05
+    events = await collect(engine, "qwen3:8b")
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["ReasoningPiece"] * 3 + ["TextPiece"] * 4 + ["Finished"]
+    assert "".join(e.text for e in events if isinstance(e, ReasoningPiece)) == "The user greets me. Reply kindly."
+    assert "".join(e.text for e in events if isinstance(e, TextPiece)) == "Hello from Ollama."
+    final = events[-1]
+    # TTFT is the first answer token; the reasoning's own is earlier.
+    assert final.reasoning_ttft_s is not None and final.ttft_s is not None
+    assert final.ttft_s >= final.reasoning_ttft_s + 0.1
+    # One eval_count (4) for both: the split is estimated by characters (33 reasoning, 18 answer).
+    assert (final.reasoning_tokens, final.reasoning_estimated) == (round(4 * 33 / 51), True)
+    assert "think" not in thinking_daemon.requests[-1].body  # None: the model's default.
+    assert final.notice == ""
+
+
+async def test_think_is_sent_as_the_model_allows(engine, thinking_daemon) -> None:
+    async def think_sent(model: str, think: str | None) -> tuple[object, list[object]]:
+        events = await collect(engine, model, GenerationOptions(think=think))
+        body = [r for r in thinking_daemon.requests if r.path == "/api/chat"][-1].body
+        return body.get("think", "absent"), events
+
+    value, events = await think_sent("qwen3:8b", "off")
+    assert value is False and not any(isinstance(e, ReasoningPiece) for e in events) and events[-1].reasoning_tokens is None
+    assert (await think_sent("qwen3:8b", "on"))[0] is True
+    assert (await think_sent("qwen3:8b", "high"))[0] is True  # No levels: a level means on.
+    assert (await think_sent("gpt-oss:20b", "low"))[0] == "low"
+    assert (await think_sent("gpt-oss:20b", "on"))[0] == "medium"  # The model's default level.
+    # A model that cannot think is never sent `think` (Ollama refuses it), whatever the setting.
+    value, events = await think_sent("llama3.2:latest", "on")
+    assert value == "absent" and isinstance(events[-1], Finished)
+    # gpt-oss thinks anyway with think off: the answer says so.
+    value, events = await think_sent("gpt-oss:20b", "off")
+    assert value is False and any(isinstance(e, ReasoningPiece) for e in events)
+    assert events[-1].notice == "the model thought although thinking was set off"
+    # /api/show is asked once per model, however many answers.
+    assert thinking_daemon.paths().count("POST /api/show") == 3
+
+
+async def test_the_model_list_says_which_models_think_and_their_levels(engine, thinking_daemon) -> None:
+    models = {m.name: m for m in await engine.list_models()}
+    assert models["qwen3:8b"].extra["thinking"] is True and "think_levels" not in models["qwen3:8b"].extra
+    assert models["gpt-oss:20b"].extra["think_levels"] == ["low", "medium", "high"]
+    assert models["llama3.2:latest"].extra["thinking"] is False
+    assert think_choices(models["gpt-oss:20b"]) == ["", "off", "low", "medium", "high"]
+    assert think_choices(models["llama3.2:latest"]) == [""]
+    shows = thinking_daemon.paths().count("POST /api/show")
+    await collect(engine, "gpt-oss:20b", GenerationOptions(think="low"))  # The list's answer is reused.
+    assert thinking_daemon.paths().count("POST /api/show") == shows
+
+
+def test_think_ability_from_older_daemons_without_the_levels_object() -> None:
+    assert ThinkAbility.from_show({"capabilities": ["completion"]}).as_extra() == {"thinking": False}
+    assert ThinkAbility.from_show({"capabilities": ["thinking"]}).as_extra() == {"thinking": True}
+    gpt_oss = {"capabilities": ["thinking"], "model_info": {"general.architecture": "gptoss"}}
+    assert ThinkAbility.from_show(gpt_oss) == ThinkAbility(True, ("low", "medium", "high"), "medium")
+
+
+async def test_reasoning_goes_back_only_when_the_turn_carries_it(engine, thinking_daemon) -> None:
+    turns = [ChatTurn(Role.USER, "hi"), ChatTurn(Role.ASSISTANT, "Hello", reasoning="greet back"),
+             ChatTurn(Role.USER, "again")]
+    async with aclosing(engine.chat("qwen3:8b", turns, GenerationOptions())) as stream:
+        async for _ in stream:
+            pass
+    sent = thinking_daemon.requests[-1].body["messages"]
+    assert sent[1] == {"role": "assistant", "content": "Hello", "thinking": "greet back"}
+    assert sent[0] == {"role": "user", "content": "hi"}

@@ -13,7 +13,14 @@ from tui.chat_service import ChatService, ModelChoice
 from tui.config import ChatConfig, Config, ServerConfig
 from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
 from tui.engines.base import (
-    BadRequest, EngineCrashed, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece,
+    BadRequest,
+    EngineCrashed,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ModelNotFound,
+    ReasoningPiece,
+    TextPiece,
 )
 from tui.engines.openai_engine import PRESETS, OpenAICompatEngine, configured_servers
 from tui.store import HistoryStore
@@ -212,3 +219,76 @@ async def test_invalid_utf8_from_the_server_becomes_replacement_characters(engin
     # Asked uncompressed, so the repair always has text to work on.
     assert server.requests[-1].headers.get("Accept-Encoding") == "identity"
     assert isinstance(events[-1], Finished)
+
+
+def texts(events: list, kind: type) -> str:
+    return "".join(e.text for e in events if isinstance(e, kind))
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+async def test_reasoning_deltas_stream_as_reasoning(engine, server, field) -> None:
+    server.state.thoughts = ["Greeting", " detected."]
+    server.state.reasoning_field = field
+    events = await collect(engine)
+    assert [type(e) for e in events[:3]] == [ReasoningPiece, ReasoningPiece, TextPiece]
+    assert texts(events, ReasoningPiece) == "Greeting detected." and texts(events, TextPiece) == "Hi there!"
+    final = events[-1]
+    assert final.reasoning_ttft_s is not None and final.ttft_s is not None
+    assert final.ttft_s >= final.reasoning_ttft_s
+    # The server's one total (5) split by characters: 18 of reasoning, 9 of answer.
+    assert (final.completion_tokens, final.reasoning_tokens, final.reasoning_estimated) == (5, 3, True)
+    body = server.requests[-1].body
+    assert "reasoning_effort" not in body and "chat_template_kwargs" not in body  # The model's default.
+
+
+async def test_reasoning_counted_by_the_server_is_not_an_estimate(engine, server) -> None:
+    server.state.thoughts, server.state.reasoning_tokens = ["Hmm."], 1
+    final = (await collect(engine))[-1]
+    assert (final.reasoning_tokens, final.reasoning_estimated) == (1, False)
+
+
+async def test_think_tags_inside_the_content_are_split_even_across_chunks(engine, server) -> None:
+    server.state.reply = ["<th", "ink>\nThe user", " says hi.</thi", "nk>\n\nHello", " <b>there</b>"]
+    events = await collect(engine)
+    assert texts(events, ReasoningPiece) == "The user says hi."
+    assert texts(events, TextPiece) == "Hello <b>there</b>"
+    assert events[-1].ttft_s >= events[-1].reasoning_ttft_s
+
+
+async def test_think_settings_reach_the_server_and_a_refused_level_is_said(engine, server) -> None:
+    server.state.thoughts = ["Thinking."]
+    events = await collect(engine, options=GenerationOptions(think="off"))
+    assert server.requests[-1].body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert texts(events, ReasoningPiece) == "" and events[-1].notice == ""
+    await collect(engine, options=GenerationOptions(think="on"))
+    assert server.requests[-1].body["chat_template_kwargs"] == {"enable_thinking": True}
+    await collect(engine, options=GenerationOptions(think="high"))
+    assert server.requests[-1].body["reasoning_effort"] == "high"
+    assert (await engine.list_models())[0].extra["think_levels"] == ["low", "medium", "high"]
+    # A server that refuses reasoning_effort: asked again without it, and the answer says so.
+    server.state.refuses = ("reasoning_effort",)
+    events = await collect(engine, options=GenerationOptions(think="low"))
+    assert "reasoning_effort" not in server.requests[-1].body and texts(events, TextPiece) == "Hi there!"
+    assert events[-1].notice == "lmstudio does not take reasoning_effort, so the think setting was not sent"
+    assert "think_levels" not in (await engine.list_models())[0].extra  # Levels no longer offered.
+    chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    events = await collect(engine, options=GenerationOptions(think="low"))  # Not tried again.
+    assert len([r for r in server.requests if r.path.endswith("/chat/completions")]) == len(chats) + 1
+    assert "does not take reasoning_effort" in events[-1].notice
+
+
+async def test_a_model_that_thinks_with_think_off_is_reported(engine, server) -> None:
+    server.state.thoughts, server.state.honours_think_off = ["I think anyway."], False
+    events = await collect(engine, options=GenerationOptions(think="off"))
+    assert texts(events, ReasoningPiece) == "I think anyway." and texts(events, TextPiece) == "Hi there!"
+    assert events[-1].notice == "the model thought although thinking was set off"
+
+
+async def test_reasoning_goes_back_only_when_the_turn_carries_it(engine, server) -> None:
+    turns = [ChatTurn(Role.USER, "hi"), ChatTurn(Role.ASSISTANT, "Hello", reasoning="greet"),
+             ChatTurn(Role.ASSISTANT, "Plain")]
+    async with aclosing(engine.chat("qwen2.5-7b-instruct", turns, GenerationOptions())) as stream:
+        [event async for event in stream]
+    sent = server.requests[-1].body["messages"]
+    assert sent[1] == {"role": "assistant", "content": "Hello", "reasoning_content": "greet"}
+    assert sent[2] == {"role": "assistant", "content": "Plain"}

@@ -8,23 +8,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
 from tui.config import ChatConfig
-from tui.context_window import fit, message_tokens
+from tui.attachments import total_tokens
+from tui.context_window import estimate_tokens, fit, message_tokens
 from tui.domain import (
+    Attachment,
     ChatMessage,
     ChatTurn,
     Conversation,
     GenerationOptions,
     MessageStatus,
+    MessagePart,
     ModelInfo,
+    PartKind,
     Role,
 )
-from tui.engines.base import Engine, EngineError, EngineUnavailable, Finished, ModelNotFound, TextPiece
+from tui.answer_draft import AnswerDraft
+from tui.engines.base import (
+    BadRequest,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ModelNotFound,
+    ReasoningPiece,
+    TextPiece,
+)
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
 
@@ -69,6 +83,13 @@ class AnswerPiece:
 
 
 @dataclass(frozen=True)
+class ReasoningUpdate:
+    """More of the answer's reasoning (raw: not yet made terminal-safe)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class AnswerEnded:
     """The answer's final row; `stats` is None when it failed."""
 
@@ -78,7 +99,7 @@ class AnswerEnded:
     """Why the answer could not be written to the history (disk full...), or empty."""
 
 
-ChatUpdate = QuestionSaved | AnswerStarted | AnswerPiece | AnswerEnded
+ChatUpdate = QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded
 
 
 @dataclass(frozen=True)
@@ -110,7 +131,7 @@ class ChatService:
         """Measures each answer's energy (tui.stats); None stores no energy figures."""
         self._unsaved: dict[int, dict[str, Any]] = {}
         """Final states of answers the store refused (disk full), by message id, to write later."""
-        self._streaming: dict[int, tuple[ChatMessage, list[str]]] = {}
+        self._streaming: dict[int, AnswerDraft] = {}
         """Answers arriving now, with what has arrived, for interrupt_streaming. (One closed before
         it got here is still "streaming" on disk, empty; the next start marks it interrupted.)"""
 
@@ -183,11 +204,21 @@ class ChatService:
             if not limit or len(path) < window or sum(map(message_tokens, path)) > limit:
                 break
             window *= 4
-        fitted = fit(conversation.system_prompt, path, limit=limit, reserve=reserve)
+        fitted = fit(conversation.system_prompt, path, limit=limit, reserve=reserve, turn_of=self._turn_of)
         dropped = fitted.dropped
         if limit and len(path) == window:  # The part never read was left out too.
             dropped += self.store.path_length(end_id) - len(path)
         return fitted.turns, ContextInfo(fitted.tokens, limit, dropped)
+
+    def _turn_of(self, message: ChatMessage) -> ChatTurn:
+        """A stored message as the engine is sent it: with its attachments' bytes (an
+        attachment whose bytes are gone is left out), without its reasoning."""
+        attachments = []
+        for part in message.parts_of(PartKind.ATTACHMENT):
+            data = self.store.get_blob(str(part.data.get("sha256", "")))
+            if data is not None:
+                attachments.append(Attachment(str(part.data.get("name", "file")), str(part.data.get("mime", "")), data))
+        return ChatTurn(message.role, message.content, attachments=tuple(attachments))
 
     def default_model(self, models: list[ModelInfo], conversation: Conversation | None = None) -> ModelChoice | None:
         """The conversation's model, else the configured one, else the first usable model."""
@@ -226,6 +257,7 @@ class ChatService:
             max_tokens=params.get("max_tokens", self.defaults.max_tokens),
             seed=params.get("seed"),
             lora=params.get("lora"),
+            think=params.get("think", self.defaults.think) or None,
         )
 
     def new_conversation(self, model: ModelChoice | None = None) -> Conversation:
@@ -245,85 +277,105 @@ class ChatService:
                 turns.append(ChatTurn(message.role, message.content))
         return turns
 
-    async def send(self, conversation_id: int, text: str, model: ModelChoice) -> AsyncIterator[ChatUpdate]:
-        """Commit `text` as the user's message, then stream and commit the answer.
+    async def send(
+        self, conversation_id: int, text: str, model: ModelChoice,
+        *, attachments: Sequence[Attachment] = (),
+    ) -> AsyncIterator[ChatUpdate]:
+        """Commit `text` (and its attachments) as the user's message, then stream and commit
+        the answer.
 
         Use it inside `contextlib.aclosing` so that a cancelled consumer marks the
         answer interrupted at once rather than when the generator is collected.
         """
-        self.save_unsaved()
-        conversation = self.store.get_conversation(conversation_id)
-        if conversation is None:
-            raise EngineError(f"conversation {conversation_id} no longer exists")
-        if not conversation.title:
-            self.store.rename_conversation(conversation_id, title_from(text))
-        if (conversation.backend, conversation.model) != (model.backend, model.name):
-            self.store.set_conversation_model(conversation_id, model.name, model.backend)
-        question = self.store.add_message(conversation_id, Role.USER, text)
-        yield QuestionSaved(question)
-        turns, context = self.fitted_turns(conversation, question.id, model)
-        answer = self.store.add_message(
-            conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
-            model=model.name, backend=model.backend,
-        )
-        yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+        async for update in self._answer(conversation_id, model, question=text, attachments=attachments):
             yield update
 
     async def regenerate(self, conversation_id: int, answer_id: int, model: ModelChoice) -> AsyncIterator[ChatUpdate]:
         """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
-        self.save_unsaved()
-        conversation = self.store.get_conversation(conversation_id)
-        old = self.store.get_message(answer_id)
-        if conversation is None or old is None or old.parent_id is None:
-            raise EngineError("that answer no longer exists")
-        turns, context = self.fitted_turns(conversation, old.parent_id, model)
-        answer = self.store.add_message(
-            conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
-            model=model.name, backend=model.backend, sibling_of=answer_id,
-        )
-        yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+        async for update in self._answer(conversation_id, model, replacing_answer=answer_id):
             yield update
 
     async def resend(
         self, conversation_id: int, message_id: int, text: str, model: ModelChoice
     ) -> AsyncIterator[ChatUpdate]:
         """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
+        async for update in self._answer(conversation_id, model, question=text, replacing_question=message_id):
+            yield update
+
+    async def _answer(
+        self, conversation_id: int, model: ModelChoice, *, question: str | None = None,
+        attachments: Sequence[Attachment] = (), replacing_question: int | None = None,
+        replacing_answer: int | None = None,
+    ) -> AsyncIterator[ChatUpdate]:
+        """The one path of every answer: store the question (unless an answer is redone), open
+        the answer's row, stream into it."""
         self.save_unsaved()
         conversation = self.store.get_conversation(conversation_id)
         if conversation is None:
             raise EngineError(f"conversation {conversation_id} no longer exists")
-        question = self.store.add_message(conversation_id, Role.USER, text, sibling_of=message_id)
-        yield QuestionSaved(question)
-        turns, context = self.fitted_turns(conversation, question.id, model)
+        if question is not None:
+            self._check_attachments_fit(conversation, model, question, attachments)
+            if not conversation.title:
+                self.store.rename_conversation(conversation_id, title_from(question))
+            if (conversation.backend, conversation.model) != (model.backend, model.name):
+                self.store.set_conversation_model(conversation_id, model.name, model.backend)
+            saved = self.store.add_message(
+                conversation_id, Role.USER, question, sibling_of=replacing_question,
+                parts=[attachment_part(attachment) for attachment in attachments],
+            )
+            yield QuestionSaved(saved)
+            asked_id = saved.id
+        else:
+            old = self.store.get_message(replacing_answer) if replacing_answer is not None else None
+            if old is None or old.parent_id is None:
+                raise EngineError("that answer no longer exists")
+            asked_id = old.parent_id
+        turns, context = self.fitted_turns(conversation, asked_id, model)
         answer = self.store.add_message(
             conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
-            model=model.name, backend=model.backend,
+            model=model.name, backend=model.backend, sibling_of=replacing_answer,
         )
         yield AnswerStarted(answer, context)
         async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
             yield update
 
+    def _check_attachments_fit(
+        self, conversation: Conversation, model: ModelChoice, question: str, attachments: Sequence[Attachment]
+    ) -> None:
+        """Refuse, before anything is stored or sent, attachments that cannot fit the context."""
+        limit = self.context_limit(conversation, model)
+        if not attachments or not limit:
+            return
+        needed = estimate_tokens(question) + total_tokens(attachments)
+        if needed > limit:
+            raise BadRequest(
+                f"The message with its attachments needs about {needed:,} tokens, more than the "
+                f"{limit:,}-token context of {model.name}; nothing was sent."
+            )
+
     async def _stream_answer(
         self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], options: GenerationOptions
     ) -> AsyncIterator[ChatUpdate]:
-        parts: list[str] = []
-        autosave = _Autosave(lambda: self._save_progress(answer, parts), self.commit_interval)
+        draft = AnswerDraft(self.store, answer)
+        autosave = _Autosave(draft.save, self.commit_interval)
         stats: Finished | None = None
         measurement = self.energy.begin() if self.energy is not None else None
         status, error = MessageStatus.COMPLETE, ""
-        self._streaming[answer.id] = (answer, parts)
+        self._streaming[answer.id] = draft
         try:
             engine = self.engine(model.backend)
             async with aclosing(engine.chat(model.name, turns, options)) as events:
                 async for event in events:
                     if isinstance(event, TextPiece):
-                        parts.append(event.text)
+                        draft.add_text(event.text)
                         yield AnswerPiece(event.text)
                         autosave.changed()
-                    else:
-                        stats = event
+                    elif isinstance(event, ReasoningPiece):
+                        draft.add_reasoning(event.text)
+                        yield ReasoningUpdate(event.text)
+                        autosave.changed()
+                    elif isinstance(event, Finished):
+                        stats = with_reasoning_figures(event, draft)
         except EngineError as engine_error:
             status, error = MessageStatus.ERROR, str(engine_error)
         except Exception as unexpected:  # noqa: BLE001 - a bug must not lose the answer either
@@ -331,47 +383,47 @@ class ChatService:
             status, error = MessageStatus.ERROR, f"unexpected error: {type(unexpected).__name__}: {unexpected}"
         except (asyncio.CancelledError, GeneratorExit):
             # Keep what was shown, marked: the user stopped it, nothing failed.
-            self._finish(answer, parts, MessageStatus.INTERRUPTED, "", None, _wh(measurement))
+            self._finish(draft, MessageStatus.INTERRUPTED, "", None, _wh(measurement))
             raise
         finally:
             autosave.stop()
             self._streaming.pop(answer.id, None)
-        final, finish_error = self._finish(answer, parts, status, error, stats, _wh(measurement))
+        final, finish_error = self._finish(draft, status, error, stats, _wh(measurement))
         yield AnswerEnded(final, stats if status is MessageStatus.COMPLETE else None, finish_error)
 
-    def _save_progress(self, answer: ChatMessage, parts: list[str]) -> None:
-        """Commit the answer so far; a failure (disk full) is logged and retried at the next save,
-        and the answer's end reports it if it persists."""
-        try:
-            self.store.update_message_content(answer.id, "".join(parts))
-        except StoreError as error:
-            logger.warning("could not save answer %s so far: %s", answer.id, error)
-
     def _finish(
-        self, answer: ChatMessage, parts: list[str], status: MessageStatus, error: str, stats: Finished | None,
+        self, draft: AnswerDraft, status: MessageStatus, error: str, stats: Finished | None,
         energy_wh: float | None = None,
     ) -> tuple[ChatMessage, str]:
         """Store the answer's final state; if that fails, the answer lives on in memory."""
-        figures = dict(
-            prompt_tokens=stats.prompt_tokens if stats else None,
-            completion_tokens=stats.completion_tokens if stats else None,
-            ttft_s=stats.ttft_s if stats else None,
-            gen_s=stats.gen_s if stats else None,
-            energy_wh=energy_wh,
-        )
-        final = dict(content="".join(parts), status=status, error=error, **figures)
+        if stats is None and draft.reasoning_chars:  # Interrupted or failed: keep what is known.
+            stats_figures: dict[str, Any] = dict(reasoning_ttft_s=draft.first_reasoning_s)
+        else:
+            stats_figures = dict(
+                prompt_tokens=stats.prompt_tokens if stats else None,
+                completion_tokens=stats.completion_tokens if stats else None,
+                ttft_s=stats.ttft_s if stats else None,
+                gen_s=stats.gen_s if stats else None,
+                reasoning_tokens=stats.reasoning_tokens if stats else None,
+                reasoning_estimated=stats.reasoning_estimated if stats else False,
+                reasoning_ttft_s=stats.reasoning_ttft_s if stats else None,
+            )
+        final = dict(content=draft.text, status=status, error=error, energy_wh=energy_wh,
+                     parts=draft.parts, **stats_figures)
+        answer_id = draft.message.id
         try:
-            return self.store.finish_message(answer.id, **final), ""
+            return self.store.finish_message(answer_id, **final), ""
         except StoreError as store_error:
-            logger.warning("could not save answer %s: %s", answer.id, store_error)
-            self._unsaved[answer.id] = final
-            return replace(answer, **final), str(store_error)
+            logger.warning("could not save answer %s: %s", answer_id, store_error)
+            self._unsaved[answer_id] = final
+            shown = {key: value for key, value in final.items() if key != "parts"}
+            return replace(draft.message, parts=tuple(draft.parts), **shown), str(store_error)
 
     def interrupt_streaming(self) -> None:
         """Store every answer still arriving as interrupted, with all that arrived: for closing
         without the event loop's help (a hung-up terminal), where no cancellation can run."""
-        for answer, parts in list(self._streaming.values()):
-            self._finish(answer, parts, MessageStatus.INTERRUPTED, "", None)
+        for draft in list(self._streaming.values()):
+            self._finish(draft, MessageStatus.INTERRUPTED, "", None)
         self._streaming.clear()
 
     def save_unsaved(self) -> int:
@@ -415,6 +467,25 @@ class _Autosave:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def with_reasoning_figures(stats: Finished, draft: AnswerDraft) -> Finished:
+    """The engine's figures, completed from what lchat saw where the engine is silent: when the
+    first reasoning arrived, and the reasoning's share of the tokens (marked as estimated)."""
+    if not draft.reasoning_chars:
+        return stats
+    reasoning_ttft = stats.reasoning_ttft_s if stats.reasoning_ttft_s is not None else draft.first_reasoning_s
+    tokens, estimated = stats.reasoning_tokens, stats.reasoning_estimated
+    if tokens is None and stats.completion_tokens:
+        share = draft.reasoning_chars / (draft.reasoning_chars + len(draft.text))
+        tokens, estimated = round(stats.completion_tokens * share), True
+    return replace(stats, reasoning_ttft_s=reasoning_ttft, reasoning_tokens=tokens, reasoning_estimated=estimated)
+
+
+def attachment_part(attachment: Attachment) -> tuple[MessagePart, bytes]:
+    """A user's attachment as the part (and bytes) the history keeps."""
+    data = {"name": attachment.name, "mime": attachment.mime, "size": len(attachment.data)}
+    return MessagePart(PartKind.ATTACHMENT, data=data), attachment.data
 
 
 def _wh(measurement: Measurement | None) -> float | None:

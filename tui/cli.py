@@ -11,7 +11,8 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from tui import __version__, history_cli
+from tui import __version__, history_cli, models_cli
+from tui.thinking import ASK_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,16 +27,52 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("prompt", help="the question")
     ask.add_argument("--model", "-m", help="model name, file name or a unique part of one")
     ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats")
+    ask.add_argument("--file", "-f", action="append", type=Path, default=[], metavar="PATH",
+                     help="attach a text file or an image (repeatable)")
+    ask.add_argument("--no-stdin", action="store_true",
+                     help="do not attach what is piped in (by default a pipe's text is attached as `stdin`)")
+    ask.add_argument("--system", metavar="TEXT", help="the system prompt")
+    which = ask.add_mutually_exclusive_group()
+    which.add_argument("--continue", "-c", dest="continue_latest", action="store_true",
+                       help="continue the latest conversation")
+    which.add_argument("--conversation", type=int, metavar="ID", help="continue conversation ID (see `lchat list`)")
+    thinking = ask.add_mutually_exclusive_group()
+    thinking.add_argument("--think", choices=ASK_CHOICES, metavar="LEVEL",
+                          help=f"how the model thinks: {', '.join(ASK_CHOICES)} (default: [chat] think, "
+                               "else the model's own)")
+    thinking.add_argument("--no-think", dest="think", action="store_const", const="off",
+                          help="ask the model not to think (same as --think off)")
+    ask.add_argument("--hide-reasoning", action="store_true",
+                     help="do not show the model's reasoning on a terminal's stderr")
     stats = commands.add_parser("stats", help="print the GPU, CPU and memory figures of the stats pane")
     stats.add_argument("--json", action="store_true", help="one JSON object per snapshot")
     stats.add_argument("--watch", nargs="?", type=float, const=0.0, metavar="SECONDS",
                        help="repeat every SECONDS (default: [stats] interval_s) until ctrl+c")
     stats.add_argument("--count", type=int, help="stop after this many snapshots")
     history_cli.add_commands(commands)
+    models_cli.add_commands(commands)
     return parser
 
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+"""Every command's exit codes: done; the engine, a backend or the history failed (one line on
+stderr says why); a usage or config error. Interrupted: 128 + the signal (130 for ctrl+c)."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("\nlchat: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - a bug shows as one line, never as a traceback
+        from tui.safe_text import one_line
+
+        print(f"lchat: unexpected error: {type(error).__name__}: {one_line(str(error), 300)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tui.config import ConfigError, load_config
     from tui.paths import resolve_paths
@@ -65,7 +102,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "ask":
         return _run_ask(services, args)
+    if args.command in models_cli.COMMANDS:
+        import asyncio
+
+        return asyncio.run(models_cli.run(services, args))
     return _run_tui(services)
+
+
+def _ask_attachments(args: argparse.Namespace, max_bytes: int) -> list:
+    """The files named with -f, then what stdin gives when it is a pipe or a file (not a
+    terminal); AttachmentRefused says why one cannot be attached."""
+    from tui.attachments import attachment_from_bytes, read_attachment
+
+    attachments = [read_attachment(path, max_bytes=max_bytes) for path in args.file]
+    if not args.no_stdin and sys.stdin is not None and not sys.stdin.isatty():
+        piped = sys.stdin.buffer.read(max_bytes + 1)
+        if piped:
+            attachments.append(attachment_from_bytes("stdin", piped, max_bytes=max_bytes))
+    return attachments
 
 
 def _run_tui(services) -> int:
@@ -87,9 +141,16 @@ def _run_ask(services, args: argparse.Namespace) -> int:
     import signal
 
     from tui.ask import ask
+    from tui.attachments import AttachmentRefused
 
     for warning in services.warnings:
         print(f"lchat: warning: {warning}", file=sys.stderr)
+    try:
+        attachments = _ask_attachments(args, services.config.chat.attachment_max_mb * 1_000_000)
+    except AttachmentRefused as refused:
+        print(f"lchat: {refused}", file=sys.stderr)
+        services.close()
+        return 1
 
     stopped_by: list[signal.Signals] = []
 
@@ -99,7 +160,11 @@ def _run_ask(services, args: argparse.Namespace) -> int:
         for signal_number in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signal_number, lambda s=signal_number: (stopped_by.append(s), task.cancel()))
         try:
-            return await ask(services, args.prompt, model=args.model, as_json=args.json)
+            return await ask(
+                services, args.prompt, model=args.model, as_json=args.json, attachments=attachments,
+                system=args.system, conversation_id=args.conversation, continue_latest=args.continue_latest,
+                think=args.think, show_reasoning=not args.hide_reasoning,
+            )
         finally:
             await services.aclose()
 

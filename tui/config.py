@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from tui.thinking import SETTINGS as THINK_SETTINGS
+
 
 @dataclass
 class EngineConfig:
@@ -42,6 +44,10 @@ class ChatConfig:
     """Nucleus sampling threshold."""
     max_tokens: int = 1024
     """Longest answer, in tokens."""
+    think: str = ""
+    """Thinking for new conversations: "" for the model's default, "off", "on", "low", "medium", "high"."""
+    attachment_max_mb: int = 20
+    """Largest file that can be attached, in MB."""
 
 
 @dataclass
@@ -202,6 +208,9 @@ def load_config(path: Path) -> LoadedConfig:
         raise ConfigError(f"{path}{where}: invalid TOML{f' at {key}' if key else ''}: {error}") from None
     warnings: list[str] = []
     config = _build(Config, data, (), path, text, warnings)
+    if config.chat.think not in THINK_SETTINGS:
+        raise ConfigError(f"{path}:{_line_of(text, ('chat', 'think'))}: chat.think must be one of "
+                          f"{', '.join(repr(s) for s in THINK_SETTINGS)}, not {config.chat.think!r:.40}")
     secrets = list(_secret_keys(data))
     mode = path.stat().st_mode & 0o777
     if secrets and mode & 0o077:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tui.domain import ChatMessage, ChatTurn, Role
+from tui.domain import ChatMessage, ChatTurn, PartKind, Role
 
 CHARS_PER_TOKEN = 3.0
 """Deliberately pessimistic (English averages about 4): trimming a little early beats an
@@ -19,11 +19,21 @@ def estimate_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN + 0.999) + TURN_OVERHEAD
 
 
+IMAGE_TOKENS = 1024
+"""What an attached image costs in the context, roughly (vision encoders take 256 to 1,600)."""
+
+
 def message_tokens(message: ChatMessage) -> int:
-    """An answer's own count when the engine reported it, else the estimate."""
+    """An answer's own count when the engine reported it, else the estimate (attached files
+    and images included; an answer's reasoning is never sent back, so it costs nothing)."""
     if message.role is Role.ASSISTANT and message.completion_tokens:
-        return message.completion_tokens + TURN_OVERHEAD
-    return estimate_tokens(message.content)
+        return message.completion_tokens - (message.reasoning_tokens or 0) + TURN_OVERHEAD
+    attached = sum(
+        IMAGE_TOKENS if str(part.data.get("mime", "")).startswith("image/")
+        else estimate_tokens("x" * int(part.data.get("size", 0)))
+        for part in message.parts_of(PartKind.ATTACHMENT)
+    )
+    return estimate_tokens(message.content) + attached
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,13 @@ class Fitted:
     """Oldest messages left out to make room."""
 
 
+def plain_turn(message: ChatMessage) -> ChatTurn:
+    return ChatTurn(message.role, message.content)
+
+
 def fit(
-    system_prompt: str, messages: Sequence[ChatMessage], *, limit: int | None, reserve: int
+    system_prompt: str, messages: Sequence[ChatMessage], *, limit: int | None, reserve: int,
+    turn_of: Callable[[ChatMessage], ChatTurn] = plain_turn,
 ) -> Fitted:
     """The system prompt and as many of the newest `messages` as fit in `limit - reserve`.
 
@@ -48,7 +63,10 @@ def fit(
     never starts with an answer whose question was dropped. The newest message is always
     sent, even alone and too long, so the engine can say so.
     """
-    kept = [message for message in messages if message.content and message.role is not Role.SYSTEM]
+    kept = [
+        message for message in messages
+        if (message.content or message.parts_of(PartKind.ATTACHMENT)) and message.role is not Role.SYSTEM
+    ]
     system = [ChatTurn(Role.SYSTEM, system_prompt)] if system_prompt else []
     costs = [message_tokens(message) for message in kept]
     total = sum(costs) + (estimate_tokens(system_prompt) if system_prompt else 0)
@@ -61,5 +79,5 @@ def fit(
         while start < len(kept) - 1 and kept[start].role is Role.ASSISTANT:
             total -= costs[start]
             start += 1
-    turns = system + [ChatTurn(message.role, message.content) for message in kept[start:]]
+    turns = system + [turn_of(message) for message in kept[start:]]
     return Fitted(turns, total, limit, start)

@@ -161,6 +161,8 @@ class SearchHit:
     """The matching passage; each match sits between MATCH_START and MATCH_END."""
     created_at: float
     archived: bool = False
+    in_part: bool = False
+    """The match is in the message's reasoning or a tool result, not its text."""
 
 
 MATCH_START, MATCH_END = "\x02", "\x03"

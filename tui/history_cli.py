@@ -7,12 +7,13 @@ These open the history file directly and never start an engine. Each returns an 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-COMMANDS = ("list", "export", "import", "backup", "restore")
+COMMANDS = ("list", "show", "search", "export", "import", "backup", "restore")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -20,6 +21,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     listing = commands.add_parser("list", help="list conversations (id, last change, title), newest first")
     listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     listing.add_argument("--archived", action="store_true", help="list the archived ones")
+    listing.add_argument("--json", action="store_true", help="one JSON object per conversation, a line each")
+    show = commands.add_parser("show", help="print a conversation's current path")
+    show.add_argument("id", type=int, metavar="ID", help="conversation id (see `lchat list`)")
+    show.add_argument("--json", action="store_true", help="the export document (JSON) instead of text")
+    search = commands.add_parser("search", help="full-text search over every message, newest first")
+    search.add_argument("text", help="words to find (\"quoted words\" as a phrase)")
+    search.add_argument("--json", action="store_true", help="one JSON object per hit, a line each")
+    search.add_argument("--reasoning", action="store_true", help="also look in reasoning and tool results")
+    search.add_argument("--limit", type=int, default=50, help="how many hits (default 50)")
     export = commands.add_parser("export", help="write a conversation (or --all) as JSON or Markdown")
     export.add_argument("ids", nargs="*", type=int, metavar="ID", help="conversation ids (see `lchat list`)")
     export.add_argument("--all", action="store_true", help="every conversation (JSON Lines, or one Markdown file)")
@@ -50,6 +60,10 @@ def run(args: argparse.Namespace, paths) -> int:
         with HistoryStore.open(paths.database) as store:
             if args.command == "list":
                 return _list(store, args)
+            if args.command == "show":
+                return _show(store, args)
+            if args.command == "search":
+                return _search(store, args)
             if args.command == "export":
                 return _export(store, args)
             return _import(store, args.files)
@@ -62,9 +76,49 @@ def _list(store, args: argparse.Namespace) -> int:
     from tui.safe_text import one_line
 
     for conversation in store.list_conversation_page(archived=args.archived, limit=args.limit):
+        if args.json:
+            print(json.dumps({
+                "id": conversation.id, "title": conversation.title, "model": conversation.model,
+                "backend": conversation.backend, "created_at": conversation.created_at,
+                "updated_at": conversation.updated_at, "pinned": conversation.pinned,
+                "archived": conversation.archived,
+            }, ensure_ascii=False))
+            continue
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.updated_at))
         pin = "*" if conversation.pinned else " "
         print(f"{conversation.id:>8} {pin} {when}  {one_line(conversation.title or 'New conversation', 70)}")
+    return 0
+
+
+def _show(store, args: argparse.Namespace) -> int:
+    from tui import portable
+    from tui.safe_text import terminal_safe
+
+    doc = portable.document(store, args.id)
+    text = portable.to_json(doc) + "\n" if args.json else portable.to_markdown(doc)
+    # Model text reaches a terminal made safe; a pipe or file gets it exactly as stored.
+    sys.stdout.write(terminal_safe(text) if sys.stdout.isatty() else text)
+    return 0
+
+
+def _search(store, args: argparse.Namespace) -> int:
+    from tui.domain import MATCH_END, MATCH_START
+    from tui.safe_text import one_line
+
+    hits = store.search(args.text, limit=args.limit, include_parts=args.reasoning)
+    for hit in hits:
+        plain = hit.snippet.replace(MATCH_START, "").replace(MATCH_END, "")
+        if args.json:
+            print(json.dumps({
+                "conversation_id": hit.conversation_id, "message_id": hit.message_id,
+                "title": hit.conversation_title, "role": str(hit.role), "snippet": plain,
+                "created_at": hit.created_at, "in_reasoning_or_tool": hit.in_part,
+            }, ensure_ascii=False))
+        else:
+            marked = hit.snippet.replace(MATCH_START, "[").replace(MATCH_END, "]")
+            print(f"{hit.conversation_id:>8}  {one_line(hit.conversation_title or 'New conversation', 30):<30}  {one_line(marked, 90)}")
+    if not hits and not args.json:
+        print("lchat: nothing found", file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,9 @@ user left aside are not exported). `lchat export --all` writes JSON Lines, one d
 
 from __future__ import annotations
 
+import base64
+import binascii
+import html
 import json
 import time
 from collections.abc import Iterator
@@ -14,16 +17,20 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tui import __version__
-from tui.domain import ChatMessage, Conversation, MessageStatus, Role
+from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
 from tui.paths import make_private_dir
 from tui.store import HistoryStore
 
 FORMAT = "lchat.conversation"
-VERSION = 1
+VERSION = 2
+"""2 added message parts (reasoning, tool calls and results, attachments) and the blobs."""
 _CONVERSATION_FIELDS = ("title", "model", "backend", "system_prompt", "params", "created_at",
                         "updated_at", "pinned", "archived")
 _MESSAGE_FIELDS = ("role", "content", "status", "model", "backend", "error", "prompt_tokens",
-                   "completion_tokens", "ttft_s", "gen_s", "energy_wh", "created_at", "updated_at")
+                   "completion_tokens", "ttft_s", "gen_s", "energy_wh", "reasoning_tokens",
+                   "reasoning_estimated", "reasoning_ttft_s", "created_at", "updated_at")
+_NUMBERS = ("prompt_tokens", "completion_tokens", "ttft_s", "gen_s", "energy_wh", "reasoning_tokens",
+            "reasoning_ttft_s")
 
 
 class ImportFailed(ValueError):
@@ -37,15 +44,31 @@ def document(store: HistoryStore, conversation_id: int) -> dict[str, Any]:
         raise LookupError(f"There is no conversation {conversation_id}.")
     messages = store.list_messages(conversation_id)
     record = asdict(conversation)
+    blobs: dict[str, str] = {}
+    for message in messages:
+        for part in message.parts_of(PartKind.ATTACHMENT):
+            sha256 = str(part.data.get("sha256", ""))
+            data = store.get_blob(sha256) if sha256 and sha256 not in blobs else None
+            if data is not None:
+                blobs[sha256] = base64.b64encode(data).decode("ascii")
     return {
         "format": FORMAT,
         "version": VERSION,
         "exported_by": f"lchat {__version__}",
         "conversation": {key: record[key] for key in _CONVERSATION_FIELDS},
-        "messages": [
-            {key: _plain(getattr(message, key)) for key in _MESSAGE_FIELDS} for message in messages
-        ],
+        "messages": [_message_record(message) for message in messages],
+        "blobs": blobs,
     }
+
+
+def _message_record(message: ChatMessage) -> dict[str, Any]:
+    record = {key: _plain(getattr(message, key)) for key in _MESSAGE_FIELDS}
+    record["reasoning"] = message.reasoning
+    record["parts"] = [
+        {"kind": str(part.kind), "text": part.text, "data": part.data, "offset": part.offset}
+        for part in message.parts
+    ]
+    return record
 
 
 def _plain(value: Any) -> Any:
@@ -75,17 +98,37 @@ def to_markdown(doc: dict[str, Any]) -> str:
             details.insert(0, message["model"])
         if message["status"] not in ("complete",):
             details.append(message["status"])
-        lines += ["", f"## {who} · {' · '.join(details)}", "", message["content"]]
+        lines += ["", f"## {who} · {' · '.join(details)}", ""]
+        lines += _parts_markdown(message.get("parts", []))
+        lines.append(message["content"])
         if message["error"]:
             lines += ["", f"> Error: {message['error']}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _parts_markdown(parts: list[dict[str, Any]]) -> list[str]:
+    """Reasoning and tool calls as folded `<details>` blocks, attachments as a line each."""
+    lines: list[str] = []
+    for part in parts:
+        kind, data = part["kind"], part.get("data", {})
+        if kind == PartKind.ATTACHMENT:
+            lines += [f"📎 {data.get('name', 'attachment')} ({data.get('mime', '')}, {data.get('size', '?')} bytes)", ""]
+            continue
+        summary = {
+            PartKind.REASONING: "Reasoning",
+            PartKind.TOOL_CALL: f"Tool call: {data.get('name', '')}",
+            PartKind.TOOL_RESULT: f"Tool result: {data.get('name', '')}",
+        }.get(kind, kind)
+        body = part.get("text") or json.dumps(data.get("arguments", data), ensure_ascii=False, indent=2)
+        lines += ["<details>", f"<summary>{html.escape(summary)}</summary>", "", body, "", "</details>", ""]
+    return lines
 
 
 def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
 
-def parse(doc: Any, where: str = "the file") -> tuple[Conversation, list[ChatMessage]]:
+def parse(doc: Any, where: str = "the file") -> tuple[Conversation, list[ChatMessage], dict[str, bytes]]:
     """The conversation and messages a document describes; ImportFailed says what is wrong."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ImportFailed(f"{where} is not an lchat conversation export (no \"format\": \"{FORMAT}\").")
@@ -102,21 +145,36 @@ def parse(doc: Any, where: str = "the file") -> tuple[Conversation, list[ChatMes
             archived=bool(record.get("archived", False)),
         )
         messages = [_message(item, now) for item in doc["messages"]]
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        blobs = {str(key): base64.b64decode(value, validate=True) for key, value in (doc.get("blobs") or {}).items()}
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as error:
         raise ImportFailed(f"{where} is damaged: {type(error).__name__}: {error}") from None
-    return conversation, messages
+    return conversation, messages, blobs
 
 
 def _message(item: dict[str, Any], now: float) -> ChatMessage:
     if not isinstance(item.get("content"), str):
         raise ValueError("a message has no text")
-    numbers = {key: item.get(key) for key in ("prompt_tokens", "completion_tokens", "ttft_s", "gen_s", "energy_wh")}
+    numbers = {key: item.get(key) for key in _NUMBERS}
     return ChatMessage(
         id=0, conversation_id=0, role=Role(item["role"]), content=item["content"],
         status=MessageStatus(item.get("status", "complete")), model=str(item.get("model", "")),
         backend=str(item.get("backend", "")), error=str(item.get("error", "")), **numbers,
+        reasoning_estimated=bool(item.get("reasoning_estimated", False)),
         created_at=float(item.get("created_at", now)), updated_at=float(item.get("updated_at", now)),
+        parts=_parts(item),
     )
+
+
+def _parts(item: dict[str, Any]) -> tuple[MessagePart, ...]:
+    """A message's parts; a version-1 file (or another tool) may give only `reasoning`."""
+    if "parts" in item:
+        return tuple(
+            MessagePart(PartKind(part["kind"]), text=str(part.get("text", "")), data=dict(part.get("data") or {}),
+                        seq=seq, offset=int(part.get("offset", 0)))
+            for seq, part in enumerate(item["parts"])
+        )
+    reasoning = item.get("reasoning")
+    return (MessagePart(PartKind.REASONING, text=reasoning),) if isinstance(reasoning, str) and reasoning else ()
 
 
 def read_documents(path: Path) -> Iterator[tuple[str, Any]]:
@@ -139,7 +197,7 @@ def read_documents(path: Path) -> Iterator[tuple[str, Any]]:
 def import_file(store: HistoryStore, path: Path) -> list[Conversation]:
     """Import every conversation in a file; all are checked before any is written."""
     parsed = [parse(doc, where) for where, doc in read_documents(path)]
-    return [store.import_conversation(conversation, messages) for conversation, messages in parsed]
+    return [store.import_conversation(conversation, messages, blobs) for conversation, messages, blobs in parsed]
 
 
 def write_all(store: HistoryStore, out: TextIO, *, markdown: bool) -> int:

@@ -55,6 +55,8 @@ class Finished:
     """`reasoning_tokens` is an estimate (the engine reported one total)."""
     reasoning_ttft_s: float | None = None
     """Seconds from the request to the first reasoning piece (`ttft_s`: the first answer piece)."""
+    notice: str = ""
+    """Something the user should be told about this answer, e.g. that the model ignored the think setting."""
 
     @property
     def tokens_per_s(self) -> float | None:

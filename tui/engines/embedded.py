@@ -29,11 +29,14 @@ from tui.engines.base import (
     Finished,
     ModelLoadError,
     ModelNotFound,
+    ReasoningPiece,
     TextPiece,
 )
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
+from tui.engines.reasoning_split import Tally
+from tui.engines.wire import template_messages
 from tui.safe_text import one_line
 
 DRAIN_TIMEOUT_S = 5.0
@@ -211,10 +214,10 @@ class EmbeddedEngine:
         within a token and the next chat waits for it. An abandoned, unclosed iterator holds
         the engine until it is garbage-collected.
         """
-        started = time.monotonic()
+        tally = Tally(time.monotonic())
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
-        turns = [{"role": str(turn.role), "content": turn.content} for turn in messages]
+        turns = template_messages(messages)
         lora = await self._lora_for(model, info, options.lora)
         opts = asdict(options) | {"stop": list(options.stop), "lora": lora}
         async with self._lock:
@@ -222,7 +225,7 @@ class EmbeddedEngine:
             self._next_id += 1
             req = self._next_id
             child.pending = req
-            loaded, first, last = False, None, None
+            loaded, last = False, None
             try:
                 child.send(("chat", req, info.path, n_ctx, turns, opts))
                 while True:
@@ -231,22 +234,25 @@ class EmbeddedEngine:
                         continue  # Left over from a cancelled request.
                     if kind == "loaded":
                         loaded, child.loaded = True, (info.path, n_ctx)
-                    elif kind == "piece":
+                    elif kind in ("piece", "reasoning"):
                         last = time.monotonic()
-                        first = first or last
-                        yield TextPiece(rest[0])
+                        yield tally.note(TextPiece(rest[0]) if kind == "piece" else ReasoningPiece(rest[0]))
                     elif kind == "done":
                         child.pending = None
                         stats = rest[0]
+                        first = tally.first
                         yield Finished(
                             prompt_tokens=stats["prompt_tokens"],
                             completion_tokens=stats["completion_tokens"],
-                            ttft_s=first - started if first else None,
+                            ttft_s=tally.ttft_s,
                             gen_s=last - first if first and last else 0.0,
                             stop_reason=stats.get("stop_reason", "stop"),
                             cached_tokens=stats["cached_tokens"],
                             prompt_s=stats.get("prompt_s"),
                             load_s=stats.get("load_s"),
+                            reasoning_tokens=stats.get("reasoning_tokens") if tally.thought else None,
+                            reasoning_ttft_s=tally.reasoning_ttft_s,
+                            notice=stats.get("notice", ""),
                         )
                         return
                     elif kind == "error":

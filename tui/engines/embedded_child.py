@@ -4,8 +4,11 @@ It loads one GGUF at a time and keeps it warm, answers one request at a time ove
 and exits when the parent's end of the pipe closes. Messages, all tuples:
 
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
-    child -> parent  ("loaded", req) | ("piece", req, text) | ("done", req, stats)
-                     | ("error", req, kind, message)   kind: "load" or "request"
+    child -> parent  ("loaded", req) | ("piece", req, text) | ("reasoning", req, text)
+                     | ("done", req, stats) | ("error", req, kind, message)   kind: "load" or "request"
+
+Reasoning is split from the answer here, on the markers of the model's own chat template
+(tui.engines.reasoning_split); the special tokens those markers are made of are decoded for it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from typing import Any
+
+from tui.engines.base import ReasoningPiece
+from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
+from tui.thinking import LEVELS
 
 CHATML = (
     "{% for message in messages %}"
@@ -172,8 +179,10 @@ class _Worker:
             return
         self.send("loaded", req)
         loaded = time.perf_counter()
+        think = options.get("think")
         try:
-            prompt, stops, add_bos = _with_time_limit(TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages))
+            prompt, stops, add_bos, template = _with_time_limit(
+                TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages, think))
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         except Exception as exc:  # The template's own raise_exception, Jinja errors...
             self.send("error", req, "request", f"the chat template failed: {exc}")
@@ -186,11 +195,12 @@ class _Worker:
                 f"{self.llm.n_ctx()}",
             )
             return
-        stats = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0,
-                 "load_s": loaded - started if fresh else None, "started": loaded}
+        stats: dict[str, Any] = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0,
+                                 "load_s": loaded - started if fresh else None, "started": loaded}
+        splitter = splitter_for_template(template, prompt)
         try:
             stats["cached_tokens"] = self.prefill(req, tokens)
-            self.generate(req, tokens, stops + list(options.get("stop") or ()), room, options, stats)
+            self.generate(req, tokens, stops + list(options.get("stop") or ()), room, options, stats, splitter)
         except _Cancelled:
             stats["stop_reason"] = "cancelled"
         except Exception as exc:  # llama_decode failures surface as RuntimeError.
@@ -198,10 +208,14 @@ class _Worker:
             self.send("error", req, "request", f"generation failed: {exc}")
             return
         stats.pop("started", None)  # No token came (an empty answer): no prompt_s.
+        stats["notice"] = ignored_think(think, thought=bool(splitter and splitter.saw_reasoning))
         self.send("done", req, stats)
 
-    def format(self, messages: list) -> tuple[str, list[str], bool]:
-        """The prompt, its stop strings, and whether tokenizing should add BOS."""
+    def format(self, messages: list, think: str | None = None) -> tuple[str, list[str], bool, str]:
+        """The prompt, its stop strings, whether tokenizing should add BOS, and the template used.
+
+        The think setting reaches the template as the variables templates read: `enable_thinking`
+        (Qwen3) and `reasoning_effort` (gpt-oss)."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model = self.llm._model
@@ -212,13 +226,13 @@ class _Worker:
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
-        result = formatter(messages=messages)
+        result = formatter(messages=messages, **_think_variables(think))
         stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
         if not template:
             stops.append("<|im_end|>")
         # The ChatML fallback has no BOS of its own: let the model's add_bos setting decide.
         add_bos = not result.added_special if template else True
-        return result.prompt, stops, add_bos
+        return result.prompt, stops, add_bos, template or ""
 
     def prefill(self, req: int, tokens: list[int]) -> int:
         """Evaluates all but the last prompt token, a batch at a time, reusing the KV cache.
@@ -246,7 +260,8 @@ class _Worker:
         return cached
 
     def generate(
-        self, req: int, tokens: list[int], stops: list[str], room: int, options: dict, stats: dict
+        self, req: int, tokens: list[int], stops: list[str], room: int, options: dict, stats: dict,
+        splitter: Splitter | None = None,
     ) -> None:
         import llama_cpp
 
@@ -260,6 +275,9 @@ class _Worker:
         top_p = options.get("top_p")
         stats["stop_reason"] = "length"
         count = 0
+        markers = splitter.markers if splitter is not None else ()
+        if splitter is not None:
+            stats["reasoning_tokens"] = 0
         for token in llm.generate(
             tokens,
             temp=DEFAULTS["temperature"] if temp is None else temp,
@@ -272,28 +290,54 @@ class _Worker:
             if count == 1:  # Template, tokenizing, prefill and the first decode: the engine's TTFT.
                 stats["prompt_s"] = time.perf_counter() - stats.pop("started")
             stats["completion_tokens"] = count
-            piece = text.feed(_piece(llama_cpp, vocab, token))
-            if piece:
-                self.send("piece", req, piece)
+            thinking = splitter is not None and splitter.reasoning
+            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers)), splitter)
+            if splitter is not None and (thinking or splitter.reasoning):
+                stats["reasoning_tokens"] += 1
             if text.stopped:
                 stats["stop_reason"] = "stop"
-                return
+                break
             if count >= limit:
                 break
             self.check_cancel(req)
-        rest = text.flush()
-        if rest:
-            self.send("piece", req, rest)
+        self.emit(req, "" if text.stopped else text.flush(), splitter, final=True)
+
+    def emit(self, req: int, text: str, splitter: Splitter | None, *, final: bool = False) -> None:
+        """Send `text` as answer pieces, or through the splitter as reasoning and answer."""
+        if splitter is None:
+            if text:
+                self.send("piece", req, text)
+            return
+        for piece in splitter.feed(text) + (splitter.flush() if final else []):
+            self.send("reasoning" if isinstance(piece, ReasoningPiece) else "piece", req, piece.text)
+
+
+def _think_variables(think: str | None) -> dict[str, Any]:
+    """What a chat template reads for the think setting; nothing for the model's default."""
+    if think is None:
+        return {}
+    if think in LEVELS:
+        return {"enable_thinking": True, "reasoning_effort": think}
+    return {"enable_thinking": think != "off"}
 
 
 _buffer = ctypes.create_string_buffer(256)
 
 
-def _piece(llama_cpp: Any, vocab: Any, token: int) -> bytes:
-    """A token's bytes (special tokens render as nothing); Llama.detokenize caps them at 32."""
+def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...]) -> bytes:
+    """A token's bytes. Control tokens render as nothing, except those spelling one of the
+    reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again."""
+    if markers and llama_cpp.llama_vocab_is_control(vocab, token):
+        special = _piece(llama_cpp, vocab, token, special=True)
+        return special if special.decode("utf-8", "replace") in markers else b""
+    return _piece(llama_cpp, vocab, token)
+
+
+def _piece(llama_cpp: Any, vocab: Any, token: int, *, special: bool = False) -> bytes:
+    """A token's bytes (special tokens render as nothing unless `special`); Llama.detokenize caps them at 32."""
     global _buffer
     while True:
-        n = llama_cpp.llama_token_to_piece(vocab, token, _buffer, len(_buffer), 0, False)
+        n = llama_cpp.llama_token_to_piece(vocab, token, _buffer, len(_buffer), 0, special)
         if n >= 0:
             return _buffer.raw[:n]
         _buffer = ctypes.create_string_buffer(-n)

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import ChatEvent, EngineError, Finished, ModelNotFound, TextPiece
+from tui.engines.base import ChatEvent, EngineError, Finished, ModelNotFound, ReasoningPiece, TextPiece
 
 Script = Callable[[Sequence[ChatTurn]], Sequence[str]]
 
@@ -25,6 +25,7 @@ class ScriptedEngine:
         fail_after: int | None = None,
         error: EngineError | None = None,
         context_cap: int | None = None,
+        reasoning: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.context_cap = context_cap
@@ -36,6 +37,8 @@ class ScriptedEngine:
         self.fail_after = fail_after
         """Raise `error` after this many pieces (None: never)."""
         self.error = error or EngineError("the fake engine failed on cue")
+        self.reasoning = list(reasoning)
+        """Reasoning pieces sent before each answer (a thinking model), unless think is "off"."""
         self.requests: list[tuple[str, list[ChatTurn], GenerationOptions]] = []
         """Every chat request received, for tests to inspect."""
 
@@ -49,7 +52,12 @@ class ScriptedEngine:
             raise ModelNotFound(f"model {model!r} not found")
         self.requests.append((model, list(messages), options))
         started = time.perf_counter()
-        first = None
+        first = first_thought = None
+        thoughts = self.reasoning if options.think != "off" else []
+        for thought in thoughts:
+            await asyncio.sleep(self.delay)
+            first_thought = first_thought or time.perf_counter()
+            yield ReasoningPiece(thought)
         pieces = list(self.script(messages))
         for count, piece in enumerate(pieces):
             if self.fail_after is not None and count >= self.fail_after:
@@ -63,9 +71,11 @@ class ScriptedEngine:
         ended = time.perf_counter()
         yield Finished(
             prompt_tokens=sum(len(turn.content.split()) for turn in messages),
-            completion_tokens=len(pieces),
+            completion_tokens=len(pieces) + len(thoughts),
             ttft_s=(first - started) if first else None,
             gen_s=ended - (first or ended),
+            reasoning_tokens=len(thoughts) if thoughts else None,
+            reasoning_ttft_s=(first_thought - started) if first_thought else None,
         )
 
     async def aclose(self) -> None:

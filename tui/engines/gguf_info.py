@@ -11,6 +11,7 @@ from typing import Any
 
 from tui.domain import ModelInfo
 from tui.engines.base import ModelLoadError
+from tui.engines.reasoning_split import template_thinking
 
 BACKEND = "embedded"
 
@@ -78,10 +79,12 @@ def _read(path: Path, size: int) -> ModelInfo:
 
 
 def _extra(fields: dict[str, Any], arch: str, path: Path) -> dict[str, Any]:
-    """The title, and the KV cache's shape for the fit estimate (tui.models.fit)."""
+    """The title, the think settings its chat template takes, and the KV cache's shape for the
+    fit estimate (tui.models.fit)."""
     from tui.models.fit import KvShape
 
     extra: dict[str, Any] = {"title": str(fields.get("general.name") or path.stem)}
+    extra |= template_thinking(str(fields.get("tokenizer.chat_template") or ""))
     shape = KvShape.from_metadata(fields, arch)
     if shape:
         extra["kv"] = shape.as_extra()

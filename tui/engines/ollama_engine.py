@@ -11,16 +11,20 @@ import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import ChatEvent, EngineError, Finished, TextPiece
+from tui.engines.base import ChatEvent, EngineError, Finished, ReasoningPiece, TextPiece
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
 from tui.engines.ollama_errors import ErrorContext, translate
+from tui.engines.reasoning_split import Tally, ignored_think
 from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.wire import ollama_messages
 from tui.models.fit import KvShape
+from tui.thinking import LEVELS as THINK_LEVELS
 
 DEFAULT_HOST = "localhost:11434"
 SHOW_BUDGET_S = 5.0
@@ -80,6 +84,7 @@ class OllamaEngine:
         self._keep_alive = keep_alive or None
         self._client: Any = None
         self._shown: dict[str, dict[str, Any]] = {}
+        self._thinking: dict[str, ThinkAbility] = {}
 
     @property
     def local(self) -> bool:
@@ -131,28 +136,31 @@ class OllamaEngine:
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
     ) -> AsyncIterator[ChatEvent]:
-        """Stream one answer; the last NDJSON chunk carries Ollama's own counts and timings."""
-        started = time.monotonic()
-        first: float | None = None
-        pieces = 0
+        """Stream one answer; the last NDJSON chunk carries Ollama's own counts and timings.
+
+        Reasoning (`message.thinking`) streams as ReasoningPiece; `ttft_s` is the first answer piece.
+        """
+        tally = Tally(time.monotonic())
         final: Any = None
         wanted = {
             "temperature": options.temperature, "top_p": options.top_p, "num_predict": options.max_tokens,
             "seed": options.seed, "stop": list(options.stop) or None, "num_ctx": self.num_ctx or None,
         }
         try:
+            think = await self._think_value(model, options.think)
             stream = await self._api().chat(
-                model=model, messages=[{"role": str(t.role), "content": t.content} for t in messages],
+                model=model, messages=ollama_messages(messages),
                 stream=True, options={k: v for k, v in wanted.items() if v is not None},
-                keep_alive=self._keep_alive,
+                keep_alive=self._keep_alive, think=think,
             )
             async with aclosing(stream) as parts:
                 async for part in parts:
+                    thought = part.message.thinking if part.message else ""
+                    if thought:
+                        yield tally.note(ReasoningPiece(thought))
                     text = part.message.content if part.message else ""
                     if text:
-                        first = first or time.monotonic()
-                        pieces += 1
-                        yield TextPiece(text)
+                        yield tally.note(TextPiece(text))
                     if part.done:
                         final = part
         except Exception as error:  # noqa: BLE001 - translated into a readable EngineError
@@ -160,15 +168,50 @@ class OllamaEngine:
         if final is None:
             raise EngineError(f"{self.name} ended the answer without finishing it (the daemon stopped?)")
         ended = time.monotonic()
+        first = tally.first
+        completion = final.eval_count or tally.pieces
+        reasoning_tokens = tally.estimated_reasoning_tokens(completion)  # Ollama counts both as one.
         yield Finished(
             prompt_tokens=final.prompt_eval_count or 0,
-            completion_tokens=final.eval_count or pieces,
-            ttft_s=first - started if first else None,
+            completion_tokens=completion,
+            ttft_s=tally.ttft_s,
             gen_s=final.eval_duration / 1e9 if final.eval_duration else (ended - first if first else 0.0),
             stop_reason=final.done_reason or "stop",
             prompt_s=final.prompt_eval_duration / 1e9 if final.prompt_eval_duration else None,
             load_s=final.load_duration / 1e9 if final.load_duration else None,
+            reasoning_tokens=reasoning_tokens,
+            reasoning_estimated=reasoning_tokens is not None,
+            reasoning_ttft_s=tally.reasoning_ttft_s,
+            notice=ignored_think(options.think, thought=tally.thought),
         )
+
+    async def _think_value(self, model: str, think: str | None) -> bool | str | None:
+        """What to send as `think`: nothing for the model's default or a model that cannot think."""
+        if think is None:
+            return None
+        ability = await self._think_ability(model)
+        if not ability.capable:
+            return None  # Ollama refuses `think` for such a model.
+        if think == "off":
+            return False
+        if ability.levels:
+            return think if think in ability.levels else (ability.default or True)
+        return True
+
+    async def _think_ability(self, model: str) -> ThinkAbility:
+        """What /api/show says of thinking, read raw (the client's ShowResponse drops the levels)."""
+        if model not in self._thinking:
+            try:
+                raw = await self._show_raw(model)
+            except Exception as error:  # noqa: BLE001
+                raise translate(error, self._ctx, model=model, during="show") from None
+            self._thinking[model] = ThinkAbility.from_show(raw)
+        return self._thinking[model]
+
+    async def _show_raw(self, model: str) -> dict[str, Any]:
+        """/api/show's answer as sent: the client's ShowResponse drops the thinking levels."""
+        raw = (await self._api()._request_raw("POST", "/api/show", json={"model": model})).json()
+        return raw if isinstance(raw, dict) else {}
 
     # Optional abilities (tui.engines.manage)
 
@@ -226,10 +269,12 @@ class OllamaEngine:
         async def fetch(entry: Any) -> None:
             async with limit:
                 try:
-                    show = await self._api().show(entry.model)
+                    show = await self._show_raw(entry.model)
                 except Exception:  # noqa: BLE001 - details are optional in a list
                     return
-                self._shown[entry.digest] = {"info": dict(show.modelinfo or {}), "parameters": show.parameters or ""}
+                thinking = self._thinking[entry.model] = ThinkAbility.from_show(show)
+                self._shown[entry.digest] = {"info": dict(show.get("model_info") or {}),
+                                             "parameters": str(show.get("parameters") or ""), "thinking": thinking}
 
         if models:
             try:
@@ -244,6 +289,8 @@ class OllamaEngine:
         info = shown.get("info", {})
         arch = str(info.get("general.architecture") or (details.family if details else "") or "")
         extra: dict[str, Any] = {"digest": entry.digest or "", "remote": not self.local}
+        if "thinking" in shown:
+            extra |= shown["thinking"].as_extra()
         shape = KvShape.from_metadata(info, arch) if info else None
         if shape:
             extra["kv"] = shape.as_extra()
@@ -266,6 +313,34 @@ class OllamaEngine:
             context_length=int(context) if isinstance(context, int) else None,
             has_chat_template=True, extra=extra,
         )
+
+
+@dataclass(frozen=True)
+class ThinkAbility:
+    """How a model thinks, from /api/show: whether it can, and the levels it takes."""
+
+    capable: bool = False
+    levels: tuple[str, ...] = ()
+    default: str = ""
+
+    def as_extra(self) -> dict[str, Any]:
+        """As ModelInfo.extra holds it (tui.thinking)."""
+        return {"thinking": self.capable} | ({"think_levels": list(self.levels)} if self.levels else {})
+
+    @classmethod
+    def from_show(cls, show: dict[str, Any]) -> ThinkAbility:
+        """From the raw answer: `capabilities` has "thinking"; newer daemons add a `thinking`
+        object with the accepted `values` and the `default`; older ones gave gpt-oss levels only."""
+        if "thinking" not in (show.get("capabilities") or []):
+            return cls()
+        detail = show.get("thinking")
+        if isinstance(detail, dict):
+            values = detail.get("values") or detail.get("levels") or []
+            levels = tuple(str(v) for v in values if str(v) in THINK_LEVELS)
+            default = detail.get("default")
+            return cls(True, levels, str(default) if isinstance(default, str) else "")
+        arch = str((show.get("model_info") or {}).get("general.architecture") or "")
+        return cls(True, THINK_LEVELS if arch == "gptoss" else (), "medium" if arch == "gptoss" else "")
 
 
 def _num_ctx(parameters: str) -> int | None:

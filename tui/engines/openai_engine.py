@@ -20,12 +20,15 @@ from tui.engines.base import (
     EngineUnavailable,
     Finished,
     ModelNotFound,
-    TextPiece,
+    ReasoningPiece,
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
 from tui.engines.ollama_errors import SCRUBBED
+from tui.engines.reasoning_split import Tally, ThinkSplitter, ignored_think
 from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.wire import openai_messages
+from tui.thinking import LEVELS as THINK_LEVELS
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
@@ -36,6 +39,8 @@ PRESETS = {
 """Ready-made profiles: each server's usual address."""
 NO_KEY = "sk-no-key-required"
 """Sent when no key is configured, so the client never falls back to $OPENAI_API_KEY."""
+OPTIONAL_FIELDS = ("stream_options", "reasoning_effort", "chat_template_kwargs")
+"""Request fields some servers refuse: left out from then on once a server names one in a 400."""
 
 
 class OpenAICompatEngine:
@@ -60,7 +65,8 @@ class OpenAICompatEngine:
         self._timeouts = (connect_timeout, read_timeout)
         self._problem = problem
         self._client: Any = None
-        self._include_usage = True
+        self._refused: set[str] = set()
+        """Optional request fields this server refused (OPTIONAL_FIELDS)."""
 
     @property
     def local(self) -> bool:
@@ -111,61 +117,87 @@ class OpenAICompatEngine:
                 name=entry.id, backend=self.name,
                 context_length=context if isinstance(context, int) else None,
                 has_chat_template=True,
-                extra={"remote": not self.local, "owned_by": fields.get("owned_by") or ""},
+                extra={"remote": not self.local, "owned_by": fields.get("owned_by") or ""} | self._thinking(),
             ))
         return models
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
     ) -> AsyncIterator[ChatEvent]:
-        started = time.monotonic()
-        first: float | None = None
-        pieces = 0
+        """Stream one answer. Reasoning comes as `reasoning_content` or `reasoning` deltas, or as
+        `<think>` inside the content; `ttft_s` is the first answer piece."""
+        tally = Tally(time.monotonic())
         usage: Any = None
         finish = "stop"
         wanted = {"temperature": options.temperature, "top_p": options.top_p,
                   "max_tokens": options.max_tokens, "seed": options.seed, "stop": list(options.stop) or None}
-        request = {k: v for k, v in wanted.items() if v is not None}
-        turns = [{"role": str(t.role), "content": t.content} for t in messages]
+        request = {k: v for k, v in wanted.items() if v is not None} | _think_fields(options.think)
+        turns = openai_messages(messages)
+        content = ThinkSplitter()  # Some servers leave <think> inside the content.
         try:
-            stream = await self._open(model, turns, request)
+            stream, dropped = await self._open(model, turns, request)
             async with stream:
                 async for chunk in stream:
                     if chunk.usage:
                         usage = chunk.usage
                     for choice in chunk.choices[:1]:
-                        text = choice.delta.content if choice.delta else None
-                        if text:
-                            first = first or time.monotonic()
-                            pieces += 1
-                            yield TextPiece(text)
+                        thought = _reasoning_of(choice.delta)
+                        if thought:
+                            yield tally.note(ReasoningPiece(thought))
+                        for piece in content.feed(choice.delta.content or "") if choice.delta else []:
+                            yield tally.note(piece)
                         if choice.finish_reason:
                             finish = choice.finish_reason
         except Exception as error:  # noqa: BLE001 - translated
             raise self._translate(error, model=model, during="chat") from None
+        for piece in content.flush():
+            yield tally.note(piece)
         ended = time.monotonic()
+        first = tally.first
+        completion = usage.completion_tokens if usage else tally.pieces
+        counted = _counted_reasoning(usage)
+        reasoning_tokens = counted if counted is not None else tally.estimated_reasoning_tokens(completion)
+        notices = [ignored_think(options.think, thought=tally.thought)]
+        notices += [f"{self.name} does not take {name}, so the think setting was not sent" for name in dropped
+                    if name != "stream_options"]
         yield Finished(
             prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else pieces,
-            ttft_s=first - started if first else None,
+            completion_tokens=completion,
+            ttft_s=tally.ttft_s,
             gen_s=ended - first if first else 0.0,
             stop_reason=finish,
+            reasoning_tokens=reasoning_tokens,
+            reasoning_estimated=reasoning_tokens is not None and counted is None,
+            reasoning_ttft_s=tally.reasoning_ttft_s,
+            notice="; ".join(n for n in notices if n),
         )
 
-    async def _open(self, model: str, turns: list[dict[str, str]], request: dict[str, Any]) -> Any:
-        """Start the stream, asking for token counts where the server accepts stream_options."""
+    def _thinking(self) -> dict[str, Any]:
+        """Servers list no abilities: levels unless this one refused reasoning_effort (tui.thinking)."""
+        return {} if "reasoning_effort" in self._refused else {"think_levels": list(THINK_LEVELS)}
+
+    async def _open(self, model: str, turns: list[dict[str, Any]], request: dict[str, Any]) -> tuple[Any, list[str]]:
+        """Start the stream, asking for token counts where the server accepts stream_options;
+        a field the server refuses (OPTIONAL_FIELDS) is left out, then and from then on.
+        Returns the stream and the fields this request wanted but left out."""
         import openai
 
         create = self._api().chat.completions.create
-        if self._include_usage:
+        wanted = dict(request, stream_options={"include_usage": True})
+        dropped = [name for name in OPTIONAL_FIELDS if name in wanted and name in self._refused]
+        while True:
+            fields = {k: v for k, v in wanted.items() if k not in self._refused}
+            if "chat_template_kwargs" in fields:  # Not a field the client knows: sent as is.
+                fields["extra_body"] = {"chat_template_kwargs": fields.pop("chat_template_kwargs")}
             try:
-                return await create(model=model, messages=turns, stream=True,
-                                    stream_options={"include_usage": True}, **request)
+                return await create(model=model, messages=turns, stream=True, **fields), dropped
             except openai.BadRequestError as error:
-                if "stream_options" not in str(error):
+                refused = [name for name in OPTIONAL_FIELDS
+                           if name in wanted and name not in self._refused and name in str(error)]
+                if not refused:
                     raise
-                self._include_usage = False  # An older server: count pieces instead.
-        return await create(model=model, messages=turns, stream=True, **request)
+                self._refused.update(refused)  # An older or stricter server: ask without it.
+                dropped += refused
 
     async def details(self, model: str) -> Details:
         """What /v1/models says of `model` (servers say little; sizes are unknown)."""
@@ -242,6 +274,35 @@ class OpenAICompatEngine:
             if secret and len(secret) >= 4:
                 text = text.replace(secret, SCRUBBED)
         return text
+
+
+def _think_fields(think: str | None) -> dict[str, Any]:
+    """What asks a server for the think setting: `reasoning_effort` for a level, the template's
+    `enable_thinking` (vLLM, llama-server) for on and off."""
+    if think is None:
+        return {}
+    if think in THINK_LEVELS:
+        return {"reasoning_effort": think}
+    return {"chat_template_kwargs": {"enable_thinking": think != "off"}}
+
+
+def _reasoning_of(delta: Any) -> str:
+    """A delta's reasoning: `reasoning_content` (vLLM, llama-server) or `reasoning` (Ollama's /v1);
+    the client keeps fields it does not model as extra attributes."""
+    if delta is None:
+        return ""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _counted_reasoning(usage: Any) -> int | None:
+    """Reasoning tokens where the server counts them (usage.completion_tokens_details)."""
+    details = getattr(usage, "completion_tokens_details", None) if usage else None
+    count = getattr(details, "reasoning_tokens", None) if details else None
+    return count if isinstance(count, int) and count > 0 else None
 
 
 def _detail(error: Any) -> str:

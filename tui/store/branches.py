@@ -42,11 +42,12 @@ class BranchesMixin:
     # Provided by HistoryStore.
     _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
     _read: Callable[[str, Sequence[Any] | Mapping[str, Any]], list[sqlite3.Row]]
+    with_parts: Callable[[list[ChatMessage]], list[ChatMessage]]
 
     def get_message(self, message_id: int) -> ChatMessage | None:
         """The message with this id, or None."""
         found = self._read(f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,))
-        return rows.message(found[0]) if found else None
+        return self.with_parts([rows.message(found[0])])[0] if found else None
 
     def path_to(self, message_id: int | None, *, limit: int | None = None) -> list[ChatMessage]:
         """The path from the conversation's first message down to this one, oldest first.
@@ -60,7 +61,7 @@ class BranchesMixin:
             " WHERE id IN (SELECT id FROM up) ORDER BY id",
             (message_id, limit or NO_LIMIT),
         )
-        return [rows.message(row) for row in found]
+        return self.with_parts([rows.message(row) for row in found])
 
     def path_length(self, message_id: int) -> int:
         """How many messages the path down to this one holds (this one included)."""
@@ -73,7 +74,7 @@ class BranchesMixin:
             f"{_DOWN} SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id IN ({_BELOW}) ORDER BY id",
             {"start": message_id, "limit": limit},
         )
-        return [rows.message(row) for row in found]
+        return self.with_parts([rows.message(row) for row in found])
 
     def siblings(self, message_id: int) -> list[int]:
         """Ids of this message and its alternatives (same parent), oldest first."""

@@ -15,12 +15,14 @@ from types import TracebackType
 from typing import Any
 
 from tui.domain import ChatMessage, Conversation, MessageStatus, Role
+from tui.domain import MessagePart
 from tui.store.branches import BranchesMixin
 from tui.store.errors import DatabaseCorrupt, NotFound, StoreError, translate
 from tui.store.rows import CONVERSATION_COLUMNS as _CONVERSATION_COLUMNS
 from tui.store.rows import MESSAGE_COLUMNS as _MESSAGE_COLUMNS
 from tui.store.rows import conversation as _conversation
 from tui.store.rows import message as _message
+from tui.store.parts import PartsMixin, insert_part, save_parts
 from tui.store.schema import migrate
 from tui.store.search import SearchMixin
 from tui.store.transfer import TransferMixin
@@ -28,7 +30,7 @@ from tui.store.transfer import TransferMixin
 _LIST_ORDER = "ORDER BY pinned DESC, updated_at DESC, id DESC"
 
 
-class HistoryStore(BranchesMixin, SearchMixin, TransferMixin):
+class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
     """Conversations and their messages, kept in one SQLite file.
 
     Every write is its own ``BEGIN IMMEDIATE`` transaction so two lchat processes can
@@ -204,8 +206,11 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin):
         model: str = "",
         backend: str = "",
         sibling_of: int | None = None,
+        parts: Sequence[tuple[MessagePart, bytes | None]] = (),
     ) -> ChatMessage:
         """Append a message to the current path and mark the conversation as just updated.
+
+        `parts` (each with its attachment bytes, or None) are stored with it, in one transaction.
 
         With ``sibling_of``, the message becomes a new branch beside that one (same parent)
         instead. Either way it ends the conversation's current path. A streaming message
@@ -242,7 +247,8 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin):
                 "UPDATE conversations SET updated_at = ?, leaf_id = ? WHERE id = ?",
                 (now, cursor.lastrowid, conversation_id),
             )
-        assert cursor.lastrowid is not None
+            assert cursor.lastrowid is not None
+            stored = tuple(insert_part(conn, cursor.lastrowid, part, blob) for part, blob in parts)
         return ChatMessage(
             id=cursor.lastrowid,
             conversation_id=conversation_id,
@@ -254,10 +260,13 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin):
             created_at=now,
             updated_at=now,
             parent_id=parent_id,
+            parts=stored,
         )
 
-    def update_message_content(self, message_id: int, content: str) -> None:
-        """Save the text so far of an answer that is still streaming."""
+    def update_message_content(
+        self, message_id: int, content: str, *, parts: Sequence[MessagePart] = ()
+    ) -> None:
+        """Save the text so far of an answer that is still streaming, and its growing parts."""
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE messages SET content = ?, updated_at = ? WHERE id = ?",
@@ -265,6 +274,7 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin):
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"Message {message_id} no longer exists.")
+            save_parts(conn, message_id, parts)
 
     def finish_message(
         self,
@@ -278,25 +288,33 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin):
         ttft_s: float | None = None,
         gen_s: float | None = None,
         energy_wh: float | None = None,
+        reasoning_tokens: int | None = None,
+        reasoning_estimated: bool = False,
+        reasoning_ttft_s: float | None = None,
+        parts: Sequence[MessagePart] = (),
     ) -> ChatMessage:
-        """Store the final state of an answer and return it."""
+        """Store the final state of an answer and return it; `parts` are saved in the same
+        transaction (their final text, and any whose first save failed)."""
         status = MessageStatus(status)
         if status is MessageStatus.STREAMING:
             raise ValueError("finish_message needs a final status, not streaming")
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE messages SET content = ?, status = ?, error = ?, prompt_tokens = ?,"
-                " completion_tokens = ?, ttft_s = ?, gen_s = ?, energy_wh = ?, writer_pid = NULL,"
+                " completion_tokens = ?, ttft_s = ?, gen_s = ?, energy_wh = ?, reasoning_tokens = ?,"
+                " reasoning_estimated = ?, reasoning_ttft_s = ?, writer_pid = NULL,"
                 " updated_at = ? WHERE id = ?",
                 (content, status, error, prompt_tokens, completion_tokens, ttft_s, gen_s,
-                 energy_wh, time.time(), message_id),
+                 energy_wh, reasoning_tokens, int(reasoning_estimated), reasoning_ttft_s,
+                 time.time(), message_id),
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"Message {message_id} no longer exists.")
+            save_parts(conn, message_id, parts)
             row = conn.execute(
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
             ).fetchone()
-        return _message(row)
+        return self.with_parts([_message(row)])[0]
 
     def list_messages(
         self, conversation_id: int, *, before_id: int | None = None, limit: int | None = None

@@ -6,15 +6,17 @@ import json
 import sqlite3
 from typing import Any
 
-from tui.domain import ChatMessage, Conversation, MessageStatus, Role
+from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
 
 CONVERSATION_COLUMNS = (
     "id, title, model, backend, system_prompt, params, created_at, updated_at, pinned, archived"
 )
 MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, status, model, backend, error, "
-    "prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh, created_at, updated_at, parent_id"
+    "prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh, created_at, updated_at, parent_id, "
+    "reasoning_tokens, reasoning_estimated, reasoning_ttft_s"
 )
+PART_COLUMNS = "id, message_id, seq, kind, text, data, text_offset"
 
 
 def conversation(row: sqlite3.Row) -> Conversation:
@@ -37,6 +39,14 @@ def decode_params(text: str) -> dict[str, Any]:
 
 
 def message(row: sqlite3.Row) -> ChatMessage:
-    return ChatMessage(
-        **{**dict(row), "role": Role(row["role"]), "status": MessageStatus(row["status"])}
+    return ChatMessage(**{
+        **dict(row), "role": Role(row["role"]), "status": MessageStatus(row["status"]),
+        "reasoning_estimated": bool(row["reasoning_estimated"]),
+    })
+
+
+def part(row: sqlite3.Row) -> MessagePart:
+    return MessagePart(
+        kind=PartKind(row["kind"]), text=row["text"], data=decode_params(row["data"]),
+        seq=row["seq"], offset=row["text_offset"], id=row["id"],
     )

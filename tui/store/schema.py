@@ -113,7 +113,51 @@ def _v5(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
+_V6 = (
+    "ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER",
+    "ALTER TABLE messages ADD COLUMN reasoning_estimated INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE messages ADD COLUMN reasoning_ttft_s REAL",
+    # Attachments, once per content: two messages sending the same file share its bytes.
+    "CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL)",
+    """
+    CREATE TABLE message_parts (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        data TEXT NOT NULL DEFAULT '{}',
+        text_offset INTEGER NOT NULL DEFAULT 0,
+        blob TEXT REFERENCES blobs (sha256),
+        UNIQUE (message_id, seq)
+    )
+    """,
+    "CREATE INDEX message_parts_blob ON message_parts (blob) WHERE blob IS NOT NULL",
+    # The last part using a blob takes it along (deleting a conversation cascades to here).
+    "CREATE TRIGGER message_parts_free_blob AFTER DELETE ON message_parts WHEN old.blob IS NOT NULL"
+    " BEGIN DELETE FROM blobs WHERE sha256 = old.blob"
+    " AND NOT EXISTS (SELECT 1 FROM message_parts WHERE blob = old.blob); END",
+    # Reasoning and tool results are searchable too, but only when a search asks for them.
+    "CREATE VIRTUAL TABLE parts_fts USING fts5(text, content='message_parts', content_rowid='id',"
+    " tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+    "CREATE TRIGGER parts_fts_insert AFTER INSERT ON message_parts BEGIN"
+    " INSERT INTO parts_fts (rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER parts_fts_delete AFTER DELETE ON message_parts BEGIN"
+    " INSERT INTO parts_fts (parts_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
+    "CREATE TRIGGER parts_fts_update AFTER UPDATE OF text ON message_parts BEGIN"
+    " INSERT INTO parts_fts (parts_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+    " INSERT INTO parts_fts (rowid, text) VALUES (new.id, new.text); END",
+)
+
+
+def _v6(conn: sqlite3.Connection) -> None:
+    """Messages made of parts (reasoning, tool calls and results, attachments), the blobs
+    attachments keep their bytes in, and the reasoning figures of an answer."""
+    for statement in _V6:
+        conn.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6]
 """Step N (1-based) takes a file from schema N-1 to N; only ever append to this list."""
 
 

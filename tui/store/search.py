@@ -41,8 +41,9 @@ class SearchMixin:
 
     _read: Callable[[str, Sequence[Any]], list[sqlite3.Row]]
 
-    def search(self, text: str, *, limit: int = 50) -> list[SearchHit]:
-        """Messages matching ``text``, newest first.
+    def search(self, text: str, *, limit: int = 50, include_parts: bool = False) -> list[SearchHit]:
+        """Messages matching ``text``, newest first; ``include_parts`` also looks in their
+        reasoning and tool results (a hit there is marked ``in_part``).
 
         Newest first rather than by rank: bm25 must score every match before it can return
         the best, which on a common word over a million messages takes about a second, while
@@ -51,19 +52,31 @@ class SearchMixin:
         query = fts_query(text)
         if query is None:
             return []
+        marks = (MATCH_START, MATCH_END, SNIPPET_TOKENS, query, limit)
         found = self._read(
-            "SELECT m.id, m.conversation_id, c.title, m.role, f.snippet, m.created_at, c.archived"
+            "SELECT m.id, m.conversation_id, c.title, m.role, f.snippet, m.created_at, c.archived, 0"
             " FROM (SELECT rowid, snippet(messages_fts, 0, ?, ?, '…', ?) AS snippet"
             "       FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f"
             " JOIN messages m ON m.id = f.rowid"
-            " JOIN conversations c ON c.id = m.conversation_id"
-            " ORDER BY m.id DESC",
-            (MATCH_START, MATCH_END, SNIPPET_TOKENS, query, limit),
+            " JOIN conversations c ON c.id = m.conversation_id",
+            marks,
         )
+        if include_parts:
+            found += self._read(
+                "SELECT m.id, m.conversation_id, c.title, m.role, f.snippet, m.created_at, c.archived, 1"
+                " FROM (SELECT rowid, snippet(parts_fts, 0, ?, ?, '…', ?) AS snippet"
+                "       FROM parts_fts WHERE parts_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f"
+                " JOIN message_parts p ON p.id = f.rowid"
+                " JOIN messages m ON m.id = p.message_id"
+                " JOIN conversations c ON c.id = m.conversation_id",
+                marks,
+            )
+        found.sort(key=lambda row: row[0], reverse=True)
         return [
             SearchHit(
                 message_id=row[0], conversation_id=row[1], conversation_title=row[2],
                 role=Role(row[3]), snippet=row[4], created_at=row[5], archived=bool(row[6]),
+                in_part=bool(row[7]),
             )
-            for row in found
+            for row in found[:limit]
         ]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Callable
 
 from tui.domain import ChatMessage, Conversation, MessageStatus
+from tui.store.parts import insert_part
 
 
 class TransferMixin:
@@ -30,13 +31,16 @@ class TransferMixin:
             after = found[-1][0]
 
     def import_conversation(
-        self, conversation: Conversation, messages: Sequence[ChatMessage]
+        self, conversation: Conversation, messages: Sequence[ChatMessage],
+        blobs: Mapping[str, bytes] | None = None,
     ) -> Conversation:
         """Add a conversation and its messages (as one path) in one transaction; ids are new.
 
-        Timestamps, figures and statuses are kept, except that an answer recorded as still
-        streaming arrives as interrupted.
+        Timestamps, figures, statuses and parts are kept (an attachment's bytes from `blobs`, by
+        the sha256 in its data), except that an answer recorded as still streaming arrives as
+        interrupted.
         """
+        blobs = blobs or {}
         c = conversation
         with self._write() as conn:
             cursor = conn.execute(
@@ -54,11 +58,16 @@ class TransferMixin:
                 parent_id = conn.execute(
                     "INSERT INTO messages (conversation_id, parent_id, role, content, status, model,"
                     " backend, error, prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " reasoning_tokens, reasoning_estimated, reasoning_ttft_s, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conversation_id, parent_id, m.role, m.content, status, m.model, m.backend,
                      m.error, m.prompt_tokens, m.completion_tokens, m.ttft_s, m.gen_s, m.energy_wh,
+                     m.reasoning_tokens, int(m.reasoning_estimated), m.reasoning_ttft_s,
                      m.created_at, m.updated_at),
                 ).lastrowid
+                assert parent_id is not None
+                for part in m.parts:
+                    insert_part(conn, parent_id, part, blobs.get(str(part.data.get("sha256", ""))))
             conn.execute(
                 "UPDATE conversations SET leaf_id = ? WHERE id = ?", (parent_id, conversation_id)
             )

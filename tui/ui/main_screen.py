@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
-from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ModelChoice, QuestionSaved
+from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ModelChoice, QuestionSaved, ReasoningUpdate
 from tui.domain import Conversation, ModelInfo
 from tui.safe_text import one_line
 from tui.services import Services
@@ -203,6 +203,9 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
                     if isinstance(update, AnswerPiece):
                         if view is not None and view.is_attached:
                             await view.write(update.text)
+                    elif isinstance(update, ReasoningUpdate):
+                        if view is not None and view.is_attached:
+                            await view.write_reasoning(update.text)
                     elif isinstance(update, QuestionSaved):
                         question_saved = True
                         self.conversation = self.services.store.get_conversation(conversation_id)

@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.suggester import Suggester
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -30,14 +31,16 @@ class InputQuestion(ModalScreen[str | None]):
     DEFAULT_CSS = _CSS.format(name="InputQuestion")
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="question.cancel")]
 
-    def __init__(self, question: str, *, placeholder: str = "", value: str = "", hint: str = "") -> None:
+    def __init__(self, question: str, *, placeholder: str = "", value: str = "", hint: str = "",
+                 suggester: Suggester | None = None) -> None:
         super().__init__()
         self.question, self.placeholder, self.value, self.hint = question, placeholder, value, hint
+        self.suggester = suggester
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Content(self.question))
-            yield Input(value=self.value, placeholder=self.placeholder)
+            yield Input(value=self.value, placeholder=self.placeholder, suggester=self.suggester)
             yield Static(Content(self.hint or "Enter: OK    Esc: cancel"), classes="keys")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

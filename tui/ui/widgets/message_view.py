@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +13,7 @@ from textual.widgets import Static
 
 from tui.domain import ChatMessage, MessageStatus, Role
 from tui.safe_text import one_line, terminal_safe
+from tui.ui.widgets.reasoning_block import ReasoningBlock
 from tui.ui.widgets.streamed_markdown import StreamedMarkdown
 
 SHOWN_CHARS = 64_000
@@ -43,6 +45,10 @@ def header_text(message: ChatMessage) -> Text:
         header.append(f" · {message.completion_tokens} tok{prompt}", style="dim")
     if message.tokens_per_s:
         header.append(f" · {message.tokens_per_s:.1f} tok/s", style="dim")
+    if message.reasoning_tokens:
+        header.append(f" · thought {'~' if message.reasoning_estimated else ''}{message.reasoning_tokens} tok", style="dim")
+    if message.reasoning_ttft_s is not None:
+        header.append(f" · first thought {message.reasoning_ttft_s * 1000:.0f} ms", style="dim")
     if message.ttft_s is not None:
         header.append(f" · TTFT {message.ttft_s * 1000:.0f} ms", style="dim")
     if message.energy_wh is not None:
@@ -51,6 +57,14 @@ def header_text(message: ChatMessage) -> Text:
     if word:
         header.append(f" · {word}", style="bold")
     return header
+
+
+def reasoning_figures(message: ChatMessage) -> dict[str, Any]:
+    """How long the model thought (first reasoning to first answer token) and how much."""
+    seconds = None
+    if message.reasoning_ttft_s is not None and message.ttft_s is not None:
+        seconds = max(0.0, message.ttft_s - message.reasoning_ttft_s)
+    return {"seconds": seconds, "tokens": message.reasoning_tokens, "estimated": message.reasoning_estimated}
 
 
 def energy_label(wh: float) -> str:
@@ -114,6 +128,8 @@ class MessageView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="header")
+        if self.message.reasoning:
+            yield ReasoningBlock(self.message.reasoning, **reasoning_figures(self.message))
         text = terminal_safe(self.message.content)
         shown = text[:SHOWN_CHARS]
         if self.message.role is Role.USER:
@@ -152,11 +168,34 @@ class MessageView(Vertical):
         self._streaming_into = self.query_one(StreamedMarkdown)
         self._streaming_into.start()
 
+    @property
+    def reasoning_block(self) -> ReasoningBlock | None:
+        found = self.query(ReasoningBlock)
+        return found.first() if found else None
+
+    async def write_reasoning(self, piece: str) -> None:
+        """More of the answer's reasoning: streamed into a block above the answer text."""
+        block = self.reasoning_block
+        if block is None:
+            block = ReasoningBlock(live=True)
+            await self.mount(block, before=self.query_one(".body"))
+        await block.write(piece)
+
+    def toggle_reasoning(self) -> bool:
+        """Fold or unfold the reasoning; False when the message has none."""
+        block = self.reasoning_block
+        if block is not None:
+            block.toggle()
+        return block is not None
+
     async def write(self, piece: str) -> None:
         """Add a piece of the answer; yields to the UI at most every `YIELD_EVERY_S`, so a
         backlog of pieces is taken in one go instead of one per event-loop turn."""
         if self._streaming_into is None:
             return
+        block = self.reasoning_block
+        if block is not None and not block.folded and self._streamed_chars == 0:
+            await block.end()  # The answer begins: the reasoning folds away.
         shown_kb = self._streamed_chars // 1000
         self._streamed_chars += len(piece)
         _, blank_line, after = piece.rpartition("\n\n")
@@ -176,6 +215,12 @@ class MessageView(Vertical):
         self._streaming_into = None
         self.message = message
         self.query_one(".header", Static).update(self._header())
+        block = self.reasoning_block
+        if block is not None:
+            figures = reasoning_figures(message)
+            await block.end(tokens=figures["tokens"], estimated=figures["estimated"])
+            block.set_figures(**figures)
+            await block.show_text(message.reasoning)
         text = terminal_safe(message.content)
         self._show_cut_note(len(text))
         body = self.query_one(".body")

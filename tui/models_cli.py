@@ -1,0 +1,153 @@
+"""`lchat models`, `pull` and `rm`: every backend's models from the shell.
+
+Exit codes as everywhere: 0 done, 1 a backend failed or refused (one line on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tui.safe_text import one_line, terminal_safe
+
+if TYPE_CHECKING:  # Imported when a command runs, so `lchat --version` stays instant.
+    from tui.models.catalog import Catalog
+    from tui.services import Services
+
+COMMANDS = ("models", "pull", "rm")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    models = commands.add_parser("models", help="list every backend's models with their state and fit")
+    models.add_argument("--json", action="store_true", help="one JSON object per model, a line each")
+    pull = commands.add_parser("pull", help="download a model into Ollama (progress on a terminal)")
+    pull.add_argument("name", help="e.g. llama3.2:3b")
+    pull.add_argument("--backend", help="which Ollama host, as `lchat models` names it (default: the first)")
+    remove = commands.add_parser("rm", help="delete a model (asks first)")
+    remove.add_argument("model", help="model name, BACKEND/NAME, or a unique part of one")
+    remove.add_argument("--yes", "-y", action="store_true", help="do not ask")
+
+
+async def run(services: Services, args: argparse.Namespace) -> int:
+    from tui.engines.base import EngineError
+
+    try:
+        if args.command == "models":
+            return await _models(services, as_json=args.json)
+        if args.command == "pull":
+            return await _pull(services, args.name, args.backend)
+        return await _remove(services, args.model, assume_yes=args.yes)
+    except EngineError as error:
+        print(f"lchat: {terminal_safe(str(error))}", file=sys.stderr)
+        return 1
+    finally:
+        await services.aclose()
+
+
+async def _models(services: Services, *, as_json: bool, out: TextIO = sys.stdout) -> int:
+    from tui.models.catalog import Catalog
+    from tui.models.fit import gb
+    from tui.models.memory import probe_memory
+
+    models, offline = await services.chat.list_models()
+    catalog = Catalog(services.config, order=list(services.engines))
+    catalog.update(models, offline, await asyncio.to_thread(probe_memory))
+    for backend, problem, members in catalog.groups():
+        if problem is not None:
+            print(terminal_safe(f"lchat: {backend} is offline: {problem}"), file=sys.stderr)
+        for model in members:
+            row = _row(catalog, model)
+            if as_json:
+                print(json.dumps(row, ensure_ascii=False), file=out)
+            else:
+                size = gb(model.size_bytes) if model.size_bytes else "?"
+                fit = row["fit"] or ""
+                print(f"{one_line(backend, 24):<24} {one_line(row['label'], 40):<40} {size:>8} "
+                      f"{one_line(model.quantization, 8):<8} {fit:<9} {one_line(row['state'], 40)}", file=out)
+    return 0
+
+
+def _row(catalog: Catalog, model: Any) -> dict[str, Any]:
+    from tui.models.catalog import label, state_text
+
+    fit = catalog.fit(model)
+    return {
+        "backend": model.backend, "name": model.name, "label": label(model), "size_bytes": model.size_bytes,
+        "parameters": model.parameters, "quantization": model.quantization,
+        "context_length": model.context_length, "state": state_text(model),
+        "loaded": bool(model.extra.get("running")), "error": model.extra.get("error"),
+        "fit": fit.verdict if fit else None, "fit_detail": fit.explain() if fit else None,
+    }
+
+
+async def _pull(services: Services, name: str, backend: str | None) -> int:
+    from tui.engines.manage import Pulls
+    from tui.models.transfer import TransferMeter
+
+    pullers = {n: e for n, e in services.engines.items() if isinstance(e, Pulls)}
+    if not pullers:
+        print("lchat: no Ollama backend is configured (see [ollama] in the config).", file=sys.stderr)
+        return 1
+    if backend is not None and backend not in pullers:
+        print(f"lchat: {one_line(backend, 40)} cannot pull; these can: {', '.join(pullers)}", file=sys.stderr)
+        return 1
+    target = backend or next(iter(pullers))
+    rate = TransferMeter()
+    on_terminal = sys.stderr.isatty()
+    async for step in pullers[target].pull(name):
+        rate.update(step.completed, step.total)
+        line = f"{one_line(step.status, 40)} {rate.text()}".strip()
+        if on_terminal:
+            print(f"\r\x1b[2K{line}", end="", file=sys.stderr, flush=True)
+    if on_terminal:
+        print(file=sys.stderr)
+    print(f"Pulled {one_line(name, 60)} into {target}.")
+    return 0
+
+
+async def _remove(services: Services, query: str, *, assume_yes: bool) -> int:
+    from tui.config import save_config
+    from tui.engines.manage import Deletes
+    from tui.models.catalog import label
+
+    models, _ = await services.chat.list_models()
+    choice = services.chat.find_model(models, query)
+    model = next(m for m in models if (m.backend, m.name) == (choice.backend, choice.name))
+    shown = one_line(label(model), 60)
+    if not assume_yes and not _confirmed(f"Delete {shown} from {choice.backend}? Its files are removed. [y/N] "):
+        print("lchat: not confirmed; nothing was deleted (add --yes to delete without asking).", file=sys.stderr)
+        return 1
+    engine = services.engines[choice.backend]
+    if isinstance(engine, Deletes):
+        await engine.delete(choice.name)
+    elif model.path and not model.extra.get("read_only") and _inside(Path(model.path), services.paths.models_dir):
+        Path(model.path).unlink()
+        favourite = f"{choice.backend}/{choice.name}"
+        if favourite in services.config.models.favourites:
+            services.config.models.favourites.remove(favourite)
+            save_config(services.config, services.paths.config_file)
+    else:
+        print(f"lchat: {shown} belongs to another app's store or folder; lchat does not delete it.", file=sys.stderr)
+        return 1
+    print(f"Deleted {shown} from {choice.backend}.")
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on the terminal; a pipe or closed stdin is never taken as yes."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        return False
+    print(question, end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
