@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from tests.test_streamed_markdown import ANSWER, pieces, screen_output
+from textual.app import App
+from textual.strip import Strip
+
+from tests.test_streamed_markdown import ANSWER, pieces
 from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.ui.app import LchatApp
 from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.streamed_markdown import LiveLines
 
 SIZE = (80, 30)
+
+
+def chat_lines(app: App) -> list[str]:
+    """The chat pane as drawn, styles included (the composer's blinking cursor left out)."""
+    from tui.ui.widgets.chat_view import ChatView
+
+    region = app.screen.query_one(ChatView).region
+    update = app.screen._compositor.render_update(full=True)
+    return [repr(list(Strip.join(chops).crop(region.x, region.right)))
+            for chops in list(update.strips)[region.y:region.bottom]]
 
 
 async def test_a_streamed_answer_ends_as_it_shows_when_reopened(open_services) -> None:
@@ -23,13 +36,14 @@ async def test_a_streamed_answer_ends_as_it_shows_when_reopened(open_services) -
         assert answer.query_one(".body").source == ANSWER
         assert not answer.query(LiveLines)
         streamed_height = answer.outer_size.height
-        streamed_screen = screen_output(app)
+        streamed_screen = chat_lines(app)
+        assert any("Last words." in line for line in streamed_screen)
         await app.screen.open_conversation(answer.message.conversation_id)
         await pilot.pause()
         reopened = app.screen.query(MessageView).last()
         assert reopened is not answer and reopened.message.content == ANSWER
         assert reopened.outer_size.height == streamed_height
-        assert screen_output(app) == streamed_screen
+        assert chat_lines(app) == streamed_screen
 
 
 async def test_reasoning_streams_through_the_same_renderer_and_ends_whole(open_services) -> None:
