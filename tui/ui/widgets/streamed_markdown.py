@@ -167,10 +167,11 @@ class LiveLines(Widget):
         while same < min(len(old_tail), len(self._tail_strips)) and old_tail[same] == self._tail_strips[same]:
             same += 1
         first_changed += same
+        lines = len(self._done_strips) + len(self._tail_strips)
         if self._height != old_height:
             self.refresh(layout=True)
-        else:
-            self.refresh(Region(0, first_changed, self._width, self._height - first_changed))
+        elif (changed := max(lines, old_lines) - first_changed) > 0:  # Not the blank lines kept below.
+            self.refresh(Region(0, first_changed, self._width, changed))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width != self._width:
