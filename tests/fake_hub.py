@@ -25,6 +25,8 @@ class HubState:
     """Drop the connection after this many bytes of one GET (then serve fully again)."""
     ranges: list[str] = field(default_factory=list)
     """Range headers received, to check resumption."""
+    redirect_to: str = ""
+    """Answer file requests with a 302 to this base URL plus the path, as the hub does for its CDN."""
 
 
 class HubHandler(Handler):
@@ -52,6 +54,10 @@ class HubHandler(Handler):
             self.send_json(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
             return
         etag = hashlib.sha256(data).hexdigest()
+        if state.redirect_to:
+            self.send_empty(302, {"Location": state.redirect_to + self.path, "X-Repo-Commit": COMMIT,
+                                  "X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(len(data))})
+            return
         headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
         start = 0
         wanted = self.headers.get("Range")

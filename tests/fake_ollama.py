@@ -7,6 +7,7 @@ Endpoints: /api/version, /api/tags, /api/ps, /api/show, streaming NDJSON /api/ch
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +28,9 @@ def model_entry(name: str, *, size: int = 2 * GIB, family: str = "llama", params
 
 
 def show_entry(entry: dict[str, Any], *, context: int = 131072,
-               thinking: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """`thinking`: None for a model that cannot think, else its levels (() for none)."""
+               thinking: tuple[str, ...] | None = None, vision: bool = False) -> dict[str, Any]:
+    """`thinking`: None for a model that cannot think, else its levels (() for none); `vision`:
+    the model reads images."""
     family = entry["details"]["family"]
     extra: dict[str, Any] = {}
     if thinking:
@@ -43,7 +45,8 @@ def show_entry(entry: dict[str, Any], *, context: int = 131072,
             f"{family}.embedding_length": 3072, f"{family}.attention.head_count": 24,
             f"{family}.attention.head_count_kv": 8,
         },
-        "capabilities": ["completion", "tools"] + (["thinking"] if thinking is not None else []),
+        "capabilities": ["completion", "tools"] + (["thinking"] if thinking is not None else [])
+                        + (["vision"] if vision else []),
         "modified_at": entry["modified_at"],
     }
 
@@ -64,6 +67,8 @@ class OllamaState:
     piece_delay: float = 0.0
     redirect_to: str = ""
     required_auth: str = ""
+    list_gate: threading.Event | None = None
+    """When given, /api/tags answers only once it is set (a daemon slow to list, e.g. just started)."""
     """When set, every request must carry Authorization equal to this."""
     pull_sizes: dict[str, int] = field(default_factory=dict)
     """Models /api/pull knows, with their download size."""
@@ -71,10 +76,16 @@ class OllamaState:
     pull_delay: float = 0.0
     pull_fault: str = ""
     """"" or error_line (a registry error in the stream) or kill."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Calls ({"name", "arguments"}) the model makes when offered tools, until a tool's result comes back."""
+    no_tools: set[str] = field(default_factory=set)
+    """Models without the tools capability: offered tools, the daemon refuses the request."""
     thinkers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Models that think (by default), with their levels (() for none); levels models ignore think false."""
     thoughts: list[str] = field(default_factory=lambda: ["The user", " greets me.", " Reply kindly."])
     """The reasoning a thinking model streams in `message.thinking` before its answer."""
+    seers: set[str] = field(default_factory=set)
+    """Models whose capabilities include vision."""
 
     chats: list[dict[str, Any]] = field(default_factory=list)
     """Every /api/chat request body, in order."""
@@ -112,6 +123,8 @@ class OllamaHandler(Handler):
         if path == "/api/version":
             self.send_json(200, {"version": "0.6.8"})
         elif path == "/api/tags":
+            if state.list_gate is not None:
+                state.list_gate.wait(30)
             self.send_json(200, {"models": list(state.models.values())})
         elif path == "/api/ps":
             self.send_json(200, {"models": list(state.running.values())})
@@ -120,7 +133,8 @@ class OllamaHandler(Handler):
             if entry is None:
                 self.send_json(404, {"error": f"model '{body.get('model')}' not found"})
             else:
-                self.send_json(200, show_entry(entry, thinking=state.thinkers.get(entry["model"])))
+                self.send_json(200, show_entry(entry, thinking=state.thinkers.get(entry["model"]),
+                                                  vision=entry["model"] in state.seers))
         elif path in ("/api/chat", "/api/generate"):
             self.chat(state, body)
         elif path == "/api/pull":
@@ -163,13 +177,27 @@ class OllamaHandler(Handler):
             state.running.pop(model, None)
             self.send_json(200, dict(final_chunk(model, "unload"), response=""))
             return
+        messages = body.get("messages") or []
+        if body.get("tools") and model in state.no_tools:
+            self.send_json(400, {"error": f"registry.ollama.ai/library/{model} does not support tools"})
+            return
         self.start_chunked("application/x-ndjson")
+        if body.get("tools") and state.tool_calls and (not messages or messages[-1].get("role") != "tool"):
+            calls = [{"function": {"name": c["name"], "arguments": c["arguments"]}} for c in state.tool_calls]
+            self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
+                                   "message": {"role": "assistant", "content": "", "tool_calls": calls}}) + "\n")
+            self.chunk(json.dumps(final_chunk(model)) + "\n")
+            self.end_chunked()
+            return
+        reply = state.reply
+        if messages and messages[-1].get("role") == "tool":  # The answer uses what the tool said.
+            reply = ["The tool", " said: " + messages[-1].get("content", "")]
         for thought in state.thoughts if thinks and is_chat else []:
             if state.piece_delay:
                 time.sleep(state.piece_delay)
             self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
                                    "message": {"role": "assistant", "content": "", "thinking": thought}}) + "\n")
-        for index, piece in enumerate(state.reply):
+        for index, piece in enumerate(reply):
             if fault and index == state.fault_after:
                 if fault == "kill":
                     self.die()
@@ -230,5 +258,5 @@ class OllamaHandler(Handler):
         self.end_chunked()
 
 
-def start_ollama(state: OllamaState | None = None, *, port: int = 0) -> Served:
-    return serve(OllamaHandler, state or OllamaState(), port=port)
+def start_ollama(state: OllamaState | None = None, *, port: int = 0, host: str = "127.0.0.1") -> Served:
+    return serve(OllamaHandler, state or OllamaState(), port=port, host=host)

@@ -25,6 +25,11 @@ class OpenAIState:
     redirect_to: str = ""
     """Where the fault "redirect" sends chat requests (a 307)."""
     usage: bool = True
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Calls ({"name", "arguments"}) the model makes when offered tools, until a tool's result comes back;
+    streamed as fragments, the arguments' JSON split in two."""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    """Every chat completions request body, for tests to inspect."""
     thoughts: list[str] = field(default_factory=list)
     """Reasoning streamed before the reply, each piece in the delta field `reasoning_field`."""
     reasoning_field: str = "reasoning_content"
@@ -83,10 +88,18 @@ class OpenAIHandler(Handler):
 
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
         event(base | {"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
+        state.requests.append(body)
+        messages = body.get("messages") or []
+        if body.get("tools") and state.tool_calls and (not messages or messages[-1].get("role") != "tool"):
+            self.tool_call_events(state, event, base)
+            return
+        reply = state.reply
+        if messages and messages[-1].get("role") == "tool":  # The answer uses what the tool said.
+            reply = ["The tool", " said: " + messages[-1].get("content", "")]
         think_off = body.get("chat_template_kwargs", {}).get("enable_thinking") is False
         for thought in [] if think_off and state.honours_think_off else state.thoughts:
             event(base | {"choices": [{"index": 0, "delta": {state.reasoning_field: thought}, "finish_reason": None}]})
-        for index, piece in enumerate(state.reply):
+        for index, piece in enumerate(reply):
             if state.fault and index == state.fault_after:
                 if state.fault == "kill":
                     self.die()
@@ -108,12 +121,29 @@ class OpenAIHandler(Handler):
             event(base | {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
         event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if body.get("stream_options", {}).get("include_usage"):
-            completion = len(state.reply) + len(state.thoughts)
+            completion = len(reply) + len(state.thoughts)
             usage: dict[str, Any] = {"prompt_tokens": 12, "completion_tokens": completion,
                                      "total_tokens": 12 + completion}
             if state.reasoning_tokens is not None:
                 usage["completion_tokens_details"] = {"reasoning_tokens": state.reasoning_tokens}
             event(base | {"choices": [], "usage": usage})
+        self.chunk("data: [DONE]\n\n")
+        self.end_chunked()
+
+    def tool_call_events(self, state: OpenAIState, event: Any, base: dict[str, Any]) -> None:
+        """The calls as a real server streams them: id and name first, then the arguments in pieces."""
+        def delta(calls: list[dict[str, Any]], finish: str | None = None) -> None:
+            event(base | {"choices": [{"index": 0, "delta": {"tool_calls": calls} if calls else {},
+                                       "finish_reason": finish}]})
+
+        for index, call in enumerate(state.tool_calls):
+            arguments = json.dumps(call["arguments"])
+            delta([{"index": index, "id": f"call_{index}abc", "type": "function",
+                    "function": {"name": call["name"], "arguments": ""}}])
+            half = len(arguments) // 2
+            delta([{"index": index, "function": {"arguments": arguments[:half]}}])
+            delta([{"index": index, "function": {"arguments": arguments[half:]}}])
+        delta([], "tool_calls")
         self.chunk("data: [DONE]\n\n")
         self.end_chunked()
 

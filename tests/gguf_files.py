@@ -40,14 +40,18 @@ def write_tiny_llama(
     n_head_kv: int = 2,
     rope_dims: int | None = None,
     duplicate_token: bool = False,
+    n_embd: int = 64,
+    n_layer: int = 2,
+    n_ff: int = 128,
 ) -> Path:
-    """A 2-layer llama with random f32 weights and a character vocabulary (~360 KB).
+    """A 2-layer llama with random f32 weights and a character vocabulary (~360 KB); the sizes
+    can be raised for a model big enough to measure (tests/gpu).
 
     Its output rows for control and byte tokens are zero, so it never ends a turn by itself
     and only ever writes printable characters: answers run to max_tokens.
     """
     rng = np.random.default_rng(seed)
-    n_embd, n_head, n_ff, n_layer = 64, 4, 128, 2
+    n_head = max(4, n_embd // 128)
     chars = _CHARS[:-1] + [_CHARS[0]] if duplicate_token else _CHARS
     tokens = _CONTROL + chars + [f"<0x{b:02X}>" for b in range(256)]
     types = (

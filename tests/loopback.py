@@ -10,6 +10,8 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -156,9 +158,10 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def serve(handler: type[Handler], state: Any = None, *, port: int = 0) -> Served:
-    """Start `handler` on a loopback port (0: a free one) in a daemon thread."""
-    server = _Server(("127.0.0.1", port), handler)
+def serve(handler: type[Handler], state: Any = None, *, port: int = 0, host: str = "127.0.0.1") -> Served:
+    """Start `handler` on a loopback port (0: a free one) in a daemon thread; `host` another of this
+    machine's addresses, to play a server on the LAN."""
+    server = _Server((host, port), handler)
     served = Served(server, state)
     server.served = served
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -170,3 +173,34 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def lan_address() -> str | None:
+    """An address of this machine that is not loopback (None if it has none): a server listening
+    there is, to lchat, a server on the LAN. No packet is sent to find it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up.
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+@contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose listener's backlog is already full, so a new connection's handshake
+    never completes: a connect timeout, not a refusal (a listener that merely never accepts
+    completes handshakes, which tests the read timeout instead)."""
+    with socket.socket() as listener, ExitStack() as fillers:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(4):  # listen(0) still queues one; fill it, never accepting.
+            filler = fillers.enter_context(socket.socket())
+            filler.setblocking(False)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+        yield port

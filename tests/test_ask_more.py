@@ -53,16 +53,32 @@ def test_no_stdin_and_an_empty_pipe_attach_nothing(ollama: OllamaState) -> None:
 
 
 def test_an_image_file_goes_as_base64_and_a_binary_file_is_refused(ollama: OllamaState, tmp_path: Path) -> None:
+    ollama.add("llava:7b")
+    ollama.seers.add("llava:7b")
     picture = io.BytesIO()
     Image.new("RGB", (10, 10), "blue").save(picture, format="PNG")
     (tmp_path / "shot.png").write_bytes(picture.getvalue())
-    result = lchat("ask", "-m", "llama3.2:latest", "-f", str(tmp_path / "shot.png"), "what is wrong here?")
+    result = lchat("ask", "-m", "llava:7b", "-f", str(tmp_path / "shot.png"), "what is wrong here?")
     assert result.returncode == 0, result.stderr
     assert base64.b64decode(ollama.chats[-1]["messages"][-1]["images"][0]) == picture.getvalue()
     (tmp_path / "blob.bin").write_bytes(b"\0\1\2\3" * 100)
-    refused = lchat("ask", "-m", "llama3.2:latest", "-f", str(tmp_path / "blob.bin"), "and this?")
+    refused = lchat("ask", "-m", "llava:7b", "-f", str(tmp_path / "blob.bin"), "and this?")
     assert refused.returncode == 1 and b"neither text nor an image" in refused.stderr
     assert b"Traceback" not in refused.stderr and len(ollama.chats) == 1
+
+
+def test_an_image_for_a_model_that_cannot_see_is_refused_before_anything_is_kept(
+    ollama: OllamaState, tmp_path: Path
+) -> None:
+    Image.new("RGB", (10, 10), "red").save(tmp_path / "shot.png")
+    refused = lchat("ask", "-m", "llama3.2:latest", "-f", str(tmp_path / "shot.png"), "what is this?")
+    assert refused.returncode == 1
+    assert refused.stderr.decode().strip() == "lchat: llama3.2:latest does not take images; nothing was sent."
+    assert ollama.chats == []
+    listed = lchat("list", "--json")
+    assert listed.returncode == 0 and listed.stdout.splitlines() == []
+    text_only = lchat("ask", "-m", "llama3.2:latest", "and without it?")
+    assert text_only.returncode == 0 and len(ollama.chats) == 1
 
 
 def test_continue_and_conversation_and_system(ollama: OllamaState) -> None:

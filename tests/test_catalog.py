@@ -47,7 +47,7 @@ def test_fit_formula_and_verdicts() -> None:
 def test_catalog_picks_memory_and_context_per_backend() -> None:
     config = Config()
     config.engine.context_length = 4096
-    catalog = Catalog(config)
+    catalog = Catalog(config, loads_into={"embedded": "RAM", "ollama": "VRAM", "lmstudio": ""})
     ram, gpu = Memory("RAM", 32 * GIB, 64 * GIB), Memory("VRAM", 10 * GIB, 24 * GIB)
     catalog.memory = MemorySnapshot(ram=ram, gpu=gpu)
     embedded, ollama = model(backend="embedded"), model(backend="ollama")
@@ -64,7 +64,7 @@ def test_catalog_picks_memory_and_context_per_backend() -> None:
 
 
 def test_a_loaded_model_counts_its_own_memory_as_free() -> None:
-    catalog = Catalog(Config())
+    catalog = Catalog(Config(), loads_into={"embedded": "RAM", "ollama": "VRAM"})
     catalog.memory = MemorySnapshot(ram=Memory("RAM", 2 * GIB, 64 * GIB), gpu=Memory("VRAM", GIB, 24 * GIB))
     idle = model(backend="ollama", size=6 * GIB)
     loaded = model(backend="ollama", size=6 * GIB, running={"size": 7 * GIB, "size_vram": 7 * GIB})
@@ -154,3 +154,13 @@ def test_memory_from_a_stats_sample() -> None:
     assert snapshot.ram == Memory("RAM", 10 * GIB, 16 * GIB)
     assert snapshot.gpu == Memory("VRAM", 140 * GIB, 141 * GIB)
     assert from_sample(StatsSample(time=0.0, wall=0.0)).gpu is None
+
+
+def test_favourites_name_their_backend_even_when_names_hold_slashes() -> None:
+    config = Config()
+    config.models.favourites = ["ollama@gpu-box:11434/hf.co/bartowski/Qwen-GGUF:Q4_K_M", "my/server/qwen3",
+                                "gone/model"]
+    catalog = Catalog(config, order=["embedded", "ollama@gpu-box:11434", "my/server"])
+    assert catalog.favourite(1) == ("ollama@gpu-box:11434", "hf.co/bartowski/Qwen-GGUF:Q4_K_M")
+    assert catalog.favourite(2) == ("my/server", "qwen3")  # the configured name, not "my"
+    assert catalog.favourite(3) == ("gone", "model")  # a backend no longer configured

@@ -8,11 +8,20 @@ from contextlib import aclosing
 
 import pytest
 
-from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ChatService, ModelChoice, QuestionSaved, title_from
+from tui.chat_service import (
+    AnswerEnded,
+    AnswerPiece,
+    AnswerStarted,
+    ChatService,
+    ModelChoice,
+    QuestionSaved,
+    title_from,
+)
 from tui.config import ChatConfig
 from tui.domain import MessageStatus, ModelInfo, Role
 from tui.engines.base import Finished, ModelNotFound, TextPiece
 from tui.engines.fake import ScriptedEngine, fixed_script
+from tui.model_names import Waiting
 from tui.store import HistoryStore
 
 FAKE = ModelChoice("fake", "fake-model")
@@ -160,6 +169,21 @@ def test_default_model_prefers_config_then_starter(store) -> None:
     assert ChatService(store, {}, ChatConfig()).default_model(models).name == "/m/starter.gguf"
     assert ChatService(store, {}, ChatConfig(model="a.gguf")).default_model(models).name == "/m/a.gguf"
     assert ChatService(store, {}, ChatConfig()).default_model(models[1:2]) is None
+
+
+def test_a_configured_model_not_listed_is_never_replaced_by_another(store) -> None:
+    models = [ModelInfo(name="/m/starter.gguf", backend="embedded", extra={"starter": True})]
+    engines = {"embedded": ScriptedEngine(name="embedded"), "ollama": ScriptedEngine(name="ollama")}
+    service = ChatService(store, engines, ChatConfig(model="qwen2.5:0.5b"))
+    assert service.default_model(models) is None  # Shown as not chosen, not as the starter.
+    assert service.answer_model(models, pending=["ollama"]) == Waiting("qwen2.5:0.5b", ("ollama",))
+    with pytest.raises(ModelNotFound, match=r"chat.model.*'qwen2.5:0.5b' matches no model.*ollama: HTTP 401"):
+        service.answer_model(models, offline={"ollama": "HTTP 401"})
+    listed = [*models, ModelInfo(name="qwen2.5:0.5b", backend="ollama")]
+    assert service.answer_model(listed) == ModelChoice("ollama", "qwen2.5:0.5b")
+    # `lchat ask --backend embedded`: that backend's own model, whatever the configured one is.
+    assert service.answer_model(models, backend="embedded") == ModelChoice("embedded", "/m/starter.gguf")
+    assert service.find_model(listed, "embedded/starter.gguf") == ModelChoice("embedded", "/m/starter.gguf")
 
 
 def test_title_from_first_line() -> None:

@@ -51,3 +51,23 @@ def test_config_flag_and_data_dir_flag(tmp_path: Path) -> None:
     result = lchat("--config", str(config), "--data-dir", str(data), "ask", "hi", "--model", "no-such-model")
     assert result.returncode == 1 and "no-such-model" in result.stderr
     assert config.exists() and (data / "history.db").exists()
+
+
+def test_ask_says_what_a_backend_that_refused_credentials_said(lchat_home: Path) -> None:
+    from tests.fake_ollama import OllamaState, start_ollama
+
+    state = OllamaState(required_auth="Bearer right-token")
+    state.add("qwen2.5:0.5b")
+    daemon = start_ollama(state)
+    try:
+        lchat_home.mkdir(parents=True, exist_ok=True)
+        (lchat_home / "config.toml").write_text(f'[ollama]\nhosts = ["{daemon.url}"]\n')
+        result = lchat("ask", "--model", "qwen2.5:0.5b", "hi")
+        assert result.returncode == 1 and result.stdout == ""
+        assert "'qwen2.5:0.5b' matches no model" in result.stderr
+        assert f"not listed: ollama: Ollama at {daemon.url} refused the request (HTTP 401 unauthorized)" in result.stderr
+        state.required_auth = ""
+        result = lchat("ask", "--backend", "ollama", "--model", "qwen2.5", "hi")
+        assert (result.returncode, result.stdout) == (0, "Hello from Ollama.\n")
+    finally:
+        daemon.stop()

@@ -99,7 +99,9 @@ async def test_model_by_file_name_and_list(engine: EmbeddedEngine, tiny: str) ->
     text, done = await collect(engine, "tiny.gguf", QUESTION)
     assert text and done.completion_tokens == GREEDY.max_tokens
     loaded = (await engine.list_models())[0]  # the pane shows it "loaded", as Ollama's are
-    assert loaded.extra["running"] == {"size": listed[0].size_bytes, "size_vram": 0, "context_length": 2048}
+    assert loaded.extra["running"] == {"size": listed[0].size_bytes, "size_vram": 0, "context_length": 2048,
+                                       "gpu_backend": "CPU", "gpu_layers": 0, "layers": 2, "note": "",
+                                       "vram_bytes": 0}  # What the load put on a GPU: nothing, on this build.
     await engine.aclose()
     assert "running" not in (await engine.list_models())[0].extra
     with pytest.raises(ModelNotFound):

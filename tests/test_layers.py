@@ -74,6 +74,18 @@ def test_only_the_engine_child_imports_llama_cpp() -> None:
     assert users - {"bench/raw_llama.py"} == {"engines/embedded_child.py"}
 
 
+def test_no_ui_module_talks_to_mcp_servers() -> None:
+    """The UI shows tools and asks for approval through the pure tui.tools modules; the servers stay behind
+    the chat service."""
+    users = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "ui").rglob("*.py")
+             if any(name == "mcp" or name.startswith(("mcp.", "tui.tools.servers", "tui.tools.results"))
+                    for name in imports_of(p))}
+    assert users == set()
+    code = "import sys, tui.ui.tool_approval_screen, tui.ui.tool_select_screen; print('mcp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_a_textual_import_in_the_backend_is_caught(tmp_path: Path) -> None:
     """The walk-and-import check above can fail: a module that loads Textual is named."""
     code = (

@@ -77,8 +77,14 @@ def test_the_conversation_param_reaches_the_options(tmp_path) -> None:
         assert service.options_for(store.create_conversation()).lora is None
 
 
+class LoraEngine(ScriptedEngine):
+    """The fake, declaring LoRA as the embedded engine does."""
+
+    supports_lora = True
+
+
 async def test_l_attaches_an_adapter_to_the_conversation(open_services, files) -> None:
-    engine = ScriptedEngine(name="embedded", models=["tiny"])
+    engine = LoraEngine(name="embedded", models=["tiny"])
     other = ScriptedEngine(name="other", models=["remote"])
     services = open_services(engine, other)
     app = LchatApp(services)

@@ -14,6 +14,8 @@ from tui.config import load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.fake import ScriptedEngine
 from tui.engines.ollama_engine import OllamaEngine
+from tui.models.fit import Memory
+from tui.models.memory import MemorySnapshot
 from tui.ui.app import LchatApp
 from tui.ui.confirm import ConfirmScreen
 from tui.ui.model_details import ModelDetailsScreen
@@ -182,6 +184,7 @@ async def test_pull_shows_progress_and_the_model_appears(open_services, daemon) 
     app = LchatApp(open_services(OllamaEngine(host=daemon.url)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        app.screen.catalog.memory = MemorySnapshot(ram=Memory("RAM", 8 * GIB, 16 * GIB), gpu=None)
         await pilot.press("f4")
         await pilot.pause()
         await pilot.press("p")
@@ -196,6 +199,7 @@ async def test_pull_shows_progress_and_the_model_appears(open_services, daemon) 
             if len(seen) >= 3:
                 break
         assert seen and "Pulling phi3:mini" in seen[-1] and "/s" in seen[-1]
+        assert "fits in RAM" in seen[-1]  # The fit shows once the pull says the size.
         await app.workers.wait_for_complete()
         await settle(app, pilot)
         assert "phi3:mini" in [r.name for r in pane(app).visible_rows]
@@ -208,6 +212,12 @@ async def test_pull_shows_progress_and_the_model_appears(open_services, daemon) 
         await pilot.press("p")
         await pilot.pause()
         await pilot.press(*"big:70b", "enter")
+        for _ in range(100):  # 40 GB will not fit in 8 GiB: the pull asks first.
+            await asyncio.sleep(0.02)
+            if isinstance(app.screen, ConfirmScreen):
+                break
+        assert isinstance(app.screen, ConfirmScreen) and "big:70b (40.0 GB) will not fit: " in app.screen.question
+        await pilot.press("y")
         await asyncio.sleep(0.3)
         await pilot.press("f4")
         await pilot.pause()

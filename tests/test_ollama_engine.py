@@ -22,7 +22,6 @@ from tui.engines.base import (
     ReasoningPiece,
     TextPiece,
 )
-from tui.engines.manage import Deletes, Describes, Pulls, Unloads
 from tui.engines.ollama_engine import (
     OllamaEngine,
     ThinkAbility,
@@ -228,7 +227,7 @@ async def test_redirect_to_another_host_is_not_followed(daemon) -> None:
 
 
 async def test_pull_reports_progress_then_the_model_is_listed(engine, daemon) -> None:
-    assert isinstance(engine, Pulls) and isinstance(engine, Deletes) and isinstance(engine, Unloads)
+    assert engine.can_pull and engine.can_delete and engine.can_unload
     daemon.state.pull_sizes["phi3:mini"] = 1000
     steps = [step async for step in engine.pull("phi3:mini")]
     assert steps[0].status == "pulling manifest" and steps[-1].status == "success"
@@ -268,7 +267,7 @@ async def test_pull_is_cancelled_by_cancelling_the_consumer(engine, daemon) -> N
 
 
 async def test_delete_unload_and_details(engine, daemon) -> None:
-    assert isinstance(engine, Describes)
+    assert engine.can_describe
     rows = dict(await engine.details("llama3.2:latest"))
     assert rows["Architecture"] == "llama" and rows["Context length"] == "131072"
     assert rows["Capabilities"] == "completion, tools" and rows["Template"] == "{{ .Prompt }}"

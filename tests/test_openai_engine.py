@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from contextlib import aclosing
 
 import pytest
+from PIL import Image
 
 from tests.fake_openai import start_openai
 from tests.loopback import Handler, closed_port, serve
 from tui.chat_service import ChatService, ModelChoice
 from tui.config import ChatConfig, Config, ServerConfig
-from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
+from tui.domain import Attachment, ChatTurn, GenerationOptions, MessageStatus, Role
 from tui.engines.base import (
     BadRequest,
     EngineCrashed,
@@ -292,3 +295,23 @@ async def test_reasoning_goes_back_only_when_the_turn_carries_it(engine, server)
     sent = server.requests[-1].body["messages"]
     assert sent[1] == {"role": "assistant", "content": "Hello", "reasoning_content": "greet"}
     assert sent[2] == {"role": "assistant", "content": "Plain"}
+
+
+async def test_an_image_goes_as_a_data_url_part_of_the_user_content(engine, server, tmp_path) -> None:
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(picture, format="PNG")
+    shot = Attachment("shot.png", "image/png", picture.getvalue())
+    notes = Attachment("notes.txt", "text/plain", b"line one\n")
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        service = ChatService(store, {"lmstudio": engine}, ChatConfig())
+        choice = ModelChoice("lmstudio", "qwen2.5-7b-instruct")
+        assert engine.supports_images(choice.name) is None  # The server decides.
+        conversation = service.new_conversation(choice)
+        async with aclosing(service.send(conversation.id, "what is this?", choice, attachments=[notes, shot])) as updates:
+            [u async for u in updates]
+        assert store.list_messages(conversation.id)[-1].status is MessageStatus.COMPLETE
+    text, image = server.requests[-1].body["messages"][-1]["content"]
+    assert text["type"] == "text" and "notes.txt" in text["text"] and text["text"].endswith("what is this?")
+    assert image["type"] == "image_url"
+    prefix, encoded = image["image_url"]["url"].split(",", 1)
+    assert prefix == "data:image/png;base64" and base64.b64decode(encoded) == picture.getvalue()

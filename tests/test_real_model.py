@@ -39,6 +39,7 @@ def test_ask_answers_with_the_starter_model_and_keeps_it(lchat_home: Path) -> No
     result = json.loads(out)
     assert "Paris" in result["answer"]
     assert result["completion_tokens"] > 0 and result["tokens_per_s"] > 0 and result["ttft_s"] > 0
+    assert (result["gpu_backend"], result["gpu_layers"]) == ("CPU", 0)  # The CPU build offloads nothing.
     with HistoryStore.open(lchat_home / "data" / "history.db") as store:
         (conversation,) = store.list_conversations()
         question, answer = store.list_messages(conversation.id)

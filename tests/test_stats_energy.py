@@ -201,6 +201,22 @@ async def test_without_a_meter_no_energy_is_stored(store) -> None:
     assert ended.message.energy_wh is None
 
 
+async def test_energy_is_measured_only_for_engines_on_this_machine(store) -> None:
+    """A model served by another machine draws none of this machine's power: no figure, no meter."""
+    energy = FixedEnergy(0.25)
+    engines = {"fake": ScriptedEngine(), "far": ScriptedEngine(name="far", local=False)}
+    service = ChatService(store, engines, ChatConfig(), energy=energy)
+    here = await run_answer(service)
+    far = ModelChoice("far", "fake-model")
+    conversation = service.new_conversation(far)
+    async with aclosing(service.send(conversation.id, "hi", far)) as updates:
+        there = [update async for update in updates][-1]
+    assert there.message.status is MessageStatus.COMPLETE and there.message.content == "You said: hi"
+    assert here.message.energy_wh == 0.25 and there.message.energy_wh is None
+    assert store.list_messages(conversation.id)[-1].energy_wh is None
+    assert (energy.begun, energy.ended) == (1, 1)  # The remote answer never started the meter.
+
+
 async def test_real_meter_through_the_service(store) -> None:
     """The meter on a sampling thread, a scripted 300 W GPU: the figure is 300 W times the answer's time."""
     monitor = power_monitor([300.0], Clock())

@@ -175,3 +175,39 @@ def test_a_dropped_terminal_or_sigterm_quits_as_ctrl_q_does(how: str, lchat_home
         status, content = raw.execute("SELECT status, content FROM messages WHERE role = 'assistant'").fetchone()
     assert status == "interrupted"
     assert f"\n{shown}. " in content
+
+
+def test_an_unbracketed_paste_while_answering_is_text_and_saving_goes_on(lchat_home: Path) -> None:
+    """5,000 lines pasted where the terminal does not bracket pastes (tmux paste-buffer without -p)
+    arrive as ~270,000 key events: the answer keeps reaching the disk, SIGTERM is honoured, and
+    the lines land in the composer as text (not as 5,000 sends). (On 2 busy cores the whole paste
+    takes longer to absorb than this test waits, so it checks that lines arrive, not the last one.)"""
+    from tui.ui.exit_signals import GRACE_S
+
+    pasted = lchat_home / "paste.txt"
+    lines = [f"{n}: the quick brown fox jumps over the lazy dog" for n in range(5_000)]
+    database = lchat_home / "data" / "history.db"
+
+    def answer() -> tuple[str, int]:
+        with sqlite3.connect(database) as raw:
+            return raw.execute("SELECT status, length(content) FROM messages WHERE role = 'assistant'").fetchone()
+
+    with long_answer_in_tmux(lchat_home) as (session, pid, _):
+        pasted.write_text("\n".join(lines))
+        tmux("load-buffer", "-b", session, str(pasted))
+        at_paste = answer()
+        tmux("paste-buffer", "-b", session, "-t", session)
+        deadline = time.monotonic() + 20
+        while answer() == at_paste and time.monotonic() < deadline:
+            time.sleep(0.25)
+        grown = answer()
+        assert grown[0] == "complete" or grown[1] > at_paste[1], "the answer stopped reaching the disk"
+        wait_for(session, ": the quick brown fox", timeout=30)  # Pasted lines show in the composer.
+        on_disk = answer()[1]
+        os.kill(pid, signal.SIGTERM)
+        assert wait_until_gone({pid}, GRACE_S + 5), "lchat did not honour SIGTERM"
+        with sqlite3.connect(database) as raw:
+            questions = raw.execute("SELECT count(*) FROM messages WHERE role = 'user'").fetchone()[0]
+    status, length = answer()
+    assert status in ("interrupted", "complete") and length >= on_disk
+    assert questions == 1  # No pasted line was sent.

@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
 from collections.abc import Sequence
 from contextlib import aclosing
-from typing import TextIO
+from typing import Any, TextIO
 
-from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate
+from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNotice
 from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
+from tui.model_names import ModelChoice, Waiting
 from tui.safe_text import terminal_safe
 from tui.services import Services
+from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
+from tui.tools.loop import ToolCallShown, ToolResultShown
 
 DIM, PLAIN = "\x1b[2m", "\x1b[0m"
 
 
-async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool,
+async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool, backend: str | None = None,
               out: TextIO = sys.stdout, err: TextIO = sys.stderr,
               attachments: Sequence[Attachment] = (), system: str | None = None,
               conversation_id: int | None = None, continue_latest: bool = False,
-              think: str | None = None, show_reasoning: bool = True) -> int:
+              think: str | None = None, show_reasoning: bool = True,
+              tools: bool = False, allow: Sequence[str] = (), stdin: TextIO = sys.stdin) -> int:
     """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
-    or `continue_latest`, an existing one; return the process exit code.
+    or `continue_latest`, an existing one; return the process exit code. `model` is `NAME` or
+    `BACKEND/NAME` (else the conversation's, else the configured default), on `backend` when given.
 
     `think` sets the conversation's thinking ("off", "on" or a level). The reasoning goes to
-    `err`, dimmed, when that is a terminal and `show_reasoning`; `--json` carries it too.
+    `err`, dimmed, when that is a terminal and `show_reasoning`; `--json` carries it too. With
+    `tools`, the configured servers' tools are offered; a call runs if `allow` or the config
+    allows it, or the user says so on a terminal.
     """
     chat = services.chat
+    if tools and chat.tools is None:
+        print("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
+        return 1
     conversation = None
     if continue_latest or conversation_id is not None:
         conversation = _existing(services, conversation_id)
@@ -39,14 +50,22 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             return 1
     try:
         models, offline = await chat.list_models()
-        choice = chat.find_model(models, model) if model else chat.default_model(models, conversation)
+        if model:
+            choice: ModelChoice | Waiting | None = chat.find_model(models, model, backend=backend, offline=offline)
+        else:  # Every backend has answered: the configured model is found, or named in the error.
+            choice = chat.answer_model(models, conversation, offline=offline, backend=backend)
     except EngineError as error:
         print(f"lchat: {terminal_safe(str(error))}", file=err)
         return 1
-    if choice is None:  # The reasons quote servers: made safe like every error shown.
+    if not isinstance(choice, ModelChoice):  # The reasons quote servers: made safe like every error shown.
         reasons = "; ".join(f"{name}: {why}" for name, why in offline.items())
         print(terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
               file=err)
+        return 1
+    try:  # Refused before a new conversation is made for it.
+        chat.check_images_seen(choice, attachments)
+    except EngineError as error:
+        print(f"lchat: {terminal_safe(str(error))}", file=err)
         return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
@@ -56,10 +75,19 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         params = conversation.params | ({"think": think} if think is not None else {})
         services.store.set_conversation_settings(
             conversation.id, system_prompt=conversation.system_prompt if system is None else system, params=params)
+    approver: Approver = refuse_all
+    if tools and chat.tools is not None:
+        conversation = chat.set_tools(chat.store.get_conversation(conversation.id) or conversation,
+                                      list(chat.tools.config.servers))
+        chat.tools.policy.allow = [*chat.tools.policy.allow, *allow]
+        if stdin.isatty() and err.isatty():  # Never asked on a pipe: refused, and the model told so.
+            approver = terminal_approver(stdin, err)
     thoughts = _Thoughts(err if show_reasoning and not as_json and err.isatty() else None)
     ended: AnswerEnded | None = None
+    calls: list[dict[str, Any]] = []
     try:
-        async with aclosing(chat.send(conversation.id, prompt, choice, attachments=attachments)) as updates:
+        async with aclosing(chat.send(conversation.id, prompt, choice, attachments=attachments,
+                                      approver=approver)) as updates:
             async for update in updates:
                 if isinstance(update, ReasoningUpdate):
                     thoughts.add(update.text)
@@ -67,6 +95,10 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
                     thoughts.end()
                     out.write(shown(update.text))
                     out.flush()
+                elif isinstance(update, ToolNotice):
+                    print(f"lchat: {terminal_safe(update.text)}", file=err)
+                elif isinstance(update, ToolCallShown | ToolResultShown):
+                    _note_call(update, calls, err, quiet=as_json)
                 elif isinstance(update, AnswerEnded):
                     ended = update
     finally:
@@ -82,6 +114,7 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         print(f"lchat: note: {terminal_safe(ended.stats.notice)}", file=err)
     if as_json:
         stats = ended.stats
+        running = await _running(services, choice.backend, choice.name)
         print(json.dumps({
             "conversation_id": conversation.id,
             "model": choice.name,
@@ -99,8 +132,18 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
             "energy_wh": message.energy_wh,
             "cached_tokens": stats.cached_tokens if stats else None,
             "stop_reason": stats.stop_reason if stats else None,
+            **({"tool_calls": calls} if tools else {}),
+            "gpu_layers": running.get("gpu_layers"),
+            "gpu_backend": running.get("gpu_backend"),
         }), file=out)
     return 0
+
+
+async def _running(services: Services, backend: str, name: str) -> dict:
+    """What the backend says of the model now loaded (the embedded engine: its GPU offload)."""
+    _, models, _ = await services.chat.list_backend(backend)
+    found = next((m for m in models if m.name == name), None)
+    return dict(found.extra.get("running") or {}) if found else {}
 
 
 def _existing(services: Services, conversation_id: int | None) -> Conversation | None:
@@ -111,6 +154,38 @@ def _existing(services: Services, conversation_id: int | None) -> Conversation |
     return latest[0] if latest else None
 
 
+def _note_call(update: ToolCallShown | ToolResultShown, calls: list[dict[str, Any]], err: TextIO,
+               *, quiet: bool) -> None:
+    """Keep each call (and its result) for --json; say on stderr what ran or was refused."""
+    data = update.part.data
+    if isinstance(update, ToolResultShown):
+        for call in calls:
+            if call["id"] == data.get("id"):
+                call.update(result=update.part.text, is_error=bool(data.get("is_error")))
+        return
+    entry = next((call for call in calls if call["id"] == data.get("id")), None)
+    if entry is None:
+        entry = {"id": data.get("id")}
+        calls.append(entry)
+    entry.update({key: data.get(key) for key in ("server", "tool", "arguments", "approval", "state")})
+    state = data.get("state")
+    if not quiet and state in ("refused", "done"):
+        word = "ran" if state == "done" else "refused"
+        print(terminal_safe(f"lchat: tool {data.get('server')}.{data.get('tool')} {word}"), file=err)
+
+
+def terminal_approver(stdin: TextIO, err: TextIO) -> Approver:
+    """Asks on the terminal (the question on stderr, the answer from stdin): run once, always, or no."""
+    async def approve(request: ApprovalRequest) -> Decision:
+        arguments = json.dumps(request.arguments, ensure_ascii=False)
+        err.write(terminal_safe(
+            f"\nlchat: the model wants to run {request.tool.qualified} with {arguments[:400]}"
+            f"{'…' if len(arguments) > 400 else ''}\n") + "run it? [y]es once / [a]lways in this chat / [N]o: ")
+        err.flush()
+        answer = (await asyncio.to_thread(stdin.readline)).strip().lower()
+        return {"y": Decision.ONCE, "yes": Decision.ONCE, "a": Decision.ALWAYS}.get(answer, Decision.REFUSE)
+
+    return approve
 class _Thoughts:
     """Shows the answer's reasoning dimmed on a terminal, before the answer."""
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tui.config import ChatConfig
+from tui.answer_draft import AnswerDraft
 from tui.attachments import total_tokens
+from tui.config import ChatConfig
 from tui.context_window import estimate_tokens, fit, message_tokens
 from tui.domain import (
     Attachment,
@@ -22,13 +24,12 @@ from tui.domain import (
     ChatTurn,
     Conversation,
     GenerationOptions,
-    MessageStatus,
     MessagePart,
+    MessageStatus,
     ModelInfo,
     PartKind,
     Role,
 )
-from tui.answer_draft import AnswerDraft
 from tui.engines.base import (
     BadRequest,
     Engine,
@@ -39,8 +40,15 @@ from tui.engines.base import (
     ReasoningPiece,
     TextPiece,
 )
+from tui.model_names import ModelChoice, Waiting, configured, resolve, split_name
+from tui.safe_text import one_line
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
+from tui.tools.approval import Approver, refuse_all
+from tui.tools.loop import ToolCallShown, ToolResultShown, ToolRunner, with_tools
+
+if TYPE_CHECKING:
+    from tui.tools.service import ToolService
 
 logger = logging.getLogger(__name__)
 
@@ -99,15 +107,15 @@ class AnswerEnded:
     """Why the answer could not be written to the history (disk full...), or empty."""
 
 
-ChatUpdate = QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded
-
-
 @dataclass(frozen=True)
-class ModelChoice:
-    """A model on a backend."""
+class ToolNotice:
+    """Something to tell the user about the tools of this answer: a server that failed (one line)."""
 
-    backend: str
-    name: str
+    text: str
+
+
+ChatUpdate = (QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded | ToolCallShown
+              | ToolResultShown | ToolNotice)
 
 
 class ChatService:
@@ -121,6 +129,7 @@ class ChatService:
         *,
         commit_interval: float = COMMIT_INTERVAL_S,
         energy: EnergySource | None = None,
+        tools: ToolService | None = None,
     ) -> None:
         self._context_lengths: dict[tuple[str, str], int] = {}
         self.store = store
@@ -129,6 +138,8 @@ class ChatService:
         self.commit_interval = commit_interval
         self.energy = energy
         """Measures each answer's energy (tui.stats); None stores no energy figures."""
+        self.tools = tools
+        """The MCP servers and who may run their tools; None when none is configured."""
         self._unsaved: dict[int, dict[str, Any]] = {}
         """Final states of answers the store refused (disk full), by message id, to write later."""
         self._streaming: dict[int, AnswerDraft] = {}
@@ -182,11 +193,12 @@ class ChatService:
     def context_limit(self, conversation: Conversation | None, model: ModelChoice | None) -> int | None:
         """The context length to fit into: the smallest of the conversation's own setting,
         the model's (once the model list has been read) and the context its engine loads
-        models with (an engine's optional `context_cap`: the embedded engine's n_ctx, an
+        models with (the engine's `context_cap`: the embedded engine's n_ctx, an
         Ollama host's num_ctx), so one backend's cap never trims another's."""
         own = conversation.params.get("context_length") if conversation else None
         known = self._context_lengths.get((model.backend, model.name)) if model else None
-        cap = getattr(self.engines.get(model.backend), "context_cap", None) if model else None
+        engine = self.engines.get(model.backend) if model else None
+        cap = engine.context_cap if engine is not None else None
         limits = [int(value) for value in (own, known, cap) if value]
         return min(limits) if limits else None
 
@@ -221,32 +233,41 @@ class ChatService:
         return ChatTurn(message.role, message.content, attachments=tuple(attachments))
 
     def default_model(self, models: list[ModelInfo], conversation: Conversation | None = None) -> ModelChoice | None:
-        """The conversation's model, else the configured one, else the first usable model."""
-        if conversation and conversation.model:
+        """The model to show as the one that will answer: the conversation's, else the configured
+        one (None while it is not listed: it is never replaced), else the starter or first usable."""
+        try:
+            chosen = self.answer_model(models, conversation)
+        except ModelNotFound:
+            return None
+        return chosen if isinstance(chosen, ModelChoice) else None
+
+    def answer_model(
+        self, models: list[ModelInfo], conversation: Conversation | None = None, *,
+        offline: Mapping[str, str] | None = None, pending: Collection[str] = (), backend: str | None = None,
+    ) -> ModelChoice | Waiting | None:
+        """The model to answer with: the conversation's, else the configured one (`Waiting` while
+        a backend that could serve it has not listed its models; ModelNotFound, naming it, when it
+        is unavailable), else the starter or first usable model (of `backend`, when given).
+        None when there is no model at all."""
+        if conversation and conversation.model and backend in (None, conversation.backend):
             return ModelChoice(conversation.backend, conversation.model)
-        usable = [model for model in models if not model.extra.get("error")]
+        usable = [m for m in models if not m.extra.get("error") and backend in (None, m.backend)]
         wanted = self.defaults.model
-        if wanted:
-            for model in usable:
-                if wanted in (model.name, model.name.rsplit("/", 1)[-1], model.extra.get("title")):
-                    return ModelChoice(model.backend, model.name)
+        if wanted and backend is None:
+            return configured(wanted, usable, backends=self.engines, offline=offline or {}, pending=pending)
+        if wanted and split_name(wanted, self.engines)[0] in (None, backend):  # `lchat ask --backend`
+            with suppress(ModelNotFound):
+                return configured(wanted, usable, backends=self.engines, offline={})
         starter = [model for model in usable if model.extra.get("starter")]
-        chosen = (starter or usable or [None])[0]
+        chosen = next(iter(starter or usable), None)
         return ModelChoice(chosen.backend, chosen.name) if chosen else None
 
-    def find_model(self, models: list[ModelInfo], query: str) -> ModelChoice:
-        """The model `query` names: exactly, by file name, or by a unique part of its name."""
-        def names(model: ModelInfo) -> set[str]:
-            return {model.name, model.name.rsplit("/", 1)[-1], str(model.extra.get("title", ""))}
-
-        exact = [model for model in models if query in names(model)]
-        partial = [m for m in models if any(query.lower() in name.lower() for name in names(m))]
-        found = exact or partial
-        if len(found) == 1 or exact:
-            return ModelChoice(found[0].backend, found[0].name)
-        known = ", ".join(sorted(model.name.rsplit("/", 1)[-1] for model in found or models)) or "none"
-        why = "matches several models" if found else "matches no model"
-        raise ModelNotFound(f"{query!r} {why}; known: {known}")
+    def find_model(
+        self, models: list[ModelInfo], query: str, *, backend: str | None = None, offline: Mapping[str, str] | None = None
+    ) -> ModelChoice:
+        """The model `query` names (`NAME` or `BACKEND/NAME`): exactly, by file name, or by a
+        unique part of its name; the error names what matched, or each backend that failed to list."""
+        return resolve(query, models, backends=self.engines, offline=offline, backend=backend)
 
     def options_for(self, conversation: Conversation) -> GenerationOptions:
         """Sampling settings: the conversation's own, else the configured defaults."""
@@ -259,6 +280,16 @@ class ChatService:
             lora=params.get("lora"),
             think=params.get("think", self.defaults.think) or None,
         )
+
+    def set_tools(self, conversation: Conversation, chosen: list[str] | None) -> Conversation:
+        """Turn the conversation's tools on (servers or server.tool names) or off (None)."""
+        from tui.tools.service import TOOLS_PARAM
+
+        params = {key: value for key, value in conversation.params.items() if key != TOOLS_PARAM}
+        if chosen is not None:
+            params[TOOLS_PARAM] = list(chosen)
+        self.store.set_conversation_settings(conversation.id, system_prompt=conversation.system_prompt, params=params)
+        return replace(conversation, params=params)
 
     def new_conversation(self, model: ModelChoice | None = None) -> Conversation:
         return self.store.create_conversation(
@@ -279,33 +310,38 @@ class ChatService:
 
     async def send(
         self, conversation_id: int, text: str, model: ModelChoice,
-        *, attachments: Sequence[Attachment] = (),
+        *, attachments: Sequence[Attachment] = (), approver: Approver = refuse_all,
     ) -> AsyncIterator[ChatUpdate]:
         """Commit `text` (and its attachments) as the user's message, then stream and commit
-        the answer.
+        the answer; `approver` asks the user about each tool call not allowed already (the
+        default refuses them).
 
         Use it inside `contextlib.aclosing` so that a cancelled consumer marks the
         answer interrupted at once rather than when the generator is collected.
         """
-        async for update in self._answer(conversation_id, model, question=text, attachments=attachments):
+        async for update in self._answer(conversation_id, model, question=text, attachments=attachments,
+                                         approver=approver):
             yield update
 
-    async def regenerate(self, conversation_id: int, answer_id: int, model: ModelChoice) -> AsyncIterator[ChatUpdate]:
+    async def regenerate(
+        self, conversation_id: int, answer_id: int, model: ModelChoice, *, approver: Approver = refuse_all
+    ) -> AsyncIterator[ChatUpdate]:
         """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
-        async for update in self._answer(conversation_id, model, replacing_answer=answer_id):
+        async for update in self._answer(conversation_id, model, replacing_answer=answer_id, approver=approver):
             yield update
 
     async def resend(
-        self, conversation_id: int, message_id: int, text: str, model: ModelChoice
+        self, conversation_id: int, message_id: int, text: str, model: ModelChoice, *, approver: Approver = refuse_all
     ) -> AsyncIterator[ChatUpdate]:
         """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
-        async for update in self._answer(conversation_id, model, question=text, replacing_question=message_id):
+        async for update in self._answer(conversation_id, model, question=text, replacing_question=message_id,
+                                         approver=approver):
             yield update
 
     async def _answer(
         self, conversation_id: int, model: ModelChoice, *, question: str | None = None,
         attachments: Sequence[Attachment] = (), replacing_question: int | None = None,
-        replacing_answer: int | None = None,
+        replacing_answer: int | None = None, approver: Approver = refuse_all,
     ) -> AsyncIterator[ChatUpdate]:
         """The one path of every answer: store the question (unless an answer is redone), open
         the answer's row, stream into it."""
@@ -314,6 +350,7 @@ class ChatService:
         if conversation is None:
             raise EngineError(f"conversation {conversation_id} no longer exists")
         if question is not None:
+            self.check_images_seen(model, attachments)
             self._check_attachments_fit(conversation, model, question, attachments)
             if not conversation.title:
                 self.store.rename_conversation(conversation_id, title_from(question))
@@ -336,7 +373,7 @@ class ChatService:
             model=model.name, backend=model.backend, sibling_of=replacing_answer,
         )
         yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, self.options_for(conversation)):
+        async for update in self._stream_answer(answer, model, turns, conversation, approver):
             yield update
 
     def _check_attachments_fit(
@@ -353,18 +390,43 @@ class ChatService:
                 f"{limit:,}-token context of {model.name}; nothing was sent."
             )
 
+    def check_images_seen(self, model: ModelChoice, attachments: Sequence[Attachment]) -> None:
+        """Refuse, before anything is stored or sent, images for a model its engine knows to be
+        blind; a model the engine cannot judge (None: an OpenAI-compatible server) gets them."""
+        if any(attachment.is_image for attachment in attachments) and (
+            self.engine(model.backend).supports_images(model.name) is False
+        ):
+            shown = Path(model.name).name if Path(model.name).is_absolute() else model.name  # A GGUF's path
+            raise BadRequest(f"{one_line(shown, 80)} does not take images; nothing was sent.")
+
+    async def _tool_runner(
+        self, conversation: Conversation, approver: Approver
+    ) -> tuple[ToolRunner | None, list[ToolNotice]]:
+        """The runner for this conversation's tools (servers started now), and a notice per failed server."""
+        if self.tools is None or self.tools.chosen(conversation) is None:
+            return None, []
+        tools = await self.tools.for_conversation(conversation)
+        notices = [ToolNotice(problem) for problem in self.tools.problems.values()]
+        return (self.tools.runner(conversation.id, tools, approver) if tools else None), notices
+
     async def _stream_answer(
-        self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], options: GenerationOptions
+        self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], conversation: Conversation,
+        approver: Approver,
     ) -> AsyncIterator[ChatUpdate]:
+        options = self.options_for(conversation)
         draft = AnswerDraft(self.store, answer)
         autosave = _Autosave(draft.save, self.commit_interval)
         stats: Finished | None = None
-        measurement = self.energy.begin() if self.energy is not None else None
+        measurement = self.energy.begin() if self.energy is not None and self._runs_here(model) else None
         status, error = MessageStatus.COMPLETE, ""
         self._streaming[answer.id] = draft
         try:
             engine = self.engine(model.backend)
-            async with aclosing(engine.chat(model.name, turns, options)) as events:
+            runner, notices = await self._tool_runner(conversation, approver)
+            for notice in notices:
+                yield notice
+            rounds = with_tools(engine.chat, model.name, turns, options, runner, draft, lambda: draft.text)
+            async with aclosing(rounds) as events:
                 async for event in events:
                     if isinstance(event, TextPiece):
                         draft.add_text(event.text)
@@ -374,6 +436,8 @@ class ChatService:
                         draft.add_reasoning(event.text)
                         yield ReasoningUpdate(event.text)
                         autosave.changed()
+                    elif isinstance(event, ToolCallShown | ToolResultShown):
+                        yield event
                     elif isinstance(event, Finished):
                         stats = with_reasoning_figures(event, draft)
         except EngineError as engine_error:
@@ -390,6 +454,11 @@ class ChatService:
             self._streaming.pop(answer.id, None)
         final, finish_error = self._finish(draft, status, error, stats, _wh(measurement))
         yield AnswerEnded(final, stats if status is MessageStatus.COMPLETE else None, finish_error)
+
+    def _runs_here(self, model: ModelChoice) -> bool:
+        """Whether `model` runs on this machine, so this machine's power is what it draws."""
+        engine = self.engines.get(model.backend)
+        return engine is not None and engine.local
 
     def _finish(
         self, draft: AnswerDraft, status: MessageStatus, error: str, stats: Finished | None,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tui import __version__, history_cli, models_cli
 from tui.thinking import ASK_CHOICES
+from tui.tools import mcp_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", help="ask one question, stream the answer to stdout")
     ask.add_argument("prompt", help="the question")
-    ask.add_argument("--model", "-m", help="model name, file name or a unique part of one")
-    ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats")
+    ask.add_argument("--model", "-m", help="model name, file name or a unique part of one; BACKEND/NAME picks the backend")
+    ask.add_argument("--backend", "-b", help="the backend to ask (a name as lchat shows it: embedded, ollama, a [[servers]] name)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats (and tool calls)")
     ask.add_argument("--file", "-f", action="append", type=Path, default=[], metavar="PATH",
                      help="attach a text file or an image (repeatable)")
     ask.add_argument("--no-stdin", action="store_true",
@@ -36,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--continue", "-c", dest="continue_latest", action="store_true",
                        help="continue the latest conversation")
     which.add_argument("--conversation", type=int, metavar="ID", help="continue conversation ID (see `lchat list`)")
+    ask.add_argument("--tools", action="store_true", help="offer the tools of the configured MCP servers")
+    ask.add_argument("--allow-tool", action="append", default=[], metavar="NAME",
+                     help="let a tool run without asking (server.tool, or a name one server has); repeatable")
     thinking = ask.add_mutually_exclusive_group()
     thinking.add_argument("--think", choices=ASK_CHOICES, metavar="LEVEL",
                           help=f"how the model thinks: {', '.join(ASK_CHOICES)} (default: [chat] think, "
@@ -51,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--count", type=int, help="stop after this many snapshots")
     history_cli.add_commands(commands)
     models_cli.add_commands(commands)
+    mcp_cli.add_commands(commands)
     return parser
 
 
@@ -84,11 +90,12 @@ def _main(argv: list[str] | None = None) -> int:
         loaded = load_config(paths.config_file)
         if args.command == "stats":  # needs neither the history nor the engines
             return _run_stats(loaded.config, args)
+        if args.command == "mcp":  # the config and the servers only
+            return mcp_cli.run(args, loaded.config, paths.config_file, paths.log_dir)
         if args.command in history_cli.COMMANDS:  # the history file only, no engines
             return history_cli.run(args, paths)
-        from tui.services import Services
-
         from tui.engines.registry import build_engines
+        from tui.services import Services
 
         # The TUI's engine leaves a core for the UI; the config itself keeps "auto" (0), so
         # saving it (a theme, a favourite) never pins `lchat ask` to fewer threads.
@@ -161,9 +168,10 @@ def _run_ask(services, args: argparse.Namespace) -> int:
             loop.add_signal_handler(signal_number, lambda s=signal_number: (stopped_by.append(s), task.cancel()))
         try:
             return await ask(
-                services, args.prompt, model=args.model, as_json=args.json, attachments=attachments,
+                services, args.prompt, model=args.model, backend=args.backend, as_json=args.json, attachments=attachments,
                 system=args.system, conversation_id=args.conversation, continue_latest=args.continue_latest,
                 think=args.think, show_reasoning=not args.hide_reasoning,
+                tools=args.tools, allow=args.allow_tool,
             )
         finally:
             await services.aclose()

@@ -28,6 +28,12 @@ class EngineConfig:
     """Extra folders searched for GGUF files, besides the data dir's models/."""
     lora: dict[str, str] = field(default_factory=dict)
     """Saved LoRA profiles: model (file name or name) = GGUF LoRA adapter applied when a conversation sets none."""
+    gpu_layers: int | str = "auto"
+    """Layers on the GPU (GPU builds): "auto" (as many as fit in free VRAM), a number, or 0 (CPU only)."""
+    kv_cache_type: str = "f16"
+    """KV cache type: "f16", "q8_0" or "q4_0" (smaller; a quantised V cache needs flash_attention). Next load."""
+    flash_attention: bool = False
+    """Flash attention: less memory for long contexts, and needed for a quantised V cache. Next load."""
 
 
 @dataclass
@@ -35,7 +41,8 @@ class ChatConfig:
     """Defaults for new conversations."""
 
     model: str = ""
-    """Model for new conversations; empty means the starter model, else the first found."""
+    """Model for new conversations, NAME or BACKEND/NAME (e.g. "ollama/qwen2.5:0.5b"); lchat waits for
+    its backend's list and never answers with another; empty means the starter model, else the first found."""
     system_prompt: str = ""
     """System prompt for new conversations."""
     temperature: float = 0.7
@@ -81,6 +88,18 @@ class StatsConfig:
 
 
 @dataclass
+class OllamaHostConfig:
+    """Credentials for one Ollama host: a [ollama.credentials."HOST"] table, HOST as in `hosts`."""
+
+    auth_header_env: str = ""
+    """Environment variable holding this host's `proxy_header` value; "" falls back to [ollama]'s."""
+    send_ollama_api_key: bool = False
+    """Send $OLLAMA_API_KEY (as "Bearer ...") to this host; no host not named so ever gets it."""
+    allow_insecure_auth: bool = False
+    """Send credentials to this host over plain http although it is not this machine (a trusted LAN)."""
+
+
+@dataclass
 class OllamaConfig:
     """Ollama daemons lchat talks to through the official client."""
 
@@ -95,7 +114,10 @@ class OllamaConfig:
     proxy_header: str = "Authorization"
     """Header that carries the credentials for an authenticating proxy in front of Ollama."""
     auth_header_env: str = ""
-    """Environment variable holding that header's value (e.g. "Bearer ..."); "" sends none. Never stored."""
+    """Environment variable holding that header's value (e.g. "Bearer ..."), for every host without its
+    own; "" sends none. Never stored."""
+    credentials: dict[str, OllamaHostConfig] = field(default_factory=dict)
+    """Per-host credentials and their rules, one [ollama.credentials."HOST"] table each."""
     context_length: int = 0
     """num_ctx sent with each answer; 0 leaves it to the model (its Modelfile, else Ollama's default)."""
     keep_alive: str = ""
@@ -118,6 +140,8 @@ class ServerConfig:
     """Seconds to wait for a connection."""
     read_timeout: float = 120.0
     """Seconds to wait for the next piece of an answer."""
+    allow_insecure_auth: bool = False
+    """Send the API key over plain http although the server is not this machine (a trusted LAN)."""
 
 
 @dataclass
@@ -149,7 +173,8 @@ class PresetConfig:
     system_prompt: str = ""
     """The conversation's system prompt."""
     model: str = ""
-    """Model to switch to (name, file name or a unique part of one); "" keeps the current one."""
+    """Model to switch to (name, file name or a unique part of one; BACKEND/NAME picks the backend);
+    "" keeps the current one."""
     temperature: float | None = None
     """Sampling temperature; unset: the [chat] default."""
     top_p: float | None = None
@@ -160,6 +185,38 @@ class PresetConfig:
     """Context to fit the conversation into, in tokens; unset: the model's."""
     seed: int | None = None
     """Sampling seed, for repeatable answers; unset: random."""
+
+
+@dataclass
+class McpServerConfig:
+    """One MCP server: a command lchat starts (stdio), or the URL of one already running (HTTP)."""
+
+    command: str = ""
+    """Program that runs the server over stdio, e.g. "python3" or "npx"."""
+    args: list[str] = field(default_factory=list)
+    """Its arguments."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables set for it (stored here: keep this file 0600)."""
+    url: str = ""
+    """Streamable HTTP endpoint instead of a command, e.g. "http://127.0.0.1:9000/mcp"."""
+    headers_env: dict[str, str] = field(default_factory=dict)
+    """HTTP headers: header name = environment variable holding its value (never stored)."""
+
+
+@dataclass
+class McpConfig:
+    """Tools from MCP servers; nothing runs without the user's approval unless listed in `allow`."""
+
+    servers: dict[str, McpServerConfig] = field(default_factory=dict)
+    """One [mcp.servers.NAME] table per server."""
+    allow: list[str] = field(default_factory=list)
+    """Tools that run without asking: "server.tool", or a tool name only one server has."""
+    max_rounds: int = 8
+    """Most rounds of tool calls in one answer."""
+    call_timeout_s: float = 60.0
+    """Seconds a tool call may take."""
+    result_max_kb: int = 16
+    """A tool's result is cut to this many KB before the model sees it."""
 
 
 @dataclass
@@ -178,6 +235,7 @@ class Config:
     """Remapped keys: binding id (see the help screen, F1) to keys, e.g. "chat.cancel" = "ctrl+g"."""
     presets: dict[str, PresetConfig] = field(default_factory=dict)
     """Personas picked with F9, one [presets.NAME] table each."""
+    mcp: McpConfig = field(default_factory=McpConfig)
 
 
 class ConfigError(Exception):
@@ -230,7 +288,8 @@ def _secret_keys(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict):
-            if dotted != "keys":  # the keymap: binding ids, not secrets
+            # The keymap holds binding ids, a *_env table names variables: neither holds secrets.
+            if dotted != "keys" and not key.endswith("_env"):
                 yield from _secret_keys(value, dotted + ".")
         elif isinstance(value, list):
             for index, item in enumerate(value):
@@ -332,6 +391,10 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
     optional = [arg for arg in typing.get_args(hint) if arg is not type(None)]
     if typing.get_origin(hint) in (types.UnionType, typing.Union) and len(optional) == 1:
         hint = optional[0]  # `float | None`: TOML has no null, so a value present is a float.
+    elif typing.get_origin(hint) in (types.UnionType, typing.Union):  # `int | str`: either will do.
+        if isinstance(value, bool) or not isinstance(value, tuple(optional)):
+            raise _type_error(path, text, key_path, " or ".join(_type_word(arg) for arg in optional), value)
+        return _check_choice(value, path, text, key_path)
     if typing.get_origin(hint) is dict:
         _, value_type = typing.get_args(hint)
         if not isinstance(value, dict):
@@ -351,6 +414,22 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
         return float(value)
     if (hint is int and isinstance(value, bool)) or not isinstance(value, hint):
         raise _type_error(path, text, key_path, _type_word(hint), value)
+    return _check_choice(value, path, text, key_path)
+
+
+CHOICES = {("engine", "kv_cache_type"): '"f16", "q8_0" or "q4_0"', ("engine", "gpu_layers"): '"auto" or a number (0 or more)'}
+"""Settings that take one of a few words (or a number), and how to say so."""
+
+
+def _check_choice(value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
+    if key_path not in CHOICES:
+        return value
+    if key_path == ("engine", "gpu_layers"):
+        good = value == "auto" or (isinstance(value, int) and value >= 0)
+    else:
+        good = value in ("f16", "q8_0", "q4_0")
+    if not good:
+        raise _type_error(path, text, key_path, CHOICES[key_path], value)
     return value
 
 

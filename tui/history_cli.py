@@ -7,11 +7,12 @@ These open the history file directly and never start an engine. Each returns an 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 COMMANDS = ("list", "show", "search", "export", "import", "backup", "restore")
 
@@ -124,6 +125,7 @@ def _search(store, args: argparse.Namespace) -> int:
 
 def _export(store, args: argparse.Namespace) -> int:
     from tui import portable
+    from tui.paths import open_private
 
     if not args.ids and not args.all:
         print("lchat: name conversation ids (see `lchat list`) or use --all", file=sys.stderr)
@@ -132,7 +134,10 @@ def _export(store, args: argparse.Namespace) -> int:
     for conversation_id in args.ids:  # Check them all before writing anything.
         if store.get_conversation(conversation_id) is None:
             raise LookupError(f"there is no conversation {conversation_id}")
-    out: TextIO = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    # A file is written exactly as stored; a terminal gets the text made safe, as `lchat ask` does.
+    out: TextIO = open_private(args.output) if args.output else sys.stdout
+    if not args.output and sys.stdout.isatty():
+        out = cast(TextIO, _TerminalSafe(sys.stdout))
     try:
         if args.all:
             count = portable.write_all(store, out, markdown=markdown)
@@ -202,3 +207,20 @@ def _restore(paths, source: Path, *, assume_yes: bool) -> int:
     kept = f"; the previous history is in {result.previous_copy}" if result.previous_copy else ""
     print(f"Restored {result.restored.conversations} conversations, {result.restored.messages} messages{kept}.")
     return 0
+
+
+class _TerminalSafe(io.TextIOBase):
+    """Writes text to a terminal with every character that could steer it made visible."""
+
+    def __init__(self, terminal: TextIO) -> None:
+        super().__init__()
+        self._terminal = terminal
+
+    def write(self, text: str) -> int:
+        from tui.safe_text import terminal_safe
+
+        self._terminal.write(terminal_safe(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._terminal.flush()

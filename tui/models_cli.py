@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tui.safe_text import one_line, terminal_safe
@@ -54,7 +53,7 @@ async def _models(services: Services, *, as_json: bool, out: TextIO = sys.stdout
     from tui.models.memory import probe_memory
 
     models, offline = await services.chat.list_models()
-    catalog = Catalog(services.config, order=list(services.engines))
+    catalog = Catalog.of(services.config, services.engines)
     catalog.update(models, offline, await asyncio.to_thread(probe_memory))
     for backend, problem, members in catalog.groups():
         if problem is not None:
@@ -85,10 +84,9 @@ def _row(catalog: Catalog, model: Any) -> dict[str, Any]:
 
 
 async def _pull(services: Services, name: str, backend: str | None) -> int:
-    from tui.engines.manage import Pulls
     from tui.models.transfer import TransferMeter
 
-    pullers = {n: e for n, e in services.engines.items() if isinstance(e, Pulls)}
+    pullers = {n: e for n, e in services.engines.items() if e.can_pull}
     if not pullers:
         print("lchat: no Ollama backend is configured (see [ollama] in the config).", file=sys.stderr)
         return 1
@@ -111,28 +109,22 @@ async def _pull(services: Services, name: str, backend: str | None) -> int:
 
 async def _remove(services: Services, query: str, *, assume_yes: bool) -> int:
     from tui.config import save_config
-    from tui.engines.manage import Deletes
-    from tui.models.catalog import label
+    from tui.models.catalog import label, model_key
 
-    models, _ = await services.chat.list_models()
-    choice = services.chat.find_model(models, query)
+    models, offline = await services.chat.list_models()
+    choice = services.chat.find_model(models, query, offline=offline)
     model = next(m for m in models if (m.backend, m.name) == (choice.backend, choice.name))
     shown = one_line(label(model), 60)
-    if not assume_yes and not _confirmed(f"Delete {shown} from {choice.backend}? Its files are removed. [y/N] "):
+    engine = services.engines[choice.backend]
+    removed = engine.delete_note(model)  # Refused (another app's file, no delete) before asking.
+    if not assume_yes and not _confirmed(f"Delete {shown} from {choice.backend}? {removed} [y/N] "):
         print("lchat: not confirmed; nothing was deleted (add --yes to delete without asking).", file=sys.stderr)
         return 1
-    engine = services.engines[choice.backend]
-    if isinstance(engine, Deletes):
-        await engine.delete(choice.name)
-    elif model.path and not model.extra.get("read_only") and _inside(Path(model.path), services.paths.models_dir):
-        Path(model.path).unlink()
-        favourite = f"{choice.backend}/{choice.name}"
-        if favourite in services.config.models.favourites:
-            services.config.models.favourites.remove(favourite)
-            save_config(services.config, services.paths.config_file)
-    else:
-        print(f"lchat: {shown} belongs to another app's store or folder; lchat does not delete it.", file=sys.stderr)
-        return 1
+    await engine.delete(choice.name)
+    favourite = model_key(choice.backend, choice.name)
+    if favourite in services.config.models.favourites:
+        services.config.models.favourites.remove(favourite)
+        save_config(services.config, services.paths.config_file)
     print(f"Deleted {shown} from {choice.backend}.")
     return 0
 
@@ -143,11 +135,3 @@ def _confirmed(question: str) -> bool:
         return False
     print(question, end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True

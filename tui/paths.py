@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 APP_NAME = "lchat"
 HOME_VARIABLE = "LCHAT_HOME"
@@ -45,9 +46,11 @@ class Paths:
         return self.config_dir / "themes"
 
     def create(self) -> None:
-        """Create every folder lchat writes to, readable by the owner only."""
+        """Create every folder lchat writes to, readable by the owner only; tighten those that exist."""
         for folder in (self.config_dir, self.data_dir, self.models_dir, self.log_dir):
             make_private_dir(folder)
+        for folder in (self.config_dir, self.data_dir, self.models_dir, self.log_dir, self.backups_dir):
+            tighten_dir(folder)
 
 
 def resolve_paths(
@@ -82,3 +85,22 @@ def make_private_dir(path: Path) -> None:
     for folder in reversed(missing):
         folder.mkdir(mode=0o700, exist_ok=True)
         os.chmod(folder, 0o700)
+
+
+def tighten_dir(folder: Path) -> None:
+    """Make one of lchat's own folders 0700 if others could read it; a symlink (a models folder
+    shared on purpose, say) is left as it is."""
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return
+        if folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
+    except OSError:
+        pass  # A folder lchat cannot change is reported when it is written to, not here.
+
+
+def open_private(path: Path, *, append: bool = False) -> TextIO:
+    """`path` opened for writing text, created 0600 from the start whatever the umask (an existing
+    file keeps its mode)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    return open(os.open(path, flags, 0o600), "w", encoding="utf-8")

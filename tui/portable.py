@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from tui import __version__
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
-from tui.paths import make_private_dir
+from tui.paths import make_private_dir, open_private
 from tui.store import HistoryStore
 
 FORMAT = "lchat.conversation"
@@ -230,7 +230,8 @@ def export_files(store: HistoryStore, conversation_id: int, folder: Path) -> lis
     written = []
     for suffix, text in ((".md", to_markdown(doc)), (".json", to_json(doc) + "\n")):
         path = folder / f"{file_stem(conversation)}{suffix}"
-        path.write_text(text, encoding="utf-8")
+        with open_private(path) as out:
+            out.write(text)
         written.append(path)
     return written
 

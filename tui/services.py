@@ -52,7 +52,12 @@ class Services:
         from tui.stats.energy import EnergyMeter
 
         monitor = (stats or monitor_for)(config, lambda: _engine_pids(built))
-        chat = ChatService(store, built, config.chat, energy=EnergyMeter(monitor) if monitor else None)
+        tools = None
+        if config.mcp.servers:  # Built now, started at first use.
+            from tui.tools.service import ToolService
+
+            tools = ToolService(config.mcp, log_dir=paths.log_dir)
+        chat = ChatService(store, built, config.chat, energy=EnergyMeter(monitor) if monitor else None, tools=tools)
         return cls(paths, config, store, built, chat, [*(warnings or []), *filter(None, [damage])], stats=monitor)
 
     async def aclose(self) -> None:
@@ -60,6 +65,8 @@ class Services:
             return
         for engine in self.engines.values():
             await engine.aclose()
+        if self.chat.tools is not None:
+            await self.chat.tools.aclose()
         self.close()
 
     def close(self) -> None:
@@ -76,5 +83,5 @@ class Services:
 
 def _engine_pids(engines: Mapping[str, Engine]) -> set[int]:
     """The engines' own child processes, so the stats pane can point at the model's VRAM."""
-    pids = (getattr(engine, "child_pid", None) for engine in engines.values())
-    return {pid for pid in pids if isinstance(pid, int)}
+    pids = (engine.child_pid for engine in engines.values())
+    return {pid for pid in pids if pid is not None}

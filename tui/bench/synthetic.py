@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import ChatEvent, Finished, ModelNotFound, TextPiece
+from tui.engines.base import ChatEvent, Engine, Finished, ModelNotFound, TextPiece
 
 MODEL = "paced-markdown"
 _WORDS = (
@@ -58,7 +58,7 @@ def _split_code(line: str) -> list[str]:
     return [part if index == 0 else " " + part for index, part in enumerate(parts)]
 
 
-class PacedEngine:
+class PacedEngine(Engine):
     """A fake backend whose piece i is ready at start + i / rate, like a real engine's pipe.
 
     A consumer that falls behind gets the backlog at once, as it would from the engine child.
@@ -87,8 +87,9 @@ class PacedEngine:
         yield Finished(prompt_tokens=1, completion_tokens=len(self.pieces), ttft_s=0.0,
                        gen_s=ended - started)
 
-    async def aclose(self) -> None:
-        pass
+    @property
+    def local(self) -> bool:
+        return True
 
 
 async def own_rate(engine: PacedEngine) -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, ToolCall
+from tui.engines.manage import Details, Progress
 
 
 @dataclass(frozen=True)
@@ -90,22 +91,115 @@ class BadRequest(EngineError):
     """The engine refused the request (prompt too long, bad option...)."""
 
 
-class Engine(Protocol):
-    """What every backend provides.
+class Unsupported(EngineError):
+    """The backend does not have this ability (its `can_...` flag is False)."""
 
-    `chat` returns an async iterator of `TextPiece` events followed by exactly one
-    `Finished`. Cancelling the consuming task cancels generation. Failures raise
-    `EngineError` subclasses, never library exceptions. An engine that loads models with less
-    context than they were trained for says so in an optional `context_cap` attribute; one that
-    talks to a server has `url` and `local` (whether that server is on this machine).
+
+class Engine:
+    """What every backend provides, and every optional ability with a safe default.
+
+    `chat` returns an async iterator of `TextPiece` (and `ReasoningPiece`, `ToolCallRequest`)
+    events followed by exactly one `Finished`. Cancelling the consuming task cancels
+    generation. Failures raise `EngineError` subclasses, never library exceptions.
+
+    A backend overrides the abilities it has (harlequin's adapter style), so callers ask
+    `engine.can_pull` or `engine.supports_tools(model)` instead of testing its type or name.
     """
 
-    name: str
+    name: str = "engine"
 
-    async def list_models(self) -> list[ModelInfo]: ...
+    # What every backend must provide.
+
+    async def list_models(self) -> list[ModelInfo]:
+        raise NotImplementedError
 
     def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
-    ) -> AsyncIterator[ChatEvent]: ...
+    ) -> AsyncIterator[ChatEvent]:
+        raise NotImplementedError
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release clients and child processes; safe to call twice."""
+
+    # Where it runs.
+
+    @property
+    def local(self) -> bool:
+        """The models run on this machine: its power, memory and processes are theirs.
+        False unless the backend says so, so nothing of this machine is claimed for a server."""
+        return False
+
+    @property
+    def url(self) -> str:
+        """The server's address, for a backend that talks to one ("" for none)."""
+        return ""
+
+    @property
+    def child_pid(self) -> int | None:
+        """The process the models run in, where the engine started one itself."""
+        return None
+
+    @property
+    def loads_into(self) -> str:
+        """Where a model is loaded on this machine: "RAM", "VRAM" (the GPU, else RAM), or ""
+        (elsewhere, or unknown): what the catalog's fit estimate compares a model against."""
+        return ""
+
+    @property
+    def context_cap(self) -> int | None:
+        """Most context this engine loads a model with, whatever it was trained for (None: the
+        model's own), so the chat service fits conversations into what is really loaded."""
+        return None
+
+    # Managing models.
+
+    can_describe: ClassVar[bool] = False
+    """`details(model)` says more than the model list."""
+    can_pull: ClassVar[bool] = False
+    """`pull(model)` downloads a model by name."""
+    can_delete: ClassVar[bool] = False
+    """`delete(model)` removes a model."""
+    can_unload: ClassVar[bool] = False
+    """`unload(model)` frees a loaded model's memory now."""
+    supports_lora: ClassVar[bool] = False
+    """`GenerationOptions.lora` (a GGUF LoRA adapter) is applied."""
+
+    async def details(self, model: str) -> Details:
+        """Everything known of `model`, as (label, value) rows."""
+        raise Unsupported(f"{self.name} cannot describe its models")
+
+    def pull(self, model: str) -> AsyncIterator[Progress]:
+        """Download `model`; cancel by cancelling the consumer."""
+        raise Unsupported(f"{self.name} cannot pull models")
+
+    def delete_note(self, model: ModelInfo) -> str:
+        """What deleting `model` removes, for the question asked first; raises EngineError
+        when lchat must not delete it."""
+        if not self.can_delete:
+            raise Unsupported(f"lchat cannot delete models on {self.name}; remove it there")
+        return "Its files are removed."
+
+    async def delete(self, model: str) -> None:
+        raise Unsupported(f"lchat cannot delete models on {self.name}; remove it there")
+
+    async def unload(self, model: str) -> None:
+        raise Unsupported(f"{self.name} has no unload; its models are loaded as they are used")
+
+    # What a model can do (None: not known).
+
+    def supports_thinking(self, model: str) -> bool | None:
+        """Whether `model` reasons before answering; None when the backend cannot tell."""
+        return None
+
+    def think_levels(self, model: str) -> tuple[str, ...]:
+        """The `GenerationOptions.think` values `model` honours beyond None ("off", "on",
+        "low"...); empty when not known."""
+        return ()
+
+    def supports_tools(self, model: str) -> bool | None:
+        """Whether `model` can call tools (`GenerationOptions.tools`); None when not known."""
+        return None
+
+    def supports_images(self, model: str) -> bool | None:
+        """Whether `model` reads image attachments; None when not known."""
+        return None

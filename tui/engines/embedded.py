@@ -24,6 +24,7 @@ from tui.engines import embedded_child
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
+    Engine,
     EngineCrashed,
     EngineError,
     Finished,
@@ -31,12 +32,19 @@ from tui.engines.base import (
     ModelNotFound,
     ReasoningPiece,
     TextPiece,
+    ToolCallRequest,
 )
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.lora import read_lora, saved_lora
+from tui.engines.manage import Details
 from tui.engines.reasoning_split import Tally
+from tui.engines.tool_parse import ToolCallScanner
+from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
+from tui.models.fit import Memory
+from tui.models.offload import cache_types, plan
+from tui.models.vision import find_projector
 from tui.safe_text import one_line
 
 DRAIN_TIMEOUT_S = 5.0
@@ -73,6 +81,10 @@ class _Child:
         """A request whose final message has not been read yet (it was cancelled)."""
         self.loaded: tuple[str, int] | None = None
         """(path, n_ctx) of the model the child holds, once it said so."""
+        self.offload: dict[str, Any] = {}
+        """What that load put on the GPU: gpu_backend, gpu_layers, layers, vram_bytes, note."""
+        self.asked: dict[str, Any] = {}
+        """The offload options that load was asked for, kept while the model stays."""
 
     def send(self, msg: tuple) -> None:
         try:
@@ -119,6 +131,15 @@ class _Child:
         self.conn.close()
 
 
+def _stopped(pid: int | None) -> bool:
+    """Whether process `pid` is stopped (Linux: its state in /proc; elsewhere never known)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
+
+
 async def _readable(fd: int) -> None:
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
@@ -129,7 +150,7 @@ async def _readable(fd: int) -> None:
         loop.remove_reader(fd)
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(Engine):
     """Runs GGUF models with llama-cpp-python in a child process.
 
     Model names are the absolute paths of the GGUF files (ModelInfo.name); chat() also takes
@@ -149,11 +170,25 @@ class EmbeddedEngine:
         log_path: Path | None = None,
         reused: Callable[[], Sequence[ModelInfo]] | None = None,
         lora_profiles: Mapping[str, str] | None = None,
+        gpu_layers: int | None = None,
+        kv_cache_type: str = "f16",
+        flash_attention: bool = False,
+        vram: Callable[[], Memory | None] | None = None,
+        flavour: str | None = None,
     ) -> None:
         """`n_ctx` is capped by each model's own context length; `log_path` receives the
         child's stdout and stderr (os.devnull by default); `reused` lists models found in other
         apps' stores (tui.models.stores), offered after the folders' own; `lora_profiles` maps a
-        model (name or file name) to the LoRA adapter it gets when a chat names none."""
+        model (name or file name) to the LoRA adapter it gets when a chat names none.
+
+        `gpu_layers`: layers on the GPU, None for as many as fit in the free VRAM that `vram`
+        reads (blocking; tui.models.memory.read_vram); `flavour`: the llama.cpp build's GPU
+        backend ("cuda", "cpu"...; default: read from the installed files)."""
+        self._gpu_layers = gpu_layers
+        self._kv_types = cache_types(kv_cache_type, flash_attention)
+        self._flash_attention = flash_attention
+        self._vram = vram
+        self._flavour = flavour
         self._reused = reused
         self._lora_profiles = dict(lora_profiles or {})
         self._models_dir = models_dir
@@ -167,6 +202,17 @@ class EmbeddedEngine:
         self._next_id = 0
         self._known: dict[str, ModelInfo] = {}
         self._infos: dict[tuple[str, int, int], ModelInfo] = {}
+
+    can_describe = can_delete = supports_lora = True
+
+    @property
+    def local(self) -> bool:
+        return True
+
+    @property
+    def loads_into(self) -> str:
+        """llama.cpp runs here on the CPU."""
+        return "RAM"
 
     @property
     def context_cap(self) -> int:
@@ -202,8 +248,41 @@ class EmbeddedEngine:
         loaded = child.loaded if child is not None and child.process.is_alive() else None
         if loaded is None or loaded[0] != info.path:
             return info
-        running = {"size": info.size_bytes or 0, "size_vram": 0, "context_length": loaded[1]}
+        assert child is not None
+        running = {"size": info.size_bytes or 0, "size_vram": child.offload.get("vram_bytes") or 0,
+                   "context_length": loaded[1], **child.offload}
         return replace(info, extra={**info.extra, "running": running})
+
+    @property
+    def flavour(self) -> str:
+        """The llama.cpp build's GPU backend: "cuda", "vulkan", "metal" or "cpu"."""
+        if self._flavour is None:
+            from tui.engines.gpu_build import built_flavour
+
+            self._flavour = built_flavour()
+        return self._flavour
+
+    def _free_vram(self, child: _Child | None) -> Memory | None:
+        """Free VRAM now, counting what our own child's model holds (a reload frees it first)."""
+        memory = self._vram() if self._vram is not None else None
+        held = child.offload.get("vram_bytes") or 0 if child is not None and child.loaded else 0
+        if memory is None or not held:
+            return memory
+        return replace(memory, free=min(memory.free + held, memory.total))
+
+    def _offload_for(self, info: ModelInfo, n_ctx: int, vram: Memory | None) -> dict[str, Any]:
+        """What the child loads with: layers on the GPU (-1: all) and the KV cache's form."""
+        k_type, v_type = self._kv_types
+        options: dict[str, Any] = {"gpu_layers": 0, "layers": 0, "k_type": k_type, "v_type": v_type,
+                                   "flash_attn": self._flash_attention, "note": ""}
+        if self.flavour == "cpu" or self._gpu_layers == 0:
+            return options
+        decided = plan(info, n_ctx, vram, wanted=self._gpu_layers, kv_cache_type=k_type,
+                       flash_attention=self._flash_attention)
+        if decided is None:  # Layers unknown: ask for what was configured, llama.cpp caps it.
+            return options | {"gpu_layers": -1 if self._gpu_layers is None else self._gpu_layers}
+        layers = -1 if decided.layers >= decided.total else decided.layers
+        return options | {"gpu_layers": layers, "layers": decided.total, "note": decided.note}
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
@@ -218,14 +297,25 @@ class EmbeddedEngine:
         info = await self._resolve(model)
         n_ctx = min(self._n_ctx, info.context_length or self._n_ctx)
         turns = template_messages(messages)
+        # With tools offered, what may be a tool call is held back: its JSON never shows as answer text.
+        scanner = ToolCallScanner() if options.tools else None
         lora = await self._lora_for(model, info, options.lora)
         opts = asdict(options) | {"stop": list(options.stop), "lora": lora}
+        seen = vision_request(info, messages)
+        if seen is not None:
+            turns, opts["vision"] = seen
         async with self._lock:
             child = await self._idle_child()
+            before, offload = None, {**child.asked, "note": ""}
+            if child.loaded != (info.path, n_ctx) or not child.asked:  # Else keep it: no reload.
+                if self.flavour != "cpu" and self._gpu_layers != 0 and self._vram is not None:
+                    before = await asyncio.to_thread(self._free_vram, child)
+                offload = self._offload_for(info, n_ctx, before)
+            opts["offload"] = {k: v for k, v in offload.items() if k != "note"}
             self._next_id += 1
             req = self._next_id
             child.pending = req
-            loaded, last = False, None
+            loaded, last, load_note = False, None, ""
             try:
                 child.send(("chat", req, info.path, n_ctx, turns, opts))
                 while True:
@@ -234,12 +324,27 @@ class EmbeddedEngine:
                         continue  # Left over from a cancelled request.
                     if kind == "loaded":
                         loaded, child.loaded = True, (info.path, n_ctx)
+                        if rest and rest[0].pop("fresh", True):
+                            child.offload = await self._loaded(rest[0], offload["note"], before)
+                            child.asked = opts["offload"]
+                            load_note = child.offload["note"]
                     elif kind in ("piece", "reasoning"):
                         last = time.monotonic()
-                        yield tally.note(TextPiece(rest[0]) if kind == "piece" else ReasoningPiece(rest[0]))
+                        if kind == "reasoning":
+                            yield tally.note(ReasoningPiece(rest[0]))
+                        else:
+                            text = scanner.feed(rest[0]) if scanner else rest[0]
+                            if text:
+                                yield tally.note(TextPiece(text))
                     elif kind == "done":
                         child.pending = None
                         stats = rest[0]
+                        if scanner:
+                            end = scanner.finish()
+                            if end.text:
+                                yield tally.note(TextPiece(end.text))
+                            for call in end.calls:
+                                yield ToolCallRequest(call)
                         first = tally.first
                         yield Finished(
                             prompt_tokens=stats["prompt_tokens"],
@@ -252,7 +357,7 @@ class EmbeddedEngine:
                             load_s=stats.get("load_s"),
                             reasoning_tokens=stats.get("reasoning_tokens") if tally.thought else None,
                             reasoning_ttft_s=tally.reasoning_ttft_s,
-                            notice=stats.get("notice", ""),
+                            notice="; ".join(n for n in (stats.get("notice", ""), load_note) if n),
                         )
                         return
                     elif kind == "error":
@@ -273,6 +378,16 @@ class EmbeddedEngine:
                     if not loaded:
                         child.loaded = None  # Stopped mid-load: which model it holds is unknown.
 
+    async def _loaded(self, report: dict[str, Any], note: str, before: Memory | None) -> dict[str, Any]:
+        """The child's load report with the VRAM it took (free VRAM before less after) and
+        every note joined; the notes also go to the engine log."""
+        after = await asyncio.to_thread(self._vram) if before is not None and self._vram else None
+        taken = max(0, before.free - after.free) if before and after and report.get("gpu_layers") else 0
+        notes = "; ".join(n for n in (note, report.get("note", "")) if n)
+        if notes and self._log_path:
+            await asyncio.to_thread(_log_line, self._log_path, f"lchat: GPU offload: {notes}")
+        return report | {"vram_bytes": taken, "note": notes}
+
     async def aclose(self) -> None:
         child, self._child = self._child, None
         if child is None:
@@ -288,15 +403,53 @@ class EmbeddedEngine:
                 await asyncio.sleep(0.02)
         child.kill()
 
+    def supports_images(self, model: str) -> bool | None:
+        """Whether the model's projector (mmproj) file is found (tui.models.vision); None for a
+        name not listed yet."""
+        known = self._known.get(model)
+        path = Path(model).expanduser() if known is None else Path(known.path or known.name)
+        if not path.is_absolute():
+            return None
+        return find_projector(path) is not None
+
+    async def details(self, model: str) -> Details:
+        """Everything the GGUF file's header says."""
+        from tui.models.gguf_details import gguf_details
+
+        known = await self._known_model(model)
+        return await asyncio.to_thread(gguf_details, Path(known.path or known.name))
+
+    def delete_note(self, model: ModelInfo) -> str:
+        """Only lchat's own files, in its models folder, are deleted; reused ones are refused."""
+        from tui.models.fit import gb
+        from tui.models.library import check_delete
+
+        path = check_delete(model, self._models_dir)
+        size = f" ({gb(model.size_bytes)})" if model.size_bytes else ""
+        return f"The file {path.name}{size} is removed."
+
+    async def delete(self, model: str) -> None:
+        from tui.models.library import check_delete
+
+        path = check_delete(await self._known_model(model), self._models_dir)
+        try:
+            await asyncio.to_thread(path.unlink)
+        except OSError as error:
+            raise EngineError(f"could not delete {path.name}: {error.strerror or error}") from None
+
+    async def _known_model(self, model: str) -> ModelInfo:
+        """The listed model named `model` (listing again if it is new)."""
+        if model not in self._known:
+            await self.list_models()
+        if model not in self._known:
+            raise ModelNotFound(f"no GGUF model named {model!r}")
+        return self._known[model]
+
     async def _resolve(self, model: str) -> ModelInfo:
         """The ModelInfo for a name or path, read (and validated) from the file's header."""
         path = Path(model).expanduser()
         if not path.is_absolute():
-            if model not in self._known:
-                await self.list_models()
-            if model not in self._known:
-                raise ModelNotFound(f"no GGUF model named {model!r}")
-            known = self._known[model]
+            known = await self._known_model(model)
             path = Path(known.path or known.name)
         return await asyncio.to_thread(self._read_info, path)
 
@@ -312,6 +465,9 @@ class EmbeddedEngine:
 
     async def _idle_child(self) -> _Child:
         """A live child with no request in flight, started or replaced as needed."""
+        child = self._child
+        if child is not None and child.pending is not None and _stopped(child.process.pid):
+            self._drop(child)  # Stopped (SIGSTOP, a debugger): it would never wind down.
         child = self._child
         if child is not None and child.pending is not None:
             try:
@@ -363,6 +519,15 @@ class EmbeddedEngine:
         if not path:
             return None
         return (await asyncio.to_thread(read_lora, path, for_architecture=info.architecture)).path
+
+
+def _log_line(path: Path, line: str) -> None:
+    """Append `line` to the engine log; a log that cannot be written is no reason to fail."""
+    try:
+        with path.open("a", encoding="utf-8") as log:
+            print(line, file=log)
+    except OSError:
+        pass
 
 
 @contextmanager

@@ -4,7 +4,7 @@ It loads one GGUF at a time and keeps it warm, answers one request at a time ove
 and exits when the parent's end of the pipe closes. Messages, all tuples:
 
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
-    child -> parent  ("loaded", req) | ("piece", req, text) | ("reasoning", req, text)
+    child -> parent  ("loaded", req, offload) | ("piece", req, text) | ("reasoning", req, text)
                      | ("done", req, stats) | ("error", req, kind, message)   kind: "load" or "request"
 
 Reasoning is split from the answer here, on the markers of the model's own chat template
@@ -20,11 +20,16 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
 from tui.engines.base import ReasoningPiece
+from tui.engines.confined import run_confined
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
+from tui.engines.tool_wire import NO_TOOLS
+from tui.engines.vision_chat import load_handler, render_check, stream_answer
 from tui.thinking import LEVELS
 
 CHATML = (
@@ -38,27 +43,38 @@ CHATML = (
 DEFAULTS = {"temperature": 0.8, "top_p": 0.95}
 TEMPLATE_TIME_LIMIT_S = 5.0
 """A chat template comes from the GGUF file, i.e. from a stranger: it gets this long to render."""
+TEMPLATE_MEMORY_LIMIT = 512 << 20
+"""... and this much new memory (in a fork: tui.engines.confined)."""
+TEMPLATE_OUTPUT_LIMIT = 64 << 20
+"""... and its prompt may be this big, pickled (a context of a million tokens is about 4 MB of text)."""
 GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR = 3, 4
 """ggml's enum ggml_log_level today (NONE, DEBUG, INFO, WARN, ERROR, CONT); llama-cpp-python's
 _logger still maps an older order, where 3 was ERROR."""
 
 
-class TemplateTimeout(Exception):
-    """The chat template ran past its time limit."""
+class _Uncompiled:
+    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads: Llama() compiles
+    every chat template in the file for chat handlers lchat never uses, in this process and with no
+    limit (Jinja folds `'x' * 10**9` into the compiled code). format() compiles it, confined."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def to_chat_handler(self) -> Any:
+        def unused(**_: Any) -> Any:
+            raise NotImplementedError("lchat formats prompts itself (_Worker.format)")
+
+        return unused
 
 
-def _with_time_limit(seconds: float, work: Any) -> Any:
-    """Run `work()`, interrupting it with TemplateTimeout after `seconds` (main thread only)."""
-    def expire(signum: int, frame: Any) -> None:
-        raise TemplateTimeout(f"it ran for more than {seconds:g} s and was stopped")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+@contextmanager
+def _templates_not_compiled(chat_format: Any) -> Iterator[None]:
+    real = chat_format.Jinja2ChatFormatter
+    chat_format.Jinja2ChatFormatter = _Uncompiled
     try:
-        return work()
+        yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        chat_format.Jinja2ChatFormatter = real
 
 
 class TextStream:
@@ -111,7 +127,11 @@ class _Worker:
         self.conn = conn
         self.n_threads = n_threads
         self.llm: Any = None
-        self.key: tuple[str, int, str | None] | None = None
+        self.key: tuple[str, int, str | None, tuple] | None = None
+        self.offload: dict[str, Any] = {}
+        """What the last load did on the GPU (tui.engines.offload_child.report)."""
+        self.handlers: dict[tuple[Any, str, str], Any] = {}
+        """Vision chat handlers by (model key, handler, projector): each holds libmtmd's context."""
 
     def serve(self) -> None:
         while True:
@@ -142,48 +162,75 @@ class _Worker:
             if msg[0] == "cancel" and msg[1] == req:
                 raise _Cancelled
 
-    def load(self, path: str, n_ctx: int, lora: str | None = None) -> bool:
-        """Hold this model (with this context and adapter); False if it already was."""
+    def load(self, path: str, n_ctx: int, lora: str | None = None, offload: dict | None = None) -> bool:
+        """Hold this model (with this context, adapter and GPU offload); False if it already was.
+
+        `offload`: gpu_layers (-1: all), k_type, v_type, flash_attn (tui.engines.embedded)."""
         import llama_cpp
 
-        if self.key == (path, n_ctx, lora):
+        from tui.engines import offload_child
+
+        offload = offload or {}
+        key = (path, n_ctx, lora, tuple(sorted(offload.items())))
+        if self.key == key:
             return False
         if self.llm is not None:
             self.llm.close()
             self.llm, self.key = None, None
         threads = self.n_threads or None
         llama_errors = _LlamaErrors.listen(llama_cpp)
-        try:
-            self.llm = llama_cpp.Llama(
+        kv = offload_child.KV_TYPE_IDS
+
+        def make(layers: int) -> Any:
+            return llama_cpp.Llama(
                 model_path=path,
                 n_ctx=n_ctx,
                 n_threads=threads,
                 n_threads_batch=threads,
                 lora_path=lora,
+                n_gpu_layers=layers,
+                type_k=kv[offload.get("k_type", "f16")],
+                type_v=kv[offload.get("v_type", "f16")],
+                flash_attn=bool(offload.get("flash_attn")),
                 verbose=False,
             )
+
+        try:
+            with _templates_not_compiled(llama_cpp.llama_chat_format):
+                self.llm, layers, note = offload_child.load_with_fallback(
+                    make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0)))
+            self.offload = offload_child.report(llama_cpp, self.llm, layers, note)
         except Exception as exc:
             # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone
             # (the load runs with stderr silenced), so the log gets it too.
             print(*llama_errors.lines, sep="\n", file=sys.stderr, flush=True)
             raise RuntimeError(llama_errors.said() or str(exc)) from None
-        self.key = (path, n_ctx, lora)
+        self.key = key
         return True
 
     def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
         started = time.perf_counter()
         try:
-            fresh = self.load(path, n_ctx, options.get("lora"))
+            fresh = self.load(path, n_ctx, options.get("lora"), options.get("offload"))
         except Exception as exc:  # llama_cpp raises ValueError; be safe with the rest.
             self.send("error", req, "load", str(exc) or type(exc).__name__)
             return
-        self.send("loaded", req)
+        self.send("loaded", req, self.offload | {"fresh": fresh})
         loaded = time.perf_counter()
+        if options.get("vision"):
+            self.chat_with_images(req, messages, options, load_s=loaded - started if fresh else None)
+            return
         think = options.get("think")
         try:
-            prompt, stops, add_bos, template = _with_time_limit(
-                TEMPLATE_TIME_LIMIT_S, lambda: self.format(messages, think))
+            tools = [{"type": "function", "function": tool} for tool in options.get("tools") or ()]
+            prompt, stops, add_bos, template = run_confined(
+                lambda: self.format(messages, think, tools), seconds=TEMPLATE_TIME_LIMIT_S,
+                memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
+            )
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        except _NoTools:
+            self.send("error", req, "request", NO_TOOLS)
+            return
         except Exception as exc:  # The template's own raise_exception, Jinja errors...
             self.send("error", req, "request", f"the chat template failed: {exc}")
             return
@@ -211,22 +258,63 @@ class _Worker:
         stats["notice"] = ignored_think(think, thought=bool(splitter and splitter.saw_reasoning))
         self.send("done", req, stats)
 
-    def format(self, messages: list, think: str | None = None) -> tuple[str, list[str], bool, str]:
+    def chat_with_images(self, req: int, messages: list, options: dict, *, load_s: float | None) -> None:
+        """A turn with images: llama-cpp-python's vision handler renders, evaluates and samples
+        (tui.engines.vision_chat); its template is tried in a confined fork first."""
+        vision = options["vision"]
+        stats: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0,
+                                 "load_s": load_s, "started": time.perf_counter()}
+        try:
+            key = (self.key, vision["handler"], vision["projector"])
+            if key not in self.handlers:
+                self.handlers = {key: load_handler(vision["handler"], vision["projector"])}
+            handler = self.handlers[key]
+            run_confined(
+                lambda: render_check(self.llm, handler, messages), seconds=TEMPLATE_TIME_LIMIT_S,
+                memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
+            )
+        except Exception as exc:  # No libmtmd, a projector llama.cpp refuses, a failing template.
+            self.send("error", req, "request", str(exc) or type(exc).__name__)
+            return
+        temp, top_p, seed = options.get("temperature"), options.get("top_p"), options.get("seed")
+        sampling = {
+            "temperature": DEFAULTS["temperature"] if temp is None else temp,
+            "top_p": DEFAULTS["top_p"] if top_p is None else top_p,
+            "max_tokens": options.get("max_tokens"), "stop": list(options.get("stop") or ()),
+            "seed": seed if seed is not None else random.getrandbits(31),
+        }
+        try:
+            stream_answer(self.llm, handler, messages, sampling, stats,
+                          on_text=lambda text: self.send("piece", req, text),
+                          check_cancel=lambda: self.check_cancel(req))
+        except _Cancelled:
+            stats["stop_reason"] = "cancelled"
+        except Exception as exc:  # Decoding an image or the prompt failed.
+            self.send("error", req, "request", f"generation failed: {exc}")
+            return
+        stats.pop("started", None)
+        self.send("done", req, stats)
+
+    def format(self, messages: list, think: str | None = None, tools: list | None = None
+               ) -> tuple[str, list[str], bool, str]:
         """The prompt, its stop strings, whether tokenizing should add BOS, and the template used.
 
         The think setting reaches the template as the variables templates read: `enable_thinking`
-        (Qwen3) and `reasoning_effort` (gpt-oss)."""
+        (Qwen3) and `reasoning_effort` (gpt-oss). The tools are rendered by the model's own
+        template; a template that never mentions them cannot call them."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model = self.llm._model
         eos, bos = self.llm.token_eos(), self.llm.token_bos()
         template = self.llm.metadata.get("tokenizer.chat_template")
+        if tools and (not template or "tools" not in template):
+            raise _NoTools()
         formatter = Jinja2ChatFormatter(
             template=template or CHATML,
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )
-        result = formatter(messages=messages, **_think_variables(think))
+        result = formatter(messages=messages, tools=tools or None, **_think_variables(think))
         stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
         if not template:
             stops.append("<|im_end|>")
@@ -291,7 +379,7 @@ class _Worker:
                 stats["prompt_s"] = time.perf_counter() - stats.pop("started")
             stats["completion_tokens"] = count
             thinking = splitter is not None and splitter.reasoning
-            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers)), splitter)
+            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers, tools=bool(options.get("tools")))), splitter)
             if splitter is not None and (thinking or splitter.reasoning):
                 stats["reasoning_tokens"] += 1
             if text.stopped:
@@ -321,15 +409,21 @@ def _think_variables(think: str | None) -> dict[str, Any]:
     return {"enable_thinking": think != "off"}
 
 
+class _NoTools(Exception):
+    """Tools were offered to a model whose chat template has no place for them."""
+
+
 _buffer = ctypes.create_string_buffer(256)
 
 
-def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...]) -> bytes:
+def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...], *, tools: bool = False) -> bytes:
     """A token's bytes. Control tokens render as nothing, except those spelling one of the
-    reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again."""
-    if markers and llama_cpp.llama_vocab_is_control(vocab, token):
+    reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again, and,
+    while tools are offered, every one (tool-call markers such as Mistral's [TOOL_CALLS] and
+    Llama's <|python_tag|> are special tokens)."""
+    if (markers or tools) and llama_cpp.llama_vocab_is_control(vocab, token):
         special = _piece(llama_cpp, vocab, token, special=True)
-        return special if special.decode("utf-8", "replace") in markers else b""
+        return special if tools or special.decode("utf-8", "replace") in markers else b""
     return _piece(llama_cpp, vocab, token)
 
 
@@ -386,11 +480,17 @@ def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     try:
         if log_path:
             os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-        fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     except OSError:
         fd = os.open(os.devnull, os.O_WRONLY)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
     print(f"--- lchat embedded engine, pid {os.getpid()}, {time.ctime()}", file=sys.stderr)
+    from tui.engines.offload_child import load_backends
+
+    try:
+        load_backends()
+    except (OSError, AttributeError) as error:  # A broken build: llama.cpp's own load then says why.
+        print(f"loading llama.cpp's backends failed: {error}", file=sys.stderr, flush=True)
     _Worker(conn, n_threads).serve()

@@ -7,13 +7,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import ChatEvent, EngineError, Finished, ModelNotFound, ReasoningPiece, TextPiece
+from tui.engines.base import ChatEvent, Engine, EngineError, Finished, ModelNotFound, ReasoningPiece, TextPiece
 
 Script = Callable[[Sequence[ChatTurn]], Sequence[str]]
 
 
-class ScriptedEngine:
-    """Answers with pieces chosen by a script, at a chosen pace, and can fail on cue."""
+class ScriptedEngine(Engine):
+    """Answers with pieces chosen by a script, at a chosen pace, and can fail on cue. It has none
+    of the optional abilities, so the contract's defaults are what it declares."""
 
     def __init__(
         self,
@@ -26,10 +27,12 @@ class ScriptedEngine:
         error: EngineError | None = None,
         context_cap: int | None = None,
         reasoning: Sequence[str] = (),
+        local: bool = True,
     ) -> None:
+        """`local`: whether it stands for an engine on this machine (energy is measured for those)."""
         self.name = name
-        self.context_cap = context_cap
-        """Most context this engine would load a model with (None: the model's own)."""
+        self._context_cap = context_cap
+        self._local = local
         self.model_names = list(models)
         self.script = script or echo_script
         self.delay = delay
@@ -41,6 +44,18 @@ class ScriptedEngine:
         """Reasoning pieces sent before each answer (a thinking model), unless think is "off"."""
         self.requests: list[tuple[str, list[ChatTurn], GenerationOptions]] = []
         """Every chat request received, for tests to inspect."""
+
+    @property
+    def context_cap(self) -> int | None:
+        return self._context_cap
+
+    @context_cap.setter
+    def context_cap(self, value: int | None) -> None:
+        self._context_cap = value
+
+    @property
+    def local(self) -> bool:
+        return self._local
 
     async def list_models(self) -> list[ModelInfo]:
         return [ModelInfo(name=name, backend=self.name, context_length=4096) for name in self.model_names]
@@ -77,9 +92,6 @@ class ScriptedEngine:
             reasoning_tokens=len(thoughts) if thoughts else None,
             reasoning_ttft_s=(first_thought - started) if first_thought else None,
         )
-
-    async def aclose(self) -> None:
-        pass
 
 
 def echo_script(messages: Sequence[ChatTurn]) -> list[str]:

@@ -74,13 +74,13 @@ def _read(path: Path, size: int) -> ModelInfo:
         quantization=quant,
         context_length=int(context) if isinstance(context, int) else None,
         has_chat_template=bool(fields.get("tokenizer.chat_template")),
-        extra=_extra(fields, arch, path),
+        extra=_extra(fields, arch, path, reader.tensors),
     )
 
 
-def _extra(fields: dict[str, Any], arch: str, path: Path) -> dict[str, Any]:
-    """The title, the think settings its chat template takes, and the KV cache's shape for the
-    fit estimate (tui.models.fit)."""
+def _extra(fields: dict[str, Any], arch: str, path: Path, tensors: Any) -> dict[str, Any]:
+    """The title, the think settings its chat template takes, and the KV cache's shape and the
+    weights per layer for the fit estimate (tui.models.fit, tui.models.offload)."""
     from tui.models.fit import KvShape
 
     extra: dict[str, Any] = {"title": str(fields.get("general.name") or path.stem)}
@@ -88,6 +88,12 @@ def _extra(fields: dict[str, Any], arch: str, path: Path) -> dict[str, Any]:
     shape = KvShape.from_metadata(fields, arch)
     if shape:
         extra["kv"] = shape.as_extra()
+        sizes = {str(t.name): int(t.n_bytes) for t in tensors}
+        blocks = sum(size for name, size in sizes.items() if name.startswith("blk."))
+        # The output layer goes to the GPU with the last block; tied models reuse the embeddings.
+        output = sizes.get("output.weight", sizes.get("token_embd.weight", 0))
+        if blocks:
+            extra["offload"] = {"layer_bytes": blocks // shape.layers, "output_bytes": output}
     return extra
 
 

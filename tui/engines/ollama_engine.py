@@ -16,11 +16,24 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines.base import ChatEvent, EngineError, Finished, ReasoningPiece, TextPiece
+from tui.engines.base import (
+    BadRequest,
+    ChatEvent,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    Finished,
+    ReasoningPiece,
+    TextPiece,
+    ToolCallRequest,
+)
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
+from tui.engines.ollama_auth import host_credentials, insecure_refusal
 from tui.engines.ollama_errors import ErrorContext, translate
 from tui.engines.reasoning_split import Tally, ignored_think
+from tui.engines.secrets import header_secrets, url_secrets
+from tui.engines.tool_wire import NO_TOOLS, ollama_calls, says_no_tools
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
 from tui.models.fit import KvShape
@@ -52,7 +65,7 @@ def parse_size(text: str | None) -> int | None:
         return None
 
 
-class OllamaEngine:
+class OllamaEngine(Engine):
     """Chat, list, describe, pull, delete and unload on one Ollama daemon."""
 
     def __init__(
@@ -65,30 +78,51 @@ class OllamaEngine:
         auth_header: str = "Authorization",
         auth_secret: str | None = None,
         auth_env: str = "",
+        api_key: str | None = None,
+        allow_insecure_auth: bool = False,
         num_ctx: int = 0,
         keep_alive: str = "",
     ) -> None:
-        """`auth_secret` is the auth header's value (read from `auth_env` by the caller)."""
+        """`auth_secret` is the auth header's value (read from `auth_env` by the caller); `api_key` is
+        sent as a bearer token; neither goes over plain http to another machine unless
+        `allow_insecure_auth` (tui.engines.ollama_auth)."""
         self.name = name
-        self.url = ollama_url(host)
+        self._url = ollama_url(host)
         self.num_ctx = num_ctx
         """Context window sent as num_ctx (0: the model's own)."""
-        self.context_cap = num_ctx or None
-        """What the chat service fits conversations into (None: the model's own)."""
         self._timeouts = (connect_timeout, read_timeout)
         self._auth = (auth_header, auth_secret) if auth_secret else None
-        # The client itself also sends $OLLAMA_API_KEY when set: neither may ever be shown.
-        password = urlsplit(self.url).password or ""
-        secrets = [s for s in (auth_secret, os.environ.get("OLLAMA_API_KEY"), password, unquote(password)) if s]
+        self._api_key = api_key
+        self._allow_insecure = allow_insecure_auth
+        # $OLLAMA_API_KEY is never sent unasked, but may never be shown either.
+        secrets = [*header_secrets(auth_secret or ""), *header_secrets(os.environ.get("OLLAMA_API_KEY", "")),
+                   *header_secrets(api_key or ""), *url_secrets(self.url)]
         self._ctx = ErrorContext(shown_url(self.url), read_timeout, auth_env, secrets)
         self._keep_alive = keep_alive or None
         self._client: Any = None
         self._shown: dict[str, dict[str, Any]] = {}
         self._thinking: dict[str, ThinkAbility] = {}
+        self._digests: dict[str, str] = {}
+        """Each listed model's digest, the key of what /api/show said of it."""
+
+    @property
+    def url(self) -> str:
+        return self._url
 
     @property
     def local(self) -> bool:
         return is_local(self.url)
+
+    @property
+    def loads_into(self) -> str:
+        """A daemon on this machine uses the GPU where it can."""
+        return "VRAM" if self.local else ""
+
+    @property
+    def context_cap(self) -> int | None:
+        return self.num_ctx or None
+
+    can_describe = can_pull = can_delete = can_unload = True
 
     def _api(self) -> Any:
         """The AsyncClient, made on first use (inside the running event loop)."""
@@ -97,14 +131,22 @@ class OllamaEngine:
             import ollama
 
             connect, read = self._timeouts
-            headers = {self._auth[0]: self._auth[1]} if self._auth else {}
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            if self._auth:
+                headers[self._auth[0]] = self._auth[1]
             parts = urlsplit(self.url)
             # The client drops a user:password@ from the host; httpx sends it as basic auth.
             basic = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
-            self._client = ollama.AsyncClient(
+            refused = insecure_refusal(self.url, allowed=self._allow_insecure) if headers or basic else ""
+            if refused:
+                raise EngineUnavailable(refused)
+            client = ollama.AsyncClient(
                 host=self.url, timeout=httpx.Timeout(read, connect=connect), headers=headers, auth=basic,
                 follow_redirects=False, event_hooks={"response": [self._note_redirect]},
             )
+            if not any(name.lower() == "authorization" for name in headers):
+                client._client.headers.pop("authorization", None)  # the library's own $OLLAMA_API_KEY
+            self._client = client
         return self._client
 
     async def _note_redirect(self, response: Any) -> None:
@@ -131,6 +173,7 @@ class OllamaEngine:
         except Exception as error:  # noqa: BLE001 - translated into a readable EngineError
             raise translate(error, self._ctx, during="list") from None
         await self._fetch_shows([m for m in tags.models if m.model and m.digest not in self._shown])
+        self._digests = {m.model: m.digest or "" for m in tags.models if m.model}
         return [self._describe(m, running.get(m.model)) for m in tags.models if m.model]
 
     async def chat(
@@ -146,12 +189,13 @@ class OllamaEngine:
             "temperature": options.temperature, "top_p": options.top_p, "num_predict": options.max_tokens,
             "seed": options.seed, "stop": list(options.stop) or None, "num_ctx": self.num_ctx or None,
         }
+        calls = 0
         try:
             think = await self._think_value(model, options.think)
             stream = await self._api().chat(
                 model=model, messages=ollama_messages(messages),
                 stream=True, options={k: v for k, v in wanted.items() if v is not None},
-                keep_alive=self._keep_alive, think=think,
+                keep_alive=self._keep_alive, think=think, tools=[tool.as_openai() for tool in options.tools] or None,
             )
             async with aclosing(stream) as parts:
                 async for part in parts:
@@ -161,10 +205,16 @@ class OllamaEngine:
                     text = part.message.content if part.message else ""
                     if text:
                         yield tally.note(TextPiece(text))
+                    for call in ollama_calls(part.message.tool_calls if part.message else None, calls):
+                        calls += 1
+                        yield ToolCallRequest(call)
                     if part.done:
                         final = part
         except Exception as error:  # noqa: BLE001 - translated into a readable EngineError
-            raise translate(error, self._ctx, model=model, during="chat") from None
+            translated = translate(error, self._ctx, model=model, during="chat")
+            if options.tools and says_no_tools(str(translated)):
+                raise BadRequest(f"{model}: {NO_TOOLS}") from None
+            raise translated from None
         if final is None:
             raise EngineError(f"{self.name} ended the answer without finishing it (the daemon stopped?)")
         ended = time.monotonic()
@@ -213,7 +263,7 @@ class OllamaEngine:
         raw = (await self._api()._request_raw("POST", "/api/show", json={"model": model})).json()
         return raw if isinstance(raw, dict) else {}
 
-    # Optional abilities (tui.engines.manage)
+    # Optional abilities (declared on tui.engines.base.Engine)
 
     async def details(self, model: str) -> Details:
         """Everything /api/show says: architecture, template, license, parameters, capabilities."""
@@ -261,6 +311,27 @@ class OllamaEngine:
         except Exception as error:  # noqa: BLE001
             raise translate(error, self._ctx, model=model, during="unload") from None
 
+    # What a model can do: /api/show's capabilities, read with the model list
+
+    def supports_thinking(self, model: str) -> bool | None:
+        return self._capable(model, "thinking")
+
+    def think_levels(self, model: str) -> tuple[str, ...]:
+        ability = self._thinking.get(model)
+        return ability.levels if ability is not None else ()
+
+    def supports_tools(self, model: str) -> bool | None:
+        return self._capable(model, "tools")
+
+    def supports_images(self, model: str) -> bool | None:
+        return self._capable(model, "vision")
+
+    def _capable(self, model: str, capability: str) -> bool | None:
+        """Whether /api/show listed `capability` for `model`; None before it was read, or from a
+        daemon too old to say."""
+        capabilities = self._shown.get(self._digests.get(model, ""), {}).get("capabilities")
+        return None if capabilities is None else capability in capabilities
+
     # Helpers
 
     async def _fetch_shows(self, models: list[Any]) -> None:
@@ -274,7 +345,8 @@ class OllamaEngine:
                     return
                 thinking = self._thinking[entry.model] = ThinkAbility.from_show(show)
                 self._shown[entry.digest] = {"info": dict(show.get("model_info") or {}),
-                                             "parameters": str(show.get("parameters") or ""), "thinking": thinking}
+                                             "parameters": str(show.get("parameters") or ""), "thinking": thinking,
+                                             "capabilities": show.get("capabilities")}
 
         if models:
             try:
@@ -358,17 +430,19 @@ def configured_ollama_engines(config: Any, environ: dict[str, str]) -> dict[str,
     if not section.enabled:
         return {}
     hosts = list(dict.fromkeys(section.hosts)) or [environ.get("OLLAMA_HOST") or DEFAULT_HOST]
-    secret = environ.get(section.auth_header_env) if section.auth_header_env else None
+    tables = {shown_host(ollama_url(written)).lower(): table for written, table in section.credentials.items()}
     engines: dict[str, OllamaEngine] = {}
     for host in hosts:
         url = ollama_url(host)
         name = "ollama" if len(hosts) == 1 else f"ollama@{shown_host(url)}"
+        own = host_credentials(section, tables.get(shown_host(url).lower()), environ)
         engines[name] = OllamaEngine(
             name=name, host=url, connect_timeout=section.connect_timeout, read_timeout=section.read_timeout,
-            auth_header=section.proxy_header, auth_secret=secret, auth_env=section.auth_header_env,
+            auth_header=section.proxy_header, auth_secret=own.auth_secret, auth_env=own.auth_env,
+            api_key=own.api_key, allow_insecure_auth=own.allow_insecure,
             num_ctx=section.context_length, keep_alive=section.keep_alive,
         )
-        if section.auth_header_env and not secret:
+        if own.auth_env and not own.auth_secret:
             engines[name]._ctx.missing_env = True
     return engines
 

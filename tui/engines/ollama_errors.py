@@ -11,9 +11,8 @@ import json
 from dataclasses import dataclass, field
 
 from tui.engines.base import BadRequest, EngineCrashed, EngineError, EngineUnavailable, ModelNotFound
-from tui.engines.urls import shown_host
-
-SCRUBBED = "•••"
+from tui.engines.secrets import scrub
+from tui.engines.urls import connect_reason, shown_host
 
 
 @dataclass
@@ -24,18 +23,14 @@ class ErrorContext:
     read_timeout: float
     auth_env: str = ""
     secrets: list[str] = field(default_factory=list)
-    """Values that must never appear in a message (the auth header's value, its token)."""
+    """Values that must never appear in a message, in every form they travel in (tui.engines.secrets)."""
     redirect: str = ""
     """Where the daemon last tried to redirect us."""
     missing_env: bool = False
     """auth_env is configured but not set in the environment."""
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            for part in (secret, *secret.split()):
-                if len(part) >= 4:
-                    text = text.replace(part, SCRUBBED)
-        return text
+        return scrub(text, self.secrets)
 
 
 def translate(error: BaseException, ctx: ErrorContext, *, model: str = "", during: str = "chat") -> EngineError:
@@ -52,7 +47,9 @@ def translate(error: BaseException, ctx: ErrorContext, *, model: str = "", durin
     if isinstance(error, httpx.ConnectTimeout):
         return EngineUnavailable(f"{where} did not answer within the connect timeout")
     if isinstance(error, (ConnectionError, httpx.ConnectError)):
-        return EngineUnavailable(f"cannot reach {where}: {_connect_reason(error)}; is `ollama serve` running?")
+        reason = connect_reason(error)
+        hint = "; is `ollama serve` running?" if reason == "connection refused" else ""
+        return EngineUnavailable(f"cannot reach {where}: {reason}{hint}")
     if isinstance(error, httpx.ReadTimeout):
         return EngineError(
             f"{where} stopped responding: nothing arrived for {ctx.read_timeout:g} s "
@@ -108,17 +105,3 @@ def _from_response(error: object, ctx: ErrorContext, where: str, model: str, dur
     if status == -1:
         return EngineError(f"{where} reported an error: {detail or 'unknown error'}")
     return EngineError(f"{where} failed (HTTP {status}): {detail or 'no detail'}")
-
-
-def _connect_reason(error: BaseException) -> str:
-    """"connection refused", "name not found"... from the OS error under the client's."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
-            return "connection refused"
-        if "name or service not known" in str(seen).lower() or "nodename nor servname" in str(seen).lower():
-            return "host name not found"
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror.lower()
-        seen = seen.__cause__ or seen.__context__
-    return "cannot connect"

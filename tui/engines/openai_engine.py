@@ -9,24 +9,27 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
+    Engine,
     EngineCrashed,
     EngineError,
     EngineUnavailable,
     Finished,
     ModelNotFound,
     ReasoningPiece,
+    ToolCallRequest,
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
-from tui.engines.ollama_errors import SCRUBBED
 from tui.engines.reasoning_split import Tally, ThinkSplitter, ignored_think
-from tui.engines.urls import is_local, shown_host, shown_url
+from tui.engines.secrets import header_secrets, scrub, url_secrets
+from tui.engines.tool_wire import NO_TOOLS, ToolCallFragments, says_no_tools
+from tui.engines.urls import connect_reason, in_clear_to_another_machine, is_local, shown_host, shown_url
 from tui.engines.wire import openai_messages
 from tui.thinking import LEVELS as THINK_LEVELS
 
@@ -43,7 +46,7 @@ OPTIONAL_FIELDS = ("stream_options", "reasoning_effort", "chat_template_kwargs")
 """Request fields some servers refuse: left out from then on once a server names one in a 400."""
 
 
-class OpenAICompatEngine:
+class OpenAICompatEngine(Engine):
     """One OpenAI-compatible server: /v1/models and streaming chat completions."""
 
     def __init__(
@@ -75,6 +78,8 @@ class OpenAICompatEngine:
     @property
     def url(self) -> str:
         return self.base_url
+
+    can_describe = True
 
     def _api(self) -> Any:
         if self._problem:
@@ -133,6 +138,9 @@ class OpenAICompatEngine:
                   "max_tokens": options.max_tokens, "seed": options.seed, "stop": list(options.stop) or None}
         request = {k: v for k, v in wanted.items() if v is not None} | _think_fields(options.think)
         turns = openai_messages(messages)
+        if options.tools:
+            request["tools"] = [tool.as_openai() for tool in options.tools]
+        fragments = ToolCallFragments()
         content = ThinkSplitter()  # Some servers leave <think> inside the content.
         try:
             stream, dropped = await self._open(model, turns, request)
@@ -146,12 +154,18 @@ class OpenAICompatEngine:
                             yield tally.note(ReasoningPiece(thought))
                         for piece in content.feed(choice.delta.content or "") if choice.delta else []:
                             yield tally.note(piece)
+                        fragments.add(choice.delta.tool_calls if choice.delta else None)
                         if choice.finish_reason:
                             finish = choice.finish_reason
         except Exception as error:  # noqa: BLE001 - translated
-            raise self._translate(error, model=model, during="chat") from None
+            translated = self._translate(error, model=model, during="chat")
+            if options.tools and says_no_tools(str(translated)):
+                raise BadRequest(f"{model}: {NO_TOOLS}") from None
+            raise translated from None
         for piece in content.flush():
             yield tally.note(piece)
+        for call in fragments.calls():
+            yield ToolCallRequest(call)
         ended = time.monotonic()
         first = tally.first
         completion = usage.completion_tokens if usage else tally.pieces
@@ -228,7 +242,9 @@ class OpenAICompatEngine:
         if isinstance(error, openai.APIConnectionError):
             if during == "chat" and isinstance(error.__cause__, (httpx2.RemoteProtocolError, httpx2.ReadError)):
                 return EngineCrashed(f"the connection to {where} broke in the middle of the answer")
-            return EngineUnavailable(f"cannot reach {where}: {self._connect_reason(error)}")
+            reason = connect_reason(error)
+            hint = "; is the server running?" if reason == "connection refused" else ""
+            return EngineUnavailable(f"cannot reach {where}: {reason}{hint}")
         if isinstance(error, (httpx2.RemoteProtocolError, httpx2.ReadError)):
             return EngineCrashed(f"the connection to {where} broke in the middle of the answer")
         if isinstance(error, openai.APIStatusError):
@@ -260,20 +276,8 @@ class OpenAICompatEngine:
             return EngineError(f"talking to {where} failed: {type(error).__name__}")
         return EngineError(f"{where}: unexpected {type(error).__name__}: {self._scrub(str(error))}")
 
-    def _connect_reason(self, error: BaseException) -> str:
-        seen: BaseException | None = error
-        while seen is not None:
-            if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
-                return "connection refused; is the server running?"
-            seen = seen.__cause__ or seen.__context__
-        return "cannot connect"
-
     def _scrub(self, text: str) -> str:
-        password = urlsplit(self.base_url).password or ""
-        for secret in (self._key, password, unquote(password)):
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, SCRUBBED)
-        return text
+        return scrub(text, [*header_secrets(self._key or ""), *url_secrets(self.base_url)])
 
 
 def _think_fields(think: str | None) -> dict[str, Any]:
@@ -331,6 +335,10 @@ def configured_servers(config: Any, environ: Mapping[str, str]) -> dict[str, Ope
         while name in engines:
             name += "+"
         key = environ.get(server.api_key_env) if server.api_key_env else None
+        secret = key or urlsplit(base_url).password
+        if secret and not problem and not server.allow_insecure_auth and in_clear_to_another_machine(base_url):
+            problem = (f"its credentials are not sent over plain http to another machine ({shown_url(base_url)}); "
+                       "use https, or set allow_insecure_auth = true in its [[servers]] table if the network is trusted")
         engines[name] = OpenAICompatEngine(
             name=name, base_url=base_url or "http://invalid", api_key=key, api_key_env=server.api_key_env,
             connect_timeout=server.connect_timeout, read_timeout=server.read_timeout, problem=problem,

@@ -14,6 +14,7 @@ from tui.paths import Paths
 def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = False) -> Engine:
     """`leave_core_for_ui`: where threads = 0 (auto), keep one core for the TUI's own work."""
     from tui.engines.embedded import EmbeddedEngine, default_threads
+    from tui.models.memory import read_vram
     from tui.models.stores import reused_models
 
     return EmbeddedEngine(
@@ -24,6 +25,10 @@ def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = Fa
         log_path=paths.log_dir / "engine.log",
         reused=partial(reused_models, config.models, dict(os.environ), Path.home()),
         lora_profiles=config.engine.lora,
+        gpu_layers=None if config.engine.gpu_layers == "auto" else int(config.engine.gpu_layers),
+        kv_cache_type=config.engine.kv_cache_type,
+        flash_attention=config.engine.flash_attention,
+        vram=read_vram,
     )
 
 

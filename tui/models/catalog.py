@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from tui.config import Config
 from tui.domain import ModelInfo
+from tui.engines.base import Engine
+from tui.model_names import split_name
 from tui.models.fit import FitEstimate, Memory, estimate, gb
 from tui.models.memory import MemorySnapshot
+from tui.models.offload import Offload, plan
 
 OLLAMA_DEFAULT_CONTEXT = 4096
 """num_ctx Ollama uses when neither lchat nor the Modelfile sets one."""
@@ -51,7 +54,12 @@ def state_text(model: ModelInfo, now: float | None = None) -> str:
     if not running:
         return ""
     parts = ["loaded"]
-    if running.get("size_vram"):
+    if running.get("gpu_layers"):  # The embedded engine says what it offloaded.
+        vram = f" · {gb(running['size_vram'])}" if running.get("size_vram") else ""
+        parts.append(f"GPU {running['gpu_layers']}/{running.get('layers') or '?'} layers{vram}")
+    elif running.get("gpu_backend"):
+        parts.append(str(running["gpu_backend"]))
+    elif running.get("size_vram"):
         parts.append(f"{gb(running['size_vram'])} VRAM")
     until = running.get("expires_at")
     if until:
@@ -93,6 +101,17 @@ class Catalog:
     models: list[ModelInfo] = field(default_factory=list)
     offline: dict[str, str] = field(default_factory=dict)
     memory: MemorySnapshot | None = None
+    loads_into: Mapping[str, str] = field(default_factory=dict)
+    """Each backend's `Engine.loads_into`: "RAM", "VRAM" (else RAM) or "" (not on this machine)."""
+    listed: set[str] = field(default_factory=set)
+    """Backends that have answered (with models or with why they are offline)."""
+
+    @classmethod
+    def of(cls, config: Config, engines: Mapping[str, Engine]) -> Catalog:
+        """An empty catalog for these engines: their order, and where each loads its models."""
+        return cls(config, order=list(engines), loads_into={name: engine.loads_into for name, engine in engines.items()})
+    gpu_flavour: str | None = None
+    """The embedded engine's llama.cpp build ("cuda", "cpu"...); None: read from the installed files."""
 
     def update(self, models: Iterable[ModelInfo], offline: dict[str, str], memory: MemorySnapshot | None) -> None:
         self.models, self.offline, self.memory = list(models), dict(offline), memory
@@ -102,6 +121,7 @@ class Catalog:
         kept = [m for m in self.models if m.backend != backend] + list(models)
         self.models = [m for _, _, members in self.groups(kept) for m in members]
         self.offline.pop(backend, None)
+        self.listed.add(backend)
         if problem is not None:
             self.offline[backend] = problem
 
@@ -132,20 +152,41 @@ class Catalog:
         return min(self.config.engine.context_length, cap)
 
     def memory_for(self, model: ModelInfo) -> Memory | None:
-        """Where the model would load: RAM for the embedded engine (CPU), VRAM (else RAM) for a
-        local Ollama; None for remote servers, whose memory lchat cannot see."""
+        """Where the model would load: RAM or VRAM (else RAM) as its engine says (`loads_into`);
+        None for remote servers, whose memory lchat cannot see."""
         if self.memory is None or model.extra.get("remote"):
             return None
-        if model.backend == "embedded":
+        kind = self.loads_into.get(model.backend, "")
+        if kind == "RAM":
             return _counting_its_own(self.memory.ram, model)
-        if model.backend.startswith("ollama"):
+        if kind == "VRAM":
             return _counting_its_own(self.memory.gpu or self.memory.ram, model)
         return None
 
-    def fit(self, model: ModelInfo) -> FitEstimate | None:
+    def fit(self, model: ModelInfo) -> FitEstimate | Offload | None:
+        """The estimate in layers for the embedded engine on a GPU build, else in bytes."""
         if model.extra.get("error"):
             return None
+        offload = self.offload(model)
+        if offload is not None:
+            return offload
         return estimate(model, self.context_for(model), self.memory_for(model))
+
+    def offload(self, model: ModelInfo) -> Offload | None:
+        """Layers the embedded engine would put on the GPU; None off a GPU build or GPU."""
+        engine = self.config.engine
+        if model.backend != "embedded" or self.memory is None or self.memory.gpu is None:
+            return None
+        if self.gpu_flavour is None:
+            from tui.engines.gpu_build import built_flavour
+
+            self.gpu_flavour = built_flavour()
+        if self.gpu_flavour == "cpu":
+            return None
+        wanted = None if engine.gpu_layers == "auto" else int(engine.gpu_layers)
+        vram = _counting_its_own(self.memory.gpu, model)
+        return plan(model, self.context_for(model), vram, wanted=wanted, kv_cache_type=engine.kv_cache_type,
+                    flash_attention=engine.flash_attention)
 
     # Favourites
 
@@ -172,7 +213,10 @@ class Catalog:
         """(backend, name) of favourite `number` (1-based), or None when there is none."""
         if not 1 <= number <= len(self.favourites):
             return None
-        backend, _, name = self.favourites[number - 1].partition("/")
+        key = self.favourites[number - 1]
+        backend, name = split_name(key, [*self.order, *self.loads_into])
+        if backend is None:  # A backend no longer configured: its name ends at the first "/".
+            backend, _, name = key.partition("/")
         return backend, name
 
     # Search

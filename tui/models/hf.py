@@ -70,12 +70,29 @@ def quant_of(filename: str) -> str:
     return match.group(1).upper() if match else ""
 
 
+def unsafe_name(name: str) -> str:
+    """Why a file name from the hub may not become a path under the models folder ("" if it may)."""
+    if not name or "\x00" in name or "\\" in name:
+        return "it is empty or holds a NUL or a backslash"
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return "it is an absolute path"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "it has an empty, '.' or '..' part"
+    return ""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
 def choices(files: dict[str, int | None]) -> list[HfChoice]:
-    """The repo's GGUF models (projectors left out, shards grouped), smallest first."""
+    """The repo's GGUF models (projectors and names that are no safe path left out, shards grouped),
+    smallest first."""
     groups: dict[str, list[str]] = {}
     for name in sorted(files):
         lowered = name.lower()
-        if not lowered.endswith(".gguf") or Path(lowered).name.startswith("mmproj"):
+        if unsafe_name(name) or not lowered.endswith(".gguf") or Path(lowered).name.startswith("mmproj"):
             continue
         groups.setdefault(SHARD.sub("", name), []).append(name)
     found = []
@@ -179,7 +196,12 @@ class HubClient:
                 report(earlier[0] + self.done)
                 return None
 
+        why = unsafe_name(name)
+        if why:
+            raise EngineError(f"the hub named a file {name!r}, which lchat will not write: {why}")
         meta = get_hf_file_metadata(hf_hub_url(repo, name, endpoint=self.endpoint), token=self.token)
+        # A file served from another host (a CDN's signed URL) is fetched without the token.
+        token = self.token if _origin(meta.location) == _origin(self.endpoint) else False
         dest = self.models_dir / name
         if dest.is_file() and dest.stat().st_size == meta.size:
             report(earlier[0] + dest.stat().st_size)
@@ -195,7 +217,7 @@ class HubClient:
             handle.seek(resume)
             if cancel.is_set():
                 raise _Cancelled
-            http_get(meta.location, handle, resume_size=resume, headers=build_hf_headers(token=self.token),
+            http_get(meta.location, handle, resume_size=resume, headers=build_hf_headers(token=token),
                      expected_size=meta.size, tqdm_class=Meter)
         dest.parent.mkdir(parents=True, exist_ok=True)
         part.replace(dest)

@@ -24,7 +24,23 @@ class MemorySnapshot:
 
 def probe_memory() -> MemorySnapshot:
     """Read free RAM and free VRAM now (blocking: call it from a thread)."""
-    return MemorySnapshot(ram=read_ram(), gpu=read_nvidia())
+    return MemorySnapshot(ram=read_ram(), gpu=read_vram() or read_nvidia())
+
+
+def read_vram(nvml: Any = None) -> Memory | None:
+    """Free and total VRAM summed over the NVIDIA GPUs, through NVML as the stats pane reads it
+    (`nvml`: the pynvml module, or a double); None without a readable GPU."""
+    from tui.stats.nvidia import NvidiaReader
+
+    reader = NvidiaReader(nvml)
+    try:
+        cards = [(g.vram_total, g.vram_used) for g in reader.read().gpus
+                 if not g.error and g.vram_total and g.vram_used is not None]
+    finally:
+        reader.close()
+    if not cards:
+        return None
+    return Memory("VRAM", sum(total - (used or 0) for total, used in cards), sum(total for total, _ in cards))
 
 
 def from_sample(sample: Any) -> MemorySnapshot:

@@ -78,7 +78,7 @@ class EnergyRun:
         self._unsubscribe = monitor.subscribe(self._add)
 
     def _add(self, sample: StatsSample) -> None:
-        power = sample.power_w
+        power = sample.model_power_w
         if power is not None:
             with self._lock:
                 self._points.append((sample.time, power))

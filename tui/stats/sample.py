@@ -87,10 +87,23 @@ class StatsSample:
     @property
     def power_w(self) -> float | None:
         """GPUs plus CPU package, from what is readable; None when no power is readable."""
-        parts = [gpu.power_w for gpu in self.gpus if gpu.power_w is not None]
-        if self.cpu.package_power_w is not None:
-            parts.append(self.cpu.package_power_w)
-        return sum(parts) if parts else None
+        return _watts(self.gpus, self.cpu)
+
+    @property
+    def model_power_w(self) -> float | None:
+        """The power an answer costs: the GPUs the model runs on plus the CPU package.
+
+        The model's GPUs are those running one of its processes (the engine's child, Ollama);
+        when no GPU shows one (none listed, or hidden from this container), every GPU counts."""
+        running = tuple(gpu for gpu in self.gpus if any(p.ours for p in gpu.processes))
+        return _watts(running or self.gpus, self.cpu)
+
+
+def _watts(gpus: tuple[GpuReading, ...], cpu: CpuReading) -> float | None:
+    parts = [gpu.power_w for gpu in gpus if gpu.power_w is not None]
+    if cpu.package_power_w is not None:
+        parts.append(cpu.package_power_w)
+    return sum(parts) if parts else None
 
 
 @dataclass(frozen=True)

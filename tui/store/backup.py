@@ -71,9 +71,12 @@ def backup(database: Path, target: Path) -> HistoryFacts:
         raise StoreError(f"{target} is the history itself; choose another place for the backup.")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
+    # Created empty and private first: VACUUM INTO fills an empty file and keeps its mode.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         conn = sqlite3.connect(f"{database.absolute().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
         raise translate(exc, database, "open") from exc
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
@@ -84,7 +87,6 @@ def backup(database: Path, target: Path) -> HistoryFacts:
     finally:
         conn.close()
     try:
-        os.chmod(partial, 0o600)
         with open(partial, "rb+") as handle:
             os.fsync(handle.fileno())
         facts = inspect(partial)

@@ -395,6 +395,13 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
             conn.executemany(
                 "UPDATE messages SET status = 'interrupted', writer_pid = NULL WHERE id = ?", stale
             )
+            # A tool call asked about or running when its process died never got a result:
+            # it shows as interrupted, and nothing runs it again by itself.
+            conn.executemany(
+                "UPDATE message_parts SET data = json_set(data, '$.state', 'interrupted')"
+                " WHERE message_id = ? AND kind = 'tool_call'"
+                " AND json_extract(data, '$.state') IN ('asked', 'approved')", stale
+            )
         return len(stale)
 
     def _make_sidecars_private(self) -> None:

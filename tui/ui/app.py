@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import Iterable
 from functools import partial
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 
 from tui.config import save_config
 from tui.services import Services
-from tui.ui.help_screen import HelpScreen
 from tui.ui.dialogs import DIALOGS
+from tui.ui.exit_signals import ExitSignals
+from tui.ui.help_screen import HelpScreen
+from tui.ui.key_flood import absorbing_floods
 from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.main_screen import MainScreen
 from tui.ui.themes import builtin_themes_dir, load_themes
@@ -42,6 +43,11 @@ class LchatApp(App[None]):
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
+        self._exit_signals: ExitSignals | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """The platform's driver, with runs of typed keys already waiting made one paste (see key_flood)."""
+        return absorbing_floods(super().get_driver_class())
 
     async def on_mount(self) -> None:
         self._install_themes()
@@ -52,24 +58,19 @@ class LchatApp(App[None]):
 
     def _quit_on_hangup(self) -> None:
         """A polite kill (SIGTERM) quits as ctrl+q does; a dropped SSH session (SIGHUP) saves the
-        answer on screen as interrupted too, then leaves at once."""
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self.call_later, self.action_quit)
-        loop.add_signal_handler(signal.SIGHUP, self._hang_up)
+        answer on screen as interrupted, then leaves at once: both even while the loop is busy."""
+        # A hang-up never waits for the loop: once the terminal is gone Textual's output thread
+        # dies on its first failed write, and the next full queue of screen updates (or
+        # restoring the terminal at exit) blocks the loop for ever.
+        self._exit_signals = ExitSignals(
+            loop=asyncio.get_running_loop(), quit_politely=partial(self.call_later, self.action_quit),
+            save=self.services.close,
+        )
+        self._exit_signals.install()
 
     def on_unmount(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signal_number in (signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(signal_number)
-
-    def _hang_up(self) -> None:
-        # Straight from the event loop, not as a message: once the terminal is gone Textual's
-        # output thread dies on its first failed write, and the next full queue of screen
-        # updates (or restoring the terminal at exit) blocks the loop for ever.
-        try:
-            self.services.close()
-        finally:
-            os._exit(128 + signal.SIGHUP)
+        if self._exit_signals is not None:
+            self._exit_signals.uninstall()
 
     def _install_keymap(self) -> None:
         known = {action.binding.id for action in bound_actions(self) if action.binding.id}

@@ -9,8 +9,10 @@ from tui.ui.preset_screen import PresetScreen
 from tui.ui.prompts import ChoiceQuestion, InputQuestion
 from tui.ui.search_screen import SearchScreen
 from tui.ui.settings_screen import SettingsScreen
+from tui.ui.tool_approval_screen import ToolApprovalScreen
+from tui.ui.tool_select_screen import ToolSelectScreen
 
 DIALOGS = (
     ConfirmScreen, InputQuestion, ChoiceQuestion, SearchScreen, SettingsScreen, PresetScreen,
-    ModelSwitcher, ModelDetailsScreen,
+    ModelSwitcher, ModelDetailsScreen, ToolApprovalScreen, ToolSelectScreen,
 )

@@ -12,6 +12,8 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.keys import Keys
 
+from tui.ui.textual_compat import bindings_of, keymap
+
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 NAMED_KEYS = frozenset(key.value for key in Keys) | frozenset(
     {"space", "enter", "escape", "tab", "backspace", "delete", "insert", "home", "end", "pageup",
@@ -73,7 +75,7 @@ def bound_actions(app: App, screen: Screen | None = None) -> Iterator[BoundActio
     screen = screen or app.screen
     seen: set[tuple[str, type]] = set()
     for node in (app, screen, *screen.walk_children()):
-        for bindings in node._bindings.key_to_bindings.values():
+        for bindings in bindings_of(node).key_to_bindings.values():
             for binding in bindings:
                 key = (binding.id or binding.action, type(node))
                 if key not in seen:
@@ -83,5 +85,5 @@ def bound_actions(app: App, screen: Screen | None = None) -> Iterator[BoundActio
 
 def keys_for(app: App, binding: Binding) -> str:
     """The keys that trigger `binding` now, the user's keymap applied, for display."""
-    keys = app._keymap.get(binding.id, binding.key) if binding.id else binding.key
+    keys = keymap(app).get(binding.id, binding.key) if binding.id else binding.key
     return " / ".join(app.get_key_display(Binding(key.strip(), "")) for key in keys.split(","))

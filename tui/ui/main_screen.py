@@ -11,16 +11,27 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
-from tui.chat_service import AnswerEnded, AnswerPiece, AnswerStarted, ModelChoice, QuestionSaved, ReasoningUpdate
+from tui.chat_service import (
+    AnswerEnded,
+    AnswerPiece,
+    AnswerStarted,
+    ModelChoice,
+    QuestionSaved,
+    ReasoningUpdate,
+    ToolNotice,
+)
 from tui.domain import Conversation, ModelInfo
+from tui.model_names import Waiting
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
+from tui.tools.loop import ToolCallShown, ToolResultShown
 from tui.ui.confirm import ConfirmScreen
 from tui.ui.conversation_actions import ConversationActions
 from tui.ui.message_actions import MessageActions
 from tui.ui.settings_actions import SettingsActions
 from tui.ui.stats_feed import StatsFeed
+from tui.ui.tools_controller import ToolsController
 from tui.ui.model_management import ModelManagementScreen
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
@@ -45,6 +56,7 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
         Binding("f3", "focus_pane('composer')", "Chat", id="panes.chat"),
         Binding("f4", "focus_pane('models')", "Models", id="panes.models"),
         Binding("f5", "toggle_stats", "Stats", id="stats.toggle"),
+        Binding("f10", "choose_tools", "Tools", id="tools.choose"),  # the composer keeps F6 and F7
         Binding("shift+pageup", "scroll_chat(-1)", "Chat page up", show=False, id="chat.page_up"),
         Binding("shift+pagedown", "scroll_chat(1)", "Chat page down", show=False, id="chat.page_down"),
     ]
@@ -56,6 +68,8 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
         self.models: list[ModelInfo] = []
         self.models_loaded = asyncio.Event()
         """Set once every backend has been asked for its models."""
+        self.tools = ToolsController(self, services.chat)
+        """Asks before each tool call; picks the conversation's tools (F10)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -166,10 +180,12 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
         if self.generating:
             self.notify("An answer is still being written: Esc cancels it.", severity="warning")
             return
-        model = self.current_model()
-        if model is None and self.models_loaded.is_set():
-            self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
+        chosen = self.model_to_answer()
+        if chosen is None:
             return
+        if isinstance(chosen, Waiting) and chosen.name:  # The configured model's backend is still asked.
+            self.notify(str(chosen), markup=False)
+        model = chosen if isinstance(chosen, ModelChoice) else None
         try:
             if self.conversation is None:
                 self.conversation = self.services.chat.new_conversation(model)
@@ -190,13 +206,16 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
         question_saved = False
         if model is None:  # Sent before the model list arrived: wait for it.
             await self.models_loaded.wait()
-            model = self.current_model()
-            if model is None:
-                self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
+            chosen = self.model_to_answer()
+            if not isinstance(chosen, ModelChoice):  # Said why; the question is not lost.
+                composer = self.query_one(Composer)
+                composer.text = composer.text or text
                 return
+            model = chosen
         try:
             await self.show_latest()
-            stream = stream_for(model) if stream_for else self.services.chat.send(conversation_id, text, model)
+            stream = stream_for(model) if stream_for else self.services.chat.send(
+                conversation_id, text, model, approver=self.tools.approve)
             async with aclosing(stream) as updates:
                 async for update in updates:
                     showing = self.conversation is not None and self.conversation.id == conversation_id
@@ -213,6 +232,11 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
                         self.show_title()
                         if showing:
                             await chat_view.add_message(update.message)
+                    elif isinstance(update, ToolCallShown | ToolResultShown):
+                        if view is not None and view.is_attached:
+                            view.show_tool_part(update.part)
+                    elif isinstance(update, ToolNotice):
+                        self.notify(one_line(update.text, 300), severity="warning", timeout=10)
                     elif isinstance(update, AnswerStarted) and showing:
                         view = await chat_view.add_message(update.message)
                         view.start_stream()
@@ -248,6 +272,20 @@ class MainScreen(ConversationActions, MessageActions, SettingsActions, ModelMana
                 stored = self.services.store.list_messages(conversation_id, limit=1)
                 if stored:
                     await view.finish(stored[-1])
+
+    @work(group="dialogs")
+    async def action_choose_tools(self) -> None:
+        """Pick the tools this conversation offers the model (starting the servers)."""
+        if self.conversation is None:
+            if not self.tools.configured:
+                await self.tools.choose(None)  # type: ignore[arg-type]  # it only explains
+                return
+            self.conversation = self.services.chat.new_conversation(self.current_model())
+            self.refresh_conversation_list()
+        changed = await self.tools.choose(self.conversation)
+        if changed is not None:
+            self.conversation = changed
+            self.show_title()
 
     def action_cancel_answer(self) -> None:
         if self.generating:

@@ -11,6 +11,7 @@ from textual.screen import Screen
 
 from tui.clipboard import cannot_copy, code_blocks, osc52, passthrough
 from tui.domain import Role
+from tui.ui.textual_compat import terminal_driver
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.message_view import MessageView
@@ -70,7 +71,8 @@ class MessageActions(Screen):
             self.notify("No answer to regenerate." if view is None else "No model to answer with.", severity="warning")
             return
         await self._replace_and_generate(
-            view.message_id, lambda model: self.services.chat.regenerate(self.conversation.id, view.message_id, model)
+            view.message_id, lambda model: self.services.chat.regenerate(
+                self.conversation.id, view.message_id, model, approver=self.tools.approve)
         )
 
     def action_edit_message(self) -> None:
@@ -104,7 +106,8 @@ class MessageActions(Screen):
         self.cancel_edit()
         conversation_id = self.conversation.id
         await self._replace_and_generate(
-            edited, lambda model: self.services.chat.resend(conversation_id, edited, text, model)
+            edited, lambda model: self.services.chat.resend(
+                conversation_id, edited, text, model, approver=self.tools.approve)
         )
 
     async def _replace_and_generate(self, first_replaced: int, stream_for) -> None:
@@ -168,7 +171,7 @@ class MessageActions(Screen):
         problem = cannot_copy(text, os.environ)
         if problem is None:
             self.app.copy_to_clipboard(text)  # Plain OSC 52 (and Textual's own paste buffer).
-            driver = getattr(self.app, "_driver", None)
+            driver = terminal_driver(self.app)
             for wrapped in passthrough(osc52(text), os.environ):
                 if driver is not None:
                     driver.write(wrapped)

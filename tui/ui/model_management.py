@@ -15,12 +15,14 @@ from textual import work
 
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError
+from tui.engines.gpu_build import built_flavour
 from tui.engines.lora import read_lora
-from tui.engines.manage import Deletes, Progress, Pulls, Unloads
+from tui.engines.manage import Progress
 from tui.models.catalog import label
+from tui.models.download_fit import best_first, question, size_fit, with_fit
 from tui.models.fit import gb
 from tui.models.hf import DEFAULT_ENDPOINT, HubClient, parse_repo, pick
-from tui.models.library import check_delete, check_import, import_steps
+from tui.models.library import check_import, import_steps
 from tui.models.transfer import TransferMeter
 from tui.safe_text import one_line
 from tui.ui.confirm import ConfirmScreen
@@ -77,7 +79,7 @@ class ModelManagementScreen(ModelScreen):
     # Ollama
 
     def model_pull(self, backend: str | None, name: str | None) -> None:
-        pullers = [n for n, e in self.services.engines.items() if isinstance(e, Pulls)]
+        pullers = [n for n, e in self.services.engines.items() if e.can_pull]
         if not pullers:
             self.notify("No Ollama backend is configured (see [ollama] in the config).", severity="warning")
             return
@@ -92,7 +94,10 @@ class ModelManagementScreen(ModelScreen):
                 self.notify(f"{one_line(model, 40)!r} is not a model name (e.g. llama3.2:3b).", severity="error")
                 return
             engine = self.services.engines[target]
-            self.run_transfer(f"Pulling {model} ({target})", engine.pull(model), f"Pulled {model}.")  # type: ignore[attr-defined]
+            memory = self.catalog.memory if engine.local else None  # A remote box's memory is unseen.
+            steps = with_fit(engine.pull(model), lambda size: size_fit(size, memory, gpu=True),
+                             lambda fit: self.app.push_screen_wait(ConfirmScreen(question(model, fit))))
+            self.run_transfer(f"Pulling {model} ({target})", steps, f"Pulled {model}.")
 
         self.app.push_screen(
             InputQuestion(f"Pull which model into {target}?", placeholder="e.g. llama3.2:3b, qwen2.5:7b-instruct"),
@@ -104,14 +109,15 @@ class ModelManagementScreen(ModelScreen):
         engine = self.services.engines.get(backend)
         model = self.catalog.find(backend, name)
         shown = one_line(label(model) if model else name, 50)
-        delete_file = getattr(self, "delete_gguf", None)
-        if backend == "embedded" and delete_file is not None:
-            await delete_file(model)
-            return
-        if not isinstance(engine, Deletes):
+        if engine is None or not engine.can_delete:
             self.notify(f"lchat cannot delete models on {backend}; remove {shown} there.", severity="warning")
             return
-        if not await self.app.push_screen_wait(ConfirmScreen(f"Delete {shown} from {backend}? Its files are removed.")):
+        try:
+            removed = engine.delete_note(model or ModelInfo(name, backend))
+        except EngineError as error:
+            self.notify(str(error), severity="warning", timeout=10)
+            return
+        if not await self.app.push_screen_wait(ConfirmScreen(f"Delete {shown} from {backend}? {removed}")):
             return
         try:
             await engine.delete(name)
@@ -124,7 +130,7 @@ class ModelManagementScreen(ModelScreen):
     @work(group="unload")
     async def model_unload(self, backend: str, name: str) -> None:
         engine = self.services.engines.get(backend)
-        if not isinstance(engine, Unloads):
+        if engine is None or not engine.can_unload:
             self.notify(f"{backend} has no unload; its models are loaded as they are used.", severity="warning")
             return
         try:
@@ -159,15 +165,22 @@ class ModelManagementScreen(ModelScreen):
         except EngineError as error:
             self.notify(f"Cannot download {one_line(spec, 60)}: {error}", severity="error", timeout=10)
             return
+        memory = await asyncio.to_thread(self.memory_now)
+        ranked = best_first(found, lambda c: c.size, memory, gpu=built_flavour() != "cpu")
         choice = pick(found, wanted) if wanted else (found[0] if len(found) == 1 else None)
         if wanted and choice is None:
             self.notify(f"{repo} has no file or quantization {one_line(wanted, 40)!r}; choose one.", severity="warning")
         if choice is None:
-            key = await self.app.push_screen_wait(
-                ChoiceQuestion(f"Which GGUF of {repo}?", [(str(i), c.label) for i, c in enumerate(found)]))
+            key = await self.app.push_screen_wait(ChoiceQuestion(
+                f"Which GGUF of {repo}? (best fit on this machine first)",
+                [(str(i), f"{c.label}  {fit.verdict if fit else ''}") for i, (c, fit) in enumerate(ranked)]))
             if key is None:
                 return
-            choice = found[int(key)]
+            choice = ranked[int(key)][0]
+        fit = dict(ranked).get(choice)
+        if fit and not fit.fits and not await self.app.push_screen_wait(
+                ConfirmScreen(question(Path(choice.files[0]).name, fit))):
+            return
         self.run_transfer(f"Downloading {Path(choice.files[0]).name}", hub.download(repo, choice),
                           f"Downloaded {Path(choice.files[0]).name} into the models folder.")
 
@@ -186,33 +199,13 @@ class ModelManagementScreen(ModelScreen):
             return
         self.run_transfer(f"Importing {path.name}", import_steps(path, dest), f"Imported {path.name}.")
 
-    async def delete_gguf(self, model: ModelInfo | None) -> None:
-        """Delete one of lchat's own GGUF files, after asking; reused and outside files are refused."""
-        if model is None:
-            return
-        try:
-            path = check_delete(model, self.services.paths.models_dir)
-        except EngineError as error:
-            self.notify(str(error), severity="warning", timeout=10)
-            return
-        size = f" ({gb(model.size_bytes)})" if model.size_bytes else ""
-        if not await self.app.push_screen_wait(ConfirmScreen(f"Delete the file {path.name}{size}?")):
-            return
-        try:
-            path.unlink()
-        except OSError as error:
-            self.notify(f"Could not delete {path.name}: {error.strerror or error}", severity="error")
-            return
-        self.notify(f"Deleted {path.name}.")
-        self.load_models()
-
     # LoRA
 
     @work(group="dialogs")
     async def model_lora(self, backend: str, name: str) -> None:
         """Attach a GGUF LoRA adapter to this conversation's embedded model (or detach it)."""
-        model = self.catalog.find(backend, name)
-        if backend != "embedded" or model is None:
+        model, engine = self.catalog.find(backend, name), self.services.engines.get(backend)
+        if engine is None or not engine.supports_lora or model is None:
             self.notify("LoRA adapters apply to the embedded engine's GGUF models.", severity="warning")
             return
         current = str(self.conversation.params.get("lora", "")) if self.conversation else ""

@@ -16,13 +16,14 @@ from textual.screen import Screen
 from tui.chat_service import ModelChoice
 from tui.config import save_config
 from tui.domain import Conversation, ModelInfo
-from tui.engines.base import EngineError
-from tui.engines.manage import Describes, Details
+from tui.engines.base import EngineError, ModelNotFound
+from tui.engines.manage import Details
+from tui.model_names import Waiting
 from tui.models.catalog import Catalog, context_text, count_text, label, state_text
 from tui.models.fit import gb
-from tui.models.gguf_details import gguf_details
 from tui.models.memory import MemorySnapshot, from_sample, probe_memory
-from tui.safe_text import one_line
+from tui.models.offload import offload_rows
+from tui.safe_text import one_line, terminal_safe
 from tui.services import Services
 from tui.stats.remote import from_model_list
 from tui.stats.sample import RemoteStats
@@ -50,7 +51,7 @@ class ModelScreen(Screen):
     @property
     def catalog(self) -> Catalog:
         if not hasattr(self, "_catalog"):
-            self._catalog = Catalog(self.services.config, order=list(self.services.engines))
+            self._catalog = Catalog.of(self.services.config, self.services.engines)
         return self._catalog
 
     @property
@@ -119,6 +120,23 @@ class ModelScreen(Screen):
     def current_model(self) -> ModelChoice | None:
         return self.services.chat.default_model(self.models, self.conversation)
 
+    def model_to_answer(self) -> ModelChoice | Waiting | None:
+        """The model to answer with now, or Waiting while a backend that could serve it has not
+        listed its models; None after saying why no model can answer (the configured one is
+        named, never replaced)."""
+        pending = tuple(name for name in self.services.engines if name not in self.catalog.listed)
+        try:
+            chosen = self.services.chat.answer_model(
+                self.models, self.conversation, offline=self.catalog.offline, pending=pending)
+        except ModelNotFound as error:
+            self.notify(terminal_safe(str(error)), severity="error", timeout=15, markup=False)
+            return None
+        if chosen is None and pending:
+            return Waiting("", pending)
+        if chosen is None:
+            self.notify("No model to answer with: add a GGUF file (see README).", severity="error")
+        return chosen
+
     def show_model(self) -> None:
         choice = self.current_model()
         pane = self.query_one(ModelPane)
@@ -126,7 +144,8 @@ class ModelScreen(Screen):
             model = self.catalog.find(choice.backend, choice.name)
             name = label(model) if model else label(ModelInfo(choice.name, choice.backend))
             lora = self.conversation.params.get("lora") if self.conversation else None
-            adapter = f" + LoRA {Path(str(lora)).stem}" if lora and choice.backend == "embedded" else ""
+            engine = self.services.engines.get(choice.backend)
+            adapter = f" + LoRA {Path(str(lora)).stem}" if lora and engine and engine.supports_lora else ""
             pane.show_current(f"{name}{adapter} ({choice.backend})")
         elif self.models or self.workers:
             pane.show_current("none chosen")
@@ -136,7 +155,7 @@ class ModelScreen(Screen):
         """What the server of a model running elsewhere says, since this machine's figures
         are not that model's; None for a model that runs here."""
         engine = self.services.engines.get(choice.backend) if choice else None
-        if choice is None or engine is None or getattr(engine, "local", True):
+        if choice is None or engine is None or engine.local:
             return None
         return from_model_list(self.models, backend=choice.backend, url=engine.url,
                                offline=self.catalog.offline.get(choice.backend))
@@ -225,9 +244,7 @@ class ModelScreen(Screen):
         engine = self.services.engines.get(backend)
         rows: Details = []
         try:
-            if backend == "embedded":
-                rows = await asyncio.to_thread(gguf_details, Path(model.path or model.name))
-            elif isinstance(engine, Describes):
+            if engine is not None and engine.can_describe:
                 rows = await engine.details(name)
         except EngineError as error:
             rows = [("Problem", str(error))]
@@ -246,4 +263,7 @@ class ModelScreen(Screen):
             rows.append(("Fit", f"{fit.verdict}: {fit.explain()}"))
         else:
             rows.append(("Fit", "unknown (size or free memory not known for this backend)"))
+        if model.backend == "embedded":
+            engine = self.services.config.engine
+            rows += offload_rows(model, engine.kv_cache_type, engine.flash_attention, engine.gpu_layers)
         return [(key, value) for key, value in rows if value]

@@ -40,6 +40,9 @@ class SettingsActions(Screen):
             line.append(f" · {one_line(str(preset), 24)}", style="dim")
         if self.context_note:
             line.append(f" · {self.context_note}", style="dim")
+        tools = self.tools.header_note(self.conversation)
+        if tools:
+            line.append(f" · {tools}", style="dim")
         return line
 
     # Tokens against the context

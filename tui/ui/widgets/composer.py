@@ -9,6 +9,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from tui.ui.textual_compat import keymap, text_area_on_key
+
 
 class Composer(TextArea):
     """A multi-line input that posts `Submitted` on Enter."""
@@ -41,8 +43,8 @@ class Composer(TextArea):
 
     def _first_key(self, binding_id: str) -> str:
         default = next(b.key for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id)
-        keymap = self.app._keymap if self.is_attached else {}
-        first = keymap.get(binding_id, default).split(",")[0].strip()
+        keys = keymap(self.app) if self.is_attached else {}
+        first = keys.get(binding_id, default).split(",")[0].strip()
         return first.capitalize() if first == "enter" else first
 
     async def _on_key(self, event: events.Key) -> None:
@@ -55,11 +57,11 @@ class Composer(TextArea):
                 event.stop()
                 action()
                 return
-        await super()._on_key(event)
+        await text_area_on_key(self, event)
 
     def _keys_of(self, binding_id: str) -> set[str]:
         default = next(b.key for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id)
-        return {key.strip() for key in self.app._keymap.get(binding_id, default).split(",")}
+        return {key.strip() for key in keymap(self.app).get(binding_id, default).split(",")}
 
     def action_send(self) -> None:
         if self.text.strip():

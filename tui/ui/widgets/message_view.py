@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tui.domain import ChatMessage, MessageStatus, Role
+from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.safe_text import one_line, terminal_safe
 from tui.ui.widgets.reasoning_block import ReasoningBlock
 from tui.ui.widgets.streamed_markdown import StreamedMarkdown
+from tui.ui.widgets.tool_calls import ToolCallsView
 
 SHOWN_CHARS = 64_000
 """An answer shows at most this much; the rest is saved, copied and exported, not drawn.
@@ -130,6 +131,8 @@ class MessageView(Vertical):
         yield Static(self._header(), classes="header")
         if self.message.reasoning:
             yield ReasoningBlock(self.message.reasoning, **reasoning_figures(self.message))
+        calls = [part for part in self.message.parts if part.kind in (PartKind.TOOL_CALL, PartKind.TOOL_RESULT)]
+        yield ToolCallsView(calls)
         text = terminal_safe(self.message.content)
         shown = text[:SHOWN_CHARS]
         if self.message.role is Role.USER:
@@ -162,6 +165,10 @@ class MessageView(Vertical):
         self.branch = branch
         if self.is_mounted:
             self.query_one(".header", Static).update(self._header())
+
+    def show_tool_part(self, part: MessagePart) -> None:
+        """A tool call of this answer was stored or changed, or its result arrived."""
+        self.query_one(ToolCallsView).show_part(part)
 
     def start_stream(self) -> None:
         """Answer text will arrive piece by piece through `write`."""

@@ -19,7 +19,9 @@ from textual.widgets.option_list import Option
 
 from tui.safe_text import one_line
 
-FIT_STYLES = {"fits": "$success", "tight": "$warning", "won't fit": "bold $error"}
+FIT_STYLES = {"fits": "$success", "tight": "$warning", "won't fit": "bold $error",
+              "fits on GPU": "$success", "CPU only": "$warning"}
+"""Verdicts of the fit estimate; "partly on GPU (n/m layers)" takes the warning colour."""
 NAME_WIDTH = 26
 """Characters a row's lines may take after their indent: the pane is 34 columns wide."""
 
@@ -36,7 +38,7 @@ class ModelRow:
     state: str = ""
     """"loaded · 3.0 GB VRAM · until 14:05", "unusable"..."""
     fit: str = ""
-    """"fits", "tight", "won't fit" or "" (unknown)."""
+    """"fits", "tight", "won't fit", "fits on GPU", "partly on GPU (20/29 layers)", "CPU only" or ""."""
     favourite: int | None = None
     current: bool = False
 
@@ -61,7 +63,7 @@ def row_content(row: ModelRow, *, with_backend: bool = False) -> Content:
     if facts:
         parts.append(("\n  " + one_line(facts, NAME_WIDTH), "dim"))
     if row.fit:
-        parts.extend(["\n  ", (row.fit, FIT_STYLES.get(row.fit, ""))])
+        parts.extend(["\n  ", (row.fit, FIT_STYLES.get(row.fit, "$warning"))])
     if row.state:
         state = one_line(row.state, NAME_WIDTH)
         same_line = row.fit and len(row.fit) + 3 + len(state) <= NAME_WIDTH

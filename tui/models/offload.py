@@ -1,0 +1,132 @@
+"""How much of a model the embedded engine puts on the GPU: the fit estimate in layers.
+
+    per layer  = the layer's weights (from the GGUF's tensors) + its share of the KV cache
+    on the GPU = k x per layer + the output layer (once every layer is there) + overhead
+    overhead   = 256 MiB + 5% of the weights on the GPU   (runtime and compute buffers)
+    room       = free VRAM - max(10% of the GPU's memory, 512 MiB)
+    auto       = the most layers k whose share fits in the room; the rest runs on the CPU
+
+KV values cost 2 bytes in f16, 34/32 in q8_0 and 18/32 in q4_0 (ggml's block sizes). A quantised
+V cache needs flash attention; without it V stays f16.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui.domain import ModelInfo
+from tui.models.fit import MIB, OVERHEAD_FIXED, OVERHEAD_SHARE, KvShape, Memory, gb
+
+KV_CACHE_TYPES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+"""Bytes per cached value of each KV cache type lchat offers."""
+RESERVE_SHARE = 0.10
+RESERVE_MIN = 512 * MIB
+"""What auto leaves free on the GPU: 10% of its memory or 512 MiB, whichever is larger."""
+
+
+def cache_types(kv_cache_type: str, flash_attention: bool) -> tuple[str, str]:
+    """(K type, V type) llama.cpp gets: a quantised V cache needs flash attention, else V stays f16."""
+    return kv_cache_type, kv_cache_type if flash_attention else "f16"
+
+
+@dataclass(frozen=True)
+class LayerSizes:
+    """What one repeating layer costs, and the output layer that follows the last one."""
+
+    layers: int
+    layer_bytes: int
+    output_bytes: int
+    kv: KvShape
+
+    @classmethod
+    def of(cls, model: ModelInfo) -> LayerSizes | None:
+        """From the GGUF's tensors where read (tui.engines.gguf_info), else the file size split evenly."""
+        kv = KvShape.from_extra(model.extra)
+        if kv is None or not model.size_bytes:
+            return None
+        given = model.extra.get("offload") or {}
+        even = model.size_bytes // (kv.layers + 1)
+        return cls(kv.layers, int(given.get("layer_bytes") or even), int(given.get("output_bytes", even)), kv)
+
+    def kv_layer_bytes(self, n_ctx: int, kv_cache_type: str = "f16", flash_attention: bool = False) -> int:
+        k_type, v_type = cache_types(kv_cache_type, flash_attention)
+        kv = self.kv
+        values = n_ctx * kv.kv_heads
+        return int(values * (kv.key_length * KV_CACHE_TYPES[k_type] + kv.value_length * KV_CACHE_TYPES[v_type]))
+
+    def gpu_bytes(self, k: int, kv_layer: int) -> int:
+        """VRAM that `k` layers on the GPU take, overhead included; 0 for none."""
+        if k <= 0:
+            return 0
+        weights = k * self.layer_bytes + (self.output_bytes if k >= self.layers else 0)
+        return weights + k * kv_layer + OVERHEAD_FIXED + int(OVERHEAD_SHARE * weights)
+
+
+@dataclass(frozen=True)
+class Offload:
+    """A decision on layers: how many go to the GPU, of how many, and what that takes."""
+
+    layers: int
+    total: int
+    gpu_bytes: int
+    vram: Memory | None
+    note: str = ""
+    """Why fewer layers than asked for, when that happened."""
+
+    @property
+    def verdict(self) -> str:
+        if self.layers >= self.total:
+            return "fits on GPU"
+        if self.layers > 0:
+            return f"partly on GPU ({self.layers}/{self.total} layers)"
+        return "CPU only"
+
+    def explain(self) -> str:
+        free = f" of {gb(self.vram.free)} free VRAM" if self.vram else ""
+        kept = f", {gb(reserve(self.vram))} kept free" if self.vram else ""
+        return f"{self.layers}/{self.total} layers on the GPU: {gb(self.gpu_bytes)}{free}{kept}"
+
+
+def reserve(vram: Memory) -> int:
+    return max(int(RESERVE_SHARE * vram.total), RESERVE_MIN)
+
+
+def plan(model: ModelInfo, n_ctx: int, vram: Memory | None, *, wanted: int | None = None,
+         kv_cache_type: str = "f16", flash_attention: bool = False) -> Offload | None:
+    """Layers to put on the GPU: `wanted` (None: as many as fit), fewer where VRAM is short.
+
+    None when the model's layers are unknown. Without a VRAM figure a wanted number is kept and
+    auto asks for every layer: llama.cpp's own failure then makes the engine retry with fewer.
+    """
+    sizes = LayerSizes.of(model)
+    if sizes is None:
+        return None
+    kv_layer = sizes.kv_layer_bytes(n_ctx, kv_cache_type, flash_attention)
+    asked = sizes.layers if wanted is None else max(0, min(wanted, sizes.layers))
+    if vram is None:
+        return Offload(asked, sizes.layers, sizes.gpu_bytes(asked, kv_layer), None)
+    room = vram.free - reserve(vram)
+    fitting = next((k for k in range(asked, 0, -1) if sizes.gpu_bytes(k, kv_layer) <= room), 0)
+    note = ""
+    if wanted is not None and fitting < asked:
+        note = (f"{asked} layers need {gb(sizes.gpu_bytes(asked, kv_layer))} of VRAM, "
+                f"{gb(max(room, 0))} is free to use: {fitting} go to the GPU")
+    return Offload(fitting, sizes.layers, sizes.gpu_bytes(fitting, kv_layer), vram, note)
+
+
+def offload_rows(model: ModelInfo, kv_cache_type: str, flash_attention: bool, gpu_layers: int | str) -> list[tuple[str, str]]:
+    """Details rows for an embedded model: what its load put on the GPU, and the load options."""
+    rows = []
+    running = model.extra.get("running") or {}
+    if running.get("gpu_backend"):
+        backend = running["gpu_backend"]
+        vram = f", {gb(running['size_vram'])} of VRAM" if running.get("size_vram") else ""
+        layers = f"{running.get('gpu_layers', 0)}/{running.get('layers') or '?'} layers on the GPU"
+        where = f"{backend}: {layers}{vram}" if running.get("gpu_layers") else f"{backend}: no layers on a GPU"
+        rows.append(("GPU offload", where + (f" ({running['note']})" if running.get("note") else "")))
+    k_type, v_type = cache_types(kv_cache_type, flash_attention)
+    cache = f"K {k_type}, V {v_type}" + (" (a quantised V cache needs flash attention)" if k_type != v_type else "")
+    attention = "on" if flash_attention else "off"
+    options = f"GPU layers {gpu_layers}; KV cache {cache}; flash attention {attention}"
+    rows.append(("Load options", f"{options} ([engine] in the config; they apply at the next load)"))
+    return rows

@@ -1,0 +1,128 @@
+"""`lchat mcp import FILE` and `lchat mcp list`: MCP servers from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from tui.config import Config, McpServerConfig, save_config
+from tui.safe_text import one_line
+
+
+class ImportProblem(Exception):
+    """A servers file lchat cannot read; str() is one line."""
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add `lchat mcp ...` to lchat's argument parser."""
+    mcp = commands.add_parser("mcp", help="MCP tool servers: import a Claude-Desktop-style file, list tools")
+    actions = mcp.add_subparsers(dest="mcp_command", metavar="ACTION", required=True)
+    imported = actions.add_parser("import", help='add the servers of a {"mcpServers": {...}} JSON file to the config')
+    imported.add_argument("file", type=Path, metavar="FILE")
+    actions.add_parser("list", help="start the configured servers and list their tools and prompt cost")
+
+
+def run(args: argparse.Namespace, config: Config, config_file: Path, log_dir: Path) -> int:
+    """Run one `lchat mcp` action; 0 done, 1 failed (one line on stderr says why)."""
+    if args.mcp_command == "import":
+        try:
+            servers, notes = read_servers(args.file)
+        except ImportProblem as problem:
+            print(f"lchat: {problem}", file=sys.stderr)
+            return 1
+        for note in notes:
+            print(f"lchat: {note}", file=sys.stderr)
+        if not servers:
+            print("lchat: no server imported", file=sys.stderr)
+            return 1
+        replaced = sorted(config.mcp.servers.keys() & servers.keys())
+        config.mcp.servers.update(servers)
+        save_config(config, config_file)
+        print(f"imported {len(servers)} MCP server(s) into {config_file}: {', '.join(servers)}"
+              + (f" (replacing {', '.join(replaced)})" if replaced else ""))
+        with_env = [name for name, server in servers.items() if server.env]
+        if with_env:
+            print(f"{config_file} now holds the env values of {', '.join(with_env)}; "
+                  f"it stays readable by you only (mode 600)")
+        return 0
+    return asyncio.run(_list(config, log_dir))
+
+
+def read_servers(path: Path) -> tuple[dict[str, McpServerConfig], list[str]]:
+    """The servers of a Claude-Desktop-style file, and a line for each one left out or changed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ImportProblem(f"cannot read {path}: {error}") from None
+    entries = data.get("mcpServers") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise ImportProblem(f'{path} has no "mcpServers" object')
+    servers: dict[str, McpServerConfig] = {}
+    notes: list[str] = []
+    for name, entry in entries.items():
+        shown = one_line(str(name), 40)
+        if not isinstance(entry, dict):
+            notes.append(f"server {shown} skipped: not an object")
+            continue
+        try:
+            servers[str(name)] = _server(str(name), entry, notes)
+        except ImportProblem as problem:
+            notes.append(f"server {shown} skipped: {problem}")
+    return servers, notes
+
+
+def _server(name: str, entry: dict[str, Any], notes: list[str]) -> McpServerConfig:
+    kind = entry.get("type", "")
+    if kind == "sse":
+        raise ImportProblem("the old SSE transport is not supported (streamable HTTP and stdio are)")
+    url, command = entry.get("url", ""), entry.get("command", "")
+    if not isinstance(url, str) or not isinstance(command, str) or not (url or command):
+        raise ImportProblem('needs "command" or "url"')
+    args, env, headers = entry.get("args", []), entry.get("env", {}), entry.get("headers", {})
+    if not (isinstance(args, list) and all(isinstance(arg, str) for arg in args)):
+        raise ImportProblem('"args" must be a list of strings')
+    if not (isinstance(env, dict) and all(isinstance(value, str) for value in env.values())):
+        raise ImportProblem('"env" must map names to strings')
+    if not isinstance(headers, dict):
+        raise ImportProblem('"headers" must be an object')
+    headers_env = {}
+    for header in headers:  # Header values are credentials: lchat keeps only a variable's name.
+        variable = re.sub(r"[^A-Z0-9]+", "_", f"LCHAT_MCP_{name}_{header}".upper())
+        headers_env[str(header)] = variable
+        notes.append(f"server {one_line(name, 40)}: header {one_line(str(header), 40)} is not stored; "
+                     f"set ${variable} to its value")
+    return McpServerConfig(command="" if url else command, args=list(args) if not url else [],
+                           env={str(key): value for key, value in env.items()}, url=url, headers_env=headers_env)
+
+
+async def _list(config: Config, log_dir: Path) -> int:
+    from tui.tools.approval import ApprovalPolicy
+    from tui.tools.catalog import total_tokens
+    from tui.tools.servers import ToolServers
+
+    if not config.mcp.servers:
+        print("no MCP server is configured ([mcp.servers.NAME] in the config, or `lchat mcp import FILE`)")
+        return 0
+    servers = ToolServers(config.mcp, log_dir=log_dir)
+    try:
+        tools, problems = await servers.list_tools()
+    finally:
+        await servers.aclose()
+    policy = ApprovalPolicy(allow=config.mcp.allow)
+    for name in config.mcp.servers:
+        mine = [tool for tool in tools if tool.server == name]
+        if name in problems:
+            print(problems[name])  # It names the server.
+            continue
+        print(f"{one_line(name, 40)}: {len(mine)} tools, about {total_tokens(mine)} prompt tokens")
+        for tool in mine:
+            allowed = " (allowed without asking)" if policy.pre_approved(tool, tools) else ""
+            print(f"  {one_line(tool.name, 40)}  ~{tool.tokens} tokens{allowed}  {one_line(tool.description, 100)}")
+    for problem in policy.allow_problems(tools):
+        print(f"lchat: warning: {problem}", file=sys.stderr)
+    return 1 if problems and not tools else 0

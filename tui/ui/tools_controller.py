@@ -1,0 +1,63 @@
+"""The main screen's tools: asking before each call, choosing a conversation's tools, the header note.
+
+A plain object the screen owns; it reaches the MCP servers only through the chat service's ToolService.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+
+from tui.domain import Conversation
+from tui.tools.approval import ApprovalRequest, Decision
+from tui.ui.tool_approval_screen import ToolApprovalScreen
+from tui.ui.tool_select_screen import ToolSelectScreen
+
+if TYPE_CHECKING:
+    from tui.chat_service import ChatService
+
+
+class ToolsController:
+    """Approval modal, tool choice (F10) and header note for one screen."""
+
+    def __init__(self, screen: Screen, chat: ChatService) -> None:
+        self.screen = screen
+        self.chat = chat
+
+    @property
+    def configured(self) -> bool:
+        return self.chat.tools is not None
+
+    async def approve(self, request: ApprovalRequest) -> Decision:
+        """Ask the user in a modal; the answer decides whether the call runs."""
+        answered: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+
+        def done(decision: Decision | None) -> None:
+            if not answered.done():
+                answered.set_result(decision or Decision.REFUSE)
+
+        self.screen.app.push_screen(ToolApprovalScreen(request), callback=done)
+        return await answered
+
+    def header_note(self, conversation: Conversation | None) -> str:
+        tools = self.chat.tools
+        return tools.summary(conversation) if tools is not None else ""
+
+    async def choose(self, conversation: Conversation) -> Conversation | None:
+        """Start the servers, show their tools, and keep the user's choice; None when nothing changed."""
+        tools = self.chat.tools
+        if tools is None:
+            self.screen.notify("No MCP server is configured: add [mcp.servers.NAME] to the config, "
+                               "or run lchat mcp import FILE.", severity="warning", timeout=10)
+            return None
+        self.screen.notify("Starting the MCP servers…", timeout=2)
+        listed = await tools.available()
+        chosen = tools.chosen(conversation)
+        on = {tool.qualified for tool in listed} if chosen is None else \
+            {tool.qualified for tool in listed if tool.server in chosen or tool.qualified in chosen}
+        picked = await self.screen.app.push_screen_wait(ToolSelectScreen(listed, on, list(tools.problems.values())))
+        if picked is None:
+            return None
+        return self.chat.set_tools(conversation, picked or None)

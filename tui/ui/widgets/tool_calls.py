@@ -1,0 +1,118 @@
+"""An answer's tool calls, each folded to one line (tool, state, who approved); Enter or a click
+unfolds its arguments and result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tui.domain import MessagePart, PartKind
+from tui.safe_text import one_line, terminal_safe
+
+RESULT_SHOWN_CHARS = 4_000
+"""Characters of a result drawn when unfolded (all of it is stored and exported)."""
+
+_STATE_WORDS = {"asked": "waiting for you", "approved": "running", "refused": "refused", "done": "done",
+                "interrupted": "interrupted (not run again)"}
+_APPROVAL_WORDS = {"config": "allowed by config", "user": "approved by you",
+                   "conversation": "always in this chat", "refused": ""}
+
+
+def call_line(call: MessagePart, result: MessagePart | None) -> Text:
+    """The folded line of one call: never markup, every character visible."""
+    data = call.data
+    arguments = json.dumps(data.get("arguments") or {}, ensure_ascii=False)
+    line = Text("⚙ ", style="bold")
+    line.append(one_line(f"{data.get('server') or '?'}.{data.get('tool') or data.get('name')}", 60), style="bold")
+    line.append(one_line(f"({arguments})", 60), style="dim")
+    words = [_STATE_WORDS.get(str(data.get("state")), str(data.get("state"))),
+             _APPROVAL_WORDS.get(str(data.get("approval")), "")]
+    if result is not None and result.data.get("is_error") and data.get("state") == "done":
+        words.append("the tool failed")
+    line.append(" · " + " · ".join(one_line(word, 40) for word in words if word), style="italic")
+    return line
+
+
+def call_details(call: MessagePart, result: MessagePart | None) -> Text:
+    """What unfolds: the arguments in full and the result (its first RESULT_SHOWN_CHARS)."""
+    arguments = json.dumps(call.data.get("arguments") or {}, ensure_ascii=False, indent=2)
+    details = Text("arguments: ", style="bold")
+    details.append(terminal_safe(arguments) + "\n")
+    if result is not None:
+        details.append("result: ", style="bold")
+        text = result.text
+        cut = f"\n… ({len(text) - RESULT_SHOWN_CHARS} more characters, all kept)" if len(text) > RESULT_SHOWN_CHARS else ""
+        details.append(terminal_safe(text[:RESULT_SHOWN_CHARS]) + cut)
+    return details
+
+
+class ToolCallView(Vertical, can_focus=True):
+    """One call, folded; Enter or a click unfolds it."""
+
+    DEFAULT_CSS = """
+    ToolCallView { height: auto; color: $text-muted; }
+    ToolCallView:focus { background: $boost; }
+    ToolCallView > .details { height: auto; padding: 0 2; display: none; }
+    ToolCallView.-open > .details { display: block; }
+    """
+
+    BINDINGS = [Binding("enter,space", "unfold", "Unfold", show=False, id="tools.unfold")]
+
+    def __init__(self, call: MessagePart) -> None:
+        super().__init__()
+        self.call = call
+        self.result: MessagePart | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(call_line(self.call, self.result), classes="line")
+        yield Static(call_details(self.call, self.result), classes="details")
+
+    def update_parts(self, call: MessagePart | None = None, result: MessagePart | None = None) -> None:
+        self.call = call or self.call
+        self.result = result or self.result
+        if self.is_mounted:
+            self.query_one(".line", Static).update(call_line(self.call, self.result))
+            self.query_one(".details", Static).update(call_details(self.call, self.result))
+
+    def action_unfold(self) -> None:
+        self.toggle_class("-open")
+
+    def on_click(self) -> None:
+        self.action_unfold()
+
+
+class ToolCallsView(Vertical):
+    """The tool calls of one answer, in order."""
+
+    DEFAULT_CSS = "ToolCallsView { height: auto; }"
+
+    def __init__(self, parts: Sequence[MessagePart] = ()) -> None:
+        super().__init__()
+        self._views: dict[str, ToolCallView] = {}
+        self._initial = list(parts)
+
+    def on_mount(self) -> None:
+        for part in self._initial:
+            self.show_part(part)
+        self._initial = []
+        self.display = bool(self._views)
+
+    def show_part(self, part: MessagePart) -> None:
+        """Add a call, or update the call a result or a new state belongs to."""
+        call_id = str(part.data.get("id"))
+        view = self._views.get(call_id)
+        if part.kind is PartKind.TOOL_CALL:
+            if view is None:
+                view = self._views[call_id] = ToolCallView(part)
+                self.mount(view)
+            else:
+                view.update_parts(call=part)
+        elif part.kind is PartKind.TOOL_RESULT and view is not None:
+            view.update_parts(result=part)
+        self.display = bool(self._views)
