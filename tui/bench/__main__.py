@@ -15,6 +15,7 @@ from tui.bench.common import FULL, QUICK, Row, machine
 BENCHMARKS = [
     ("1", "throughput"), ("2", "absorb"), ("3", "ttft"), ("4,5,7", "startup"), ("6", "search"),
     ("8", "stats_cost"), ("9", "model_switch"), ("10", "cli_start"),
+    ("11", "stream_cost"),
 ]
 """Row numbers and the module (in tui.bench) that measures them, in the order they run."""
 

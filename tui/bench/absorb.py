@@ -8,17 +8,33 @@ in the first and the last tenth of the answer (flat means the cost does not grow
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.bench.common import Row, Sizes, lchat_env, median, ms, percentile, rate, verdict, write_config
+from tui.bench.common import (
+    Row,
+    Sizes,
+    lchat_env,
+    median,
+    ms,
+    percentile,
+    rate,
+    verdict,
+    write_config,
+)
 from tui.bench.pty_app import PtyApp
 from tui.bench.synthetic import MODEL, PacedEngine, markdown_pieces, own_rate
 
+ECHO_EVERY_S = 0.25
+"""How often a key is typed into the composer while the answer streams (its echo is timed)."""
 
-def stream_once(tokens: int, tokens_per_s: float) -> dict:
-    """Type a question into lchat on the paced engine; the probe's "answer" event."""
+
+def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict:
+    """Type a question into lchat on the paced engine; the probe's "answer" event, with the
+    key-echo times of the composer while it streamed when `echo`."""
     with tempfile.TemporaryDirectory(prefix="lchat-bench-") as tmp:
         home = Path(tmp)
         config = write_config(home / "config.toml", max_tokens=tokens, model=MODEL)
@@ -28,7 +44,25 @@ def stream_once(tokens: int, tokens_per_s: float) -> dict:
         with PtyApp(spec, lchat_env(home)) as app:
             app.wait_for("ready", 60)
             app.type("Write a long answer with code.\r")
-            return app.wait_for("answer", 120 + 20 * tokens / min(tokens_per_s, 500))
+            echoes: list[float] = []
+            if echo:  # Keys while it streams: from half a second in to half a second before the end.
+                time.sleep(0.5)
+                ends = time.monotonic() + tokens / tokens_per_s - 1.0
+                while time.monotonic() < ends:
+                    echoes.append(app.echo_s("Q", len(echoes) + 1))
+                    time.sleep(ECHO_EVERY_S)
+            answer = app.wait_for("answer", 120 + 20 * tokens / min(tokens_per_s, 500))
+            idle: list[float] = []  # The same keys with nothing streaming: the machine's own floor.
+            if echo:
+                time.sleep(1.0)
+                for _ in range(8):
+                    idle.append(app.echo_s("Q", len(echoes) + len(idle) + 1))
+                    time.sleep(ECHO_EVERY_S)
+            return dict(answer, echo=echoes, echo_idle=idle)
+
+
+def _timed(echoes: list[float]) -> list[float]:
+    return [e for e in echoes if not math.isnan(e)]
 
 
 def analyse(answer: dict) -> dict:
@@ -59,14 +93,20 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     engine_rate = rate(reference["tokens"], reference["first"], reference["last"])
     runs = []
     for repeat in range(sizes.repeats):
-        answer = stream_once(n, target_rate)
+        answer = stream_once(n, target_rate, echo=True)
         if answer["pieces"] != n:
             raise RuntimeError(f"the UI wrote {answer['pieces']} of {n} pieces ({answer['status']})")
-        runs.append(analyse(answer))
+        runs.append(dict(analyse(answer), echo=answer["echo"], echo_idle=answer["echo_idle"]))
         log(f"  row 2, repeat {repeat + 1}: {runs[-1]['rate']:.0f} tok/s written, "
             f"all shown {ms(runs[-1]['drain_s'])} after the last, "
             f"lag p99 {ms(runs[-1]['lag_p99'])}, CPU/token {runs[-1]['cpu_first'] * 1e6:.0f} -> "
             f"{runs[-1]['cpu_last'] * 1e6:.0f} us")
+    slow_run = stream_once(sizes.stream_tokens, 20.0, echo=True)
+    slow = slow_run["echo"]
+    fast = [e for run in runs for e in run["echo"]]
+    idle = _timed(slow_run["echo_idle"] + [e for run in runs for e in run["echo_idle"]])
+    echo_slow, echo_fast = percentile(_timed(slow), 0.95), percentile(_timed(fast), 0.95)
+    log(f"  row 2, key echo p95: {ms(echo_slow)} at 20 tok/s, {ms(echo_fast)} at {target_rate:,.0f} tok/s")
     ceiling = analyse(stream_once(n, 1e9))
     log(f"  row 2, unthrottled: {ceiling['shown_rate']:.0f} tok/s shown")
 
@@ -84,6 +124,12 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
             values),
         Row("2", "event-loop lag while streaming", f"p99 {ms(lag_p99)}, max {ms(mid('lag_max'))}",
             "-", "-", "p99 < 50 ms", verdict(lag_p99 < 0.050)),
+        Row("2", "key echo in the composer while an answer streams (a key every 0.25 s)",
+            f"p95 {ms(echo_slow)} at 20 tok/s, {ms(echo_fast)} at {target_rate:,.0f} tok/s "
+            f"({len(slow)} and {len(fast)} keys; {len(slow) + len(fast) - len(_timed(slow + fast))} not echoed in 5 s)",
+            f"nothing streaming, same runs: p95 {ms(percentile(idle, 0.95))}", "-", "p95 < 20 ms",
+            verdict(max(echo_slow, echo_fast) < 0.020) if slow and fast else "n/a",
+            {"echo_20": slow, "echo_fast": fast, "echo_idle": idle}),
         Row("2", "CPU per token, first vs last tenth of the answer",
             f"{mid('cpu_first') * 1e6:.0f} -> {mid('cpu_last') * 1e6:.0f} us",
             "-", f"{growth:.2f} x", "flat (<= 1.5 x)", verdict(growth <= 1.5)),

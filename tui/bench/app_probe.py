@@ -78,10 +78,9 @@ class StreamRecorder:
 
 
 def install(spec: dict) -> None:
-    from textual.widgets.markdown import MarkdownStream
-
     from tui.ui.main_screen import MainScreen
     from tui.ui.widgets.message_view import MessageView
+    from tui.ui.widgets.streamed_markdown import LiveLines
 
     lag = LagMonitor()
     recorder = StreamRecorder(spec.get("mark_every", 1000))
@@ -118,30 +117,51 @@ def install(spec: dict) -> None:
             emit("idle", cpu_s=_cpu() - cpu, wall_s=time.perf_counter() - wall, **_stats_counts())
             emit("done")
         else:  # "stream": the bench types the question; the answer's end is reported.
+            await screen.models_loaded.wait()
+            for _ in range(600):  # A model from a server is listed once that server answered.
+                if not spec.get("model") or any(m.name == spec["model"] for m in screen.models):
+                    break
+                await asyncio.sleep(0.05)
             emit("ready")
 
     original_write = MessageView.write
     original_finish = MessageView.finish
-    original_stop = MarkdownStream.stop
+    original_draw = LiveLines.draw
     drained: list[float] = []
 
-    async def stop(self: MarkdownStream) -> None:
-        await original_stop(self)
-        drained.append(time.perf_counter())  # Everything written is in the Markdown now.
+    def draw(self: LiveLines) -> None:
+        original_draw(self)
+        drained.append(time.perf_counter())  # Everything written so far is drawn now.
 
     async def write(self: MessageView, piece: str) -> None:
         await original_write(self, piece)
         recorder.wrote()
 
+    profiler = None
+    if spec.get("profile"):  # cProfile over the streamed answer, written where the spec says.
+        import cProfile
+
+        profiler = cProfile.Profile()
+    original_start = MessageView.start_stream
+
+    def start_stream(self: MessageView) -> None:
+        if profiler is not None:
+            profiler.enable()
+        original_start(self)
+
     async def finish(self: MessageView, message) -> None:
         ended = time.perf_counter()
         await original_finish(self, message)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(spec["profile"])
         if str(message.role) == "assistant" and str(message.status) != "streaming":
             finished = time.perf_counter()
             emit(
                 "answer", tokens=message.completion_tokens, pieces=recorder.count,
                 first=recorder.first, last=recorder.last, ended=ended, finished=finished,
-                drained=drained[-1] if drained else ended,
+                # Shown by the live lines, else by the final render.
+                drained=drained[-1] if drained and drained[-1] >= (recorder.last or 0) else finished,
                 status=str(message.status), error=message.error, marks=recorder.marks,
                 lag=[(t, d) for t, d in lag.samples], cpu=_cpu(),
             )
@@ -149,7 +169,8 @@ def install(spec: dict) -> None:
     MainScreen.on_mount = on_mount
     MessageView.write = write
     MessageView.finish = finish
-    MarkdownStream.stop = stop
+    MessageView.start_stream = start_stream
+    LiveLines.draw = draw
 
 
 def _cpu() -> float:

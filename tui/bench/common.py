@@ -44,15 +44,19 @@ class Sizes:
     """Messages of the one long conversation opened in row 5."""
     idle_s: float = 6.0
     """Seconds an idle lchat is watched (row 8)."""
+    stream_tokens: int = 600
+    """Tokens of the answer streamed at 20 tok/s in the streaming-cost row (11)."""
+    peers: bool = True
+    """Install and run the peer client (oterm) in row 11."""
     threads: tuple[int, ...] = (0, 1)
     """llama.cpp thread settings the TUI is measured with (0: lchat's default)."""
 
 
 FULL = Sizes()
 QUICK = Sizes(repeats=1, max_tokens=48, absorb_tokens=4000, turns=4, conversations=2_000,
-              messages=20_000, long_conversation=5_000, idle_s=3.0)
+              messages=20_000, long_conversation=5_000, idle_s=3.0, stream_tokens=200)
 TINY = replace(QUICK, starts=1, max_tokens=8, absorb_tokens=300, turns=2, turn_tokens=4, conversations=50,
-               messages=400, long_conversation=60, idle_s=1.0, threads=(1,))
+               messages=400, long_conversation=60, idle_s=1.0, threads=(1,), stream_tokens=30, peers=False)
 """For the test suite: every code path, seconds each."""
 
 
@@ -133,14 +137,16 @@ def cache_dir() -> Path:
 
 
 def write_config(path: Path, *, threads: int = 0, max_tokens: int = 256, model: str = "",
-                 extra: str = "") -> Path:
+                 extra: str = "", ollama_host: str = "") -> Path:
     """A config for a benchmark run: greedy sampling, and no other backends or model stores
-    (unknown keys are only warnings, so this also works before those sections exist)."""
+    (unknown keys are only warnings, so this also works before those sections exist);
+    `ollama_host` enables Ollama at that address only."""
+    ollama = f"enabled = true\nhosts = [{json.dumps(ollama_host)}]" if ollama_host else "enabled = false"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"[engine]\nthreads = {threads}\n\n"
         f"[chat]\ntemperature = 0.0\nmax_tokens = {max_tokens}\nmodel = {json.dumps(model)}\n\n"
-        "[ollama]\nenabled = false\n\n"
+        f"[ollama]\n{ollama}\n\n"
         "[models]\nreuse_ollama_store = false\nreuse_lmstudio = false\nreuse_hf_cache = false\n"
         + extra
     )

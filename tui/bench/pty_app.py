@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import queue
+import re
 import selectors
 import signal
 import struct
@@ -14,9 +15,14 @@ import subprocess
 import termios
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from tui.bench.common import PYTHON
+
+
+def _plain(screen: bytes) -> str:
+    """Terminal output without its escape sequences."""
+    return re.sub(r"\x1b\[[0-9;?<>=]*[A-Za-z]|\x1b[^\[]", "", screen.decode("utf-8", "replace"))
 
 
 class ProbeFailed(RuntimeError):
@@ -27,16 +33,23 @@ class PtyApp:
     """One lchat process on a pty of `size`; its screen output is read and dropped, like a
     terminal would read it, and the last few KB are kept to explain failures."""
 
-    def __init__(self, spec: dict, env: Mapping[str, str], *, size: tuple[int, int] = (120, 40)) -> None:
+    def __init__(self, spec: dict, env: Mapping[str, str], *, size: tuple[int, int] = (120, 40),
+                 argv: Sequence[str] | None = None) -> None:
+        """`argv` runs another program instead of lchat (the references), with no events."""
         self._master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], size[0] * 10, size[1] * 20))
         events_r, events_w = os.pipe()
         env = dict(env, LCHAT_BENCH_FD=str(events_w))
         self.events: queue.Queue[dict] = queue.Queue()
         self.screen_tail = b""
+        self.screen_bytes = 0
+        """Bytes the program wrote to its terminal so far."""
+        self._drawn = b""
+        """Everything drawn since the last `wait_text` began (only while one waits)."""
+        self._watching = threading.Event()
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "tui.bench.app_probe", json.dumps(spec)],
+            list(argv) if argv else [PYTHON, "-m", "tui.bench.app_probe", json.dumps(spec)],
             stdin=slave, stdout=slave, stderr=slave, pass_fds=(events_w,), env=env,
             start_new_session=True,
         )
@@ -62,6 +75,11 @@ class PtyApp:
                     selector.unregister(key.fd)
                     open_fds -= 1
                 elif key.fd == self._master:
+                    if b"\x1b[c" in data:  # Device attributes: answer as a plain VT220-class terminal.
+                        os.write(self._master, b"\x1b[?62;22c")
+                    self.screen_bytes += len(data)
+                    if self._watching.is_set():
+                        self._drawn += data
                     self.screen_tail = (self.screen_tail + data)[-8192:]
                 else:
                     pending += data
@@ -83,14 +101,58 @@ class PtyApp:
             if event["event"] == "exit":
                 raise ProbeFailed(f"lchat exited before {name!r}; screen: {self.screen_text()}")
 
+    def wait_quiet(self, quiet_s: float = 1.0, timeout: float = 30.0) -> None:
+        """Wait until the program has drawn its first screen and stopped writing for `quiet_s`
+        (a screen that keeps changing, such as a stats pane's, is waited for until `timeout`)."""
+        deadline = time.monotonic() + timeout
+        seen, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ProbeFailed(f"exited early; screen: {self.screen_text()}")
+            if self.screen_bytes != seen:
+                seen, since = self.screen_bytes, time.monotonic()
+            elif seen > 0 and time.monotonic() - since >= quiet_s:
+                return
+            time.sleep(0.05)
+        if seen <= 0:
+            raise ProbeFailed(f"nothing drawn in {timeout:.0f} s")
+
+    def wait_text(self, text: str, timeout: float = 60.0) -> None:
+        """Wait until `text` was drawn (in the last few KB of output)."""
+        deadline = time.monotonic() + timeout
+        self._drawn = self.screen_tail
+        self._watching.set()
+        try:
+            while text not in _plain(self._drawn):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise ProbeFailed(f"{text!r} not drawn; screen: {self.screen_text()}")
+                time.sleep(0.1)
+        finally:
+            self._watching.clear()
+            self._drawn = b""
+
+    def echo_s(self, char: str, count: int, timeout: float = 5.0) -> float:
+        """Type `char` (the `count`th in a row in an input box) and time it until the run of
+        `count` of them is drawn; nan if it is not within `timeout`."""
+        self._drawn = b""
+        self._watching.set()
+        wanted = (char * count).encode()
+        started = time.perf_counter()
+        self.type(char)
+        try:
+            while wanted not in self._drawn:
+                if time.perf_counter() - started > timeout:
+                    return float("nan")
+                time.sleep(0.0005)
+            return time.perf_counter() - started
+        finally:
+            self._watching.clear()
+
     def type(self, text: str) -> None:
         os.write(self._master, text.encode())
 
     def screen_text(self) -> str:
-        import re
-
-        text = self.screen_tail.decode("utf-8", "replace")
-        return re.sub(r"\x1b\[[0-9;?<>=]*[A-Za-z]|\x1b[^\[]", "", text)[-1500:]
+        return _plain(self.screen_tail)[-1500:]
 
     def close(self, timeout: float = 15.0) -> None:
         """Quit with ctrl+q, as a user would; kill it if it does not go."""

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static
 
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.safe_text import one_line, terminal_safe
-from tui.ui.widgets.answer_stream import answer_stream
-from tui.ui.widgets.tool_calls import ToolCallsView
 from tui.ui.widgets.reasoning_block import ReasoningBlock
+from tui.ui.widgets.streamed_markdown import StreamedMarkdown
+from tui.ui.widgets.tool_calls import ToolCallsView
 
 SHOWN_CHARS = 64_000
 """An answer shows at most this much; the rest is saved, copied and exported, not drawn.
-Textual re-parses the last Markdown block at each append and draws a widget's text whole,
-so a runaway megabyte answer would otherwise cost the UI tens of seconds."""
+The final render parses and lays out the whole answer as Markdown widgets, so a runaway
+megabyte answer would otherwise cost the UI tens of seconds."""
 LIVE_BLOCK_CHARS = 12_000
 """A paragraph longer than this stops being drawn as it streams, and is drawn once at the end:
-each append re-parses and redraws the whole last block, so cost grows with its square."""
+each frame re-renders the block in progress, so cost grows with its square."""
+YIELD_EVERY_S = 0.008
+"""Longest a writer keeps the event loop before letting the UI run, when pieces queue up."""
 
 _STATUS_WORDS = {
     MessageStatus.STREAMING: "streaming…",
@@ -103,9 +106,6 @@ class MessageView(Vertical):
     MessageView.-found { background: $warning 15%; }
     MessageView > .error-text { color: $error; height: auto; }
     MessageView > .long-answer { height: auto; color: $text-muted; }
-    /* -1 takes back the last block's bottom margin (1 in every block); a :last-child rule
-       would make Textual restyle every block of a streaming answer at each new block. */
-    MessageView > Markdown { margin: 0 0 -1 0; padding: 0; }
     """
 
     def __init__(self, message: ChatMessage) -> None:
@@ -113,7 +113,8 @@ class MessageView(Vertical):
         self.message = message
         self.branch: tuple[int, int] | None = None
         """Place among sibling branches and how many there are, once known."""
-        self._stream: MarkdownStream | None = None
+        self._streaming_into: StreamedMarkdown | None = None
+        self._yielded = float("-inf")
         self._live = True
         """False once an answer grew too long to draw as it streams (it stays so: no gaps)."""
         self._streamed_chars = 0
@@ -137,7 +138,7 @@ class MessageView(Vertical):
         if self.message.role is Role.USER:
             yield Static(Text(shown), classes="body")
         else:
-            yield Markdown(shown, classes="body")
+            yield StreamedMarkdown(shown, classes="body")
         yield Static(classes="long-answer")
         yield self._error
 
@@ -171,7 +172,8 @@ class MessageView(Vertical):
 
     def start_stream(self) -> None:
         """Answer text will arrive piece by piece through `write`."""
-        self._stream = answer_stream(self.query_one(Markdown))
+        self._streaming_into = self.query_one(StreamedMarkdown)
+        self._streaming_into.start()
 
     @property
     def reasoning_block(self) -> ReasoningBlock | None:
@@ -194,25 +196,30 @@ class MessageView(Vertical):
         return block is not None
 
     async def write(self, piece: str) -> None:
-        if self._stream is None:
+        """Add a piece of the answer; yields to the UI at most every `YIELD_EVERY_S`, so a
+        backlog of pieces is taken in one go instead of one per event-loop turn."""
+        if self._streaming_into is None:
             return
         block = self.reasoning_block
         if block is not None and not block.folded and self._streamed_chars == 0:
             await block.end()  # The answer begins: the reasoning folds away.
+        shown_kb = self._streamed_chars // 1000
         self._streamed_chars += len(piece)
         _, blank_line, after = piece.rpartition("\n\n")
         self._block_chars = len(after) if blank_line else self._block_chars + len(piece)
         self._live = self._live and self._streamed_chars <= SHOWN_CHARS and self._block_chars <= LIVE_BLOCK_CHARS
         if self._live:
-            await self._stream.write(terminal_safe(piece))
-        else:
+            self._streaming_into.write(terminal_safe(piece))
+        elif self._streamed_chars // 1000 != shown_kb:  # The note counts KB: redrawn when that changes.
             self._show_cut_note(self._streamed_chars, streaming=True)
+        now = time.monotonic()
+        if now - self._yielded >= YIELD_EVERY_S:
+            self._yielded = now
+            await asyncio.sleep(0)
 
     async def finish(self, message: ChatMessage) -> None:
-        """Show the final state; one full render mends code blocks the stream left blank."""
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
+        """Show the final state: the answer as one full Markdown render."""
+        self._streaming_into = None
         self.message = message
         self.query_one(".header", Static).update(self._header())
         block = self.reasoning_block
@@ -224,8 +231,8 @@ class MessageView(Vertical):
         text = terminal_safe(message.content)
         self._show_cut_note(len(text))
         body = self.query_one(".body")
-        if isinstance(body, Markdown):
-            await body.update(text[:SHOWN_CHARS])
+        if isinstance(body, StreamedMarkdown):
+            await body.finish(text[:SHOWN_CHARS])
         self._show_status()
 
     def _show_status(self) -> None:

@@ -8,10 +8,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from tui.safe_text import terminal_safe
-from tui.ui.widgets.answer_stream import AnswerStream, answer_stream
+from tui.ui.widgets.streamed_markdown import StreamedMarkdown
 
 SHOWN_CHARS = 64_000
 """Reasoning shows at most this much, like an answer (all of it is kept)."""
@@ -34,8 +34,9 @@ class ReasoningBlock(Vertical):
     DEFAULT_CSS = """
     ReasoningBlock { height: auto; margin: 0 0 1 0; border-left: solid $secondary 50%; padding: 0 1; }
     ReasoningBlock > .reasoning-title { height: auto; color: $text-muted; }
-    ReasoningBlock > Markdown { color: $text-muted; margin: 0; padding: 0; }
-    ReasoningBlock.-folded > Markdown { display: none; }
+    ReasoningBlock > StreamedMarkdown { color: $text-muted; }
+    ReasoningBlock > StreamedMarkdown > Markdown { margin: 0; }
+    ReasoningBlock.-folded > StreamedMarkdown { display: none; }
     """
 
     folded: reactive[bool] = reactive(False)
@@ -51,17 +52,18 @@ class ReasoningBlock(Vertical):
         self._seconds = seconds
         self._started = time.monotonic()
         self._chars = len(text)
-        self._stream: AnswerStream | None = None
+        self._stream: StreamedMarkdown | None = None
         self.set_reactive(ReasoningBlock.folded, not live)
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="reasoning-title")
-        yield Markdown(terminal_safe(self._text[:SHOWN_CHARS]))
+        yield StreamedMarkdown(terminal_safe(self._text[:SHOWN_CHARS]))
 
     def on_mount(self) -> None:
         self.set_class(self.folded, "-folded")
         if self._live:
-            self._stream = answer_stream(self.query_one(Markdown))
+            self._stream = self.query_one(StreamedMarkdown)
+            self._stream.start()
             self._ticker = self.set_interval(1.0, self._show_title)
 
     def watch_folded(self, folded: bool) -> None:
@@ -83,13 +85,13 @@ class ReasoningBlock(Vertical):
         """More reasoning, while it streams."""
         self._chars += len(piece)
         if self._stream is not None and self._chars <= SHOWN_CHARS:
-            await self._stream.write(terminal_safe(piece))
+            self._stream.write(terminal_safe(piece))
 
     async def end(self, *, tokens: int | None = None, estimated: bool = False) -> None:
         """The reasoning is over (the answer began, or the message ended): fold it."""
         if self._stream is not None:
             stream, self._stream = self._stream, None
-            await stream.stop()
+            await stream.finish(stream.source)
             self._ticker.stop()
         if self._live:
             self._seconds = time.monotonic() - self._started
@@ -107,7 +109,7 @@ class ReasoningBlock(Vertical):
 
     async def show_text(self, text: str) -> None:
         """Draw the whole reasoning once (the stored text, after streaming)."""
-        await self.query_one(Markdown).update(terminal_safe(text[:SHOWN_CHARS]))
+        await self.query_one(StreamedMarkdown).finish(terminal_safe(text[:SHOWN_CHARS]))
 
     def toggle(self) -> None:
         self.folded = not self.folded
