@@ -17,7 +17,6 @@ from tui.ui.textual_compat import (
     TextualMoved,
     bindings_of,
     keymap,
-    stream_append,
     terminal_driver,
 )
 
@@ -35,30 +34,20 @@ async def test_every_internal_is_where_lchat_expects_it() -> None:
     app = Host()
     async with app.run_test() as pilot:
         markdown = app.query_one(Markdown)
-        stream = Markdown.get_stream(markdown)
         for owner, names in [
             (app, ("_keymap", "_driver")),
             (markdown, ("_bindings",)),
-            (stream, ("_pending", "_new_markup", "_stopped")),
         ]:
             missing = [name for name in names if not hasattr(owner, name)]
             assert not missing, f"textual {textual.__version__} moved {type(owner).__name__}.{missing}"
         assert hasattr(TextArea, "_on_key"), f"textual {textual.__version__} moved TextArea._on_key"
         assert sorted(sum(textual_compat.PRIVATE_NAMES.values(), ())) == sorted(
-            ("_keymap", "_driver", "_bindings", "_pending", "_new_markup", "_stopped", "_on_key")
+            ("_keymap", "_driver", "_bindings", "_on_key")
         )
         app.set_keymap({"x.id": "ctrl+y"})
         assert keymap(app) == {"x.id": "ctrl+y"}
         assert "ctrl+x" in bindings_of(app).key_to_bindings
         assert terminal_driver(app) is not None
-        stream_append(stream, "# Hello")
-        stream_append(stream, " there")
-        await pilot.pause()  # The stream's updater runs (stopping it before it ever ran fails).
-        await stream.stop()
-        await pilot.pause()
-        assert markdown.source == "# Hello there"
-        with pytest.raises(RuntimeError, match="stopped"):
-            stream_append(stream, "more")
 
 
 def test_a_moved_internal_is_named() -> None:

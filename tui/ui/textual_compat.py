@@ -18,12 +18,10 @@ if TYPE_CHECKING:
     from textual.binding import BindingsMap
     from textual.dom import DOMNode
     from textual.driver import Driver
-    from textual.widgets.markdown import MarkdownStream
 
 PRIVATE_NAMES: dict[str, tuple[str, ...]] = {
     "textual.app.App (instances)": ("_keymap", "_driver"),
     "textual.dom.DOMNode (instances)": ("_bindings",),
-    "textual.widgets.markdown.MarkdownStream (instances)": ("_pending", "_new_markup", "_stopped"),
     "textual.widgets.TextArea": ("_on_key",),
 }
 """Every private attribute used through this module, by the class that owns it."""
@@ -55,15 +53,6 @@ def bindings_of(node: DOMNode) -> BindingsMap:
 def terminal_driver(app: App) -> Driver | None:
     """The driver writing to the terminal, or None before it starts or after it stops."""
     return _get(app, "_driver")
-
-
-def stream_append(stream: MarkdownStream, fragment: str) -> None:
-    """Queue `fragment` on a Markdown stream and wake its updater, without yielding to the loop
-    (`MarkdownStream.write` yields after every fragment)."""
-    if _get(stream, "_stopped"):
-        raise RuntimeError("Can't write to the stream after it has stopped.")
-    _get(stream, "_pending").append(fragment)
-    _get(stream, "_new_markup").set()
 
 
 async def text_area_on_key(area: TextArea, event: events.Key) -> None:
