@@ -33,6 +33,7 @@ from tui.thinking import think_choices
 
 HELLO = [ChatTurn(Role.USER, "hi")]
 SECRET = "Bearer sk-live-0123456789abcdef"
+DEFAULT_OPTIONS = GenerationOptions()
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ async def engine(daemon):
     await engine.aclose()
 
 
-async def collect(engine, model="llama3.2:latest", options=GenerationOptions()):
+async def collect(engine, model="llama3.2:latest", options=DEFAULT_OPTIONS):
     events = []
     async with aclosing(engine.chat(model, HELLO, options)) as stream:
         async for event in stream:

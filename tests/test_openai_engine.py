@@ -30,6 +30,7 @@ from tui.store import HistoryStore
 
 HELLO = [ChatTurn(Role.USER, "hi")]
 KEY = "sk-test-abcdef0123456789"
+DEFAULT_OPTIONS = GenerationOptions()
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ async def engine(server):
     await engine.aclose()
 
 
-async def collect(engine, model="qwen2.5-7b-instruct", options=GenerationOptions()):
+async def collect(engine, model="qwen2.5-7b-instruct", options=DEFAULT_OPTIONS):
     async with aclosing(engine.chat(model, HELLO, options)) as stream:
         return [event async for event in stream]
 

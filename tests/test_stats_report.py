@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tui.stats.alerts import alerts_for
 from tui.domain import ModelInfo
+from tui.stats.alerts import alerts_for
 from tui.stats.remote import from_model_list, remote_lines
 from tui.stats.report import cpu_lines, gpu_lines, summary, text_report, to_json
 from tui.stats.sample import CpuReading, GpuProcess, GpuReading, RemoteModel, RemoteStats, StatsSample

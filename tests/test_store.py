@@ -20,8 +20,9 @@ from tui.store import (
     SchemaTooNew,
     StoreError,
     StoreFull,
+    history,
+    schema,
 )
-from tui.store import history, schema
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("store_writer.py")

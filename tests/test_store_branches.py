@@ -9,8 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tui.domain import MessageStatus, Role
-from tui.store import HistoryStore, NotFound
-from tui.store import history, schema
+from tui.store import HistoryStore, NotFound, history, schema
 
 FIXTURES = Path(__file__).with_name("fixtures")
 

@@ -32,7 +32,7 @@ class Host(App[None]):
 
 async def test_every_internal_is_where_lchat_expects_it() -> None:
     app = Host()
-    async with app.run_test() as pilot:
+    async with app.run_test():
         markdown = app.query_one(Markdown)
         for owner, names in [
             (app, ("_keymap", "_driver")),

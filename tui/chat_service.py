@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -312,7 +312,7 @@ class ChatService:
     async def send(
         self, conversation_id: int, text: str, model: ModelChoice,
         *, attachments: Sequence[Attachment] = (), approver: Approver = refuse_all,
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """Commit `text` (and its attachments) as the user's message, then stream and commit
         the answer; `approver` asks the user about each tool call not allowed already (the
         default refuses them).
@@ -326,14 +326,14 @@ class ChatService:
 
     async def regenerate(
         self, conversation_id: int, answer_id: int, model: ModelChoice, *, approver: Approver = refuse_all
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
         async for update in self._answer(conversation_id, model, replacing_answer=answer_id, approver=approver):
             yield update
 
     async def resend(
         self, conversation_id: int, message_id: int, text: str, model: ModelChoice, *, approver: Approver = refuse_all
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
         async for update in self._answer(conversation_id, model, question=text, replacing_question=message_id,
                                          approver=approver):
@@ -343,7 +343,7 @@ class ChatService:
         self, conversation_id: int, model: ModelChoice, *, question: str | None = None,
         attachments: Sequence[Attachment] = (), replacing_question: int | None = None,
         replacing_answer: int | None = None, approver: Approver = refuse_all,
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """The one path of every answer: store the question (unless an answer is redone), open
         the answer's row, stream into it."""
         self.save_unsaved()
@@ -413,7 +413,7 @@ class ChatService:
     async def _stream_answer(
         self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], conversation: Conversation,
         approver: Approver,
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         options = self.options_for(conversation)
         draft = AnswerDraft(self.store, answer)
         autosave = _Autosave(draft.save, self.commit_interval)

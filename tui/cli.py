@@ -164,8 +164,14 @@ def _run_ask(services, args: argparse.Namespace) -> int:
     async def run() -> int:
         # SIGTERM and a hang-up stop the answer as Ctrl-C does: saved as interrupted.
         task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        assert task is not None  # A coroutine run by asyncio.run always has its task.
+
+        def stop(signal_number: signal.Signals) -> None:
+            stopped_by.append(signal_number)
+            task.cancel()
+
         for signal_number in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(signal_number, lambda s=signal_number: (stopped_by.append(s), task.cancel()))
+            loop.add_signal_handler(signal_number, stop, signal_number)
         try:
             return await ask(
                 services, args.prompt, model=args.model, backend=args.backend, as_json=args.json, attachments=attachments,

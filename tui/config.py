@@ -337,18 +337,17 @@ def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, t
     values: dict[str, Any] = {}
     for name in known & data.keys():
         hint, value, key_path = hints[name], data[name], (*keys, name)
-        if is_dataclass(hint):
+        if isinstance(hint, type) and is_dataclass(hint):
             if not isinstance(value, dict):
                 raise _type_error(path, text, key_path, "a table", value)
             values[name] = _build(hint, value, key_path, path, text, warnings)
-        elif _table_dict_item(hint) is not None:
+        elif (item := _table_dict_item(hint)) is not None:
             if not isinstance(value, dict) or not all(isinstance(entry, dict) for entry in value.values()):
                 raise _type_error(path, text, key_path, f"tables ([{key_path[-1]}.NAME])", value)
-            item = _table_dict_item(hint)
             values[name] = {key: _build(item, entry, (*key_path, key), path, text, warnings)
                             for key, entry in value.items()}
-        elif _table_list_item(hint) is not None:
-            values[name] = _build_list(_table_list_item(hint), value, key_path, path, text, warnings)
+        elif (item := _table_list_item(hint)) is not None:
+            values[name] = _build_list(item, value, key_path, path, text, warnings)
         else:
             values[name] = _check(hint, value, path, text, key_path)
     return cls(**values)
@@ -358,7 +357,7 @@ def _table_dict_item(hint: Any) -> type | None:
     """The dataclass of a dict[str, SomeDataclass] field ([name.KEY] tables in TOML), else None."""
     if typing.get_origin(hint) is dict:
         _, item = typing.get_args(hint)
-        if is_dataclass(item):
+        if isinstance(item, type) and is_dataclass(item):
             return item
     return None
 
@@ -376,7 +375,7 @@ def _table_list_item(hint: Any) -> type | None:
     """The dataclass of a list[SomeDataclass] field (an array of tables in TOML), else None."""
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
-        if is_dataclass(item):
+        if isinstance(item, type) and is_dataclass(item):
             return item
     return None
 

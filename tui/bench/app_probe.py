@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 _out = None
@@ -105,7 +106,7 @@ def install(spec: dict) -> None:
                 started = time.perf_counter()
                 await screen.open_conversation(conversation_id)
                 painted = asyncio.get_running_loop().create_future()
-                screen.call_after_refresh(lambda: painted.done() or painted.set_result(None))
+                screen.call_after_refresh(_wake, painted)
                 await painted
                 emit("opened", id=conversation_id, s=time.perf_counter() - started)
             emit("memory_after", **rss_kb())
@@ -119,7 +120,7 @@ def install(spec: dict) -> None:
         else:  # "stream": the bench types the question; the answer's end is reported.
             await screen.models_loaded.wait()
             for _ in range(600):  # A model from a server is listed once that server answered.
-                if not spec.get("model") or any(m.name == spec["model"] for m in screen.models):
+                if not spec.get("model") or any(m.name == spec["model"] for m in screen.models.models):
                     break
                 await asyncio.sleep(0.05)
             emit("ready")
@@ -166,11 +167,21 @@ def install(spec: dict) -> None:
                 lag=[(t, d) for t, d in lag.samples], cpu=_cpu(),
             )
 
-    MainScreen.on_mount = on_mount
-    MessageView.write = write
-    MessageView.finish = finish
-    MessageView.start_stream = start_stream
-    LiveLines.draw = draw
+    _patch(MainScreen, on_mount=on_mount)
+    _patch(MessageView, write=write, finish=finish, start_stream=start_stream)
+    _patch(LiveLines, draw=draw)
+
+
+def _patch(owner: type, **methods: Callable[..., Any]) -> None:
+    """Replace methods of `owner`, so the probe sees what the app does."""
+    for name, method in methods.items():
+        setattr(owner, name, method)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    """Resolve `future` unless a previous call already did."""
+    if not future.done():
+        future.set_result(None)
 
 
 def _cpu() -> float:
@@ -198,7 +209,7 @@ def _track_monitors() -> None:
         original(self, *args, **kwargs)
         _monitors.append(self)
 
-    StatsMonitor.__init__ = init
+    _patch(StatsMonitor, __init__=init)
 
 
 def _use_paced_engine(spec: dict) -> None:

@@ -33,16 +33,17 @@ def main(data_dir: str, config: str) -> dict:
     # ask() binds its default output when tui.ask is first imported, which happens in main().
     sys.stdout = writer
     try:
-        from tui.cli import main as lchat_main
         from tui.bench.common import PROMPT
+        from tui.cli import main as lchat_main
 
         code = lchat_main(["--data-dir", data_dir, "--config", config, "ask", PROMPT])
     finally:
         sys.stdout = real_stdout
     # The last write is the newline `ask` adds after the answer.
     stamps = writer.stamps[:-1]
-    from tui.store import HistoryStore
     from pathlib import Path
+
+    from tui.store import HistoryStore
 
     with HistoryStore.open(Path(data_dir) / "history.db") as store:
         (conversation,) = store.list_conversations(limit=1)

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -146,7 +147,8 @@ def build(data_dir: Path, conversations: int, messages: int, long_conversation: 
     has_leaf = "leaf_id" in conversation_columns
     base = time.time() - conversations * 600.0
     message_id = shorts = 0
-    conversation_rows, message_rows = [], []
+    conversation_rows: list[tuple[Any, ...]] = []
+    message_rows: list[list[Any]] = []
 
     def flush() -> None:
         columns = "id, conversation_id, role, content, status, model, backend, created_at, updated_at"

@@ -14,7 +14,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tui.bench.common import (
-    PROMPT, PYTHON, Row, Sizes, default_threads, lchat_env, median, ms, run_json, starter_model, verdict, write_config,
+    PROMPT,
+    PYTHON,
+    Row,
+    Sizes,
+    default_threads,
+    lchat_env,
+    median,
+    ms,
+    run_json,
+    starter_model,
+    verdict,
+    write_config,
 )
 from tui.bench.timing import time_command
 

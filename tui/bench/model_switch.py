@@ -18,8 +18,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tui.bench.common import (
-    PROMPT, PYTHON, Row, Sizes, cache_dir, default_threads, median, missing_row, ms, run_json,
-    starter_model, verdict,
+    PROMPT,
+    PYTHON,
+    Row,
+    Sizes,
+    cache_dir,
+    default_threads,
+    median,
+    missing_row,
+    ms,
+    run_json,
+    starter_model,
+    verdict,
 )
 
 

@@ -11,6 +11,11 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage, CreateChatCompletionStreamResponse
 
 
 def main(spec: dict) -> dict:
@@ -37,15 +42,17 @@ def main(spec: dict) -> dict:
             llm.close()
         return {"load_s": loads, "first_token_s": firsts}
     llm = load()
-    messages = [{"role": "user", "content": spec["prompt"]}]
+    messages: list[ChatCompletionRequestMessage] = [{"role": "user", "content": spec["prompt"]}]
     stamps: list[float] = []
     text: list[str] = []
     if spec["mode"] == "chat":
-        for chunk in llm.create_chat_completion(
+        # stream=True returns chunks; llama-cpp-python types the result as either kind.
+        chunks = cast("Iterator[CreateChatCompletionStreamResponse]", llm.create_chat_completion(
             messages, temperature=0.0, max_tokens=spec["max_tokens"], stream=True
-        ):
+        ))
+        for chunk in chunks:
             piece = chunk["choices"][0]["delta"].get("content")
-            if piece:
+            if isinstance(piece, str) and piece:
                 stamps.append(time.perf_counter())
                 text.append(piece)
     else:
@@ -62,7 +69,7 @@ def main(spec: dict) -> dict:
             "last": stamps[-1] if stamps else None, "text": "".join(text)}
 
 
-def _prompt_tokens(llm, messages: list[dict]) -> list[int]:
+def _prompt_tokens(llm, messages: list[ChatCompletionRequestMessage]) -> list[int]:
     """The prompt as the model's own chat template renders it (as the engine child does)."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 

@@ -7,18 +7,25 @@ refresh (tui.bench.app_probe), with an empty data dir and with the big history.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tui.bench import bigdb
 from tui.bench.common import (
-    PYTHON, Row, Sizes, cache_dir, lchat_env, median, ms, verdict,
+    PYTHON,
+    Row,
+    Sizes,
+    cache_dir,
+    lchat_env,
+    median,
+    ms,
+    verdict,
 )
 from tui.bench.pty_app import PtyApp
 from tui.bench.timing import time_command
 
 
-def first_paint(data_dir: Path, home: Path, *, opens: list[int] = (), settle_s: float = 0.0) -> dict:
+def first_paint(data_dir: Path, home: Path, *, opens: Sequence[int] = (), settle_s: float = 0.0) -> dict:
     """One start of lchat: seconds to first paint, memory, and seconds to open each of `opens`."""
     spec = {"data_dir": str(data_dir), "config": str(home / "config.toml"), "scenario": "paint",
             "settle_s": settle_s, "opens": list(opens)}

@@ -33,7 +33,9 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     what = "stats sampling at 1 Hz, idle UI"
     if not hasattr(Config(), "stats"):
         return [missing_row("8", what, TARGET)]
-    on, off, samples = [], [], 0
+    on: list[float] = []
+    off: list[float] = []
+    samples = 0
     for repeat in range(sizes.repeats):
         for stats, into in ((False, off), (True, on)):
             result = idle_cpu(stats, sizes.idle_s)

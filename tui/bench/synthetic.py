@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import ChatEvent, Engine, Finished, ModelNotFound, TextPiece
@@ -74,7 +74,7 @@ class PacedEngine(Engine):
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         if model != MODEL:
             raise ModelNotFound(f"model {model!r} not found")
         started = time.perf_counter()

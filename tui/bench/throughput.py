@@ -13,8 +13,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tui.bench.common import (
-    PROMPT, PYTHON, Row, Sizes, default_threads, lchat_env, median, missing_row, rate, run_json,
-    starter_model, verdict, write_config,
+    PROMPT,
+    PYTHON,
+    Row,
+    Sizes,
+    default_threads,
+    lchat_env,
+    median,
+    missing_row,
+    rate,
+    run_json,
+    starter_model,
+    verdict,
+    write_config,
 )
 from tui.bench.pty_app import PtyApp
 

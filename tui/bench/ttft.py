@@ -45,6 +45,8 @@ async def conversation_ttfts(turns: int, tokens: int, runs: int) -> list[list[di
                         stats = update.stats
                         if stats is None:
                             raise RuntimeError(f"the answer failed: {update.message.error}")
+            if stats is None:
+                raise RuntimeError("the answer never ended")
             # prompt_s: the engine's own part (template, tokenizing, prefill, first decode).
             return {"ttft": (first or time.perf_counter()) - started, "engine": stats.prompt_s or 0.0,
                     "prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens}

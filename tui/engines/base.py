@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -115,7 +115,7 @@ class Engine:
 
     def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         raise NotImplementedError
 
     async def aclose(self) -> None:
@@ -168,7 +168,7 @@ class Engine:
         """Everything known of `model`, as (label, value) rows."""
         raise Unsupported(f"{self.name} cannot describe its models")
 
-    def pull(self, model: str) -> AsyncIterator[Progress]:
+    def pull(self, model: str) -> AsyncGenerator[Progress, None]:
         """Download `model`; cancel by cancelling the consumer."""
         raise Unsupported(f"{self.name} cannot pull models")
 

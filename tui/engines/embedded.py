@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from multiprocessing.connection import Connection
@@ -79,7 +79,7 @@ class _Child:
         self.conn = conn
         self.pending: int | None = None
         """A request whose final message has not been read yet (it was cancelled)."""
-        self.loaded: tuple[str, int] | None = None
+        self.loaded: tuple[str | None, int] | None = None
         """(path, n_ctx) of the model the child holds, once it said so."""
         self.offload: dict[str, Any] = {}
         """What that load put on the GPU: gpu_backend, gpu_layers, layers, vram_bytes, note."""
@@ -140,10 +140,16 @@ def _stopped(pid: int | None) -> bool:
         return False
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    """Resolve `future` unless a previous call already did."""
+    if not future.done():
+        future.set_result(None)
+
+
 async def _readable(fd: int) -> None:
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    loop.add_reader(fd, _wake, ready)
     try:
         await ready
     finally:
@@ -286,7 +292,7 @@ class EmbeddedEngine(Engine):
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Streams one answer; requests run one at a time.
 
         Cancel the consuming task or aclose() the iterator to stop early: the child stops
@@ -505,7 +511,7 @@ class EmbeddedEngine(Engine):
         if self._child is child:
             self._child = None
 
-    def _child_error(self, info: ModelInfo, kind: str, message: str, lora: str | None = None) -> EngineError:
+    def _child_error(self, info: ModelInfo, kind: str, message: str, *, lora: str | None = None) -> EngineError:
         if kind == "load":
             hint = f"; see {self._log_path}" if self._log_path else ""
             adapter = f" with the LoRA adapter {Path(lora).name}" if lora else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import ChatEvent, Engine, EngineError, Finished, ModelNotFound, ReasoningPiece, TextPiece
@@ -62,7 +62,7 @@ class ScriptedEngine(Engine):
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         if model not in self.model_names:
             raise ModelNotFound(f"model {model!r} not found")
         self.requests.append((model, list(messages), options))

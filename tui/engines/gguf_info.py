@@ -122,7 +122,7 @@ def _header_reader() -> type:
             elif itype == GGUFValueType.STRING:
                 native = sys.byteorder == "little"
                 order = "<" if native != (self.byte_order == "S") else ">"
-                unpack, view = struct.Struct(order + "Q").unpack_from, memoryview(self.data)
+                unpack, view = struct.Struct(order + "Q").unpack_from, memoryview(self.data)  # type: ignore[arg-type]  # numpy's stubs omit memmap's buffer protocol
                 for _ in range(count):
                     offs += 8 + unpack(view, offs)[0]
             else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -178,7 +178,7 @@ class OllamaEngine(Engine):
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Stream one answer; the last NDJSON chunk carries Ollama's own counts and timings.
 
         Reasoning (`message.thinking`) streams as ReasoningPiece; `ttft_s` is the first answer piece.
@@ -288,7 +288,7 @@ class OllamaEngine(Engine):
         rows.extend((key, str(value)) for key, value in sorted(info.items()) if not isinstance(value, list))
         return [(label, value) for label, value in rows if value]
 
-    async def pull(self, model: str) -> AsyncIterator[Progress]:
+    async def pull(self, model: str) -> AsyncGenerator[Progress, None]:
         """Pull `model` from its registry; cancelling the consumer stops the download."""
         try:
             stream = await self._api().pull(model, stream=True)

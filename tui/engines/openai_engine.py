@@ -7,7 +7,7 @@ and its exceptions onto EngineError. The API key comes from an environment varia
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -128,7 +128,7 @@ class OpenAICompatEngine(Engine):
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Stream one answer. Reasoning comes as `reasoning_content` or `reasoning` deltas, or as
         `<think>` inside the content; `ttft_s` is the first answer piece."""
         tally = Tally(time.monotonic())

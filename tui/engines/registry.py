@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -46,14 +47,17 @@ def build_servers(config: Config, paths: Paths) -> dict[str, Engine]:
     return dict(configured_servers(config, os.environ))
 
 
-BACKENDS = {"embedded": build_embedded, "ollama": build_ollama, "servers": build_servers}
+Builder = Callable[[Config, Paths], Engine | dict[str, Engine]]
+"""Builds a kind of backend's engines from the config."""
+
+BACKENDS: dict[str, Builder] = {"embedded": build_embedded, "ollama": build_ollama, "servers": build_servers}
 """Each kind of backend and its builder: one engine, or a mapping of backend name to engine."""
 
 
 def build_engines(config: Config, paths: Paths, *, for_tui: bool = False) -> dict[str, Engine]:
     """One engine per backend; none of them connects or loads anything yet. `for_tui`: the
     engines serve the TUI, which needs a core of its own to stay smooth."""
-    builders = dict(BACKENDS)
+    builders: dict[str, Builder] = dict(BACKENDS)
     if for_tui:
         builders["embedded"] = partial(build_embedded, leave_core_for_ui=True)
     engines: dict[str, Engine] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httpx2
 
@@ -19,7 +20,8 @@ async def repair_utf8(response: httpx2.Response) -> None:
     Compressed bodies (sent despite our Accept-Encoding: identity) are left alone: their raw
     bytes are not text yet."""
     if response.headers.get("content-encoding", "identity").strip().lower() == "identity":
-        response.stream = _RepairedStream(response.stream)
+        # Hooked on an AsyncClient only, whose responses always carry an async stream.
+        response.stream = _RepairedStream(cast(httpx2.AsyncByteStream, response.stream))
 
 
 class _RepairedStream(httpx2.AsyncByteStream):

@@ -180,7 +180,7 @@ class HubClient:
         from huggingface_hub.utils import build_hf_headers
         from huggingface_hub.utils import tqdm as hf_tqdm
 
-        class Meter(hf_tqdm):  # type: ignore[misc, valid-type]
+        class Meter(hf_tqdm):
             """Reports bytes to the UI, and stops the download when the user cancels."""
 
             def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -22,7 +22,9 @@ class CpuReader:
     def __init__(self, root: Path | str = "/", *, psutil: ModuleType | Any | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if psutil is None:
-            import psutil
+            import psutil as installed
+
+            psutil = installed
         self._psutil = psutil
         self._root = Path(root)
         self._clock = clock
@@ -93,10 +95,10 @@ class CpuReader:
         hwmon_dir = self._root / "sys" / "class" / "hwmon"
         self._has_hwmon = hwmon_dir.is_dir()
         found: dict[str, Path] = {}
-        for hwmon in sorted(hwmon_dir.iterdir()) if self._has_hwmon else ():
-            name = read_text(hwmon / "name")
+        for candidate in sorted(hwmon_dir.iterdir()) if self._has_hwmon else ():
+            name = read_text(candidate / "name")
             if name in CPU_SENSORS and name not in found:
-                found[name] = hwmon
+                found[name] = candidate
         for name in CPU_SENSORS:
             hwmon = found.get(name)
             if hwmon is None:

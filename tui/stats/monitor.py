@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 
 from tui.stats.history import StatsHistory
-from tui.stats.sampler import Sampler
 from tui.stats.sample import StatsSample
+from tui.stats.sampler import Sampler
 
 logger = logging.getLogger(__name__)
 

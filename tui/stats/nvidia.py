@@ -84,12 +84,12 @@ class NvidiaReader:
         nvml = self._nvml
         if nvml is None:
             try:
-                import pynvml as nvml
+                import pynvml as installed
             except ImportError:
                 self._absent, self._why = True, "no NVIDIA stats: nvidia-ml-py is not installed"
                 self._retry_at = float("inf")
                 return False
-            self._nvml = nvml
+            self._nvml = nvml = installed
         try:
             nvml.nvmlInit()
         except Exception as error:  # noqa: BLE001 - any NVML failure means "no NVIDIA here"
@@ -107,7 +107,8 @@ class NvidiaReader:
         self._unavailable.clear()
         self._static.clear()
         try:
-            self._nvml.nvmlShutdown()
+            if self._nvml is not None:
+                self._nvml.nvmlShutdown()
         except Exception:  # noqa: BLE001 - it is going away either way
             pass
 

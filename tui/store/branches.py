@@ -8,9 +8,9 @@ back to a branch also brings back the path that was current below it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Callable
+from typing import Any
 
 from tui.domain import ChatMessage
 from tui.store import rows

@@ -14,15 +14,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tui.domain import ChatMessage, Conversation, MessageStatus, Role
-from tui.domain import MessagePart
+from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, Role
 from tui.store.branches import BranchesMixin
 from tui.store.errors import DatabaseCorrupt, NotFound, StoreError, translate
+from tui.store.parts import PartsMixin, insert_part, save_parts
 from tui.store.rows import CONVERSATION_COLUMNS as _CONVERSATION_COLUMNS
 from tui.store.rows import MESSAGE_COLUMNS as _MESSAGE_COLUMNS
 from tui.store.rows import conversation as _conversation
 from tui.store.rows import message as _message
-from tui.store.parts import PartsMixin, insert_part, save_parts
 from tui.store.schema import migrate
 from tui.store.search import SearchMixin
 from tui.store.transfer import TransferMixin
@@ -171,7 +170,8 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
         ``after`` is the last conversation of the previous page. Pages are found by key, not
         by offset, so the hundredth page costs what the first does.
         """
-        where, args = "archived = ?", [int(archived)]
+        where = "archived = ?"
+        args: list[float] = [int(archived)]
         if after is not None:
             where += " AND (pinned, updated_at, id) < (?, ?, ?)"
             args += [int(after.pinned), after.updated_at, after.id]

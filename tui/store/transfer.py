@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Callable
+from typing import Any
 
 from tui.domain import ChatMessage, Conversation, MessageStatus
 from tui.store.parts import insert_part

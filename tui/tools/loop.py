@@ -170,7 +170,7 @@ def follow_up_turns(
     return turns
 
 
-ChatFunction = Callable[[str, Sequence[ChatTurn], GenerationOptions], AsyncIterator[ChatEvent]]
+ChatFunction = Callable[[str, Sequence[ChatTurn], GenerationOptions], AsyncGenerator[ChatEvent, None]]
 
 
 async def with_tools(

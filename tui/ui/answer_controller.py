@@ -3,7 +3,7 @@ question start one; the service commits it as it streams into the chat; Esc canc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -42,7 +42,7 @@ EDIT_TITLE = "Editing: Enter sends it as a new branch · Esc cancels"
 NO_MODEL = "No model to answer with: add a GGUF file (see README)."
 STILL_WRITING = "An answer is still being written: Esc cancels it."
 
-StreamFor = Callable[[ModelChoice], AsyncIterator[ChatUpdate]]
+StreamFor = Callable[[ModelChoice], AsyncGenerator[ChatUpdate, None]]
 """Gives the updates of an answer for the model chosen (regenerate and resend use one)."""
 
 

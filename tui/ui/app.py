@@ -76,8 +76,9 @@ class LchatApp(App[None]):
 
     def _install_keymap(self) -> None:
         known = {action.binding.id for action in bound_actions(self) if action.binding.id}
-        known |= {binding.id for binding in HelpScreen.BINDINGS if isinstance(binding, Binding)}
-        known |= {binding.id for dialog in DIALOGS for binding in dialog.BINDINGS if isinstance(binding, Binding)}
+        known |= {binding.id for binding in HelpScreen.BINDINGS if isinstance(binding, Binding) and binding.id}
+        known |= {binding.id for dialog in DIALOGS for binding in dialog.BINDINGS
+                  if isinstance(binding, Binding) and binding.id}
         keymap, problems = check_keymap(self.services.config.keys, known)
         self.set_keymap(keymap)
         for composer in self.screen.query(Composer):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
-from textual.screen import Screen
 from textual.keys import Keys
+from textual.screen import Screen
 
 from tui.ui.textual_compat import bindings_of, keymap
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from textual.screen import Screen
 from textual.widget import Widget
@@ -28,7 +28,7 @@ class StatsFeed:
         self.limits = Limits(settings.temp_margin_c, settings.vram_warn_percent)
         self.visible = settings.visible
         """Whether the user wants the stats shown; hidden stats are still sampled (for history and energy)."""
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
         self.screen.set_class(not self.visible, HIDDEN_CLASS)

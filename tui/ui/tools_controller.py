@@ -12,9 +12,9 @@ from textual.screen import Screen
 
 from tui.domain import Conversation
 from tui.tools.approval import ApprovalRequest, Decision
+from tui.ui.toast import tell
 from tui.ui.tool_approval_screen import ToolApprovalScreen
 from tui.ui.tool_select_screen import ToolSelectScreen
-from tui.ui.toast import tell
 
 if TYPE_CHECKING:
     from tui.chat_service import ChatService

@@ -152,8 +152,8 @@ class ChatView(VerticalScroll, can_focus=True):
 
     def select(self, message_id: int | None) -> None:
         """Mark `message_id` as selected (None: nothing) and bring it into view."""
-        for view in self.message_views:
-            view.set_class(view.message_id == message_id, "-selected")
+        for each in self.message_views:
+            each.set_class(each.message_id == message_id, "-selected")
         self.selected_id = message_id
         view = self.selected_view
         if view is not None:
