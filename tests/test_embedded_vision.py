@@ -7,8 +7,8 @@ lacks libmtmd: a real image answer is not tested, the paths up to it are.
 
 from __future__ import annotations
 
-import re
 import io
+import re
 import sys
 import types
 from collections.abc import AsyncIterator, Iterator
