@@ -47,6 +47,7 @@ def test_the_options_carry_the_stop_strings(tmp_path: Path) -> None:
 
 async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_services) -> None:
     engine = ScriptedEngine(name="embedded", models=["tiny"])
+    engine.supports_lora = True  # As the embedded engine declares.
     config = Config(presets={"terse": PresetConfig(temperature=0.1, stop=["\n\n", "END"])})
     config.chat.stop = ["User:"]
     services = open_services(engine, config=config)
@@ -90,3 +91,49 @@ async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_servic
         await ask(pilot, "three")
         options = engine.requests[-1][2]
         assert (options.stop, options.lora, options.temperature) == (("\n\n", "END"), LORA, 0.1)
+
+
+async def test_thinking_from_f8_a_preset_and_alt_t_reaches_the_engine(open_services) -> None:
+    engine = ScriptedEngine(name="embedded", models=["tiny"], reasoning=["hmm"])
+    config = Config(presets={"deep": PresetConfig(think="high")})
+    services = open_services(engine, config=config)
+    conversation = services.store.create_conversation(title="t", model="tiny", backend="embedded")
+    app = LchatApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        # A model whose abilities are unknown offers its default, off and on.
+        await pilot.press("f8")
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsScreen)
+        app.screen.query_one("#think").value = "off"
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert services.store.get_conversation(conversation.id).params == {"think": "off"}
+        assert "think: off" in str(app.screen.query_one("#chat-title").render())
+        await ask(pilot, "one")
+        assert engine.requests[-1][2].think == "off"
+        await pilot.press("alt+t")  # off -> on
+        await pilot.pause()
+        assert services.store.get_conversation(conversation.id).params == {"think": "on"}
+        await pilot.press("f9")
+        await pilot.pause()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert services.store.get_conversation(conversation.id).params == {"think": "high", "preset": "deep"}
+        await ask(pilot, "two")
+        assert engine.requests[-1][2].think == "high"
+        # The reasoning streamed into its block, folded once the answer began; alt+r opens it.
+        block = app.screen.query("ReasoningBlock").last()
+        assert block.folded
+        await pilot.press("alt+r")
+        await pilot.pause()
+        assert not block.folded
+
+
+def test_a_preset_with_a_bad_thinking_value_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[presets.deep]\nthink = "hard"\n')
+    with pytest.raises(ConfigError, match="presets.deep.think must be one of"):
+        load_config(path)

@@ -189,6 +189,8 @@ class PresetConfig:
     """Sampling seed, for repeatable answers; unset: random."""
     stop: list[str] | None = None
     """Stop strings; unset: the [chat] default."""
+    think: str | None = None
+    """Thinking ("" the model's default, "off", "on", "low", "medium", "high"); unset: kept as it is."""
 
 
 @dataclass
@@ -273,6 +275,10 @@ def load_config(path: Path) -> LoadedConfig:
     if config.chat.think not in THINK_SETTINGS:
         raise ConfigError(f"{path}:{_line_of(text, ('chat', 'think'))}: chat.think must be one of "
                           f"{', '.join(repr(s) for s in THINK_SETTINGS)}, not {config.chat.think!r:.40}")
+    for name, preset in config.presets.items():
+        if preset.think is not None and preset.think not in THINK_SETTINGS:
+            raise ConfigError(f"{path}:{_line_of(text, ('presets', name, 'think'))}: presets.{name}.think must be "
+                              f"one of {', '.join(repr(s) for s in THINK_SETTINGS)}, not {preset.think!r:.40}")
     secrets = list(_secret_keys(data))
     mode = path.stat().st_mode & 0o777
     if secrets and mode & 0o077:

@@ -21,7 +21,9 @@ STOP_KEY = "stop"
 PRESET_KEY = "preset"
 """Where a conversation's params remember the preset it took them from."""
 NOT_SAMPLING = ("lora", "think")
-"""Params the settings dialog (F8) and presets do not set (the adapter, thinking): applying them keeps these."""
+"""Params the settings dialog (F8) and presets may leave alone (the adapter, thinking): applying them
+keeps these unless they set them themselves."""
+THINK_KEY = "think"
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
 
@@ -62,12 +64,18 @@ def preset_params(name: str, preset: PresetConfig, *, keep: Mapping[str, Any] | 
     chosen = {key: getattr(preset, key) for key in PARAMS if getattr(preset, key) is not None}
     if preset.stop is not None:
         chosen[STOP_KEY] = list(preset.stop)
+    if preset.think is not None:
+        chosen[THINK_KEY] = preset.think
     return {**_not_sampling(keep or {}), **chosen, PRESET_KEY: name}
 
 
 def settings_params(typed: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """The params after the settings dialog: what it edits, and what it does not show kept."""
-    return {**_not_sampling(current), **typed}
+    """The params after the settings dialog: what it edits, and what it does not show kept
+    (thinking set back to the model's default, "", is dropped)."""
+    params = {**_not_sampling(current), **typed}
+    if params.get(THINK_KEY) == "":
+        del params[THINK_KEY]
+    return params
 
 
 def _not_sampling(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -143,7 +143,8 @@ class SettingsController:
                     "max_tokens": chat.defaults.max_tokens, "context_length": self._limit(), "seed": None,
                     STOP_KEY: chat.defaults.stop}
         settings = await self.screen.app.push_screen_wait(
-            SettingsScreen(conversation.system_prompt, conversation.params, defaults)
+            SettingsScreen(conversation.system_prompt, conversation.params, defaults,
+                           think_choices=think_choices(self.models.current_info()))
         )
         if settings is None:
             return

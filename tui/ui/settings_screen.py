@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +13,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from tui.presets import PARAMS, STOP_KEY, parse_params, parse_stops, stops_text
+from tui.presets import PARAMS, STOP_KEY, THINK_KEY, parse_params, parse_stops, stops_text
 
 LABELS = {"temperature": "Temperature", "top_p": "Top p", "max_tokens": "Max tokens",
           "context_length": "Context length", "seed": "Seed"}
@@ -54,11 +55,14 @@ class SettingsScreen(ModalScreen[Settings | None]):
         Binding("escape", "cancel", "Cancel", id="settings.cancel"),
     ]
 
-    def __init__(self, system_prompt: str, params: dict[str, Any], defaults: dict[str, Any]) -> None:
+    def __init__(self, system_prompt: str, params: dict[str, Any], defaults: dict[str, Any],
+                 *, think_choices: Sequence[str] = ("",)) -> None:
         super().__init__()
         self.system_prompt = system_prompt
         self.params = params
         self.defaults = defaults
+        self.think_choices = list(think_choices)
+        """The thinking settings the model offers ("" its default first); one: no field."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -76,6 +80,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 default_stops = stops_text(self.defaults.get(STOP_KEY) or []).replace("\n", " | ") or "none"
                 yield TextArea(stops_text(self.params.get(STOP_KEY) or []), id="stop", tab_behavior="focus",
                                placeholder=Content(f"one a line, \\n for a line break; default: {default_stops}"))
+            if len(self.think_choices) > 1:
+                current = str(self.params.get(THINK_KEY, ""))
+                with Horizontal(classes="row"):
+                    yield Label("Thinking")
+                    yield Select([(choice or "the model's default", choice) for choice in self.think_choices],
+                                 value=current if current in self.think_choices else "", allow_blank=False,
+                                 id="think")
             yield Static("", classes="problems")
             with Horizontal(classes="buttons"):
                 yield Button("Save", id="save", variant="primary")
@@ -90,6 +101,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
         stops = parse_stops(self.query_one("#stop", TextArea).text)
         if stops:
             params[STOP_KEY] = stops
+        if len(self.think_choices) > 1:
+            params[THINK_KEY] = self.query_one("#think", Select).value
         if problems:
             self.query_one(".problems", Static).update(Text(
                 "; ".join(f"{LABELS[name]} must be {why}" for name, why in problems.items())
