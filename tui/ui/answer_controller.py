@@ -68,8 +68,7 @@ class AnswerController:
                  model_pane: ModelPane, tools: ToolsController,
                  attachments_sent: Callable[[Sequence[Attachment]], None]) -> None:
         self.screen = screen
-        self.attachments_sent = attachments_sent
-        """Told which attachments went with a question once it is saved (they leave the chips)."""
+        self.attachments_sent = attachments_sent  # Told once a question with attachments is saved.
         self.tools = tools
         self.services = services
         self.conversations = conversations
@@ -95,8 +94,7 @@ class AnswerController:
     # Starting an answer
 
     async def submit(self, text: str, attachments: Sequence[Attachment] = ()) -> None:
-        """The composer's Enter: send `text` with `attachments`, or resend the question being edited
-        (attachments stay pending then)."""
+        """The composer's Enter: send `text` with `attachments`, or resend the question being edited."""
         if self.editing_id is not None:
             await self.resend_edited(text)
             return
@@ -119,8 +117,7 @@ class AnswerController:
 
     def start(self, conversation_id: int, text: str, model: ModelChoice | None, stream_for: StreamFor | None = None,
               attachments: Sequence[Attachment] = ()) -> None:
-        """Stream one answer into the chat: to `text` (with `attachments`), or the updates
-        `stream_for(model)` gives."""
+        """Stream one answer into the chat: to `text` (and attachments), or what `stream_for(model)` gives."""
         answer = InFlight(conversation_id, text, attachments=tuple(attachments))
         self._in_flight = answer
         self.screen.run_worker(self._run(answer, model, stream_for), group=GENERATION, exclusive=True,
