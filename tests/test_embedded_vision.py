@@ -7,6 +7,7 @@ lacks libmtmd: a real image answer is not tested, the paths up to it are.
 
 from __future__ import annotations
 
+import re
 import io
 import sys
 import types
@@ -203,8 +204,9 @@ async def test_the_child_answers_an_image_turn_with_the_clear_line_or_the_projec
     llama.cpp's refusal of the fake projector. Either way the child keeps answering text."""
     (models_dir / "mmproj-tiny.gguf").write_bytes(b"GGUF not really a projector")
     tiny = str(models_dir / "tiny.gguf")
-    expected = "Failed to load mtmd context" if _has_libmtmd() else NO_VISION_BUILD
-    with pytest.raises(BadRequest, match=expected.replace("(", r"\(").replace(")", r"\)")):
+    # With libmtmd the tiny model's text-only template refuses first (or llama.cpp the projector).
+    expected = "cannot take images|Failed to load mtmd context" if _has_libmtmd() else NO_VISION_BUILD
+    with pytest.raises(BadRequest, match=expected if _has_libmtmd() else re.escape(expected)):
         [e async for e in engine.chat(tiny, LOOK, GenerationOptions(max_tokens=4))]
     events = [e async for e in engine.chat(tiny, [ChatTurn(Role.USER, "hi")], GenerationOptions(max_tokens=4))]
     assert isinstance(events[-1], Finished) and all(isinstance(e, TextPiece) for e in events[:-1])

@@ -122,14 +122,14 @@ def make_n(tmp_path: Path, *args: str, path: str = "/usr/bin:/bin") -> str:
 def test_make_builds_each_flavour_into_its_own_cache(tmp_path: Path) -> None:
     toolkit = fake_toolkit(tmp_path / "cuda", cublas=True)
     cpu = make_n(tmp_path, path=f"{toolkit / 'bin'}:/usr/bin:/bin")
-    assert f"{tmp_path}/.cache/lchat/wheels/llama-cpp-python-0.3.36-noamx " in cpu + " "
+    assert f"{tmp_path}/.cache/lchat/wheels/llama-cpp-python-0.3.36-noamx-mtmd " in cpu + " "
     assert "GGML_CUDA" not in cpu and "-mno-amx-tile" in cpu and "touch " + f"{tmp_path}/venv/.flavour-cpu" in cpu
     cuda = make_n(tmp_path, "GPU=cuda", "CUDA_ARCHS=90")
     assert "-DGGML_CUDA=on -DGGML_BACKEND_DL=on" in cuda and "-DCMAKE_CUDA_ARCHITECTURES=90" in cuda
-    assert "wheels/llama-cpp-python-0.3.36-noamx-cuda-sm90" in cuda and "-mno-amx-tile" in cuda
+    assert "wheels/llama-cpp-python-0.3.36-noamx-mtmd-cuda-sm90" in cuda and "-mno-amx-tile" in cuda
     assert "--force-reinstall" in cuda
     vulkan = make_n(tmp_path, "GPU=vulkan")
-    assert "-DGGML_VULKAN=on" in vulkan and "noamx-vulkan" in vulkan
+    assert "-DGGML_VULKAN=on" in vulkan and "noamx-mtmd-vulkan" in vulkan
     wrong = subprocess.run(["make", "-n", "-C", str(ROOT), "install", "GPU=rocm"], capture_output=True, text=True,
                            check=False)
     assert wrong.returncode != 0 and "choose cuda, vulkan, metal or cpu" in wrong.stderr
@@ -460,7 +460,7 @@ async def test_the_hf_chooser_shows_each_fit_and_asks_before_what_will_not_fit(o
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
             # 270 MiB of RAM free: the small file is tight, the big one will not fit (no GPU here).
-            app.screen.memory_now = lambda: MemorySnapshot(ram=Memory("RAM", 270 * MIB, GIB), gpu=None)
+            app.screen.models.memory_now = lambda: MemorySnapshot(ram=Memory("RAM", 270 * MIB, GIB), gpu=None)
             await press_keys(pilot, "h")
             await fill(pilot, "org/Tiny-GGUF")
             for _ in range(100):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -309,10 +309,10 @@ class ChatService:
                 turns.append(ChatTurn(message.role, message.content))
         return turns
 
-    async def send(
+    def send(
         self, conversation_id: int, text: str, model: ModelChoice,
         *, attachments: Sequence[Attachment] = (), approver: Approver = refuse_all,
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """Commit `text` (and its attachments) as the user's message, then stream and commit
         the answer; `approver` asks the user about each tool call not allowed already (the
         default refuses them).
@@ -320,30 +320,26 @@ class ChatService:
         Use it inside `contextlib.aclosing` so that a cancelled consumer marks the
         answer interrupted at once rather than when the generator is collected.
         """
-        async for update in self._answer(conversation_id, model, question=text, attachments=attachments,
-                                         approver=approver):
-            yield update
+        # The one generator itself is returned, so closing it (aclosing) reaches the answer at once.
+        return self._answer(conversation_id, model, question=text, attachments=attachments, approver=approver)
 
-    async def regenerate(
+    def regenerate(
         self, conversation_id: int, answer_id: int, model: ModelChoice, *, approver: Approver = refuse_all
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """Answer the question of `answer_id` again; the new answer is a branch beside the old."""
-        async for update in self._answer(conversation_id, model, replacing_answer=answer_id, approver=approver):
-            yield update
+        return self._answer(conversation_id, model, replacing_answer=answer_id, approver=approver)
 
-    async def resend(
+    def resend(
         self, conversation_id: int, message_id: int, text: str, model: ModelChoice, *, approver: Approver = refuse_all
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """Send `text` in place of the earlier question `message_id`, as a new branch, and answer it."""
-        async for update in self._answer(conversation_id, model, question=text, replacing_question=message_id,
-                                         approver=approver):
-            yield update
+        return self._answer(conversation_id, model, question=text, replacing_question=message_id, approver=approver)
 
     async def _answer(
         self, conversation_id: int, model: ModelChoice, *, question: str | None = None,
         attachments: Sequence[Attachment] = (), replacing_question: int | None = None,
         replacing_answer: int | None = None, approver: Approver = refuse_all,
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """The one path of every answer: store the question (unless an answer is redone), open
         the answer's row, stream into it."""
         self.save_unsaved()
@@ -374,8 +370,9 @@ class ChatService:
             model=model.name, backend=model.backend, sibling_of=replacing_answer,
         )
         yield AnswerStarted(answer, context)
-        async for update in self._stream_answer(answer, model, turns, conversation, approver):
-            yield update
+        async with aclosing(self._stream_answer(answer, model, turns, conversation, approver)) as updates:
+            async for update in updates:
+                yield update
 
     def _check_attachments_fit(
         self, conversation: Conversation, model: ModelChoice, question: str, attachments: Sequence[Attachment]

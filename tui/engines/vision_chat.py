@@ -78,10 +78,13 @@ def render_check(llm: Any, handler: Any, messages: list[dict[str, Any]]) -> int:
     environment.filters["tojson"] = Jinja2ChatFormatter.tojson
     template = environment.from_string(handler._get_chat_template(llm))
     marker = "<__media__>"
-    return len(template.render(
-        messages=handler._get_template_messages(messages, marker), add_generation_prompt=True,
-        raise_exception=raise_exception, strftime_now=Jinja2ChatFormatter.strftime_now,
-    ))
+    try:
+        return len(template.render(
+            messages=handler._get_template_messages(messages, marker), add_generation_prompt=True,
+            raise_exception=raise_exception, strftime_now=Jinja2ChatFormatter.strftime_now,
+        ))
+    except TypeError as error:  # A text-only template joins `content` as a string.
+        raise ValueError(f"this model's chat template cannot take images ({error})") from None
 
 
 def stream_answer(
