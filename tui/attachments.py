@@ -4,6 +4,7 @@ the words a model reads (no Textual here)."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,6 +44,21 @@ def read_attachment(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Attach
     except OSError as error:
         raise AttachmentRefused(f"{one_line(str(path), 80)} cannot be read: {error.strerror}.") from None
     return attachment_from_bytes(name, data, max_bytes=max_bytes)
+
+
+def pasted_path(text: str) -> Path | None:
+    """The existing file a pasted text names, if the whole text is one path (quotes, spaces
+    and a leading ~ allowed; a bare word is not taken for a path, nor is a folder)."""
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+        stripped = stripped[1:-1].strip()
+    if not stripped or "\n" in stripped or not (stripped.startswith(("~", ".")) or os.sep in stripped):
+        return None
+    path = Path(os.path.expanduser(stripped))
+    try:
+        return path if path.is_file() else None
+    except OSError:  # A name too long, or a folder we may not look into.
+        return None
 
 
 def attachment_from_bytes(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Attachment:

@@ -3,7 +3,7 @@ question start one; the service commits it as it streams into the chat; Esc canc
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -65,8 +65,10 @@ class AnswerController:
 
     def __init__(self, *, screen: Screen, services: Services, conversations: ConversationsController,
                  models: ModelsController, settings: SettingsController, chat: ChatView, composer: Composer,
-                 model_pane: ModelPane, tools: ToolsController) -> None:
+                 model_pane: ModelPane, tools: ToolsController,
+                 attachments_sent: Callable[[Sequence[Attachment]], None]) -> None:
         self.screen = screen
+        self.attachments_sent = attachments_sent  # Told once a question with attachments is saved.
         self.tools = tools
         self.services = services
         self.conversations = conversations
@@ -91,8 +93,8 @@ class AnswerController:
 
     # Starting an answer
 
-    async def submit(self, text: str) -> None:
-        """The composer's Enter: send `text`, or resend the question being edited."""
+    async def submit(self, text: str, attachments: Sequence[Attachment] = ()) -> None:
+        """The composer's Enter: send `text` with `attachments`, or resend the question being edited."""
         if self.editing_id is not None:
             await self.resend_edited(text)
             return
@@ -111,11 +113,12 @@ class AnswerController:
             return
         self.conversations.current = conversation
         self.composer.clear()
-        self.start(conversation.id, text, model)
+        self.start(conversation.id, text, model, attachments=attachments)
 
-    def start(self, conversation_id: int, text: str, model: ModelChoice | None, stream_for: StreamFor | None = None) -> None:
-        """Stream one answer into the chat: to `text`, or the updates `stream_for(model)` gives."""
-        answer = InFlight(conversation_id, text)
+    def start(self, conversation_id: int, text: str, model: ModelChoice | None, stream_for: StreamFor | None = None,
+              attachments: Sequence[Attachment] = ()) -> None:
+        """Stream one answer into the chat: to `text` (and attachments), or what `stream_for(model)` gives."""
+        answer = InFlight(conversation_id, text, attachments=tuple(attachments))
         self._in_flight = answer
         self.screen.run_worker(self._run(answer, model, stream_for), group=GENERATION, exclusive=True,
                                exit_on_error=False)
@@ -177,6 +180,8 @@ class AnswerController:
 
     async def _question_saved(self, answer: InFlight, update: QuestionSaved) -> None:
         answer.question_saved = True
+        if answer.attachments:
+            self.attachments_sent(answer.attachments)
         if self._showing(answer):
             self.conversations.reread()  # Its title is set now.
             await self.chat.add_message(update.message)

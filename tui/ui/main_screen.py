@@ -20,6 +20,7 @@ from textual.widgets import Footer, Static
 from tui.domain import Conversation
 from tui.services import Services
 from tui.ui.answer_controller import AnswerController
+from tui.ui.attach_controller import AttachController
 from tui.ui.conversations import PAGE_SIZE, ConversationsController
 from tui.ui.message_controller import MessageController
 from tui.ui.model_manager import ModelManager
@@ -28,6 +29,7 @@ from tui.ui.settings_controller import SettingsController
 from tui.ui.stats_feed import StatsFeed
 from tui.ui.toast import tell
 from tui.ui.tools_controller import ToolsController
+from tui.ui.widgets.attachment_chips import AttachmentChips
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.conversation_list import ConversationList
@@ -66,6 +68,7 @@ class MainScreen(Screen):
         Binding("alt+t", "cycle_think", "Thinking: default, off, on, levels", show=False, id="chat.think"),
         Binding("f8", "edit_settings", "Chat settings", show=False, id="chat.settings"),
         Binding("f9", "pick_preset", "Presets", show=False, id="chat.presets"),
+        Binding("alt+a", "attach", "Attach a file", show=False, id="chat.attach"),
         Binding("ctrl+l", "switch_model", "Switch model", id="models.switch"),
         *(Binding(f"alt+{n}", f"use_favourite({n})", f"Favourite {n}", show=False, priority=True,
                   id=f"models.favourite_{n}") for n in range(1, 10)),
@@ -76,6 +79,7 @@ class MainScreen(Screen):
     manager: ModelManager
     settings: SettingsController
     answers: AnswerController
+    attach: AttachController
     messages: MessageController
     tools: ToolsController
     stats_feed: StatsFeed
@@ -91,6 +95,7 @@ class MainScreen(Screen):
                 yield Static("", id="chat-title")
                 yield StatsLine(id="stats-line")
                 yield ChatView(id="chat")
+                yield AttachmentChips(id="attachments")
                 yield Composer(id="composer")
             with Vertical(id="side"):
                 yield ModelPane(id="models", classes="pane")
@@ -128,9 +133,11 @@ class MainScreen(Screen):
         self.settings = SettingsController(screen=self, services=services, conversations=self.conversations,
                                            models=self.models, tools=self.tools,
                                            header=self.query_one("#chat-title", Static))
+        self.attach = AttachController(screen=self, chips=self.query_one(AttachmentChips), composer=composer,
+                                       max_bytes=services.config.chat.attachment_max_mb * 1_000_000)
         self.answers = AnswerController(screen=self, services=services, conversations=self.conversations,
                                         models=self.models, settings=self.settings, chat=chat, composer=composer,
-                                        model_pane=model_pane, tools=self.tools)
+                                        model_pane=model_pane, tools=self.tools, attachments_sent=self.attach.sent)
         self.messages = MessageController(screen=self, services=services, conversations=self.conversations,
                                           chat=chat, answering=self.answers.refuse_while_generating)
         self.stats_feed = StatsFeed(self, services.stats, services.config.stats,
@@ -167,7 +174,13 @@ class MainScreen(Screen):
 
     @on(Composer.Submitted)
     async def send(self, event: Composer.Submitted) -> None:
-        await self.answers.submit(event.text)
+        await self.answers.submit(event.text, self.attach.pending)
+
+    def on_composer_path_pasted(self, event: Composer.PathPasted) -> None:
+        self.attach.offer(event.path, event.text)
+
+    def on_attachment_chips_removed(self, event: AttachmentChips.Removed) -> None:
+        self.attach.remove(event.index)
 
     @on(ConversationList.Opened)
     async def conversation_opened(self, event: ConversationList.Opened) -> None:
@@ -253,6 +266,9 @@ class MainScreen(Screen):
 
     def action_pick_preset(self) -> None:
         self.settings.pick_preset()
+
+    def action_attach(self) -> None:
+        self.attach.ask()
 
     def action_switch_model(self) -> None:
         self.models.switch()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from tui.attachments import pasted_path
 from tui.ui.textual_compat import keymap, text_area_on_key
 
 
@@ -30,6 +32,14 @@ class Composer(TextArea):
         """The user sent `text` (never blank)."""
 
         composer: Composer
+        text: str
+
+    @dataclass
+    class PathPasted(Message):
+        """What was pasted is the path of an existing file: the screen offers to attach it; the
+        text is not inserted unless the screen puts it back (`insert`)."""
+
+        path: Path
         text: str
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -58,6 +68,14 @@ class Composer(TextArea):
                 action()
                 return
         await text_area_on_key(self, event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        # Runs before TextArea's own handler; prevent_default keeps that one from inserting.
+        path = None if self.read_only else pasted_path(event.text)
+        if path is not None:
+            event.prevent_default()
+            event.stop()
+            self.post_message(self.PathPasted(path, event.text))
 
     def _keys_of(self, binding_id: str) -> set[str]:
         default = next(b.key for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id)

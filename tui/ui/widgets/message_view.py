@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tui.attachments import size_label
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.safe_text import one_line, terminal_safe
 from tui.ui.widgets.reasoning_block import ReasoningBlock
@@ -92,6 +93,12 @@ def _cut_note(length: int) -> Text:
     )
 
 
+def attachments_line(parts: tuple[MessagePart, ...]) -> str:
+    """The chip line under "You": each attached file's name and size (terminal-safe)."""
+    return "   ".join(f"📎 {one_line(str(part.data.get('name', '?')), 40)} · {size_label(int(part.data.get('size', 0)))}"
+                       for part in parts if part.kind is PartKind.ATTACHMENT)
+
+
 class MessageView(Vertical):
     """A message; an answer can stream into it and is marked when it did not complete."""
 
@@ -105,6 +112,7 @@ class MessageView(Vertical):
     MessageView.-selected { border-left: thick $accent; background: $accent 12%; }
     MessageView.-found { background: $warning 15%; }
     MessageView > .error-text { color: $error; height: auto; }
+    MessageView > .attachments { height: auto; color: $text-muted; }
     MessageView > .long-answer { height: auto; color: $text-muted; }
     """
 
@@ -129,6 +137,9 @@ class MessageView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="header")
+        attached = attachments_line(self.message.parts)
+        if attached:
+            yield Static(Text(attached), classes="attachments")
         if self.message.reasoning:
             yield ReasoningBlock(self.message.reasoning, **reasoning_figures(self.message))
         calls = [part for part in self.message.parts if part.kind in (PartKind.TOOL_CALL, PartKind.TOOL_RESULT)]
