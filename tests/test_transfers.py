@@ -31,7 +31,8 @@ async def until(pilot, done, tries: int = 200) -> None:
 
 async def test_a_second_transfer_is_refused_and_an_answer_does_not_block_one(open_services, notified) -> None:
     state = OllamaState()
-    state.pull_sizes |= {"big:70b": 40_000_000_000, "other:7b": 4_000_000_000}
+    # Sizes that fit this machine, so no "will not fit" question comes first.
+    state.pull_sizes |= {"big:70b": 400_000_000, "other:7b": 300_000_000}
     state.pull_steps, state.pull_delay = 400, 0.05
     daemon = start_ollama(state)
     slow = ScriptedEngine(name="fake", models=["m"], script=fixed_script(*[f" w{n}" for n in range(2000)]), delay=0.02)
