@@ -35,7 +35,7 @@ FLAVOUR_TAG := $(if $(filter-out cpu,$(GPU)),-$(GPU)$(if $(and $(filter cuda,$(G
 # clones reuse it; pip's own wheel cache would not know which flags a cached build had.
 WHEELHOUSE ?= $(HOME)/.cache/lchat/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-noamx-mtmd$(FLAVOUR_TAG)
 
-.PHONY: install run test bench clean
+.PHONY: install run test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check tui tests
+	$(BIN)/ruff format --check tui tests
+	$(BIN)/mypy tui
 
 bench: install
 	$(BIN)/python -m tui.bench

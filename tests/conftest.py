@@ -30,7 +30,15 @@ def lchat_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("NO_COLOR", raising=False)
     # Other apps' model stores (Ollama's, LM Studio's, the HF cache) are found under $HOME.
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
-    for name in ("OLLAMA_MODELS", "HF_HOME", "HF_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "OPENAI_API_KEY", "OLLAMA_API_KEY"):
+    for name in (
+        "OLLAMA_MODELS",
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HF_ENDPOINT",
+        "HF_TOKEN",
+        "OPENAI_API_KEY",
+        "OLLAMA_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     return home
 
@@ -90,7 +98,9 @@ def open_services(paths: Paths) -> Iterator[Callable[..., Services]]:
     def build(*engines: Engine, config: Config | None = None, stats: StatsFactory | None = None) -> Services:
         # Stats come from a scripted reader unless a test brings its own: no test reads real hardware.
         services = Services.open(
-            paths, config or Config(), engines=lambda config, paths: {e.name: e for e in engines},
+            paths,
+            config or Config(),
+            engines=lambda config, paths: {e.name: e for e in engines},
             stats=stats or (lambda config, owned_pids: scripted_monitor()),
         )
         opened.append(services)
@@ -111,8 +121,14 @@ def notified(monkeypatch: pytest.MonkeyPatch) -> list[Notification]:
     original = App.notify
 
     def notify(self: App, message: str, **kwargs: Any) -> None:
-        raised.append(Notification(message, kwargs.get("title", ""), kwargs.get("severity", "information"),
-                                   markup=kwargs.get("markup", True)))
+        raised.append(
+            Notification(
+                message,
+                kwargs.get("title", ""),
+                kwargs.get("severity", "information"),
+                markup=kwargs.get("markup", True),
+            )
+        )
         original(self, message, **kwargs)
 
     monkeypatch.setattr(App, "notify", notify)

@@ -41,8 +41,18 @@ class HubHandler(Handler):
             elif repo not in state.repos:
                 self.send_json(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
             else:
-                self.send_json(200, {"id": repo, "modelId": repo, "sha": COMMIT, "private": False, "siblings": [
-                    {"rfilename": name, "size": len(data)} for name, data in state.repos[repo].items()]})
+                self.send_json(
+                    200,
+                    {
+                        "id": repo,
+                        "modelId": repo,
+                        "sha": COMMIT,
+                        "private": False,
+                        "siblings": [
+                            {"rfilename": name, "size": len(data)} for name, data in state.repos[repo].items()
+                        ],
+                    },
+                )
             return
         resolve = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
         if not resolve:
@@ -55,8 +65,15 @@ class HubHandler(Handler):
             return
         etag = hashlib.sha256(data).hexdigest()
         if state.redirect_to:
-            self.send_empty(302, {"Location": state.redirect_to + self.path, "X-Repo-Commit": COMMIT,
-                                  "X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(len(data))})
+            self.send_empty(
+                302,
+                {
+                    "Location": state.redirect_to + self.path,
+                    "X-Repo-Commit": COMMIT,
+                    "X-Linked-Etag": f'"{etag}"',
+                    "X-Linked-Size": str(len(data)),
+                },
+            )
             return
         headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
         start = 0
@@ -82,7 +99,7 @@ class HubHandler(Handler):
                 return
             if state.delay:
                 time.sleep(state.delay)
-            piece = body[offset: offset + state.chunk]
+            piece = body[offset : offset + state.chunk]
             self.wfile.write(piece)
             self.wfile.flush()
             sent += len(piece)

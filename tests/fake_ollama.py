@@ -17,18 +17,29 @@ from tests.loopback import Handler, Served, serve
 GIB = 1024**3
 
 
-def model_entry(name: str, *, size: int = 2 * GIB, family: str = "llama", params: str = "3.2B",
-                quant: str = "Q4_K_M") -> dict[str, Any]:
+def model_entry(
+    name: str, *, size: int = 2 * GIB, family: str = "llama", params: str = "3.2B", quant: str = "Q4_K_M"
+) -> dict[str, Any]:
     return {
-        "name": name, "model": name, "modified_at": "2025-01-01T10:00:00.000000+00:00",
-        "size": size, "digest": f"{abs(hash(name)):064x}"[:64],
-        "details": {"parent_model": "", "format": "gguf", "family": family, "families": [family],
-                    "parameter_size": params, "quantization_level": quant},
+        "name": name,
+        "model": name,
+        "modified_at": "2025-01-01T10:00:00.000000+00:00",
+        "size": size,
+        "digest": f"{abs(hash(name)):064x}"[:64],
+        "details": {
+            "parent_model": "",
+            "format": "gguf",
+            "family": family,
+            "families": [family],
+            "parameter_size": params,
+            "quantization_level": quant,
+        },
     }
 
 
-def show_entry(entry: dict[str, Any], *, context: int = 131072,
-               thinking: tuple[str, ...] | None = None, vision: bool = False) -> dict[str, Any]:
+def show_entry(
+    entry: dict[str, Any], *, context: int = 131072, thinking: tuple[str, ...] | None = None, vision: bool = False
+) -> dict[str, Any]:
     """`thinking`: None for a model that cannot think, else its levels (() for none); `vision`:
     the model reads images."""
     family = entry["details"]["family"]
@@ -37,16 +48,22 @@ def show_entry(entry: dict[str, Any], *, context: int = 131072,
         extra["thinking"] = {"values": list(thinking), "default": "medium"}
     return extra | {
         "license": "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\nline two",
-        "modelfile": "FROM x", "parameters": 'stop "<|eot_id|>"\ntemperature 0.6',
-        "template": "{{ .Prompt }}", "details": entry["details"],
+        "modelfile": "FROM x",
+        "parameters": 'stop "<|eot_id|>"\ntemperature 0.6',
+        "template": "{{ .Prompt }}",
+        "details": entry["details"],
         "model_info": {
-            "general.architecture": family, "general.parameter_count": 3_212_749_888,
-            f"{family}.context_length": context, f"{family}.block_count": 28,
-            f"{family}.embedding_length": 3072, f"{family}.attention.head_count": 24,
+            "general.architecture": family,
+            "general.parameter_count": 3_212_749_888,
+            f"{family}.context_length": context,
+            f"{family}.block_count": 28,
+            f"{family}.embedding_length": 3072,
+            f"{family}.attention.head_count": 24,
             f"{family}.attention.head_count_kv": 8,
         },
-        "capabilities": ["completion", "tools"] + (["thinking"] if thinking is not None else [])
-                        + (["vision"] if vision else []),
+        "capabilities": ["completion", "tools"]
+        + (["thinking"] if thinking is not None else [])
+        + (["vision"] if vision else []),
         "modified_at": entry["modified_at"],
     }
 
@@ -97,16 +114,24 @@ class OllamaState:
 
     def load(self, name: str, *, vram: int = 3 * GIB) -> None:
         entry = self.models[name]
-        self.running[name] = dict(entry, expires_at="2030-01-01T10:05:00.000000+00:00",
-                                  size_vram=vram, context_length=4096)
+        self.running[name] = dict(
+            entry, expires_at="2030-01-01T10:05:00.000000+00:00", size_vram=vram, context_length=4096
+        )
 
 
 def final_chunk(model: str, done_reason: str = "stop") -> dict[str, Any]:
     return {
-        "model": model, "created_at": "2025-01-01T10:00:01Z", "message": {"role": "assistant", "content": ""},
-        "done": True, "done_reason": done_reason, "total_duration": 2_000_000_000,
-        "load_duration": 500_000_000, "prompt_eval_count": 26, "prompt_eval_duration": 130_000_000,
-        "eval_count": 4, "eval_duration": 250_000_000,
+        "model": model,
+        "created_at": "2025-01-01T10:00:01Z",
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": done_reason,
+        "total_duration": 2_000_000_000,
+        "load_duration": 500_000_000,
+        "prompt_eval_count": 26,
+        "prompt_eval_duration": 130_000_000,
+        "eval_count": 4,
+        "eval_duration": 250_000_000,
     }
 
 
@@ -133,8 +158,12 @@ class OllamaHandler(Handler):
             if entry is None:
                 self.send_json(404, {"error": f"model '{body.get('model')}' not found"})
             else:
-                self.send_json(200, show_entry(entry, thinking=state.thinkers.get(entry["model"]),
-                                                  vision=entry["model"] in state.seers))
+                self.send_json(
+                    200,
+                    show_entry(
+                        entry, thinking=state.thinkers.get(entry["model"]), vision=entry["model"] in state.seers
+                    ),
+                )
         elif path in ("/api/chat", "/api/generate"):
             self.chat(state, body)
         elif path == "/api/pull":
@@ -184,8 +213,17 @@ class OllamaHandler(Handler):
         self.start_chunked("application/x-ndjson")
         if body.get("tools") and state.tool_calls and (not messages or messages[-1].get("role") != "tool"):
             calls = [{"function": {"name": c["name"], "arguments": c["arguments"]}} for c in state.tool_calls]
-            self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
-                                   "message": {"role": "assistant", "content": "", "tool_calls": calls}}) + "\n")
+            self.chunk(
+                json.dumps(
+                    {
+                        "model": model,
+                        "created_at": "2025-01-01T10:00:00Z",
+                        "done": False,
+                        "message": {"role": "assistant", "content": "", "tool_calls": calls},
+                    }
+                )
+                + "\n"
+            )
             self.chunk(json.dumps(final_chunk(model)) + "\n")
             self.end_chunked()
             return
@@ -195,8 +233,17 @@ class OllamaHandler(Handler):
         for thought in state.thoughts if thinks and is_chat else []:
             if state.piece_delay:
                 time.sleep(state.piece_delay)
-            self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
-                                   "message": {"role": "assistant", "content": "", "thinking": thought}}) + "\n")
+            self.chunk(
+                json.dumps(
+                    {
+                        "model": model,
+                        "created_at": "2025-01-01T10:00:00Z",
+                        "done": False,
+                        "message": {"role": "assistant", "content": "", "thinking": thought},
+                    }
+                )
+                + "\n"
+            )
         for index, piece in enumerate(reply):
             if fault and index == state.fault_after:
                 if fault == "kill":
@@ -214,18 +261,45 @@ class OllamaHandler(Handler):
                     self.end_chunked()
                     return
                 if fault == "bad_utf8":  # a stray byte, then a character split across chunks
-                    line = json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z", "done": False,
-                                       "message": {"role": "assistant", "content": "caf\u00e9 \u20ac"}},
-                                      ensure_ascii=False).encode().replace(b"caf", b"\xffcaf", 1) + b"\n"
+                    line = (
+                        json.dumps(
+                            {
+                                "model": model,
+                                "created_at": "2025-01-01T10:00:00Z",
+                                "done": False,
+                                "message": {"role": "assistant", "content": "caf\u00e9 \u20ac"},
+                            },
+                            ensure_ascii=False,
+                        )
+                        .encode()
+                        .replace(b"caf", b"\xffcaf", 1)
+                        + b"\n"
+                    )
                     split = line.index("\u20ac".encode()) + 1
                     self.chunk(line[:split])
                     self.chunk(line[split:])
             if state.piece_delay:
                 time.sleep(state.piece_delay)
-            self.chunk(json.dumps({"model": model, "created_at": "2025-01-01T10:00:00Z",
-                                   "message": {"role": "assistant", "content": piece}, "done": False}) + "\n")
-        state.running.setdefault(model, dict(state.models[model], expires_at="2030-01-01T10:05:00Z",
-                                             size_vram=state.models[model]["size"], context_length=4096))
+            self.chunk(
+                json.dumps(
+                    {
+                        "model": model,
+                        "created_at": "2025-01-01T10:00:00Z",
+                        "message": {"role": "assistant", "content": piece},
+                        "done": False,
+                    }
+                )
+                + "\n"
+            )
+        state.running.setdefault(
+            model,
+            dict(
+                state.models[model],
+                expires_at="2030-01-01T10:05:00Z",
+                size_vram=state.models[model]["size"],
+                context_length=4096,
+            ),
+        )
         self.chunk(json.dumps(final_chunk(model)) + "\n")
         self.end_chunked()
 
@@ -246,8 +320,12 @@ class OllamaHandler(Handler):
             if state.pull_delay:
                 time.sleep(state.pull_delay)
             completed = total * step // state.pull_steps
-            self.chunk(json.dumps({"status": f"pulling {digest[7:19]}", "digest": digest,
-                                   "total": total, "completed": completed}) + "\n")
+            self.chunk(
+                json.dumps(
+                    {"status": f"pulling {digest[7:19]}", "digest": digest, "total": total, "completed": completed}
+                )
+                + "\n"
+            )
         if state.pull_fault == "error_line":
             self.chunk(json.dumps({"error": "max retries exceeded: no space left on device"}) + "\n")
             self.end_chunked()

@@ -50,9 +50,22 @@ class OpenAIHandler(Handler):
             return
         path = self.path.split("?")[0]
         if path == "/v1/models":
-            self.send_json(200, {"object": "list", "data": [
-                {"id": name, "object": "model", "created": 0, "owned_by": "organization_owner",
-                 "max_model_len": 32768} for name in state.models]})
+            self.send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": name,
+                            "object": "model",
+                            "created": 0,
+                            "owned_by": "organization_owner",
+                            "max_model_len": 32768,
+                        }
+                        for name in state.models
+                    ],
+                },
+            )
         elif path == "/v1/chat/completions":
             self.completions(state, self.body)
         else:
@@ -122,8 +135,11 @@ class OpenAIHandler(Handler):
         event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if body.get("stream_options", {}).get("include_usage"):
             completion = len(reply) + len(state.thoughts)
-            usage: dict[str, Any] = {"prompt_tokens": 12, "completion_tokens": completion,
-                                     "total_tokens": 12 + completion}
+            usage: dict[str, Any] = {
+                "prompt_tokens": 12,
+                "completion_tokens": completion,
+                "total_tokens": 12 + completion,
+            }
             if state.reasoning_tokens is not None:
                 usage["completion_tokens_details"] = {"reasoning_tokens": state.reasoning_tokens}
             event(base | {"choices": [], "usage": usage})
@@ -132,14 +148,25 @@ class OpenAIHandler(Handler):
 
     def tool_call_events(self, state: OpenAIState, event: Any, base: dict[str, Any]) -> None:
         """The calls as a real server streams them: id and name first, then the arguments in pieces."""
+
         def delta(calls: list[dict[str, Any]], finish: str | None = None) -> None:
-            event(base | {"choices": [{"index": 0, "delta": {"tool_calls": calls} if calls else {},
-                                       "finish_reason": finish}]})
+            event(
+                base
+                | {"choices": [{"index": 0, "delta": {"tool_calls": calls} if calls else {}, "finish_reason": finish}]}
+            )
 
         for index, call in enumerate(state.tool_calls):
             arguments = json.dumps(call["arguments"])
-            delta([{"index": index, "id": f"call_{index}abc", "type": "function",
-                    "function": {"name": call["name"], "arguments": ""}}])
+            delta(
+                [
+                    {
+                        "index": index,
+                        "id": f"call_{index}abc",
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": ""},
+                    }
+                ]
+            )
             half = len(arguments) // 2
             delta([{"index": index, "function": {"arguments": arguments[:half]}}])
             delta([{"index": index, "function": {"arguments": arguments[half:]}}])

@@ -154,20 +154,25 @@ def _write(writer: gguf.GGUFWriter) -> None:
 def with_chat_template(source: Path, path: Path, chat_template: str) -> Path:
     """A copy of the GGUF `source` whose chat template is `chat_template` (weights shared in content)."""
     reader = gguf.GGUFReader(source, "r")
-    writer = gguf.GGUFWriter(path, arch=str(reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()),
-                             endianess=reader.endianess)
+    writer = gguf.GGUFWriter(
+        path, arch=str(reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()), endianess=reader.endianess
+    )
     alignment = reader.get_field(gguf.Keys.General.ALIGNMENT)
     if alignment is not None:
         writer.data_alignment = alignment.contents()
     for field in reader.fields.values():
-        if field.name in (gguf.Keys.General.ARCHITECTURE, gguf.Keys.Tokenizer.CHAT_TEMPLATE) or field.name.startswith("GGUF."):
+        if field.name in (gguf.Keys.General.ARCHITECTURE, gguf.Keys.Tokenizer.CHAT_TEMPLATE) or field.name.startswith(
+            "GGUF."
+        ):
             continue
         kind = field.types[0]
         sub_type = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(field.name, field.contents(), kind, sub_type=sub_type)
     writer.add_chat_template(chat_template)
     for tensor in reader.tensors:
-        writer.add_tensor_info(tensor.name, tensor.data.shape, tensor.data.dtype, tensor.data.nbytes, tensor.tensor_type)
+        writer.add_tensor_info(
+            tensor.name, tensor.data.shape, tensor.data.dtype, tensor.data.nbytes, tensor.tensor_type
+        )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()

@@ -22,9 +22,7 @@ def main(path: str, conversation_id: str, count: str, tag: str) -> None:
             text = f"{tag}-{i}"
             if i % 2:
                 # Answers go through the streaming path, as in the app.
-                answer = store.add_message(
-                    int(conversation_id), Role.ASSISTANT, "", status=MessageStatus.STREAMING
-                )
+                answer = store.add_message(int(conversation_id), Role.ASSISTANT, "", status=MessageStatus.STREAMING)
                 store.update_message_content(answer.id, text[:1])
                 store.finish_message(answer.id, content=text, status=MessageStatus.COMPLETE)
             else:

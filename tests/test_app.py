@@ -52,7 +52,8 @@ async def test_question_streams_an_answer_that_is_saved(open_services, engine) -
     (conversation,) = services.store.list_conversations()
     stored = services.store.list_messages(conversation.id)
     assert [(m.role, m.status) for m in stored] == [
-        (Role.USER, MessageStatus.COMPLETE), (Role.ASSISTANT, MessageStatus.COMPLETE),
+        (Role.USER, MessageStatus.COMPLETE),
+        (Role.ASSISTANT, MessageStatus.COMPLETE),
     ]
     assert stored[0].content == "hello there" and stored[1].content == answer.message.content
     assert stored[1].backend == engine.name and stored[1].completion_tokens > 0
@@ -83,7 +84,8 @@ async def test_escape_cancels_and_keeps_the_partial_answer(open_services) -> Non
 
 async def test_engine_failure_is_shown_and_the_partial_answer_kept(open_services) -> None:
     engine = ScriptedEngine(
-        script=fixed_script("partial", " answer", " lost"), fail_after=2,
+        script=fixed_script("partial", " answer", " lost"),
+        fail_after=2,
         error=EngineCrashed("engine crashed (SIGSEGV)"),
     )
     services = open_services(engine)
@@ -104,7 +106,9 @@ async def test_engine_failure_is_shown_and_the_partial_answer_kept(open_services
     (conversation,) = services.store.list_conversations()
     failed = services.store.list_messages(conversation.id)[1]
     assert (failed.status, failed.content, failed.error) == (
-        MessageStatus.ERROR, "partial answer", "engine crashed (SIGSEGV)",
+        MessageStatus.ERROR,
+        "partial answer",
+        "engine crashed (SIGSEGV)",
     )
 
 

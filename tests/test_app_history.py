@@ -150,8 +150,9 @@ async def test_search_as_you_type_then_open_the_conversation_at_the_hit(open_ser
     services = open_services(fake_engine)
     store = services.store
     target = store.create_conversation(title="long one")
-    ids = [store.add_message(target.id, Role.USER if n % 2 == 0 else Role.ASSISTANT, f"message {n}").id
-           for n in range(80)]
+    ids = [
+        store.add_message(target.id, Role.USER if n % 2 == 0 else Role.ASSISTANT, f"message {n}").id for n in range(80)
+    ]
     needle = store.add_message(target.id, Role.USER, "the zanzibar question").id  # placed mid-way below
     store.select_message(ids[20])  # ...on a branch that is not current: a sibling of message 21
     needle_branch = store.add_message(target.id, Role.USER, "about zanzibar again", sibling_of=ids[21]).id
@@ -303,11 +304,18 @@ async def test_settings_dialog_saves_prompt_and_parameters(open_services, fake_e
 
 async def test_a_preset_sets_prompt_parameters_and_model(open_services) -> None:
     engine = ScriptedEngine(models=["small-model", "big-model"])
-    config = Config(presets={
-        "reviewer": PresetConfig(description="Terse code reviewer", system_prompt="Review the code.",
-                                 temperature=0.1, max_tokens=64, model="big"),
-        "poet": PresetConfig(system_prompt="Rhyme."),
-    })
+    config = Config(
+        presets={
+            "reviewer": PresetConfig(
+                description="Terse code reviewer",
+                system_prompt="Review the code.",
+                temperature=0.1,
+                max_tokens=64,
+                model="big",
+            ),
+            "poet": PresetConfig(system_prompt="Rhyme."),
+        }
+    )
     services = open_services(engine, config=config)
     app = LchatApp(services)
     async with app.run_test(size=SIZE) as pilot:
@@ -365,7 +373,9 @@ async def test_copy_a_message_and_a_code_block(open_services, monkeypatch) -> No
         assert "code block 2 of 2" in notes(app)
 
 
-async def test_copy_falls_back_to_a_file_where_the_terminal_cannot(open_services, fake_engine, paths, monkeypatch) -> None:
+async def test_copy_falls_back_to_a_file_where_the_terminal_cannot(
+    open_services, fake_engine, paths, monkeypatch
+) -> None:
     monkeypatch.setenv("TERM", "linux")
     services = open_services(fake_engine)
     app = LchatApp(services)

@@ -33,12 +33,19 @@ def servers() -> Iterator[tuple[OllamaState, OpenAIState, str, str]]:
     server.stop()
 
 
-def backends(open_services, ollama_url: str, openai_url: str, config: Config | None = None,
-             ) -> tuple[Services, ScriptedEngine]:
+def backends(
+    open_services,
+    ollama_url: str,
+    openai_url: str,
+    config: Config | None = None,
+) -> tuple[Services, ScriptedEngine]:
     starter = ScriptedEngine(name="embedded", models=["/m/starter.gguf"])
-    services = open_services(starter, OllamaEngine(host=ollama_url, read_timeout=5),
-                             OpenAICompatEngine(name="lmstudio", base_url=openai_url, read_timeout=5),
-                             config=config)
+    services = open_services(
+        starter,
+        OllamaEngine(host=ollama_url, read_timeout=5),
+        OpenAICompatEngine(name="lmstudio", base_url=openai_url, read_timeout=5),
+        config=config,
+    )
     return services, starter
 
 
@@ -62,8 +69,12 @@ async def test_backend_slash_name_and_backend_option_pick_among_backends_serving
     code, _, err = await run(services, "qwen3", backend="vllm")
     assert code == 1 and "no backend named 'vllm'; backends: embedded, ollama, lmstudio" in err
     assert starter.requests == []
-    answers = [m for c in services.store.list_conversation_page(limit=10) for m in services.store.list_messages(c.id)
-               if m.role is Role.ASSISTANT]
+    answers = [
+        m
+        for c in services.store.list_conversation_page(limit=10)
+        for m in services.store.list_messages(c.id)
+        if m.role is Role.ASSISTANT
+    ]
     assert sorted(m.backend for m in answers) == ["lmstudio", "lmstudio", "ollama"]
 
 

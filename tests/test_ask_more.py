@@ -30,8 +30,12 @@ def ollama(lchat_home: Path):
 
 def lchat(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args], capture_output=True, timeout=timeout, env=dict(os.environ),
-        input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        timeout=timeout,
+        env=dict(os.environ),
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
     )
 
 

@@ -69,8 +69,10 @@ async def test_reasoning_stays_off_a_pipe_and_when_hidden(open_services, daemon)
     assert await ask(services, "hi", model="qwen3", as_json=False, out=io.StringIO(), err=err) == 0
     assert err.getvalue() == ""
     hidden = Terminal()
-    assert await ask(services, "hi", model="qwen3", as_json=False, show_reasoning=False,
-                     out=io.StringIO(), err=hidden) == 0
+    assert (
+        await ask(services, "hi", model="qwen3", as_json=False, show_reasoning=False, out=io.StringIO(), err=hidden)
+        == 0
+    )
     assert hidden.getvalue() == ""
 
 
@@ -87,8 +89,7 @@ async def test_json_carries_the_reasoning_and_both_first_token_times(open_servic
 
 
 async def test_think_flag_and_config_default_reach_the_model(open_services, daemon) -> None:
-    services = open_services(OllamaEngine(host=daemon.url, read_timeout=5),
-                             config=Config(chat=ChatConfig(think="off")))
+    services = open_services(OllamaEngine(host=daemon.url, read_timeout=5), config=Config(chat=ChatConfig(think="off")))
     err = Terminal()
     assert await ask(services, "hi", model="qwen3", as_json=False, out=io.StringIO(), err=err) == 0
     assert chats(daemon)[-1]["think"] is False and err.getvalue() == ""
@@ -104,8 +105,15 @@ async def test_think_flag_and_config_default_reach_the_model(open_services, daem
 
 
 def lchat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=120,
-                          env=env, stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def test_the_command_line_flags(lchat_home: Path, daemon) -> None:
@@ -124,7 +132,10 @@ def test_the_command_line_flags(lchat_home: Path, daemon) -> None:
 
 def test_a_wrong_think_in_the_config_is_one_clear_line(lchat_home: Path) -> None:
     lchat_home.mkdir(parents=True)
-    (lchat_home / "config.toml").write_text("[chat]\nthink = \"maybe\"\n")
+    (lchat_home / "config.toml").write_text('[chat]\nthink = "maybe"\n')
     result = lchat("ask", "hi", env=dict(os.environ))
     assert result.returncode == 2
-    assert "config.toml:2: chat.think must be one of '', 'off', 'on', 'low', 'medium', 'high', not 'maybe'" in result.stderr
+    assert (
+        "config.toml:2: chat.think must be one of '', 'off', 'on', 'low', 'medium', 'high', not 'maybe'"
+        in result.stderr
+    )

@@ -39,7 +39,9 @@ async def test_attached_file_is_sent_with_the_question_and_stored(open_services,
         await attach_by_keys(app, pilot, notes)
         chips = app.screen.query_one(AttachmentChips)
         assert chips.display and chips.option_count == 1
-        assert "notes.txt" in str(chips.get_option_at_index(0).prompt) and "27 B" in str(chips.get_option_at_index(0).prompt)
+        assert "notes.txt" in str(chips.get_option_at_index(0).prompt) and "27 B" in str(
+            chips.get_option_at_index(0).prompt
+        )
         assert isinstance(app.focused, Composer)
         await pilot.press(*"what is the word?", "enter")
         await app.workers.wait_for_complete()
@@ -134,7 +136,6 @@ async def test_a_pasted_text_that_is_no_file_is_pasted(open_services, fake_engin
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmScreen)
             assert composer.text == text
-
 
 
 async def test_a_refused_send_keeps_the_chips_and_the_text(open_services, tmp_path, notified) -> None:

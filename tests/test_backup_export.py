@@ -34,12 +34,21 @@ def sample(store: HistoryStore) -> int:
     )
     store.add_message(conv.id, Role.USER, "What is 'a?")
     first = store.add_message(conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING, model="smol")
-    store.finish_message(first.id, content="A lifetime.", status=MessageStatus.COMPLETE,
-                         prompt_tokens=10, completion_tokens=3, ttft_s=0.1, gen_s=0.2)
-    second = store.add_message(conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
-                               model="smol", sibling_of=first.id)
-    store.finish_message(second.id, content="A named lifetime:\n\n```rust\nfn f<'a>() {}\n```",
-                         status=MessageStatus.INTERRUPTED)
+    store.finish_message(
+        first.id,
+        content="A lifetime.",
+        status=MessageStatus.COMPLETE,
+        prompt_tokens=10,
+        completion_tokens=3,
+        ttft_s=0.1,
+        gen_s=0.2,
+    )
+    second = store.add_message(
+        conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING, model="smol", sibling_of=first.id
+    )
+    store.finish_message(
+        second.id, content="A named lifetime:\n\n```rust\nfn f<'a>() {}\n```", status=MessageStatus.INTERRUPTED
+    )
     return conv.id
 
 
@@ -50,7 +59,10 @@ def test_json_round_trip_keeps_the_current_path(db_path: Path, tmp_path: Path) -
     with HistoryStore.open(db_path) as store:
         conversation_id = sample(store)
         doc = portable.document(store, conversation_id)
-        assert [m["content"] for m in doc["messages"]] == ["What is 'a?", "A named lifetime:\n\n```rust\nfn f<'a>() {}\n```"]
+        assert [m["content"] for m in doc["messages"]] == [
+            "What is 'a?",
+            "A named lifetime:\n\n```rust\nfn f<'a>() {}\n```",
+        ]
         text = portable.to_json(doc)
         path = tmp_path / "export.json"
         path.write_text(text)
@@ -76,7 +88,12 @@ def test_import_refuses_what_is_not_an_export(db_path: Path, tmp_path: Path) -> 
     cases = {
         "other.json": {"hello": 1},
         "future.json": {"format": portable.FORMAT, "version": 99, "conversation": {}, "messages": []},
-        "broken.json": {"format": portable.FORMAT, "version": 1, "conversation": {}, "messages": [{"role": "alien", "content": ""}]},
+        "broken.json": {
+            "format": portable.FORMAT,
+            "version": 1,
+            "conversation": {},
+            "messages": [{"role": "alien", "content": ""}],
+        },
     }
     with HistoryStore.open(db_path) as store:
         for name, doc in cases.items():
@@ -110,7 +127,12 @@ def test_backup_while_another_process_writes(db_path: Path, tmp_path: Path) -> N
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     writer = subprocess.Popen(
         [sys.executable, str(WRITER), str(db_path), str(conv.id), "600", "w"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
     )
     assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
     assert writer.stdin is not None

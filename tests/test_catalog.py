@@ -15,16 +15,31 @@ LLAMA_8B = {"layers": 32, "kv_heads": 8, "key_length": 128, "value_length": 128}
 
 
 def model(name="m", backend="embedded", size=4 * GIB, kv=LLAMA_8B, ctx=131072, **extra) -> ModelInfo:
-    return ModelInfo(name=name, backend=backend, size_bytes=size, context_length=ctx,
-                     extra={"kv": kv, **extra} if kv else dict(extra))
+    return ModelInfo(
+        name=name,
+        backend=backend,
+        size_bytes=size,
+        context_length=ctx,
+        extra={"kv": kv, **extra} if kv else dict(extra),
+    )
 
 
 def test_kv_shape_from_gguf_keys() -> None:
-    meta = {"llama.block_count": 32, "llama.attention.head_count": 32, "llama.attention.head_count_kv": 8,
-            "llama.embedding_length": 4096}
+    meta = {
+        "llama.block_count": 32,
+        "llama.attention.head_count": 32,
+        "llama.attention.head_count_kv": 8,
+        "llama.embedding_length": 4096,
+    }
     assert KvShape.from_metadata(meta, "llama").as_extra() == LLAMA_8B
-    gemma = {"gemma3.block_count": 26, "gemma3.attention.head_count": 4, "gemma3.attention.head_count_kv": [1, 1],
-             "gemma3.embedding_length": 1152, "gemma3.attention.key_length": 256, "gemma3.attention.value_length": 256}
+    gemma = {
+        "gemma3.block_count": 26,
+        "gemma3.attention.head_count": 4,
+        "gemma3.attention.head_count_kv": [1, 1],
+        "gemma3.embedding_length": 1152,
+        "gemma3.attention.key_length": 256,
+        "gemma3.attention.value_length": 256,
+    }
     assert KvShape.from_metadata(gemma, "gemma3") == KvShape(26, 1, 256, 256)
     assert KvShape.from_metadata({}, "llama") is None
 
@@ -83,8 +98,12 @@ def test_fuzzy_search_ranks_and_favourites_come_first() -> None:
     assert fuzzy_score("qwen", "qwen2.5:7b") > fuzzy_score("qwen", "some-q-w-e-n-model")
     config = Config()
     catalog = Catalog(config)
-    models = [model("/m/Qwen2.5-7B.Q4_K_M.gguf"), model("llama3.2:latest", "ollama"), model("qwen2.5:7b", "ollama"),
-              model("/m/broken.gguf", error="not a GGUF")]
+    models = [
+        model("/m/Qwen2.5-7B.Q4_K_M.gguf"),
+        model("llama3.2:latest", "ollama"),
+        model("qwen2.5:7b", "ollama"),
+        model("/m/broken.gguf", error="not a GGUF"),
+    ]
     catalog.update(models, {}, None)
     assert {label(m) for m in catalog.search("qw 7")} == {"qwen2.5:7b", "Qwen2.5-7B.Q4_K_M"}
     assert [label(m) for m in catalog.search("lama3")] == ["llama3.2:latest"]
@@ -107,8 +126,10 @@ def test_groups_keep_backend_order_and_offline_backends() -> None:
     catalog.set_backend("embedded", [model("/m/z.gguf")], None)
     groups = catalog.groups()
     assert [(b, o, [label(m) for m in ms]) for b, o, ms in groups] == [
-        ("embedded", None, ["z"]), ("ollama", None, ["a", "b"]),
-        ("lmstudio", "cannot reach lmstudio: connection refused", [])]
+        ("embedded", None, ["z"]),
+        ("ollama", None, ["a", "b"]),
+        ("lmstudio", "cannot reach lmstudio: connection refused", []),
+    ]
     assert [label(m) for m in catalog.models] == ["z", "a", "b"]
 
 
@@ -146,10 +167,15 @@ def test_memory_from_a_stats_sample() -> None:
     from tui.models.memory import from_sample
     from tui.stats.sample import CpuReading, GpuReading, StatsSample
 
-    sample = StatsSample(time=0.0, wall=0.0, cpu=CpuReading(ram_used=6 * GIB, ram_total=16 * GIB), gpus=(
-        GpuReading(0, "nvidia", "H200", vram_used=1 * GIB, vram_total=141 * GIB),
-        GpuReading(1, "nvidia", "lost", error="GPU is lost"),
-    ))
+    sample = StatsSample(
+        time=0.0,
+        wall=0.0,
+        cpu=CpuReading(ram_used=6 * GIB, ram_total=16 * GIB),
+        gpus=(
+            GpuReading(0, "nvidia", "H200", vram_used=1 * GIB, vram_total=141 * GIB),
+            GpuReading(1, "nvidia", "lost", error="GPU is lost"),
+        ),
+    )
     snapshot = from_sample(sample)
     assert snapshot.ram == Memory("RAM", 10 * GIB, 16 * GIB)
     assert snapshot.gpu == Memory("VRAM", 140 * GIB, 141 * GIB)
@@ -158,8 +184,11 @@ def test_memory_from_a_stats_sample() -> None:
 
 def test_favourites_name_their_backend_even_when_names_hold_slashes() -> None:
     config = Config()
-    config.models.favourites = ["ollama@gpu-box:11434/hf.co/bartowski/Qwen-GGUF:Q4_K_M", "my/server/qwen3",
-                                "gone/model"]
+    config.models.favourites = [
+        "ollama@gpu-box:11434/hf.co/bartowski/Qwen-GGUF:Q4_K_M",
+        "my/server/qwen3",
+        "gone/model",
+    ]
     catalog = Catalog(config, order=["embedded", "ollama@gpu-box:11434", "my/server"])
     assert catalog.favourite(1) == ("ollama@gpu-box:11434", "hf.co/bartowski/Qwen-GGUF:Q4_K_M")
     assert catalog.favourite(2) == ("my/server", "qwen3")  # the configured name, not "my"

@@ -53,7 +53,9 @@ async def test_question_is_committed_before_generation_and_answer_while_streamin
                 seen_mid_stream.append(read_messages(store)[-1])
     assert seen_mid_stream, "the answer was never committed while it streamed"
     role, content, status = seen_mid_stream[0]
-    assert (role, status) == ("assistant", "streaming") and " ".join(f"w{n}" for n in range(30)).startswith(content.strip())
+    assert (role, status) == ("assistant", "streaming") and " ".join(f"w{n}" for n in range(30)).startswith(
+        content.strip()
+    )
     assert read_messages(store)[-1] == ("assistant", "".join(f"w{n} " for n in range(30)), "complete")
 
 
@@ -126,7 +128,9 @@ async def test_closing_without_the_event_loop_saves_what_arrived_as_interrupted(
     await services.aclose()
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT role, content, status FROM messages ORDER BY id").fetchall() == [
-            ("user", "go", "complete"), ("assistant", "first second", "interrupted")]
+            ("user", "go", "complete"),
+            ("assistant", "first second", "interrupted"),
+        ]
 
 
 async def test_history_and_system_prompt_reach_the_engine(store) -> None:
@@ -136,10 +140,20 @@ async def test_history_and_system_prompt_reach_the_engine(store) -> None:
     for text in ("one", "two"):
         async with aclosing(service.send(conversation.id, text, FAKE)) as updates:
             events = [u async for u in updates]
-    assert [type(e) for e in events] == [QuestionSaved, AnswerStarted, AnswerPiece, AnswerPiece, AnswerPiece, AnswerEnded]
+    assert [type(e) for e in events] == [
+        QuestionSaved,
+        AnswerStarted,
+        AnswerPiece,
+        AnswerPiece,
+        AnswerPiece,
+        AnswerEnded,
+    ]
     _, turns, options = engine.requests[-1]
     assert [(t.role, t.content) for t in turns] == [
-        (Role.SYSTEM, "Be brief."), (Role.USER, "one"), (Role.ASSISTANT, "You said: one"), (Role.USER, "two"),
+        (Role.SYSTEM, "Be brief."),
+        (Role.USER, "one"),
+        (Role.ASSISTANT, "You said: one"),
+        (Role.USER, "two"),
     ]
     assert options.temperature == ChatConfig().temperature
     assert store.get_conversation(conversation.id).title == "one"

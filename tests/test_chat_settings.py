@@ -51,8 +51,9 @@ async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_servic
     config = Config(presets={"terse": PresetConfig(temperature=0.1, stop=["\n\n", "END"])})
     config.chat.stop = ["User:"]
     services = open_services(engine, config=config)
-    conversation = services.store.create_conversation(title="styled", model="tiny", backend="embedded",
-                                                      params={"lora": LORA})
+    conversation = services.store.create_conversation(
+        title="styled", model="tiny", backend="embedded", params={"lora": LORA}
+    )
     app = LchatApp(services)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -69,7 +70,10 @@ async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_servic
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert services.store.get_conversation(conversation.id).params == {
-            "lora": LORA, "temperature": 0.3, "stop": ["###\n", "END"]}
+            "lora": LORA,
+            "temperature": 0.3,
+            "stop": ["###\n", "END"],
+        }
         assert "+ LoRA style-lora" in str(app.screen.query_one("ModelPane .current").render())
         await ask(pilot, "two")
         options = engine.requests[-1][2]
@@ -87,7 +91,11 @@ async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_servic
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert services.store.get_conversation(conversation.id).params == {
-            "lora": LORA, "temperature": 0.1, "stop": ["\n\n", "END"], "preset": "terse"}
+            "lora": LORA,
+            "temperature": 0.1,
+            "stop": ["\n\n", "END"],
+            "preset": "terse",
+        }
         await ask(pilot, "three")
         options = engine.requests[-1][2]
         assert (options.stop, options.lora, options.temperature) == (("\n\n", "END"), LORA, 0.1)

@@ -12,8 +12,12 @@ from tui import __version__
 
 def lchat(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=timeout,
-        env=env or dict(os.environ), stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or dict(os.environ),
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -65,7 +69,9 @@ def test_ask_says_what_a_backend_that_refused_credentials_said(lchat_home: Path)
         result = lchat("ask", "--model", "qwen2.5:0.5b", "hi")
         assert result.returncode == 1 and result.stdout == ""
         assert "'qwen2.5:0.5b' matches no model" in result.stderr
-        assert f"not listed: ollama: Ollama at {daemon.url} refused the request (HTTP 401 unauthorized)" in result.stderr
+        assert (
+            f"not listed: ollama: Ollama at {daemon.url} refused the request (HTTP 401 unauthorized)" in result.stderr
+        )
         state.required_auth = ""
         result = lchat("ask", "--backend", "ollama", "--model", "qwen2.5", "hi")
         assert (result.returncode, result.stdout) == (0, "Hello from Ollama.\n")

@@ -47,9 +47,9 @@ def test_integer_accepted_where_a_number_is_expected(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[engine]\nthreads = \"four\"\n", ":2: engine.threads must be an integer, not str"),
+        ('[engine]\nthreads = "four"\n', ":2: engine.threads must be an integer, not str"),
         ("\n[chat]\n\ntemperature = true\n", ":4: chat.temperature must be a number, not true or false"),
-        ("[engine]\nmodel_dirs = \"/m\"\n", ":2: engine.model_dirs must be a list of str"),
+        ('[engine]\nmodel_dirs = "/m"\n', ":2: engine.model_dirs must be a list of str"),
         ("ui = 3\n", ":1: ui must be a table, not int"),
         ('[keys]\n"chat.send" = "ctrl+s"\n"chat.cancel" = 3\n', ":3: keys.chat.cancel must be a string, not int"),
         ("[chat\n", "invalid TOML: Expected ']'"),
@@ -106,19 +106,23 @@ def test_backend_sections_and_server_tables_round_trip(tmp_path: Path) -> None:
 
     path = tmp_path / "config.toml"
     path.write_text(
-        "[ollama]\nhosts = [\"localhost:11434\", \"gpu-box\"]\nread_timeout = 30\nauth_header_env = \"OLLAMA_AUTH\"\n\n"
-        "[[servers]]\npreset = \"lmstudio\"\n\n"
-        "[[servers]]\nname = \"gpu\"\nbase_url = \"http://10.0.0.5:8000/v1\"\napi_key_env = \"VLLM_KEY\"\n\n"
-        "[models]\nfavourites = [\"ollama/llama3.2:latest\"]\n\n"
-        "[engine.lora]\n\"tiny.gguf\" = \"/a/lora.gguf\"\n"
+        '[ollama]\nhosts = ["localhost:11434", "gpu-box"]\nread_timeout = 30\nauth_header_env = "OLLAMA_AUTH"\n\n'
+        '[[servers]]\npreset = "lmstudio"\n\n'
+        '[[servers]]\nname = "gpu"\nbase_url = "http://10.0.0.5:8000/v1"\napi_key_env = "VLLM_KEY"\n\n'
+        '[models]\nfavourites = ["ollama/llama3.2:latest"]\n\n'
+        '[engine.lora]\n"tiny.gguf" = "/a/lora.gguf"\n'
     )
     loaded = load_config(path)
     config = loaded.config
     assert loaded.warnings == []
     assert config.ollama.hosts == ["localhost:11434", "gpu-box"] and config.ollama.read_timeout == 30.0
-    assert config.servers == [ServerConfig(preset="lmstudio"),
-                              ServerConfig(name="gpu", base_url="http://10.0.0.5:8000/v1", api_key_env="VLLM_KEY")]
-    assert config.models.favourites == ["ollama/llama3.2:latest"] and config.engine.lora == {"tiny.gguf": "/a/lora.gguf"}
+    assert config.servers == [
+        ServerConfig(preset="lmstudio"),
+        ServerConfig(name="gpu", base_url="http://10.0.0.5:8000/v1", api_key_env="VLLM_KEY"),
+    ]
+    assert config.models.favourites == ["ollama/llama3.2:latest"] and config.engine.lora == {
+        "tiny.gguf": "/a/lora.gguf"
+    }
     save_config(config, path)
     assert load_config(path).config == config
     assert "[[servers]]" in path.read_text()
@@ -128,9 +132,11 @@ def test_backend_sections_and_server_tables_round_trip(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("servers = 3\n", ":1: servers must be an array of tables ([[servers]]), not int"),
-        ("[[servers]]\npreset = \"lmstudio\"\n\n[[servers]]\nname = \"x\"\nbase_url = 8000\n",
-         ":6: servers[1].base_url must be a string, not int"),
-        ("[ollama]\nhosts = \"localhost\"\n", ":2: ollama.hosts must be a list of str"),
+        (
+            '[[servers]]\npreset = "lmstudio"\n\n[[servers]]\nname = "x"\nbase_url = 8000\n',
+            ":6: servers[1].base_url must be a string, not int",
+        ),
+        ('[ollama]\nhosts = "localhost"\n', ":2: ollama.hosts must be a list of str"),
     ],
 )
 def test_broken_backend_config_names_the_line(tmp_path: Path, text: str, expected: str) -> None:
@@ -143,6 +149,6 @@ def test_broken_backend_config_names_the_line(tmp_path: Path, text: str, expecte
 
 def test_unknown_key_in_a_server_table_is_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text("[[servers]]\npreset = \"vllm\"\napi_key = \"sk-oops\"\n")
+    path.write_text('[[servers]]\npreset = "vllm"\napi_key = "sk-oops"\n')
     warnings = load_config(path).warnings
     assert any(":3: unknown key 'servers[0].api_key' ignored" in w for w in warnings)

@@ -127,7 +127,11 @@ async def test_edit_and_resend_branches_at_the_question(store) -> None:
     updates = await drain(service.resend(conversation.id, second.id, "second, edited", FAKE))
     assert isinstance(updates[0], QuestionSaved) and updates[0].message.parent_id == second.parent_id
     assert [m.content for m in store.list_messages(conversation.id)] == [
-        "first", "You said: first", "second, edited", "You said: second, edited"]
+        "first",
+        "You said: first",
+        "second, edited",
+        "You said: second, edited",
+    ]
     assert [t.content for t in engine.requests[-1][1]] == ["first", "You said: first", "second, edited"]
     store.switch_branch(updates[0].message.id, -1)
     assert [m.content for m in store.list_messages(conversation.id)][-1] == "You said: second"

@@ -92,8 +92,11 @@ async def test_each_host_gets_its_own_header_and_the_rest_the_shared_one(daemons
         first.url: OllamaHostConfig(auth_header_env="FIRST_AUTH"),  # written as a URL
         second.host_port: OllamaHostConfig(auth_header_env="SECOND_AUTH"),  # written as host:port
     }
-    environ = {"FIRST_AUTH": "Bearer first-secret", "SECOND_AUTH": "Bearer second-secret",
-               "SHARED_AUTH": "Bearer shared-secret"}
+    environ = {
+        "FIRST_AUTH": "Bearer first-secret",
+        "SECOND_AUTH": "Bearer second-secret",
+        "SHARED_AUTH": "Bearer shared-secret",
+    }
     engines = configured_ollama_engines(config, environ)
     for engine in engines.values():
         await engine.list_models()

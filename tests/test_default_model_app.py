@@ -47,8 +47,9 @@ def build(open_services, daemon: Served) -> tuple[LchatApp, ScriptedEngine]:
     config = Config()
     config.chat.model = "qwen2.5:0.5b"
     starter = ScriptedEngine(name="embedded", models=["/m/starter.gguf"])
-    return LchatApp(open_services(starter, OllamaEngine(host=daemon.url, connect_timeout=10, read_timeout=60),
-                                   config=config)), starter
+    return LchatApp(
+        open_services(starter, OllamaEngine(host=daemon.url, connect_timeout=10, read_timeout=60), config=config)
+    ), starter
 
 
 async def test_a_question_sent_at_start_waits_for_the_configured_models_backend(open_services, slow_daemon) -> None:

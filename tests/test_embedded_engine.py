@@ -58,9 +58,7 @@ def tiny(models_dir: Path) -> str:
 
 @pytest.fixture
 async def engine(models_dir: Path, tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
-    engine = EmbeddedEngine(
-        models_dir=models_dir, n_threads=1, n_ctx=2048, log_path=tmp_path / "engine.log"
-    )
+    engine = EmbeddedEngine(models_dir=models_dir, n_threads=1, n_ctx=2048, log_path=tmp_path / "engine.log")
     yield engine
     await engine.aclose()
 
@@ -99,9 +97,16 @@ async def test_model_by_file_name_and_list(engine: EmbeddedEngine, tiny: str) ->
     text, done = await collect(engine, "tiny.gguf", QUESTION)
     assert text and done.completion_tokens == GREEDY.max_tokens
     loaded = (await engine.list_models())[0]  # the pane shows it "loaded", as Ollama's are
-    assert loaded.extra["running"] == {"size": listed[0].size_bytes, "size_vram": 0, "context_length": 2048,
-                                       "gpu_backend": "CPU", "gpu_layers": 0, "layers": 2, "note": "",
-                                       "vram_bytes": 0}  # What the load put on a GPU: nothing, on this build.
+    assert loaded.extra["running"] == {
+        "size": listed[0].size_bytes,
+        "size_vram": 0,
+        "context_length": 2048,
+        "gpu_backend": "CPU",
+        "gpu_layers": 0,
+        "layers": 2,
+        "note": "",
+        "vram_bytes": 0,
+    }  # What the load put on a GPU: nothing, on this build.
     await engine.aclose()
     assert "running" not in (await engine.list_models())[0].extra
     with pytest.raises(ModelNotFound):
@@ -130,9 +135,7 @@ async def test_stop_strings_are_cut_and_never_emitted(engine: EmbeddedEngine, ti
     full, _ = await collect(engine, tiny, QUESTION)
     stop = full[10:13]
     expected = full[: full.index(stop)]
-    text, done = await collect(
-        engine, tiny, QUESTION, GenerationOptions(temperature=0.0, max_tokens=60, stop=(stop,))
-    )
+    text, done = await collect(engine, tiny, QUESTION, GenerationOptions(temperature=0.0, max_tokens=60, stop=(stop,)))
     assert text == expected and done.stop_reason == "stop"
 
 
@@ -153,9 +156,7 @@ async def test_template_error_is_bad_request(engine: EmbeddedEngine, tmp_path: P
         await collect(engine, str(path), QUESTION)
 
 
-async def test_model_without_template_falls_back_to_chatml(
-    engine: EmbeddedEngine, tiny: str, tmp_path: Path
-) -> None:
+async def test_model_without_template_falls_back_to_chatml(engine: EmbeddedEngine, tiny: str, tmp_path: Path) -> None:
     plain = write_tiny_llama(tmp_path / "plain.gguf", chat_template=None)
     _, with_template = await collect(engine, tiny, QUESTION)
     text, fallback = await collect(engine, str(plain), QUESTION)
@@ -210,9 +211,7 @@ async def test_closing_the_iterator_early_cancels(engine: EmbeddedEngine) -> Non
 @needs_starter
 @pytest.mark.model
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
-async def test_child_killed_mid_answer_raises_engine_crashed(
-    engine: EmbeddedEngine, sig: signal.Signals
-) -> None:
+async def test_child_killed_mid_answer_raises_engine_crashed(engine: EmbeddedEngine, sig: signal.Signals) -> None:
     model = str(STARTER)
     got: list[str] = []
     with pytest.raises(EngineCrashed, match=rf"^engine crashed \({sig.name}\)$"):
@@ -266,7 +265,11 @@ def test_text_stream_decodes_split_utf8_and_holds_back_stops() -> None:
 
 def _run_script(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
     )
 
 
@@ -291,7 +294,8 @@ def test_parent_never_imports_llama_cpp(tiny: str) -> None:
 def test_child_exits_when_parent_is_killed(tiny: str) -> None:
     parent = subprocess.Popen(
         [
-            sys.executable, "-c",
+            sys.executable,
+            "-c",
             "import asyncio\n"
             "from pathlib import Path\n"
             "from tui.domain import ChatTurn, GenerationOptions, Role\n"
@@ -304,7 +308,9 @@ def test_child_exits_when_parent_is_killed(tiny: str) -> None:
             "    await asyncio.sleep(60)\n"
             "asyncio.run(main())\n",
         ],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         child = int(parent.stdout.readline())
@@ -345,7 +351,6 @@ def test_the_tuis_engine_leaves_a_core_but_the_config_stays_auto(monkeypatch, pa
     assert config.engine.threads == 0  # not resolved into the config, so saving it (a theme switch) keeps "auto"
     config.engine.threads = 2  # a number the user chose wins everywhere
     assert build_engines(config, paths, for_tui=True)["embedded"]._n_threads == 2
-
 
 
 # Reasoning: split on the template's own markers

@@ -174,7 +174,9 @@ class _Llama:
 def test_the_template_renders_with_images_as_the_media_marker(tmp_path: Path) -> None:
     (tmp_path / "mmproj.gguf").write_bytes(b"GGUF")
     handler = load_handler("MTMDChatHandler", str(tmp_path / "mmproj.gguf"))
-    seen = vision_request(ModelInfo(name=str(tmp_path / "m.gguf"), backend="embedded", path=str(tmp_path / "m.gguf")), LOOK)
+    seen = vision_request(
+        ModelInfo(name=str(tmp_path / "m.gguf"), backend="embedded", path=str(tmp_path / "m.gguf")), LOOK
+    )
     assert seen is not None
     template = "{% for m in messages %}{% for p in m.content %}[{{ p.text }}]{% endfor %}{% endfor %}"
     assert render_check(_Llama(template, []), handler, seen[0]) == len("[what is this?][<__media__>]")
@@ -187,8 +189,15 @@ def test_the_handlers_stream_becomes_pieces_and_figures() -> None:
     pieces: list[str] = []
     stats: dict[str, Any] = {"started": 0.0}
     sampling = {"temperature": 0.2, "max_tokens": 3}
-    stream_answer(llm, handler, [{"role": "user", "content": "x"}], sampling, stats,
-                  on_text=pieces.append, check_cancel=lambda: None)
+    stream_answer(
+        llm,
+        handler,
+        [{"role": "user", "content": "x"}],
+        sampling,
+        stats,
+        on_text=pieces.append,
+        check_cancel=lambda: None,
+    )
     assert pieces == ["A ", "cat", "."]
     assert (stats["prompt_tokens"], stats["completion_tokens"], stats["stop_reason"]) == (40, 3, "length")
     assert "started" not in stats and stats["prompt_s"] > 0

@@ -35,16 +35,25 @@ async def test_every_ability_is_declared_with_what_the_engine_really_does(engine
     assert isinstance(engine, Engine)
     listed = await engine.list_models()
     model = listed[0]
-    flags = (engine.can_describe, engine.can_pull, engine.can_delete, engine.can_unload, engine.supports_lora,
-             engine.loads_into)
+    flags = (
+        engine.can_describe,
+        engine.can_pull,
+        engine.can_delete,
+        engine.can_unload,
+        engine.supports_lora,
+        engine.loads_into,
+    )
     assert flags == DECLARED[engine.name]
     # Every engine here runs on this machine (the servers are loopback doubles).
     assert engine.local is True
     assert engine.url == "" if engine.name in ("fake", "embedded") else engine.url.startswith("http://127.0.0.1:")
     assert engine.child_pid is None or engine.name == "embedded"
     assert engine.context_cap is None or engine.context_cap > 0
-    for answer in (engine.supports_thinking(model.name), engine.supports_tools(model.name),
-                   engine.supports_images(model.name)):
+    for answer in (
+        engine.supports_thinking(model.name),
+        engine.supports_tools(model.name),
+        engine.supports_images(model.name),
+    ):
         assert answer in (True, False, None)
     assert all(isinstance(level, str) for level in engine.think_levels(model.name))
 

@@ -37,9 +37,7 @@ asyncio.run(main())
 
 def run_until_ready(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], Path]:
     saved = tmp_path / "saved"
-    child = subprocess.Popen(
-        [sys.executable, "-c", BUSY_LOOP, str(saved), mode], stdout=subprocess.PIPE, text=True
-    )
+    child = subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(saved), mode], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdout.readline() == "ready\n"
     return child, saved
 

@@ -73,7 +73,9 @@ def test_kill_9_mid_answer_from_ollama_keeps_what_was_committed(lchat_home: Path
         (lchat_home / "config.toml").write_text(f'[ollama]\nhosts = ["{daemon.url}"]\n')
         process = subprocess.Popen(
             [sys.executable, "-m", "tui", "ask", "-m", "llama3.2:latest", "Count to 400."],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
         )
         os.set_blocking(process.stdout.fileno(), False)
         shown = b""
@@ -92,8 +94,7 @@ def test_kill_9_mid_answer_from_ollama_keeps_what_was_committed(lchat_home: Path
 
 
 def test_kill_9_mid_reasoning_keeps_the_reasoning_that_arrived(lchat_home: Path) -> None:
-    state = OllamaState(thoughts=[f"thought {n}\n" for n in range(1, 400)], reply=["never reached"],
-                        piece_delay=0.02)
+    state = OllamaState(thoughts=[f"thought {n}\n" for n in range(1, 400)], reply=["never reached"], piece_delay=0.02)
     state.add("qwen3:0.6b")
     state.thinkers["qwen3:0.6b"] = ()
     daemon = start_ollama(state)
@@ -102,7 +103,9 @@ def test_kill_9_mid_reasoning_keeps_the_reasoning_that_arrived(lchat_home: Path)
         (lchat_home / "config.toml").write_text(f'[ollama]\nhosts = ["{daemon.url}"]\n')
         process = subprocess.Popen(
             [sys.executable, "-m", "tui", "ask", "-m", "qwen3:0.6b", "Think for a while."],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
         )
         database = lchat_home / "data" / "history.db"
         deadline = time.monotonic() + 60
@@ -145,8 +148,13 @@ async def test_engine_child_killed_mid_answer(open_services, paths, crash: signa
     try:
         async with app.run_test(size=SIZE) as pilot:
             await send(pilot, "Count from 1 to 300, one number per line.")
-            await wait_until(pilot, lambda: len(app.screen.query(MessageView)) == 2
-                             and len(app.screen.query(MessageView).last().query_one(".body").source) > 20)
+            await wait_until(
+                pilot,
+                lambda: (
+                    len(app.screen.query(MessageView)) == 2
+                    and len(app.screen.query(MessageView).last().query_one(".body").source) > 20
+                ),
+            )
             os.kill(engine.child_pid, crash)
             await app.workers.wait_for_complete()
             await pilot.pause()
@@ -162,7 +170,6 @@ async def test_engine_child_killed_mid_answer(open_services, paths, crash: signa
         assert crashed.status is MessageStatus.ERROR and crashed.content.startswith("1")
     finally:
         await engine.aclose()
-
 
 
 # 5: the daemon accepts, then goes silent: the read timeout fires, and Esc does not wait for it
@@ -192,8 +199,11 @@ async def test_silent_daemon_times_out_and_escape_cancels_at_once(open_services)
             await wait_until(pilot, lambda: saved().content == "Hello from", timeout=2)
             started = time.monotonic()
             await pilot.press("escape")
-            await wait_until(pilot, lambda: app.screen.query(MessageView).last().message.status
-                             is MessageStatus.INTERRUPTED, timeout=5)
+            await wait_until(
+                pilot,
+                lambda: app.screen.query(MessageView).last().message.status is MessageStatus.INTERRUPTED,
+                timeout=5,
+            )
             assert time.monotonic() - started < 1.0
         await hasty.aclose()
         await patient.aclose()
@@ -217,7 +227,7 @@ def bad_gguf_files(folder: Path) -> dict[str, Path]:
     # A real file whose architecture llama.cpp has never heard of.
     wrong = bytearray(tiny.read_bytes())
     at = wrong.find(b"llama", wrong.find(b"general.architecture"))
-    wrong[at:at + 5] = b"zzzzz"
+    wrong[at : at + 5] = b"zzzzz"
     (folder / "wrong-arch.gguf").write_bytes(bytes(wrong))
     files["wrong-arch"] = folder / "wrong-arch.gguf"
     tiny.unlink()
@@ -266,9 +276,7 @@ ESCAPE_TEMPLATE = (
     "{{ cycler.__init__.__globals__.os.system('touch CANARY') }}"
     "{{ ''.__class__.__mro__[1].__subclasses__() }}{% for m in messages %}{{ m.content }}{% endfor %}"
 )
-ENDLESS_TEMPLATE = (
-    "{% for a in range(100000) %}{% for b in range(100000) %}{{ '' }}{% endfor %}{% endfor %}"
-)
+ENDLESS_TEMPLATE = "{% for a in range(100000) %}{% for b in range(100000) %}{{ '' }}{% endfor %}{% endfor %}"
 
 
 @pytest.mark.parametrize("kind", ["escape", "endless"])
@@ -345,16 +353,27 @@ def test_two_writer_processes_and_a_reader(tmp_path: Path) -> None:
         "print(seen)"
     )
     root = str(Path(__file__).resolve().parents[1])
-    writers = [subprocess.Popen([sys.executable, str(writer), str(database), str(conversation.id), "200", f"w{n}"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for n in (1, 2)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(writer), str(database), str(conversation.id), "200", f"w{n}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in (1, 2)
+    ]
     for process in writers:
         assert process.stdout.readline().strip() == "ready"
     for process in writers:
         process.stdin.write("go\n")
         process.stdin.flush()
-    reader = subprocess.Popen([sys.executable, "-c", reader_code, str(database), root, str(conversation.id)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", reader_code, str(database), root, str(conversation.id)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     results = [p.communicate(timeout=120) for p in (*writers, reader)]
     for process, (_, err) in zip((*writers, reader), results):
         assert process.returncode == 0, err
@@ -551,8 +570,10 @@ def test_kill_between_migration_steps_leaves_a_whole_version(tmp_path: Path) -> 
 
 def test_secret_in_a_readable_config_is_warned_about(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('[chat]\nmodel = ""\n[ollama]\nauth_token = "s3cret"\n'
-                    'hosts = ["gpu-box", "https://me:pw-in-url@proxy.example.com"]\n')
+    path.write_text(
+        '[chat]\nmodel = ""\n[ollama]\nauth_token = "s3cret"\n'
+        'hosts = ["gpu-box", "https://me:pw-in-url@proxy.example.com"]\n'
+    )
     os.chmod(path, 0o644)
     warnings = load_config(path).warnings
     (warning,) = [w for w in warnings if "chmod 600" in w]

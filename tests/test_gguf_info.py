@@ -74,8 +74,10 @@ def test_no_chat_template(tmp_path: Path) -> None:
 
 def test_quantization_from_file_type(tmp_path: Path) -> None:
     path = write_header_only(
-        tmp_path / "q.gguf", arch="qwen2",
-        general__file_type=int(gguf.LlamaFileType.MOSTLY_Q4_K_M), qwen2__context_length=32768,
+        tmp_path / "q.gguf",
+        arch="qwen2",
+        general__file_type=int(gguf.LlamaFileType.MOSTLY_Q4_K_M),
+        qwen2__context_length=32768,
     )
     info = read_gguf_info(path)
     assert (info.architecture, info.quantization, info.context_length) == ("qwen2", "Q4_K_M", 32768)
@@ -149,8 +151,11 @@ def test_discovery_order_duplicates_errors_and_shards(tmp_path: Path, tiny: Path
     found = discover_gguf_models(models, [extra, models, tmp_path / "missing"], include_starter=False)
     names = [Path(info.name).relative_to(tmp_path).as_posix() for info in found]
     assert names == [
-        "models/b.gguf", "models/big-00001-of-00002.gguf", "models/broken.gguf",
-        "models/sub/a.gguf", "extra/c.GGUF",
+        "models/b.gguf",
+        "models/big-00001-of-00002.gguf",
+        "models/broken.gguf",
+        "models/sub/a.gguf",
+        "extra/c.GGUF",
     ]
     broken = found[2]
     assert "not a usable GGUF file" in broken.extra["error"]

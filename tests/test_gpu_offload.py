@@ -68,8 +68,9 @@ def fake_smi(folder: Path, output: str = "GPU 0: NVIDIA H200 (UUID: GPU-1)", cod
 
 
 def run_tool(path: str, env: dict[str, str]) -> str:
-    return subprocess.run([sys.executable, str(TOOL)], env={"PATH": path, **env}, capture_output=True,
-                          text=True, timeout=30, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, str(TOOL)], env={"PATH": path, **env}, capture_output=True, text=True, timeout=30, check=True
+    ).stdout.strip()
 
 
 # Which build `make` chooses
@@ -114,8 +115,14 @@ def test_cuda_only_with_driver_libcuda_and_cublas(tmp_path: Path, monkeypatch: p
 
 def make_n(tmp_path: Path, *args: str, path: str = "/usr/bin:/bin") -> str:
     env = {"PATH": path, "HOME": str(tmp_path)}
-    return subprocess.run(["make", "-n", "-C", str(ROOT), "install", f"VENV={tmp_path}/venv", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=True).stdout
+    return subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "install", f"VENV={tmp_path}/venv", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
 
 
 @pytest.mark.skipif(not any((Path(d) / "make").exists() for d in ("/usr/bin", "/bin")), reason="no make")
@@ -130,8 +137,9 @@ def test_make_builds_each_flavour_into_its_own_cache(tmp_path: Path) -> None:
     assert "--force-reinstall" in cuda
     vulkan = make_n(tmp_path, "GPU=vulkan")
     assert "-DGGML_VULKAN=on" in vulkan and "noamx-mtmd-vulkan" in vulkan
-    wrong = subprocess.run(["make", "-n", "-C", str(ROOT), "install", "GPU=rocm"], capture_output=True, text=True,
-                           check=False)
+    wrong = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "install", "GPU=rocm"], capture_output=True, text=True, check=False
+    )
     assert wrong.returncode != 0 and "choose cuda, vulkan, metal or cpu" in wrong.stderr
 
 
@@ -153,8 +161,9 @@ def big_model(layers: int = 29, layer_mb: int = 150, ctx_kv_heads: int = 8) -> M
     kv = {"layers": layers, "kv_heads": ctx_kv_heads, "key_length": 128, "value_length": 128}
     offload = {"layer_bytes": layer_mb * 10**6, "output_bytes": 400 * 10**6}
     size = layers * layer_mb * 10**6 + 800 * 10**6
-    return ModelInfo("/m/big.gguf", "embedded", path="/m/big.gguf", size_bytes=size,
-                     extra={"kv": kv, "offload": offload})
+    return ModelInfo(
+        "/m/big.gguf", "embedded", path="/m/big.gguf", size_bytes=size, extra={"kv": kv, "offload": offload}
+    )
 
 
 def test_auto_takes_every_layer_that_fits_leaving_the_reserve() -> None:
@@ -200,8 +209,10 @@ def test_kv_cache_type_and_flash_attention_change_the_estimate() -> None:
     assert sizes.kv_layer_bytes(8192, "q4_0", False) == int(8192 * 8 * 128 * (18 / 32 + 2))
     assert cache_types("q4_0", False) == ("q4_0", "f16") and cache_types("q4_0", True) == ("q4_0", "q4_0")
     tight = Memory("VRAM", 6 * GIB, 8 * GIB)
-    plain, small = plan(big_model(), 32768, tight), plan(big_model(), 32768, tight, kv_cache_type="q4_0",
-                                                        flash_attention=True)
+    plain, small = (
+        plan(big_model(), 32768, tight),
+        plan(big_model(), 32768, tight, kv_cache_type="q4_0", flash_attention=True),
+    )
     assert plain and small and small.layers > plain.layers
 
 
@@ -256,7 +267,10 @@ def test_a_failed_load_retries_with_fewer_layers_then_none() -> None:
         return f"model with {layers}"
 
     assert offload_child.load_with_fallback(make, -1, 29) == (
-        "model with 7", 7, "29 layers did not load on the GPU (out of memory?): 7 did")
+        "model with 7",
+        7,
+        "29 layers did not load on the GPU (out of memory?): 7 did",
+    )
     assert tried == [-1, 14, 7]
     assert offload_child.load_with_fallback(make, 5, 29) == ("model with 5", 5, "")
 
@@ -268,21 +282,30 @@ def test_a_failed_load_retries_with_fewer_layers_then_none() -> None:
 
 
 def fake_llama_cpp(offload: bool, info: bytes) -> SimpleNamespace:
-    return SimpleNamespace(llama_supports_gpu_offload=lambda: offload, llama_print_system_info=lambda: info,
-                           llama_model_n_layer=lambda model: 29)
+    return SimpleNamespace(
+        llama_supports_gpu_offload=lambda: offload,
+        llama_print_system_info=lambda: info,
+        llama_model_n_layer=lambda model: 29,
+    )
 
 
 def test_the_report_names_the_backend_or_the_missing_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     llm = SimpleNamespace(model=object())
     cuda = fake_llama_cpp(True, b"CUDA : ARCHS = 900 | USE_GRAPHS = 1 | CPU : SSE3 = 1 | AVX = 1 | ")
-    assert offload_child.report(cuda, llm, -1, "") == {"gpu_backend": "CUDA", "gpu_layers": 29, "layers": 29, "note": ""}
+    assert offload_child.report(cuda, llm, -1, "") == {
+        "gpu_backend": "CUDA",
+        "gpu_layers": 29,
+        "layers": 29,
+        "note": "",
+    }
     assert offload_child.report(cuda, llm, 12, "n")["gpu_layers"] == 12
     no_gpu = fake_llama_cpp(False, b"CPU : SSE3 = 1 | ")
     monkeypatch.setattr(offload_child, "built_flavour", lambda: "cuda")
     missing = offload_child.report(no_gpu, llm, -1, "")
     assert missing["gpu_backend"] == "CPU" and missing["gpu_layers"] == 0
-    assert missing["note"] == ("this is a CUDA build of llama.cpp, but no CUDA driver or device was found: "
-                               "running on the CPU")
+    assert missing["note"] == (
+        "this is a CUDA build of llama.cpp, but no CUDA driver or device was found: running on the CPU"
+    )
     monkeypatch.setattr(offload_child, "built_flavour", lambda: "cpu")
     assert offload_child.report(no_gpu, llm, 0, "")["note"] == ""
 
@@ -310,8 +333,15 @@ async def test_the_engine_asks_for_layers_and_reports_what_ran(tmp_path: Path, t
         reads.append(read_vram(nvml))
         return reads[-1]
 
-    engine = EmbeddedEngine(models_dir=tmp_path / "models", n_threads=1, n_ctx=512, gpu_layers=layers,
-                            vram=vram, flavour="cuda", log_path=tmp_path / "engine.log")
+    engine = EmbeddedEngine(
+        models_dir=tmp_path / "models",
+        n_threads=1,
+        n_ctx=512,
+        gpu_layers=layers,
+        vram=vram,
+        flavour="cuda",
+        log_path=tmp_path / "engine.log",
+    )
     try:
         assert isinstance((await answer(engine, tiny))[-1], Finished)
         [listed] = [m for m in await engine.list_models() if m.path == tiny]
@@ -327,11 +357,20 @@ async def test_the_engine_asks_for_layers_and_reports_what_ran(tmp_path: Path, t
 
 async def test_too_little_vram_for_the_chosen_layers_is_a_note_not_a_crash(tmp_path: Path, tiny: str) -> None:
     nvml = FakeNvml(FakeGpu(used=900 * MIB, total=GIB))
-    engine = EmbeddedEngine(models_dir=tmp_path / "models", n_threads=1, n_ctx=512, gpu_layers=2,
-                            vram=lambda: read_vram(nvml), flavour="cuda", log_path=tmp_path / "engine.log")
+    engine = EmbeddedEngine(
+        models_dir=tmp_path / "models",
+        n_threads=1,
+        n_ctx=512,
+        gpu_layers=2,
+        vram=lambda: read_vram(nvml),
+        flavour="cuda",
+        log_path=tmp_path / "engine.log",
+    )
     try:
         finished = (await answer(engine, tiny))[-1]
-        assert isinstance(finished, Finished) and finished.notice.endswith(": 0 go to the GPU")  # Said once, with the answer.
+        assert isinstance(finished, Finished) and finished.notice.endswith(
+            ": 0 go to the GPU"
+        )  # Said once, with the answer.
         [listed] = [m for m in await engine.list_models() if m.path == tiny]
         assert listed.extra["running"]["note"].endswith(": 0 go to the GPU")
         assert (await answer(engine, tiny))[-1].notice == ""
@@ -360,10 +399,12 @@ def test_config_takes_auto_a_number_or_zero_and_the_cache_types(tmp_path: Path) 
         path.write_text(f'[engine]\ngpu_layers = {value}\nkv_cache_type = "q8_0"\nflash_attention = true\n')
         engine = load_config(path).config.engine
         assert (engine.gpu_layers, engine.kv_cache_type, engine.flash_attention) == (expected, "q8_0", True)
-    for bad, words in (('gpu_layers = "max"', 'engine.gpu_layers must be "auto" or a number'),
-                       ("gpu_layers = -1", "engine.gpu_layers must be"),
-                       ("gpu_layers = true", "engine.gpu_layers must be"),
-                       ('kv_cache_type = "q2"', 'engine.kv_cache_type must be "f16", "q8_0" or "q4_0"')):
+    for bad, words in (
+        ('gpu_layers = "max"', 'engine.gpu_layers must be "auto" or a number'),
+        ("gpu_layers = -1", "engine.gpu_layers must be"),
+        ("gpu_layers = true", "engine.gpu_layers must be"),
+        ('kv_cache_type = "q2"', 'engine.kv_cache_type must be "f16", "q8_0" or "q4_0"'),
+    ):
         path.write_text(f"[engine]\n{bad}\n")
         with pytest.raises(ConfigError, match=words):
             load_config(path)
@@ -377,12 +418,20 @@ def test_each_quantization_gets_its_fit_best_fitting_quality_first() -> None:
     sizes = {"Q2_K": 3 * GIB, "Q4_K_M": 5 * GIB, "Q8_0": 9 * GIB, "F16": 17 * GIB, "?": None}
     ranked = best_first(list(sizes), sizes.get, memory, gpu=True)
     assert [(name, fit.verdict if fit else None) for name, fit in ranked] == [
-        ("Q4_K_M", "fits on GPU"), ("Q2_K", "fits on GPU"), ("Q8_0", "partly on GPU (~69% of layers)"),
-        ("F16", "partly on GPU (~37% of layers)"), ("?", None)]
+        ("Q4_K_M", "fits on GPU"),
+        ("Q2_K", "fits on GPU"),
+        ("Q8_0", "partly on GPU (~69% of layers)"),
+        ("F16", "partly on GPU (~37% of layers)"),
+        ("?", None),
+    ]
     on_cpu = best_first(list(sizes), sizes.get, memory, gpu=False)
     assert [(name, fit.verdict if fit else None) for name, fit in on_cpu] == [
-        ("Q8_0", "fits in RAM"), ("Q4_K_M", "fits in RAM"), ("Q2_K", "fits in RAM"), ("F16", "won't fit"),
-        ("?", None)]
+        ("Q8_0", "fits in RAM"),
+        ("Q4_K_M", "fits in RAM"),
+        ("Q2_K", "fits in RAM"),
+        ("F16", "won't fit"),
+        ("?", None),
+    ]
     assert not size_fit(17 * GIB, memory, gpu=False).fits  # type: ignore[union-attr]
     assert size_fit(GIB, None, gpu=True) is None
 
@@ -402,10 +451,12 @@ async def test_a_pull_shows_the_fit_once_its_size_is_known_and_asks_before_what_
         async def ask(fit) -> bool:
             asked.append(fit.verdict)
             return answer
+
         return ask
 
-    small = [s.status async for s in with_fit(pull(2 * GIB), lambda n: size_fit(n, memory, gpu=True),
-                                              await go_on(True))]
+    small = [
+        s.status async for s in with_fit(pull(2 * GIB), lambda n: size_fit(n, memory, gpu=True), await go_on(True))
+    ]
     assert small == ["pulling manifest", *["fits in RAM"] * 3, "success"]
     assert asked == []
     kept = [s async for s in with_fit(pull(40 * GIB), lambda n: size_fit(n, memory, gpu=True), await go_on(True))]
@@ -431,8 +482,14 @@ def test_energy_counts_the_gpus_the_model_runs_on() -> None:
 
 def test_detection_script_runs_without_the_venv() -> None:
     """make runs it with the system python, before any package is installed."""
-    out = subprocess.run(["python3", "-S", str(TOOL)], capture_output=True, text=True, timeout=30,
-                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, check=False)
+    out = subprocess.run(
+        ["python3", "-S", str(TOOL)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        check=False,
+    )
     assert out.returncode == 0 and out.stdout.strip() in ("cpu", "cuda")
 
 
@@ -493,8 +550,14 @@ async def test_ask_json_says_where_the_model_ran(open_services, tmp_path: Path, 
     from tui.ask import ask
 
     nvml = FakeNvml(FakeGpu(used=2 * GIB, total=24 * GIB))
-    engine = EmbeddedEngine(models_dir=tmp_path / "models", include_starter=False, n_threads=1, n_ctx=512,
-                            vram=lambda: read_vram(nvml), flavour="cuda")
+    engine = EmbeddedEngine(
+        models_dir=tmp_path / "models",
+        include_starter=False,
+        n_threads=1,
+        n_ctx=512,
+        vram=lambda: read_vram(nvml),
+        flavour="cuda",
+    )
     out = io.StringIO()
     try:
         assert await ask(open_services(engine), "hi", model="tiny.gguf", as_json=True, out=out) == 0

@@ -35,11 +35,18 @@ def tiny(tmp_path: Path) -> bytes:
 
 @pytest.fixture
 def hub(tiny):
-    state = HubState(repos={REPO: {
-        "tiny-Q8_0.gguf": tiny, "tiny-Q4_K_M.gguf": tiny[: len(tiny) // 2] + tiny[len(tiny) // 2:],
-        "mmproj-tiny-f16.gguf": b"projector", "README.md": b"# Tiny",
-        "big/tiny-big-Q2_K-00001-of-00002.gguf": tiny[:1000], "big/tiny-big-Q2_K-00002-of-00002.gguf": tiny[1000:],
-    }})
+    state = HubState(
+        repos={
+            REPO: {
+                "tiny-Q8_0.gguf": tiny,
+                "tiny-Q4_K_M.gguf": tiny[: len(tiny) // 2] + tiny[len(tiny) // 2 :],
+                "mmproj-tiny-f16.gguf": b"projector",
+                "README.md": b"# Tiny",
+                "big/tiny-big-Q2_K-00001-of-00002.gguf": tiny[:1000],
+                "big/tiny-big-Q2_K-00002-of-00002.gguf": tiny[1000:],
+            }
+        }
+    )
     served = start_hub(state)
     yield served
     served.stop()
@@ -57,10 +64,19 @@ def test_repo_names_files_and_quantizations() -> None:
     assert parse_repo("https://huggingface.co/org/repo/blob/main/file-Q8_0.gguf") == ("org/repo", "file-Q8_0.gguf")
     with pytest.raises(ModelNotFound, match="is not a Hugging Face repo id"):
         parse_repo("llama3")
-    assert [quant_of(n) for n in ("a-Q4_K_M.gguf", "a.IQ3_XXS.gguf", "a-f16.gguf", "a-bf16-00001-of-00002.gguf", "x.gguf")] \
-        == ["Q4_K_M", "IQ3_XXS", "F16", "BF16", ""]
-    found = choices({"m-Q8_0.gguf": 800, "m-Q4_0.gguf": 400, "mmproj-m.gguf": 1, "a.txt": 5,
-                     "m-F16-00001-of-00002.gguf": 1000, "m-F16-00002-of-00002.gguf": 600})
+    assert [
+        quant_of(n) for n in ("a-Q4_K_M.gguf", "a.IQ3_XXS.gguf", "a-f16.gguf", "a-bf16-00001-of-00002.gguf", "x.gguf")
+    ] == ["Q4_K_M", "IQ3_XXS", "F16", "BF16", ""]
+    found = choices(
+        {
+            "m-Q8_0.gguf": 800,
+            "m-Q4_0.gguf": 400,
+            "mmproj-m.gguf": 1,
+            "a.txt": 5,
+            "m-F16-00001-of-00002.gguf": 1000,
+            "m-F16-00002-of-00002.gguf": 600,
+        }
+    )
     assert [(c.quant, c.size, len(c.files)) for c in found] == [("Q4_0", 400, 1), ("Q8_0", 800, 1), ("F16", 1600, 2)]
     assert pick(found, "q8_0").files == ("m-Q8_0.gguf",) and pick(found, "m-F16-00002-of-00002.gguf").quant == "F16"
     assert pick(found, "Q5_K_M") is None
@@ -70,7 +86,9 @@ async def test_file_list_and_clear_errors(client, hub) -> None:
     found = await asyncio.to_thread(client.list_choices, REPO)
     assert {c.quant for c in found} == {"Q8_0", "Q4_K_M", "Q2_K"}
     assert next(c for c in found if c.quant == "Q2_K").files == (
-        "big/tiny-big-Q2_K-00001-of-00002.gguf", "big/tiny-big-Q2_K-00002-of-00002.gguf")
+        "big/tiny-big-Q2_K-00001-of-00002.gguf",
+        "big/tiny-big-Q2_K-00002-of-00002.gguf",
+    )
     with pytest.raises(ModelNotFound, match="no Hugging Face repo named 'org/nope'"):
         await asyncio.to_thread(client.list_choices, "org/nope")
     hub.state.gated.add(REPO)

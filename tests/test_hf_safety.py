@@ -57,8 +57,16 @@ async def test_a_file_on_the_hub_itself_is_fetched_with_the_token(tmp_path, tiny
         hub.stop()
 
 
-HOSTILE = ["../evil-Q4_0.gguf", "a/../../evil-Q4_0.gguf", "/etc/evil-Q4_0.gguf", "a\\..\\evil-Q4_0.gguf",
-           "C:evil-Q4_0.gguf", "a//evil-Q4_0.gguf", "./evil-Q4_0.gguf", ""]
+HOSTILE = [
+    "../evil-Q4_0.gguf",
+    "a/../../evil-Q4_0.gguf",
+    "/etc/evil-Q4_0.gguf",
+    "a\\..\\evil-Q4_0.gguf",
+    "C:evil-Q4_0.gguf",
+    "a//evil-Q4_0.gguf",
+    "./evil-Q4_0.gguf",
+    "",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE)

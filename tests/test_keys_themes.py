@@ -26,8 +26,12 @@ def our_binding_classes() -> list[type]:
 
     # Every module of the UI package, so a new screen or mixin cannot slip by.
     modules = [importlib.import_module(m.name) for m in pkgutil.walk_packages(tui.ui.__path__, "tui.ui.")]
-    classes = {cls for module in modules for _, cls in inspect.getmembers(module, inspect.isclass)
-               if cls.__module__ == module.__name__ and "BINDINGS" in vars(cls)}
+    classes = {
+        cls
+        for module in modules
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if cls.__module__ == module.__name__ and "BINDINGS" in vars(cls)
+    }
     return sorted(classes, key=lambda cls: cls.__name__)
 
 
@@ -60,7 +64,7 @@ async def test_every_action_is_in_the_palette_and_the_help(open_services, fake_e
         assert isinstance(app.screen, HelpScreen)
         help_ids = {row[3] for row in app.screen.rows}
         assert ours <= help_ids
-        first = [row[3] for row in app.screen.rows[:len(ours)]]
+        first = [row[3] for row in app.screen.rows[: len(ours)]]
         assert all(first), "lchat's own keys come before Textual's"
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
@@ -69,8 +73,9 @@ async def test_every_action_is_in_the_palette_and_the_help(open_services, fake_e
 def test_key_names_are_checked() -> None:
     assert all(map(is_valid_key, ["ctrl+t", "f5", "g", "question_mark", "shift+pagedown", "escape"]))
     assert not any(map(is_valid_key, ["ctrl+", "ctrl+nope", "boop+x", "two words", ""]))
-    usable, problems = check_keymap({"chat.cancel": "ctrl+g", "chat.send": "ctrl+nope", "no.such": "x"},
-                                    {"chat.cancel", "chat.send"})
+    usable, problems = check_keymap(
+        {"chat.cancel": "ctrl+g", "chat.send": "ctrl+nope", "no.such": "x"}, {"chat.cancel", "chat.send"}
+    )
     assert usable == {"chat.cancel": "ctrl+g"}
     assert any("'ctrl+nope' is not a key name" in p for p in problems)
     assert any("no.such: no such binding id" in p for p in problems)
@@ -196,8 +201,11 @@ async def test_every_pane_is_usable_by_keys_alone_at_200x60(open_services, fake_
     services = open_services(fake_engine)
     conversation = services.store.create_conversation(title="long")
     for n in range(24):
-        services.store.add_message(conversation.id, Role.USER if n % 2 == 0 else Role.ASSISTANT,
-                                   "\n\n".join(f"paragraph {n}.{p}" for p in range(4)))
+        services.store.add_message(
+            conversation.id,
+            Role.USER if n % 2 == 0 else Role.ASSISTANT,
+            "\n\n".join(f"paragraph {n}.{p}" for p in range(4)),
+        )
     app = LchatApp(services)
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.pause()

@@ -13,8 +13,21 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "tui"
 UI_PACKAGES = ("tui.ui", "tui.bench")
 """The app and the benchmarks that drive it: the only places Textual may be loaded."""
-WIDGET_FORBIDDEN = ("sqlite3", "tui.store", "tui.engines", "tui.services", "tui.chat_service", "ollama",
-                    "llama_cpp", "httpx", "openai", "huggingface_hub", "tui.models", "mcp", "tui.tools")
+WIDGET_FORBIDDEN = (
+    "sqlite3",
+    "tui.store",
+    "tui.engines",
+    "tui.services",
+    "tui.chat_service",
+    "ollama",
+    "llama_cpp",
+    "httpx",
+    "openai",
+    "huggingface_hub",
+    "tui.models",
+    "mcp",
+    "tui.tools",
+)
 
 
 def backend_modules() -> list[str]:
@@ -45,8 +58,9 @@ def test_backend_layer_does_not_import_textual() -> None:
         "    if loaded and not culprits: culprits.append([name, loaded[:3]])\n"
         "print(json.dumps(culprits))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(backend_modules())],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(backend_modules())], capture_output=True, text=True, check=True
+    )
     # llama.cpp is loaded in the engine's child process only.
     assert json.loads(out.stdout) == []
 
@@ -68,8 +82,11 @@ def test_widgets_do_not_speak_sql_http_or_engines(path: Path) -> None:
 
 
 def test_only_the_engine_child_imports_llama_cpp() -> None:
-    users = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
-             if any(name.startswith("llama_cpp") for name in imports_of(p))}
+    users = {
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if any(name.startswith("llama_cpp") for name in imports_of(p))
+    }
     # The benchmarks' raw reference drives llama.cpp directly, in a process of its own.
     # vision_chat imports llama_cpp inside its child-side functions only; the import check above
     # shows the parent never loads it.
@@ -79,9 +96,14 @@ def test_only_the_engine_child_imports_llama_cpp() -> None:
 def test_no_ui_module_talks_to_mcp_servers() -> None:
     """The UI shows tools and asks for approval through the pure tui.tools modules; the servers stay behind
     the chat service."""
-    users = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "ui").rglob("*.py")
-             if any(name == "mcp" or name.startswith(("mcp.", "tui.tools.servers", "tui.tools.results"))
-                    for name in imports_of(p))}
+    users = {
+        p.relative_to(PACKAGE).as_posix()
+        for p in (PACKAGE / "ui").rglob("*.py")
+        if any(
+            name == "mcp" or name.startswith(("mcp.", "tui.tools.servers", "tui.tools.results"))
+            for name in imports_of(p)
+        )
+    }
     assert users == set()
     code = "import sys, tui.ui.tool_approval_screen, tui.ui.tool_select_screen; print('mcp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -57,10 +57,18 @@ async def test_a_web_link_opens_only_after_the_user_confirms_the_whole_address(o
         assert opened == [LONG]
 
 
-@pytest.mark.parametrize("href", [
-    "file:///etc/passwd", "javascript:alert(1)", "ssh://host", "mailto:a@b.c", "x-terminal:run",
-    "https://ex ample.com", "https://example.com/\x1b]52;c;aGk=\x1b\\",
-])
+@pytest.mark.parametrize(
+    "href",
+    [
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "ssh://host",
+        "mailto:a@b.c",
+        "x-terminal:run",
+        "https://ex ample.com",
+        "https://example.com/\x1b]52;c;aGk=\x1b\\",
+    ],
+)
 async def test_other_links_are_refused_with_a_message(open_services, opened, notified, href) -> None:
     app = app_answering(open_services, "https://example.com")
     async with app.run_test(size=SIZE) as pilot:

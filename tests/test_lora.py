@@ -24,9 +24,12 @@ from tui.ui.app import LchatApp
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    return {"model": write_tiny_llama(tmp_path / "tiny.gguf"), "lora": write_tiny_lora(tmp_path / "lora.gguf"),
-            "qwen_lora": write_tiny_lora(tmp_path / "qwen-lora.gguf", arch="qwen2"),
-            "random": write_random(tmp_path / "junk.gguf")}
+    return {
+        "model": write_tiny_llama(tmp_path / "tiny.gguf"),
+        "lora": write_tiny_lora(tmp_path / "lora.gguf"),
+        "qwen_lora": write_tiny_lora(tmp_path / "qwen-lora.gguf", arch="qwen2"),
+        "random": write_random(tmp_path / "junk.gguf"),
+    }
 
 
 def test_adapters_are_checked_from_their_header(files) -> None:
@@ -53,8 +56,13 @@ async def answer(engine: EmbeddedEngine, model: Path, lora: str | None) -> str:
 
 
 async def test_llama_cpp_applies_the_adapter_per_chat_or_from_the_profile(files, tmp_path) -> None:
-    engine = EmbeddedEngine(models_dir=tmp_path / "none", include_starter=False, n_threads=1, n_ctx=256,
-                            lora_profiles={"tiny.gguf": str(files["lora"])})
+    engine = EmbeddedEngine(
+        models_dir=tmp_path / "none",
+        include_starter=False,
+        n_threads=1,
+        n_ctx=256,
+        lora_profiles={"tiny.gguf": str(files["lora"])},
+    )
     try:
         plain = await answer(engine, files["model"], "")
         adapted = await answer(engine, files["model"], str(files["lora"]))

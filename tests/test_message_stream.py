@@ -20,8 +20,10 @@ def chat_lines(app: App) -> list[str]:
 
     region = app.screen.query_one(ChatView).region
     update = app.screen._compositor.render_update(full=True)
-    return [repr(list(Strip.join(chops).crop(region.x, region.right)))
-            for chops in list(update.strips)[region.y:region.bottom]]
+    return [
+        repr(list(Strip.join(chops).crop(region.x, region.right)))
+        for chops in list(update.strips)[region.y : region.bottom]
+    ]
 
 
 async def test_a_streamed_answer_ends_as_it_shows_when_reopened(open_services) -> None:

@@ -59,8 +59,7 @@ def notes(app) -> str:
 
 async def test_download_from_hugging_face_with_progress(open_services, paths, tmp_path) -> None:
     tiny = write_tiny_llama(tmp_path / "tiny.gguf").read_bytes()
-    hub = start_hub(HubState(repos={REPO: {"tiny-Q8_0.gguf": tiny, "tiny-Q4_0.gguf": tiny}},
-                             chunk=8192, delay=0.01))
+    hub = start_hub(HubState(repos={REPO: {"tiny-Q8_0.gguf": tiny, "tiny-Q4_0.gguf": tiny}}, chunk=8192, delay=0.01))
     try:
         config = Config()
         config.models.hf_endpoint = hub.url

@@ -37,8 +37,9 @@ def test_two_backends_serving_one_name_are_told_apart_by_backend() -> None:
     for query in ("qwen3", "qwen3:0.6b"):
         with pytest.raises(ModelNotFound) as error:
             find(query)
-        assert str(error.value) == (f"{query!r} matches several models: lmstudio/qwen3:0.6b, ollama/qwen3:0.6b; "
-                                    "name one as BACKEND/NAME")
+        assert str(error.value) == (
+            f"{query!r} matches several models: lmstudio/qwen3:0.6b, ollama/qwen3:0.6b; name one as BACKEND/NAME"
+        )
     assert find("lmstudio/qwen3:0.6b") == ModelChoice("lmstudio", "qwen3:0.6b")
     assert find("ollama/qwen3") == ModelChoice("ollama", "qwen3:0.6b")
     assert find("qwen3", backend="lmstudio") == ModelChoice("lmstudio", "qwen3:0.6b")
@@ -58,8 +59,9 @@ def test_no_match_lists_what_is_known_and_why_each_failed_backend_failed() -> No
         find("gemma", offline=OFFLINE)
     text = str(error.value)
     assert text.startswith("'gemma' matches no model; known: embedded/SmolLM2-135M-Instruct.Q4_1.gguf, ")
-    assert text.endswith("; not listed: lmstudio: lmstudio at http://localhost:1234/v1 refused the request "
-                         "(HTTP 401): check the key")
+    assert text.endswith(
+        "; not listed: lmstudio: lmstudio at http://localhost:1234/v1 refused the request (HTTP 401): check the key"
+    )
     with pytest.raises(ModelNotFound, match=r"'lmstudio/gemma': lmstudio could not list its models: .*HTTP 401"):
         find("lmstudio/gemma", offline=OFFLINE)
     with pytest.raises(ModelNotFound, match=r"no backend named 'vllm'; backends: embedded, ollama, "):
@@ -72,8 +74,9 @@ def test_the_configured_model_is_waited_for_then_named_never_replaced() -> None:
     assert waiting == Waiting("qwen3:0.6b", ("ollama", "lmstudio"))
     assert "Waiting for ollama, lmstudio to list models (the configured model is qwen3:0.6b)" in str(waiting)
     # Only the backend it names is waited for.
-    assert configured("ollama/qwen3:0.6b", listed, backends=BACKENDS, offline={},
-                      pending=("ollama", "lmstudio")) == Waiting("ollama/qwen3:0.6b", ("ollama",))
+    assert configured(
+        "ollama/qwen3:0.6b", listed, backends=BACKENDS, offline={}, pending=("ollama", "lmstudio")
+    ) == Waiting("ollama/qwen3:0.6b", ("ollama",))
     with pytest.raises(ModelNotFound, match="the configured model .* not available: 'ollama/qwen3:0.6b' matches no"):
         configured("ollama/qwen3:0.6b", listed, backends=BACKENDS, offline={}, pending=("lmstudio",))
     with pytest.raises(ModelNotFound) as error:

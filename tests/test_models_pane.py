@@ -51,8 +51,10 @@ async def ask(pilot, text: str) -> None:
 
 @pytest.fixture
 def engines():
-    return (ScriptedEngine(name="fake", models=["alpha-7b", "qwen-coder"]),
-            ScriptedEngine(name="other", models=["llama-3b"]))
+    return (
+        ScriptedEngine(name="fake", models=["alpha-7b", "qwen-coder"]),
+        ScriptedEngine(name="other", models=["llama-3b"]),
+    )
 
 
 async def test_groups_and_an_offline_backend(open_services, engines) -> None:
@@ -63,7 +65,10 @@ async def test_groups_and_an_offline_backend(open_services, engines) -> None:
         await settle(app, pilot)
         rows = pane(app).visible_rows
         assert [(r.backend, r.label) for r in rows] == [
-            ("fake", "alpha-7b"), ("fake", "qwen-coder"), ("other", "llama-3b")]
+            ("fake", "alpha-7b"),
+            ("fake", "qwen-coder"),
+            ("other", "llama-3b"),
+        ]
         groups = {g.backend: g for g in pane(app)._groups}
         assert "connection refused" in groups["ollama"].offline
         assert rows[0].current  # the first usable model answers by default
@@ -163,7 +168,10 @@ async def test_switching_mid_conversation_keeps_the_history(open_services, engin
         model, turns, _ = second.requests[-1]
         assert model == "llama-3b"
         assert [(t.role, t.content) for t in turns] == [
-            (Role.USER, "one"), (Role.ASSISTANT, "You said: one"), (Role.USER, "two")]
+            (Role.USER, "one"),
+            (Role.ASSISTANT, "You said: one"),
+            (Role.USER, "two"),
+        ]
     (conversation,) = services.store.list_conversations()
     answers = [m for m in services.store.list_messages(conversation.id) if m.role is Role.ASSISTANT]
     assert [(m.backend, m.model) for m in answers] == [("fake", "alpha-7b"), ("other", "llama-3b")]

@@ -84,7 +84,11 @@ async def test_models_are_listed_with_state_and_shape(engine, daemon) -> None:
     assert set(models) == {"llama3.2:latest", "qwen2.5:7b"}
     llama, qwen = models["llama3.2:latest"], models["qwen2.5:7b"]
     assert (llama.backend, llama.size_bytes, llama.quantization, llama.architecture) == (
-        "ollama", 2 * GIB, "Q4_K_M", "llama")
+        "ollama",
+        2 * GIB,
+        "Q4_K_M",
+        "llama",
+    )
     assert llama.parameters == 3_212_749_888 and llama.context_length == 131072
     assert llama.extra["kv"] == {"layers": 28, "kv_heads": 8, "key_length": 128, "value_length": 128}
     assert "running" not in llama.extra
@@ -106,8 +110,14 @@ async def test_answer_streams_with_the_daemons_own_figures(engine, daemon) -> No
     assert final.gen_s == pytest.approx(0.25) and final.tokens_per_s == pytest.approx(16)
     assert final.prompt_s == pytest.approx(0.13) and final.load_s == pytest.approx(0.5)
     body = daemon.requests[-1].body
-    assert body["options"] == {"temperature": 0.2, "top_p": 0.9, "num_predict": 64, "seed": 7,
-                               "stop": ["###"], "num_ctx": 8192}
+    assert body["options"] == {
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "num_predict": 64,
+        "seed": 7,
+        "stop": ["###"],
+        "num_ctx": 8192,
+    }
     assert body["messages"] == [{"role": "user", "content": "hi"}] and body["stream"] is True
 
 
@@ -363,7 +373,11 @@ async def test_think_is_sent_as_the_model_allows(engine, thinking_daemon) -> Non
         return body.get("think", "absent"), events
 
     value, events = await think_sent("qwen3:8b", "off")
-    assert value is False and not any(isinstance(e, ReasoningPiece) for e in events) and events[-1].reasoning_tokens is None
+    assert (
+        value is False
+        and not any(isinstance(e, ReasoningPiece) for e in events)
+        and events[-1].reasoning_tokens is None
+    )
     assert (await think_sent("qwen3:8b", "on"))[0] is True
     assert (await think_sent("qwen3:8b", "high"))[0] is True  # No levels: a level means on.
     assert (await think_sent("gpt-oss:20b", "low"))[0] == "low"
@@ -399,8 +413,11 @@ def test_think_ability_from_older_daemons_without_the_levels_object() -> None:
 
 
 async def test_reasoning_goes_back_only_when_the_turn_carries_it(engine, thinking_daemon) -> None:
-    turns = [ChatTurn(Role.USER, "hi"), ChatTurn(Role.ASSISTANT, "Hello", reasoning="greet back"),
-             ChatTurn(Role.USER, "again")]
+    turns = [
+        ChatTurn(Role.USER, "hi"),
+        ChatTurn(Role.ASSISTANT, "Hello", reasoning="greet back"),
+        ChatTurn(Role.USER, "again"),
+    ]
     async with aclosing(engine.chat("qwen3:8b", turns, GenerationOptions())) as stream:
         async for _ in stream:
             pass

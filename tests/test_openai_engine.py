@@ -53,9 +53,16 @@ async def collect(engine, model="qwen2.5-7b-instruct", options=DEFAULT_OPTIONS):
 
 
 def test_presets_and_configured_servers() -> None:
-    config = Config(servers=[ServerConfig(preset="lmstudio"), ServerConfig(preset="vllm", name="gpu"),
-                             ServerConfig(preset="nope"), ServerConfig(name="bare"),
-                             ServerConfig(preset="localai"), ServerConfig(preset="llama-server")])
+    config = Config(
+        servers=[
+            ServerConfig(preset="lmstudio"),
+            ServerConfig(preset="vllm", name="gpu"),
+            ServerConfig(preset="nope"),
+            ServerConfig(name="bare"),
+            ServerConfig(preset="localai"),
+            ServerConfig(preset="llama-server"),
+        ]
+    )
     engines = configured_servers(config, {})
     assert list(engines) == ["lmstudio", "gpu", "nope", "bare", "localai", "llama-server"]
     assert engines["lmstudio"].base_url == "http://localhost:1234/v1" == PRESETS["lmstudio"]
@@ -83,7 +90,13 @@ async def test_models_and_a_streamed_answer(engine, server) -> None:
     assert final.stop_reason == "stop" and final.ttft_s is not None
     body = server.requests[-1].body
     assert body["stream"] is True and body["messages"] == [{"role": "user", "content": "hi"}]
-    assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"], body["stop"]) == (0.3, 0.8, 50, 1, ["END"])
+    assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"], body["stop"]) == (
+        0.3,
+        0.8,
+        50,
+        1,
+        ["END"],
+    )
 
 
 async def test_server_without_stream_options_still_answers(engine, server) -> None:
@@ -289,8 +302,11 @@ async def test_a_model_that_thinks_with_think_off_is_reported(engine, server) ->
 
 
 async def test_reasoning_goes_back_only_when_the_turn_carries_it(engine, server) -> None:
-    turns = [ChatTurn(Role.USER, "hi"), ChatTurn(Role.ASSISTANT, "Hello", reasoning="greet"),
-             ChatTurn(Role.ASSISTANT, "Plain")]
+    turns = [
+        ChatTurn(Role.USER, "hi"),
+        ChatTurn(Role.ASSISTANT, "Hello", reasoning="greet"),
+        ChatTurn(Role.ASSISTANT, "Plain"),
+    ]
     async with aclosing(engine.chat("qwen2.5-7b-instruct", turns, GenerationOptions())) as stream:
         [event async for event in stream]
     sent = server.requests[-1].body["messages"]
@@ -308,7 +324,9 @@ async def test_an_image_goes_as_a_data_url_part_of_the_user_content(engine, serv
         choice = ModelChoice("lmstudio", "qwen2.5-7b-instruct")
         assert engine.supports_images(choice.name) is None  # The server decides.
         conversation = service.new_conversation(choice)
-        async with aclosing(service.send(conversation.id, "what is this?", choice, attachments=[notes, shot])) as updates:
+        async with aclosing(
+            service.send(conversation.id, "what is this?", choice, attachments=[notes, shot])
+        ) as updates:
             [u async for u in updates]
         assert store.list_messages(conversation.id)[-1].status is MessageStatus.COMPLETE
     text, image = server.requests[-1].body["messages"][-1]["content"]

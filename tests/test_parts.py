@@ -33,8 +33,7 @@ def test_parts_are_kept_in_order_with_their_place_in_the_text(store: HistoryStor
     store.update_part(thought.id, text="Let me think harder")
     store.update_part(call.id, data={"name": "weather", "state": "done"})
     final = store.finish_message(answer.id, content="Sunny", status=MessageStatus.COMPLETE)
-    assert [(p.kind, p.seq, p.offset) for p in final.parts] == [
-        (PartKind.REASONING, 0, 0), (PartKind.TOOL_CALL, 1, 5)]
+    assert [(p.kind, p.seq, p.offset) for p in final.parts] == [(PartKind.REASONING, 0, 0), (PartKind.TOOL_CALL, 1, 5)]
     assert final.reasoning == "Let me think harder"
     assert final.parts[1].data == {"name": "weather", "state": "done"}
     assert store.list_messages(conversation.id)[0].parts == final.parts
@@ -72,8 +71,14 @@ def test_export_and_import_carry_reasoning_and_attachments(store: HistoryStore, 
     store.add_message(conversation.id, Role.USER, "what is this?", parts=[(image, b"\x89PNG fake")])
     answer = store.add_message(conversation.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING)
     thought = store.add_part(answer.id, MessagePart(PartKind.REASONING, text="It looks like a PNG."))
-    store.finish_message(answer.id, content="A picture.", status=MessageStatus.COMPLETE,
-                         reasoning_tokens=5, reasoning_estimated=True, parts=[thought])
+    store.finish_message(
+        answer.id,
+        content="A picture.",
+        status=MessageStatus.COMPLETE,
+        reasoning_tokens=5,
+        reasoning_estimated=True,
+        parts=[thought],
+    )
     doc = portable.document(store, conversation.id)
     assert doc["messages"][1]["reasoning"] == "It looks like a PNG."
     markdown = portable.to_markdown(doc)
@@ -90,8 +95,12 @@ def test_export_and_import_carry_reasoning_and_attachments(store: HistoryStore, 
 
 
 def test_a_version_1_export_with_a_reasoning_field_imports_it(store: HistoryStore) -> None:
-    doc = {"format": portable.FORMAT, "version": 1, "conversation": {"title": "old"}, "messages": [
-        {"role": "assistant", "content": "42", "reasoning": "deep thought"}]}
+    doc = {
+        "format": portable.FORMAT,
+        "version": 1,
+        "conversation": {"title": "old"},
+        "messages": [{"role": "assistant", "content": "42", "reasoning": "deep thought"}],
+    }
     conversation, messages, blobs = portable.parse(doc)
     assert messages[0].reasoning == "deep thought" and blobs == {}
 
@@ -117,12 +126,16 @@ async def test_reasoning_streams_apart_from_the_answer_and_is_kept(store: Histor
     assert stored.reasoning_tokens == 2 and stored.reasoning_ttft_s is not None
     assert stored.ttft_s >= stored.reasoning_ttft_s
     # Later turns send the answer without its reasoning.
-    turns, _ = service.fitted_turns(store.get_conversation(conversation.id), stored.id, ModelChoice("fake", "fake-model"))
+    turns, _ = service.fitted_turns(
+        store.get_conversation(conversation.id), stored.id, ModelChoice("fake", "fake-model")
+    )
     assert turns[-1].content == "The answer" and "Hmm" not in turns[-1].content
 
 
 async def test_reasoning_is_committed_as_it_arrives_and_kept_on_cancel(store: HistoryStore, tmp_path: Path) -> None:
-    engine = ScriptedEngine(script=fixed_script("never shown"), reasoning=[f"step {n}. " for n in range(200)], delay=0.01)
+    engine = ScriptedEngine(
+        script=fixed_script("never shown"), reasoning=[f"step {n}. " for n in range(200)], delay=0.01
+    )
     service = _service(store, engine, interval=0.05)
     conversation = service.new_conversation()
     seen: list[str] = []
@@ -158,7 +171,9 @@ async def test_think_off_is_passed_to_the_engine(store: HistoryStore) -> None:
     assert "ReasoningUpdate" not in kinds and engine.requests[-1][2].think == "off"
 
 
-async def test_a_refused_final_save_keeps_the_reasoning_for_later(store: HistoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_refused_final_save_keeps_the_reasoning_for_later(
+    store: HistoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tui.store import StoreFull
 
     engine = ScriptedEngine(script=fixed_script("done"), reasoning=["kept in memory"])

@@ -77,8 +77,9 @@ def test_exports_are_created_private(paths: Paths, history: int, tmp_path: Path)
     assert [mode(p) for p in written] == [0o600, 0o600] and mode(tmp_path / "exports") == 0o700
 
 
-def test_a_backups_partial_file_is_private_before_anything_is_written(paths: Paths, history: int,
-                                                                       tmp_path: Path, monkeypatch) -> None:
+def test_a_backups_partial_file_is_private_before_anything_is_written(
+    paths: Paths, history: int, tmp_path: Path, monkeypatch
+) -> None:
     seen: list[tuple[int, int]] = []
     real_connect = sqlite3.connect
 
@@ -118,8 +119,12 @@ def test_export_to_a_terminal_is_made_safe_and_to_a_pipe_is_exact(paths: Paths, 
     assert piped.returncode == 0 and HOSTILE.encode() in piped.stdout
     primary, secondary = pty.openpty()
     try:
-        process = subprocess.Popen([sys.executable, "-m", "tui", "export", str(history), "--format", "md"],
-                                   stdout=secondary, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui", "export", str(history), "--format", "md"],
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         os.close(secondary)
         shown = b""
         while True:

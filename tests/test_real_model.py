@@ -27,8 +27,11 @@ def lchat_process(lchat_home: Path, *args: str) -> subprocess.Popen[bytes]:
     lchat_home.mkdir(parents=True, exist_ok=True)
     (lchat_home / "config.toml").write_text(DETERMINISTIC)
     return subprocess.Popen(
-        [sys.executable, "-m", "tui", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, env=dict(os.environ),
+        [sys.executable, "-m", "tui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ),
     )
 
 

@@ -25,23 +25,34 @@ QWEN3 = (
 QWEN3_NO_THINK = "Hello! How can I help you today?"
 """Qwen3 with enable_thinking false: the template closed an empty block in the prompt."""
 DEEPSEEK_R1_OPENED = (
-    "Okay, so I need to figure out 2+2. Let me think... <that is> 4.\n\nWait, yes, 4.\n</think>\n\n"
-    "2 + 2 = **4**."
+    "Okay, so I need to figure out 2+2. Let me think... <that is> 4.\n\nWait, yes, 4.\n</think>\n\n2 + 2 = **4**."
 )
 """A DeepSeek-R1 update: its template ends the prompt with `<think>\\n`, so only `</think>` comes."""
 GPT_OSS = (
-    "<|channel|>analysis<|message|>User asks: \"What is 2+2?\" Simple. Answer 4. Use <|> no markup."
+    '<|channel|>analysis<|message|>User asks: "What is 2+2?" Simple. Answer 4. Use <|> no markup.'
     "<|end|><|start|>assistant<|channel|>final<|message|>2 + 2 = 4. Written as a < b when a=3."
 )
 
 RECORDED: list[tuple[str, str, str, object]] = [
-    ("qwen3", QWEN3, ("Okay, the user asks what 2+2 is. Simple arithmetic: 2 plus 2 gives 4.\n"
-                      "Should I mention <b> tags? No."), "The answer is **4**.\n\nAnything else?"),
+    (
+        "qwen3",
+        QWEN3,
+        ("Okay, the user asks what 2+2 is. Simple arithmetic: 2 plus 2 gives 4.\nShould I mention <b> tags? No."),
+        "The answer is **4**.\n\nAnything else?",
+    ),
     ("qwen3-off", QWEN3_NO_THINK, "", QWEN3_NO_THINK),
-    ("deepseek-r1-opened", DEEPSEEK_R1_OPENED,
-     "Okay, so I need to figure out 2+2. Let me think... <that is> 4.\n\nWait, yes, 4.", "2 + 2 = **4**."),
-    ("gpt-oss", GPT_OSS, "User asks: \"What is 2+2?\" Simple. Answer 4. Use <|> no markup.",
-     "2 + 2 = 4. Written as a < b when a=3."),
+    (
+        "deepseek-r1-opened",
+        DEEPSEEK_R1_OPENED,
+        "Okay, so I need to figure out 2+2. Let me think... <that is> 4.\n\nWait, yes, 4.",
+        "2 + 2 = **4**.",
+    ),
+    (
+        "gpt-oss",
+        GPT_OSS,
+        'User asks: "What is 2+2?" Simple. Answer 4. Use <|> no markup.',
+        "2 + 2 = 4. Written as a < b when a=3.",
+    ),
 ]
 
 
@@ -123,9 +134,11 @@ def test_harmony_without_markers_is_answer_text() -> None:
 
 
 def test_harmony_commentary_and_constrained_final_are_answer() -> None:
-    raw = ("<|channel|>analysis<|message|>think<|end|><|start|>assistant<|channel|>commentary<|message|>"
-           "Let me check.<|end|><|start|>assistant<|channel|>final <|constrain|>json<|message|>{\"a\": 1}")
-    assert run(HarmonySplitter(), [raw])[:2] == ("think", "Let me check.{\"a\": 1}")
+    raw = (
+        "<|channel|>analysis<|message|>think<|end|><|start|>assistant<|channel|>commentary<|message|>"
+        'Let me check.<|end|><|start|>assistant<|channel|>final <|constrain|>json<|message|>{"a": 1}'
+    )
+    assert run(HarmonySplitter(), [raw])[:2] == ("think", 'Let me check.{"a": 1}')
 
 
 def test_the_splitter_follows_the_template() -> None:
@@ -142,4 +155,6 @@ def test_thinking_follows_the_template() -> None:
     assert template_thinking("{{ messages }}") == {"thinking": False}
     assert template_thinking("{% if enable_thinking is false %}<think>\n\n</think>{% endif %}") == {"thinking": True}
     assert template_thinking("Reasoning: {{ reasoning_effort }}<|channel|>") == {
-        "thinking": True, "think_levels": ["low", "medium", "high"]}
+        "thinking": True,
+        "think_levels": ["low", "medium", "high"],
+    }

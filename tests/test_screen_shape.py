@@ -21,8 +21,9 @@ def ui_modules() -> list[str]:
 
 def test_no_ui_module_is_over_300_lines() -> None:
     root = Path(tui.ui.__file__).parent
-    sizes = {str(path.relative_to(root)): len(path.read_text(encoding="utf-8").splitlines())
-             for path in root.rglob("*.py")}
+    sizes = {
+        str(path.relative_to(root)): len(path.read_text(encoding="utf-8").splitlines()) for path in root.rglob("*.py")
+    }
     assert sizes and {name: lines for name, lines in sizes.items() if lines > MAX_LINES} == {}
 
 
@@ -35,4 +36,3 @@ def test_screens_have_no_mixins() -> None:
                 continue
             lchat_bases = [base for base in cls.__mro__[1:] if base.__module__.split(".")[0] == "tui"]
             assert lchat_bases == [], f"{cls.__name__} inherits from {lchat_bases}"
-

@@ -40,13 +40,16 @@ def test_linear_ramp_is_exact() -> None:
 
 def test_sine_wave_sampled_once_a_second() -> None:
     """A load that swings 100..300 W over a minute, sampled at 1 Hz: within 0.2% of the true value."""
+
     def power(t: float) -> float:
         return 200 + 100 * math.sin(2 * math.pi * t / 60)
 
     trace = [(float(t), power(t)) for t in range(0, 91)]
     start, end = 3.3, 87.6
-    exact = (200 * (end - start) - 100 * 60 / (2 * math.pi)
-             * (math.cos(2 * math.pi * end / 60) - math.cos(2 * math.pi * start / 60))) / 3600
+    exact = (
+        200 * (end - start)
+        - 100 * 60 / (2 * math.pi) * (math.cos(2 * math.pi * end / 60) - math.cos(2 * math.pi * start / 60))
+    ) / 3600
     assert integrate_wh(trace, start, end) == pytest.approx(exact, rel=2e-3)
 
 
@@ -132,6 +135,7 @@ def test_meter_starts_the_sampling_thread_and_stops_it() -> None:
 
 
 # What ChatService does with it
+
 
 class FixedEnergy:
     def __init__(self, wh: float | None = 0.25, fail: bool = False) -> None:

@@ -27,6 +27,7 @@ def sample(*gpus: GpuReading, cpu: CpuReading | None = None, generating: bool = 
 
 # Sampler
 
+
 def test_readers_are_merged_and_gpus_numbered_in_order() -> None:
     nvidia = ScriptedReader(Partial(gpus=(gpu(), GpuReading(1, "nvidia", "second"))))
     amd = ScriptedReader(Partial(gpus=(GpuReading(0, "amd", "radeon"),)))
@@ -57,6 +58,7 @@ def test_power_adds_gpus_and_cpu_package() -> None:
 
 
 # Monitor
+
 
 def test_thread_samples_while_someone_listens_and_stops_after() -> None:
     monitor = scripted_monitor([[gpu(util_percent=50)]], interval_s=0.01)
@@ -112,6 +114,7 @@ def test_history_falls_back_to_the_cpu_and_skips_gaps() -> None:
 
 # Warnings
 
+
 @pytest.mark.parametrize("temp, expected", [(80, None), (82, False), (87, True), (91, True)])
 def test_temperature_near_and_past_slowdown(temp, expected) -> None:
     alerts = alerts_for(sample(gpu(temp_c=temp, temp_slowdown_c=87)), Limits(temp_margin_c=5))
@@ -123,8 +126,11 @@ def test_temperature_near_and_past_slowdown(temp, expected) -> None:
 
 
 def test_throttling_vram_and_swap() -> None:
-    taken = sample(gpu(throttle=("thermal", "power"), vram_used=96, vram_total=100),
-                   cpu=CpuReading(swap_io_bytes_s=4 * 2**20), generating=True)
+    taken = sample(
+        gpu(throttle=("thermal", "power"), vram_used=96, vram_total=100),
+        cpu=CpuReading(swap_io_bytes_s=4 * 2**20),
+        generating=True,
+    )
     texts = [alert.text for alert in alerts_for(taken)]
     assert "GPU0 throttling (thermal)" in texts and "GPU0 throttling (power)" in texts
     assert "GPU0 VRAM 96% full" in texts
@@ -142,9 +148,13 @@ def test_cpu_near_its_limit() -> None:
 
 # lchat stats
 
+
 def cli_monitor(**kwargs) -> StatsMonitor:
-    return scripted_monitor([[gpu(util_percent=77, temp_c=85, temp_slowdown_c=87, power_w=123.4)]],
-                            CpuReading(util_percent=9, ram_used=2**30, ram_total=2**34), **kwargs)
+    return scripted_monitor(
+        [[gpu(util_percent=77, temp_c=85, temp_slowdown_c=87, power_w=123.4)]],
+        CpuReading(util_percent=9, ram_used=2**30, ram_total=2**34),
+        **kwargs,
+    )
 
 
 def test_stats_command_prints_one_snapshot(monkeypatch, capsys) -> None:

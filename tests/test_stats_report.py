@@ -13,9 +13,21 @@ from tui.stats.report import cpu_lines, gpu_lines, summary, text_report, to_json
 from tui.stats.sample import CpuReading, GpuProcess, GpuReading, RemoteModel, RemoteStats, StatsSample
 
 FULL = GpuReading(
-    0, "nvidia", "RTX 4090", util_percent=45, vram_used=20 * 2**30, vram_total=24 * 2**30, temp_c=67,
-    temp_slowdown_c=87, power_w=215, power_limit_w=450, fan_percent=30, sm_clock_mhz=2520, mem_clock_mhz=10501,
-    throttle=("power",), processes=(GpuProcess(42, "python3", 18 * 2**30, ours=True), GpuProcess(7, "Xorg", None)),
+    0,
+    "nvidia",
+    "RTX 4090",
+    util_percent=45,
+    vram_used=20 * 2**30,
+    vram_total=24 * 2**30,
+    temp_c=67,
+    temp_slowdown_c=87,
+    power_w=215,
+    power_limit_w=450,
+    fan_percent=30,
+    sm_clock_mhz=2520,
+    mem_clock_mhz=10501,
+    throttle=("power",),
+    processes=(GpuProcess(42, "python3", 18 * 2**30, ours=True), GpuProcess(7, "Xorg", None)),
 )
 
 
@@ -38,8 +50,9 @@ def test_gpu_lines_fit_a_narrow_pane() -> None:
 def test_unreported_metrics_leave_no_empty_words() -> None:
     bare = GpuReading(1, "amd", "Radeon", util_percent=3)
     assert [text for text, _ in gpu_lines(bare)] == ["GPU1 Radeon", "util 3%"]
-    assert [text for text, _ in gpu_lines(GpuReading(0, "nvidia", "x", error="GPU is lost"))][-1] == \
-        "not answering: GPU is lost"
+    assert [text for text, _ in gpu_lines(GpuReading(0, "nvidia", "x", error="GPU is lost"))][
+        -1
+    ] == "not answering: GPU is lost"
 
 
 def test_untrusted_names_cannot_steer_the_terminal() -> None:
@@ -48,17 +61,28 @@ def test_untrusted_names_cannot_steer_the_terminal() -> None:
 
 
 def test_cpu_lines_and_summary() -> None:
-    cpu = CpuReading(util_percent=12, ram_used=12 * 2**30, ram_total=64 * 2**30, swap_used=0, swap_total=8 * 2**30,
-                     temp_c=55, package_power_w=35)
-    assert [text for text, _ in cpu_lines(cpu)] == ["CPU 12% · 55°C · 35 W", "RAM  12.0/64.0 GiB",
-                                                    "swap 0.0/8.0 GiB"]
+    cpu = CpuReading(
+        util_percent=12,
+        ram_used=12 * 2**30,
+        ram_total=64 * 2**30,
+        swap_used=0,
+        swap_total=8 * 2**30,
+        temp_c=55,
+        package_power_w=35,
+    )
+    assert [text for text, _ in cpu_lines(cpu)] == ["CPU 12% · 55°C · 35 W", "RAM  12.0/64.0 GiB", "swap 0.0/8.0 GiB"]
     taken = StatsSample(time=0, wall=0, gpus=(FULL,), cpu=cpu)
     assert summary(taken) == "GPU0 45% 67°C 215W 20.0/24.0G · CPU 12% 55°C · RAM 12.0/64.0G"
 
 
 def test_text_report_and_json() -> None:
-    taken = StatsSample(time=5, wall=1_700_000_000.0, gpus=(FULL,), cpu=CpuReading(util_percent=1),
-                        missing=("no CPU temperature sensor",))
+    taken = StatsSample(
+        time=5,
+        wall=1_700_000_000.0,
+        gpus=(FULL,),
+        cpu=CpuReading(util_percent=1),
+        missing=("no CPU temperature sensor",),
+    )
     alerts = alerts_for(taken)
     report = text_report(taken, alerts)
     assert report.splitlines()[0] == "• GPU0 throttling (power)"
@@ -71,10 +95,16 @@ def test_text_report_and_json() -> None:
 
 NOW = 1717537111.0  # 2024-06-04T14:38:31-07:00
 OLLAMA_LIST = [  # as OllamaEngine lists them: /api/ps folded into extra["running"]
-    ModelInfo(name="llama3:8b", backend="ollama", extra={"running": {
-        "size": 6_000_000_000, "size_vram": 4_500_000_000, "expires_at": NOW + 300.84}}),
-    ModelInfo(name="nomic-embed-text:latest", backend="ollama", extra={"running": {
-        "size": 500_000_000, "size_vram": 500_000_000, "expires_at": 10_906_502_400.0}}),  # year 2315
+    ModelInfo(
+        name="llama3:8b",
+        backend="ollama",
+        extra={"running": {"size": 6_000_000_000, "size_vram": 4_500_000_000, "expires_at": NOW + 300.84}},
+    ),
+    ModelInfo(
+        name="nomic-embed-text:latest",
+        backend="ollama",
+        extra={"running": {"size": 500_000_000, "size_vram": 500_000_000, "expires_at": 10_906_502_400.0}},
+    ),  # year 2315
     ModelInfo(name="qwen2.5:7b", backend="ollama"),  # listed, not loaded
     ModelInfo(name="other", backend="lmstudio"),
 ]

@@ -50,24 +50,28 @@ class Clock:
 
 # AMD
 
+
 def amd_card(root: Path, card: str, *, vendor: str = "0x1002", power_file: str = "power1_average", **extra) -> None:
     device = f"sys/class/drm/{card}/device"
     hwmon = f"{device}/hwmon/hwmon3"
-    write(root, {
-        f"{device}/vendor": vendor,
-        f"{device}/gpu_busy_percent": 87,
-        f"{device}/mem_info_vram_used": 6 * 2**30,
-        f"{device}/mem_info_vram_total": 16 * 2**30,
-        f"{hwmon}/name": "amdgpu",
-        f"{hwmon}/temp1_label": "edge",
-        f"{hwmon}/temp1_input": 71000,
-        f"{hwmon}/temp1_crit": 100000,
-        f"{hwmon}/temp2_label": "junction",
-        f"{hwmon}/temp2_input": 88000,
-        f"{hwmon}/{power_file}": 187_000_000,
-        f"{hwmon}/power1_cap": 250_000_000,
-        **{f"{device}/{name}": value for name, value in extra.items()},
-    })
+    write(
+        root,
+        {
+            f"{device}/vendor": vendor,
+            f"{device}/gpu_busy_percent": 87,
+            f"{device}/mem_info_vram_used": 6 * 2**30,
+            f"{device}/mem_info_vram_total": 16 * 2**30,
+            f"{hwmon}/name": "amdgpu",
+            f"{hwmon}/temp1_label": "edge",
+            f"{hwmon}/temp1_input": 71000,
+            f"{hwmon}/temp1_crit": 100000,
+            f"{hwmon}/temp2_label": "junction",
+            f"{hwmon}/temp2_input": 88000,
+            f"{hwmon}/{power_file}": 187_000_000,
+            f"{hwmon}/power1_cap": 250_000_000,
+            **{f"{device}/{name}": value for name, value in extra.items()},
+        },
+    )
 
 
 def test_amd_cards_from_sysfs(tmp_path: Path) -> None:
@@ -86,8 +90,7 @@ def test_amd_cards_from_sysfs(tmp_path: Path) -> None:
 
 
 def test_amd_card_without_hwmon_reports_what_it_has(tmp_path: Path) -> None:
-    write(tmp_path, {"sys/class/drm/card0/device/vendor": "0x1002",
-                     "sys/class/drm/card0/device/gpu_busy_percent": 3})
+    write(tmp_path, {"sys/class/drm/card0/device/vendor": "0x1002", "sys/class/drm/card0/device/gpu_busy_percent": 3})
     (gpu,) = AmdReader(tmp_path).read().gpus
     assert gpu.util_percent == 3 and gpu.temp_c is None and gpu.power_w is None and gpu.vram_used is None
 
@@ -108,6 +111,7 @@ def test_amd_card_that_goes_away(tmp_path: Path) -> None:
 
 
 # CPU
+
 
 def cpu_tree(root: Path, *, rapl: bool = True, sensor: str = "coretemp") -> None:
     files: dict[str, str | int] = {
@@ -153,8 +157,13 @@ def test_cpu_temperature_power_memory_and_swap(tmp_path: Path) -> None:
     assert (first.cpu.swap_used, first.cpu.swap_total) == (2**30, 4 * 2**30)
     assert first.absent == () and first.problems == ()
     clock.now += 2
-    write(tmp_path, {"sys/class/powercap/intel-rapl:0/energy_uj": 61_000_000,  # +60 J
-                     "sys/class/powercap/intel-rapl:1/energy_uj": 43_000_000})  # +40 J
+    write(
+        tmp_path,
+        {
+            "sys/class/powercap/intel-rapl:0/energy_uj": 61_000_000,  # +60 J
+            "sys/class/powercap/intel-rapl:1/energy_uj": 43_000_000,
+        },
+    )  # +40 J
     ps.swap = SimpleNamespace(total=4 * 2**30, used=2**30, sin=3 * 2**20, sout=2**20)
     second = reader.read()
     assert second.cpu.package_power_w == pytest.approx(50.0)  # 100 J over 2 s, both packages
@@ -164,14 +173,24 @@ def test_cpu_temperature_power_memory_and_swap(tmp_path: Path) -> None:
 
 def test_rapl_counter_wrapping_around(tmp_path: Path) -> None:
     cpu_tree(tmp_path)
-    write(tmp_path, {"sys/class/powercap/intel-rapl:0/max_energy_range_uj": 10_000_000,
-                     "sys/class/powercap/intel-rapl:0/energy_uj": 9_000_000})
+    write(
+        tmp_path,
+        {
+            "sys/class/powercap/intel-rapl:0/max_energy_range_uj": 10_000_000,
+            "sys/class/powercap/intel-rapl:0/energy_uj": 9_000_000,
+        },
+    )
     clock = Clock()
     reader = CpuReader(tmp_path, psutil=FakePsutil(), clock=clock)
     reader.read()
     clock.now += 1
-    write(tmp_path, {"sys/class/powercap/intel-rapl:0/energy_uj": 2_000_000,  # wrapped: +3 J
-                     "sys/class/powercap/intel-rapl:1/energy_uj": 3_000_000})  # unchanged
+    write(
+        tmp_path,
+        {
+            "sys/class/powercap/intel-rapl:0/energy_uj": 2_000_000,  # wrapped: +3 J
+            "sys/class/powercap/intel-rapl:1/energy_uj": 3_000_000,
+        },
+    )  # unchanged
     assert reader.read().cpu.package_power_w == pytest.approx(3.0)
 
 

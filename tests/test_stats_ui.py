@@ -24,8 +24,15 @@ CPU = CpuReading(util_percent=12, ram_used=12 * 2**30, ram_total=64 * 2**30, tem
 
 
 def card(temp: float = 60, **figures) -> GpuReading:
-    defaults = dict(util_percent=45, vram_used=8 * 2**30, vram_total=24 * 2**30, temp_slowdown_c=87, power_w=215,
-                    power_limit_w=450, processes=(GpuProcess(4242, "engine", 6 * 2**30, ours=True),))
+    defaults = dict(
+        util_percent=45,
+        vram_used=8 * 2**30,
+        vram_total=24 * 2**30,
+        temp_slowdown_c=87,
+        power_w=215,
+        power_limit_w=450,
+        processes=(GpuProcess(4242, "engine", 6 * 2**30, ours=True),),
+    )
     return GpuReading(0, "nvidia", "RTX 4090", temp_c=temp, **{**defaults, **figures})
 
 
@@ -56,7 +63,7 @@ async def test_pane_shows_readings_and_sparklines(open_services) -> None:
         assert "GPU0 RTX 4090" in text and "util 90% · VRAM 8.0/24.0 GiB" in text and "215/450 W" in text
         assert "CPU 12% · 55°C · 35 W" in text
         # The engine's own process is marked, and styled apart from the others.
-        ours = next(span for span in readings.spans if "◆ 4242 engine" in text[span.start:span.end])
+        ours = next(span for span in readings.spans if "◆ 4242 engine" in text[span.start : span.end])
         assert ours.style
         assert pane.query_one("#spark-util").data == [10, 50, 90]
         assert str(pane.query_one(".spark-util .label").render()) == "GPU util 90%"
@@ -77,7 +84,9 @@ async def test_a_warning_appears_when_a_threshold_is_crossed(open_services) -> N
         monitor.tick()
         await pilot.pause()
         assert pane_text(app, ".severe").splitlines() == [
-            "! GPU0 at 90°C: past its slowdown point (87°C)", "! GPU0 throttling (thermal)"]
+            "! GPU0 at 90°C: past its slowdown point (87°C)",
+            "! GPU0 throttling (thermal)",
+        ]
         assert pane_text(app, ".warnings") == ""
 
 
@@ -158,8 +167,10 @@ async def test_remote_backend_note_and_figures(open_services) -> None:
         pane.show_remote(RemoteStats("ollama", "gpu-box:11434", (RemoteModel("llama3:8b", 100, 75, None),)))
         await pilot.pause()
         lines = pane_text(app, ".remote").splitlines()
-        assert lines == ["ollama runs on gpu-box:11434: the figures below are this machine's, not the server's.",
-                         "llama3:8b: 75% in VRAM (0.0 GiB), no expiry"]
+        assert lines == [
+            "ollama runs on gpu-box:11434: the figures below are this machine's, not the server's.",
+            "llama3:8b: 75% in VRAM (0.0 GiB), no expiry",
+        ]
         assert "GPU0 RTX 4090" in str(pane.query_one(".readings").render())  # local figures stay
         pane.show_remote(None)
         await pilot.pause()
@@ -220,8 +231,18 @@ async def test_each_answer_shows_prompt_tokens_and_energy(open_services) -> None
 
 
 def test_header_and_energy_label() -> None:
-    message = ChatMessage(1, 1, Role.ASSISTANT, "x", model="m", prompt_tokens=12, completion_tokens=87,
-                          ttft_s=0.12, gen_s=2.0, energy_wh=0.42)
+    message = ChatMessage(
+        1,
+        1,
+        Role.ASSISTANT,
+        "x",
+        model="m",
+        prompt_tokens=12,
+        completion_tokens=87,
+        ttft_s=0.12,
+        gen_s=2.0,
+        energy_wh=0.42,
+    )
     assert str(header_text(message)) == "Assistant · m · 87 tok (prompt 12) · 43.5 tok/s · TTFT 120 ms · 0.42 Wh"
     assert [energy_label(wh) for wh in (0.0031, 0.25, 3.456, 42.4)] == ["3.1 mWh", "0.25 Wh", "3.46 Wh", "42 Wh"]
     assert isinstance(header_text(message), Text)

@@ -112,9 +112,7 @@ def test_garbage_file_is_corrupt(db_path: Path) -> None:
     assert str(db_path) in str(caught.value)
 
 
-def test_failed_migration_keeps_the_old_version(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_migration_keeps_the_old_version(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     HistoryStore.open(db_path).close()
     known = len(schema.MIGRATIONS)
 
@@ -139,8 +137,7 @@ def test_a_schema_1_file_upgrades_without_loss(db_path: Path) -> None:
     conn.execute("PRAGMA user_version = 1")
     conn.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'from v1', 0, 0)")
     conn.execute(
-        "INSERT INTO messages (conversation_id, role, content, created_at, updated_at)"
-        " VALUES (1, 'user', 'kept', 0, 0)"
+        "INSERT INTO messages (conversation_id, role, content, created_at, updated_at) VALUES (1, 'user', 'kept', 0, 0)"
     )
     conn.execute("COMMIT")
     conn.close()
@@ -159,7 +156,10 @@ def test_a_schema_1_file_upgrades_without_loss(db_path: Path) -> None:
 
 def test_conversation_round_trip(store: HistoryStore) -> None:
     made = store.create_conversation(
-        title="Plans", model="smol", backend="llama", system_prompt="Be brief.",
+        title="Plans",
+        model="smol",
+        backend="llama",
+        system_prompt="Be brief.",
         params={"temperature": 0.5},
     )
     assert store.get_conversation(made.id) == made
@@ -230,8 +230,13 @@ def test_streaming_answer_life_cycle(store: HistoryStore, db_path: Path) -> None
     assert store.list_messages(conv.id)[-1].content == "Rayleigh"
 
     done = store.finish_message(
-        answer.id, content="Rayleigh scattering.", status=MessageStatus.COMPLETE,
-        prompt_tokens=12, completion_tokens=40, ttft_s=0.1, gen_s=2.0,
+        answer.id,
+        content="Rayleigh scattering.",
+        status=MessageStatus.COMPLETE,
+        prompt_tokens=12,
+        completion_tokens=40,
+        ttft_s=0.1,
+        gen_s=2.0,
     )
     assert done.status is MessageStatus.COMPLETE
     assert (done.model, done.prompt_tokens, done.tokens_per_s) == ("smol", 12, 20.0)
@@ -359,8 +364,12 @@ def test_two_processes_append_at_once(db_path: Path) -> None:
     writers = [
         subprocess.Popen(
             [sys.executable, str(WRITER), str(db_path), str(conv.id), "200", tag],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, cwd=ROOT, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
         )
         for tag in ("a", "b")
     ]
@@ -392,8 +401,11 @@ def test_a_file_from_every_earlier_schema_upgrades_with_its_history(tmp_path: Pa
     conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'kept', 1, 1)")
     for n, role in enumerate(["user", "assistant", "user"], start=1):
-        conn.execute("INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at)"
-                     " VALUES (?, 1, ?, ?, ?, ?)", (n, role, f"zebra message {n}", n, n))
+        conn.execute(
+            "INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at)"
+            " VALUES (?, 1, ?, ?, ?, ?)",
+            (n, role, f"zebra message {n}", n, n),
+        )
     if version >= 4:  # branches exist: that lchat wrote each message's parent and the path's end
         conn.execute("UPDATE messages SET parent_id = NULLIF(id - 1, 0)")
         conn.execute("UPDATE conversations SET leaf_id = 3")

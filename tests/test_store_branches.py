@@ -161,10 +161,13 @@ def test_list_pages_pinned_first_then_newest(store: HistoryStore, monkeypatch: p
 
 def test_list_page_uses_the_index(store: HistoryStore) -> None:
     assert store._conn is not None
-    plan = " ".join(row[3] for row in store._conn.execute(
-        "EXPLAIN QUERY PLAN SELECT id FROM conversations WHERE archived = 0"
-        " AND (pinned, updated_at, id) < (1, 2.0, 3) ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT 5"
-    ))
+    plan = " ".join(
+        row[3]
+        for row in store._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM conversations WHERE archived = 0"
+            " AND (pinned, updated_at, id) < (1, 2.0, 3) ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT 5"
+        )
+    )
     assert "conversations_list" in plan and "TEMP B-TREE" not in plan
 
 
@@ -196,7 +199,10 @@ def test_a_schema_2_file_upgrades_without_loss(tmp_path: Path) -> None:
     with HistoryStore.open(path) as store:
         rust = store.get_conversation(1)
         assert rust is not None and (rust.title, rust.system_prompt, rust.params) == (
-            "Rust lifetimes", "Be brief.", {"temperature": 0.3})
+            "Rust lifetimes",
+            "Be brief.",
+            {"temperature": 0.3},
+        )
         assert not rust.pinned and not rust.archived
         messages = store.list_messages(1)
         assert [m.id for m in messages] == [1, 2, 3, 4]
@@ -213,15 +219,26 @@ def test_a_schema_2_file_upgrades_without_loss(tmp_path: Path) -> None:
     after = sqlite3.connect(path)
     assert after.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
     columns = len(old_rows[0])
-    kept = [row[:columns] for row in after.execute(
-        "SELECT id, conversation_id, role, content, status, model, backend, error, prompt_tokens,"
-        " completion_tokens, ttft_s, gen_s, writer_pid, created_at, updated_at, energy_wh"
-        " FROM messages WHERE id <= 6 ORDER BY id")]
+    kept = [
+        row[:columns]
+        for row in after.execute(
+            "SELECT id, conversation_id, role, content, status, model, backend, error, prompt_tokens,"
+            " completion_tokens, ttft_s, gen_s, writer_pid, created_at, updated_at, energy_wh"
+            " FROM messages WHERE id <= 6 ORDER BY id"
+        )
+    ]
     assert kept == old_rows
     # All but conversation 1's updated_at, which the new answer moved on.
-    assert [row for row in after.execute(
-        "SELECT id, title, model, backend, system_prompt, params, created_at, updated_at"
-        " FROM conversations WHERE id > 1 ORDER BY id")] == old_conversations[1:]
+    assert [
+        row
+        for row in after.execute(
+            "SELECT id, title, model, backend, system_prompt, params, created_at, updated_at"
+            " FROM conversations WHERE id > 1 ORDER BY id"
+        )
+    ] == old_conversations[1:]
     assert after.execute("SELECT title, params, created_at FROM conversations WHERE id = 1").fetchone() == (
-        old_conversations[0][1], old_conversations[0][5], old_conversations[0][6])
+        old_conversations[0][1],
+        old_conversations[0][5],
+        old_conversations[0][6],
+    )
     after.close()

@@ -28,19 +28,22 @@ def index_is_consistent(store: HistoryStore) -> bool:
     return True
 
 
-@pytest.mark.parametrize(("typed", "query"), [
-    ("", None),
-    ("   ", None),
-    ("py", '"py"*'),
-    ("p", '"p"'),
-    ("python ", '"python"'),
-    ("rust lifetimes", '"rust" "lifetimes"*'),
-    ('"exact phrase" tail', '"exact phrase" "tail"*'),
-    ('say "unfinished', '"say" "unfinished"'),
-    ("NEAR(a b) OR c*", '"NEAR(a" "b)" "OR" "c*"'),
-    ('a"b', '"a""b"*'),
-    ("- * ()", None),
-])
+@pytest.mark.parametrize(
+    ("typed", "query"),
+    [
+        ("", None),
+        ("   ", None),
+        ("py", '"py"*'),
+        ("p", '"p"'),
+        ("python ", '"python"'),
+        ("rust lifetimes", '"rust" "lifetimes"*'),
+        ('"exact phrase" tail', '"exact phrase" "tail"*'),
+        ('say "unfinished', '"say" "unfinished"'),
+        ("NEAR(a b) OR c*", '"NEAR(a" "b)" "OR" "c*"'),
+        ('a"b', '"a""b"*'),
+        ("- * ()", None),
+    ],
+)
 def test_typed_text_becomes_a_quoted_query(typed: str, query: str | None) -> None:
     assert fts_query(typed) == query
 
@@ -101,8 +104,11 @@ def test_search_is_newest_first_and_limited(store: HistoryStore) -> None:
 def test_search_plan_walks_the_index_backwards(store: HistoryStore) -> None:
     """Newest-first must not rank (bm25) or sort every match before the LIMIT."""
     assert store._conn is not None
-    plan = [row[3] for row in store._conn.execute(
-        "EXPLAIN QUERY PLAN SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'x'"
-        " ORDER BY rowid DESC LIMIT 50"
-    )]
+    plan = [
+        row[3]
+        for row in store._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'x'"
+            " ORDER BY rowid DESC LIMIT 50"
+        )
+    ]
     assert plan and all("TEMP B-TREE" not in step for step in plan)

@@ -25,19 +25,26 @@ def ollama_tree(root: Path, tiny: Path) -> None:
     (root / "blobs").mkdir(parents=True)
     (root / "blobs" / f"sha256-{digest}").write_bytes(data)
     (root / "blobs" / "sha256-0000template").write_text("{{ .Prompt }}")
-    manifest = {"schemaVersion": 2, "layers": [
-        {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{digest}", "size": len(data)},
-        {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:0000template", "size": 12},
-    ]}
-    for where in ("registry.ollama.ai/library/tiny/latest", "registry.ollama.ai/someone/tiny-ft/q4",
-                  "hf.co/org/repo-GGUF/Q4_K_M"):
+    manifest = {
+        "schemaVersion": 2,
+        "layers": [
+            {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{digest}", "size": len(data)},
+            {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:0000template", "size": 12},
+        ],
+    }
+    for where in (
+        "registry.ollama.ai/library/tiny/latest",
+        "registry.ollama.ai/someone/tiny-ft/q4",
+        "hf.co/org/repo-GGUF/Q4_K_M",
+    ):
         path = root / "manifests" / where
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(manifest))
     broken = root / "manifests/registry.ollama.ai/library/gone/latest"
     broken.parent.mkdir(parents=True)
-    broken.write_text(json.dumps({"layers": [{"mediaType": "application/vnd.ollama.image.model",
-                                              "digest": "sha256:missing"}]}))
+    broken.write_text(
+        json.dumps({"layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:missing"}]})
+    )
 
 
 def hf_tree(cache: Path, tiny: Path) -> Path:
@@ -72,9 +79,11 @@ def stores(tmp_path: Path) -> dict[str, Path]:
 def test_folders_follow_config_and_the_apps_own_variables(tmp_path: Path) -> None:
     home = tmp_path / "h"
     folders = store_folders(ModelsConfig(), {}, home)
-    assert folders == {"ollama": [home / ".ollama/models"],
-                       "lmstudio": [home / ".lmstudio/models", home / ".cache/lm-studio/models"],
-                       "hf": [home / ".cache/huggingface/hub"]}
+    assert folders == {
+        "ollama": [home / ".ollama/models"],
+        "lmstudio": [home / ".lmstudio/models", home / ".cache/lm-studio/models"],
+        "hf": [home / ".cache/huggingface/hub"],
+    }
     env = {"OLLAMA_MODELS": "/srv/ollama", "HF_HOME": "/srv/hf"}
     assert store_folders(ModelsConfig(), env, home)["ollama"] == [Path("/srv/ollama")]
     assert store_folders(ModelsConfig(), env, home)["hf"] == [Path("/srv/hf/hub")]
@@ -104,7 +113,8 @@ def test_each_store_alone(stores) -> None:
     only = dict(reuse_ollama_store=False, reuse_lmstudio=False, reuse_hf_cache=False)
     hf = reused_models(ModelsConfig(**(only | {"reuse_hf_cache": True})), {}, home)
     assert [(m.name, m.extra["source"], m.extra["label"]) for m in hf] == [
-        (str(stores["snapshot"]), "HF cache (org/Tiny-GGUF)", "tiny-q8_0")]  # refs/main first, mmproj skipped
+        (str(stores["snapshot"]), "HF cache (org/Tiny-GGUF)", "tiny-q8_0")
+    ]  # refs/main first, mmproj skipped
     ollama = reused_models(ModelsConfig(**(only | {"reuse_ollama_store": True})), {}, home)
     assert {m.extra["label"] for m in ollama} == {"hf.co/org/repo-GGUF:Q4_K_M"}
     (home / ".ollama/models/manifests/hf.co").rename(home / "moved-away")
@@ -117,14 +127,20 @@ async def test_the_embedded_engine_answers_from_an_ollama_blob(stores, tmp_path)
     config = ModelsConfig(reuse_lmstudio=False, reuse_hf_cache=False)
     (home / ".ollama/models/manifests/hf.co").rename(home / "moved-away")
     (home / ".ollama/models/manifests/registry.ollama.ai/someone").rename(home / "moved-too")
-    engine = EmbeddedEngine(models_dir=tmp_path / "models", include_starter=False, n_threads=1, n_ctx=256,
-                            reused=lambda: reused_models(config, {}, home))
+    engine = EmbeddedEngine(
+        models_dir=tmp_path / "models",
+        include_starter=False,
+        n_threads=1,
+        n_ctx=256,
+        reused=lambda: reused_models(config, {}, home),
+    )
     try:
         names = [m.name for m in await engine.list_models()]
         assert names == [OLLAMA_PREFIX + "tiny:latest"]
         events = []
-        async with aclosing(engine.chat(names[0], [ChatTurn(Role.USER, "hi")],
-                                        GenerationOptions(max_tokens=4, seed=1))) as stream:
+        async with aclosing(
+            engine.chat(names[0], [ChatTurn(Role.USER, "hi")], GenerationOptions(max_tokens=4, seed=1))
+        ) as stream:
             async for event in stream:
                 events.append(event)
         assert any(isinstance(e, TextPiece) for e in events) and isinstance(events[-1], Finished)

@@ -42,7 +42,7 @@ Last words."""
 
 def pieces(text: str, size: int = 3) -> list[str]:
     """Token-sized pieces, some splitting a line ending or a fence."""
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 class Host(App[None]):
@@ -91,14 +91,19 @@ async def test_streamed_text_is_all_shown_and_ends_as_a_full_render() -> None:
         await pilot.pause()
         assert not widget.query(LiveLines) and widget.source == ANSWER
         streamed_screen = screen_output(streamed)
-        streamed_blocks = [(type(block).__name__, block.source) for block in widget.query_one(Markdown).children
-                           if hasattr(block, "source")]
+        streamed_blocks = [
+            (type(block).__name__, block.source)
+            for block in widget.query_one(Markdown).children
+            if hasattr(block, "source")
+        ]
     async with fresh.run_test(size=SIZE) as pilot:
         await pilot.pause()
         fresh_screen = screen_output(fresh)
-        fresh_blocks = [(type(block).__name__, block.source)
-                        for block in fresh.query_one(StreamedMarkdown).query_one(Markdown).children
-                        if hasattr(block, "source")]
+        fresh_blocks = [
+            (type(block).__name__, block.source)
+            for block in fresh.query_one(StreamedMarkdown).query_one(Markdown).children
+            if hasattr(block, "source")
+        ]
     assert streamed_screen == fresh_screen
     assert streamed_blocks == fresh_blocks
 

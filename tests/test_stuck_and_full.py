@@ -70,8 +70,13 @@ async def test_the_history_fills_up_mid_answer(open_services) -> None:
     app = LchatApp(services)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "fill it")
-        await wait_until(pilot, lambda: len(app.screen.query(MessageView)) == 2
-                         and app.screen.query(MessageView).last().query_one(".body").source)
+        await wait_until(
+            pilot,
+            lambda: (
+                len(app.screen.query(MessageView)) == 2
+                and app.screen.query(MessageView).last().query_one(".body").source
+            ),
+        )
         limit_pages(services, None)  # the remaining 35 KB need pages the file may not have
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -108,13 +113,21 @@ async def test_a_stopped_engine_child(open_services, paths, monkeypatch) -> None
     try:
         async with app.run_test(size=SIZE) as pilot:
             await send(pilot, "Count from 1 to 300, one number per line.")
-            await wait_until(pilot, lambda: len(app.screen.query(MessageView)) == 2
-                             and len(app.screen.query(MessageView).last().query_one(".body").source) > 20)
+            await wait_until(
+                pilot,
+                lambda: (
+                    len(app.screen.query(MessageView)) == 2
+                    and len(app.screen.query(MessageView).last().query_one(".body").source) > 20
+                ),
+            )
             stopped = engine.child_pid
             os.kill(stopped, signal.SIGSTOP)
             await pilot.press("escape")
-            await wait_until(pilot, lambda: app.screen.query(MessageView).last().message.status
-                             is MessageStatus.INTERRUPTED, timeout=30)
+            await wait_until(
+                pilot,
+                lambda: app.screen.query(MessageView).last().message.status is MessageStatus.INTERRUPTED,
+                timeout=30,
+            )
             assert state_of(stopped) == "T"  # Esc came back while the child could not have said a word
             assert app.screen.query(MessageView).last().message.content
             started = time.monotonic()
@@ -126,8 +139,12 @@ async def test_a_stopped_engine_child(open_services, paths, monkeypatch) -> None
             assert time.monotonic() - started < 45  # ...without waiting out the drain on the stopped one
         (conversation,) = services.store.list_conversations()
         statuses = [m.status for m in services.store.list_messages(conversation.id)]
-        assert statuses == [MessageStatus.COMPLETE, MessageStatus.INTERRUPTED,
-                            MessageStatus.COMPLETE, MessageStatus.COMPLETE]
+        assert statuses == [
+            MessageStatus.COMPLETE,
+            MessageStatus.INTERRUPTED,
+            MessageStatus.COMPLETE,
+            MessageStatus.COMPLETE,
+        ]
     finally:
         if stopped is not None:
             try:

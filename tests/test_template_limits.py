@@ -60,8 +60,11 @@ def test_too_big_a_result_is_refused() -> None:
 TEMPLATES = {
     "memory": ("{{ 'x' * 10**9 }}", "memory"),
     "output": ("{{ messages[0]['content'] * 50000000 }}", "output passed"),  # 100 MB, within the memory
-    "endless": ("{% for i in range(100000) %}{% for j in range(100000) %}"
-                "{% for k in range(100000) %}{% endfor %}{% endfor %}{% endfor %}", "ran for more than"),
+    "endless": (
+        "{% for i in range(100000) %}{% for j in range(100000) %}"
+        "{% for k in range(100000) %}{% endfor %}{% endfor %}{% endfor %}",
+        "ran for more than",
+    ),
 }
 
 

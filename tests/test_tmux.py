@@ -126,8 +126,17 @@ def long_answer_in_tmux(lchat_home: Path) -> Iterator[tuple[str, int, int]]:
     lchat_home.mkdir(parents=True, exist_ok=True)
     (lchat_home / "config.toml").write_text("[chat]\ntemperature = 0.0\nmax_tokens = 400\n[engine]\nthreads = 1\n")
     session = f"lchat-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "40",
-         f"TERM=xterm-256color LCHAT_HOME={lchat_home} {sys.executable} -m tui")
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "100",
+        "-y",
+        "40",
+        f"TERM=xterm-256color LCHAT_HOME={lchat_home} {sys.executable} -m tui",
+    )
     try:
         wait_for(session, "Ask anything")
         tmux("send-keys", "-t", session, "-l", LONG_QUESTION)

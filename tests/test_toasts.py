@@ -163,8 +163,10 @@ async def test_server_errors_when_a_delete_fails(open_services, daemon, notified
             await app.workers.wait_for_complete()
             await pilot.pause()
             await shows_literally(pilot, notified, f"Could not delete {name}: model '")  # and what the server said
-            assert any(terminal_safe(f"Could not delete {name}: ") in note.message and "not found on Ollama" in note.message
-                       for note in notified)
+            assert any(
+                terminal_safe(f"Could not delete {name}: ") in note.message and "not found on Ollama" in note.message
+                for note in notified
+            )
             deleted.append(name)
         assert sorted(deleted) == sorted(HOSTILE)
 

@@ -101,7 +101,9 @@ async def test_refuse_in_the_modal_tells_the_model(open_services, daemon) -> Non
         main = app.screen
         await main.models_loaded.wait()
         assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
-        main.conversations.current = app.services.chat.set_tools(app.services.chat.new_conversation(main.models.current()), ["t"])
+        main.conversations.current = app.services.chat.set_tools(
+            app.services.chat.new_conversation(main.models.current()), ["t"]
+        )
         await _send(pilot, "Weather?")
         await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))
         await pilot.press("n")

@@ -8,9 +8,13 @@ from tui.tools.catalog import ToolInfo, named, resolve, selected, spec_tokens
 
 def _tools() -> list[ToolInfo]:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}}
-    return named([ToolInfo("weather", "forecast", "Forecast.", schema),
-                  ToolInfo("files", "read", "Read a file.", schema),
-                  ToolInfo("web", "read", "Read a page.", schema)])
+    return named(
+        [
+            ToolInfo("weather", "forecast", "Forecast.", schema),
+            ToolInfo("files", "read", "Read a file.", schema),
+            ToolInfo("web", "read", "Read a page.", schema),
+        ]
+    )
 
 
 def test_qualified_and_unique_bare_names_are_pre_approved() -> None:

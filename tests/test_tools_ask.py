@@ -23,7 +23,8 @@ def _config(home: Path, daemon_url: str) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
         f'[ollama]\nhosts = ["{daemon_url}"]\n'
-        f'[mcp.servers.t]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(SERVER)}]\n')
+        f"[mcp.servers.t]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(SERVER)}]\n"
+    )
 
 
 def _daemon(calls: list[dict]) -> tuple[OllamaState, object]:
@@ -44,8 +45,14 @@ def test_allowed_tool_runs_and_json_lists_the_call(lchat_home: Path) -> None:
     assert out["answer"] == "The tool said: 42"
     (call,) = out["tool_calls"]
     assert {key: call[key] for key in ("server", "tool", "arguments", "approval", "state", "result", "is_error")} == {
-        "server": "t", "tool": "add", "arguments": {"a": 20, "b": 22}, "approval": "config", "state": "done",
-        "result": "42", "is_error": False}
+        "server": "t",
+        "tool": "add",
+        "arguments": {"a": 20, "b": 22},
+        "approval": "config",
+        "state": "done",
+        "result": "42",
+        "is_error": False,
+    }
 
 
 def test_a_call_not_allowed_is_refused_on_a_pipe_and_the_model_told(lchat_home: Path) -> None:
@@ -79,7 +86,10 @@ def test_kill_9_between_call_and_result_leaves_the_call_interrupted_and_never_re
         _config(lchat_home, daemon.url)
         process = subprocess.Popen(
             [sys.executable, "-m", "tui", "ask", "-m", "qwen3:4b", "--tools", "--allow-tool", "hang", "Wait."],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while True:  # until the call is committed as approved (it is running now)
@@ -87,8 +97,9 @@ def test_kill_9_between_call_and_result_leaves_the_call_interrupted_and_never_re
             assert time.monotonic() < deadline, "the call never started"
             try:
                 with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as raw:
-                    row = raw.execute("SELECT json_extract(data, '$.state') FROM message_parts"
-                                      " WHERE kind = 'tool_call'").fetchone()
+                    row = raw.execute(
+                        "SELECT json_extract(data, '$.state') FROM message_parts WHERE kind = 'tool_call'"
+                    ).fetchone()
             except sqlite3.OperationalError:  # not created, or not migrated yet
                 row = None
             if row and row[0] == "approved":

@@ -30,8 +30,10 @@ WEATHER_CALL = [{"name": "weather", "arguments": {"city": "Oslo"}}]
 
 
 def mcp_config(**kwargs: object) -> McpConfig:
-    servers = {"t": McpServerConfig(command=sys.executable, args=[SERVER]),
-               "broken": McpServerConfig(command=sys.executable, args=[SERVER, "fail"])}
+    servers = {
+        "t": McpServerConfig(command=sys.executable, args=[SERVER]),
+        "broken": McpServerConfig(command=sys.executable, args=[SERVER, "fail"]),
+    }
     return McpConfig(servers=servers, **kwargs)  # type: ignore[arg-type]
 
 
@@ -58,8 +60,13 @@ async def tools(tmp_path: Path):
     await service.aclose()
 
 
-async def _ask(service: ChatService, conversation_id: int, model: ModelChoice, decisions: list[Decision],
-               asked: list[ApprovalRequest]) -> list[object]:
+async def _ask(
+    service: ChatService,
+    conversation_id: int,
+    model: ModelChoice,
+    decisions: list[Decision],
+    asked: list[ApprovalRequest],
+) -> list[object]:
     async def approver(request: ApprovalRequest) -> Decision:
         asked.append(request)
         return decisions.pop(0)
@@ -82,8 +89,10 @@ async def test_approved_call_runs_and_the_answer_uses_its_result(backend, tools,
         assert [request.tool.qualified for request in asked] == ["t.weather"]
         notices = [update.text for update in updates if isinstance(update, ToolNotice)]
         assert notices == ["broken: could not start: it exited (it said: cannot open the database: permission denied)"]
-        assert [update.part.data["state"] for update in updates if isinstance(update, ToolCallShown)] == \
-            ["asked", "done"]
+        assert [update.part.data["state"] for update in updates if isinstance(update, ToolCallShown)] == [
+            "asked",
+            "done",
+        ]
         assert any(isinstance(update, ToolResultShown) for update in updates)
         ended = updates[-1]
         assert isinstance(ended, AnswerEnded) and ended.message.status is MessageStatus.COMPLETE
@@ -100,7 +109,12 @@ async def test_approved_call_runs_and_the_answer_uses_its_result(backend, tools,
         assert stored.content == ended.message.content
         call, result = stored.parts_of(PartKind.TOOL_CALL)[0], stored.parts_of(PartKind.TOOL_RESULT)[0]
         assert {key: call.data[key] for key in ("server", "tool", "arguments", "approval", "state")} == {
-            "server": "t", "tool": "weather", "arguments": {"city": "Oslo"}, "approval": "user", "state": "done"}
+            "server": "t",
+            "tool": "weather",
+            "arguments": {"city": "Oslo"},
+            "approval": "user",
+            "state": "done",
+        }
         assert result.text == "Sunny, 21 C in Oslo (metric)" and result.data["id"] == call.data["id"]
         assert call.seq < result.seq
 

@@ -13,12 +13,26 @@ from tests.test_tools_servers import SERVER
 
 def test_import_claude_desktop_servers_keeps_the_config_private(lchat_home: Path, tmp_path: Path) -> None:
     servers = tmp_path / "claude_desktop_config.json"
-    servers.write_text(json.dumps({"mcpServers": {
-        "weather": {"command": sys.executable, "args": [SERVER], "env": {"UNITS": "metric", "API_KEY": "k-123"}},
-        "remote": {"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer abc"}},
-        "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
-        "broken": {"args": ["x"]},
-    }}))
+    servers.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "weather": {
+                        "command": sys.executable,
+                        "args": [SERVER],
+                        "env": {"UNITS": "metric", "API_KEY": "k-123"},
+                    },
+                    "remote": {
+                        "type": "http",
+                        "url": "http://127.0.0.1:9/mcp",
+                        "headers": {"Authorization": "Bearer abc"},
+                    },
+                    "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
+                    "broken": {"args": ["x"]},
+                }
+            }
+        )
+    )
     result = lchat("mcp", "import", str(servers))
     assert result.returncode == 0, result.stderr
     config_file = lchat_home / "config.toml"
@@ -29,8 +43,13 @@ def test_import_claude_desktop_servers_keeps_the_config_private(lchat_home: Path
     assert 'server broken skipped: needs "command" or "url"' in result.stderr
     assert "set $LCHAT_MCP_REMOTE_AUTHORIZATION to its value" in result.stderr
     written = tomllib.loads(config_file.read_text())["mcp"]["servers"]
-    assert written["weather"] == {"command": sys.executable, "args": [SERVER], "url": "",
-                                  "env": {"UNITS": "metric", "API_KEY": "k-123"}, "headers_env": {}}
+    assert written["weather"] == {
+        "command": sys.executable,
+        "args": [SERVER],
+        "url": "",
+        "env": {"UNITS": "metric", "API_KEY": "k-123"},
+        "headers_env": {},
+    }
     assert written["remote"]["headers_env"] == {"Authorization": "LCHAT_MCP_REMOTE_AUTHORIZATION"}
     assert "Bearer abc" not in config_file.read_text()
 
@@ -47,8 +66,9 @@ def test_list_shows_tools_costs_and_failed_servers(lchat_home: Path) -> None:
     lchat_home.mkdir(parents=True)
     (lchat_home / "config.toml").write_text(
         f'[mcp]\nallow = ["t.add", "nosuch"]\n'
-        f'[mcp.servers.t]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(SERVER)}]\n'
-        f'[mcp.servers.bad]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(SERVER)}, "fail"]\n')
+        f"[mcp.servers.t]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(SERVER)}]\n"
+        f'[mcp.servers.bad]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(SERVER)}, "fail"]\n'
+    )
     result = lchat("mcp", "list")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -18,12 +18,16 @@ STARTER = starter_model()
 WEATHER = ToolSpec("weather", "Weather in a city.", {"type": "object", "properties": {"city": {"type": "string"}}})
 TOOLS = GenerationOptions(tools=(WEATHER,), max_tokens=8, temperature=0.0)
 QUESTION = [ChatTurn(Role.USER, "Weather in Oslo?")]
-ROUND = [*QUESTION,
-         ChatTurn(Role.ASSISTANT, "", tool_calls=(ToolCall("call_0", "weather", {"city": "Oslo"}),)),
-         ChatTurn(Role.TOOL, "Sunny", tool_call_id="call_0", tool_name="weather")]
+ROUND = [
+    *QUESTION,
+    ChatTurn(Role.ASSISTANT, "", tool_calls=(ToolCall("call_0", "weather", {"city": "Oslo"}),)),
+    ChatTurn(Role.TOOL, "Sunny", tool_call_id="call_0", tool_name="weather"),
+]
 # Renders the tools like Qwen's template does (in the system turn), then ChatML.
-TOOLS_TEMPLATE = ("{% if tools %}<|im_start|>system\n{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}"
-                  "<|im_end|>\n{% endif %}" + CHATML)
+TOOLS_TEMPLATE = (
+    "{% if tools %}<|im_start|>system\n{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}"
+    "<|im_end|>\n{% endif %}" + CHATML
+)
 
 
 @pytest.fixture
@@ -33,8 +37,9 @@ async def engine(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
     await engine.aclose()
 
 
-async def _collect(engine: EmbeddedEngine, model: str, turns: list[ChatTurn], options: GenerationOptions
-                   ) -> list[object]:
+async def _collect(
+    engine: EmbeddedEngine, model: str, turns: list[ChatTurn], options: GenerationOptions
+) -> list[object]:
     return [event async for event in engine.chat(model, turns, options)]
 
 
@@ -47,8 +52,9 @@ async def test_the_starter_model_does_not_call_tools_and_says_so(engine: Embedde
 
 
 async def test_tools_reach_the_template_as_openai_entries(engine: EmbeddedEngine, tmp_path: Path) -> None:
-    probe = write_tiny_llama(tmp_path / "probe.gguf",
-                             chat_template="{{ raise_exception('TOOLS=' ~ (tools | tojson)) }}")
+    probe = write_tiny_llama(
+        tmp_path / "probe.gguf", chat_template="{{ raise_exception('TOOLS=' ~ (tools | tojson)) }}"
+    )
     with pytest.raises(BadRequest) as raised:
         await _collect(engine, str(probe), QUESTION, TOOLS)
     sent = json.loads(str(raised.value).split("TOOLS=", 1)[1])
@@ -56,15 +62,21 @@ async def test_tools_reach_the_template_as_openai_entries(engine: EmbeddedEngine
 
 
 async def test_a_tool_round_reaches_the_template_in_its_conventions(engine: EmbeddedEngine, tmp_path: Path) -> None:
-    probe = write_tiny_llama(tmp_path / "probe.gguf",
-                             chat_template="{{ raise_exception('MESSAGES=' ~ (messages | tojson)) }} tools")
+    probe = write_tiny_llama(
+        tmp_path / "probe.gguf", chat_template="{{ raise_exception('MESSAGES=' ~ (messages | tojson)) }} tools"
+    )
     with pytest.raises(BadRequest) as raised:
         await _collect(engine, str(probe), ROUND, TOOLS)
     messages = json.loads(str(raised.value).split("MESSAGES=", 1)[1])
-    assert messages[1]["tool_calls"] == [{"id": "call_0", "type": "function",
-                                          "function": {"name": "weather", "arguments": {"city": "Oslo"}}}]
+    assert messages[1]["tool_calls"] == [
+        {"id": "call_0", "type": "function", "function": {"name": "weather", "arguments": {"city": "Oslo"}}}
+    ]
     assert {key: messages[2][key] for key in ("role", "content", "tool_call_id", "name")} == {
-        "role": "tool", "content": "Sunny", "tool_call_id": "call_0", "name": "weather"}
+        "role": "tool",
+        "content": "Sunny",
+        "tool_call_id": "call_0",
+        "name": "weather",
+    }
 
 
 async def test_the_tools_cost_prompt_tokens_and_the_answer_streams(engine: EmbeddedEngine, tmp_path: Path) -> None:

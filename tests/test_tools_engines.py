@@ -13,8 +13,11 @@ from tui.engines.base import BadRequest, Engine, Finished, TextPiece, ToolCallRe
 from tui.engines.ollama_engine import OllamaEngine
 from tui.engines.openai_engine import OpenAICompatEngine
 
-WEATHER = ToolSpec("weather", "Today's weather in a city.",
-                   {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+WEATHER = ToolSpec(
+    "weather",
+    "Today's weather in a city.",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
 CALLS = [{"name": "weather", "arguments": {"city": "Oslo"}}, {"name": "add", "arguments": {"a": 2, "b": 3}}]
 OPTIONS = GenerationOptions(tools=(WEATHER,))
 
@@ -52,21 +55,28 @@ async def test_the_model_asks_for_calls_then_answers_with_the_results(served) ->
     sent = state.chats[-1] if kind == "ollama" else state.requests[-1]
     assert sent["tools"] == [WEATHER.as_openai()]
 
-    follow = [*question,
-              ChatTurn(Role.ASSISTANT, "", reasoning="need weather", tool_calls=tuple(calls)),
-              ChatTurn(Role.TOOL, "Sunny, 21 C", tool_call_id=calls[0].id, tool_name="weather"),
-              ChatTurn(Role.TOOL, "5", tool_call_id=calls[1].id, tool_name="add")]
+    follow = [
+        *question,
+        ChatTurn(Role.ASSISTANT, "", reasoning="need weather", tool_calls=tuple(calls)),
+        ChatTurn(Role.TOOL, "Sunny, 21 C", tool_call_id=calls[0].id, tool_name="weather"),
+        ChatTurn(Role.TOOL, "5", tool_call_id=calls[1].id, tool_name="add"),
+    ]
     events = await _events(engine, model, follow, OPTIONS)
     assert "".join(e.text for e in events if isinstance(e, TextPiece)) == "The tool said: 5"
     sent = state.chats[-1] if kind == "ollama" else state.requests[-1]
     assistant, first_result = sent["messages"][1], sent["messages"][2]
     if kind == "ollama":
-        assert assistant["tool_calls"] == [{"function": {"name": "weather", "arguments": {"city": "Oslo"}}},
-                                           {"function": {"name": "add", "arguments": {"a": 2, "b": 3}}}]
+        assert assistant["tool_calls"] == [
+            {"function": {"name": "weather", "arguments": {"city": "Oslo"}}},
+            {"function": {"name": "add", "arguments": {"a": 2, "b": 3}}},
+        ]
         assert first_result == {"role": "tool", "content": "Sunny, 21 C", "tool_name": "weather"}
     else:
-        assert assistant["tool_calls"][0] == {"id": calls[0].id, "type": "function",
-                                              "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+        assert assistant["tool_calls"][0] == {
+            "id": calls[0].id,
+            "type": "function",
+            "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+        }
         assert first_result == {"role": "tool", "content": "Sunny, 21 C", "tool_call_id": calls[0].id}
 
 
@@ -99,8 +109,15 @@ def test_openai_fragments_of_several_calls_assemble_by_index() -> None:
     fragments = ToolCallFragments()
     fragments.add([NS(index=1, id="b", function=NS(name="add", arguments=""))])
     fragments.add([NS(index=0, id="a", function=NS(name="weather", arguments='{"ci'))])
-    fragments.add([NS(index=1, id=None, function=NS(name=None, arguments='{"a": 1}')),
-                   NS(index=0, id=None, function=NS(name=None, arguments='ty": "Oslo"}'))])
+    fragments.add(
+        [
+            NS(index=1, id=None, function=NS(name=None, arguments='{"a": 1}')),
+            NS(index=0, id=None, function=NS(name=None, arguments='ty": "Oslo"}')),
+        ]
+    )
     fragments.add([NS(index=2, id="c", function=NS(name="broken", arguments='{"x": '))])
-    assert fragments.calls() == [ToolCall("a", "weather", {"city": "Oslo"}), ToolCall("b", "add", {"a": 1}),
-                                 ToolCall("c", "broken", {"_unparsed": '{"x": '})]
+    assert fragments.calls() == [
+        ToolCall("a", "weather", {"city": "Oslo"}),
+        ToolCall("b", "add", {"a": 1}),
+        ToolCall("c", "broken", {"_unparsed": '{"x": '}),
+    ]

@@ -40,8 +40,9 @@ class MemorySink:
         return [part.data["state"] for part in self.parts.values() if part.kind is PartKind.TOOL_CALL]
 
 
-def runner(decisions: list[Decision], ran: list[tuple[str, dict[str, Any]]], allow: list[str] = (),
-           max_rounds: int = 8) -> tuple[ToolRunner, list[ApprovalRequest]]:
+def runner(
+    decisions: list[Decision], ran: list[tuple[str, dict[str, Any]]], allow: list[str] = (), max_rounds: int = 8
+) -> tuple[ToolRunner, list[ApprovalRequest]]:
     asked: list[ApprovalRequest] = []
 
     async def approver(request: ApprovalRequest) -> Decision:
@@ -52,8 +53,14 @@ def runner(decisions: list[Decision], ran: list[tuple[str, dict[str, Any]]], all
         ran.append((tool.qualified, arguments))
         return ToolResult(f"{tool.name} ok")
 
-    return ToolRunner(conversation_id=7, tools=TOOLS, call=call, policy=ApprovalPolicy(allow=list(allow)),
-                      approver=approver, max_rounds=max_rounds), asked
+    return ToolRunner(
+        conversation_id=7,
+        tools=TOOLS,
+        call=call,
+        policy=ApprovalPolicy(allow=list(allow)),
+        approver=approver,
+        max_rounds=max_rounds,
+    ), asked
 
 
 async def _run(tool_runner: ToolRunner, sink: MemorySink, calls: list[ToolCall]) -> list[tuple[ToolCall, ToolResult]]:
@@ -73,21 +80,26 @@ async def test_run_once_asks_each_time_and_records_who_approved() -> None:
     assert ran == [("wx.weather", {"city": "Oslo"}), ("wx.weather", {"city": "Rome"})]
     calls = [part for part in sink.parts.values() if part.kind is PartKind.TOOL_CALL]
     assert [(p.data["server"], p.data["tool"], p.data["approval"], p.data["state"]) for p in calls] == [
-        ("wx", "weather", "user", "done"), ("wx", "weather", "user", "done")]
+        ("wx", "weather", "user", "done"),
+        ("wx", "weather", "user", "done"),
+    ]
     # The call was committed as approved before it ran (what a kill -9 would leave behind).
     first_call_states = [data["state"] for part_id, data in sink.history if part_id == calls[0].id]
     assert first_call_states == ["asked", "approved", "done"]
     results = [part for part in sink.parts.values() if part.kind is PartKind.TOOL_RESULT]
-    assert [(p.text, p.data["id"], p.data["is_error"]) for p in results] == [("weather ok", "c1", False),
-                                                                              ("weather ok", "c2", False)]
+    assert [(p.text, p.data["id"], p.data["is_error"]) for p in results] == [
+        ("weather ok", "c1", False),
+        ("weather ok", "c2", False),
+    ]
 
 
 async def test_always_holds_for_the_rest_of_the_conversation() -> None:
     ran: list = []
     tool_runner, asked = runner([Decision.ALWAYS], ran)
     sink = MemorySink()
-    await _run(tool_runner, sink, [ToolCall("c1", "weather", {"city": "Oslo"}),
-                                   ToolCall("c2", "weather", {"city": "Rome"})])
+    await _run(
+        tool_runner, sink, [ToolCall("c1", "weather", {"city": "Oslo"}), ToolCall("c2", "weather", {"city": "Rome"})]
+    )
     assert len(asked) == 1 and len(ran) == 2
     approvals = [part.data["approval"] for part in sink.parts.values() if part.kind is PartKind.TOOL_CALL]
     assert approvals == ["user", "conversation"]

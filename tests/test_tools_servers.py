@@ -33,8 +33,9 @@ def http_url() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, SERVER, "http", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, SERVER, "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -89,24 +90,28 @@ async def test_a_missing_header_variable_is_one_line(http_url: str, tmp_path: Pa
     config = McpServerConfig(url=http_url, headers_env={"Authorization": "LCHAT_TEST_UNSET_VAR"})
     servers = ToolServers(McpConfig(servers={"web": config}), log_dir=tmp_path)
     _, problems = await servers.list_tools()
-    assert problems == {"web": "web: could not start: header Authorization needs $LCHAT_TEST_UNSET_VAR, "
-                               "which is not set"}
+    assert problems == {
+        "web": "web: could not start: header Authorization needs $LCHAT_TEST_UNSET_VAR, which is not set"
+    }
     await servers.aclose()
 
 
 async def test_servers_that_fail_to_start_are_one_line_each_and_the_others_go_on(tmp_path: Path) -> None:
-    config = McpConfig(servers={
-        "good": stdio_server(),
-        "bad": stdio_server("fail"),
-        "missing": McpServerConfig(command=str(tmp_path / "no-such-program")),
-        "empty": McpServerConfig(),
-    })
+    config = McpConfig(
+        servers={
+            "good": stdio_server(),
+            "bad": stdio_server("fail"),
+            "missing": McpServerConfig(command=str(tmp_path / "no-such-program")),
+            "empty": McpServerConfig(),
+        }
+    )
     servers = ToolServers(config, log_dir=tmp_path)
     try:
         tools, problems = await servers.list_tools()
         assert {tool.server for tool in tools} == {"good"}
-        assert problems["bad"] == ("bad: could not start: it exited "
-                                   "(it said: cannot open the database: permission denied)")
+        assert problems["bad"] == (
+            "bad: could not start: it exited (it said: cannot open the database: permission denied)"
+        )
         assert problems["missing"].startswith("missing: could not start: [Errno 2] No such file")
         assert problems["empty"] == "empty: could not start: neither command nor url is set"
         assert all("\n" not in line for line in problems.values())

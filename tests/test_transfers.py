@@ -86,7 +86,9 @@ async def test_two_transfers_asked_for_at_once_run_one(open_services, notified) 
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
             manager = app.screen.manager
-            started = [manager.start_transfer(f"Pulling {name}", engine.pull(name), "done") for name in ("a:1b", "b:1b")]
+            started = [
+                manager.start_transfer(f"Pulling {name}", engine.pull(name), "done") for name in ("a:1b", "b:1b")
+            ]
             assert started == [True, False] and refusals(notified) == 1
             await until(pilot, lambda: "Pulling a:1b" in str(pane(app).query_one(".transfer").render()))
             manager.cancel_transfer()

@@ -97,8 +97,10 @@ async def test_at_start_the_models_list_says_why_and_the_rest_works(unreachable,
     async with app.run_test(size=(160, 50)) as pilot:
         started = time.monotonic()
         pane = app.screen.query_one(ModelPane)
-        while engine.name not in {g.backend: g for g in pane._groups} or not {
-                g.backend: g for g in pane._groups}[engine.name].offline:
+        while (
+            engine.name not in {g.backend: g for g in pane._groups}
+            or not {g.backend: g for g in pane._groups}[engine.name].offline
+        ):
             assert time.monotonic() - started < CONNECT_S + SLACK_S, "no word about the backend in time"
             await pilot.pause(0.05)
         offline = {g.backend: g for g in pane._groups}[engine.name].offline

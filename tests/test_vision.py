@@ -33,13 +33,16 @@ def test_projector_layer_in_ollama_store(tmp_path: Path) -> None:
     (blobs / "sha256-ccc").write_bytes(b"GGUF text only")
     manifests = tmp_path / "manifests" / "registry.ollama.ai" / "library"
     for model, layers in {
-        "llava": [("application/vnd.ollama.image.model", "sha256:aaa"),
-                  ("application/vnd.ollama.image.projector", "sha256:bbb")],
+        "llava": [
+            ("application/vnd.ollama.image.model", "sha256:aaa"),
+            ("application/vnd.ollama.image.projector", "sha256:bbb"),
+        ],
         "llama3.2": [("application/vnd.ollama.image.model", "sha256:ccc")],
     }.items():
         (manifests / model).mkdir(parents=True)
-        (manifests / model / "latest").write_text(json.dumps(
-            {"layers": [{"mediaType": kind, "digest": digest} for kind, digest in layers]}))
+        (manifests / model / "latest").write_text(
+            json.dumps({"layers": [{"mediaType": kind, "digest": digest} for kind, digest in layers]})
+        )
     assert find_projector(blobs / "sha256-aaa") == blobs / "sha256-bbb"
     assert find_projector(blobs / "sha256-ccc") is None
 

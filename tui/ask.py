@@ -22,12 +22,25 @@ from tui.tools.loop import ToolCallShown, ToolResultShown
 DIM, PLAIN = "\x1b[2m", "\x1b[0m"
 
 
-async def ask(services: Services, prompt: str, *, model: str | None, as_json: bool, backend: str | None = None,
-              out: TextIO = sys.stdout, err: TextIO = sys.stderr,
-              attachments: Sequence[Attachment] = (), system: str | None = None,
-              conversation_id: int | None = None, continue_latest: bool = False,
-              think: str | None = None, show_reasoning: bool = True,
-              tools: bool = False, allow: Sequence[str] = (), stdin: TextIO = sys.stdin) -> int:
+async def ask(
+    services: Services,
+    prompt: str,
+    *,
+    model: str | None,
+    as_json: bool,
+    backend: str | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    attachments: Sequence[Attachment] = (),
+    system: str | None = None,
+    conversation_id: int | None = None,
+    continue_latest: bool = False,
+    think: str | None = None,
+    show_reasoning: bool = True,
+    tools: bool = False,
+    allow: Sequence[str] = (),
+    stdin: TextIO = sys.stdin,
+) -> int:
     """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
     or `continue_latest`, an existing one; return the process exit code. `model` is `NAME` or
     `BACKEND/NAME` (else the conversation's, else the configured default), on `backend` when given.
@@ -59,8 +72,10 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
         return 1
     if not isinstance(choice, ModelChoice):  # The reasons quote servers: made safe like every error shown.
         reasons = "; ".join(f"{name}: {why}" for name, why in offline.items())
-        print(terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
-              file=err)
+        print(
+            terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
+            file=err,
+        )
         return 1
     try:  # Refused before a new conversation is made for it.
         chat.check_images_seen(choice, attachments)
@@ -74,11 +89,13 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     if system is not None or think is not None:
         params = conversation.params | ({"think": think} if think is not None else {})
         services.store.set_conversation_settings(
-            conversation.id, system_prompt=conversation.system_prompt if system is None else system, params=params)
+            conversation.id, system_prompt=conversation.system_prompt if system is None else system, params=params
+        )
     approver: Approver = refuse_all
     if tools and chat.tools is not None:
-        conversation = chat.set_tools(chat.store.get_conversation(conversation.id) or conversation,
-                                      list(chat.tools.config.servers))
+        conversation = chat.set_tools(
+            chat.store.get_conversation(conversation.id) or conversation, list(chat.tools.config.servers)
+        )
         chat.tools.policy.allow = [*chat.tools.policy.allow, *allow]
         if stdin.isatty() and err.isatty():  # Never asked on a pipe: refused, and the model told so.
             approver = terminal_approver(stdin, err)
@@ -86,8 +103,9 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     ended: AnswerEnded | None = None
     calls: list[dict[str, Any]] = []
     try:
-        async with aclosing(chat.send(conversation.id, prompt, choice, attachments=attachments,
-                                      approver=approver)) as updates:
+        async with aclosing(
+            chat.send(conversation.id, prompt, choice, attachments=attachments, approver=approver)
+        ) as updates:
             async for update in updates:
                 if isinstance(update, ReasoningUpdate):
                     thoughts.add(update.text)
@@ -115,27 +133,32 @@ async def ask(services: Services, prompt: str, *, model: str | None, as_json: bo
     if as_json:
         stats = ended.stats
         running = await _running(services, choice.backend, choice.name)
-        print(json.dumps({
-            "conversation_id": conversation.id,
-            "model": choice.name,
-            "backend": choice.backend,
-            "answer": message.content,
-            "prompt_tokens": message.prompt_tokens,
-            "completion_tokens": message.completion_tokens,
-            "reasoning": message.reasoning,
-            "ttft_s": message.ttft_s,
-            "reasoning_ttft_s": message.reasoning_ttft_s,
-            "reasoning_tokens": message.reasoning_tokens,
-            "reasoning_estimated": message.reasoning_estimated,
-            "gen_s": message.gen_s,
-            "tokens_per_s": message.tokens_per_s,
-            "energy_wh": message.energy_wh,
-            "cached_tokens": stats.cached_tokens if stats else None,
-            "stop_reason": stats.stop_reason if stats else None,
-            **({"tool_calls": calls} if tools else {}),
-            "gpu_layers": running.get("gpu_layers"),
-            "gpu_backend": running.get("gpu_backend"),
-        }), file=out)
+        print(
+            json.dumps(
+                {
+                    "conversation_id": conversation.id,
+                    "model": choice.name,
+                    "backend": choice.backend,
+                    "answer": message.content,
+                    "prompt_tokens": message.prompt_tokens,
+                    "completion_tokens": message.completion_tokens,
+                    "reasoning": message.reasoning,
+                    "ttft_s": message.ttft_s,
+                    "reasoning_ttft_s": message.reasoning_ttft_s,
+                    "reasoning_tokens": message.reasoning_tokens,
+                    "reasoning_estimated": message.reasoning_estimated,
+                    "gen_s": message.gen_s,
+                    "tokens_per_s": message.tokens_per_s,
+                    "energy_wh": message.energy_wh,
+                    "cached_tokens": stats.cached_tokens if stats else None,
+                    "stop_reason": stats.stop_reason if stats else None,
+                    **({"tool_calls": calls} if tools else {}),
+                    "gpu_layers": running.get("gpu_layers"),
+                    "gpu_backend": running.get("gpu_backend"),
+                }
+            ),
+            file=out,
+        )
     return 0
 
 
@@ -154,8 +177,9 @@ def _existing(services: Services, conversation_id: int | None) -> Conversation |
     return latest[0] if latest else None
 
 
-def _note_call(update: ToolCallShown | ToolResultShown, calls: list[dict[str, Any]], err: TextIO,
-               *, quiet: bool) -> None:
+def _note_call(
+    update: ToolCallShown | ToolResultShown, calls: list[dict[str, Any]], err: TextIO, *, quiet: bool
+) -> None:
     """Keep each call (and its result) for --json; say on stderr what ran or was refused."""
     data = update.part.data
     if isinstance(update, ToolResultShown):
@@ -176,16 +200,23 @@ def _note_call(update: ToolCallShown | ToolResultShown, calls: list[dict[str, An
 
 def terminal_approver(stdin: TextIO, err: TextIO) -> Approver:
     """Asks on the terminal (the question on stderr, the answer from stdin): run once, always, or no."""
+
     async def approve(request: ApprovalRequest) -> Decision:
         arguments = json.dumps(request.arguments, ensure_ascii=False)
-        err.write(terminal_safe(
-            f"\nlchat: the model wants to run {request.tool.qualified} with {arguments[:400]}"
-            f"{'…' if len(arguments) > 400 else ''}\n") + "run it? [y]es once / [a]lways in this chat / [N]o: ")
+        err.write(
+            terminal_safe(
+                f"\nlchat: the model wants to run {request.tool.qualified} with {arguments[:400]}"
+                f"{'…' if len(arguments) > 400 else ''}\n"
+            )
+            + "run it? [y]es once / [a]lways in this chat / [N]o: "
+        )
         err.flush()
         answer = (await asyncio.to_thread(stdin.readline)).strip().lower()
         return {"y": Decision.ONCE, "yes": Decision.ONCE, "a": Decision.ALWAYS}.get(answer, Decision.REFUSE)
 
     return approve
+
+
 class _Thoughts:
     """Shows the answer's reasoning dimmed on a terminal, before the answer."""
 

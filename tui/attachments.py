@@ -127,7 +127,7 @@ def attachment_tokens(attachment: Attachment) -> int:
 
 
 def size_label(size: int) -> str:
-    """"812 B", "14.2 KB", "3.1 MB"."""
+    """ "812 B", "14.2 KB", "3.1 MB"."""
     if size < 1000:
         return f"{size} B"
     if size < 1_000_000:

@@ -114,8 +114,16 @@ class ToolNotice:
     text: str
 
 
-ChatUpdate = (QuestionSaved | AnswerStarted | AnswerPiece | ReasoningUpdate | AnswerEnded | ToolCallShown
-              | ToolResultShown | ToolNotice)
+ChatUpdate = (
+    QuestionSaved
+    | AnswerStarted
+    | AnswerPiece
+    | ReasoningUpdate
+    | AnswerEnded
+    | ToolCallShown
+    | ToolResultShown
+    | ToolNotice
+)
 
 
 class ChatService:
@@ -155,9 +163,7 @@ class ChatService:
     async def list_models(self) -> tuple[list[ModelInfo], dict[str, str]]:
         """Every model of every backend, and the reason of each backend that failed."""
         names = list(self.engines)
-        results = await asyncio.gather(
-            *(self.engines[name].list_models() for name in names), return_exceptions=True
-        )
+        results = await asyncio.gather(*(self.engines[name].list_models() for name in names), return_exceptions=True)
         models: list[ModelInfo] = []
         offline: dict[str, str] = {}
         for name, result in zip(names, results):
@@ -242,8 +248,13 @@ class ChatService:
         return chosen if isinstance(chosen, ModelChoice) else None
 
     def answer_model(
-        self, models: list[ModelInfo], conversation: Conversation | None = None, *,
-        offline: Mapping[str, str] | None = None, pending: Collection[str] = (), backend: str | None = None,
+        self,
+        models: list[ModelInfo],
+        conversation: Conversation | None = None,
+        *,
+        offline: Mapping[str, str] | None = None,
+        pending: Collection[str] = (),
+        backend: str | None = None,
     ) -> ModelChoice | Waiting | None:
         """The model to answer with: the conversation's, else the configured one (`Waiting` while
         a backend that could serve it has not listed its models; ModelNotFound, naming it, when it
@@ -263,7 +274,12 @@ class ChatService:
         return ModelChoice(chosen.backend, chosen.name) if chosen else None
 
     def find_model(
-        self, models: list[ModelInfo], query: str, *, backend: str | None = None, offline: Mapping[str, str] | None = None
+        self,
+        models: list[ModelInfo],
+        query: str,
+        *,
+        backend: str | None = None,
+        offline: Mapping[str, str] | None = None,
     ) -> ModelChoice:
         """The model `query` names (`NAME` or `BACKEND/NAME`): exactly, by file name, or by a
         unique part of its name; the error names what matched, or each backend that failed to list."""
@@ -310,8 +326,13 @@ class ChatService:
         return turns
 
     def send(
-        self, conversation_id: int, text: str, model: ModelChoice,
-        *, attachments: Sequence[Attachment] = (), approver: Approver = refuse_all,
+        self,
+        conversation_id: int,
+        text: str,
+        model: ModelChoice,
+        *,
+        attachments: Sequence[Attachment] = (),
+        approver: Approver = refuse_all,
     ) -> AsyncGenerator[ChatUpdate, None]:
         """Commit `text` (and its attachments) as the user's message, then stream and commit
         the answer; `approver` asks the user about each tool call not allowed already (the
@@ -336,9 +357,15 @@ class ChatService:
         return self._answer(conversation_id, model, question=text, replacing_question=message_id, approver=approver)
 
     async def _answer(
-        self, conversation_id: int, model: ModelChoice, *, question: str | None = None,
-        attachments: Sequence[Attachment] = (), replacing_question: int | None = None,
-        replacing_answer: int | None = None, approver: Approver = refuse_all,
+        self,
+        conversation_id: int,
+        model: ModelChoice,
+        *,
+        question: str | None = None,
+        attachments: Sequence[Attachment] = (),
+        replacing_question: int | None = None,
+        replacing_answer: int | None = None,
+        approver: Approver = refuse_all,
     ) -> AsyncGenerator[ChatUpdate, None]:
         """The one path of every answer: store the question (unless an answer is redone), open
         the answer's row, stream into it."""
@@ -354,7 +381,10 @@ class ChatService:
             if (conversation.backend, conversation.model) != (model.backend, model.name):
                 self.store.set_conversation_model(conversation_id, model.name, model.backend)
             saved = self.store.add_message(
-                conversation_id, Role.USER, question, sibling_of=replacing_question,
+                conversation_id,
+                Role.USER,
+                question,
+                sibling_of=replacing_question,
                 parts=[attachment_part(attachment) for attachment in attachments],
             )
             yield QuestionSaved(saved)
@@ -366,8 +396,13 @@ class ChatService:
             asked_id = old.parent_id
         turns, context = self.fitted_turns(conversation, asked_id, model)
         answer = self.store.add_message(
-            conversation_id, Role.ASSISTANT, "", status=MessageStatus.STREAMING,
-            model=model.name, backend=model.backend, sibling_of=replacing_answer,
+            conversation_id,
+            Role.ASSISTANT,
+            "",
+            status=MessageStatus.STREAMING,
+            model=model.name,
+            backend=model.backend,
+            sibling_of=replacing_answer,
         )
         yield AnswerStarted(answer, context)
         async with aclosing(self._stream_answer(answer, model, turns, conversation, approver)) as updates:
@@ -408,7 +443,11 @@ class ChatService:
         return (self.tools.runner(conversation.id, tools, approver) if tools else None), notices
 
     async def _stream_answer(
-        self, answer: ChatMessage, model: ModelChoice, turns: list[ChatTurn], conversation: Conversation,
+        self,
+        answer: ChatMessage,
+        model: ModelChoice,
+        turns: list[ChatTurn],
+        conversation: Conversation,
         approver: Approver,
     ) -> AsyncGenerator[ChatUpdate, None]:
         options = self.options_for(conversation)
@@ -459,7 +498,11 @@ class ChatService:
         return engine is not None and engine.local
 
     def _finish(
-        self, draft: AnswerDraft, status: MessageStatus, error: str, stats: Finished | None,
+        self,
+        draft: AnswerDraft,
+        status: MessageStatus,
+        error: str,
+        stats: Finished | None,
         energy_wh: float | None = None,
     ) -> tuple[ChatMessage, str]:
         """Store the answer's final state; if that fails, the answer lives on in memory."""
@@ -475,8 +518,9 @@ class ChatService:
                 reasoning_estimated=stats.reasoning_estimated if stats else False,
                 reasoning_ttft_s=stats.reasoning_ttft_s if stats else None,
             )
-        final = dict(content=draft.text, status=status, error=error, energy_wh=energy_wh,
-                     parts=draft.parts, **stats_figures)
+        final = dict(
+            content=draft.text, status=status, error=error, energy_wh=energy_wh, parts=draft.parts, **stats_figures
+        )
         answer_id = draft.message.id
         try:
             return self.store.finish_message(answer_id, **final), ""

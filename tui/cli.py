@@ -17,42 +17,79 @@ from tui.tools import mcp_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lchat", description="Chat with LLMs running on your own hardware."
-    )
+    parser = argparse.ArgumentParser(prog="lchat", description="Chat with LLMs running on your own hardware.")
     parser.add_argument("--version", action="version", version=f"lchat {__version__}")
-    parser.add_argument("--data-dir", type=Path, help="history and models folder (default: platform data dir, or $LCHAT_HOME/data)")
-    parser.add_argument("--config", type=Path, help="config file (default: platform config dir, or $LCHAT_HOME/config.toml)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="history and models folder (default: platform data dir, or $LCHAT_HOME/data)"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: platform config dir, or $LCHAT_HOME/config.toml)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", help="ask one question, stream the answer to stdout")
     ask.add_argument("prompt", help="the question")
-    ask.add_argument("--model", "-m", help="model name, file name or a unique part of one; BACKEND/NAME picks the backend")
-    ask.add_argument("--backend", "-b", help="the backend to ask (a name as lchat shows it: embedded, ollama, a [[servers]] name)")
+    ask.add_argument(
+        "--model", "-m", help="model name, file name or a unique part of one; BACKEND/NAME picks the backend"
+    )
+    ask.add_argument(
+        "--backend", "-b", help="the backend to ask (a name as lchat shows it: embedded, ollama, a [[servers]] name)"
+    )
     ask.add_argument("--json", action="store_true", help="print one JSON object: answer and stats (and tool calls)")
-    ask.add_argument("--file", "-f", action="append", type=Path, default=[], metavar="PATH",
-                     help="attach a text file or an image (repeatable)")
-    ask.add_argument("--no-stdin", action="store_true",
-                     help="do not attach what is piped in (by default a pipe's text is attached as `stdin`)")
+    ask.add_argument(
+        "--file",
+        "-f",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="attach a text file or an image (repeatable)",
+    )
+    ask.add_argument(
+        "--no-stdin",
+        action="store_true",
+        help="do not attach what is piped in (by default a pipe's text is attached as `stdin`)",
+    )
     ask.add_argument("--system", metavar="TEXT", help="the system prompt")
     which = ask.add_mutually_exclusive_group()
-    which.add_argument("--continue", "-c", dest="continue_latest", action="store_true",
-                       help="continue the latest conversation")
+    which.add_argument(
+        "--continue", "-c", dest="continue_latest", action="store_true", help="continue the latest conversation"
+    )
     which.add_argument("--conversation", type=int, metavar="ID", help="continue conversation ID (see `lchat list`)")
     ask.add_argument("--tools", action="store_true", help="offer the tools of the configured MCP servers")
-    ask.add_argument("--allow-tool", action="append", default=[], metavar="NAME",
-                     help="let a tool run without asking (server.tool, or a name one server has); repeatable")
+    ask.add_argument(
+        "--allow-tool",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let a tool run without asking (server.tool, or a name one server has); repeatable",
+    )
     thinking = ask.add_mutually_exclusive_group()
-    thinking.add_argument("--think", choices=ASK_CHOICES, metavar="LEVEL",
-                          help=f"how the model thinks: {', '.join(ASK_CHOICES)} (default: [chat] think, "
-                               "else the model's own)")
-    thinking.add_argument("--no-think", dest="think", action="store_const", const="off",
-                          help="ask the model not to think (same as --think off)")
-    ask.add_argument("--hide-reasoning", action="store_true",
-                     help="do not show the model's reasoning on a terminal's stderr")
+    thinking.add_argument(
+        "--think",
+        choices=ASK_CHOICES,
+        metavar="LEVEL",
+        help=f"how the model thinks: {', '.join(ASK_CHOICES)} (default: [chat] think, else the model's own)",
+    )
+    thinking.add_argument(
+        "--no-think",
+        dest="think",
+        action="store_const",
+        const="off",
+        help="ask the model not to think (same as --think off)",
+    )
+    ask.add_argument(
+        "--hide-reasoning", action="store_true", help="do not show the model's reasoning on a terminal's stderr"
+    )
     stats = commands.add_parser("stats", help="print the GPU, CPU and memory figures of the stats pane")
     stats.add_argument("--json", action="store_true", help="one JSON object per snapshot")
-    stats.add_argument("--watch", nargs="?", type=float, const=0.0, metavar="SECONDS",
-                       help="repeat every SECONDS (default: [stats] interval_s) until ctrl+c")
+    stats.add_argument(
+        "--watch",
+        nargs="?",
+        type=float,
+        const=0.0,
+        metavar="SECONDS",
+        help="repeat every SECONDS (default: [stats] interval_s) until ctrl+c",
+    )
     stats.add_argument("--count", type=int, help="stop after this many snapshots")
     history_cli.add_commands(commands)
     models_cli.add_commands(commands)
@@ -174,10 +211,19 @@ def _run_ask(services, args: argparse.Namespace) -> int:
             loop.add_signal_handler(signal_number, stop, signal_number)
         try:
             return await ask(
-                services, args.prompt, model=args.model, backend=args.backend, as_json=args.json, attachments=attachments,
-                system=args.system, conversation_id=args.conversation, continue_latest=args.continue_latest,
-                think=args.think, show_reasoning=not args.hide_reasoning,
-                tools=args.tools, allow=args.allow_tool,
+                services,
+                args.prompt,
+                model=args.model,
+                backend=args.backend,
+                as_json=args.json,
+                attachments=attachments,
+                system=args.system,
+                conversation_id=args.conversation,
+                continue_latest=args.continue_latest,
+                think=args.think,
+                show_reasoning=not args.hide_reasoning,
+                tools=args.tools,
+                allow=args.allow_tool,
             )
         finally:
             await services.aclose()

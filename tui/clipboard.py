@@ -64,5 +64,6 @@ def code_blocks(markdown: str) -> list[CodeBlock]:
     tokens = MarkdownIt("commonmark").parse(markdown)
     return [
         CodeBlock(token.content, token.info.strip().split(" ")[0] if token.info else "")
-        for token in tokens if token.type in ("fence", "code_block")
+        for token in tokens
+        if token.type in ("fence", "code_block")
     ]

@@ -273,12 +273,16 @@ def load_config(path: Path) -> LoadedConfig:
     warnings: list[str] = []
     config = _build(Config, data, (), path, text, warnings)
     if config.chat.think not in THINK_SETTINGS:
-        raise ConfigError(f"{path}:{_line_of(text, ('chat', 'think'))}: chat.think must be one of "
-                          f"{', '.join(repr(s) for s in THINK_SETTINGS)}, not {config.chat.think!r:.40}")
+        raise ConfigError(
+            f"{path}:{_line_of(text, ('chat', 'think'))}: chat.think must be one of "
+            f"{', '.join(repr(s) for s in THINK_SETTINGS)}, not {config.chat.think!r:.40}"
+        )
     for name, preset in config.presets.items():
         if preset.think is not None and preset.think not in THINK_SETTINGS:
-            raise ConfigError(f"{path}:{_line_of(text, ('presets', name, 'think'))}: presets.{name}.think must be "
-                              f"one of {', '.join(repr(s) for s in THINK_SETTINGS)}, not {preset.think!r:.40}")
+            raise ConfigError(
+                f"{path}:{_line_of(text, ('presets', name, 'think'))}: presets.{name}.think must be "
+                f"one of {', '.join(repr(s) for s in THINK_SETTINGS)}, not {preset.think!r:.40}"
+            )
     secrets = list(_secret_keys(data))
     mode = path.stat().st_mode & 0o777
     if secrets and mode & 0o077:
@@ -332,8 +336,7 @@ def save_config(config: Config, path: Path) -> None:
         raise
 
 
-def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, text: str,
-           warnings: list[str]) -> Any:
+def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, text: str, warnings: list[str]) -> Any:
     """Turn a TOML table into the dataclass `cls`, checking every value's type."""
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}
@@ -350,8 +353,9 @@ def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, t
         elif (item := _table_dict_item(hint)) is not None:
             if not isinstance(value, dict) or not all(isinstance(entry, dict) for entry in value.values()):
                 raise _type_error(path, text, key_path, f"tables ([{key_path[-1]}.NAME])", value)
-            values[name] = {key: _build(item, entry, (*key_path, key), path, text, warnings)
-                            for key, entry in value.items()}
+            values[name] = {
+                key: _build(item, entry, (*key_path, key), path, text, warnings) for key, entry in value.items()
+            }
         elif (item := _table_list_item(hint)) is not None:
             values[name] = _build_list(item, value, key_path, path, text, warnings)
         else:
@@ -386,14 +390,16 @@ def _table_list_item(hint: Any) -> type | None:
     return None
 
 
-def _build_list(item: type, value: Any, key_path: tuple[str, ...], path: Path, text: str,
-                warnings: list[str]) -> list[Any]:
+def _build_list(
+    item: type, value: Any, key_path: tuple[str, ...], path: Path, text: str, warnings: list[str]
+) -> list[Any]:
     """An array of tables ([[name]] headers) as a list of `item` dataclasses."""
     if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
         raise _type_error(path, text, key_path, f"an array of tables ([[{key_path[-1]}]])", value)
     *parents, name = key_path
-    return [_build(item, entry, (*parents, f"{name}[{index}]"), path, text, warnings)
-            for index, entry in enumerate(value)]
+    return [
+        _build(item, entry, (*parents, f"{name}[{index}]"), path, text, warnings) for index, entry in enumerate(value)
+    ]
 
 
 def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
@@ -426,7 +432,10 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
     return _check_choice(value, path, text, key_path)
 
 
-CHOICES = {("engine", "kv_cache_type"): '"f16", "q8_0" or "q4_0"', ("engine", "gpu_layers"): '"auto" or a number (0 or more)'}
+CHOICES = {
+    ("engine", "kv_cache_type"): '"f16", "q8_0" or "q4_0"',
+    ("engine", "gpu_layers"): '"auto" or a number (0 or more)',
+}
 """Settings that take one of a few words (or a number), and how to say so."""
 
 
@@ -451,9 +460,7 @@ def _type_word(hint: Any) -> str:
 def _type_error(path: Path, text: str, key_path: tuple[str, ...], expected: str, value: Any) -> ConfigError:
     found = "true or false" if isinstance(value, bool) else type(value).__name__
     dotted = ".".join(key_path)
-    return ConfigError(
-        f"{path}:{_line_of(text, key_path)}: {dotted} must be {expected}, not {found} ({value!r:.40})"
-    )
+    return ConfigError(f"{path}:{_line_of(text, key_path)}: {dotted} must be {expected}, not {found} ({value!r:.40})")
 
 
 def _key_on_line(text: str, number: int) -> str:
@@ -464,8 +471,14 @@ def _key_on_line(text: str, number: int) -> str:
     found = re.match(r"""^\s*("[^"]*"|[\w.-]+)\s*=""", lines[number - 1])
     if not found:
         return ""
-    table = next((m.group(1).strip() for line in reversed(lines[: number - 1])
-                  if (m := re.match(r"^\s*\[+\s*([^\[\]]+?)\s*\]", line))), "")
+    table = next(
+        (
+            m.group(1).strip()
+            for line in reversed(lines[: number - 1])
+            if (m := re.match(r"^\s*\[+\s*([^\[\]]+?)\s*\]", line))
+        ),
+        "",
+    )
     key = found.group(1).strip('"')
     return f"{table}.{key}" if table else key
 
@@ -492,4 +505,3 @@ def _line_of(text: str, key_path: tuple[str, ...]) -> int | str:
         elif current == table and key_pattern.match(line):
             return number
     return "?"
-

@@ -29,7 +29,8 @@ def message_tokens(message: ChatMessage) -> int:
     if message.role is Role.ASSISTANT and message.completion_tokens:
         return message.completion_tokens - (message.reasoning_tokens or 0) + TURN_OVERHEAD
     attached = sum(
-        IMAGE_TOKENS if str(part.data.get("mime", "")).startswith("image/")
+        IMAGE_TOKENS
+        if str(part.data.get("mime", "")).startswith("image/")
         else estimate_tokens("x" * int(part.data.get("size", 0)))
         for part in message.parts_of(PartKind.ATTACHMENT)
     )
@@ -54,7 +55,11 @@ def plain_turn(message: ChatMessage) -> ChatTurn:
 
 
 def fit(
-    system_prompt: str, messages: Sequence[ChatMessage], *, limit: int | None, reserve: int,
+    system_prompt: str,
+    messages: Sequence[ChatMessage],
+    *,
+    limit: int | None,
+    reserve: int,
     turn_of: Callable[[ChatMessage], ChatTurn] = plain_turn,
 ) -> Fitted:
     """The system prompt and as many of the newest `messages` as fit in `limit - reserve`.
@@ -64,7 +69,8 @@ def fit(
     sent, even alone and too long, so the engine can say so.
     """
     kept = [
-        message for message in messages
+        message
+        for message in messages
         if (message.content or message.parts_of(PartKind.ATTACHMENT)) and message.role is not Role.SYSTEM
     ]
     system = [ChatTurn(Role.SYSTEM, system_prompt)] if system_prompt else []

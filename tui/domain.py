@@ -214,8 +214,10 @@ class ToolSpec:
 
     def as_openai(self) -> dict[str, Any]:
         """The `tools` entry Ollama and OpenAI-compatible servers (and chat templates) take."""
-        return {"type": "function", "function": {
-            "name": self.name, "description": self.description, "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
 
 
 @dataclass(frozen=True)

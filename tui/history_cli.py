@@ -27,7 +27,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     show.add_argument("id", type=int, metavar="ID", help="conversation id (see `lchat list`)")
     show.add_argument("--json", action="store_true", help="the export document (JSON) instead of text")
     search = commands.add_parser("search", help="full-text search over every message, newest first")
-    search.add_argument("text", help="words to find (\"quoted words\" as a phrase)")
+    search.add_argument("text", help='words to find ("quoted words" as a phrase)')
     search.add_argument("--json", action="store_true", help="one JSON object per hit, a line each")
     search.add_argument("--reasoning", action="store_true", help="also look in reasoning and tool results")
     search.add_argument("--limit", type=int, default=50, help="how many hits (default 50)")
@@ -39,8 +39,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     imported = commands.add_parser("import", help="add conversations from `lchat export` JSON files")
     imported.add_argument("files", nargs="+", type=Path, metavar="FILE")
     backup = commands.add_parser("backup", help="write a consistent copy of the history, even while lchat runs")
-    backup.add_argument("path", nargs="?", type=Path, metavar="PATH",
-                        help="file or folder (default: the data dir's backups/)")
+    backup.add_argument(
+        "path", nargs="?", type=Path, metavar="PATH", help="file or folder (default: the data dir's backups/)"
+    )
     restore = commands.add_parser("restore", help="replace the history with a backup (asks first)")
     restore.add_argument("path", type=Path, metavar="BACKUP")
     restore.add_argument("--yes", "-y", action="store_true", help="do not ask")
@@ -78,12 +79,21 @@ def _list(store, args: argparse.Namespace) -> int:
 
     for conversation in store.list_conversation_page(archived=args.archived, limit=args.limit):
         if args.json:
-            print(json.dumps({
-                "id": conversation.id, "title": conversation.title, "model": conversation.model,
-                "backend": conversation.backend, "created_at": conversation.created_at,
-                "updated_at": conversation.updated_at, "pinned": conversation.pinned,
-                "archived": conversation.archived,
-            }, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "id": conversation.id,
+                        "title": conversation.title,
+                        "model": conversation.model,
+                        "backend": conversation.backend,
+                        "created_at": conversation.created_at,
+                        "updated_at": conversation.updated_at,
+                        "pinned": conversation.pinned,
+                        "archived": conversation.archived,
+                    },
+                    ensure_ascii=False,
+                )
+            )
             continue
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.updated_at))
         pin = "*" if conversation.pinned else " "
@@ -110,14 +120,25 @@ def _search(store, args: argparse.Namespace) -> int:
     for hit in hits:
         plain = hit.snippet.replace(MATCH_START, "").replace(MATCH_END, "")
         if args.json:
-            print(json.dumps({
-                "conversation_id": hit.conversation_id, "message_id": hit.message_id,
-                "title": hit.conversation_title, "role": str(hit.role), "snippet": plain,
-                "created_at": hit.created_at, "in_reasoning_or_tool": hit.in_part,
-            }, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "conversation_id": hit.conversation_id,
+                        "message_id": hit.message_id,
+                        "title": hit.conversation_title,
+                        "role": str(hit.role),
+                        "snippet": plain,
+                        "created_at": hit.created_at,
+                        "in_reasoning_or_tool": hit.in_part,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
             marked = hit.snippet.replace(MATCH_START, "[").replace(MATCH_END, "]")
-            print(f"{hit.conversation_id:>8}  {one_line(hit.conversation_title or 'New conversation', 30):<30}  {one_line(marked, 90)}")
+            print(
+                f"{hit.conversation_id:>8}  {one_line(hit.conversation_title or 'New conversation', 30):<30}  {one_line(marked, 90)}"
+            )
     if not hits and not args.json:
         print("lchat: nothing found", file=sys.stderr)
     return 0

@@ -101,7 +101,9 @@ def configured(
     waiting_on = tuple(name for name in pending if prefix is None or name == prefix)
     if waiting_on:
         return Waiting(wanted, waiting_on)
-    raise ModelNotFound(f"the configured model (chat.model) is not available: {no_match(wanted, usable, offline, prefix)}")
+    raise ModelNotFound(
+        f"the configured model (chat.model) is not available: {no_match(wanted, usable, offline, prefix)}"
+    )
 
 
 def _one(query: str, found: Sequence[ModelInfo], exact: bool) -> ModelChoice:

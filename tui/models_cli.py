@@ -65,8 +65,11 @@ async def _models(services: Services, *, as_json: bool, out: TextIO = sys.stdout
             else:
                 size = gb(model.size_bytes) if model.size_bytes else "?"
                 fit = row["fit"] or ""
-                print(f"{one_line(backend, 24):<24} {one_line(row['label'], 40):<40} {size:>8} "
-                      f"{one_line(model.quantization, 8):<8} {fit:<9} {one_line(row['state'], 40)}", file=out)
+                print(
+                    f"{one_line(backend, 24):<24} {one_line(row['label'], 40):<40} {size:>8} "
+                    f"{one_line(model.quantization, 8):<8} {fit:<9} {one_line(row['state'], 40)}",
+                    file=out,
+                )
     return 0
 
 
@@ -75,11 +78,18 @@ def _row(catalog: Catalog, model: Any) -> dict[str, Any]:
 
     fit = catalog.fit(model)
     return {
-        "backend": model.backend, "name": model.name, "label": label(model), "size_bytes": model.size_bytes,
-        "parameters": model.parameters, "quantization": model.quantization,
-        "context_length": model.context_length, "state": state_text(model),
-        "loaded": bool(model.extra.get("running")), "error": model.extra.get("error"),
-        "fit": fit.verdict if fit else None, "fit_detail": fit.explain() if fit else None,
+        "backend": model.backend,
+        "name": model.name,
+        "label": label(model),
+        "size_bytes": model.size_bytes,
+        "parameters": model.parameters,
+        "quantization": model.quantization,
+        "context_length": model.context_length,
+        "state": state_text(model),
+        "loaded": bool(model.extra.get("running")),
+        "error": model.extra.get("error"),
+        "fit": fit.verdict if fit else None,
+        "fit_detail": fit.explain() if fit else None,
     }
 
 

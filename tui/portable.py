@@ -24,13 +24,44 @@ from tui.store import HistoryStore
 FORMAT = "lchat.conversation"
 VERSION = 2
 """2 added message parts (reasoning, tool calls and results, attachments) and the blobs."""
-_CONVERSATION_FIELDS = ("title", "model", "backend", "system_prompt", "params", "created_at",
-                        "updated_at", "pinned", "archived")
-_MESSAGE_FIELDS = ("role", "content", "status", "model", "backend", "error", "prompt_tokens",
-                   "completion_tokens", "ttft_s", "gen_s", "energy_wh", "reasoning_tokens",
-                   "reasoning_estimated", "reasoning_ttft_s", "created_at", "updated_at")
-_NUMBERS = ("prompt_tokens", "completion_tokens", "ttft_s", "gen_s", "energy_wh", "reasoning_tokens",
-            "reasoning_ttft_s")
+_CONVERSATION_FIELDS = (
+    "title",
+    "model",
+    "backend",
+    "system_prompt",
+    "params",
+    "created_at",
+    "updated_at",
+    "pinned",
+    "archived",
+)
+_MESSAGE_FIELDS = (
+    "role",
+    "content",
+    "status",
+    "model",
+    "backend",
+    "error",
+    "prompt_tokens",
+    "completion_tokens",
+    "ttft_s",
+    "gen_s",
+    "energy_wh",
+    "reasoning_tokens",
+    "reasoning_estimated",
+    "reasoning_ttft_s",
+    "created_at",
+    "updated_at",
+)
+_NUMBERS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "ttft_s",
+    "gen_s",
+    "energy_wh",
+    "reasoning_tokens",
+    "reasoning_ttft_s",
+)
 
 
 class ImportFailed(ValueError):
@@ -65,8 +96,7 @@ def _message_record(message: ChatMessage) -> dict[str, Any]:
     record = {key: _plain(getattr(message, key)) for key in _MESSAGE_FIELDS}
     record["reasoning"] = message.reasoning
     record["parts"] = [
-        {"kind": str(part.kind), "text": part.text, "data": part.data, "offset": part.offset}
-        for part in message.parts
+        {"kind": str(part.kind), "text": part.text, "data": part.data, "offset": part.offset} for part in message.parts
     ]
     return record
 
@@ -112,7 +142,10 @@ def _parts_markdown(parts: list[dict[str, Any]]) -> list[str]:
     for part in parts:
         kind, data = part["kind"], part.get("data", {})
         if kind == PartKind.ATTACHMENT:
-            lines += [f"📎 {data.get('name', 'attachment')} ({data.get('mime', '')}, {data.get('size', '?')} bytes)", ""]
+            lines += [
+                f"📎 {data.get('name', 'attachment')} ({data.get('mime', '')}, {data.get('size', '?')} bytes)",
+                "",
+            ]
             continue
         summary = {
             PartKind.REASONING: "Reasoning",
@@ -131,17 +164,22 @@ def _when(timestamp: float) -> str:
 def parse(doc: Any, where: str = "the file") -> tuple[Conversation, list[ChatMessage], dict[str, bytes]]:
     """The conversation and messages a document describes; ImportFailed says what is wrong."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ImportFailed(f"{where} is not an lchat conversation export (no \"format\": \"{FORMAT}\").")
+        raise ImportFailed(f'{where} is not an lchat conversation export (no "format": "{FORMAT}").')
     if not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
         raise ImportFailed(f"{where} has export version {doc.get('version')!r}; this lchat reads {VERSION}.")
     try:
         record = doc["conversation"]
         now = time.time()
         conversation = Conversation(
-            id=0, title=str(record.get("title", "")), model=str(record.get("model", "")),
-            backend=str(record.get("backend", "")), system_prompt=str(record.get("system_prompt", "")),
-            params=dict(record.get("params") or {}), created_at=float(record.get("created_at", now)),
-            updated_at=float(record.get("updated_at", now)), pinned=bool(record.get("pinned", False)),
+            id=0,
+            title=str(record.get("title", "")),
+            model=str(record.get("model", "")),
+            backend=str(record.get("backend", "")),
+            system_prompt=str(record.get("system_prompt", "")),
+            params=dict(record.get("params") or {}),
+            created_at=float(record.get("created_at", now)),
+            updated_at=float(record.get("updated_at", now)),
+            pinned=bool(record.get("pinned", False)),
             archived=bool(record.get("archived", False)),
         )
         messages = [_message(item, now) for item in doc["messages"]]
@@ -156,11 +194,18 @@ def _message(item: dict[str, Any], now: float) -> ChatMessage:
         raise ValueError("a message has no text")
     numbers = {key: item.get(key) for key in _NUMBERS}
     return ChatMessage(
-        id=0, conversation_id=0, role=Role(item["role"]), content=item["content"],
-        status=MessageStatus(item.get("status", "complete")), model=str(item.get("model", "")),
-        backend=str(item.get("backend", "")), error=str(item.get("error", "")), **numbers,
+        id=0,
+        conversation_id=0,
+        role=Role(item["role"]),
+        content=item["content"],
+        status=MessageStatus(item.get("status", "complete")),
+        model=str(item.get("model", "")),
+        backend=str(item.get("backend", "")),
+        error=str(item.get("error", "")),
+        **numbers,
         reasoning_estimated=bool(item.get("reasoning_estimated", False)),
-        created_at=float(item.get("created_at", now)), updated_at=float(item.get("updated_at", now)),
+        created_at=float(item.get("created_at", now)),
+        updated_at=float(item.get("updated_at", now)),
         parts=_parts(item),
     )
 
@@ -169,8 +214,13 @@ def _parts(item: dict[str, Any]) -> tuple[MessagePart, ...]:
     """A message's parts; a version-1 file (or another tool) may give only `reasoning`."""
     if "parts" in item:
         return tuple(
-            MessagePart(PartKind(part["kind"]), text=str(part.get("text", "")), data=dict(part.get("data") or {}),
-                        seq=seq, offset=int(part.get("offset", 0)))
+            MessagePart(
+                PartKind(part["kind"]),
+                text=str(part.get("text", "")),
+                data=dict(part.get("data") or {}),
+                seq=seq,
+                offset=int(part.get("offset", 0)),
+            )
             for seq, part in enumerate(item["parts"])
         )
     reasoning = item.get("reasoning")
@@ -234,4 +284,3 @@ def export_files(store: HistoryStore, conversation_id: int, folder: Path) -> lis
             out.write(text)
         written.append(path)
     return written
-

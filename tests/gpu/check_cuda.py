@@ -48,18 +48,45 @@ def cuda_python(work: Path, wheelhouse: Path | None, arch: str) -> Path:
         wheelhouse = work / f"wheels-cuda-sm{arch}"
         if not any(wheelhouse.glob("llama_cpp_python-*.whl")):
             wheelhouse.mkdir(parents=True, exist_ok=True)
-            args = (f"-DGGML_CUDA=on -DGGML_BACKEND_DL=on -DCMAKE_INSTALL_BINDIR=llama_cpp/lib "
-                    f"-DCMAKE_CUDA_ARCHITECTURES={arch} -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "
-                    f"-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF")
+            args = (
+                f"-DGGML_CUDA=on -DGGML_BACKEND_DL=on -DCMAKE_INSTALL_BINDIR=llama_cpp/lib "
+                f"-DCMAKE_CUDA_ARCHITECTURES={arch} -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "
+                f"-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF"
+            )
             no_amx = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-            env = os.environ | {"CMAKE_ARGS": args, "CFLAGS": no_amx, "CXXFLAGS": no_amx,
-                                "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
+            env = os.environ | {
+                "CMAKE_ARGS": args,
+                "CFLAGS": no_amx,
+                "CXXFLAGS": no_amx,
+                "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2),
+            }
             started = time.monotonic()
-            run(str(python), "-m", "pip", "wheel", "--no-deps", "--no-binary", "llama-cpp-python",
-                "-w", str(wheelhouse), f"llama-cpp-python=={VERSION}", env=env)
+            run(
+                str(python),
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-binary",
+                "llama-cpp-python",
+                "-w",
+                str(wheelhouse),
+                f"llama-cpp-python=={VERSION}",
+                env=env,
+            )
             print(f"built the CUDA wheel in {time.monotonic() - started:.0f} s", flush=True)
-    run(str(python), "-m", "pip", "install", "--force-reinstall", "--no-deps", "--no-index",
-        "--find-links", str(wheelhouse), f"llama-cpp-python=={VERSION}")
+    run(
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--force-reinstall",
+        "--no-deps",
+        "--no-index",
+        "--find-links",
+        str(wheelhouse),
+        f"llama-cpp-python=={VERSION}",
+    )
     return python
 
 
@@ -128,8 +155,10 @@ def main() -> None:
     cuda = probe(cuda_python(args.work, args.wheelhouse, arch), model, "auto")
     running, estimate = cuda["running"], cuda["estimate"]
     print(f"backend: {running.get('gpu_backend')}; layers on GPU: {running.get('gpu_layers')}/{running.get('layers')}")
-    print(f"VRAM taken: {running.get('size_vram', 0) / 1e9:.2f} GB; estimate: {estimate['gpu_bytes'] / 1e9:.2f} GB "
-          f"({estimate['verdict']}); error {_error(running.get('size_vram'), estimate['gpu_bytes'])}")
+    print(
+        f"VRAM taken: {running.get('size_vram', 0) / 1e9:.2f} GB; estimate: {estimate['gpu_bytes'] / 1e9:.2f} GB "
+        f"({estimate['verdict']}); error {_error(running.get('size_vram'), estimate['gpu_bytes'])}"
+    )
     if running.get("note"):
         print(f"note: {running['note']}")
     print(f"tokens/s on the GPU: {cuda['tokens_per_s']:.1f}")

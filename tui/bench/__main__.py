@@ -13,16 +13,21 @@ from dataclasses import asdict
 from tui.bench.common import FULL, QUICK, Row, machine
 
 BENCHMARKS = [
-    ("1", "throughput"), ("2", "absorb"), ("3", "ttft"), ("4,5,7", "startup"), ("6", "search"),
-    ("8", "stats_cost"), ("9", "model_switch"), ("10", "cli_start"),
+    ("1", "throughput"),
+    ("2", "absorb"),
+    ("3", "ttft"),
+    ("4,5,7", "startup"),
+    ("6", "search"),
+    ("8", "stats_cost"),
+    ("9", "model_switch"),
+    ("10", "cli_start"),
     ("11", "stream_cost"),
 ]
 """Row numbers and the module (in tui.bench) that measures them, in the order they run."""
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| # | what | lchat | reference | ratio | target | verdict |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| # | what | lchat | reference | ratio | target | verdict |", "|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda row: int(row.number)):
         cells = (row.number, row.what, row.figure, row.reference, row.ratio, row.target, row.verdict)
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
@@ -52,16 +57,23 @@ def main(argv: list[str] | None = None) -> int:
             found = importlib.import_module(f"tui.bench.{module}").run(sizes, log)
         except Exception as error:  # noqa: BLE001 - one failing benchmark must not lose the others
             traceback.print_exc()
-            found = [Row(numbers.split(",")[0], module, f"failed: {type(error).__name__}: {error}"[:200],
-                         verdict="n/a")]
+            found = [
+                Row(numbers.split(",")[0], module, f"failed: {type(error).__name__}: {error}"[:200], verdict="n/a")
+            ]
         rows += [row for row in found if not wanted or row.number in wanted]
-    print(f"\nMeasured {time.strftime('%Y-%m-%d')}; {machine()}; "
-          f"{'quick sizes' if args.quick else 'full sizes'}, took {time.monotonic() - started:.0f} s.\n")
+    print(
+        f"\nMeasured {time.strftime('%Y-%m-%d')}; {machine()}; "
+        f"{'quick sizes' if args.quick else 'full sizes'}, took {time.monotonic() - started:.0f} s.\n"
+    )
     print(table(rows))
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"machine": machine(), "quick": args.quick, "rows": [asdict(r) for r in rows]},
-                      out, indent=1, default=str)
+            json.dump(
+                {"machine": machine(), "quick": args.quick, "rows": [asdict(r) for r in rows]},
+                out,
+                indent=1,
+                default=str,
+            )
     return 0
 
 

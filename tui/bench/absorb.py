@@ -38,9 +38,15 @@ def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict
     with tempfile.TemporaryDirectory(prefix="lchat-bench-") as tmp:
         home = Path(tmp)
         config = write_config(home / "config.toml", max_tokens=tokens, model=MODEL)
-        spec = {"data_dir": str(home / "data"), "config": str(config), "scenario": "stream",
-                "engine": "paced", "tokens": tokens, "rate": tokens_per_s,
-                "mark_every": max(1, tokens // 10)}
+        spec = {
+            "data_dir": str(home / "data"),
+            "config": str(config),
+            "scenario": "stream",
+            "engine": "paced",
+            "tokens": tokens,
+            "rate": tokens_per_s,
+            "mark_every": max(1, tokens // 10),
+        }
         with PtyApp(spec, lchat_env(home)) as app:
             app.wait_for("ready", 60)
             app.type("Write a long answer with code.\r")
@@ -70,9 +76,7 @@ def analyse(answer: dict) -> dict:
     streaming = [lag for t, lag in answer["lag"] if first <= t <= last]
     finishing = [lag for t, lag in answer["lag"] if last < t <= finished + 0.05]
     marks = answer["marks"]  # (pieces, time, cpu): the first at piece 1, then every tenth.
-    per_token = [
-        (b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(marks, marks[1:]) if b[0] > a[0]
-    ]
+    per_token = [(b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(marks, marks[1:]) if b[0] > a[0]]
     return {
         "rate": rate(answer["pieces"], first, last),
         "shown_rate": rate(answer["pieces"], first, answer["drained"]),
@@ -97,10 +101,12 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
         if answer["pieces"] != n:
             raise RuntimeError(f"the UI wrote {answer['pieces']} of {n} pieces ({answer['status']})")
         runs.append(dict(analyse(answer), echo=answer["echo"], echo_idle=answer["echo_idle"]))
-        log(f"  row 2, repeat {repeat + 1}: {runs[-1]['rate']:.0f} tok/s written, "
+        log(
+            f"  row 2, repeat {repeat + 1}: {runs[-1]['rate']:.0f} tok/s written, "
             f"all shown {ms(runs[-1]['drain_s'])} after the last, "
             f"lag p99 {ms(runs[-1]['lag_p99'])}, CPU/token {runs[-1]['cpu_first'] * 1e6:.0f} -> "
-            f"{runs[-1]['cpu_last'] * 1e6:.0f} us")
+            f"{runs[-1]['cpu_last'] * 1e6:.0f} us"
+        )
     slow_run = stream_once(sizes.stream_tokens, 20.0, echo=True)
     slow = slow_run["echo"]
     fast = [e for run in runs for e in run["echo"]]
@@ -117,24 +123,54 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     growth = mid("cpu_last") / mid("cpu_first")
     values = {"runs": runs, "engine_rate": engine_rate, "unthrottled": ceiling}
     return [
-        Row("2", f"UI absorbing {n:,} Markdown tokens at {target_rate:,.0f} tok/s (pty)",
+        Row(
+            "2",
+            f"UI absorbing {n:,} Markdown tokens at {target_rate:,.0f} tok/s (pty)",
             f"{mid('rate'):,.0f} tok/s written, all shown {ms(mid('drain_s'))} after the last",
             f"fake engine alone {engine_rate:,.0f} tok/s",
-            f"{ratio:.2f} x", "keeps up (>= 0.97 x)", verdict(ratio >= 0.97 and mid("drain_s") < 0.25),
-            values),
-        Row("2", "event-loop lag while streaming", f"p99 {ms(lag_p99)}, max {ms(mid('lag_max'))}",
-            "-", "-", "p99 < 50 ms", verdict(lag_p99 < 0.050)),
-        Row("2", "key echo in the composer while an answer streams (a key every 0.25 s)",
+            f"{ratio:.2f} x",
+            "keeps up (>= 0.97 x)",
+            verdict(ratio >= 0.97 and mid("drain_s") < 0.25),
+            values,
+        ),
+        Row(
+            "2",
+            "event-loop lag while streaming",
+            f"p99 {ms(lag_p99)}, max {ms(mid('lag_max'))}",
+            "-",
+            "-",
+            "p99 < 50 ms",
+            verdict(lag_p99 < 0.050),
+        ),
+        Row(
+            "2",
+            "key echo in the composer while an answer streams (a key every 0.25 s)",
             f"p95 {ms(echo_slow)} at 20 tok/s, {ms(echo_fast)} at {target_rate:,.0f} tok/s "
             f"({len(slow)} and {len(fast)} keys; {len(slow) + len(fast) - len(_timed(slow + fast))} not echoed in 5 s)",
-            f"nothing streaming, same runs: p95 {ms(percentile(idle, 0.95))}", "-", "p95 < 20 ms",
+            f"nothing streaming, same runs: p95 {ms(percentile(idle, 0.95))}",
+            "-",
+            "p95 < 20 ms",
             verdict(max(echo_slow, echo_fast) < 0.020) if slow and fast else "n/a",
-            {"echo_20": slow, "echo_fast": fast, "echo_idle": idle}),
-        Row("2", "CPU per token, first vs last tenth of the answer",
+            {"echo_20": slow, "echo_fast": fast, "echo_idle": idle},
+        ),
+        Row(
+            "2",
+            "CPU per token, first vs last tenth of the answer",
             f"{mid('cpu_first') * 1e6:.0f} -> {mid('cpu_last') * 1e6:.0f} us",
-            "-", f"{growth:.2f} x", "flat (<= 1.5 x)", verdict(growth <= 1.5)),
-        Row("2", "final full render of the answer (after the stream)",
-            f"{ms(mid('finish_s'))}, loop blocked up to {ms(mid('finish_lag_max'))}"),
-        Row("2", "UI absorb ceiling (engine unthrottled; first piece to all shown)",
-            f"{ceiling['shown_rate']:,.0f} tok/s", values={"unthrottled": ceiling}),
+            "-",
+            f"{growth:.2f} x",
+            "flat (<= 1.5 x)",
+            verdict(growth <= 1.5),
+        ),
+        Row(
+            "2",
+            "final full render of the answer (after the stream)",
+            f"{ms(mid('finish_s'))}, loop blocked up to {ms(mid('finish_lag_max'))}",
+        ),
+        Row(
+            "2",
+            "UI absorb ceiling (engine unthrottled; first piece to all shown)",
+            f"{ceiling['shown_rate']:,.0f} tok/s",
+            values={"unthrottled": ceiling},
+        ),
     ]

@@ -159,12 +159,20 @@ def install(spec: dict) -> None:
         if str(message.role) == "assistant" and str(message.status) != "streaming":
             finished = time.perf_counter()
             emit(
-                "answer", tokens=message.completion_tokens, pieces=recorder.count,
-                first=recorder.first, last=recorder.last, ended=ended, finished=finished,
+                "answer",
+                tokens=message.completion_tokens,
+                pieces=recorder.count,
+                first=recorder.first,
+                last=recorder.last,
+                ended=ended,
+                finished=finished,
                 # Shown by the live lines, else by the final render.
                 drained=drained[-1] if drained and drained[-1] >= (recorder.last or 0) else finished,
-                status=str(message.status), error=message.error, marks=recorder.marks,
-                lag=[(t, d) for t, d in lag.samples], cpu=_cpu(),
+                status=str(message.status),
+                error=message.error,
+                marks=recorder.marks,
+                lag=[(t, d) for t, d in lag.samples],
+                cpu=_cpu(),
             )
 
     _patch(MainScreen, on_mount=on_mount)
@@ -194,8 +202,7 @@ _monitors: list = []
 
 
 def _stats_counts() -> dict:
-    return {"samples": sum(getattr(m, "samples_taken", 0) for m in _monitors),
-            "monitors": len(_monitors)}
+    return {"samples": sum(getattr(m, "samples_taken", 0) for m in _monitors), "monitors": len(_monitors)}
 
 
 def _track_monitors() -> None:

@@ -49,9 +49,13 @@ def main(data_dir: str, config: str) -> dict:
         (conversation,) = store.list_conversations(limit=1)
         answer = store.list_messages(conversation.id)[-1]
     return {
-        "code": code, "tokens": answer.completion_tokens, "first": stamps[0] if stamps else None,
-        "last": stamps[-1] if stamps else None, "text": "".join(writer.parts[:-1]),
-        "status": str(answer.status), "error": answer.error,
+        "code": code,
+        "tokens": answer.completion_tokens,
+        "first": stamps[0] if stamps else None,
+        "last": stamps[-1] if stamps else None,
+        "text": "".join(writer.parts[:-1]),
+        "status": str(answer.status),
+        "error": answer.error,
         "llama_cpp_in_parent": "llama_cpp" in sys.modules,
     }
 

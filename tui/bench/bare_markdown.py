@@ -40,9 +40,10 @@ class BareMarkdownApp(App[None]):
         stream = Markdown.get_stream(self.query_one(Markdown))
         body = {"model": self.model, "messages": [{"role": "user", "content": question}], "stream": True}
         try:
-            async with httpx.AsyncClient(timeout=None) as client, client.stream(
-                "POST", f"http://{self.host}/api/chat", json=body
-            ) as reply:
+            async with (
+                httpx.AsyncClient(timeout=None) as client,
+                client.stream("POST", f"http://{self.host}/api/chat", json=body) as reply,
+            ):
                 async for line in reply.aiter_lines():
                     if line:
                         await stream.write(json.loads(line)["message"]["content"])

@@ -29,9 +29,9 @@ _COMMON = (
 ).split()
 _CODE = [
     "```python\nimport json\n\ndef load(path):\n    with open(path) as f:\n        return json.load(f)\n```",
-    "```bash\npip install --upgrade lchat\nlchat ask \"hello\"\n```",
+    '```bash\npip install --upgrade lchat\nlchat ask "hello"\n```',
     "```sql\nSELECT id, title FROM conversations ORDER BY updated_at DESC LIMIT 20;\n```",
-    "```rust\nfn main() {\n    let v: Vec<u32> = (0..10).collect();\n    println!(\"{:?}\", v);\n}\n```",
+    '```rust\nfn main() {\n    let v: Vec<u32> = (0..10).collect();\n    println!("{:?}", v);\n}\n```',
 ]
 
 
@@ -81,7 +81,7 @@ class _Texts:
         if self.used + count > len(self.pool):
             self.pool = self.words[self.rng.choice(len(self.words), size=400_000, p=self.p)].tolist()
             self.used = 0
-        taken = self.pool[self.used:self.used + count]
+        taken = self.pool[self.used : self.used + count]
         self.used += count
         return taken
 
@@ -98,8 +98,7 @@ class _Texts:
         return text
 
 
-def cached(conversations: int, messages: int, long_conversation: int, *, cache: Path,
-           log=print) -> BigHistory:
+def cached(conversations: int, messages: int, long_conversation: int, *, cache: Path, log=print) -> BigHistory:
     """The history of this size, built unless the cache has it for today's schema."""
     from tui.store.schema import MIGRATIONS
 
@@ -114,15 +113,15 @@ def cached(conversations: int, messages: int, long_conversation: int, *, cache: 
     started = time.monotonic()
     log(f"  building a history of {messages:,} messages in {folder} (once)...")
     history = build(folder, conversations, messages, long_conversation)
-    info = {k: getattr(history, k) for k in
-            ("conversations", "messages", "long_conversation_id", "short_conversation_id")}
+    info = {
+        k: getattr(history, k) for k in ("conversations", "messages", "long_conversation_id", "short_conversation_id")
+    }
     manifest.write_text(json.dumps(info))
     log(f"  built in {time.monotonic() - started:.0f} s")
     return history
 
 
-def build(data_dir: Path, conversations: int, messages: int, long_conversation: int,
-          *, seed: int = 1) -> BigHistory:
+def build(data_dir: Path, conversations: int, messages: int, long_conversation: int, *, seed: int = 1) -> BigHistory:
     """`conversations` conversations, one of `long_conversation` messages, `messages` in all."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "history.db"
@@ -172,8 +171,17 @@ def build(data_dir: Path, conversations: int, messages: int, long_conversation: 
                 row = [message_id, conversation_id, "user", texts.question(), "complete", "", "", at, at]
             else:
                 scale = 2 if conversation_id == long_id else 1
-                row = [message_id, conversation_id, "assistant", texts.answer(scale), "complete",
-                       "/models/SmolLM2-135M-Instruct.Q4_1.gguf", "embedded", at, at]
+                row = [
+                    message_id,
+                    conversation_id,
+                    "assistant",
+                    texts.answer(scale),
+                    "complete",
+                    "/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+                    "embedded",
+                    at,
+                    at,
+                ]
             if has_parent:
                 row.append(parent)
             parent = message_id
@@ -189,8 +197,11 @@ def build(data_dir: Path, conversations: int, messages: int, long_conversation: 
     conn.executemany(
         f"INSERT INTO conversations ({columns}) VALUES (?, ?, ?, 'embedded', '', '{{}}', ?, ?"
         + (", ?)" if has_leaf else ")"),
-        [(cid, title, "/models/SmolLM2-135M-Instruct.Q4_1.gguf", updated - 1, updated)
-         + ((leaf,) if has_leaf else ()) for cid, title, updated, leaf in conversation_rows],
+        [
+            (cid, title, "/models/SmolLM2-135M-Instruct.Q4_1.gguf", updated - 1, updated)
+            + ((leaf,) if has_leaf else ())
+            for cid, title, updated, leaf in conversation_rows
+        ],
     )
     for _, sql in triggers:
         conn.execute(sql)

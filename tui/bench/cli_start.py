@@ -44,12 +44,18 @@ def ask_start(model: Path, runs: int) -> tuple[list[float], list[float], bool]:
             home = Path(tmp)
             config = write_config(home / "config.toml", threads=0, max_tokens=4)
             started = time.perf_counter()
-            result = run_json([PYTHON, "-m", "tui.bench.ask_probe", str(home / "data"), str(config)],
-                              env=lchat_env(home))
+            result = run_json(
+                [PYTHON, "-m", "tui.bench.ask_probe", str(home / "data"), str(config)], env=lchat_env(home)
+            )
             lchat.append(result["first"] - started)
             in_parent = in_parent or result["llama_cpp_in_parent"]
-        spec = {"mode": "generate", "model": str(model), "threads": default_threads(), "prompt": PROMPT,
-                "max_tokens": 4}
+        spec = {
+            "mode": "generate",
+            "model": str(model),
+            "threads": default_threads(),
+            "prompt": PROMPT,
+            "max_tokens": 4,
+        }
         started = time.perf_counter()
         result = run_json([PYTHON, "-m", "tui.bench.raw_llama", json.dumps(spec)])
         raw.append(result["first"] - started)
@@ -60,19 +66,35 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     runs = max(sizes.starts * 2, sizes.repeats * 3)
     version = time_command([*lchat_command(), "--version"], runs)
     bare = time_command([PYTHON, "-c", "pass"], runs)
-    rows = [Row("10", "`lchat --version`", ms(median(version)), f"`python -c pass` {ms(median(bare))}",
-                f"{median(version) / median(bare):.1f} x", "< 150 ms", verdict(median(version) < 0.150),
-                {"version_s": version, "python_s": bare})]
+    rows = [
+        Row(
+            "10",
+            "`lchat --version`",
+            ms(median(version)),
+            f"`python -c pass` {ms(median(bare))}",
+            f"{median(version) / median(bare):.1f} x",
+            "< 150 ms",
+            verdict(median(version) < 0.150),
+            {"version_s": version, "python_s": bare},
+        )
+    ]
     model = starter_model()
     if model is not None:
         lchat, raw, in_parent = ask_start(model, max(sizes.starts, sizes.repeats))
-        log(f"  row 10: --version {ms(median(version))}, ask first byte {ms(median(lchat))}, "
-            f"raw first token {ms(median(raw))}")
-        rows.append(Row(
-            "10", "`lchat ask` start to first answer byte", ms(median(lchat)),
-            f"raw llama-cpp-python process, start to first token {ms(median(raw))}",
-            f"{median(lchat) / median(raw):.2f} x",
-            "llama_cpp only in the engine child",
-            verdict(not in_parent), {"ask_s": lchat, "raw_s": raw, "llama_cpp_in_parent": in_parent},
-        ))
+        log(
+            f"  row 10: --version {ms(median(version))}, ask first byte {ms(median(lchat))}, "
+            f"raw first token {ms(median(raw))}"
+        )
+        rows.append(
+            Row(
+                "10",
+                "`lchat ask` start to first answer byte",
+                ms(median(lchat)),
+                f"raw llama-cpp-python process, start to first token {ms(median(raw))}",
+                f"{median(lchat) / median(raw):.2f} x",
+                "llama_cpp only in the engine child",
+                verdict(not in_parent),
+                {"ask_s": lchat, "raw_s": raw, "llama_cpp_in_parent": in_parent},
+            )
+        )
     return rows

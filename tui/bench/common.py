@@ -53,10 +53,32 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(repeats=1, max_tokens=48, absorb_tokens=4000, turns=4, conversations=2_000,
-              messages=20_000, long_conversation=5_000, idle_s=3.0, stream_tokens=200)
-TINY = replace(QUICK, starts=1, max_tokens=8, absorb_tokens=300, turns=2, turn_tokens=4, conversations=50,
-               messages=400, long_conversation=60, idle_s=1.0, threads=(1,), stream_tokens=30, peers=False)
+QUICK = Sizes(
+    repeats=1,
+    max_tokens=48,
+    absorb_tokens=4000,
+    turns=4,
+    conversations=2_000,
+    messages=20_000,
+    long_conversation=5_000,
+    idle_s=3.0,
+    stream_tokens=200,
+)
+TINY = replace(
+    QUICK,
+    starts=1,
+    max_tokens=8,
+    absorb_tokens=300,
+    turns=2,
+    turn_tokens=4,
+    conversations=50,
+    messages=400,
+    long_conversation=60,
+    idle_s=1.0,
+    threads=(1,),
+    stream_tokens=30,
+    peers=False,
+)
 """For the test suite: every code path, seconds each."""
 
 
@@ -136,8 +158,9 @@ def cache_dir() -> Path:
     return folder
 
 
-def write_config(path: Path, *, threads: int = 0, max_tokens: int = 256, model: str = "",
-                 extra: str = "", ollama_host: str = "") -> Path:
+def write_config(
+    path: Path, *, threads: int = 0, max_tokens: int = 256, model: str = "", extra: str = "", ollama_host: str = ""
+) -> Path:
     """A config for a benchmark run: greedy sampling, and no other backends or model stores
     (unknown keys are only warnings, so this also works before those sections exist);
     `ollama_host` enables Ollama at that address only."""
@@ -147,8 +170,7 @@ def write_config(path: Path, *, threads: int = 0, max_tokens: int = 256, model: 
         f"[engine]\nthreads = {threads}\n\n"
         f"[chat]\ntemperature = 0.0\nmax_tokens = {max_tokens}\nmodel = {json.dumps(model)}\n\n"
         f"[ollama]\n{ollama}\n\n"
-        "[models]\nreuse_ollama_store = false\nreuse_lmstudio = false\nreuse_hf_cache = false\n"
-        + extra
+        "[models]\nreuse_ollama_store = false\nreuse_lmstudio = false\nreuse_hf_cache = false\n" + extra
     )
     path.chmod(0o600)
     return path
@@ -174,5 +196,4 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} cores, {model}, load average {load:.2f}, "
-            f"{time.strftime('%Y-%m-%d %H:%M')}")
+    return f"{os.cpu_count()} cores, {model}, load average {load:.2f}, {time.strftime('%Y-%m-%d %H:%M')}"

@@ -26,8 +26,18 @@ def typed(word: str) -> list[str]:
 
 def search_queries(words: list[str]) -> list[str]:
     """Common, middling and rare words; two words; a phrase; and as-you-type prefixes."""
-    whole = [words[0], words[5], "python", words[500], words[5000], words[15000],
-             f"{words[1]} {words[3000]}", '"function file"', "error memory cache", "zzzznotthere"]
+    whole = [
+        words[0],
+        words[5],
+        "python",
+        words[500],
+        words[5000],
+        words[15000],
+        f"{words[1]} {words[3000]}",
+        '"function file"',
+        "error memory cache",
+        "zzzznotthere",
+    ]
     return whole + typed("python") + typed(words[700]) + [f"{words[2]} {p}" for p in typed(words[60])]
 
 
@@ -76,19 +86,25 @@ def main(argv: list[str] | None = None) -> int:
     with HistoryStore.open(history.database):
         pass  # Any upgrade happens here, not in a timed start.
     size = history.database.stat().st_size / 2**20
-    print(f"History: {history.conversations:,} conversations, {history.messages:,} messages, "
-          f"{size:,.0f} MiB ({history.database})")
+    print(
+        f"History: {history.conversations:,} conversations, {history.messages:,} messages, "
+        f"{size:,.0f} MiB ({history.database})"
+    )
 
     page = list_first_page(history.database, 50)
-    print(f"First page of the list (100 rows): median {median(page) * 1000:.2f} ms, "
-          f"p95 {percentile(page, 0.95) * 1000:.2f} ms")
+    print(
+        f"First page of the list (100 rows): median {median(page) * 1000:.2f} ms, "
+        f"p95 {percentile(page, 0.95) * 1000:.2f} ms"
+    )
 
     queries = search_queries(history.words)
     times = search_times(history.database, queries, 10)
     every = [t for values in times.values() for t in values]
-    print(f"FTS search ({len(queries)} queries x 10, 50 hits, newest first): "
-          f"median {median(every) * 1000:.2f} ms, p95 {percentile(every, 0.95) * 1000:.2f} ms, "
-          f"max {max(every) * 1000:.1f} ms")
+    print(
+        f"FTS search ({len(queries)} queries x 10, 50 hits, newest first): "
+        f"median {median(every) * 1000:.2f} ms, p95 {percentile(every, 0.95) * 1000:.2f} ms, "
+        f"max {max(every) * 1000:.1f} ms"
+    )
     slowest = sorted(times, key=lambda q: -median(times[q]))[:3]
     print("  slowest: " + ", ".join(f"{q!r} {median(times[q]) * 1000:.1f} ms" for q in slowest))
 
@@ -99,15 +115,19 @@ def main(argv: list[str] | None = None) -> int:
     paints, opens = [], []
     for _ in range(args.starts):
         with tempfile.TemporaryDirectory(prefix="lchat-bench-") as home:
-            result = first_paint(history.data_dir, Path(home), settle_s=0.5,
-                                 opens=[history.long_conversation_id, history.short_conversation_id,
-                                        history.long_conversation_id])
+            result = first_paint(
+                history.data_dir,
+                Path(home),
+                settle_s=0.5,
+                opens=[history.long_conversation_id, history.short_conversation_id, history.long_conversation_id],
+            )
         paints.append(result["paint_s"])
         opens += [s for cid, s in result["opened"] if cid == history.long_conversation_id]
-    print(f"Start to first paint (process start, in a pty): median {median(paints) * 1000:.0f} ms "
-          f"(of {len(paints)})")
-    print(f"Open the {sizes.long_conversation:,}-message conversation to first paint: "
-          f"median {median(opens) * 1000:.0f} ms (of {len(opens)})")
+    print(f"Start to first paint (process start, in a pty): median {median(paints) * 1000:.0f} ms (of {len(paints)})")
+    print(
+        f"Open the {sizes.long_conversation:,}-message conversation to first paint: "
+        f"median {median(opens) * 1000:.0f} ms (of {len(opens)})"
+    )
     return 0
 
 

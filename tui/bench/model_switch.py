@@ -82,19 +82,32 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
         return [missing_row("9", "model switch A -> B -> A", "< 1.5 x load", "starter model not installed")]
     model_b = second_model(model_a)
     rounds = max(sizes.starts, sizes.repeats)
-    spec = {"mode": "load", "model": str(model_a), "other_model": str(model_b),
-            "threads": default_threads(), "loads": rounds, "prompt": PROMPT}
+    spec = {
+        "mode": "load",
+        "model": str(model_a),
+        "other_model": str(model_b),
+        "threads": default_threads(),
+        "loads": rounds,
+        "prompt": PROMPT,
+    }
     raw = run_json([PYTHON, "-m", "tui.bench.raw_llama", json.dumps(spec)])
     load, first = median(raw["load_s"]), median(raw["first_token_s"])
     times = asyncio.run(switch_times(model_a, model_b, rounds))
     warm, back = median(times["a_warm"]), median(times["b_to_a"])
     ratio = back / (load + first)
-    log(f"  row 9: raw load {ms(load)} + first token {ms(first)}; lchat A warm {ms(warm)}, "
-        f"A->B {ms(median(times['a_to_b']))}, B->A {ms(back)}, B cold {ms(median(times['b_cold']))}")
-    return [Row(
-        "9", "model switch B -> A: first token (the child reloads A)",
-        f"{ms(back)} (A->B {ms(median(times['a_to_b']))}, A again without a switch {ms(warm)})",
-        f"raw: load A {ms(load)} + first token {ms(first)}; lchat cold B {ms(median(times['b_cold']))}",
-        f"{ratio:.2f} x raw load + first token", "warm child, or reload < 1.5 x raw",
-        verdict(ratio < 1.5), {"times": times, "raw": raw},
-    )]
+    log(
+        f"  row 9: raw load {ms(load)} + first token {ms(first)}; lchat A warm {ms(warm)}, "
+        f"A->B {ms(median(times['a_to_b']))}, B->A {ms(back)}, B cold {ms(median(times['b_cold']))}"
+    )
+    return [
+        Row(
+            "9",
+            "model switch B -> A: first token (the child reloads A)",
+            f"{ms(back)} (A->B {ms(median(times['a_to_b']))}, A again without a switch {ms(warm)})",
+            f"raw: load A {ms(load)} + first token {ms(first)}; lchat cold B {ms(median(times['b_cold']))}",
+            f"{ratio:.2f} x raw load + first token",
+            "warm child, or reload < 1.5 x raw",
+            verdict(ratio < 1.5),
+            {"times": times, "raw": raw},
+        )
+    ]

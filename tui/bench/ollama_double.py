@@ -17,10 +17,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 MODEL = "bench-markdown:latest"
-_DETAILS = {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
-            "parameter_size": "1B", "quantization_level": "Q4_K_M"}
-_ENTRY = {"name": MODEL, "model": MODEL, "modified_at": "2025-01-01T10:00:00Z", "size": 10**9,
-          "digest": "ab" * 32, "details": _DETAILS}
+_DETAILS = {
+    "parent_model": "",
+    "format": "gguf",
+    "family": "llama",
+    "families": ["llama"],
+    "parameter_size": "1B",
+    "quantization_level": "Q4_K_M",
+}
+_ENTRY = {
+    "name": MODEL,
+    "model": MODEL,
+    "modified_at": "2025-01-01T10:00:00Z",
+    "size": 10**9,
+    "digest": "ab" * 32,
+    "details": _DETAILS,
+}
 
 
 @dataclass
@@ -67,9 +79,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/api/ps":
             self._json({"models": []})
         elif path == "/api/show":
-            self._json({"modelfile": "FROM x", "parameters": "", "template": "{{ .Prompt }}",
-                        "details": _DETAILS, "capabilities": ["completion"],
-                        "model_info": {"general.architecture": "llama", "llama.context_length": 8192}})
+            self._json(
+                {
+                    "modelfile": "FROM x",
+                    "parameters": "",
+                    "template": "{{ .Prompt }}",
+                    "details": _DETAILS,
+                    "capabilities": ["completion"],
+                    "model_info": {"general.architecture": "llama", "llama.context_length": 8192},
+                }
+            )
         elif path == "/v1/models":
             self._json({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "me"}]})
         elif path == "/api/chat":
@@ -117,18 +136,35 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _ndjson(piece: str, count: int, *, done: bool) -> str:
-    line: dict[str, Any] = {"model": MODEL, "created_at": "2025-01-01T10:00:00Z",
-                            "message": {"role": "assistant", "content": piece}, "done": done}
+    line: dict[str, Any] = {
+        "model": MODEL,
+        "created_at": "2025-01-01T10:00:00Z",
+        "message": {"role": "assistant", "content": piece},
+        "done": done,
+    }
     if done:
-        line.update(done_reason="stop", total_duration=10**9, load_duration=0, prompt_eval_count=10,
-                    prompt_eval_duration=10**6, eval_count=count, eval_duration=10**9)
+        line.update(
+            done_reason="stop",
+            total_duration=10**9,
+            load_duration=0,
+            prompt_eval_count=10,
+            prompt_eval_duration=10**6,
+            eval_count=count,
+            eval_duration=10**9,
+        )
     return json.dumps(line) + "\n"
 
 
 def _sse(piece: str, count: int, *, done: bool) -> str:
-    chunk: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1735725600,
-                             "model": MODEL, "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece},
-                                                          "finish_reason": "stop" if done else None}]}
+    chunk: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1735725600,
+        "model": MODEL,
+        "choices": [
+            {"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": "stop" if done else None}
+        ],
+    }
     if done:
         chunk["usage"] = {"prompt_tokens": 10, "completion_tokens": count, "total_tokens": count + 10}
         return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"

@@ -39,10 +39,15 @@ def install(log: Callable[[str], None]) -> Oterm:
         return Oterm(command)
     log(f"  installing oterm {VERSION} into {venv} ...")
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True,
-                       timeout=120)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"oterm=={VERSION}"], check=True,
-                       capture_output=True, timeout=900)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True, timeout=120
+        )
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", f"oterm=={VERSION}"],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
     except (OSError, subprocess.SubprocessError) as error:
         detail = getattr(error, "stderr", b"") or b""
         reason = detail.decode(errors="replace").strip().splitlines()[-1:] or [str(error)]
@@ -52,16 +57,26 @@ def install(log: Callable[[str], None]) -> Oterm:
     return Oterm(command)
 
 
-def run(oterm: Oterm, double: OllamaDouble, size: tuple[int, int], tokens: int,
-        measure: Callable[[PtyApp, OllamaDouble, Callable[[PtyApp], None], int], dict]) -> dict:
+def run(
+    oterm: Oterm,
+    double: OllamaDouble,
+    size: tuple[int, int],
+    tokens: int,
+    measure: Callable[[PtyApp, OllamaDouble, Callable[[PtyApp], None], int], dict],
+) -> dict:
     """Start oterm on the double, open a chat with its model, and measure one answer."""
     assert oterm.command is not None
     with tempfile.TemporaryDirectory(prefix="oterm-bench-") as tmp:
         data = Path(tmp)
         (data / "config.json").write_text(json.dumps({"splash-screen": False}))
         env = lchat_env(OLLAMA_HOST=double.host_port, OTERM_DATA_DIR=str(data), HOME=tmp)
-        subprocess.run([str(oterm.command.parent / "python"), "-c", _NEW_CHAT, MODEL], env=env, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [str(oterm.command.parent / "python"), "-c", _NEW_CHAT, MODEL],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         with PtyApp({}, env, size=size, argv=[str(oterm.command)]) as app:
             app.wait_text("model: ", timeout=120)
             app.wait_quiet()

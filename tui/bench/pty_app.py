@@ -33,8 +33,14 @@ class PtyApp:
     """One lchat process on a pty of `size`; its screen output is read and dropped, like a
     terminal would read it, and the last few KB are kept to explain failures."""
 
-    def __init__(self, spec: dict, env: Mapping[str, str], *, size: tuple[int, int] = (120, 40),
-                 argv: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        spec: dict,
+        env: Mapping[str, str],
+        *,
+        size: tuple[int, int] = (120, 40),
+        argv: Sequence[str] | None = None,
+    ) -> None:
         """`argv` runs another program instead of lchat (the references), with no events."""
         self._master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], size[0] * 10, size[1] * 20))
@@ -50,7 +56,11 @@ class PtyApp:
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             list(argv) if argv else [PYTHON, "-m", "tui.bench.app_probe", json.dumps(spec)],
-            stdin=slave, stdout=slave, stderr=slave, pass_fds=(events_w,), env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            pass_fds=(events_w,),
+            env=env,
             start_new_session=True,
         )
         os.close(slave)

@@ -25,8 +25,11 @@ def main(spec: dict) -> dict:
 
     def load(path: str | None = None) -> llama_cpp.Llama:
         return llama_cpp.Llama(
-            model_path=path or spec["model"], n_ctx=spec.get("n_ctx", 4096),
-            n_threads=threads, n_threads_batch=threads, verbose=False,
+            model_path=path or spec["model"],
+            n_ctx=spec.get("n_ctx", 4096),
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
         )
 
     if spec["mode"] == "load":  # Model B, then A again, as a switch does; A's load and first token timed.
@@ -47,9 +50,10 @@ def main(spec: dict) -> dict:
     text: list[str] = []
     if spec["mode"] == "chat":
         # stream=True returns chunks; llama-cpp-python types the result as either kind.
-        chunks = cast("Iterator[CreateChatCompletionStreamResponse]", llm.create_chat_completion(
-            messages, temperature=0.0, max_tokens=spec["max_tokens"], stream=True
-        ))
+        chunks = cast(
+            "Iterator[CreateChatCompletionStreamResponse]",
+            llm.create_chat_completion(messages, temperature=0.0, max_tokens=spec["max_tokens"], stream=True),
+        )
         for chunk in chunks:
             piece = chunk["choices"][0]["delta"].get("content")
             if isinstance(piece, str) and piece:
@@ -65,8 +69,12 @@ def main(spec: dict) -> dict:
             stamps.append(time.perf_counter())
             if len(stamps) >= spec["max_tokens"]:
                 break
-    return {"tokens": len(stamps), "first": stamps[0] if stamps else None,
-            "last": stamps[-1] if stamps else None, "text": "".join(text)}
+    return {
+        "tokens": len(stamps),
+        "first": stamps[0] if stamps else None,
+        "last": stamps[-1] if stamps else None,
+        "text": "".join(text),
+    }
 
 
 def _prompt_tokens(llm, messages: list[ChatCompletionRequestMessage]) -> list[int]:

@@ -21,8 +21,13 @@ def idle_cpu(stats: bool, idle_s: float) -> dict:
         home = Path(tmp)
         extra = f"\n[stats]\nenabled = {'true' if stats else 'false'}\ninterval_s = 1.0\n"
         config = write_config(home / "config.toml", extra=extra)
-        spec = {"data_dir": str(home / "data"), "config": str(config), "scenario": "idle",
-                "settle_s": 2.0, "idle_s": idle_s}
+        spec = {
+            "data_dir": str(home / "data"),
+            "config": str(config),
+            "scenario": "idle",
+            "settle_s": 2.0,
+            "idle_s": idle_s,
+        }
         with PtyApp(spec, lchat_env(home)) as app:
             return app.wait_for("idle", idle_s + 90)
 
@@ -45,8 +50,15 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     if not samples:
         return [missing_row("8", what, TARGET, "no samples were taken with stats on")]
     extra = median(on) - median(off)
-    return [Row(
-        "8", what, f"{median(on):.2%} of a core ({extra:+.2%} for sampling)",
-        f"idle lchat, stats off: {median(off):.2%}", f"{extra:+.2%}", TARGET,
-        verdict(extra < 0.01), {"on": on, "off": off, "samples": samples},
-    )]
+    return [
+        Row(
+            "8",
+            what,
+            f"{median(on):.2%} of a core ({extra:+.2%} for sampling)",
+            f"idle lchat, stats off: {median(off):.2%}",
+            f"{extra:+.2%}",
+            TARGET,
+            verdict(extra < 0.01),
+            {"on": on, "off": off, "samples": samples},
+        )
+    ]

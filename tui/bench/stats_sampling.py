@@ -29,15 +29,21 @@ class StubNvml:
 
     def __getattr__(self, name: str):
         values = {
-            "nvmlDeviceGetCount": 4, "nvmlDeviceGetName": "NVIDIA H100 80GB HBM3",
+            "nvmlDeviceGetCount": 4,
+            "nvmlDeviceGetName": "NVIDIA H100 80GB HBM3",
             "nvmlDeviceGetUtilizationRates": SimpleNamespace(gpu=97, memory=60),
             "nvmlDeviceGetMemoryInfo": SimpleNamespace(used=70 * 2**30, total=80 * 2**30),
-            "nvmlDeviceGetTemperature": 71, "nvmlDeviceGetTemperatureThreshold": 87,
-            "nvmlDeviceGetPowerUsage": 650_000, "nvmlDeviceGetEnforcedPowerLimit": 700_000,
-            "nvmlDeviceGetFanSpeed": 40, "nvmlDeviceGetClockInfo": 1980,
+            "nvmlDeviceGetTemperature": 71,
+            "nvmlDeviceGetTemperatureThreshold": 87,
+            "nvmlDeviceGetPowerUsage": 650_000,
+            "nvmlDeviceGetEnforcedPowerLimit": 700_000,
+            "nvmlDeviceGetFanSpeed": 40,
+            "nvmlDeviceGetClockInfo": 1980,
             "nvmlDeviceGetCurrentClocksEventReasons": 0x04,
-            "nvmlDeviceGetComputeRunningProcesses": [SimpleNamespace(pid=1, usedGpuMemory=2**34),
-                                                     SimpleNamespace(pid=2, usedGpuMemory=2**30)],
+            "nvmlDeviceGetComputeRunningProcesses": [
+                SimpleNamespace(pid=1, usedGpuMemory=2**34),
+                SimpleNamespace(pid=2, usedGpuMemory=2**30),
+            ],
             "nvmlDeviceGetGraphicsRunningProcesses": [],
         }
         if name in ("nvmlInit", "nvmlShutdown"):

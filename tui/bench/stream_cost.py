@@ -62,8 +62,12 @@ def measure(app: PtyApp, double: OllamaDouble, ask: Callable[[PtyApp], None], to
     cpu = cpu_seconds(app.process.pid) - cpu
     sent = app.screen_bytes - sent
     time.sleep(0.5)  # The last pieces are drawn before the client quits.
-    return {"cpu_percent": 100 * cpu / wall, "bytes_per_s": sent / wall, "bytes_per_token": sent / tokens,
-            "wall_s": wall}
+    return {
+        "cpu_percent": 100 * cpu / wall,
+        "bytes_per_s": sent / wall,
+        "bytes_per_token": sent / tokens,
+        "wall_s": wall,
+    }
 
 
 def _type_question(app: PtyApp) -> None:
@@ -75,8 +79,13 @@ def _type_question(app: PtyApp) -> None:
 def run_lchat(double: OllamaDouble, size: tuple[int, int], stats: bool, tokens: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="lchat-bench-") as tmp:
         home = Path(tmp)
-        config = write_config(home / "config.toml", max_tokens=tokens + 10, model=MODEL,
-                              ollama_host=double.host_port, extra=f"\n[stats]\nvisible = {str(stats).lower()}\n")
+        config = write_config(
+            home / "config.toml",
+            max_tokens=tokens + 10,
+            model=MODEL,
+            ollama_host=double.host_port,
+            extra=f"\n[stats]\nvisible = {str(stats).lower()}\n",
+        )
         spec = {"data_dir": str(home / "data"), "config": str(config), "scenario": "stream", "model": MODEL}
         with PtyApp(spec, lchat_env(home), size=size) as app:
             app.wait_for("ready", 60)
@@ -101,15 +110,19 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
             for size in sorted({size for size, _ in SHAPES}):
                 runs: list[tuple[str, Callable[[], dict]]] = [
                     (f"lchat {size} stats {stats}", partial(run_lchat, double, size, stats, tokens))
-                    for shape, stats in SHAPES if shape == size]
+                    for shape, stats in SHAPES
+                    if shape == size
+                ]
                 runs.append((f"bare {size}", partial(run_bare, double, size, tokens)))
                 if oterm.ready:
                     runs.append((f"oterm {size}", partial(oterm_peer.run, oterm, double, size, tokens, measure)))
                 for key, runner in runs:
                     found = runner()
                     results.setdefault(key, []).append(found)
-                    log(f"  row 11, repeat {repeat + 1}, {key}: {found['cpu_percent']:.1f}% of a core, "
-                        f"{found['bytes_per_s'] / 1024:.1f} KiB/s")
+                    log(
+                        f"  row 11, repeat {repeat + 1}, {key}: {found['cpu_percent']:.1f}% of a core, "
+                        f"{found['bytes_per_s'] / 1024:.1f} KiB/s"
+                    )
     return rows(results, tokens, oterm.note)
 
 
@@ -138,15 +151,20 @@ def rows(results: dict[str, list[dict]], tokens: int, oterm_note: str) -> list[R
         else:
             reference += f"; oterm: {oterm_note}"
         checked = size == (100, 40)
-        target = (f"<= {CPU_TARGET[stats]:.0f}% of a core" + (", <= 13 KiB/s" if not stats else "")
-                  if checked else "-")
+        target = f"<= {CPU_TARGET[stats]:.0f}% of a core" + (", <= 13 KiB/s" if not stats else "") if checked else "-"
         ok = cpu <= CPU_TARGET[stats] and (stats or bps <= BYTES_TARGET) if checked else None
-        found.append(Row(
-            "11", f"streaming {tokens} Markdown tokens at {RATE:.0f} tok/s, {size[0]}x{size[1]}, "
-                  f"stats pane {'shown' if stats else 'hidden'}",
-            f"{cpu:.1f}%{_spread(results, key, 'cpu_percent')} of a core, {bps / 1024:.1f} KiB/s "
-            f"({bps / RATE / 1024:.2f} KiB/token)",
-            reference, ratio, target, verdict(ok) if checked else "-",
-            {key: results.get(key, []), ref: results.get(ref, []), peer: results.get(peer, [])},
-        ))
+        found.append(
+            Row(
+                "11",
+                f"streaming {tokens} Markdown tokens at {RATE:.0f} tok/s, {size[0]}x{size[1]}, "
+                f"stats pane {'shown' if stats else 'hidden'}",
+                f"{cpu:.1f}%{_spread(results, key, 'cpu_percent')} of a core, {bps / 1024:.1f} KiB/s "
+                f"({bps / RATE / 1024:.2f} KiB/token)",
+                reference,
+                ratio,
+                target,
+                verdict(ok) if checked else "-",
+                {key: results.get(key, []), ref: results.get(ref, []), peer: results.get(peer, [])},
+            )
+        )
     return found

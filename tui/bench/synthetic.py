@@ -25,7 +25,7 @@ _CODE = [
     "    buffer.append(piece)",
     "    total += len(piece)",
     "result = {key: value for key, value in pairs if value is not None}",
-    "print(f\"{name}: {result!r}\")",
+    'print(f"{name}: {result!r}")',
 ]
 
 
@@ -84,8 +84,7 @@ class PacedEngine(Engine):
                 await asyncio.sleep(wait)
             yield TextPiece(piece)
         ended = time.perf_counter()
-        yield Finished(prompt_tokens=1, completion_tokens=len(self.pieces), ttft_s=0.0,
-                       gen_s=ended - started)
+        yield Finished(prompt_tokens=1, completion_tokens=len(self.pieces), ttft_s=0.0, gen_s=ended - started)
 
     @property
     def local(self) -> bool:

@@ -31,15 +31,13 @@ from tui.bench.pty_app import PtyApp
 
 
 def raw(mode: str, model: Path, threads: int, max_tokens: int) -> dict:
-    spec = {"mode": mode, "model": str(model), "threads": threads, "prompt": PROMPT,
-            "max_tokens": max_tokens}
+    spec = {"mode": mode, "model": str(model), "threads": threads, "prompt": PROMPT, "max_tokens": max_tokens}
     return run_json([PYTHON, "-m", "tui.bench.raw_llama", json.dumps(spec)])
 
 
 def lchat_ask(home: Path, threads: int, max_tokens: int) -> dict:
     config = write_config(home / "config.toml", threads=threads, max_tokens=max_tokens)
-    return run_json([PYTHON, "-m", "tui.bench.ask_probe", str(home / "data"), str(config)],
-                    env=lchat_env(home))
+    return run_json([PYTHON, "-m", "tui.bench.ask_probe", str(home / "data"), str(config)], env=lchat_env(home))
 
 
 def lchat_tui(home: Path, threads: int, max_tokens: int, spec: dict | None = None) -> dict:
@@ -67,7 +65,8 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     settings = sorted({default if t == 0 else t for t in sizes.threads} | {tui_default}, reverse=True)
     n = sizes.max_tokens
     raw(  # Bring the model file into the page cache before anything is timed.
-        "generate", model, default, 1)
+        "generate", model, default, 1
+    )
     rates: dict[str, list[float]] = {}
     ratios: dict[str, list[float]] = {}
     ui_cpu: dict[int, list[float]] = {}
@@ -85,8 +84,7 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
                 if threads == settings[0]:
                     asked = lchat_ask(Path(tmp) / "ask", threads, n)
                     ratios.setdefault("ask", []).append(keep("ask", asked) / generate)
-                answer = lchat_tui(Path(tmp) / "tui", threads, n,
-                                   {"mark_every": max(1, n // 8)})
+                answer = lchat_tui(Path(tmp) / "tui", threads, n, {"mark_every": max(1, n // 8)})
                 if answer["status"] != "complete":
                     raise RuntimeError(f"the TUI's answer ended {answer['status']}: {answer['error']}")
                 ratios.setdefault(f"tui/{threads}", []).append(keep(f"tui/{threads}", answer) / generate)
@@ -102,20 +100,42 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     rows = []
     reference, shown, ratio = figures("ask", settings[0])
     ask_label = f"{settings[0]} threads" + (" (default)" if settings[0] == default else "")
-    rows.append(Row("1", f"`lchat ask` tok/s ({ask_label}, {n} tokens)",
-                    f"{median(rates['ask']):.1f} tok/s", reference, shown, ">= 0.97 x",
-                    verdict(ratio >= 0.97), {"rates": rates, "ratios": ratios}))
+    rows.append(
+        Row(
+            "1",
+            f"`lchat ask` tok/s ({ask_label}, {n} tokens)",
+            f"{median(rates['ask']):.1f} tok/s",
+            reference,
+            shown,
+            ">= 0.97 x",
+            verdict(ratio >= 0.97),
+            {"rates": rates, "ratios": ratios},
+        )
+    )
     for threads in settings:
         reference, shown, ratio = figures(f"tui/{threads}", threads)
         label = f"{threads} thread{'s' if threads > 1 else ''}" + (" (default)" if threads == tui_default else "")
-        rows.append(Row("1", f"TUI tok/s in a pty ({label}, {n} tokens)",
-                        f"{median(rates[f'tui/{threads}']):.1f} tok/s, UI process "
-                        f"{median(ui_cpu[threads]):.0%} of a core", reference, shown, ">= 0.90 x",
-                        verdict(ratio >= 0.90), {"threads": threads, "ui_cpu": ui_cpu[threads]}))
+        rows.append(
+            Row(
+                "1",
+                f"TUI tok/s in a pty ({label}, {n} tokens)",
+                f"{median(rates[f'tui/{threads}']):.1f} tok/s, UI process {median(ui_cpu[threads]):.0%} of a core",
+                reference,
+                shown,
+                ">= 0.90 x",
+                verdict(ratio >= 0.90),
+                {"threads": threads, "ui_cpu": ui_cpu[threads]},
+            )
+        )
     if len(settings) > 1:
         best = max(settings, key=lambda t: median(rates[f"tui/{t}"]))
-        rows.append(Row("1", "best llama.cpp threads for the TUI", f"{best}",
-                        f"raw generate is fastest with "
-                        f"{max(settings, key=lambda t: median(rates[f'generate/{t}']))}",
-                        values={"best_tui_threads": best}))
+        rows.append(
+            Row(
+                "1",
+                "best llama.cpp threads for the TUI",
+                f"{best}",
+                f"raw generate is fastest with {max(settings, key=lambda t: median(rates[f'generate/{t}']))}",
+                values={"best_tui_threads": best},
+            )
+        )
     return rows

@@ -12,8 +12,7 @@ def time_command(argv: Sequence[str], runs: int, *, env: dict | None = None) -> 
     times = []
     for index in range(runs + 1):
         started = time.perf_counter()
-        subprocess.run(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                       check=True)
+        subprocess.run(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
         if index:
             times.append(time.perf_counter() - started)
     return times

@@ -17,8 +17,12 @@ from pathlib import Path
 from tui.bench.common import Row, Sizes, median, missing_row, ms, starter_model, verdict
 
 QUESTIONS = [
-    "Name a colour.", "Why is the sky blue?", "Give me a word that rhymes with cat.",
-    "What is two plus two?", "Say something about trees.", "Tell me a fruit.",
+    "Name a colour.",
+    "Why is the sky blue?",
+    "Give me a word that rhymes with cat.",
+    "What is two plus two?",
+    "Say something about trees.",
+    "Tell me a fruit.",
 ]
 
 
@@ -48,16 +52,19 @@ async def conversation_ttfts(turns: int, tokens: int, runs: int) -> list[list[di
             if stats is None:
                 raise RuntimeError("the answer never ended")
             # prompt_s: the engine's own part (template, tokenizing, prefill, first decode).
-            return {"ttft": (first or time.perf_counter()) - started, "engine": stats.prompt_s or 0.0,
-                    "prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens}
+            return {
+                "ttft": (first or time.perf_counter()) - started,
+                "engine": stats.prompt_s or 0.0,
+                "prompt_tokens": stats.prompt_tokens,
+                "cached_tokens": stats.cached_tokens,
+            }
 
         try:
             await turn(service.new_conversation(model).id, "Hello.")  # Loads the model.
             results = []
             for _ in range(runs):
                 conversation = service.new_conversation(model)
-                results.append([await turn(conversation.id, QUESTIONS[n % len(QUESTIONS)])
-                                for n in range(turns)])
+                results.append([await turn(conversation.id, QUESTIONS[n % len(QUESTIONS)]) for n in range(turns)])
             return results
         finally:
             await engine.aclose()
@@ -74,13 +81,21 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     end = runs[-1][-1]
     engine_first = median([run[0]["engine"] for run in runs])
     engine_last = median([run[-1]["engine"] for run in runs])
-    log(f"  row 3: turn 1 {ms(median(first))}, turn {sizes.turns} {ms(median(last))} "
+    log(
+        f"  row 3: turn 1 {ms(median(first))}, turn {sizes.turns} {ms(median(last))} "
         f"({end['cached_tokens']} of {end['prompt_tokens']} prompt tokens cached); "
         f"of which the engine (template, tokenize, prefill, first decode): "
-        f"{ms(engine_first)} and {ms(engine_last)}, lchat and the pipe the rest")
-    return [Row(
-        "3", f"time to first token, turn {sizes.turns} vs turn 1 (embedded, from `send`)",
-        f"{ms(median(last))} ({end['cached_tokens']}/{end['prompt_tokens']} prompt tokens cached)",
-        f"turn 1: {ms(median(first))}", f"{ratio:.2f} x", "<= 1.3 x", verdict(ratio <= 1.3),
-        {"runs": runs},
-    )]
+        f"{ms(engine_first)} and {ms(engine_last)}, lchat and the pipe the rest"
+    )
+    return [
+        Row(
+            "3",
+            f"time to first token, turn {sizes.turns} vs turn 1 (embedded, from `send`)",
+            f"{ms(median(last))} ({end['cached_tokens']}/{end['prompt_tokens']} prompt tokens cached)",
+            f"turn 1: {ms(median(first))}",
+            f"{ratio:.2f} x",
+            "<= 1.3 x",
+            verdict(ratio <= 1.3),
+            {"runs": runs},
+        )
+    ]

@@ -48,7 +48,9 @@ def run_confined(work: Callable[[], T], *, seconds: float, memory_bytes: int, ma
         try:
             mapped = mapped_bytes()
             if mapped:  # Elsewhere than Linux the time limit alone holds.
-                resource.setrlimit(resource.RLIMIT_AS, (mapped + memory_bytes, resource.getrlimit(resource.RLIMIT_AS)[1]))
+                resource.setrlimit(
+                    resource.RLIMIT_AS, (mapped + memory_bytes, resource.getrlimit(resource.RLIMIT_AS)[1])
+                )
             try:
                 outcome: tuple[str, Any] = ("ok", work())
             except MemoryError:

@@ -69,7 +69,10 @@ def _describe(path: Path, *, is_starter: bool) -> ModelInfo:
         except OSError:
             size = None
         info = ModelInfo(
-            name=str(path), backend=BACKEND, path=str(path), size_bytes=size,
+            name=str(path),
+            backend=BACKEND,
+            path=str(path),
+            size_bytes=size,
             extra={"title": path.stem, "error": str(exc)},
         )
     if is_starter:

@@ -255,8 +255,12 @@ class EmbeddedEngine(Engine):
         if loaded is None or loaded[0] != info.path:
             return info
         assert child is not None
-        running = {"size": info.size_bytes or 0, "size_vram": child.offload.get("vram_bytes") or 0,
-                   "context_length": loaded[1], **child.offload}
+        running = {
+            "size": info.size_bytes or 0,
+            "size_vram": child.offload.get("vram_bytes") or 0,
+            "context_length": loaded[1],
+            **child.offload,
+        }
         return replace(info, extra={**info.extra, "running": running})
 
     @property
@@ -279,12 +283,19 @@ class EmbeddedEngine(Engine):
     def _offload_for(self, info: ModelInfo, n_ctx: int, vram: Memory | None) -> dict[str, Any]:
         """What the child loads with: layers on the GPU (-1: all) and the KV cache's form."""
         k_type, v_type = self._kv_types
-        options: dict[str, Any] = {"gpu_layers": 0, "layers": 0, "k_type": k_type, "v_type": v_type,
-                                   "flash_attn": self._flash_attention, "note": ""}
+        options: dict[str, Any] = {
+            "gpu_layers": 0,
+            "layers": 0,
+            "k_type": k_type,
+            "v_type": v_type,
+            "flash_attn": self._flash_attention,
+            "note": "",
+        }
         if self.flavour == "cpu" or self._gpu_layers == 0:
             return options
-        decided = plan(info, n_ctx, vram, wanted=self._gpu_layers, kv_cache_type=k_type,
-                       flash_attention=self._flash_attention)
+        decided = plan(
+            info, n_ctx, vram, wanted=self._gpu_layers, kv_cache_type=k_type, flash_attention=self._flash_attention
+        )
         if decided is None:  # Layers unknown: ask for what was configured, llama.cpp caps it.
             return options | {"gpu_layers": -1 if self._gpu_layers is None else self._gpu_layers}
         layers = -1 if decided.layers >= decided.total else decided.layers
@@ -374,9 +385,7 @@ class EmbeddedEngine(Engine):
             except _ChildDied as died:
                 self._drop(child)
                 if not loaded:
-                    raise ModelLoadError(
-                        f"{info.name} could not be loaded: the engine crashed ({died})"
-                    ) from None
+                    raise ModelLoadError(f"{info.name} could not be loaded: the engine crashed ({died})") from None
                 raise EngineCrashed(f"engine crashed ({died})") from None
             finally:
                 if child.pending == req:

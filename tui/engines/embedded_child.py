@@ -198,7 +198,8 @@ class _Worker:
         try:
             with _templates_not_compiled(llama_cpp.llama_chat_format):
                 self.llm, layers, note = offload_child.load_with_fallback(
-                    make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0)))
+                    make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0))
+                )
             self.offload = offload_child.report(llama_cpp, self.llm, layers, note)
         except Exception as exc:
             # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone
@@ -224,8 +225,10 @@ class _Worker:
         try:
             tools = [{"type": "function", "function": tool} for tool in options.get("tools") or ()]
             prompt, stops, add_bos, template = run_confined(
-                lambda: self.format(messages, think, tools), seconds=TEMPLATE_TIME_LIMIT_S,
-                memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
+                lambda: self.format(messages, think, tools),
+                seconds=TEMPLATE_TIME_LIMIT_S,
+                memory_bytes=TEMPLATE_MEMORY_LIMIT,
+                max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
             )
             tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         except _NoTools:
@@ -237,13 +240,19 @@ class _Worker:
         room = self.llm.n_ctx() - len(tokens)
         if room <= 0:
             self.send(
-                "error", req, "request",
-                f"the conversation is too long: {len(tokens)} tokens, the context holds "
-                f"{self.llm.n_ctx()}",
+                "error",
+                req,
+                "request",
+                f"the conversation is too long: {len(tokens)} tokens, the context holds {self.llm.n_ctx()}",
             )
             return
-        stats: dict[str, Any] = {"prompt_tokens": len(tokens), "completion_tokens": 0, "cached_tokens": 0,
-                                 "load_s": loaded - started if fresh else None, "started": loaded}
+        stats: dict[str, Any] = {
+            "prompt_tokens": len(tokens),
+            "completion_tokens": 0,
+            "cached_tokens": 0,
+            "load_s": loaded - started if fresh else None,
+            "started": loaded,
+        }
         splitter = splitter_for_template(template, prompt)
         try:
             stats["cached_tokens"] = self.prefill(req, tokens)
@@ -262,16 +271,23 @@ class _Worker:
         """A turn with images: llama-cpp-python's vision handler renders, evaluates and samples
         (tui.engines.vision_chat); its template is tried in a confined fork first."""
         vision = options["vision"]
-        stats: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0,
-                                 "load_s": load_s, "started": time.perf_counter()}
+        stats: dict[str, Any] = {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cached_tokens": 0,
+            "load_s": load_s,
+            "started": time.perf_counter(),
+        }
         try:
             key = (self.key, vision["handler"], vision["projector"])
             if key not in self.handlers:
                 self.handlers = {key: load_handler(vision["handler"], vision["projector"])}
             handler = self.handlers[key]
             run_confined(
-                lambda: render_check(self.llm, handler, messages), seconds=TEMPLATE_TIME_LIMIT_S,
-                memory_bytes=TEMPLATE_MEMORY_LIMIT, max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
+                lambda: render_check(self.llm, handler, messages),
+                seconds=TEMPLATE_TIME_LIMIT_S,
+                memory_bytes=TEMPLATE_MEMORY_LIMIT,
+                max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
             )
         except Exception as exc:  # No libmtmd, a projector llama.cpp refuses, a failing template.
             self.send("error", req, "request", str(exc) or type(exc).__name__)
@@ -280,13 +296,20 @@ class _Worker:
         sampling = {
             "temperature": DEFAULTS["temperature"] if temp is None else temp,
             "top_p": DEFAULTS["top_p"] if top_p is None else top_p,
-            "max_tokens": options.get("max_tokens"), "stop": list(options.get("stop") or ()),
+            "max_tokens": options.get("max_tokens"),
+            "stop": list(options.get("stop") or ()),
             "seed": seed if seed is not None else random.getrandbits(31),
         }
         try:
-            stream_answer(self.llm, handler, messages, sampling, stats,
-                          on_text=lambda text: self.send("piece", req, text),
-                          check_cancel=lambda: self.check_cancel(req))
+            stream_answer(
+                self.llm,
+                handler,
+                messages,
+                sampling,
+                stats,
+                on_text=lambda text: self.send("piece", req, text),
+                check_cancel=lambda: self.check_cancel(req),
+            )
         except _Cancelled:
             stats["stop_reason"] = "cancelled"
         except Exception as exc:  # Decoding an image or the prompt failed.
@@ -295,8 +318,9 @@ class _Worker:
         stats.pop("started", None)
         self.send("done", req, stats)
 
-    def format(self, messages: list, think: str | None = None, tools: list | None = None
-               ) -> tuple[str, list[str], bool, str]:
+    def format(
+        self, messages: list, think: str | None = None, tools: list | None = None
+    ) -> tuple[str, list[str], bool, str]:
         """The prompt, its stop strings, whether tokenizing should add BOS, and the template used.
 
         The think setting reaches the template as the variables templates read: `enable_thinking`
@@ -348,7 +372,13 @@ class _Worker:
         return cached
 
     def generate(
-        self, req: int, tokens: list[int], stops: list[str], room: int, options: dict, stats: dict,
+        self,
+        req: int,
+        tokens: list[int],
+        stops: list[str],
+        room: int,
+        options: dict,
+        stats: dict,
         splitter: Splitter | None = None,
     ) -> None:
         import llama_cpp
@@ -379,7 +409,11 @@ class _Worker:
                 stats["prompt_s"] = time.perf_counter() - stats.pop("started")
             stats["completion_tokens"] = count
             thinking = splitter is not None and splitter.reasoning
-            self.emit(req, text.feed(_token_bytes(llama_cpp, vocab, token, markers, tools=bool(options.get("tools")))), splitter)
+            self.emit(
+                req,
+                text.feed(_token_bytes(llama_cpp, vocab, token, markers, tools=bool(options.get("tools")))),
+                splitter,
+            )
             if splitter is not None and (thinking or splitter.reasoning):
                 stats["reasoning_tokens"] += 1
             if text.stopped:
@@ -449,6 +483,7 @@ class _LlamaErrors:
     def listen(cls, llama_cpp: Any) -> type[_LlamaErrors]:
         cls.lines = []
         if cls._installed is None:
+
             @llama_cpp.llama_log_callback
             def keep(level: int, text: bytes, user_data: Any) -> None:
                 if level not in (GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR):

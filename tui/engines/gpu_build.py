@@ -26,7 +26,7 @@ def library_dirs() -> list[Path]:
 
 
 def flavour_in(dirs: list[Path]) -> str:
-    """"cuda", "vulkan" or "metal" when a backend library of that kind is there, else "cpu"."""
+    """ "cuda", "vulkan" or "metal" when a backend library of that kind is there, else "cpu"."""
     for flavour in FLAVOURS:
         if any(any(d.glob(f"libggml-{flavour}*")) for d in dirs):
             return flavour

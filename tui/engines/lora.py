@@ -34,13 +34,19 @@ def read_lora(path: str | Path, *, for_architecture: str = "") -> LoraInfo:
     kind, adapter = fields.get("general.type"), fields.get("adapter.type")
     if kind != "adapter" or adapter != "lora":
         what = f"a {adapter} adapter" if kind == "adapter" else f"a {kind or 'model'}"
-        raise ModelLoadError(f"{file.name} is {what}, not a GGUF LoRA adapter (convert it with convert_lora_to_gguf.py)")
+        raise ModelLoadError(
+            f"{file.name} is {what}, not a GGUF LoRA adapter (convert it with convert_lora_to_gguf.py)"
+        )
     arch = str(fields.get("general.architecture") or "")
     if for_architecture and arch and arch != for_architecture:
         raise ModelLoadError(f"{file.name} is a LoRA for {arch} models; this model is {for_architecture}")
     alpha = fields.get("adapter.lora.alpha")
-    return LoraInfo(str(file.resolve()), arch, float(alpha) if isinstance(alpha, (int, float)) else None,
-                    str(fields.get("general.name") or file.stem))
+    return LoraInfo(
+        str(file.resolve()),
+        arch,
+        float(alpha) if isinstance(alpha, (int, float)) else None,
+        str(fields.get("general.name") or file.stem),
+    )
 
 
 def saved_lora(profiles: Mapping[str, str], model: ModelInfo, *names: str) -> str:

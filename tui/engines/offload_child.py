@@ -26,8 +26,9 @@ def load_backends() -> None:
     folder = loadable_backends(library_dirs())
     if folder is None:
         return
-    ggml = ctypes.CDLL(str(next((d / "libggml.so" for d in library_dirs() if (d / "libggml.so").exists()),
-                                folder / "libggml.so")))
+    ggml = ctypes.CDLL(
+        str(next((d / "libggml.so" for d in library_dirs() if (d / "libggml.so").exists()), folder / "libggml.so"))
+    )
     ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
     ggml.ggml_backend_load_all_from_path(str(folder).encode())
 

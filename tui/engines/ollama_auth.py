@@ -34,7 +34,8 @@ def host_credentials(section: Any, own: Any, environ: Mapping[str, str]) -> Host
     """The credentials for one host: its own table `own` (or None) over [ollama] (`section`)."""
     env = (own.auth_header_env if own else "") or section.auth_header_env
     return HostCredentials(
-        auth_secret=environ.get(env) if env else None, auth_env=env,
+        auth_secret=environ.get(env) if env else None,
+        auth_env=env,
         api_key=environ.get("OLLAMA_API_KEY") if own and own.send_ollama_api_key else None,
         allow_insecure=bool(own and own.allow_insecure_auth),
     )

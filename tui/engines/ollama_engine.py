@@ -95,8 +95,12 @@ class OllamaEngine(Engine):
         self._api_key = api_key
         self._allow_insecure = allow_insecure_auth
         # $OLLAMA_API_KEY is never sent unasked, but may never be shown either.
-        secrets = [*header_secrets(auth_secret or ""), *header_secrets(os.environ.get("OLLAMA_API_KEY", "")),
-                   *header_secrets(api_key or ""), *url_secrets(self.url)]
+        secrets = [
+            *header_secrets(auth_secret or ""),
+            *header_secrets(os.environ.get("OLLAMA_API_KEY", "")),
+            *header_secrets(api_key or ""),
+            *url_secrets(self.url),
+        ]
         self._ctx = ErrorContext(shown_url(self.url), read_timeout, auth_env, secrets)
         self._keep_alive = keep_alive or None
         self._client: Any = None
@@ -141,8 +145,12 @@ class OllamaEngine(Engine):
             if refused:
                 raise EngineUnavailable(refused)
             client = ollama.AsyncClient(
-                host=self.url, timeout=httpx.Timeout(read, connect=connect), headers=headers, auth=basic,
-                follow_redirects=False, event_hooks={"response": [self._note_redirect]},
+                host=self.url,
+                timeout=httpx.Timeout(read, connect=connect),
+                headers=headers,
+                auth=basic,
+                follow_redirects=False,
+                event_hooks={"response": [self._note_redirect]},
             )
             if not any(name.lower() == "authorization" for name in headers):
                 client._client.headers.pop("authorization", None)  # the library's own $OLLAMA_API_KEY
@@ -186,16 +194,24 @@ class OllamaEngine(Engine):
         tally = Tally(time.monotonic())
         final: Any = None
         wanted = {
-            "temperature": options.temperature, "top_p": options.top_p, "num_predict": options.max_tokens,
-            "seed": options.seed, "stop": list(options.stop) or None, "num_ctx": self.num_ctx or None,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "num_predict": options.max_tokens,
+            "seed": options.seed,
+            "stop": list(options.stop) or None,
+            "num_ctx": self.num_ctx or None,
         }
         calls = 0
         try:
             think = await self._think_value(model, options.think)
             stream = await self._api().chat(
-                model=model, messages=ollama_messages(messages),
-                stream=True, options={k: v for k, v in wanted.items() if v is not None},
-                keep_alive=self._keep_alive, think=think, tools=[tool.as_openai() for tool in options.tools] or None,
+                model=model,
+                messages=ollama_messages(messages),
+                stream=True,
+                options={k: v for k, v in wanted.items() if v is not None},
+                keep_alive=self._keep_alive,
+                think=think,
+                tools=[tool.as_openai() for tool in options.tools] or None,
             )
             async with aclosing(stream) as parts:
                 async for part in parts:
@@ -276,8 +292,12 @@ class OllamaEngine(Engine):
         details = show.details
         rows: Details = [("Name", model), ("Backend", self.name), ("Architecture", arch)]
         count = info.get("general.parameter_count")
-        rows.append(("Parameters", f"{count:,}" if isinstance(count, int) else (details.parameter_size or "")
-                     if details else ""))
+        rows.append(
+            (
+                "Parameters",
+                f"{count:,}" if isinstance(count, int) else (details.parameter_size or "") if details else "",
+            )
+        )
         rows.append(("Quantization", details.quantization_level or "" if details else ""))
         ctx = info.get(f"{arch}.context_length")
         rows.append(("Context length", str(ctx) if ctx else ""))
@@ -344,9 +364,12 @@ class OllamaEngine(Engine):
                 except Exception:  # noqa: BLE001 - details are optional in a list
                     return
                 thinking = self._thinking[entry.model] = ThinkAbility.from_show(show)
-                self._shown[entry.digest] = {"info": dict(show.get("model_info") or {}),
-                                             "parameters": str(show.get("parameters") or ""), "thinking": thinking,
-                                             "capabilities": show.get("capabilities")}
+                self._shown[entry.digest] = {
+                    "info": dict(show.get("model_info") or {}),
+                    "parameters": str(show.get("parameters") or ""),
+                    "thinking": thinking,
+                    "capabilities": show.get("capabilities"),
+                }
 
         if models:
             try:
@@ -372,18 +395,22 @@ class OllamaEngine(Engine):
         if running is not None:
             extra["running"] = {
                 "expires_at": running.expires_at.timestamp() if running.expires_at else None,
-                "size_vram": int(running.size_vram or 0), "size": int(running.size or 0),
+                "size_vram": int(running.size_vram or 0),
+                "size": int(running.size or 0),
                 "context_length": running.context_length,
             }
         count = info.get("general.parameter_count")
         context = info.get(f"{arch}.context_length")
         return ModelInfo(
-            name=entry.model, backend=self.name, size_bytes=int(entry.size) if entry.size else None,
+            name=entry.model,
+            backend=self.name,
+            size_bytes=int(entry.size) if entry.size else None,
             architecture=arch,
             parameters=count if isinstance(count, int) else parse_size(details.parameter_size if details else None),
             quantization=(details.quantization_level or "") if details else "",
             context_length=int(context) if isinstance(context, int) else None,
-            has_chat_template=True, extra=extra,
+            has_chat_template=True,
+            extra=extra,
         )
 
 
@@ -437,12 +464,18 @@ def configured_ollama_engines(config: Any, environ: dict[str, str]) -> dict[str,
         name = "ollama" if len(hosts) == 1 else f"ollama@{shown_host(url)}"
         own = host_credentials(section, tables.get(shown_host(url).lower()), environ)
         engines[name] = OllamaEngine(
-            name=name, host=url, connect_timeout=section.connect_timeout, read_timeout=section.read_timeout,
-            auth_header=section.proxy_header, auth_secret=own.auth_secret, auth_env=own.auth_env,
-            api_key=own.api_key, allow_insecure_auth=own.allow_insecure,
-            num_ctx=section.context_length, keep_alive=section.keep_alive,
+            name=name,
+            host=url,
+            connect_timeout=section.connect_timeout,
+            read_timeout=section.read_timeout,
+            auth_header=section.proxy_header,
+            auth_secret=own.auth_secret,
+            auth_env=own.auth_env,
+            api_key=own.api_key,
+            allow_insecure_auth=own.allow_insecure,
+            num_ctx=section.context_length,
+            keep_alive=section.keep_alive,
         )
         if own.auth_env and not own.auth_secret:
             engines[name]._ctx.missing_env = True
     return engines
-

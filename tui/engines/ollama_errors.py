@@ -59,11 +59,15 @@ def translate(error: BaseException, ctx: ErrorContext, *, model: str = "", durin
         return EngineError(f"{where} timed out ({type(error).__name__})")
     if isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError)):
         if during == "chat":
-            return EngineCrashed(f"the connection to {where} broke in the middle of the answer (was the daemon stopped?)")
+            return EngineCrashed(
+                f"the connection to {where} broke in the middle of the answer (was the daemon stopped?)"
+            )
         return EngineCrashed(f"the connection to {where} broke during {during} (was the daemon stopped?)")
     if isinstance(error, json.JSONDecodeError):
         line = ctx.scrub(error.doc.strip())[:60]
-        return EngineError(f"{where} sent a line that is not JSON ({line!r}); is something else answering on that port?")
+        return EngineError(
+            f"{where} sent a line that is not JSON ({line!r}); is something else answering on that port?"
+        )
     if isinstance(error, pydantic.ValidationError):
         return EngineError(f"{where} sent a reply of an unexpected shape (is it really Ollama?)")
     if isinstance(error, httpx.HTTPError):

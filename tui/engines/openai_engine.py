@@ -94,11 +94,16 @@ class OpenAICompatEngine(Engine):
             timeout = httpx2.Timeout(read, connect=connect)
             # Uncompressed, so repair_utf8 sees the text itself (it leaves compressed bodies alone).
             http = openai.DefaultAsyncHttpxClient(
-                timeout=timeout, follow_redirects=False, event_hooks={"response": [repair_utf8]},
+                timeout=timeout,
+                follow_redirects=False,
+                event_hooks={"response": [repair_utf8]},
                 headers={"Accept-Encoding": "identity"},
             )
             self._client = openai.AsyncOpenAI(
-                base_url=self.base_url, api_key=self._key or NO_KEY, max_retries=0, timeout=timeout,
+                base_url=self.base_url,
+                api_key=self._key or NO_KEY,
+                max_retries=0,
+                timeout=timeout,
                 http_client=http,
             )
         return self._client
@@ -118,12 +123,15 @@ class OpenAICompatEngine(Engine):
         for entry in page.data:
             fields = entry.model_dump()
             context = fields.get("max_model_len") or fields.get("context_length")
-            models.append(ModelInfo(
-                name=entry.id, backend=self.name,
-                context_length=context if isinstance(context, int) else None,
-                has_chat_template=True,
-                extra={"remote": not self.local, "owned_by": fields.get("owned_by") or ""} | self._thinking(),
-            ))
+            models.append(
+                ModelInfo(
+                    name=entry.id,
+                    backend=self.name,
+                    context_length=context if isinstance(context, int) else None,
+                    has_chat_template=True,
+                    extra={"remote": not self.local, "owned_by": fields.get("owned_by") or ""} | self._thinking(),
+                )
+            )
         return models
 
     async def chat(
@@ -134,8 +142,13 @@ class OpenAICompatEngine(Engine):
         tally = Tally(time.monotonic())
         usage: Any = None
         finish = "stop"
-        wanted = {"temperature": options.temperature, "top_p": options.top_p,
-                  "max_tokens": options.max_tokens, "seed": options.seed, "stop": list(options.stop) or None}
+        wanted = {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "max_tokens": options.max_tokens,
+            "seed": options.seed,
+            "stop": list(options.stop) or None,
+        }
         request = {k: v for k, v in wanted.items() if v is not None} | _think_fields(options.think)
         turns = openai_messages(messages)
         if options.tools:
@@ -172,8 +185,11 @@ class OpenAICompatEngine(Engine):
         counted = _counted_reasoning(usage)
         reasoning_tokens = counted if counted is not None else tally.estimated_reasoning_tokens(completion)
         notices = [ignored_think(options.think, thought=tally.thought)]
-        notices += [f"{self.name} does not take {name}, so the think setting was not sent" for name in dropped
-                    if name != "stream_options"]
+        notices += [
+            f"{self.name} does not take {name}, so the think setting was not sent"
+            for name in dropped
+            if name != "stream_options"
+        ]
         yield Finished(
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=completion,
@@ -206,8 +222,11 @@ class OpenAICompatEngine(Engine):
             try:
                 return await create(model=model, messages=turns, stream=True, **fields), dropped
             except openai.BadRequestError as error:
-                refused = [name for name in OPTIONAL_FIELDS
-                           if name in wanted and name not in self._refused and name in str(error)]
+                refused = [
+                    name
+                    for name in OPTIONAL_FIELDS
+                    if name in wanted and name not in self._refused and name in str(error)
+                ]
                 if not refused:
                     raise
                 self._refused.update(refused)  # An older or stricter server: ask without it.
@@ -222,8 +241,11 @@ class OpenAICompatEngine(Engine):
         for entry in page.data:
             if entry.id == model:
                 rows = [("Name", model), ("Backend", f"{self.name} ({shown_url(self.base_url)})")]
-                rows += [(key, str(value)) for key, value in entry.model_dump().items()
-                         if key != "id" and value not in (None, "", [], {})]
+                rows += [
+                    (key, str(value))
+                    for key, value in entry.model_dump().items()
+                    if key != "id" and value not in (None, "", [], {})
+                ]
                 return rows
         raise ModelNotFound(f"{self.name} has no model {model!r}")
 
@@ -257,13 +279,19 @@ class OpenAICompatEngine(Engine):
                     "so the key never reaches another host: put the final address in its base_url"
                 )
             if status in (401, 403):
-                hint = (f"check the key in ${self._key_env}" if self._key and self._key_env else
-                        f"the environment variable {self._key_env} is not set" if self._key_env else
-                        "set api_key_env in its [[servers]] table")
+                hint = (
+                    f"check the key in ${self._key_env}"
+                    if self._key and self._key_env
+                    else f"the environment variable {self._key_env} is not set"
+                    if self._key_env
+                    else "set api_key_env in its [[servers]] table"
+                )
                 return EngineUnavailable(f"{where} refused the request (HTTP {status}): {hint}")
             if status == 404:
                 if during == "list":
-                    return EngineUnavailable(f"no OpenAI-compatible API at {shown_url(self.base_url)} (HTTP 404 for /models)")
+                    return EngineUnavailable(
+                        f"no OpenAI-compatible API at {shown_url(self.base_url)} (HTTP 404 for /models)"
+                    )
                 return ModelNotFound(f"{where} has no model {model!r} ({detail})")
             if status in (400, 422):
                 return BadRequest(f"{where} refused the request: {detail}")
@@ -337,10 +365,17 @@ def configured_servers(config: Any, environ: Mapping[str, str]) -> dict[str, Ope
         key = environ.get(server.api_key_env) if server.api_key_env else None
         secret = key or urlsplit(base_url).password
         if secret and not problem and not server.allow_insecure_auth and in_clear_to_another_machine(base_url):
-            problem = (f"its credentials are not sent over plain http to another machine ({shown_url(base_url)}); "
-                       "use https, or set allow_insecure_auth = true in its [[servers]] table if the network is trusted")
+            problem = (
+                f"its credentials are not sent over plain http to another machine ({shown_url(base_url)}); "
+                "use https, or set allow_insecure_auth = true in its [[servers]] table if the network is trusted"
+            )
         engines[name] = OpenAICompatEngine(
-            name=name, base_url=base_url or "http://invalid", api_key=key, api_key_env=server.api_key_env,
-            connect_timeout=server.connect_timeout, read_timeout=server.read_timeout, problem=problem,
+            name=name,
+            base_url=base_url or "http://invalid",
+            api_key=key,
+            api_key_env=server.api_key_env,
+            connect_timeout=server.connect_timeout,
+            read_timeout=server.read_timeout,
+            problem=problem,
         )
     return engines

@@ -17,8 +17,7 @@ from tui.thinking import LEVELS
 Piece = ReasoningPiece | TextPiece
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-HARMONY_MARKERS = ("<|channel|>", "<|message|>", "<|start|>", "<|end|>", "<|return|>", "<|call|>",
-                   "<|constrain|>")
+HARMONY_MARKERS = ("<|channel|>", "<|message|>", "<|start|>", "<|end|>", "<|return|>", "<|call|>", "<|constrain|>")
 """gpt-oss's harmony special tokens: the child must decode these to text for the splitter."""
 LONGEST_HEADER = 80
 """Most characters a harmony header (`<|start|>assistant<|channel|>final<|message|>`) is waited for."""
@@ -74,7 +73,7 @@ class _Output:
         if body:
             out.append(ReasoningPiece(self._held_space + body))
             self.saw_reasoning = True
-            self._held_space = text[len(body):]
+            self._held_space = text[len(body) :]
         else:
             self._held_space += text
 
@@ -119,11 +118,11 @@ class ThinkSplitter:
                 break
             at, marker = min(found)
             self._out.emit(self._buffer[:at], out)
-            self._buffer = self._buffer[at + len(marker):]
+            self._buffer = self._buffer[at + len(marker) :]
             self._out.switch(marker == opener)
         keep = _partial_tail(self._buffer, self.markers)
         self._out.emit(self._buffer[: len(self._buffer) - keep], out)
-        self._buffer = self._buffer[len(self._buffer) - keep:]
+        self._buffer = self._buffer[len(self._buffer) - keep :]
         return out
 
     def flush(self) -> list[Piece]:
@@ -159,7 +158,7 @@ class HarmonySplitter:
             if at < 0:
                 keep = 1 if self._buffer.endswith("<") else 0
                 self._out.emit(self._buffer[: len(self._buffer) - keep], out)
-                self._buffer = self._buffer[len(self._buffer) - keep:]
+                self._buffer = self._buffer[len(self._buffer) - keep :]
                 return out
             self._out.emit(self._buffer[:at], out)
             self._buffer = self._buffer[at:]
@@ -185,7 +184,7 @@ class HarmonySplitter:
             body = buffer.find("<|message|>", end)
             if body < 0:
                 return None
-            channel = buffer[end + 2: body].strip()
+            channel = buffer[end + 2 : body].strip()
             self._out.switch(channel.startswith("analysis"))
             return body + len("<|message|>")
         if token == "<|start|>":  # The role name follows, up to the next marker.

@@ -71,7 +71,7 @@ def _mistral(output: str) -> Parsed:
             found = re.match(r"\s*([\w.-]+)\s*(?:\[CALL_ID\]\s*([\w-]+)\s*)?\[ARGS\]\s*", chunk)
             if not found:
                 continue
-            arguments = _json_at(chunk[found.end():])
+            arguments = _json_at(chunk[found.end() :])
             if isinstance(arguments, dict):
                 calls.append(ToolCall(found.group(2) or f"call_{index}", found.group(1), arguments))
     return Parsed(before.strip(), calls) if calls else Parsed(output, [])
@@ -80,7 +80,7 @@ def _mistral(output: str) -> Parsed:
 def _llama(output: str) -> Parsed:
     body = output.strip()
     if body.startswith(PYTHON_TAG):
-        body = body[len(PYTHON_TAG):].strip()
+        body = body[len(PYTHON_TAG) :].strip()
     calls: list[ToolCall] = []
     for index, piece in enumerate(part for part in body.split(";") if part.strip()) if body.startswith("{") else ():
         call = _call(_json_at(piece.strip()), index)
@@ -137,7 +137,7 @@ class ToolCallScanner:
         keep = max((_partial(text, marker) for marker in MARKERS), default=0)
         if not self._shown and not text.strip():
             keep = len(text)  # Leading blanks: wait to see whether a bare JSON call follows.
-        self._held = text[len(text) - keep:] if keep else ""
+        self._held = text[len(text) - keep :] if keep else ""
         return self._emit(text[: len(text) - keep])
 
     def finish(self) -> Parsed:

@@ -49,8 +49,10 @@ class ToolCallFragments:
                     entry["arguments"] += function.arguments
 
     def calls(self) -> list[ToolCall]:
-        return [ToolCall(entry["id"] or f"call_{index}", entry["name"], _parsed(entry["arguments"]))
-                for index, entry in sorted(self._calls.items())]
+        return [
+            ToolCall(entry["id"] or f"call_{index}", entry["name"], _parsed(entry["arguments"]))
+            for index, entry in sorted(self._calls.items())
+        ]
 
 
 def _parsed(text: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def shown_url(url: str) -> str:
 
 
 def connect_reason(error: BaseException) -> str:
-    """"connection refused", "host name not found", ... from the OS error under a client's own."""
+    """ "connection refused", "host name not found", ... from the OS error under a client's own."""
     seen: BaseException | None = error
     while seen is not None:
         text = str(seen).lower()

@@ -72,24 +72,35 @@ def render_check(llm: Any, handler: Any, messages: list[dict[str, Any]]) -> int:
         raise ValueError(message)
 
     environment = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
         extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
     )
     environment.filters["tojson"] = Jinja2ChatFormatter.tojson
     template = environment.from_string(handler._get_chat_template(llm))
     marker = "<__media__>"
     try:
-        return len(template.render(
-            messages=handler._get_template_messages(messages, marker), add_generation_prompt=True,
-            raise_exception=raise_exception, strftime_now=Jinja2ChatFormatter.strftime_now,
-        ))
+        return len(
+            template.render(
+                messages=handler._get_template_messages(messages, marker),
+                add_generation_prompt=True,
+                raise_exception=raise_exception,
+                strftime_now=Jinja2ChatFormatter.strftime_now,
+            )
+        )
     except TypeError as error:  # A text-only template joins `content` as a string.
         raise ValueError(f"this model's chat template cannot take images ({error})") from None
 
 
 def stream_answer(
-    llm: Any, handler: Any, messages: list[dict[str, Any]], sampling: dict[str, Any], stats: dict[str, Any],
-    *, on_text: Callable[[str], None], check_cancel: Callable[[], None],
+    llm: Any,
+    handler: Any,
+    messages: list[dict[str, Any]],
+    sampling: dict[str, Any],
+    stats: dict[str, Any],
+    *,
+    on_text: Callable[[str], None],
+    check_cancel: Callable[[], None],
 ) -> None:
     """Answer through `create_chat_completion(stream=True)` with `handler`, passing each text
     piece to `on_text` and filling `stats` as the child's own path does (prompt and completion

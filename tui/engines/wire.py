@@ -39,16 +39,20 @@ def openai_messages(turns: Sequence[ChatTurn]) -> list[dict[str, Any]]:
         images = turn_images(turn)
         content: Any = turn_text(turn)
         if images:
-            content = [{"type": "text", "text": content}, *(
-                {"type": "image_url", "image_url": {"url": data_url(image.mime, image.data)}} for image in images
-            )]
+            content = [
+                {"type": "text", "text": content},
+                *({"type": "image_url", "image_url": {"url": data_url(image.mime, image.data)}} for image in images),
+            ]
         message: dict[str, Any] = {"role": str(turn.role), "content": content}
         if turn.reasoning:  # vLLM, llama-server and DeepSeek-style servers take it back.
             message["reasoning_content"] = turn.reasoning
         if turn.tool_calls:
             message["tool_calls"] = [
-                {"id": call.id, "type": "function",
-                 "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                }
                 for call in turn.tool_calls
             ]
         if turn.role is Role.TOOL:

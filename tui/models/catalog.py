@@ -47,7 +47,7 @@ def context_text(tokens: int | None) -> str:
 
 
 def state_text(model: ModelInfo, now: float | None = None) -> str:
-    """"loaded · 3.0 GB VRAM · until 14:05" for a running model, "unusable" for a broken file."""
+    """ "loaded · 3.0 GB VRAM · until 14:05" for a running model, "unusable" for a broken file."""
     if model.extra.get("error"):
         return "unusable"
     running = model.extra.get("running")
@@ -109,7 +109,10 @@ class Catalog:
     @classmethod
     def of(cls, config: Config, engines: Mapping[str, Engine]) -> Catalog:
         """An empty catalog for these engines: their order, and where each loads its models."""
-        return cls(config, order=list(engines), loads_into={name: engine.loads_into for name, engine in engines.items()})
+        return cls(
+            config, order=list(engines), loads_into={name: engine.loads_into for name, engine in engines.items()}
+        )
+
     gpu_flavour: str | None = None
     """The embedded engine's llama.cpp build ("cuda", "cpu"...); None: read from the installed files."""
 
@@ -146,8 +149,12 @@ class Catalog:
         cap = model.context_length or 1 << 30
         if model.backend.startswith("ollama"):
             running = model.extra.get("running") or {}
-            wanted = (running.get("context_length") or self.config.ollama.context_length
-                      or model.extra.get("num_ctx") or OLLAMA_DEFAULT_CONTEXT)
+            wanted = (
+                running.get("context_length")
+                or self.config.ollama.context_length
+                or model.extra.get("num_ctx")
+                or OLLAMA_DEFAULT_CONTEXT
+            )
             return min(wanted, cap)
         return min(self.config.engine.context_length, cap)
 
@@ -185,8 +192,14 @@ class Catalog:
             return None
         wanted = None if engine.gpu_layers == "auto" else int(engine.gpu_layers)
         vram = _counting_its_own(self.memory.gpu, model)
-        return plan(model, self.context_for(model), vram, wanted=wanted, kv_cache_type=engine.kv_cache_type,
-                    flash_attention=engine.flash_attention)
+        return plan(
+            model,
+            self.context_for(model),
+            vram,
+            wanted=wanted,
+            kv_cache_type=engine.kv_cache_type,
+            flash_attention=engine.flash_attention,
+        )
 
     # Favourites
 
@@ -225,8 +238,10 @@ class Catalog:
         """Usable models matching `query`, best first; favourites first when the query is empty."""
         usable = [m for m in self.models if not m.extra.get("error")]
         if not query.strip():
+
             def order(model: ModelInfo) -> tuple[int, str]:
                 return (self.favourite_number(model) or MAX_FAVOURITES + 1, label(model).lower())
+
             return sorted(usable, key=order)
         scored = []
         for model in usable:

@@ -66,11 +66,13 @@ def size_fit(size: int | None, memory: MemorySnapshot | None, *, gpu: bool) -> S
     return SizeFit(verdict, rank, size, f"{gb(memory.ram.free)} free RAM", memory.ram.free / ram.need)
 
 
-def best_first(items: Sequence[T], size: Callable[[T], int | None], memory: MemorySnapshot | None,
-               *, gpu: bool) -> list[tuple[T, SizeFit | None]]:
+def best_first(
+    items: Sequence[T], size: Callable[[T], int | None], memory: MemorySnapshot | None, *, gpu: bool
+) -> list[tuple[T, SizeFit | None]]:
     """`items` with their fit: those that fit first, the largest (the highest quality
     quantization) leading; then those that partly fit or will not, the best fitting first;
     unknown sizes last."""
+
     def order(pair: tuple[T, SizeFit | None]) -> tuple[int, float]:
         fit = pair[1]
         if fit is None:
@@ -80,8 +82,11 @@ def best_first(items: Sequence[T], size: Callable[[T], int | None], memory: Memo
     return sorted(((item, size_fit(size(item), memory, gpu=gpu)) for item in items), key=order)
 
 
-async def with_fit(steps: AsyncGenerator[Progress, None], judge: Callable[[int], SizeFit | None],
-                   go_on: Callable[[SizeFit], Awaitable[bool]]) -> AsyncGenerator[Progress, None]:
+async def with_fit(
+    steps: AsyncGenerator[Progress, None],
+    judge: Callable[[int], SizeFit | None],
+    go_on: Callable[[SizeFit], Awaitable[bool]],
+) -> AsyncGenerator[Progress, None]:
     """A pull's progress with the fit as its status once the largest part's size is known;
     a part that will not fit asks `go_on` once, and a no stops the pull."""
     largest, fit, asked = 0, None, False

@@ -42,6 +42,7 @@ class KvShape:
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any], arch: str) -> KvShape | None:
         """Read the shape from GGUF keys (`<arch>.block_count`, ...), as in files and /api/show."""
+
         def number(key: str) -> int | None:
             value = meta.get(f"{arch}.{key}")
             if isinstance(value, list):  # Per-layer head counts: the largest bounds the cache.
@@ -68,8 +69,12 @@ class KvShape:
             return None
 
     def as_extra(self) -> dict[str, int]:
-        return {"layers": self.layers, "kv_heads": self.kv_heads,
-                "key_length": self.key_length, "value_length": self.value_length}
+        return {
+            "layers": self.layers,
+            "kv_heads": self.kv_heads,
+            "key_length": self.key_length,
+            "value_length": self.value_length,
+        }
 
     def cache_bytes(self, n_ctx: int) -> int:
         return self.layers * n_ctx * self.kv_heads * (self.key_length + self.value_length) * KV_BYTES_PER_VALUE
@@ -103,8 +108,10 @@ class FitEstimate:
 
     def explain(self) -> str:
         kv = f"KV cache {gb(self.kv)} ({self.n_ctx} tokens)" if self.kv is not None else "KV cache unknown"
-        return (f"weights {gb(self.weights)} + {kv} + overhead {gb(self.overhead)} = {gb(self.need)}"
-                f" of {gb(self.memory.free)} free {self.memory.kind}")
+        return (
+            f"weights {gb(self.weights)} + {kv} + overhead {gb(self.overhead)} = {gb(self.need)}"
+            f" of {gb(self.memory.free)} free {self.memory.kind}"
+        )
 
 
 def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None) -> FitEstimate | None:

@@ -11,7 +11,10 @@ from tui.engines.manage import Details
 from tui.models.catalog import count_text
 
 SHOWN_FIRST = {
-    "general.architecture", "general.license", "general.name", "general.file_type",
+    "general.architecture",
+    "general.license",
+    "general.name",
+    "general.file_type",
     "tokenizer.chat_template",
 }
 
@@ -23,8 +26,11 @@ def gguf_metadata(path: Path) -> dict[str, Any]:
         fields = {name: _value(field) for name, field in reader.fields.items()}
     except Exception as exc:  # gguf raises ValueError, IndexError... on broken files
         raise ModelLoadError(f"{path} is not a usable GGUF file: {exc or type(exc).__name__}") from None
-    return {key: value for key, value in fields.items()
-            if value is not None and not isinstance(value, list) and not key.startswith("GGUF.")}
+    return {
+        key: value
+        for key, value in fields.items()
+        if value is not None and not isinstance(value, list) and not key.startswith("GGUF.")
+    }
 
 
 def gguf_details(path: Path) -> Details:
@@ -39,11 +45,20 @@ def gguf_details(path: Path) -> Details:
         ("Quantization", info.quantization),
         ("Context length", str(info.context_length or "")),
         ("Capabilities", "chat" if info.has_chat_template else "completion (no chat template: ChatML is used)"),
-        ("Default parameters", ", ".join(f"{k.removeprefix('general.sampling.')} {v}" for k, v in meta.items()
-                                        if k.startswith("general.sampling."))),
+        (
+            "Default parameters",
+            ", ".join(
+                f"{k.removeprefix('general.sampling.')} {v}"
+                for k, v in meta.items()
+                if k.startswith("general.sampling.")
+            ),
+        ),
         ("Template", str(meta.get("tokenizer.chat_template", ""))),
         ("License", str(meta.get("general.license", ""))),
     ]
-    rows += [(key, str(value)) for key, value in sorted(meta.items())
-             if key not in SHOWN_FIRST and not key.startswith("general.sampling.") and key != f"{arch}."]
+    rows += [
+        (key, str(value))
+        for key, value in sorted(meta.items())
+        if key not in SHOWN_FIRST and not key.startswith("general.sampling.") and key != f"{arch}."
+    ]
     return [(label, value) for label, value in rows if value]

@@ -58,7 +58,9 @@ def parse_repo(text: str) -> tuple[str, str]:
     if len(parts) >= 4 and parts[2] in ("blob", "resolve", "tree"):
         parts = parts[:2] + parts[4:]
     if len(parts) < 2:
-        raise ModelNotFound(f"{text!r} is not a Hugging Face repo id (owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF)")
+        raise ModelNotFound(
+            f"{text!r} is not a Hugging Face repo id (owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF)"
+        )
     repo, rest = "/".join(parts[:2]), "/".join(parts[2:])
     if ":" in repo and not rest:
         repo, rest = repo.split(":", 1)
@@ -83,7 +85,11 @@ def unsafe_name(name: str) -> str:
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return (
+        parts.scheme.lower(),
+        (parts.hostname or "").lower(),
+        parts.port or {"http": 80, "https": 443}.get(parts.scheme),
+    )
 
 
 def choices(files: dict[str, int | None]) -> list[HfChoice]:
@@ -217,8 +223,14 @@ class HubClient:
             handle.seek(resume)
             if cancel.is_set():
                 raise _Cancelled
-            http_get(meta.location, handle, resume_size=resume, headers=build_hf_headers(token=token),
-                     expected_size=meta.size, tqdm_class=Meter)
+            http_get(
+                meta.location,
+                handle,
+                resume_size=resume,
+                headers=build_hf_headers(token=token),
+                expected_size=meta.size,
+                tqdm_class=Meter,
+            )
         dest.parent.mkdir(parents=True, exist_ok=True)
         part.replace(dest)
 
@@ -231,8 +243,10 @@ class HubClient:
         have += sum((self.models_dir / f).stat().st_size for f in choice.files if (self.models_dir / f).is_file())
         free = shutil.disk_usage(self.models_dir).free
         if choice.size - have > free:
-            raise EngineError(f"not enough disk space: {choice.files[0]} needs {gb(choice.size - have)}, "
-                              f"{gb(free)} is free in {self.models_dir}")
+            raise EngineError(
+                f"not enough disk space: {choice.files[0]} needs {gb(choice.size - have)}, "
+                f"{gb(free)} is free in {self.models_dir}"
+            )
 
     def translate(self, error: BaseException, repo: str, filename: str = "") -> EngineError:
         """A readable message for what huggingface_hub (and the OS) raised."""
@@ -265,7 +279,12 @@ def _is_network(error: BaseException) -> bool:
     while seen is not None:
         name = type(seen).__name__
         if isinstance(seen, (ConnectionError, TimeoutError)) or name in (
-            "ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError", "ReadError", "OfflineModeIsEnabled",
+            "ConnectError",
+            "ConnectTimeout",
+            "ReadTimeout",
+            "RemoteProtocolError",
+            "ReadError",
+            "OfflineModeIsEnabled",
             "LocalEntryNotFoundError",
         ):
             return True

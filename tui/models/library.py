@@ -65,5 +65,7 @@ def check_delete(model: ModelInfo, models_dir: Path) -> Path:
     try:
         path.resolve().relative_to(models_dir.resolve())
     except ValueError:
-        raise EngineError(f"{path.name} is not in lchat's models folder ({models_dir}); lchat leaves it alone") from None
+        raise EngineError(
+            f"{path.name} is not in lchat's models folder ({models_dir}); lchat leaves it alone"
+        ) from None
     return path

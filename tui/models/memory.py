@@ -34,8 +34,11 @@ def read_vram(nvml: Any = None) -> Memory | None:
 
     reader = NvidiaReader(nvml)
     try:
-        cards = [(g.vram_total, g.vram_used) for g in reader.read().gpus
-                 if not g.error and g.vram_total and g.vram_used is not None]
+        cards = [
+            (g.vram_total, g.vram_used)
+            for g in reader.read().gpus
+            if not g.error and g.vram_total and g.vram_used is not None
+        ]
     finally:
         reader.close()
     if not cards:
@@ -46,11 +49,17 @@ def read_vram(nvml: Any = None) -> Memory | None:
 def from_sample(sample: Any) -> MemorySnapshot:
     """The same figures from a stats sample (tui.stats.sample.StatsSample), which already has them."""
     cpu = sample.cpu
-    ram = Memory("RAM", cpu.ram_total - cpu.ram_used, cpu.ram_total) if cpu and cpu.ram_total and \
-        cpu.ram_used is not None else None
+    ram = (
+        Memory("RAM", cpu.ram_total - cpu.ram_used, cpu.ram_total)
+        if cpu and cpu.ram_total and cpu.ram_used is not None
+        else None
+    )
     cards = [g for g in sample.gpus if not g.error and g.vram_total and g.vram_used is not None]
-    gpu = Memory("VRAM", sum(g.vram_total - g.vram_used for g in cards), sum(g.vram_total for g in cards)) \
-        if cards else None
+    gpu = (
+        Memory("VRAM", sum(g.vram_total - g.vram_used for g in cards), sum(g.vram_total for g in cards))
+        if cards
+        else None
+    )
     return MemorySnapshot(ram=ram, gpu=gpu)
 
 
@@ -79,7 +88,10 @@ def read_nvidia(command: str = "nvidia-smi") -> Memory | None:
     try:
         out = subprocess.run(
             [exe, "--query-gpu=memory.free,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT_S, check=True,
+            capture_output=True,
+            text=True,
+            timeout=NVIDIA_SMI_TIMEOUT_S,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None

@@ -91,8 +91,15 @@ def reserve(vram: Memory) -> int:
     return max(int(RESERVE_SHARE * vram.total), RESERVE_MIN)
 
 
-def plan(model: ModelInfo, n_ctx: int, vram: Memory | None, *, wanted: int | None = None,
-         kv_cache_type: str = "f16", flash_attention: bool = False) -> Offload | None:
+def plan(
+    model: ModelInfo,
+    n_ctx: int,
+    vram: Memory | None,
+    *,
+    wanted: int | None = None,
+    kv_cache_type: str = "f16",
+    flash_attention: bool = False,
+) -> Offload | None:
     """Layers to put on the GPU: `wanted` (None: as many as fit), fewer where VRAM is short.
 
     None when the model's layers are unknown. Without a VRAM figure a wanted number is kept and
@@ -109,12 +116,16 @@ def plan(model: ModelInfo, n_ctx: int, vram: Memory | None, *, wanted: int | Non
     fitting = next((k for k in range(asked, 0, -1) if sizes.gpu_bytes(k, kv_layer) <= room), 0)
     note = ""
     if wanted is not None and fitting < asked:
-        note = (f"{asked} layers need {gb(sizes.gpu_bytes(asked, kv_layer))} of VRAM, "
-                f"{gb(max(room, 0))} is free to use: {fitting} go to the GPU")
+        note = (
+            f"{asked} layers need {gb(sizes.gpu_bytes(asked, kv_layer))} of VRAM, "
+            f"{gb(max(room, 0))} is free to use: {fitting} go to the GPU"
+        )
     return Offload(fitting, sizes.layers, sizes.gpu_bytes(fitting, kv_layer), vram, note)
 
 
-def offload_rows(model: ModelInfo, kv_cache_type: str, flash_attention: bool, gpu_layers: int | str) -> list[tuple[str, str]]:
+def offload_rows(
+    model: ModelInfo, kv_cache_type: str, flash_attention: bool, gpu_layers: int | str
+) -> list[tuple[str, str]]:
     """Details rows for an embedded model: what its load put on the GPU, and the load options."""
     rows = []
     running = model.extra.get("running") or {}

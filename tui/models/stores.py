@@ -49,8 +49,13 @@ def ollama_store(root: Path) -> Iterator[StoreFile]:
             continue
         *where, model, tag = parts
         registry, namespace = where[0], "/".join(where[1:])
-        name = f"{model}:{tag}" if (registry, namespace) == ("registry.ollama.ai", "library") else (
-            f"{namespace}/{model}:{tag}" if registry == "registry.ollama.ai" else f"{'/'.join(where)}/{model}:{tag}")
+        name = (
+            f"{model}:{tag}"
+            if (registry, namespace) == ("registry.ollama.ai", "library")
+            else (
+                f"{namespace}/{model}:{tag}" if registry == "registry.ollama.ai" else f"{'/'.join(where)}/{model}:{tag}"
+            )
+        )
         try:
             layers = json.loads(manifest.read_text()).get("layers", [])
         except (OSError, ValueError, AttributeError):
@@ -104,11 +109,17 @@ def store_folders(config: ModelsConfig, environ: Mapping[str, str], home: Path) 
         root = config.ollama_store or environ.get("OLLAMA_MODELS") or str(home / ".ollama" / "models")
         folders["ollama"].append(Path(root).expanduser())
     if config.reuse_lmstudio:
-        dirs = config.lmstudio_dirs or [str(home / ".lmstudio" / "models"), str(home / ".cache" / "lm-studio" / "models")]
+        dirs = config.lmstudio_dirs or [
+            str(home / ".lmstudio" / "models"),
+            str(home / ".cache" / "lm-studio" / "models"),
+        ]
         folders["lmstudio"] = [Path(d).expanduser() for d in dirs]
     if config.reuse_hf_cache:
         hub = environ.get("HF_HUB_CACHE") or (
-            str(Path(environ["HF_HOME"]) / "hub") if environ.get("HF_HOME") else str(home / ".cache" / "huggingface" / "hub"))
+            str(Path(environ["HF_HOME"]) / "hub")
+            if environ.get("HF_HOME")
+            else str(home / ".cache" / "huggingface" / "hub")
+        )
         folders["hf"].append(Path(hub).expanduser())
     return folders
 

@@ -31,7 +31,10 @@ def find_projector(model_path: Path) -> Path | None:
         return None
     # Several projectors in one folder (a repo with f16 and q8 ones, or two models): the one
     # whose name shares most with the model's.
-    return max(candidates, key=lambda p: (_shared_prefix(p.stem.lower().replace("mmproj", ""), model_path.stem.lower()), p.name))
+    return max(
+        candidates,
+        key=lambda p: (_shared_prefix(p.stem.lower().replace("mmproj", ""), model_path.stem.lower()), p.name),
+    )
 
 
 def _projectors_beside(model_path: Path) -> Iterator[Path]:
@@ -68,8 +71,10 @@ def handler_for(architecture: str) -> str:
 def no_images_reason(model_name: str, projector: Path | None) -> str | None:
     """Why this model cannot take images, in a user's words; None when it can."""
     if projector is None:
-        return (f"{model_name} does not take images: no projector (mmproj) file was found beside it "
-                "or in Ollama's store. Vision GGUFs ship one; put it in the model's folder.")
+        return (
+            f"{model_name} does not take images: no projector (mmproj) file was found beside it "
+            "or in Ollama's store. Vision GGUFs ship one; put it in the model's folder."
+        )
     return None
 
 

@@ -13,8 +13,13 @@ from tui.stats.monitor import StatsMonitor
 from tui.stats.sampler import Sampler
 
 
-def build_monitor(interval_s: float = 1.0, history_s: float = 300.0, *,
-                  owned_pids: Callable[[], set[int]] = set, root: Path | str = "/") -> StatsMonitor:
+def build_monitor(
+    interval_s: float = 1.0,
+    history_s: float = 300.0,
+    *,
+    owned_pids: Callable[[], set[int]] = set,
+    root: Path | str = "/",
+) -> StatsMonitor:
     """A monitor over this machine's real hardware; `owned_pids` names the engine's processes."""
     from tui.stats.amd import AmdReader
     from tui.stats.cpu import CpuReader

@@ -34,11 +34,14 @@ def alerts_for(sample: StatsSample, limits: Limits = Limits()) -> list[Alert]:
             continue
         if gpu.temp_c is not None and gpu.temp_slowdown_c:
             if gpu.temp_c >= gpu.temp_slowdown_c:
-                alerts.append(Alert(f"{gpu.label} at {gpu.temp_c:.0f}°C: past its slowdown point "
-                                    f"({gpu.temp_slowdown_c:.0f}°C)", severe=True))
+                alerts.append(
+                    Alert(
+                        f"{gpu.label} at {gpu.temp_c:.0f}°C: past its slowdown point ({gpu.temp_slowdown_c:.0f}°C)",
+                        severe=True,
+                    )
+                )
             elif gpu.temp_c >= gpu.temp_slowdown_c - limits.temp_margin_c:
-                alerts.append(Alert(f"{gpu.label} at {gpu.temp_c:.0f}°C, near slowdown at "
-                                    f"{gpu.temp_slowdown_c:.0f}°C"))
+                alerts.append(Alert(f"{gpu.label} at {gpu.temp_c:.0f}°C, near slowdown at {gpu.temp_slowdown_c:.0f}°C"))
         for reason in ("thermal", "power"):
             if reason in gpu.throttle:
                 alerts.append(Alert(f"{gpu.label} throttling ({reason})", severe=reason == "thermal"))
@@ -47,9 +50,17 @@ def alerts_for(sample: StatsSample, limits: Limits = Limits()) -> list[Alert]:
             alerts.append(Alert(f"{gpu.label} VRAM {fraction:.0%} full", severe=fraction >= 0.99))
     cpu = sample.cpu
     if cpu.temp_c is not None and cpu.temp_high_c and cpu.temp_c >= cpu.temp_high_c - limits.temp_margin_c:
-        alerts.append(Alert(f"CPU at {cpu.temp_c:.0f}°C, near its limit ({cpu.temp_high_c:.0f}°C)",
-                            severe=cpu.temp_c >= cpu.temp_high_c))
+        alerts.append(
+            Alert(
+                f"CPU at {cpu.temp_c:.0f}°C, near its limit ({cpu.temp_high_c:.0f}°C)",
+                severe=cpu.temp_c >= cpu.temp_high_c,
+            )
+        )
     if sample.generating and cpu.swap_io_bytes_s:
-        alerts.append(Alert(f"swapping while generating ({cpu.swap_io_bytes_s / 2**20:.1f} MiB/s): "
-                            "the model does not fit in RAM", severe=True))
+        alerts.append(
+            Alert(
+                f"swapping while generating ({cpu.swap_io_bytes_s / 2**20:.1f} MiB/s): the model does not fit in RAM",
+                severe=True,
+            )
+        )
     return sorted(alerts, key=lambda alert: not alert.severe)

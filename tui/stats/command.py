@@ -16,8 +16,16 @@ SETTLE_S = 0.5
 """Before the first snapshot: CPU use and RAPL power are rates, so they need two readings."""
 
 
-def run_stats(monitor: StatsMonitor, settings: StatsConfig, *, as_json: bool = False, watch: float | None = None,
-              count: int | None = None, out: TextIO | None = None, settle_s: float | None = None) -> int:
+def run_stats(
+    monitor: StatsMonitor,
+    settings: StatsConfig,
+    *,
+    as_json: bool = False,
+    watch: float | None = None,
+    count: int | None = None,
+    out: TextIO | None = None,
+    settle_s: float | None = None,
+) -> int:
     """Print snapshots: one, or with `watch` one every `watch` seconds (0: the configured interval)."""
     out = out or sys.stdout
     limits = Limits(settings.temp_margin_c, settings.vram_warn_percent)

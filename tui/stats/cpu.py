@@ -19,8 +19,13 @@ PACKAGE_LABELS = ("package id", "tctl", "tdie", "cpu")
 class CpuReader:
     """Reads this machine's CPU; `root` and `psutil` let tests bring a fixture tree and a double."""
 
-    def __init__(self, root: Path | str = "/", *, psutil: ModuleType | Any | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        root: Path | str = "/",
+        *,
+        psutil: ModuleType | Any | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if psutil is None:
             import psutil as installed
 
@@ -104,8 +109,10 @@ class CpuReader:
             if hwmon is None:
                 continue
             inputs = sorted(hwmon.glob("temp*_input"))
-            chosen = next((i for i in inputs if read_text(_sibling(i, "label")).lower().startswith(PACKAGE_LABELS)),
-                          inputs[0] if inputs else None)
+            chosen = next(
+                (i for i in inputs if read_text(_sibling(i, "label")).lower().startswith(PACKAGE_LABELS)),
+                inputs[0] if inputs else None,
+            )
             if chosen is not None:
                 limit = next((p for p in (_sibling(chosen, "max"), _sibling(chosen, "crit")) if p.exists()), None)
                 return chosen, limit
@@ -152,8 +159,9 @@ class CpuReader:
         """Each CPU package's RAPL zone and the value its counter wraps at."""
         powercap = self._root / "sys" / "class" / "powercap"
         zones = sorted(powercap.glob("intel-rapl:*")) if powercap.is_dir() else []
-        packages = [zone for zone in zones if zone.name.count(":") == 1
-                    and read_text(zone / "name").startswith("package")]
+        packages = [
+            zone for zone in zones if zone.name.count(":") == 1 and read_text(zone / "name").startswith("package")
+        ]
         if not packages:
             self._rapl_why = "no CPU package power meter (RAPL)"
             return []

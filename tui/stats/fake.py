@@ -27,12 +27,20 @@ class ScriptedReader:
         self.closed = True
 
 
-def scripted_monitor(gpus: Sequence[Sequence[GpuReading]] = ((),), cpu: CpuReading | None = None, *,
-                     interval_s: float = 1.0, history_s: float = 60.0, threaded: bool = True,
-                     clock: Callable[[], float] = time.monotonic) -> StatsMonitor:
+def scripted_monitor(
+    gpus: Sequence[Sequence[GpuReading]] = ((),),
+    cpu: CpuReading | None = None,
+    *,
+    interval_s: float = 1.0,
+    history_s: float = 60.0,
+    threaded: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+) -> StatsMonitor:
     """A monitor whose GPU reader plays `gpus` (one tuple per sample) and whose CPU is `cpu`."""
-    gpu_reader = ScriptedReader(*(Partial(gpus=tuple(step)) if step else Partial(absent=("scripted: no GPU",))
-                                  for step in gpus))
+    gpu_reader = ScriptedReader(
+        *(Partial(gpus=tuple(step)) if step else Partial(absent=("scripted: no GPU",)) for step in gpus)
+    )
     cpu_reader = ScriptedReader(Partial(cpu=cpu or CpuReading(util_percent=5.0, ram_used=2**30, ram_total=2**33)))
-    return StatsMonitor(Sampler([gpu_reader], cpu_reader, clock=clock), interval_s=interval_s,
-                        history_s=history_s, threaded=threaded)
+    return StatsMonitor(
+        Sampler([gpu_reader], cpu_reader, clock=clock), interval_s=interval_s, history_s=history_s, threaded=threaded
+    )

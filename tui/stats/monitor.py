@@ -24,8 +24,9 @@ class StatsMonitor:
     not touch a UI.
     """
 
-    def __init__(self, sampler: Sampler, *, interval_s: float = 1.0, history_s: float = 300.0,
-                 threaded: bool = True) -> None:
+    def __init__(
+        self, sampler: Sampler, *, interval_s: float = 1.0, history_s: float = 300.0, threaded: bool = True
+    ) -> None:
         self.sampler = sampler
         self.threaded = threaded
         """Sample on a thread of its own; tests turn it off and call `tick` themselves."""

@@ -182,8 +182,10 @@ class NvidiaReader:
 
     def _processes(self, index: int, handle: Any) -> tuple[GpuProcess, ...]:
         found: dict[int, Any] = {}
-        for metric, function in (("compute", "nvmlDeviceGetComputeRunningProcesses"),
-                                 ("graphics", "nvmlDeviceGetGraphicsRunningProcesses")):
+        for metric, function in (
+            ("compute", "nvmlDeviceGetComputeRunningProcesses"),
+            ("graphics", "nvmlDeviceGetGraphicsRunningProcesses"),
+        ):
             for process in self._call(index, metric, function, handle) or ():
                 found.setdefault(int(process.pid), process)
         owned = self._owned_pids() if found else set()

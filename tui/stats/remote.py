@@ -14,8 +14,9 @@ NEVER_AFTER_S = 50 * 365 * 86400
 """Expiry further away than this means "kept loaded" (Ollama's keep_alive = -1 gives year 2318)."""
 
 
-def from_model_list(models: Iterable[ModelInfo], *, backend: str, url: str, offline: str | None = None,
-                    now: float | None = None) -> RemoteStats:
+def from_model_list(
+    models: Iterable[ModelInfo], *, backend: str, url: str, offline: str | None = None, now: float | None = None
+) -> RemoteStats:
     """The server's figures from the catalog's models of one backend: Ollama's list carries
     /api/ps as `extra["running"]`. A backend whose list never does (OpenAI-compatible servers)
     is said not to report them, and an offline one why, rather than to have nothing loaded."""
@@ -27,9 +28,14 @@ def from_model_list(models: Iterable[ModelInfo], *, backend: str, url: str, offl
     if not any("running" in m.extra for m in models) and not backend.startswith("ollama"):
         return RemoteStats(backend=backend, host=host, error="this server does not report them")
     loaded = [
-        RemoteModel(name=m.name, size_bytes=_int(running.get("size")), vram_bytes=_int(running.get("size_vram")),
-                    expires_at=_expiry(running.get("expires_at"), now))
-        for m in models if (running := m.extra.get("running"))
+        RemoteModel(
+            name=m.name,
+            size_bytes=_int(running.get("size")),
+            vram_bytes=_int(running.get("size_vram")),
+            expires_at=_expiry(running.get("expires_at"), now),
+        )
+        for m in models
+        if (running := m.extra.get("running"))
     ]
     return RemoteStats(backend=backend, host=host, models=tuple(loaded))
 

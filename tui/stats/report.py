@@ -26,7 +26,9 @@ def gpu_lines(gpu: GpuReading) -> list[Line]:
     lines: list[Line] = [(f"{gpu.label} {one_line(gpu.name, 60)}", "title")]
     if gpu.error:
         return [*lines, (f"not answering: {one_line(gpu.error, 80)}", "")]
-    vram = f"VRAM {gib(gpu.vram_used)}/{gib(gpu.vram_total)} GiB" if gpu.vram_used is not None and gpu.vram_total else None
+    vram = (
+        f"VRAM {gib(gpu.vram_used)}/{gib(gpu.vram_total)} GiB" if gpu.vram_used is not None and gpu.vram_total else None
+    )
     util = f"util {gpu.util_percent:.0f}%" if gpu.util_percent is not None else None
     temp = f"{gpu.temp_c:.0f}°C" if gpu.temp_c is not None else None
     slowdown = f"slowdown {gpu.temp_slowdown_c:.0f}°C" if temp and gpu.temp_slowdown_c else None

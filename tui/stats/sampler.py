@@ -24,8 +24,14 @@ class Reader(Protocol):
 class Sampler:
     """Asks each GPU reader and the CPU reader, then merges what they found."""
 
-    def __init__(self, gpu_readers: Sequence[Reader], cpu_reader: Reader | None, *,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        gpu_readers: Sequence[Reader],
+        cpu_reader: Reader | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.gpu_readers = list(gpu_readers)
         self.cpu_reader = cpu_reader
         self._clock = clock
@@ -41,8 +47,12 @@ class Sampler:
             missing += [line for part in gpu_parts for line in part.absent]
         missing += [*cpu_part.problems, *cpu_part.absent]
         return StatsSample(
-            time=self._clock(), wall=self._wall(), gpus=tuple(gpus), cpu=cpu_part.cpu or CpuReading(),
-            missing=tuple(missing), generating=generating,
+            time=self._clock(),
+            wall=self._wall(),
+            gpus=tuple(gpus),
+            cpu=cpu_part.cpu or CpuReading(),
+            missing=tuple(missing),
+            generating=generating,
         )
 
     def close(self) -> None:

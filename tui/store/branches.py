@@ -57,8 +57,7 @@ class BranchesMixin:
         if message_id is None:
             return []
         found = self._read(
-            f"{_UP} SELECT {rows.MESSAGE_COLUMNS} FROM messages"
-            " WHERE id IN (SELECT id FROM up) ORDER BY id",
+            f"{_UP} SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT id FROM up) ORDER BY id",
             (message_id, limit or NO_LIMIT),
         )
         return self.with_parts([rows.message(row) for row in found])

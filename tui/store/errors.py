@@ -41,8 +41,7 @@ class StoreFull(StoreError):
     def __init__(self, path: Path) -> None:
         self.path = path
         super().__init__(
-            f"Could not save to {path}: the disk is full. Free some space; "
-            "nothing was lost from what is already saved."
+            f"Could not save to {path}: the disk is full. Free some space; nothing was lost from what is already saved."
         )
 
 

@@ -123,17 +123,11 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
                 (title, model, backend, system_prompt, encoded, now, now),
             )
         assert cursor.lastrowid is not None
-        return Conversation(
-            cursor.lastrowid, title, model, backend, system_prompt, params, now, now
-        )
+        return Conversation(cursor.lastrowid, title, model, backend, system_prompt, params, now, now)
 
-    def set_conversation_settings(
-        self, conversation_id: int, *, system_prompt: str, params: dict[str, Any]
-    ) -> None:
+    def set_conversation_settings(self, conversation_id: int, *, system_prompt: str, params: dict[str, Any]) -> None:
         """Replace a conversation's system prompt and sampling parameters."""
-        self._update_conversation(
-            conversation_id, "system_prompt = ?, params = ?", (system_prompt, json.dumps(params))
-        )
+        self._update_conversation(conversation_id, "system_prompt = ?, params = ?", (system_prompt, json.dumps(params)))
 
     def set_pinned(self, conversation_id: int, pinned: bool) -> None:
         """Pin a conversation to the top of the list, or unpin it."""
@@ -145,9 +139,7 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
 
     def get_conversation(self, conversation_id: int) -> Conversation | None:
         """The conversation with this id, or None if there is none."""
-        rows = self._read(
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
-        )
+        rows = self._read(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,))
         return _conversation(rows[0]) if rows else None
 
     def list_conversations(
@@ -221,9 +213,7 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
         writer_pid = os.getpid() if status is MessageStatus.STREAMING else None
         now = time.time()
         with self._write() as conn:
-            leaf = conn.execute(
-                "SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
+            leaf = conn.execute("SELECT leaf_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if leaf is None:
                 raise NotFound(f"Conversation {conversation_id} no longer exists.")
             parent_id = leaf[0]
@@ -240,8 +230,20 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
                 " writer_pid, created_at, updated_at, parent_id, branch_seq)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(branch_seq) + 1, 0)"
                 "  FROM messages WHERE conversation_id = ? AND parent_id IS ?))",
-                (conversation_id, role, content, status, model, backend, writer_pid, now, now,
-                 parent_id, conversation_id, parent_id),
+                (
+                    conversation_id,
+                    role,
+                    content,
+                    status,
+                    model,
+                    backend,
+                    writer_pid,
+                    now,
+                    now,
+                    parent_id,
+                    conversation_id,
+                    parent_id,
+                ),
             )
             conn.execute(
                 "UPDATE conversations SET updated_at = ?, leaf_id = ? WHERE id = ?",
@@ -263,9 +265,7 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
             parts=stored,
         )
 
-    def update_message_content(
-        self, message_id: int, content: str, *, parts: Sequence[MessagePart] = ()
-    ) -> None:
+    def update_message_content(self, message_id: int, content: str, *, parts: Sequence[MessagePart] = ()) -> None:
         """Save the text so far of an answer that is still streaming, and its growing parts."""
         with self._write() as conn:
             cursor = conn.execute(
@@ -304,16 +304,26 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
                 " completion_tokens = ?, ttft_s = ?, gen_s = ?, energy_wh = ?, reasoning_tokens = ?,"
                 " reasoning_estimated = ?, reasoning_ttft_s = ?, writer_pid = NULL,"
                 " updated_at = ? WHERE id = ?",
-                (content, status, error, prompt_tokens, completion_tokens, ttft_s, gen_s,
-                 energy_wh, reasoning_tokens, int(reasoning_estimated), reasoning_ttft_s,
-                 time.time(), message_id),
+                (
+                    content,
+                    status,
+                    error,
+                    prompt_tokens,
+                    completion_tokens,
+                    ttft_s,
+                    gen_s,
+                    energy_wh,
+                    reasoning_tokens,
+                    int(reasoning_estimated),
+                    reasoning_ttft_s,
+                    time.time(),
+                    message_id,
+                ),
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"Message {message_id} no longer exists.")
             save_parts(conn, message_id, parts)
-            row = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
+            row = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
         return self.with_parts([_message(row)])[0]
 
     def list_messages(
@@ -336,9 +346,7 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
 
     def count_messages(self, conversation_id: int) -> int:
         """How many messages a conversation has."""
-        rows = self._read(
-            "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conversation_id,)
-        )
+        rows = self._read("SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conversation_id,))
         return int(rows[0][0])
 
     # Internals
@@ -373,13 +381,9 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
             raise StoreError(f"The history file {self.path} is already closed.")
         return self._conn
 
-    def _update_conversation(
-        self, conversation_id: int, assignments: str, args: tuple[Any, ...]
-    ) -> None:
+    def _update_conversation(self, conversation_id: int, assignments: str, args: tuple[Any, ...]) -> None:
         with self._write() as conn:
-            cursor = conn.execute(
-                f"UPDATE conversations SET {assignments} WHERE id = ?", (*args, conversation_id)
-            )
+            cursor = conn.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", (*args, conversation_id))
             if cursor.rowcount == 0:
                 raise NotFound(f"Conversation {conversation_id} no longer exists.")
 
@@ -387,20 +391,17 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
         """Mark answers whose writing process is gone as interrupted, keeping their text."""
         me = os.getpid()
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT id, writer_pid FROM messages WHERE status = 'streaming'"
-            ).fetchall()
+            rows = conn.execute("SELECT id, writer_pid FROM messages WHERE status = 'streaming'").fetchall()
             # A row of this very process predates this store, so nobody is writing it now.
             stale = [(row["id"],) for row in rows if _is_stale(row["writer_pid"], me)]
-            conn.executemany(
-                "UPDATE messages SET status = 'interrupted', writer_pid = NULL WHERE id = ?", stale
-            )
+            conn.executemany("UPDATE messages SET status = 'interrupted', writer_pid = NULL WHERE id = ?", stale)
             # A tool call asked about or running when its process died never got a result:
             # it shows as interrupted, and nothing runs it again by itself.
             conn.executemany(
                 "UPDATE message_parts SET data = json_set(data, '$.state', 'interrupted')"
                 " WHERE message_id = ? AND kind = 'tool_call'"
-                " AND json_extract(data, '$.state') IN ('asked', 'approved')", stale
+                " AND json_extract(data, '$.state') IN ('asked', 'approved')",
+                stale,
             )
         return len(stale)
 
@@ -462,4 +463,3 @@ def _pid_alive(pid: int) -> bool:
     except (OSError, OverflowError):
         return False
     return True
-

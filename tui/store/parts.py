@@ -69,9 +69,7 @@ def insert_part(conn: sqlite3.Connection, message_id: int, part: MessagePart, bl
         sha256 = hashlib.sha256(blob).hexdigest()
         data.setdefault("sha256", sha256)
         data.setdefault("size", len(blob))
-        conn.execute(
-            "INSERT OR IGNORE INTO blobs (sha256, size, data) VALUES (?, ?, ?)", (sha256, len(blob), blob)
-        )
+        conn.execute("INSERT OR IGNORE INTO blobs (sha256, size, data) VALUES (?, ?, ?)", (sha256, len(blob), blob))
     try:
         cursor = conn.execute(
             "INSERT INTO message_parts (message_id, seq, kind, text, data, text_offset, blob)"

@@ -8,9 +8,7 @@ from typing import Any
 
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
 
-CONVERSATION_COLUMNS = (
-    "id, title, model, backend, system_prompt, params, created_at, updated_at, pinned, archived"
-)
+CONVERSATION_COLUMNS = "id, title, model, backend, system_prompt, params, created_at, updated_at, pinned, archived"
 MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, status, model, backend, error, "
     "prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh, created_at, updated_at, parent_id, "
@@ -21,12 +19,14 @@ PART_COLUMNS = "id, message_id, seq, kind, text, data, text_offset"
 
 def conversation(row: sqlite3.Row) -> Conversation:
     # Selected columns are named exactly like the dataclass fields.
-    return Conversation(**{
-        **dict(row),
-        "params": decode_params(row["params"]),
-        "pinned": bool(row["pinned"]),
-        "archived": bool(row["archived"]),
-    })
+    return Conversation(
+        **{
+            **dict(row),
+            "params": decode_params(row["params"]),
+            "pinned": bool(row["pinned"]),
+            "archived": bool(row["archived"]),
+        }
+    )
 
 
 def decode_params(text: str) -> dict[str, Any]:
@@ -39,14 +39,22 @@ def decode_params(text: str) -> dict[str, Any]:
 
 
 def message(row: sqlite3.Row) -> ChatMessage:
-    return ChatMessage(**{
-        **dict(row), "role": Role(row["role"]), "status": MessageStatus(row["status"]),
-        "reasoning_estimated": bool(row["reasoning_estimated"]),
-    })
+    return ChatMessage(
+        **{
+            **dict(row),
+            "role": Role(row["role"]),
+            "status": MessageStatus(row["status"]),
+            "reasoning_estimated": bool(row["reasoning_estimated"]),
+        }
+    )
 
 
 def part(row: sqlite3.Row) -> MessagePart:
     return MessagePart(
-        kind=PartKind(row["kind"]), text=row["text"], data=decode_params(row["data"]),
-        seq=row["seq"], offset=row["text_offset"], id=row["id"],
+        kind=PartKind(row["kind"]),
+        text=row["text"],
+        data=decode_params(row["data"]),
+        seq=row["seq"],
+        offset=row["text_offset"],
+        id=row["id"],
     )

@@ -84,8 +84,7 @@ def _v4(conn: sqlite3.Connection) -> None:
         " WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)"
     )
     conn.execute(
-        "UPDATE conversations SET leaf_id ="
-        " (SELECT MAX(id) FROM messages WHERE conversation_id = conversations.id)"
+        "UPDATE conversations SET leaf_id = (SELECT MAX(id) FROM messages WHERE conversation_id = conversations.id)"
     )
     conn.execute("CREATE INDEX messages_tree ON messages (conversation_id, parent_id, branch_seq)")
 

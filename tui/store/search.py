@@ -74,8 +74,13 @@ class SearchMixin:
         found.sort(key=lambda row: row[0], reverse=True)
         return [
             SearchHit(
-                message_id=row[0], conversation_id=row[1], conversation_title=row[2],
-                role=Role(row[3]), snippet=row[4], created_at=row[5], archived=bool(row[6]),
+                message_id=row[0],
+                conversation_id=row[1],
+                conversation_title=row[2],
+                role=Role(row[3]),
+                snippet=row[4],
+                created_at=row[5],
+                archived=bool(row[6]),
                 in_part=bool(row[7]),
             )
             for row in found[:limit]

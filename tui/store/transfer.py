@@ -22,16 +22,16 @@ class TransferMixin:
         """Every conversation's id, oldest first, read a page at a time."""
         after = 0
         while True:
-            found = self._read(
-                "SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?", (after, page)
-            )
+            found = self._read("SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?", (after, page))
             if not found:
                 return
             yield from (row[0] for row in found)
             after = found[-1][0]
 
     def import_conversation(
-        self, conversation: Conversation, messages: Sequence[ChatMessage],
+        self,
+        conversation: Conversation,
+        messages: Sequence[ChatMessage],
         blobs: Mapping[str, bytes] | None = None,
     ) -> Conversation:
         """Add a conversation and its messages (as one path) in one transaction; ids are new.
@@ -46,8 +46,17 @@ class TransferMixin:
             cursor = conn.execute(
                 "INSERT INTO conversations (title, model, backend, system_prompt, params,"
                 " created_at, updated_at, pinned, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (c.title, c.model, c.backend, c.system_prompt, json.dumps(c.params),
-                 c.created_at, c.updated_at, int(c.pinned), int(c.archived)),
+                (
+                    c.title,
+                    c.model,
+                    c.backend,
+                    c.system_prompt,
+                    json.dumps(c.params),
+                    c.created_at,
+                    c.updated_at,
+                    int(c.pinned),
+                    int(c.archived),
+                ),
             )
             conversation_id = cursor.lastrowid
             parent_id: int | None = None
@@ -60,19 +69,41 @@ class TransferMixin:
                     " backend, error, prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh,"
                     " reasoning_tokens, reasoning_estimated, reasoning_ttft_s, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (conversation_id, parent_id, m.role, m.content, status, m.model, m.backend,
-                     m.error, m.prompt_tokens, m.completion_tokens, m.ttft_s, m.gen_s, m.energy_wh,
-                     m.reasoning_tokens, int(m.reasoning_estimated), m.reasoning_ttft_s,
-                     m.created_at, m.updated_at),
+                    (
+                        conversation_id,
+                        parent_id,
+                        m.role,
+                        m.content,
+                        status,
+                        m.model,
+                        m.backend,
+                        m.error,
+                        m.prompt_tokens,
+                        m.completion_tokens,
+                        m.ttft_s,
+                        m.gen_s,
+                        m.energy_wh,
+                        m.reasoning_tokens,
+                        int(m.reasoning_estimated),
+                        m.reasoning_ttft_s,
+                        m.created_at,
+                        m.updated_at,
+                    ),
                 ).lastrowid
                 assert parent_id is not None
                 for part in m.parts:
                     insert_part(conn, parent_id, part, blobs.get(str(part.data.get("sha256", ""))))
-            conn.execute(
-                "UPDATE conversations SET leaf_id = ? WHERE id = ?", (parent_id, conversation_id)
-            )
+            conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (parent_id, conversation_id))
         assert conversation_id is not None
         return Conversation(
-            conversation_id, c.title, c.model, c.backend, c.system_prompt, dict(c.params),
-            c.created_at, c.updated_at, c.pinned, c.archived,
+            conversation_id,
+            c.title,
+            c.model,
+            c.backend,
+            c.system_prompt,
+            dict(c.params),
+            c.created_at,
+            c.updated_at,
+            c.pinned,
+            c.archived,
         )

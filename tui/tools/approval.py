@@ -80,8 +80,10 @@ class ApprovalPolicy:
             found = resolve(tools, entry)
             if len(found) > 1:
                 servers = ", ".join(tool.server for tool in found)
-                problems.append(f"allow entry {entry!r} names a tool of several servers ({servers}): "
-                                f"write server.tool; it allows nothing")
+                problems.append(
+                    f"allow entry {entry!r} names a tool of several servers ({servers}): "
+                    f"write server.tool; it allows nothing"
+                )
             elif not found:
                 problems.append(f"allow entry {entry!r} names no tool of a running server")
         return problems

@@ -113,11 +113,21 @@ class ToolRunner:
         self, call: ToolCall, sink: PartSink, offset: int, results: list[tuple[ToolCall, ToolResult]]
     ) -> AsyncIterator[ToolUpdate]:
         tool = by_model_name(self.tools, call.name)
-        part = sink.add_part(MessagePart(PartKind.TOOL_CALL, data={
-            "id": call.id, "name": call.name, "tool": tool.name if tool else call.name,
-            "server": tool.server if tool else "", "arguments": call.arguments,
-            "approval": "", "state": CallState.ASKED.value,
-        }, offset=offset))
+        part = sink.add_part(
+            MessagePart(
+                PartKind.TOOL_CALL,
+                data={
+                    "id": call.id,
+                    "name": call.name,
+                    "tool": tool.name if tool else call.name,
+                    "server": tool.server if tool else "",
+                    "arguments": call.arguments,
+                    "approval": "",
+                    "state": CallState.ASKED.value,
+                },
+                offset=offset,
+            )
+        )
         yield ToolCallShown(part)
         try:
             result, part = await self._decide_and_run(call, tool, part, sink)
@@ -127,9 +137,19 @@ class ToolRunner:
         if part.data["state"] != CallState.REFUSED:
             part = _changed(sink, part, state=CallState.DONE.value)
         yield ToolCallShown(part)
-        stored = sink.add_part(MessagePart(PartKind.TOOL_RESULT, text=result.text, data={
-            "id": call.id, "name": call.name, "is_error": result.is_error, "cut_from": result.cut_from,
-        }, offset=offset))
+        stored = sink.add_part(
+            MessagePart(
+                PartKind.TOOL_RESULT,
+                text=result.text,
+                data={
+                    "id": call.id,
+                    "name": call.name,
+                    "is_error": result.is_error,
+                    "cut_from": result.cut_from,
+                },
+                offset=offset,
+            )
+        )
         results.append((call, result))
         yield ToolResultShown(stored)
 
@@ -139,8 +159,9 @@ class ToolRunner:
         if tool is None:
             known = ", ".join(t.model_name for t in self.tools) or "none"
             part = _changed(sink, part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
-            return capped(f"There is no tool named {call.name!r}; the tools are: {known}.", self.max_bytes,
-                          is_error=True), part
+            return capped(
+                f"There is no tool named {call.name!r}; the tools are: {known}.", self.max_bytes, is_error=True
+            ), part
         if self.rounds > self.max_rounds:
             part = _changed(sink, part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
             return ToolResult(TOO_MANY_ROUNDS_TEXT.format(rounds=self.max_rounds), is_error=True), part
@@ -159,14 +180,13 @@ class ToolRunner:
         return await self.call(tool, dict(call.arguments)), part
 
 
-def follow_up_turns(
-    text: str, reasoning: str, results: Sequence[tuple[ToolCall, ToolResult]]
-) -> list[ChatTurn]:
+def follow_up_turns(text: str, reasoning: str, results: Sequence[tuple[ToolCall, ToolResult]]) -> list[ChatTurn]:
     """What the model is sent after a round: its own turn (text, reasoning, calls), then each result."""
     calls = tuple(call for call, _ in results)
     turns = [ChatTurn(Role.ASSISTANT, text, reasoning=reasoning, tool_calls=calls)]
-    turns.extend(ChatTurn(Role.TOOL, result.text, tool_call_id=call.id, tool_name=call.name)
-                 for call, result in results)
+    turns.extend(
+        ChatTurn(Role.TOOL, result.text, tool_call_id=call.id, tool_name=call.name) for call, result in results
+    )
     return turns
 
 
@@ -174,8 +194,13 @@ ChatFunction = Callable[[str, Sequence[ChatTurn], GenerationOptions], AsyncGener
 
 
 async def with_tools(
-    chat: ChatFunction, model: str, turns: Sequence[ChatTurn], options: GenerationOptions,
-    runner: ToolRunner | None, sink: PartSink | None, answer_text: Callable[[], str],
+    chat: ChatFunction,
+    model: str,
+    turns: Sequence[ChatTurn],
+    options: GenerationOptions,
+    runner: ToolRunner | None,
+    sink: PartSink | None,
+    answer_text: Callable[[], str],
 ) -> AsyncGenerator[ChatEvent | ToolUpdate, None]:
     """The engine's events for one answer, its tool calls run between rounds: text and reasoning
     pieces as they come, tool updates, and one Finished with the figures of every round.
@@ -217,13 +242,18 @@ def _added(total: Finished | None, round_: Finished) -> Finished:
     """One answer's figures over its rounds: tokens and times added up, the prompt of the last round."""
     if total is None:
         return round_
+
     def both(a: float | None, b: float | None) -> float | None:
         return None if a is None and b is None else (a or 0) + (b or 0)
+
     reasoning = both(total.reasoning_tokens, round_.reasoning_tokens)
     return replace(
-        round_, completion_tokens=total.completion_tokens + round_.completion_tokens,
-        ttft_s=total.ttft_s if total.ttft_s is not None else round_.ttft_s, gen_s=total.gen_s + round_.gen_s,
-        prompt_s=both(total.prompt_s, round_.prompt_s), load_s=total.load_s or round_.load_s,
+        round_,
+        completion_tokens=total.completion_tokens + round_.completion_tokens,
+        ttft_s=total.ttft_s if total.ttft_s is not None else round_.ttft_s,
+        gen_s=total.gen_s + round_.gen_s,
+        prompt_s=both(total.prompt_s, round_.prompt_s),
+        load_s=total.load_s or round_.load_s,
         reasoning_tokens=int(reasoning) if reasoning is not None else None,
         reasoning_estimated=total.reasoning_estimated or round_.reasoning_estimated,
         reasoning_ttft_s=total.reasoning_ttft_s if total.reasoning_ttft_s is not None else round_.reasoning_ttft_s,

@@ -43,12 +43,16 @@ def run(args: argparse.Namespace, config: Config, config_file: Path, log_dir: Pa
         replaced = sorted(config.mcp.servers.keys() & servers.keys())
         config.mcp.servers.update(servers)
         save_config(config, config_file)
-        print(f"imported {len(servers)} MCP server(s) into {config_file}: {', '.join(servers)}"
-              + (f" (replacing {', '.join(replaced)})" if replaced else ""))
+        print(
+            f"imported {len(servers)} MCP server(s) into {config_file}: {', '.join(servers)}"
+            + (f" (replacing {', '.join(replaced)})" if replaced else "")
+        )
         with_env = [name for name, server in servers.items() if server.env]
         if with_env:
-            print(f"{config_file} now holds the env values of {', '.join(with_env)}; "
-                  f"it stays readable by you only (mode 600)")
+            print(
+                f"{config_file} now holds the env values of {', '.join(with_env)}; "
+                f"it stays readable by you only (mode 600)"
+            )
         return 0
     return asyncio.run(_list(config, log_dir))
 
@@ -94,10 +98,17 @@ def _server(name: str, entry: dict[str, Any], notes: list[str]) -> McpServerConf
     for header in headers:  # Header values are credentials: lchat keeps only a variable's name.
         variable = re.sub(r"[^A-Z0-9]+", "_", f"LCHAT_MCP_{name}_{header}".upper())
         headers_env[str(header)] = variable
-        notes.append(f"server {one_line(name, 40)}: header {one_line(str(header), 40)} is not stored; "
-                     f"set ${variable} to its value")
-    return McpServerConfig(command="" if url else command, args=list(args) if not url else [],
-                           env={str(key): value for key, value in env.items()}, url=url, headers_env=headers_env)
+        notes.append(
+            f"server {one_line(name, 40)}: header {one_line(str(header), 40)} is not stored; "
+            f"set ${variable} to its value"
+        )
+    return McpServerConfig(
+        command="" if url else command,
+        args=list(args) if not url else [],
+        env={str(key): value for key, value in env.items()},
+        url=url,
+        headers_env=headers_env,
+    )
 
 
 async def _list(config: Config, log_dir: Path) -> int:

@@ -107,8 +107,9 @@ class McpServer:
                 async with asyncio.timeout(START_TIMEOUT_S):
                     await session.initialize()
                     listed = await _all_tools(session)
-                self._tools = [ToolInfo(self.name, tool.name, tool.description or "", tool.input_schema)
-                               for tool in listed]
+                self._tools = [
+                    ToolInfo(self.name, tool.name, tool.description or "", tool.input_schema) for tool in listed
+                ]
                 self._session = session
                 self._ready.set()
                 await self._closing.wait()
@@ -139,7 +140,8 @@ class McpServer:
                     raise ServerFailed(f"header {header} needs ${variable}, which is not set")
                 headers[header] = value
             client = await stack.enter_async_context(
-                httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0)))
+                httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
+            )
             return streamable_http_client(config.url, http_client=client)
         if not config.command:
             raise ServerFailed("neither command nor url is set")
@@ -193,7 +195,8 @@ class ToolServers:
 
     async def call(self, tool: ToolInfo, arguments: Mapping[str, Any]) -> ToolResult:
         return await self.servers[tool.server].call(
-            tool.name, arguments, timeout_s=self.config.call_timeout_s, max_bytes=self.config.result_max_kb * 1024)
+            tool.name, arguments, timeout_s=self.config.call_timeout_s, max_bytes=self.config.result_max_kb * 1024
+        )
 
     async def aclose(self) -> None:
         await asyncio.gather(*(server.aclose() for server in self.servers.values()))
@@ -222,4 +225,6 @@ def _reason(error: BaseException) -> str:
         error = error.exceptions[0]
     if isinstance(error, MCPError) and error.code == CONNECTION_CLOSED:
         return "it exited"
-    return f"{error}" if isinstance(error, ServerFailed | OSError) and str(error) else f"{type(error).__name__}: {error}"
+    return (
+        f"{error}" if isinstance(error, ServerFailed | OSError) and str(error) else f"{type(error).__name__}: {error}"
+    )

@@ -67,9 +67,15 @@ class ToolService:
         return selected(tools, chosen)
 
     def runner(self, conversation_id: int, tools: Sequence[ToolInfo], approver: Approver) -> ToolRunner:
-        return ToolRunner(conversation_id=conversation_id, tools=list(tools), call=self.servers.call,
-                          policy=self.policy, approver=approver, max_rounds=self.config.max_rounds,
-                          max_bytes=self.config.result_max_kb * 1024)
+        return ToolRunner(
+            conversation_id=conversation_id,
+            tools=list(tools),
+            call=self.servers.call,
+            policy=self.policy,
+            approver=approver,
+            max_rounds=self.config.max_rounds,
+            max_bytes=self.config.result_max_kb * 1024,
+        )
 
     async def aclose(self) -> None:
         await self.servers.aclose()

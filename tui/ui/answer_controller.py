@@ -63,10 +63,20 @@ class InFlight:
 class AnswerController:
     """Owns the answer in flight and the question being edited; nothing else writes to the chat."""
 
-    def __init__(self, *, screen: Screen, services: Services, conversations: ConversationsController,
-                 models: ModelsController, settings: SettingsController, chat: ChatView, composer: Composer,
-                 model_pane: ModelPane, tools: ToolsController,
-                 attachments_sent: Callable[[Sequence[Attachment]], None]) -> None:
+    def __init__(
+        self,
+        *,
+        screen: Screen,
+        services: Services,
+        conversations: ConversationsController,
+        models: ModelsController,
+        settings: SettingsController,
+        chat: ChatView,
+        composer: Composer,
+        model_pane: ModelPane,
+        tools: ToolsController,
+        attachments_sent: Callable[[Sequence[Attachment]], None],
+    ) -> None:
         self.screen = screen
         self.attachments_sent = attachments_sent  # Told once a question with attachments is saved.
         self.tools = tools
@@ -115,13 +125,20 @@ class AnswerController:
         self.composer.clear()
         self.start(conversation.id, text, model, attachments=attachments)
 
-    def start(self, conversation_id: int, text: str, model: ModelChoice | None, stream_for: StreamFor | None = None,
-              attachments: Sequence[Attachment] = ()) -> None:
+    def start(
+        self,
+        conversation_id: int,
+        text: str,
+        model: ModelChoice | None,
+        stream_for: StreamFor | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> None:
         """Stream one answer into the chat: to `text` (and attachments), or what `stream_for(model)` gives."""
         answer = InFlight(conversation_id, text, attachments=tuple(attachments))
         self._in_flight = answer
-        self.screen.run_worker(self._run(answer, model, stream_for), group=GENERATION, exclusive=True,
-                               exit_on_error=False)
+        self.screen.run_worker(
+            self._run(answer, model, stream_for), group=GENERATION, exclusive=True, exit_on_error=False
+        )
 
     async def _run(self, answer: InFlight, model: ModelChoice | None, stream_for: StreamFor | None) -> None:
         if model is None:  # Sent before the model list arrived: wait for it.
@@ -134,9 +151,17 @@ class AnswerController:
         try:
             await self.conversations.show_latest()
             chat = self.services.chat
-            stream = stream_for(model) if stream_for else chat.send(
-                answer.conversation_id, answer.question, model, approver=self.tools.approve,
-                attachments=answer.attachments)
+            stream = (
+                stream_for(model)
+                if stream_for
+                else chat.send(
+                    answer.conversation_id,
+                    answer.question,
+                    model,
+                    approver=self.tools.approve,
+                    attachments=answer.attachments,
+                )
+            )
             async with aclosing(stream) as updates:
                 async for update in updates:
                     await self._apply(answer, update)
@@ -208,14 +233,19 @@ class AnswerController:
         answer.view = None
         self.settings.answer_context(update)
         if update.save_error:
-            tell(self.screen, f"The answer is shown but could not be saved: {update.save_error}. "
-                              "lchat tries again before your next message and when it quits.",
-                 severity="error", timeout=15)
+            tell(
+                self.screen,
+                f"The answer is shown but could not be saved: {update.save_error}. "
+                "lchat tries again before your next message and when it quits.",
+                severity="error",
+                timeout=15,
+            )
         stats = update.stats
         if stats and stats.tokens_per_s:
             loaded = f" (model loaded in {stats.load_s:.1f} s)" if stats.load_s else ""
             self.model_pane.show_status(
-                f"Last answer: {stats.completion_tokens} tokens, {stats.tokens_per_s:.1f} tok/s{loaded}")
+                f"Last answer: {stats.completion_tokens} tokens, {stats.tokens_per_s:.1f} tok/s{loaded}"
+            )
 
     def _not_saved(self, answer: InFlight, error: StoreError) -> None:
         if answer.question_saved:
@@ -249,13 +279,19 @@ class AnswerController:
         view = target_view(self.chat, Role.ASSISTANT)
         model = self.models.current()
         if view is None or model is None:
-            tell(self.screen, "No answer to regenerate." if view is None else "No model to answer with.",
-                 severity="warning")
+            tell(
+                self.screen,
+                "No answer to regenerate." if view is None else "No model to answer with.",
+                severity="warning",
+            )
             return
         message_id = view.message_id
         await self._replace_and_start(
-            message_id, lambda model: self.services.chat.regenerate(
-                conversation.id, message_id, model, approver=self.tools.approve))
+            message_id,
+            lambda model: self.services.chat.regenerate(
+                conversation.id, message_id, model, approver=self.tools.approve
+            ),
+        )
 
     def edit(self) -> None:
         """Put an earlier question in the composer; Enter sends it as a new branch."""
@@ -286,8 +322,9 @@ class AnswerController:
             return
         self.cancel_edit()
         await self._replace_and_start(
-            edited, lambda model: self.services.chat.resend(
-                conversation.id, edited, text, model, approver=self.tools.approve))
+            edited,
+            lambda model: self.services.chat.resend(conversation.id, edited, text, model, approver=self.tools.approve),
+        )
 
     async def _replace_and_start(self, first_replaced: int, stream_for: StreamFor) -> None:
         """Unmount the message being replaced and all below it, then stream the new branch."""

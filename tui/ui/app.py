@@ -65,7 +65,8 @@ class LchatApp(App[None]):
         # dies on its first failed write, and the next full queue of screen updates (or
         # restoring the terminal at exit) blocks the loop for ever.
         self._exit_signals = ExitSignals(
-            loop=asyncio.get_running_loop(), quit_politely=partial(self.call_later, self.action_quit),
+            loop=asyncio.get_running_loop(),
+            quit_politely=partial(self.call_later, self.action_quit),
             save=self.services.close,
         )
         self._exit_signals.install()
@@ -77,8 +78,12 @@ class LchatApp(App[None]):
     def _install_keymap(self) -> None:
         known = {action.binding.id for action in bound_actions(self) if action.binding.id}
         known |= {binding.id for binding in HelpScreen.BINDINGS if isinstance(binding, Binding) and binding.id}
-        known |= {binding.id for dialog in DIALOGS for binding in dialog.BINDINGS
-                  if isinstance(binding, Binding) and binding.id}
+        known |= {
+            binding.id
+            for dialog in DIALOGS
+            for binding in dialog.BINDINGS
+            if isinstance(binding, Binding) and binding.id
+        }
         keymap, problems = check_keymap(self.services.config.keys, known)
         self.set_keymap(keymap)
         for composer in self.screen.query(Composer):
@@ -103,7 +108,8 @@ class LchatApp(App[None]):
             binding = action.binding
             if action.in_palette and binding.id not in ("app.quit", "app.help_alt"):
                 yield SystemCommand(
-                    binding.description, f"{keys_for(self, binding)} · {binding.id}",
+                    binding.description,
+                    f"{keys_for(self, binding)} · {binding.id}",
                     partial(self.run_action, binding.action, action.node),
                 )
 

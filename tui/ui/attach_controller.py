@@ -35,8 +35,12 @@ class AttachController:
 
     def ask(self) -> None:
         """alt+a: ask for a path (completed from the current folder) and attach that file."""
-        question = InputQuestion("Attach a file (text or image):", placeholder="path/to/file",
-                                 hint="→ completes    Enter: attach    Esc: cancel", suggester=PathSuggester())
+        question = InputQuestion(
+            "Attach a file (text or image):",
+            placeholder="path/to/file",
+            hint="→ completes    Enter: attach    Esc: cancel",
+            suggester=PathSuggester(),
+        )
         self.screen.app.push_screen(question, self._chosen)
 
     def _chosen(self, answer: str | None) -> None:
@@ -46,6 +50,7 @@ class AttachController:
 
     def offer(self, path: Path, text: str) -> None:
         """A pasted path: attach the file (y) or insert the text as pasted (n)."""
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self.screen.run_worker(self.attach(path), group=ATTACH)

@@ -36,8 +36,16 @@ DIALOGS = "dialogs"
 class ConversationsController:
     """Owns the conversation shown and the rows of the list; the list widget only asks."""
 
-    def __init__(self, *, screen: Screen, services: Services, listing: ConversationList, chat: ChatView,
-                 changed: Callable[[], None], deleting: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        *,
+        screen: Screen,
+        services: Services,
+        listing: ConversationList,
+        chat: ChatView,
+        changed: Callable[[], None],
+        deleting: Callable[[int], None],
+    ) -> None:
         """`changed` runs whenever the conversation shown (or its title, model, settings) changes;
         `deleting(id)` runs before a conversation is deleted (to stop an answer streaming into it)."""
         self.screen = screen
@@ -77,8 +85,10 @@ class ConversationsController:
         before = self.store.list_messages(conversation_id, before_id=message_id, limit=CONTEXT_BEFORE)
         after = self.store.messages_after(message_id, limit=WINDOW_AFTER + 1)
         await self.chat.show_messages(
-            [*before, target, *after[:WINDOW_AFTER]], has_older=len(before) == CONTEXT_BEFORE,
-            has_newer=len(after) > WINDOW_AFTER, focus_id=message_id,
+            [*before, target, *after[:WINDOW_AFTER]],
+            has_older=len(before) == CONTEXT_BEFORE,
+            has_newer=len(after) > WINDOW_AFTER,
+            focus_id=message_id,
         )
         view = self.chat.view_for(message_id)
         if view is not None and found:

@@ -13,6 +13,14 @@ from tui.ui.tool_approval_screen import ToolApprovalScreen
 from tui.ui.tool_select_screen import ToolSelectScreen
 
 DIALOGS = (
-    ConfirmScreen, InputQuestion, ChoiceQuestion, SearchScreen, SettingsScreen, PresetScreen,
-    ModelSwitcher, ModelDetailsScreen, ToolApprovalScreen, ToolSelectScreen,
+    ConfirmScreen,
+    InputQuestion,
+    ChoiceQuestion,
+    SearchScreen,
+    SettingsScreen,
+    PresetScreen,
+    ModelSwitcher,
+    ModelDetailsScreen,
+    ToolApprovalScreen,
+    ToolSelectScreen,
 )

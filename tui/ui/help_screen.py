@@ -44,8 +44,11 @@ class HelpScreen(ModalScreen[None]):
         """Table rows: keys, description, the pane it works in, binding id."""
         rows = []
         for action in actions:
-            where = "anywhere" if action.node is action.node.app or action.node is action.node.screen \
+            where = (
+                "anywhere"
+                if action.node is action.node.app or action.node is action.node.screen
                 else (action.node.id or type(action.node).__name__)
+            )
             rows.append((keys_for(action.binding), action.binding.description, where, action.binding.id or ""))
         # lchat's own keys (those with an id) first; Textual's editing and scrolling keys after.
         return sorted(rows, key=lambda row: not row[3])
@@ -54,6 +57,4 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll():
             yield Static("lchat keys", classes="title")
             yield Static(bindings_table(self.rows))
-            yield Static(
-                Text("Remap any key in config.toml, e.g.\n[keys]\n\"chat.cancel\" = \"ctrl+g\"", style="dim")
-            )
+            yield Static(Text('Remap any key in config.toml, e.g.\n[keys]\n"chat.cancel" = "ctrl+g"', style="dim"))

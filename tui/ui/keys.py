@@ -16,8 +16,24 @@ from tui.ui.textual_compat import bindings_of, keymap
 
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 NAMED_KEYS = frozenset(key.value for key in Keys) | frozenset(
-    {"space", "enter", "escape", "tab", "backspace", "delete", "insert", "home", "end", "pageup",
-     "pagedown", "up", "down", "left", "right", *(f"f{n}" for n in range(1, 25))}
+    {
+        "space",
+        "enter",
+        "escape",
+        "tab",
+        "backspace",
+        "delete",
+        "insert",
+        "home",
+        "end",
+        "pageup",
+        "pagedown",
+        "up",
+        "down",
+        "left",
+        "right",
+        *(f"f{n}" for n in range(1, 25)),
+    }
 )
 MOVEMENT_PREFIXES = ("cursor_", "scroll_", "page_")
 """Actions that only move within a list; they stay out of the command palette."""
@@ -52,7 +68,9 @@ def check_keymap(keymap: Mapping[str, str], known_ids: set[str]) -> tuple[dict[s
             continue
         bad = [key for key in keys.split(",") if not is_valid_key(key)]
         if bad or not keys.strip():
-            problems.append(f"keys.{binding_id}: {', '.join(repr(k) for k in bad) or 'empty'} is not a key name; kept the default")
+            problems.append(
+                f"keys.{binding_id}: {', '.join(repr(k) for k in bad) or 'empty'} is not a key name; kept the default"
+            )
             continue
         usable[binding_id] = keys
     return usable, problems

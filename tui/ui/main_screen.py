@@ -39,6 +39,7 @@ from tui.ui.widgets.stats_pane import StatsPane
 
 __all__ = ["PAGE_SIZE", "MainScreen"]
 
+
 class MainScreen(Screen):
     """Conversations on the left, the chat in the middle, models on the right."""
 
@@ -70,8 +71,17 @@ class MainScreen(Screen):
         Binding("f9", "pick_preset", "Presets", show=False, id="chat.presets"),
         Binding("alt+a", "attach", "Attach a file", show=False, id="chat.attach"),
         Binding("ctrl+l", "switch_model", "Switch model", id="models.switch"),
-        *(Binding(f"alt+{n}", f"use_favourite({n})", f"Favourite {n}", show=False, priority=True,
-                  id=f"models.favourite_{n}") for n in range(1, 10)),
+        *(
+            Binding(
+                f"alt+{n}",
+                f"use_favourite({n})",
+                f"Favourite {n}",
+                show=False,
+                priority=True,
+                id=f"models.favourite_{n}",
+            )
+            for n in range(1, 10)
+        ),
     ]
 
     conversations: ConversationsController
@@ -110,8 +120,11 @@ class MainScreen(Screen):
         self.stats_feed.start()
         store = self.services.store
         if store.recovered:
-            tell(self, f"{store.recovered} answer(s) were cut off when lchat last stopped; they are kept, "
-                       "marked interrupted.", severity="warning")
+            tell(
+                self,
+                f"{store.recovered} answer(s) were cut off when lchat last stopped; they are kept, marked interrupted.",
+                severity="warning",
+            )
         for warning in self.services.warnings:
             tell(self, warning, severity="warning", timeout=10)
         latest = store.list_conversation_page(limit=1)
@@ -124,24 +137,60 @@ class MainScreen(Screen):
         model_pane, stats_pane = self.query_one(ModelPane), self.query_one(StatsPane)
         self.tools = ToolsController(self, services.chat)
         self.conversations = ConversationsController(
-            screen=self, services=services, listing=self.query_one(ConversationList), chat=chat,
-            changed=self._conversation_changed, deleting=lambda conversation_id: self.answers.cancel_for(conversation_id))
-        self.models = ModelsController(screen=self, services=services, conversations=self.conversations,
-                                       pane=model_pane, stats_pane=stats_pane, composer=composer)
-        self.manager = ModelManager(screen=self, services=services, models=self.models,
-                                    conversations=self.conversations, pane=model_pane)
-        self.settings = SettingsController(screen=self, services=services, conversations=self.conversations,
-                                           models=self.models, tools=self.tools,
-                                           header=self.query_one("#chat-title", Static))
-        self.attach = AttachController(screen=self, chips=self.query_one(AttachmentChips), composer=composer,
-                                       max_bytes=services.config.chat.attachment_max_mb * 1_000_000)
-        self.answers = AnswerController(screen=self, services=services, conversations=self.conversations,
-                                        models=self.models, settings=self.settings, chat=chat, composer=composer,
-                                        model_pane=model_pane, tools=self.tools, attachments_sent=self.attach.sent)
-        self.messages = MessageController(screen=self, services=services, conversations=self.conversations,
-                                          chat=chat, answering=self.answers.refuse_while_generating)
-        self.stats_feed = StatsFeed(self, services.stats, services.config.stats,
-                                    [stats_pane, self.query_one(StatsLine)])
+            screen=self,
+            services=services,
+            listing=self.query_one(ConversationList),
+            chat=chat,
+            changed=self._conversation_changed,
+            deleting=lambda conversation_id: self.answers.cancel_for(conversation_id),
+        )
+        self.models = ModelsController(
+            screen=self,
+            services=services,
+            conversations=self.conversations,
+            pane=model_pane,
+            stats_pane=stats_pane,
+            composer=composer,
+        )
+        self.manager = ModelManager(
+            screen=self, services=services, models=self.models, conversations=self.conversations, pane=model_pane
+        )
+        self.settings = SettingsController(
+            screen=self,
+            services=services,
+            conversations=self.conversations,
+            models=self.models,
+            tools=self.tools,
+            header=self.query_one("#chat-title", Static),
+        )
+        self.attach = AttachController(
+            screen=self,
+            chips=self.query_one(AttachmentChips),
+            composer=composer,
+            max_bytes=services.config.chat.attachment_max_mb * 1_000_000,
+        )
+        self.answers = AnswerController(
+            screen=self,
+            services=services,
+            conversations=self.conversations,
+            models=self.models,
+            settings=self.settings,
+            chat=chat,
+            composer=composer,
+            model_pane=model_pane,
+            tools=self.tools,
+            attachments_sent=self.attach.sent,
+        )
+        self.messages = MessageController(
+            screen=self,
+            services=services,
+            conversations=self.conversations,
+            chat=chat,
+            answering=self.answers.refuse_while_generating,
+        )
+        self.stats_feed = StatsFeed(
+            self, services.stats, services.config.stats, [stats_pane, self.query_one(StatsLine)]
+        )
 
     def _conversation_changed(self) -> None:
         self.settings.show_title()

@@ -29,8 +29,15 @@ def target_view(chat: ChatView, role: Role | None = None) -> MessageView | None:
 class MessageController:
     """Owns which code block was copied last (pressing again copies the next one)."""
 
-    def __init__(self, *, screen: Screen, services: Services, conversations: ConversationsController,
-                 chat: ChatView, answering: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        *,
+        screen: Screen,
+        services: Services,
+        conversations: ConversationsController,
+        chat: ChatView,
+        answering: Callable[[], bool],
+    ) -> None:
         """`answering()` says (and returns True) when an answer is streaming, which blocks moving branches."""
         self.screen = screen
         self.services = services
@@ -56,8 +63,10 @@ class MessageController:
         if self.answering() or conversation is None:
             return
         selected = self.chat.selected_view
-        view = selected if selected is not None and selected.branch and selected.branch[1] > 1 else next(
-            (v for v in reversed(self.chat.message_views) if v.branch and v.branch[1] > 1), None
+        view = (
+            selected
+            if selected is not None and selected.branch and selected.branch[1] > 1
+            else next((v for v in reversed(self.chat.message_views) if v.branch and v.branch[1] > 1), None)
         )
         if view is None:
             tell(self.screen, "No other branches here: ctrl+r regenerates an answer, ctrl+o edits a question.")
@@ -115,6 +124,10 @@ class MessageController:
             path.write_text(text, encoding="utf-8")
             os.chmod(path, 0o600)
         except OSError as error:
-            tell(self.screen, f"Could not copy the {what}: {problem}; saving it failed too ({error}).", severity="error")
+            tell(
+                self.screen, f"Could not copy the {what}: {problem}; saving it failed too ({error}).", severity="error"
+            )
             return
-        tell(self.screen, f"Could not copy the {what}: {problem}. It is saved in {path}.", severity="warning", timeout=10)
+        tell(
+            self.screen, f"Could not copy the {what}: {problem}. It is saved in {path}.", severity="warning", timeout=10
+        )

@@ -39,8 +39,15 @@ ONE_AT_A_TIME = "A download is running: wait for it, or x in the models pane can
 class ModelManager:
     """Changes what models there are; owns the transfer in progress (at most one)."""
 
-    def __init__(self, *, screen: Screen, services: Services, models: ModelsController,
-                 conversations: ConversationsController, pane: ModelPane) -> None:
+    def __init__(
+        self,
+        *,
+        screen: Screen,
+        services: Services,
+        models: ModelsController,
+        conversations: ConversationsController,
+        pane: ModelPane,
+    ) -> None:
         self.screen = screen
         self.services = services
         self.models = models
@@ -65,8 +72,9 @@ class ModelManager:
         """Run `steps` with a progress bar, unless another transfer runs (then say so: False)."""
         if self._refused():
             return False
-        self._transfer = self.screen.run_worker(self._run_transfer(title, steps, done), group=TRANSFER,
-                                                exit_on_error=False)
+        self._transfer = self.screen.run_worker(
+            self._run_transfer(title, steps, done), group=TRANSFER, exit_on_error=False
+        )
         return True
 
     async def _run_transfer(self, title: str, steps: AsyncIterator[Progress], done: str) -> None:
@@ -99,15 +107,21 @@ class ModelManager:
     def request(self, action: str, backend: str | None, name: str | None) -> None:
         """What the models pane asked for: a model-free request, or one on the highlighted model."""
         free: dict[str, Callable[[], None]] = {
-            "refresh": self.models.load, "pull": lambda: self.pull(backend), "download": self.download,
-            "import": self.import_file, "cancel_transfer": self.cancel_transfer,
+            "refresh": self.models.load,
+            "pull": lambda: self.pull(backend),
+            "download": self.download,
+            "import": self.import_file,
+            "cancel_transfer": self.cancel_transfer,
         }
         if action in free:
             free[action]()
             return
         on_model: dict[str, Callable[[str, str], None]] = {
-            "details": self.models.details, "favourite": self.models.toggle_favourite,
-            "delete": self.delete, "unload": self.unload, "lora": self.lora,
+            "details": self.models.details,
+            "favourite": self.models.toggle_favourite,
+            "delete": self.delete,
+            "unload": self.unload,
+            "lora": self.lora,
         }
         if action not in on_model:
             tell(self.screen, f"{action} is not available.", severity="warning")
@@ -135,8 +149,11 @@ class ModelManager:
                 return
             engine = self.services.engines[target]
             memory = self.models.catalog.memory if engine.local else None  # A remote box's memory is unseen.
-            steps = with_fit(engine.pull(model), lambda size: size_fit(size, memory, gpu=True),
-                             lambda fit: self.screen.app.push_screen_wait(ConfirmScreen(question(model, fit))))
+            steps = with_fit(
+                engine.pull(model),
+                lambda size: size_fit(size, memory, gpu=True),
+                lambda fit: self.screen.app.push_screen_wait(ConfirmScreen(question(model, fit))),
+            )
             self.start_transfer(f"Pulling {model} ({target})", steps, f"Pulled {model}.")
 
         self.screen.app.push_screen(
@@ -197,10 +214,12 @@ class ModelManager:
             self.screen.run_worker(self._download(), group=DIALOGS)
 
     async def _download(self) -> None:
-        spec = await self.screen.app.push_screen_wait(InputQuestion(
-            "Download a GGUF model from Hugging Face into the models folder:",
-            placeholder="owner/repo, owner/repo:Q4_K_M or owner/repo/file.gguf",
-        ))
+        spec = await self.screen.app.push_screen_wait(
+            InputQuestion(
+                "Download a GGUF model from Hugging Face into the models folder:",
+                placeholder="owner/repo, owner/repo:Q4_K_M or owner/repo/file.gguf",
+            )
+        )
         if not spec:
             return
         hub = self.hub()
@@ -214,30 +233,43 @@ class ModelManager:
         ranked = best_first(found, lambda c: c.size, memory, gpu=built_flavour() != "cpu")
         choice = pick(found, wanted) if wanted else (found[0] if len(found) == 1 else None)
         if wanted and choice is None:
-            tell(self.screen, f"{repo} has no file or quantization {one_line(wanted, 40)!r}; choose one.",
-                 severity="warning")
+            tell(
+                self.screen,
+                f"{repo} has no file or quantization {one_line(wanted, 40)!r}; choose one.",
+                severity="warning",
+            )
         if choice is None:
-            key = await self.screen.app.push_screen_wait(ChoiceQuestion(
-                f"Which GGUF of {repo}? (best fit on this machine first)",
-                [(str(i), f"{c.label}  {fit.verdict if fit else ''}") for i, (c, fit) in enumerate(ranked)]))
+            key = await self.screen.app.push_screen_wait(
+                ChoiceQuestion(
+                    f"Which GGUF of {repo}? (best fit on this machine first)",
+                    [(str(i), f"{c.label}  {fit.verdict if fit else ''}") for i, (c, fit) in enumerate(ranked)],
+                )
+            )
             if key is None:
                 return
             choice = ranked[int(key)][0]
         fit = dict(ranked).get(choice)
-        if fit and not fit.fits and not await self.screen.app.push_screen_wait(
-                ConfirmScreen(question(Path(choice.files[0]).name, fit))):
+        if (
+            fit
+            and not fit.fits
+            and not await self.screen.app.push_screen_wait(ConfirmScreen(question(Path(choice.files[0]).name, fit)))
+        ):
             return
         name = Path(choice.files[0]).name
-        self.start_transfer(f"Downloading {name}", hub.download(repo, choice),
-                            f"Downloaded {name} into the models folder.")
+        self.start_transfer(
+            f"Downloading {name}", hub.download(repo, choice), f"Downloaded {name} into the models folder."
+        )
 
     def import_file(self) -> None:
         if not self._refused():
             self.screen.run_worker(self._import_file(), group=DIALOGS)
 
     async def _import_file(self) -> None:
-        source = await self.screen.app.push_screen_wait(InputQuestion(
-            "Import a GGUF file (it is copied into the models folder):", placeholder="~/Downloads/model.gguf"))
+        source = await self.screen.app.push_screen_wait(
+            InputQuestion(
+                "Import a GGUF file (it is copied into the models folder):", placeholder="~/Downloads/model.gguf"
+            )
+        )
         if not source:
             return
         try:
@@ -259,11 +291,14 @@ class ModelManager:
             tell(self.screen, "LoRA adapters apply to the embedded engine's GGUF models.", severity="warning")
             return
         current = self.conversations.current
-        answer = await self.screen.app.push_screen_wait(InputQuestion(
-            f"LoRA adapter for {one_line(label(model), 40)} in this conversation (a GGUF file; empty: none):",
-            value=str(current.params.get("lora", "")) if current else "", placeholder="~/adapters/my-lora.gguf",
-            hint="Enter: apply    Esc: cancel    A default per model: [engine] lora in the config",
-        ))
+        answer = await self.screen.app.push_screen_wait(
+            InputQuestion(
+                f"LoRA adapter for {one_line(label(model), 40)} in this conversation (a GGUF file; empty: none):",
+                value=str(current.params.get("lora", "")) if current else "",
+                placeholder="~/adapters/my-lora.gguf",
+                hint="Enter: apply    Esc: cancel    A default per model: [engine] lora in the config",
+            )
+        )
         if answer is None:
             return
         path = ""
@@ -280,8 +315,10 @@ class ModelManager:
         if conversation is None:
             return
         params = {k: v for k, v in conversation.params.items() if k != "lora"} | ({"lora": path} if path else {})
-        self.services.store.set_conversation_settings(conversation.id, system_prompt=conversation.system_prompt,
-                                                      params=params)
+        self.services.store.set_conversation_settings(
+            conversation.id, system_prompt=conversation.system_prompt, params=params
+        )
         self.conversations.reread()
-        tell(self.screen, f"LoRA {Path(path).name} applies from the next answer on." if path
-             else "LoRA adapter removed.")
+        tell(
+            self.screen, f"LoRA {Path(path).name} applies from the next answer on." if path else "LoRA adapter removed."
+        )

@@ -55,7 +55,9 @@ class ModelSwitcher(ModalScreen[tuple[str, str] | None]):
         self._rows = list(self.search(query))
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options(Option(row_content(row, with_backend=True), id=str(index)) for index, row in enumerate(self._rows))
+        options.add_options(
+            Option(row_content(row, with_backend=True), id=str(index)) for index, row in enumerate(self._rows)
+        )
         if self._rows:
             options.highlighted = 0
 

@@ -38,8 +38,16 @@ MODELS = "models"
 class ModelsController:
     """Owns the model catalog and keeps the models pane (and the stats pane's server note) in step."""
 
-    def __init__(self, *, screen: Screen, services: Services, conversations: ConversationsController,
-                 pane: ModelPane, stats_pane: StatsPane, composer: Composer) -> None:
+    def __init__(
+        self,
+        *,
+        screen: Screen,
+        services: Services,
+        conversations: ConversationsController,
+        pane: ModelPane,
+        stats_pane: StatsPane,
+        composer: Composer,
+    ) -> None:
         self.screen = screen
         self.services = services
         self.conversations = conversations
@@ -72,8 +80,9 @@ class ModelsController:
     def reload_backend(self, backend: str) -> None:
         """Read one backend's models again after an answer: the model it used is loaded now
         (and for a remote Ollama, /api/ps tells the stats pane where and for how long)."""
-        self.screen.run_worker(self._reload_backend(backend), group="models-after-answer", exclusive=True,
-                               exit_on_error=False)
+        self.screen.run_worker(
+            self._reload_backend(backend), group="models-after-answer", exclusive=True, exit_on_error=False
+        )
 
     async def _reload_backend(self, backend: str) -> None:
         _, models, problem = await self.services.chat.list_backend(backend)
@@ -90,8 +99,10 @@ class ModelsController:
     def refresh(self) -> None:
         """Show the catalog in the pane again."""
         self.pane.show_groups(
-            [ModelGroup(backend, [self.row(m) for m in members], offline)
-             for backend, offline, members in self.catalog.groups()],
+            [
+                ModelGroup(backend, [self.row(m) for m in members], offline)
+                for backend, offline, members in self.catalog.groups()
+            ],
             empty_hint=EMPTY_HINT,
         )
         self.show_current()
@@ -99,14 +110,22 @@ class ModelsController:
     def row(self, model: ModelInfo) -> ModelRow:
         catalog, choice = self.catalog, self.current()
         fit = catalog.fit(model)
-        facts = [gb(model.size_bytes) if model.size_bytes else "", count_text(model.parameters),
-                 model.quantization, context_text(model.context_length)]
+        facts = [
+            gb(model.size_bytes) if model.size_bytes else "",
+            count_text(model.parameters),
+            model.quantization,
+            context_text(model.context_length),
+        ]
         state = state_text(model)
         if model.extra.get("source"):
             state = " · ".join(s for s in (state, str(model.extra["source"])) if s)
         return ModelRow(
-            backend=model.backend, name=model.name, label=label(model),
-            facts=" · ".join(f for f in facts if f), state=state, fit=fit.verdict if fit else "",
+            backend=model.backend,
+            name=model.name,
+            label=label(model),
+            facts=" · ".join(f for f in facts if f),
+            state=state,
+            fit=fit.verdict if fit else "",
             favourite=catalog.favourite_number(model),
             current=choice is not None and (choice.backend, choice.name) == (model.backend, model.name),
         )
@@ -129,7 +148,8 @@ class ModelsController:
         pending = tuple(name for name in self.services.engines if name not in self.catalog.listed)
         try:
             chosen = self.services.chat.answer_model(
-                self.models, self.conversations.current, offline=self.catalog.offline, pending=pending)
+                self.models, self.conversations.current, offline=self.catalog.offline, pending=pending
+            )
         except ModelNotFound as error:
             tell(self.screen, str(error), severity="error", timeout=15)
             return None
@@ -159,8 +179,9 @@ class ModelsController:
         engine = self.services.engines.get(choice.backend) if choice else None
         if choice is None or engine is None or engine.local:
             return None
-        return from_model_list(self.models, backend=choice.backend, url=engine.url,
-                               offline=self.catalog.offline.get(choice.backend))
+        return from_model_list(
+            self.models, backend=choice.backend, url=engine.url, offline=self.catalog.offline.get(choice.backend)
+        )
 
     def use(self, backend: str, name: str) -> None:
         """Use this model for the conversation from the next message on; the history stays."""
@@ -179,6 +200,7 @@ class ModelsController:
 
     def switch(self) -> None:
         """Pick a model by a few letters of its name (ctrl+l)."""
+
         def search(query: str) -> list[ModelRow]:
             return [self.row(model) for model in self.catalog.search(query)]
 
@@ -215,8 +237,10 @@ class ModelsController:
         except OSError as error:
             tell(self.screen, f"Could not save the favourites: {error}", severity="error")
         self.refresh()
-        tell(self.screen, f"Favourite {number}: alt+{number} uses it from anywhere." if number
-             else "Removed from favourites.")
+        tell(
+            self.screen,
+            f"Favourite {number}: alt+{number} uses it from anywhere." if number else "Removed from favourites.",
+        )
 
     # Details
 

@@ -31,8 +31,15 @@ class InputQuestion(ModalScreen[str | None]):
     DEFAULT_CSS = _CSS.format(name="InputQuestion")
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="question.cancel")]
 
-    def __init__(self, question: str, *, placeholder: str = "", value: str = "", hint: str = "",
-                 suggester: Suggester | None = None) -> None:
+    def __init__(
+        self,
+        question: str,
+        *,
+        placeholder: str = "",
+        value: str = "",
+        hint: str = "",
+        suggester: Suggester | None = None,
+    ) -> None:
         super().__init__()
         self.question, self.placeholder, self.value, self.hint = question, placeholder, value, hint
         self.suggester = suggester

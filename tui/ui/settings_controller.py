@@ -30,8 +30,16 @@ DIALOGS = "dialogs"
 class SettingsController:
     """Owns the header line and the token figure in it; edits a conversation's settings."""
 
-    def __init__(self, *, screen: Screen, services: Services, conversations: ConversationsController,
-                 models: ModelsController, tools: ToolsController, header: Static) -> None:
+    def __init__(
+        self,
+        *,
+        screen: Screen,
+        services: Services,
+        conversations: ConversationsController,
+        models: ModelsController,
+        tools: ToolsController,
+        header: Static,
+    ) -> None:
         self.screen = screen
         self.tools = tools
         self.services = services
@@ -83,7 +91,8 @@ class SettingsController:
         if chosen:
             params["think"] = chosen
         self.services.store.set_conversation_settings(
-            conversation.id, system_prompt=conversation.system_prompt, params=params)
+            conversation.id, system_prompt=conversation.system_prompt, params=params
+        )
         self.conversations.reread()
         tell(self.screen, f"Thinking for this conversation: {chosen or 'the model’s default'}.")
 
@@ -97,10 +106,14 @@ class SettingsController:
         self.context_note = _figure(info.tokens, info.limit, estimated=True)
         if info.dropped:
             self.context_note += f" · {info.dropped} oldest left out"
-            tell(self.screen,
-                 f"The conversation is longer than the model's {info.limit:,}-token context: its "
-                 f"{info.dropped} oldest message(s) were left out of what the model saw "
-                 "(the system prompt was kept).", severity="warning", timeout=8)
+            tell(
+                self.screen,
+                f"The conversation is longer than the model's {info.limit:,}-token context: its "
+                f"{info.dropped} oldest message(s) were left out of what the model saw "
+                "(the system prompt was kept).",
+                severity="warning",
+                timeout=8,
+            )
         self.show_title()
 
     def answer_context(self, ended: AnswerEnded) -> None:
@@ -120,8 +133,9 @@ class SettingsController:
         conversation = self.conversations.current
         if answers:
             last = answers[-1]
-            self.context_note = _figure((last.prompt_tokens or 0) + (last.completion_tokens or 0), self._limit(),
-                                        estimated=False)
+            self.context_note = _figure(
+                (last.prompt_tokens or 0) + (last.completion_tokens or 0), self._limit(), estimated=False
+            )
         elif views and not chat_view.has_older and conversation is not None:
             fitted = fit(conversation.system_prompt, [v.message for v in views], limit=None, reserve=0)
             self.context_note = _figure(fitted.tokens, self._limit(), estimated=True)
@@ -139,18 +153,28 @@ class SettingsController:
         if conversation is None:
             return
         chat = self.services.chat
-        defaults = {"temperature": chat.defaults.temperature, "top_p": chat.defaults.top_p,
-                    "max_tokens": chat.defaults.max_tokens, "context_length": self._limit(), "seed": None,
-                    STOP_KEY: chat.defaults.stop}
+        defaults = {
+            "temperature": chat.defaults.temperature,
+            "top_p": chat.defaults.top_p,
+            "max_tokens": chat.defaults.max_tokens,
+            "context_length": self._limit(),
+            "seed": None,
+            STOP_KEY: chat.defaults.stop,
+        }
         settings = await self.screen.app.push_screen_wait(
-            SettingsScreen(conversation.system_prompt, conversation.params, defaults,
-                           think_choices=think_choices(self.models.current_info()))
+            SettingsScreen(
+                conversation.system_prompt,
+                conversation.params,
+                defaults,
+                think_choices=think_choices(self.models.current_info()),
+            )
         )
         if settings is None:
             return
         try:
             self.services.store.set_conversation_settings(
-                conversation.id, system_prompt=settings.system_prompt,
+                conversation.id,
+                system_prompt=settings.system_prompt,
                 params=settings_params(settings.params, conversation.params),
             )
         except StoreError as error:
@@ -161,8 +185,11 @@ class SettingsController:
 
     def pick_preset(self) -> None:
         if not self.services.config.presets:
-            tell(self.screen, "No presets yet: add [presets.NAME] tables to config.toml (see README).",
-                 severity="warning")
+            tell(
+                self.screen,
+                "No presets yet: add [presets.NAME] tables to config.toml (see README).",
+                severity="warning",
+            )
             return
         self.screen.run_worker(self._pick_preset(), group=DIALOGS)
 
@@ -181,8 +208,11 @@ class SettingsController:
             return
         store = self.services.store
         try:
-            store.set_conversation_settings(conversation.id, system_prompt=preset.system_prompt,
-                                            params=preset_params(name, preset, keep=conversation.params))
+            store.set_conversation_settings(
+                conversation.id,
+                system_prompt=preset.system_prompt,
+                params=preset_params(name, preset, keep=conversation.params),
+            )
             if preset.model:
                 try:
                     choice = self.services.chat.find_model(self.models.models, preset.model)

@@ -17,8 +17,13 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from tui.presets import PARAMS, STOP_KEY, THINK_KEY, parse_params, parse_stops, stops_text
 
-LABELS = {"temperature": "Temperature", "top_p": "Top p", "max_tokens": "Max tokens",
-          "context_length": "Context length", "seed": "Seed"}
+LABELS = {
+    "temperature": "Temperature",
+    "top_p": "Top p",
+    "max_tokens": "Max tokens",
+    "context_length": "Context length",
+    "seed": "Seed",
+}
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,14 @@ class SettingsScreen(ModalScreen[Settings | None]):
         Binding("escape", "cancel", "Cancel", id="settings.cancel"),
     ]
 
-    def __init__(self, system_prompt: str, params: dict[str, Any], defaults: dict[str, Any],
-                 *, think_choices: Sequence[str] = ("",)) -> None:
+    def __init__(
+        self,
+        system_prompt: str,
+        params: dict[str, Any],
+        defaults: dict[str, Any],
+        *,
+        think_choices: Sequence[str] = ("",),
+    ) -> None:
         super().__init__()
         self.system_prompt = system_prompt
         self.params = params
@@ -73,20 +84,30 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 default = self.defaults.get(name)
                 with Horizontal(classes="row"):
                     yield Label(LABELS[name])
-                    yield Input("" if value is None else str(value), id=f"param-{name}",
-                                placeholder=f"default: {'model/engine' if default is None else default}")
+                    yield Input(
+                        "" if value is None else str(value),
+                        id=f"param-{name}",
+                        placeholder=f"default: {'model/engine' if default is None else default}",
+                    )
             with Horizontal(classes="stops"):
                 yield Label("Stop strings")
                 default_stops = stops_text(self.defaults.get(STOP_KEY) or []).replace("\n", " | ") or "none"
-                yield TextArea(stops_text(self.params.get(STOP_KEY) or []), id="stop", tab_behavior="focus",
-                               placeholder=Content(f"one a line, \\n for a line break; default: {default_stops}"))
+                yield TextArea(
+                    stops_text(self.params.get(STOP_KEY) or []),
+                    id="stop",
+                    tab_behavior="focus",
+                    placeholder=Content(f"one a line, \\n for a line break; default: {default_stops}"),
+                )
             if len(self.think_choices) > 1:
                 current = str(self.params.get(THINK_KEY, ""))
                 with Horizontal(classes="row"):
                     yield Label("Thinking")
-                    yield Select([(choice or "the model's default", choice) for choice in self.think_choices],
-                                 value=current if current in self.think_choices else "", allow_blank=False,
-                                 id="think")
+                    yield Select(
+                        [(choice or "the model's default", choice) for choice in self.think_choices],
+                        value=current if current in self.think_choices else "",
+                        allow_blank=False,
+                        id="think",
+                    )
             yield Static("", classes="problems")
             with Horizontal(classes="buttons"):
                 yield Button("Save", id="save", variant="primary")
@@ -104,9 +125,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
         if len(self.think_choices) > 1:
             params[THINK_KEY] = self.query_one("#think", Select).value
         if problems:
-            self.query_one(".problems", Static).update(Text(
-                "; ".join(f"{LABELS[name]} must be {why}" for name, why in problems.items())
-            ))
+            self.query_one(".problems", Static).update(
+                Text("; ".join(f"{LABELS[name]} must be {why}" for name, why in problems.items()))
+            )
             return
         self.dismiss(Settings(self.query_one("#system-prompt", TextArea).text, params))
 

@@ -20,8 +20,9 @@ HIDDEN_CLASS = "-no-stats"
 class StatsFeed:
     """Subscribes to the monitor while the screen lives and posts each sample to `targets`."""
 
-    def __init__(self, screen: Screen, monitor: StatsMonitor | None, settings: StatsConfig,
-                 targets: Sequence[Widget]) -> None:
+    def __init__(
+        self, screen: Screen, monitor: StatsMonitor | None, settings: StatsConfig, targets: Sequence[Widget]
+    ) -> None:
         self.screen = screen
         self.monitor = monitor
         self.targets = list(targets)

@@ -9,8 +9,9 @@ from textual.widget import Widget
 from tui.safe_text import terminal_safe
 
 
-def tell(where: App | Widget, message: str, *, severity: SeverityLevel = "information",
-         timeout: float | None = None) -> None:
+def tell(
+    where: App | Widget, message: str, *, severity: SeverityLevel = "information", timeout: float | None = None
+) -> None:
     """Show `message` in a toast; titles, names and server errors in it stay plain text.
 
     Control characters are made visible (ESC shows as ␛) and Textual markup is not parsed, so

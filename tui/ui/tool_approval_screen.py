@@ -59,14 +59,17 @@ class ToolApprovalScreen(ModalScreen[Decision]):
     def compose(self) -> ComposeResult:
         tool = self.request.tool
         with Vertical():
-            yield Static(Text(f"The model wants to run {one_line(tool.name, 60)} "
-                              f"(server {one_line(tool.server, 40)})"), classes="title")
+            yield Static(
+                Text(f"The model wants to run {one_line(tool.name, 60)} (server {one_line(tool.server, 40)})"),
+                classes="title",
+            )
             if tool.description:
                 yield Static(Text(one_line(tool.description, 200)))
             with VerticalScroll():
                 yield Static(Text(shown_arguments(self.request.arguments)), id="arguments")
-            yield Static("r / Enter: run once    a: always for this tool in this chat    n / Esc: refuse",
-                         classes="keys")
+            yield Static(
+                "r / Enter: run once    a: always for this tool in this chat    n / Esc: refuse", classes="keys"
+            )
 
     def action_answer(self, answer: str) -> None:
         self.dismiss(Decision(answer))

@@ -46,10 +46,19 @@ class ToolSelectScreen(ModalScreen[list[str] | None]):
             yield Static("Tools for this conversation", classes="title")
             for problem in self.problems:
                 yield Static(Text(one_line(problem, 200)), classes="problem")
-            yield SelectionList[str](*(
-                Selection(Text(f"{one_line(tool.qualified, 50)}  ~{tool.tokens} tokens  "
-                               f"{one_line(tool.description, 80)}"), tool.qualified, tool.qualified in self.chosen)
-                for tool in self.tools), id="tool-list")
+            yield SelectionList[str](
+                *(
+                    Selection(
+                        Text(
+                            f"{one_line(tool.qualified, 50)}  ~{tool.tokens} tokens  {one_line(tool.description, 80)}"
+                        ),
+                        tool.qualified,
+                        tool.qualified in self.chosen,
+                    )
+                    for tool in self.tools
+                ),
+                id="tool-list",
+            )
             yield Static("", id="tool-total")
             yield Static("Space: tick    Enter: keep    Esc: cancel", classes="keys")
 

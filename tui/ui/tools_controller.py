@@ -61,14 +61,21 @@ class ToolsController:
         """Start the servers, show their tools, and keep the user's choice; None when nothing changed."""
         tools = self.chat.tools
         if tools is None or conversation is None:
-            tell(self.screen, "No MCP server is configured: add [mcp.servers.NAME] to the config, "
-                              "or run lchat mcp import FILE.", severity="warning", timeout=10)
+            tell(
+                self.screen,
+                "No MCP server is configured: add [mcp.servers.NAME] to the config, or run lchat mcp import FILE.",
+                severity="warning",
+                timeout=10,
+            )
             return None
         tell(self.screen, "Starting the MCP servers…", timeout=2)
         listed = await tools.available()
         chosen = tools.chosen(conversation)
-        on = {tool.qualified for tool in listed} if chosen is None else \
-            {tool.qualified for tool in listed if tool.server in chosen or tool.qualified in chosen}
+        on = (
+            {tool.qualified for tool in listed}
+            if chosen is None
+            else {tool.qualified for tool in listed if tool.server in chosen or tool.qualified in chosen}
+        )
         picked = await self.screen.app.push_screen_wait(ToolSelectScreen(listed, on, list(tools.problems.values())))
         if picked is None:
             return None

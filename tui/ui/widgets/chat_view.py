@@ -80,7 +80,11 @@ class ChatView(VerticalScroll, can_focus=True):
         return next((view for view in self.message_views if view.message_id == message_id), None)
 
     async def show_messages(
-        self, messages: Sequence[ChatMessage], *, has_older: bool, has_newer: bool = False,
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        has_older: bool,
+        has_newer: bool = False,
         focus_id: int | None = None,
     ) -> None:
         """Replace everything with `messages` and scroll to the end, or to `focus_id`."""

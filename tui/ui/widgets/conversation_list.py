@@ -65,9 +65,7 @@ class ConversationList(OptionList):
 
         conversation_id: int
 
-    def show(
-        self, conversations: Sequence[Conversation], *, current_id: int | None, has_more: bool = False
-    ) -> None:
+    def show(self, conversations: Sequence[Conversation], *, current_id: int | None, has_more: bool = False) -> None:
         """Replace the list, keeping the current conversation highlighted."""
         self.clear_options()
         self.append(conversations, has_more=has_more)

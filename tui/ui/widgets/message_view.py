@@ -48,7 +48,9 @@ def header_text(message: ChatMessage) -> Text:
     if message.tokens_per_s:
         header.append(f" · {message.tokens_per_s:.1f} tok/s", style="dim")
     if message.reasoning_tokens:
-        header.append(f" · thought {'~' if message.reasoning_estimated else ''}{message.reasoning_tokens} tok", style="dim")
+        header.append(
+            f" · thought {'~' if message.reasoning_estimated else ''}{message.reasoning_tokens} tok", style="dim"
+        )
     if message.reasoning_ttft_s is not None:
         header.append(f" · first thought {message.reasoning_ttft_s * 1000:.0f} ms", style="dim")
     if message.ttft_s is not None:
@@ -95,8 +97,11 @@ def _cut_note(length: int) -> Text:
 
 def attachments_line(parts: tuple[MessagePart, ...]) -> str:
     """The chip line under "You": each attached file's name and size (terminal-safe)."""
-    return "   ".join(f"📎 {one_line(str(part.data.get('name', '?')), 40)} · {size_label(int(part.data.get('size', 0)))}"
-                       for part in parts if part.kind is PartKind.ATTACHMENT)
+    return "   ".join(
+        f"📎 {one_line(str(part.data.get('name', '?')), 40)} · {size_label(int(part.data.get('size', 0)))}"
+        for part in parts
+        if part.kind is PartKind.ATTACHMENT
+    )
 
 
 class MessageView(Vertical):

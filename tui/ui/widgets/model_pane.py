@@ -19,8 +19,13 @@ from textual.widgets.option_list import Option
 
 from tui.safe_text import one_line
 
-FIT_STYLES = {"fits": "$success", "tight": "$warning", "won't fit": "bold $error",
-              "fits on GPU": "$success", "CPU only": "$warning"}
+FIT_STYLES = {
+    "fits": "$success",
+    "tight": "$warning",
+    "won't fit": "bold $error",
+    "fits on GPU": "$success",
+    "CPU only": "$warning",
+}
 """Verdicts of the fit estimate; "partly on GPU (n/m layers)" takes the warning colour."""
 NAME_WIDTH = 26
 """Characters a row's lines may take after their indent: the pane is 34 columns wide."""
@@ -219,7 +224,9 @@ class ModelPane(Vertical):
                 options.append(Option(row_content(row), id=key))
         option_list.clear_options()
         option_list.add_options(options)
-        wanted = next((k for k, r in self._rows.items() if keep and (r.backend, r.name) == (keep.backend, keep.name)), None)
+        wanted = next(
+            (k for k, r in self._rows.items() if keep and (r.backend, r.name) == (keep.backend, keep.name)), None
+        )
         wanted = wanted or next((k for k, r in self._rows.items() if r.current), None) or next(iter(self._rows), None)
         if wanted:
             option_list.highlighted = option_list.get_option_index(wanted)

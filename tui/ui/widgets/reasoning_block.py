@@ -42,8 +42,15 @@ class ReasoningBlock(Vertical):
     folded: reactive[bool] = reactive(False)
     """Whether only the title line shows."""
 
-    def __init__(self, text: str = "", *, live: bool = False, tokens: int | None = None,
-                 estimated: bool = False, seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        live: bool = False,
+        tokens: int | None = None,
+        estimated: bool = False,
+        seconds: float | None = None,
+    ) -> None:
         super().__init__()
         self._text = text
         self._live = live

@@ -107,8 +107,10 @@ class StatsPane(VerticalScroll):
         self._set(".remote", "\n".join(one_line(line, 200) for line in lines))
 
     def _readings(self, sample: StatsSample) -> Text:
-        styles = {kind: self.get_component_rich_style(f"stats-pane--{kind}", partial=True)
-                  for kind in ("title", "ours", "dim")}
+        styles = {
+            kind: self.get_component_rich_style(f"stats-pane--{kind}", partial=True)
+            for kind in ("title", "ours", "dim")
+        }
         text = Text()
         for gpu in sample.gpus:
             for line, kind in gpu_lines(gpu):

@@ -39,8 +39,11 @@ def split_finished(text: str) -> int:
     """How many characters at the start of `text` are whole Markdown blocks that nothing can change.
 
     A top-level block is finished once a later one has begun (CommonMark never reopens it)."""
-    starts = [token.map[0] for token in _parser.parse(text) if token.level == 0 and token.nesting >= 0
-              and token.map is not None]
+    starts = [
+        token.map[0]
+        for token in _parser.parse(text)
+        if token.level == 0 and token.nesting >= 0 and token.map is not None
+    ]
     if len(starts) < 2:
         return 0
     lines = text.splitlines(keepends=True)
@@ -104,12 +107,12 @@ class LiveLines(Widget):
     def _tail(self) -> list[Strip]:
         """The block in progress: its finished hard lines from the cache, the last one wrapped anew."""
         strips: list[Strip] = []
-        *whole, last = self.text[self._done:].split("\n")
+        *whole, last = self.text[self._done :].split("\n")
         for index, line in enumerate(whole):
             if index >= len(self._tail_lines):
                 self._tail_lines.append(self._wrapped(line))
             strips += self._tail_lines[index]
-        del self._tail_lines[len(whole):]
+        del self._tail_lines[len(whole) :]
         return strips + (self._wrapped(last) if last else [])
 
     def _rerender(self, width: int) -> None:
@@ -153,8 +156,8 @@ class LiveLines(Widget):
             return
         old_height, old_lines = self._height, len(self._done_strips) + len(self._tail_strips)
         first_changed = len(self._done_strips)
-        if finished := split_finished(self.text[self._done:]):
-            block = self.text[self._done:self._done + finished]
+        if finished := split_finished(self.text[self._done :]):
+            block = self.text[self._done : self._done + finished]
             self._blocks.append(block)
             self._done += finished
             self._tail_lines = []
@@ -183,8 +186,11 @@ class LiveLines(Widget):
         if width != self._width:
             self._rerender(width)
         done = len(self._done_strips)
-        strip = self._done_strips[y] if y < done else (
-            self._tail_strips[y - done] if y - done < len(self._tail_strips) else Strip.blank(width))
+        strip = (
+            self._done_strips[y]
+            if y < done
+            else (self._tail_strips[y - done] if y - done < len(self._tail_strips) else Strip.blank(width))
+        )
         return strip.apply_style(self.rich_style)
 
 

@@ -18,10 +18,19 @@ from tui.safe_text import one_line, terminal_safe
 RESULT_SHOWN_CHARS = 4_000
 """Characters of a result drawn when unfolded (all of it is stored and exported)."""
 
-_STATE_WORDS = {"asked": "waiting for you", "approved": "running", "refused": "refused", "done": "done",
-                "interrupted": "interrupted (not run again)"}
-_APPROVAL_WORDS = {"config": "allowed by config", "user": "approved by you",
-                   "conversation": "always in this chat", "refused": ""}
+_STATE_WORDS = {
+    "asked": "waiting for you",
+    "approved": "running",
+    "refused": "refused",
+    "done": "done",
+    "interrupted": "interrupted (not run again)",
+}
+_APPROVAL_WORDS = {
+    "config": "allowed by config",
+    "user": "approved by you",
+    "conversation": "always in this chat",
+    "refused": "",
+}
 
 
 def call_line(call: MessagePart, result: MessagePart | None) -> Text:
@@ -31,8 +40,10 @@ def call_line(call: MessagePart, result: MessagePart | None) -> Text:
     line = Text("⚙ ", style="bold")
     line.append(one_line(f"{data.get('server') or '?'}.{data.get('tool') or data.get('name')}", 60), style="bold")
     line.append(one_line(f"({arguments})", 60), style="dim")
-    words = [_STATE_WORDS.get(str(data.get("state")), str(data.get("state"))),
-             _APPROVAL_WORDS.get(str(data.get("approval")), "")]
+    words = [
+        _STATE_WORDS.get(str(data.get("state")), str(data.get("state"))),
+        _APPROVAL_WORDS.get(str(data.get("approval")), ""),
+    ]
     if result is not None and result.data.get("is_error") and data.get("state") == "done":
         words.append("the tool failed")
     line.append(" · " + " · ".join(one_line(word, 40) for word in words if word), style="italic")
@@ -47,7 +58,11 @@ def call_details(call: MessagePart, result: MessagePart | None) -> Text:
     if result is not None:
         details.append("result: ", style="bold")
         text = result.text
-        cut = f"\n… ({len(text) - RESULT_SHOWN_CHARS} more characters, all kept)" if len(text) > RESULT_SHOWN_CHARS else ""
+        cut = (
+            f"\n… ({len(text) - RESULT_SHOWN_CHARS} more characters, all kept)"
+            if len(text) > RESULT_SHOWN_CHARS
+            else ""
+        )
         details.append(terminal_safe(text[:RESULT_SHOWN_CHARS]) + cut)
     return details
 
