@@ -73,7 +73,7 @@ async def conversation_ttfts(turns: int, tokens: int, runs: int) -> list[list[di
 
 def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     if starter_model() is None:
-        return [missing_row("3", "time to first token, turn N vs 1", "<= 1.3 x", "starter model not installed")]
+        return [missing_row("3", "time to first answer token, turn N vs 1", "<= 1.3 x", "starter model not installed")]
     runs = asyncio.run(conversation_ttfts(sizes.turns, sizes.turn_tokens, sizes.repeats))
     first = [run[0]["ttft"] for run in runs]
     last = [run[-1]["ttft"] for run in runs]
@@ -90,7 +90,7 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     return [
         Row(
             "3",
-            f"time to first token, turn {sizes.turns} vs turn 1 (embedded, from `send`)",
+            f"time to first answer token (not reasoning), turn {sizes.turns} vs turn 1 (embedded, from `send`)",
             f"{ms(median(last))} ({end['cached_tokens']}/{end['prompt_tokens']} prompt tokens cached)",
             f"turn 1: {ms(median(first))}",
             f"{ratio:.2f} x",
