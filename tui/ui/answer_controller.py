@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
 
 from textual.screen import Screen
 
 from tui.chat_service import (
-    AnswerEnded,
-    AnswerPiece,
-    AnswerStarted,
     ChatUpdate,
     ModelChoice,
-    QuestionSaved,
-    ReasoningUpdate,
-    ToolNotice,
 )
 from tui.domain import Attachment, Role
 from tui.engines.base import EngineError
 from tui.model_names import Waiting
 from tui.services import Services
 from tui.store import StoreError
-from tui.tools.loop import ToolCallShown, ToolResultShown
+from tui.ui.answer_painter import AnswerPainter, InFlight
 from tui.ui.conversations import ConversationsController
 from tui.ui.message_controller import target_view
 from tui.ui.models_controller import ModelsController
@@ -33,7 +26,6 @@ from tui.ui.toast import tell
 from tui.ui.tools_controller import ToolsController
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
-from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.model_pane import ModelPane
 
 GENERATION = "generation"
@@ -44,20 +36,6 @@ STILL_WRITING = "An answer is still being written: Esc cancels it."
 
 StreamFor = Callable[[ModelChoice], AsyncGenerator[ChatUpdate, None]]
 """Gives the updates of an answer for the model chosen (regenerate and resend use one)."""
-
-
-@dataclass
-class InFlight:
-    """One answer being written: which conversation it belongs to and how far it got."""
-
-    conversation_id: int
-    question: str
-    """What the user typed ("" for a regenerated answer); given back when it could not be saved."""
-    view: MessageView | None = None
-    """The answer's view while it is shown and streaming."""
-    question_saved: bool = False
-    attachments: tuple[Attachment, ...] = ()
-    """Files and images sent with the question."""
 
 
 class AnswerController:
@@ -87,6 +65,14 @@ class AnswerController:
         self.chat = chat
         self.composer = composer
         self.model_pane = model_pane
+        self.painter = AnswerPainter(
+            screen=screen,
+            conversations=conversations,
+            settings=settings,
+            chat=chat,
+            model_pane=model_pane,
+            attachments_sent=attachments_sent,
+        )
         self.editing_id: int | None = None
         """The earlier question being edited in the composer, if any."""
         self._in_flight: InFlight | None = None
@@ -164,7 +150,7 @@ class AnswerController:
             )
             async with aclosing(stream) as updates:
                 async for update in updates:
-                    await self._apply(answer, update)
+                    await self.painter.apply(answer, update)
             self.models.reload_backend(model.backend)  # Its model is loaded now: the pane says so.
         except StoreError as error:
             self._not_saved(answer, error)
@@ -177,75 +163,6 @@ class AnswerController:
                 stored = self.services.store.list_messages(answer.conversation_id, limit=1)
                 if stored:
                     await answer.view.finish(stored[-1])
-
-    # Each update of the answer, to the screen
-
-    async def _apply(self, answer: InFlight, update: ChatUpdate) -> None:
-        match update:
-            case QuestionSaved():
-                await self._question_saved(answer, update)
-            case AnswerStarted():
-                await self._answer_started(answer, update)
-            case AnswerPiece():
-                await self._answer_piece(answer, update)
-            case ReasoningUpdate():
-                await self._reasoning(answer, update)
-            case ToolCallShown() | ToolResultShown():
-                if answer.view is not None and answer.view.is_attached:
-                    answer.view.show_tool_part(update.part)
-            case ToolNotice():
-                tell(self.screen, update.text, severity="warning", timeout=10)
-            case AnswerEnded():
-                await self._answer_ended(answer, update)
-
-    def _showing(self, answer: InFlight) -> bool:
-        """Whether the answer's conversation is the one on screen."""
-        current = self.conversations.current
-        return current is not None and current.id == answer.conversation_id
-
-    async def _question_saved(self, answer: InFlight, update: QuestionSaved) -> None:
-        answer.question_saved = True
-        if answer.attachments:
-            self.attachments_sent(answer.attachments)
-        if self._showing(answer):
-            self.conversations.reread()  # Its title is set now.
-            await self.chat.add_message(update.message)
-        else:
-            self.conversations.reload_list()
-
-    async def _answer_started(self, answer: InFlight, update: AnswerStarted) -> None:
-        if self._showing(answer):
-            answer.view = await self.chat.add_message(update.message)
-            answer.view.start_stream()
-            self.settings.context_shown(update.context)
-
-    async def _answer_piece(self, answer: InFlight, update: AnswerPiece) -> None:
-        if answer.view is not None and answer.view.is_attached:
-            await answer.view.write(update.text)
-
-    async def _reasoning(self, answer: InFlight, update: ReasoningUpdate) -> None:
-        if answer.view is not None and answer.view.is_attached:
-            await answer.view.write_reasoning(update.text)
-
-    async def _answer_ended(self, answer: InFlight, update: AnswerEnded) -> None:
-        if answer.view is not None and answer.view.is_attached:
-            await answer.view.finish(update.message)
-        answer.view = None
-        self.settings.answer_context(update)
-        if update.save_error:
-            tell(
-                self.screen,
-                f"The answer is shown but could not be saved: {update.save_error}. "
-                "lchat tries again before your next message and when it quits.",
-                severity="error",
-                timeout=15,
-            )
-        stats = update.stats
-        if stats and stats.tokens_per_s:
-            loaded = f" (model loaded in {stats.load_s:.1f} s)" if stats.load_s else ""
-            self.model_pane.show_status(
-                f"Last answer: {stats.completion_tokens} tokens, {stats.tokens_per_s:.1f} tok/s{loaded}"
-            )
 
     def _not_saved(self, answer: InFlight, error: StoreError) -> None:
         if answer.question_saved:

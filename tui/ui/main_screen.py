@@ -11,7 +11,6 @@ import asyncio
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import DescendantFocus
 from textual.screen import Screen
@@ -22,6 +21,7 @@ from tui.services import Services
 from tui.ui.answer_controller import AnswerController
 from tui.ui.attach_controller import AttachController
 from tui.ui.conversations import PAGE_SIZE, ConversationsController
+from tui.ui.main_bindings import MAIN_BINDINGS
 from tui.ui.message_controller import MessageController
 from tui.ui.model_manager import ModelManager
 from tui.ui.models_controller import ModelsController
@@ -43,56 +43,7 @@ __all__ = ["PAGE_SIZE", "MainScreen"]
 class MainScreen(Screen):
     """Conversations on the left, the chat in the middle, models on the right."""
 
-    # Most are listed by F1 and the palette, not the footer: each footer key is a widget that
-    # Textual rebuilds at every focus change, and 21 of them cost a fifth of a second at start.
-    BINDINGS = [
-        Binding("ctrl+n", "new_conversation", "New chat", id="conversations.new"),
-        Binding("escape", "cancel_answer", "Cancel answer", id="chat.cancel"),
-        Binding("f2", "focus_pane('conversations')", "Chats", id="panes.conversations"),
-        Binding("f3", "focus_pane('composer')", "Chat", id="panes.chat"),
-        Binding("f4", "focus_pane('models')", "Models", id="panes.models"),
-        Binding("f5", "toggle_stats", "Stats", id="stats.toggle"),
-        Binding("f10", "choose_tools", "Tools", id="tools.choose"),  # the composer keeps F6 and F7
-        Binding("shift+pageup", "scroll_chat(-1)", "Chat page up", show=False, id="chat.page_up"),
-        Binding("shift+pagedown", "scroll_chat(1)", "Chat page down", show=False, id="chat.page_down"),
-        Binding("ctrl+f", "open_search", "Search", show=False, id="search.open"),
-        Binding("alt+up", "select_message(-1)", "Select previous message", show=False, id="chat.select_previous"),
-        Binding("alt+down", "select_message(1)", "Select next message", show=False, id="chat.select_next"),
-        Binding("ctrl+r", "regenerate", "Regenerate", show=False, id="chat.regenerate"),
-        Binding("ctrl+o", "edit_message", "Edit & resend", show=False, id="chat.edit"),
-        Binding("alt+left", "switch_branch(-1)", "Previous branch", show=False, id="chat.branch_previous"),
-        Binding("alt+right", "switch_branch(1)", "Next branch", show=False, id="chat.branch_next"),
-        Binding("ctrl+t", "copy_message", "Copy message", show=False, id="chat.copy"),
-        # alt+b too: inside tmux, ctrl+b is the prefix and never reaches lchat.
-        Binding("ctrl+b,alt+b", "copy_code", "Copy code block", show=False, id="chat.copy_code"),
-        Binding("alt+r", "toggle_reasoning", "Show or fold reasoning", show=False, id="chat.reasoning"),
-        Binding("alt+t", "cycle_think", "Thinking: default, off, on, levels", show=False, id="chat.think"),
-        Binding("f8", "edit_settings", "Chat settings", show=False, id="chat.settings"),
-        Binding("f9", "pick_preset", "Presets", show=False, id="chat.presets"),
-        Binding("alt+a", "attach", "Attach a file", show=False, id="chat.attach"),
-        Binding("ctrl+l", "switch_model", "Switch model", id="models.switch"),
-        *(
-            Binding(
-                f"alt+{n}",
-                f"use_favourite({n})",
-                f"Favourite {n}",
-                show=False,
-                priority=True,
-                id=f"models.favourite_{n}",
-            )
-            for n in range(1, 10)
-        ),
-    ]
-
-    conversations: ConversationsController
-    models: ModelsController
-    manager: ModelManager
-    settings: SettingsController
-    answers: AnswerController
-    attach: AttachController
-    messages: MessageController
-    tools: ToolsController
-    stats_feed: StatsFeed
+    BINDINGS = MAIN_BINDINGS
 
     def __init__(self, services: Services) -> None:
         super().__init__()

@@ -14,7 +14,6 @@ from textual.worker import Worker
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError
 from tui.engines.gpu_build import built_flavour
-from tui.engines.lora import read_lora
 from tui.engines.manage import Progress
 from tui.models.catalog import label
 from tui.models.download_fit import best_first, question, size_fit, with_fit
@@ -25,6 +24,7 @@ from tui.safe_text import one_line
 from tui.services import Services
 from tui.ui.confirm import ConfirmScreen
 from tui.ui.conversations import ConversationsController
+from tui.ui.lora_chooser import LoraChooser
 from tui.ui.models_controller import ModelsController
 from tui.ui.prompts import ChoiceQuestion, InputQuestion
 from tui.ui.toast import tell
@@ -283,42 +283,7 @@ class ModelManager:
 
     def lora(self, backend: str, name: str) -> None:
         """Attach a GGUF LoRA adapter to this conversation's embedded model (or detach it)."""
-        self.screen.run_worker(self._lora(backend, name), group=DIALOGS)
-
-    async def _lora(self, backend: str, name: str) -> None:
-        model, engine = self.models.catalog.find(backend, name), self.services.engines.get(backend)
-        if engine is None or not engine.supports_lora or model is None:
-            tell(self.screen, "LoRA adapters apply to the embedded engine's GGUF models.", severity="warning")
-            return
-        current = self.conversations.current
-        answer = await self.screen.app.push_screen_wait(
-            InputQuestion(
-                f"LoRA adapter for {one_line(label(model), 40)} in this conversation (a GGUF file; empty: none):",
-                value=str(current.params.get("lora", "")) if current else "",
-                placeholder="~/adapters/my-lora.gguf",
-                hint="Enter: apply    Esc: cancel    A default per model: [engine] lora in the config",
-            )
+        chooser = LoraChooser(
+            screen=self.screen, services=self.services, models=self.models, conversations=self.conversations
         )
-        if answer is None:
-            return
-        path = ""
-        if answer:
-            try:
-                path = (await asyncio.to_thread(read_lora, answer, for_architecture=model.architecture)).path
-            except EngineError as error:
-                tell(self.screen, f"Cannot use that adapter: {error}", severity="error", timeout=10)
-                return
-        current = self.conversations.current
-        if current is None or (current.backend, current.model) != (backend, name):
-            self.models.use(backend, name)
-        conversation = self.conversations.current
-        if conversation is None:
-            return
-        params = {k: v for k, v in conversation.params.items() if k != "lora"} | ({"lora": path} if path else {})
-        self.services.store.set_conversation_settings(
-            conversation.id, system_prompt=conversation.system_prompt, params=params
-        )
-        self.conversations.reread()
-        tell(
-            self.screen, f"LoRA {Path(path).name} applies from the next answer on." if path else "LoRA adapter removed."
-        )
+        self.screen.run_worker(chooser.choose(backend, name), group=DIALOGS)
