@@ -234,4 +234,4 @@ def test_every_notification_goes_through_the_one_helper() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "notify":
                 callers.append(f"{path.relative_to(root)}:{node.lineno}")
-    assert callers == ["toast.py:19"]
+    assert [caller.partition(":")[0] for caller in callers] == ["toast.py"], callers
