@@ -158,3 +158,17 @@ async def test_a_refused_send_keeps_the_chips_and_the_text(open_services, tmp_pa
         assert app.screen.query_one(Composer).text == "look"
     assert engine.requests == []
     assert all(not services.store.list_messages(c.id) for c in services.store.list_conversations())
+
+
+async def test_alt_a_from_a_real_terminal_opens_the_dialog_and_types_nothing(open_services, fake_engine) -> None:
+    """A terminal sends alt+a as ESC a, which Textual reports with the character "a": the composer
+    must not type it (it did, in tmux) but leave it to the screen's binding."""
+    app = LchatApp(open_services(fake_engine))
+    async with app.run_test(size=SIZE) as pilot:
+        composer = app.screen.query_one(Composer)
+        composer.focus()
+        await pilot.pause()
+        app.post_message(events.Key("alt+a", "a"))  # as the driver delivers it
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, InputQuestion) and composer.text == ""

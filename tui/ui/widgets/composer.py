@@ -67,6 +67,11 @@ class Composer(TextArea):
                 event.stop()
                 action()
                 return
+        if event.key.startswith("alt+") and len(event.key) == len("alt+a"):
+            # alt+letter is one of lchat's keys (alt+a attach, alt+t thinking...), never text: keep
+            # TextArea from typing the letter, and let the key go on to the screen's bindings.
+            event.prevent_default()
+            return
         await text_area_on_key(self, event)
 
     async def _on_paste(self, event: events.Paste) -> None:
