@@ -126,8 +126,6 @@ def test_kill_9_mid_reasoning_keeps_the_reasoning_that_arrived(lchat_home: Path)
 
 
 def _reasoning_on_disk(database: Path) -> str:
-    import sqlite3
-
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as raw:
             row = raw.execute("SELECT text FROM message_parts WHERE kind = 'reasoning'").fetchone()
