@@ -66,6 +66,25 @@ async def test_an_enter_after_typed_text_is_delivered_once_input_stops() -> None
     assert isinstance(enter, events.Key) and enter.key == "enter"
 
 
+async def test_a_short_run_typed_fast_still_sends_but_a_flood_stalled_after_a_line_break_does_not() -> None:
+    delivered: list[object] = []
+    gate = KeyGate(loop=asyncio.get_running_loop(), deliver=delivered.append, takes_text=lambda: True)
+
+    async def feed(text: str) -> None:
+        for event in keys_for(text):
+            gate.put(event)
+        await asyncio.sleep(3 * HOLD_ENTER_S)  # The input thread stalls (or input stopped).
+
+    await feed("ok\n")  # A fast typist: under a busy loop, three keys in one batch.
+    assert [type(event) for event in delivered] == [events.Paste, events.Key]
+    delivered.clear()
+    flood = "a pasted line longer than anyone types between two turns of the loop\n"
+    await feed(flood)
+    await feed("the rest of the paste")
+    assert [type(event) for event in delivered] == [events.Paste] * 3
+    assert "".join(event.text for event in delivered) == flood + "the rest of the paste"  # type: ignore[attr-defined]
+
+
 async def test_an_unbracketed_paste_lands_in_the_composer_as_text_and_sends_nothing(open_services) -> None:
     services = open_services(ScriptedEngine(script=fixed_script("Got it.")))
     app = LchatApp(services)
@@ -82,13 +101,20 @@ async def test_an_unbracketed_paste_lands_in_the_composer_as_text_and_sends_noth
         del app.post_message
 
         def type_it() -> None:
-            for event in keys_for(pasted):
+            stalled = False
+            for n, event in enumerate(keys_for(pasted)):
                 driver.process_message(event)
+                if not stalled and n > len(pasted) // 2 and event.key == "enter":
+                    # A loaded machine starves the input thread mid-paste, just after a line
+                    # break, for longer than the gate waits for more input: still not a send.
+                    time.sleep(3 * HOLD_ENTER_S)
+                    stalled = True
 
         feeder = threading.Thread(target=type_it)
         feeder.start()
         started = time.monotonic()
         while feeder.is_alive() or composer.text != pasted:
+            assert services.store.list_conversations() == [], "a pasted line break sent the message"
             assert time.monotonic() - started < 60, (len(composer.text), len(pasted), app.focused, posted[-3:])
             await asyncio.sleep(0.05)
         feeder.join()

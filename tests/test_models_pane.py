@@ -58,7 +58,7 @@ def engines():
 
 
 async def test_groups_and_an_offline_backend(open_services, engines) -> None:
-    offline = OllamaEngine(host=f"127.0.0.1:{closed_port()}", connect_timeout=0.5)
+    offline = OllamaEngine(host=f"127.0.0.1:{closed_port()}", connect_timeout=10)
     services = open_services(*engines, offline)
     app = LchatApp(services)
     async with app.run_test(size=SIZE) as pilot:

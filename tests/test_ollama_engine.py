@@ -137,13 +137,13 @@ async def test_user_and_password_in_the_host_never_appear(daemon) -> None:
 
 
 async def test_unreachable_daemon_is_offline_at_once() -> None:
-    engine = OllamaEngine(host=f"127.0.0.1:{closed_port()}", connect_timeout=0.5)
+    engine = OllamaEngine(host=f"127.0.0.1:{closed_port()}", connect_timeout=10)
     started = time.monotonic()
     with pytest.raises(EngineUnavailable, match="cannot reach Ollama.*connection refused"):
         await engine.list_models()
     with pytest.raises(EngineUnavailable, match="connection refused"):
         await collect(engine)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # Refused at once, not after the 10 s connect timeout.
     await engine.aclose()
 
 

@@ -6,6 +6,10 @@ The driver's input thread hands its events to a `KeyGate` instead of the app. Th
 them on in batches, on the event loop, and where the focus takes text it turns each run of
 typed characters already waiting into one `Paste`: the composer makes one edit of it, as it does
 for a bracketed paste. A key typed by hand arrives alone and goes through unchanged.
+
+Within a flood an Enter is a pasted line break, never "send": on a loaded machine the input thread
+can stall for longer than any quiet period the gate could wait for, and a stall after a line break
+must not send half a paste.
 """
 
 from __future__ import annotations
@@ -23,8 +27,12 @@ from textual.widgets import Input, TextArea
 
 HOLD_ENTER_S = 0.1
 """How long after the last input an Enter that ended a run of typed characters waits to see
-whether more follow: then it was a pasted line break, else it is delivered as typed (in the
-composer: send). An Enter pressed on its own is never held."""
+whether more follow: then it was a pasted line break, else (outside a flood) it is delivered as
+typed (in the composer: send). An Enter pressed on its own is never held."""
+
+FLOOD_RUN = 16
+"""A run this long in one batch is a flood: nobody types 16 characters between two turns of the
+event loop. Until a batch comes without a run, Enters in it are text."""
 
 FLOOD_BATCH_S = 0.05
 """While a flood lasts (the last batch made a paste), how long input gathers before the next
@@ -57,6 +65,9 @@ class KeyGate:
         self._drain_scheduled = False
         self._last_put = 0.0
         self._flooding = False
+        """The last batch made a paste: the next one gathers for FLOOD_BATCH_S."""
+        self._in_flood = False
+        """A batch had a run of FLOOD_RUN characters and every batch since made a paste."""
         self._held: list[events.Key] = []
         """Separator keys that ended the last run (loop thread only), until the next batch or the hold ends."""
         self._hold_timer: asyncio.TimerHandle | None = None
@@ -83,13 +94,15 @@ class KeyGate:
             self._hold_timer.cancel()
             self._hold_timer = None
         if not self._takes_text():
-            self._flooding = False
+            self._flooding = self._in_flood = False
             for event in [*held, *batch]:
                 self._deliver(event)
             return
         out, self._held = coalesce(batch, held=held)
+        pastes = [event for event in out if isinstance(event, events.Paste)]
+        self._in_flood = bool(pastes) and (self._in_flood or any(len(paste.text) >= FLOOD_RUN for paste in pastes))
         with self._lock:
-            self._flooding = any(isinstance(event, events.Paste) for event in out)
+            self._flooding = bool(pastes)
         for event in out:
             self._deliver(event)
         if self._held:
@@ -106,6 +119,9 @@ class KeyGate:
             return
         self._hold_timer = None
         held, self._held = self._held, []
+        if self._in_flood:  # The paste ended with line breaks (or the input thread stalled): text.
+            self._deliver(events.Paste("".join(SEPARATORS[key.key] for key in held)))
+            return
         for event in held:
             self._deliver(event)
 
