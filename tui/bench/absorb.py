@@ -32,6 +32,11 @@ ECHO_EVERY_S = 0.25
 """How often a key is typed into the composer while the answer streams (its echo is timed)."""
 
 
+def echo_key(n: int) -> str:
+    """The `n`th key typed for its echo: a CJK character, never in the answer nor typed before."""
+    return chr(0x4E00 + n)
+
+
 def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict:
     """Type a question into lchat on the paced engine; the probe's "answer" event, with the
     key-echo times of the composer while it streamed when `echo`."""
@@ -55,14 +60,14 @@ def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict
                 time.sleep(0.5)
                 ends = time.monotonic() + tokens / tokens_per_s - 1.0
                 while time.monotonic() < ends:
-                    echoes.append(app.echo_s("Q", len(echoes) + 1))
+                    echoes.append(app.echo_s(echo_key(len(echoes))))
                     time.sleep(ECHO_EVERY_S)
             answer = app.wait_for("answer", 120 + 20 * tokens / min(tokens_per_s, 500))
             idle: list[float] = []  # The same keys with nothing streaming: the machine's own floor.
             if echo:
                 time.sleep(1.0)
                 for _ in range(8):
-                    idle.append(app.echo_s("Q", len(echoes) + len(idle) + 1))
+                    idle.append(app.echo_s(echo_key(len(echoes) + len(idle))))
                     time.sleep(ECHO_EVERY_S)
             return dict(answer, echo=echoes, echo_idle=idle)
 

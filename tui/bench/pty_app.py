@@ -141,12 +141,14 @@ class PtyApp:
             self._watching.clear()
             self._drawn = b""
 
-    def echo_s(self, char: str, count: int, timeout: float = 5.0) -> float:
-        """Type `char` (the `count`th in a row in an input box) and time it until the run of
-        `count` of them is drawn; nan if it is not within `timeout`."""
+    def echo_s(self, char: str, timeout: float = 5.0) -> float:
+        """Type `char` into an input box and time it until it is drawn; nan if not within `timeout`.
+
+        Textual redraws only the cells that changed, so an echo is one character (and the
+        cursor), not the line: each key must be a character seen nowhere else on the screen."""
         self._drawn = b""
         self._watching.set()
-        wanted = (char * count).encode()
+        wanted = char.encode()
         started = time.perf_counter()
         self.type(char)
         try:

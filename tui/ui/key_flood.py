@@ -7,14 +7,15 @@ them on in batches, on the event loop, and where the focus takes text it turns e
 typed characters already waiting into one `Paste`: the composer makes one edit of it, as it does
 for a bracketed paste. A key typed by hand arrives alone and goes through unchanged.
 
-Within a flood an Enter is a pasted line break, never "send": on a loaded machine the input thread
-can stall for longer than any quiet period the gate could wait for, and a stall after a line break
-must not send half a paste.
+An Enter that ends a run waits until input has stopped: nothing new for a moment and no bytes
+left unread on the terminal (on a loaded machine the input thread can stall mid-paste for longer
+than any quiet period worth waiting for, and a stall after a line break must not send half a paste).
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -27,12 +28,9 @@ from textual.widgets import Input, TextArea
 
 HOLD_ENTER_S = 0.1
 """How long after the last input an Enter that ended a run of typed characters waits to see
-whether more follow: then it was a pasted line break, else (outside a flood) it is delivered as
-typed (in the composer: send). An Enter pressed on its own is never held."""
-
-FLOOD_RUN = 16
-"""A run this long in one batch is a flood: nobody types 16 characters between two turns of the
-event loop. Until a batch comes without a run, Enters in it are text."""
+whether more follow (and, while the terminal has unread input, longer): then it was a pasted
+line break, else it is delivered as typed (in the composer: send). An Enter pressed on its own
+is never held."""
 
 FLOOD_BATCH_S = 0.05
 """While a flood lasts (the last batch made a paste), how long input gathers before the next
@@ -55,9 +53,16 @@ class KeyGate:
     where `takes_text()` says the focus is a text field. `put` may be called from any thread."""
 
     def __init__(
-        self, *, loop: asyncio.AbstractEventLoop, deliver: Callable[[Message], object], takes_text: Callable[[], bool]
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[Message], object],
+        takes_text: Callable[[], bool],
+        input_pending: Callable[[], bool] = lambda: False,
     ) -> None:
+        """`input_pending` says whether the terminal has input not yet read (the paste goes on)."""
         self._loop = loop
+        self.input_pending = input_pending
         self._deliver = deliver
         self._takes_text = takes_text
         self._lock = threading.Lock()
@@ -65,9 +70,6 @@ class KeyGate:
         self._drain_scheduled = False
         self._last_put = 0.0
         self._flooding = False
-        """The last batch made a paste: the next one gathers for FLOOD_BATCH_S."""
-        self._in_flood = False
-        """A batch had a run of FLOOD_RUN characters and every batch since made a paste."""
         self._held: list[events.Key] = []
         """Separator keys that ended the last run (loop thread only), until the next batch or the hold ends."""
         self._hold_timer: asyncio.TimerHandle | None = None
@@ -94,15 +96,13 @@ class KeyGate:
             self._hold_timer.cancel()
             self._hold_timer = None
         if not self._takes_text():
-            self._flooding = self._in_flood = False
+            self._flooding = False
             for event in [*held, *batch]:
                 self._deliver(event)
             return
         out, self._held = coalesce(batch, held=held)
-        pastes = [event for event in out if isinstance(event, events.Paste)]
-        self._in_flood = bool(pastes) and (self._in_flood or any(len(paste.text) >= FLOOD_RUN for paste in pastes))
         with self._lock:
-            self._flooding = bool(pastes)
+            self._flooding = any(isinstance(event, events.Paste) for event in out)
         for event in out:
             self._deliver(event)
         if self._held:
@@ -114,14 +114,11 @@ class KeyGate:
         with self._lock:
             wait = self._last_put + HOLD_ENTER_S - time.monotonic()
             more = bool(self._waiting)
-        if more or wait > 0:
+        if more or wait > 0 or self.input_pending():
             self._hold_timer = self._loop.call_later(max(wait, 0.01), self._release_held)
             return
         self._hold_timer = None
         held, self._held = self._held, []
-        if self._in_flood:  # The paste ended with line breaks (or the input thread stalled): text.
-            self._deliver(events.Paste("".join(SEPARATORS[key.key] for key in held)))
-            return
         for event in held:
             self._deliver(event)
 
@@ -171,14 +168,26 @@ def focus_takes_text(app: Any) -> bool:
     return isinstance(focused, Input) or (isinstance(focused, TextArea) and not focused.read_only)
 
 
+def unread_input(fileno: int) -> bool:
+    """Whether the terminal `fileno` has input waiting to be read."""
+    try:
+        return bool(select.select([fileno], [], [], 0)[0])
+    except (OSError, ValueError):  # Closed, or not a descriptor select takes.
+        return False
+
+
 def absorbing_floods(driver_class: type[Driver]) -> type[Driver]:
     """`driver_class`, its input events passed through a `KeyGate` on their way to the app."""
 
     class FloodAbsorbingDriver(driver_class):  # type: ignore[valid-type, misc]
         def __init__(self, app: Any, **options: Any) -> None:
             super().__init__(app, **options)
+            fileno = getattr(self, "fileno", None)  # The terminal the driver reads (not on every platform).
             self.key_gate = KeyGate(
-                loop=asyncio.get_running_loop(), deliver=app.post_message, takes_text=lambda: focus_takes_text(app)
+                loop=asyncio.get_running_loop(),
+                deliver=app.post_message,
+                takes_text=lambda: focus_takes_text(app),
+                input_pending=(lambda: unread_input(fileno)) if isinstance(fileno, int) else lambda: False,
             )
 
         def send_message(self, message: Message) -> None:
