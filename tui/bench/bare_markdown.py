@@ -1,7 +1,8 @@
 """The streaming-cost row's floor: stock Textual `Markdown.get_stream` in a `VerticalScroll` plus an `Input`.
 
 Run as ``python -m tui.bench.bare_markdown HOST:PORT MODEL``; Enter in the input streams the
-double's answer (Ollama's /api/chat, read with httpx) into the Markdown, nothing else.
+double's answer (Ollama's /api/chat, read with httpx) into a Markdown, and a thinking model's
+reasoning into another Markdown above it, nothing else.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class BareMarkdownApp(App[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Markdown()
+            yield Markdown(id="reasoning")
+            yield Markdown(id="answer")
         yield Input(placeholder="Ask")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -37,7 +39,8 @@ class BareMarkdownApp(App[None]):
     @work(exclusive=True)
     async def answer(self, question: str) -> None:
         self.query_one(VerticalScroll).anchor()
-        stream = Markdown.get_stream(self.query_one(Markdown))
+        reasoning = Markdown.get_stream(self.query_one("#reasoning", Markdown))
+        stream = Markdown.get_stream(self.query_one("#answer", Markdown))
         body = {"model": self.model, "messages": [{"role": "user", "content": question}], "stream": True}
         try:
             async with (
@@ -46,8 +49,13 @@ class BareMarkdownApp(App[None]):
             ):
                 async for line in reply.aiter_lines():
                     if line:
-                        await stream.write(json.loads(line)["message"]["content"])
+                        message = json.loads(line)["message"]
+                        if message.get("thinking"):
+                            await reasoning.write(message["thinking"])
+                        if message.get("content"):
+                            await stream.write(message["content"])
         finally:
+            await reasoning.stop()
             await stream.stop()
 
 

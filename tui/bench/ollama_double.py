@@ -3,7 +3,9 @@
 It speaks what the clients compared need: Ollama's /api (version, tags, ps, show, streaming
 NDJSON chat) for lchat, and the OpenAI-compatible /v1 (models, SSE chat completions) that
 oterm uses. Every answer is the same pieces at the same rate; the times of the first and the
-last piece sent are kept, so the bench measures each client over the same window.
+last piece sent are kept, so the bench measures each client over the same window. A thinking
+model's double streams its reasoning first, as Ollama does: `message.thinking` on /api,
+`delta.reasoning` on /v1, and "thinking" in the model's capabilities.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Answered:
 class DoubleState:
     pieces: Sequence[str]
     rate: float
+    reasoning: Sequence[str] = ()
     answers: list[Answered] = field(default_factory=list)
     started: threading.Event = field(default_factory=threading.Event)
 
@@ -85,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "parameters": "",
                     "template": "{{ .Prompt }}",
                     "details": _DETAILS,
-                    "capabilities": ["completion"],
+                    "capabilities": ["completion", "thinking"] if self.server.state.reasoning else ["completion"],
                     "model_info": {"general.architecture": "llama", "llama.context_length": 8192},
                 }
             )
@@ -122,24 +125,29 @@ class _Handler(BaseHTTPRequestHandler):
         state.answers.append(answer)
         state.started.set()
         started = time.perf_counter()
-        for index, piece in enumerate(state.pieces):
+        thinking = body.get("think") is not False  # Thinking models think unless told not to.
+        pieces = [(True, piece) for piece in (state.reasoning if thinking else ())]
+        pieces += [(False, piece) for piece in state.pieces]
+        for index, (reasoning, piece) in enumerate(pieces):
             wait = started + index / state.rate - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
-            self._chunk(encode(piece, index, done=False))
+            self._chunk(encode(piece, index, done=False, reasoning=reasoning))
             answer.first = answer.first or time.perf_counter()
         answer.last = time.perf_counter()
-        self._chunk(encode("", len(state.pieces), done=True))
+        self._chunk(encode("", len(pieces), done=True, reasoning=False))
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
         answer.done.set()
 
 
-def _ndjson(piece: str, count: int, *, done: bool) -> str:
+def _ndjson(piece: str, count: int, *, done: bool, reasoning: bool) -> str:
     line: dict[str, Any] = {
         "model": MODEL,
         "created_at": "2025-01-01T10:00:00Z",
-        "message": {"role": "assistant", "content": piece},
+        "message": {"role": "assistant", "content": "", "thinking": piece}
+        if reasoning
+        else {"role": "assistant", "content": piece},
         "done": done,
     }
     if done:
@@ -155,15 +163,18 @@ def _ndjson(piece: str, count: int, *, done: bool) -> str:
     return json.dumps(line) + "\n"
 
 
-def _sse(piece: str, count: int, *, done: bool) -> str:
+def _sse(piece: str, count: int, *, done: bool, reasoning: bool) -> str:
+    delta = (
+        {"role": "assistant", "content": None, "reasoning": piece}
+        if reasoning
+        else {"role": "assistant", "content": piece}
+    )
     chunk: dict[str, Any] = {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
         "created": 1735725600,
         "model": MODEL,
-        "choices": [
-            {"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": "stop" if done else None}
-        ],
+        "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if done else None}],
     }
     if done:
         chunk["usage"] = {"prompt_tokens": 10, "completion_tokens": count, "total_tokens": count + 10}
@@ -183,8 +194,9 @@ class _Server(ThreadingHTTPServer):
 class OllamaDouble:
     """The double on a free loopback port, in a daemon thread, until `close`."""
 
-    def __init__(self, pieces: Sequence[str], rate: float) -> None:
-        self.state = DoubleState(pieces, rate)
+    def __init__(self, pieces: Sequence[str], rate: float, reasoning: Sequence[str] = ()) -> None:
+        """`reasoning`: a thinking model's reasoning, streamed before the answer's `pieces`."""
+        self.state = DoubleState(pieces, rate, reasoning)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

@@ -71,7 +71,7 @@ def run(
         (data / "config.json").write_text(json.dumps({"splash-screen": False}))
         env = lchat_env(OLLAMA_HOST=double.host_port, OTERM_DATA_DIR=str(data), HOME=tmp)
         subprocess.run(
-            [str(oterm.command.parent / "python"), "-c", _NEW_CHAT, MODEL],
+            [str(oterm.command.parent / "python"), "-c", _NEW_CHAT, MODEL, "1" if double.state.reasoning else ""],
             env=env,
             check=True,
             capture_output=True,
@@ -89,10 +89,11 @@ from oterm.store.store import Store
 from oterm.types import ChatModel
 async def main():
     store = await Store.get_store()
-    await store.save_chat(ChatModel(name="bench", model=sys.argv[1], provider="ollama"))
+    await store.save_chat(ChatModel(name="bench", model=sys.argv[1], provider="ollama", thinking=bool(sys.argv[2])))
 asyncio.run(main())
 """
-"""A saved chat with the double's model, made with oterm's own store: oterm opens on it, prompt focused."""
+"""A saved chat with the double's model (thinking on for a thinking model), made with oterm's own
+store: oterm opens on it, prompt focused."""
 
 
 def ask(app: PtyApp) -> None:

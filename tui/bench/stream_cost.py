@@ -6,6 +6,8 @@ the window from the double's first piece to its last: the client's CPU (utime + 
 /proc, as % of a core) and the bytes it wrote to its terminal per second. References in the
 same run: stock Textual `Markdown.get_stream` in a `VerticalScroll` plus an `Input`
 (tui/bench/bare_markdown.py), and oterm in a virtualenv of its own (tui/bench/oterm_peer.py).
+One run is a thinking model's: half the pieces are reasoning, streamed first, and every client
+shows them (lchat's live reasoning block, a second Markdown in the bare app, oterm's thinking).
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from tui.bench.common import (
 )
 from tui.bench.ollama_double import MODEL, OllamaDouble
 from tui.bench.pty_app import PtyApp
-from tui.bench.synthetic import markdown_pieces
+from tui.bench.synthetic import markdown_pieces, reasoning_pieces
 
 RATE = 20.0
 """Tokens per second of the double, as a local model on a small machine writes them."""
-SHAPES = [((100, 40), False), ((100, 40), True), ((200, 60), False)]
-"""(terminal size, stats pane shown) of the lchat runs; the references run at each size."""
+SHAPES = [((100, 40), False, False), ((100, 40), True, False), ((200, 60), False, False), ((100, 40), False, True)]
+"""(terminal size, stats pane shown, a thinking model) of the lchat runs; the references run at
+each size and model."""
 CPU_TARGET = {False: 10.0, True: 15.0}
 BYTES_TARGET = 13 * 1024
 
@@ -102,20 +105,25 @@ def run_bare(double: OllamaDouble, size: tuple[int, int], tokens: int) -> dict:
 
 def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     tokens = sizes.stream_tokens
-    pieces = markdown_pieces(tokens)
     oterm = oterm_peer.install(log) if sizes.peers else oterm_peer.Oterm(None, "not run at these sizes")
     results: dict[str, list[dict]] = {}
-    with OllamaDouble(pieces, RATE) as double:
+    plain = OllamaDouble(markdown_pieces(tokens), RATE)
+    thinking = OllamaDouble(markdown_pieces(tokens - tokens // 2), RATE, reasoning=reasoning_pieces(tokens // 2))
+    with plain, thinking:
         for repeat in range(sizes.repeats):
-            for size in sorted({size for size, _ in SHAPES}):
+            for size, reasoning in sorted({(size, reasoning) for size, _, reasoning in SHAPES}):
+                double = thinking if reasoning else plain
+                suffix = " thinking" if reasoning else ""
                 runs: list[tuple[str, Callable[[], dict]]] = [
-                    (f"lchat {size} stats {stats}", partial(run_lchat, double, size, stats, tokens))
-                    for shape, stats in SHAPES
-                    if shape == size
+                    (f"lchat {size} stats {stats}{suffix}", partial(run_lchat, double, size, stats, tokens))
+                    for shape, stats, model_thinks in SHAPES
+                    if (shape, model_thinks) == (size, reasoning)
                 ]
-                runs.append((f"bare {size}", partial(run_bare, double, size, tokens)))
+                runs.append((f"bare {size}{suffix}", partial(run_bare, double, size, tokens)))
                 if oterm.ready:
-                    runs.append((f"oterm {size}", partial(oterm_peer.run, oterm, double, size, tokens, measure)))
+                    runs.append(
+                        (f"oterm {size}{suffix}", partial(oterm_peer.run, oterm, double, size, tokens, measure))
+                    )
                 for key, runner in runs:
                     found = runner()
                     results.setdefault(key, []).append(found)
@@ -137,9 +145,9 @@ def _spread(results: dict[str, list[dict]], key: str, field: str) -> str:
 
 def rows(results: dict[str, list[dict]], tokens: int, oterm_note: str) -> list[Row]:
     found = []
-    for size, stats in SHAPES:
-        key, ref = f"lchat {size} stats {stats}", f"bare {size}"
-        peer = f"oterm {size}"
+    for size, stats, reasoning in SHAPES:
+        suffix = " thinking" if reasoning else ""
+        key, ref, peer = f"lchat {size} stats {stats}{suffix}", f"bare {size}{suffix}", f"oterm {size}{suffix}"
         cpu, bps = _mid(results, key, "cpu_percent"), _mid(results, key, "bytes_per_s")
         ref_cpu, ref_bps = _mid(results, ref, "cpu_percent"), _mid(results, ref, "bytes_per_s")
         reference = f"bare Textual Markdown stream {ref_cpu:.1f}%, {ref_bps / 1024:.1f} KiB/s"
@@ -150,14 +158,15 @@ def rows(results: dict[str, list[dict]], tokens: int, oterm_note: str) -> list[R
             ratio += f"; {cpu / peer_cpu:.2f} x CPU, {bps / peer_bps:.2f} x bytes of oterm"
         else:
             reference += f"; oterm: {oterm_note}"
-        checked = size == (100, 40)
+        checked = size == (100, 40) and not reasoning
         target = f"<= {CPU_TARGET[stats]:.0f}% of a core" + (", <= 13 KiB/s" if not stats else "") if checked else "-"
         ok = cpu <= CPU_TARGET[stats] and (stats or bps <= BYTES_TARGET) if checked else None
         found.append(
             Row(
                 "11",
                 f"streaming {tokens} Markdown tokens at {RATE:.0f} tok/s, {size[0]}x{size[1]}, "
-                f"stats pane {'shown' if stats else 'hidden'}",
+                f"stats pane {'shown' if stats else 'hidden'}"
+                + (f", a thinking model ({tokens // 2} of them reasoning)" if reasoning else ""),
                 f"{cpu:.1f}%{_spread(results, key, 'cpu_percent')} of a core, {bps / 1024:.1f} KiB/s "
                 f"({bps / RATE / 1024:.2f} KiB/token)",
                 reference,

@@ -49,6 +49,15 @@ def markdown_pieces(count: int, *, seed: int = 7) -> list[str]:
     return pieces[:count]
 
 
+def reasoning_pieces(count: int, *, seed: int = 11) -> list[str]:
+    """`count` pieces of a thinking model's reasoning, about a word each: paragraphs of prose."""
+    rng = random.Random(seed)
+    pieces: list[str] = []
+    while len(pieces) < count:
+        pieces += _prose(rng, rng.randint(25, 60)) + ["\n\n"]
+    return pieces[:count]
+
+
 def _prose(rng: random.Random, words: int) -> list[str]:
     return [" " + rng.choice(_WORDS) for _ in range(words)]
 
