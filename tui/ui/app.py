@@ -20,6 +20,7 @@ from tui.ui.key_flood import absorbing_floods
 from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.links import confirm_and_open
 from tui.ui.main_screen import MainScreen
+from tui.ui.textual_compat import crop_partial_updates
 from tui.ui.themes import builtin_themes_dir, load_themes
 from tui.ui.toast import tell
 from tui.ui.widgets.composer import Composer
@@ -46,6 +47,7 @@ class LchatApp(App[None]):
         super().__init__()
         self.services = services
         self._exit_signals: ExitSignals | None = None
+        crop_partial_updates()  # A streamed token repaints its line, not every widget's lines.
 
     def get_driver_class(self) -> type[Driver]:
         """The platform's driver, with runs of typed keys already waiting made one paste (see key_flood)."""
