@@ -3,6 +3,9 @@
 Reported: the rate the UI worker wrote pieces at against the engine's own rate, the event
 loop's lag (a 5 ms timer's lateness) while streaming, and the process's CPU time per token
 in the first and the last tenth of the answer (flat means the cost does not grow with it).
+Key echo in the composer while an answer streams has a reference: the same keys typed into the
+`Input` of stock Textual streaming the same Markdown (tui/bench/bare_markdown.py) from the
+loopback Ollama double at the same rate.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tui.bench.common import (
+    PYTHON,
     Row,
     Sizes,
     lchat_env,
@@ -25,6 +29,8 @@ from tui.bench.common import (
     verdict,
     write_config,
 )
+from tui.bench.ollama_double import MODEL as DOUBLE_MODEL
+from tui.bench.ollama_double import OllamaDouble
 from tui.bench.pty_app import PtyApp
 from tui.bench.synthetic import MODEL, PacedEngine, markdown_pieces, own_rate
 
@@ -70,6 +76,24 @@ def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict
                     idle.append(app.echo_s(echo_key(len(echoes) + len(idle))))
                     time.sleep(ECHO_EVERY_S)
             return dict(answer, echo=echoes, echo_idle=idle)
+
+
+def bare_echo(tokens: int, tokens_per_s: float) -> list[float]:
+    """Key-echo times of stock Textual's `Input` while its Markdown streams `tokens` at `tokens_per_s`."""
+    with OllamaDouble(markdown_pieces(tokens), tokens_per_s) as double:
+        argv = [PYTHON, "-m", "tui.bench.bare_markdown", double.host_port, DOUBLE_MODEL]
+        with PtyApp({}, lchat_env(), argv=argv) as app:
+            app.wait_quiet()
+            app.type("Write a long answer with code.\r")
+            answer = double.next_answer(60)
+            time.sleep(0.5)
+            ends = time.monotonic() + tokens / tokens_per_s - 1.0
+            echoes: list[float] = []
+            while time.monotonic() < ends and not answer.done.is_set():
+                echoes.append(app.echo_s(echo_key(len(echoes))))
+                time.sleep(ECHO_EVERY_S)
+            answer.done.wait(120)
+            return echoes
 
 
 def _timed(echoes: list[float]) -> list[float]:
@@ -118,6 +142,10 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
     idle = _timed(slow_run["echo_idle"] + [e for run in runs for e in run["echo_idle"]])
     echo_slow, echo_fast = percentile(_timed(slow), 0.95), percentile(_timed(fast), 0.95)
     log(f"  row 2, key echo p95: {ms(echo_slow)} at 20 tok/s, {ms(echo_fast)} at {target_rate:,.0f} tok/s")
+    bare_slow = bare_echo(sizes.stream_tokens, 20.0)
+    bare_fast = [e for _ in range(sizes.repeats) for e in bare_echo(n, target_rate)]
+    bare_p95 = percentile(_timed(bare_slow), 0.95), percentile(_timed(bare_fast), 0.95)
+    log(f"  row 2, bare Textual key echo p95: {ms(bare_p95[0])} at 20 tok/s, {ms(bare_p95[1])} at {target_rate:,.0f}")
     ceiling = analyse(stream_once(n, 1e9))
     log(f"  row 2, unthrottled: {ceiling['shown_rate']:.0f} tok/s shown")
 
@@ -152,11 +180,13 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
             "key echo in the composer while an answer streams (a key every 0.25 s)",
             f"p95 {ms(echo_slow)} at 20 tok/s, {ms(echo_fast)} at {target_rate:,.0f} tok/s "
             f"({len(slow)} and {len(fast)} keys; {len(slow) + len(fast) - len(_timed(slow + fast))} not echoed in 5 s)",
-            f"nothing streaming, same runs: p95 {ms(percentile(idle, 0.95))}",
-            "-",
+            f"bare Textual Input beside its Markdown stream: p95 {ms(bare_p95[0])} at 20 tok/s, "
+            f"{ms(bare_p95[1])} at {target_rate:,.0f} tok/s ({len(bare_slow)} and {len(bare_fast)} keys); "
+            f"lchat with nothing streaming: p95 {ms(percentile(idle, 0.95))}",
+            f"{echo_slow / bare_p95[0]:.2f} x, {echo_fast / bare_p95[1]:.2f} x bare",
             "p95 < 20 ms",
             verdict(max(echo_slow, echo_fast) < 0.020) if slow and fast else "n/a",
-            {"echo_20": slow, "echo_fast": fast, "echo_idle": idle},
+            {"echo_20": slow, "echo_fast": fast, "echo_idle": idle, "bare_20": bare_slow, "bare_fast": bare_fast},
         ),
         Row(
             "2",
