@@ -27,6 +27,21 @@ def test_version_and_help() -> None:
     assert "--data-dir" in help_text and "ask" in help_text
 
 
+def test_version_imports_only_what_the_parser_needs() -> None:
+    """`lchat --version` (and every command's parsing) stays instant: no asyncio, config, domain
+    model, Textual or llama.cpp until a command runs (Benchmarks, row 10)."""
+    probe = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    loaded = set(result.stdout.split("\n")[-2].split())
+    assert "tui.cli" in loaded
+    assert not loaded & {"asyncio", "tui.config", "tui.domain", "textual", "llama_cpp", "httpx"}
+
+
 def test_broken_config_is_one_line_and_exit_2(lchat_home: Path) -> None:
     lchat_home.mkdir(parents=True)
     (lchat_home / "config.toml").write_text("[engine]\nthreads = 'many'\n")

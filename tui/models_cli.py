@@ -6,7 +6,6 @@ Exit codes as everywhere: 0 done, 1 a backend failed or refused (one line on std
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
@@ -48,6 +47,8 @@ async def run(services: Services, args: argparse.Namespace) -> int:
 
 
 async def _models(services: Services, *, as_json: bool, out: TextIO = sys.stdout) -> int:
+    import asyncio
+
     from tui.models.catalog import Catalog
     from tui.models.fit import gb
     from tui.models.memory import probe_memory

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tui.domain import ModelInfo
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `lchat --version` builds the parser, which names ASK_CHOICES: keep it light.
+    from tui.domain import ModelInfo
 
 LEVELS = ("low", "medium", "high")
 SETTINGS = ("", "off", "on", *LEVELS)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui.config import Config, McpServerConfig, save_config
 from tui.safe_text import one_line
+
+if TYPE_CHECKING:  # Imported when an action runs: building the parser keeps `lchat --version` instant.
+    from tui.config import Config, McpServerConfig
 
 
 class ImportProblem(Exception):
@@ -29,6 +30,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, config: Config, config_file: Path, log_dir: Path) -> int:
     """Run one `lchat mcp` action; 0 done, 1 failed (one line on stderr says why)."""
+    import asyncio
+
+    from tui.config import save_config
+
     if args.mcp_command == "import":
         try:
             servers, notes = read_servers(args.file)
@@ -81,6 +86,8 @@ def read_servers(path: Path) -> tuple[dict[str, McpServerConfig], list[str]]:
 
 
 def _server(name: str, entry: dict[str, Any], notes: list[str]) -> McpServerConfig:
+    from tui.config import McpServerConfig
+
     kind = entry.get("type", "")
     if kind == "sse":
         raise ImportProblem("the old SSE transport is not supported (streamable HTTP and stdio are)")
