@@ -70,8 +70,8 @@ def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict
                     time.sleep(ECHO_EVERY_S)
             answer = app.wait_for("answer", 120 + 20 * tokens / min(tokens_per_s, 500))
             idle: list[float] = []  # The same keys with nothing streaming: the machine's own floor.
-            if echo:
-                time.sleep(1.0)
+            if echo:  # Once the final render is done and the screen is still.
+                app.wait_quiet(quiet_s=0.5, timeout=60)  # The stats pane draws once a second.
                 for _ in range(8):
                     idle.append(app.echo_s(echo_key(len(echoes) + len(idle))))
                     time.sleep(ECHO_EVERY_S)
