@@ -70,8 +70,8 @@ def crop_partial_updates() -> None:
 
     Textual 8 renders every line of each widget whose clip overlaps an update, then keeps the
     changed rows: a streamed token that changes one line of the answer re-rendered the footer,
-    the composer and the conversation list, every frame (about 12 widgets, 9 ms of a 2-core
-    machine's frame). Each widget's clip is narrowed to the update's rows first; what reaches
+    the composer and the conversation list, every frame (about 12 widgets a frame, most of its
+    rendering). Each widget's clip is narrowed to the update's rows first; what reaches
     the terminal is the same (`tests/test_textual_compat.py`)."""
     original = _get(Compositor, "_get_renders")
     if getattr(original, "crops_rows", False):
