@@ -118,3 +118,14 @@ async def test_a_partial_update_renders_only_its_rows_and_draws_what_textual_wou
         assert "Footer" in rendered  # Textual's own renders every line of the footer for it.
         assert "line 3 of the answer" in "".join(strip.text for strip in chops[row].values())
         assert list(chops[row].items()) == list(uncropped[row].items())
+        # Rows of several widgets at once (the input's border and text, the footer): the same again.
+        rows = range(app.query_one(Input).region.y, app.screen.size.height)
+        update = Region(0, rows.start, 60, len(rows))
+        chops = compositor._render_chops(update, rows.__contains__)
+        Compositor._get_renders = cropped.__wrapped__  # type: ignore[attr-defined]
+        try:
+            uncropped = compositor._render_chops(update, rows.__contains__)
+        finally:
+            Compositor._get_renders = cropped  # type: ignore[method-assign]
+        assert "typed" in "".join(strip.text for y in rows for strip in chops[y].values())
+        assert [list(chops[y].items()) for y in rows] == [list(uncropped[y].items()) for y in rows]
