@@ -1,6 +1,6 @@
 """The fault suite: real files, real child processes, real SQLite; a clear message and nothing lost.
 
-Cases are numbered as in the README's reliability table.
+Cases are numbered as in the fault matrix of docs/reliability.md.
 """
 
 from __future__ import annotations

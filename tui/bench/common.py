@@ -20,7 +20,7 @@ PROMPT = "Write a long story about a robot who learns to paint. Describe every s
 
 @dataclass(frozen=True)
 class Sizes:
-    """How big each benchmark runs; `FULL` is what the README's table reports."""
+    """How big each benchmark runs; `FULL` is what docs/benchmarks.md's table reports."""
 
     repeats: int = 3
     """Runs per figure (the table shows medians)."""

@@ -1,6 +1,6 @@
 """The main screen: it composes the panes and routes keys and widget messages to its controllers.
 
-Each controller owns one part of the state (see README, "How the screen is organised"):
+Each controller owns one part of the state (see docs/architecture.md, "The screen"):
 conversations, the answer in flight, single messages, models, model changes (transfers), settings
 and the stats feed.
 """

@@ -137,7 +137,7 @@ class StatsPane(VerticalScroll):
         """Update a Static only if its text changed, and lay out again only if its height did.
 
         A repaint of the pane's own lines costs a fraction of a relayout of the screen
-        (measured: see the README's Stats section), and most seconds change only figures.
+        (measured: docs/benchmarks.md, "Stats sampling"), and most seconds change only figures.
         """
         widget = self.query_one(selector, Static)
         before = self._shown.get(selector)
