@@ -54,7 +54,7 @@ def test_big_images_are_shrunk_and_small_ones_sent_as_they_are() -> None:
 def test_size_limit_and_missing_files_are_refused_with_the_figures(tmp_path: Path) -> None:
     path = tmp_path / "big.log"
     path.write_bytes(b"x" * 3_000_000)
-    with pytest.raises(AttachmentRefused, match=r"3\.0 MB; files up to 2 MB"):
+    with pytest.raises(AttachmentRefused, match=r"big\.log is larger than 2 MB \(3\.0 MB\); files up to 2 MB"):
         read_attachment(path, max_bytes=2_000_000)
     path.unlink()
     with pytest.raises(AttachmentRefused, match="does not exist"):
