@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from tui.safe_text import one_line
+from tui.safe_text import terminal_safe
 
 CHUNK = 1 << 20
 """Bytes read at a time."""
@@ -59,7 +59,7 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     The open never blocks and a FIFO, a device (/dev/zero) or a socket is refused by what
     `fstat` says of the opened file, so nothing can swap it in between the check and the read.
     """
-    shown = one_line(str(path), 80)
+    shown = shown_path(path)
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
@@ -85,6 +85,12 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise TooLarge(shown, limit)
     return data
+
+
+def shown_path(path: Path, limit: int = 80) -> str:
+    """`path` as one terminal-safe line; a long one loses its start, so the file's name stays."""
+    flat = " ".join(str(path).split())
+    return terminal_safe(flat if len(flat) <= limit else "…" + flat[-(limit - 1) :])
 
 
 def read_stream(
