@@ -79,7 +79,7 @@ def test_an_image_for_a_model_that_cannot_see_is_refused_before_anything_is_kept
     assert refused.returncode == 1
     assert (
         refused.stderr.decode().strip()
-        == "lchat: shot.png is an image, and llama3.2:latest does not take images; nothing was sent."
+        == "lchat: shot.png is an image, and llama3.2:latest does not take images; it was not attached."
     )
     assert ollama.chats == []
     listed = lchat("list", "--json")

@@ -153,9 +153,14 @@ def test_a_stream_stops_at_the_limit_and_a_silent_one_is_named() -> None:
     assert read_stream(io.BytesIO(b"short"), 10, name="stdin") == b"short"
     reader, writer = os.pipe()
     told: list[bool] = []
+
+    def waiting() -> None:  # Told while nothing has come; then the writer speaks and hangs up.
+        told.append(True)
+        os.write(writer, b"late")
+        os.close(writer)
+
     with os.fdopen(reader, "rb") as silent:
-        threading.Timer(0.5, lambda: (os.write(writer, b"late"), os.close(writer))).start()
-        assert read_stream(silent, 10, name="stdin", waiting=lambda: told.append(True), patience_s=0.1) == b"late"
+        assert read_stream(silent, 10, name="stdin", waiting=waiting, patience_s=0.1) == b"late"
     assert told == [True]
 
 
@@ -204,7 +209,9 @@ def test_a_big_jpeg_is_decoded_at_a_reduced_scale(monkeypatch: pytest.MonkeyPatc
 def test_an_image_for_a_model_that_takes_none_is_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
     shot = png_bytes(8, 8)
     monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
-    with pytest.raises(ImageNotTaken, match=r"^shot\.png is an image, and llama3\.2 does not take images"):
+    with pytest.raises(
+        ImageNotTaken, match=r"^shot\.png is an image, and llama3\.2 does not take images; it was not attached\.$"
+    ):
         attachment_from_bytes("shot.png", shot, blind_model="llama3.2")
     assert attachment_from_bytes("notes.txt", b"hi", blind_model="llama3.2").text == "hi"
 

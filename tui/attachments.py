@@ -84,7 +84,7 @@ def attachment_from_bytes(
     if header is not None:
         if blind_model is not None:
             raise ImageNotTaken(
-                f"{one_line(name, 60)} is an image, and {one_line(blind_model, 80)} does not take images; nothing was sent."
+                f"{one_line(name, 60)} is an image, and {one_line(blind_model, 80)} does not take images; it was not attached."
             )
         try:
             return Attachment(name, *prepared_image(name, data, header))

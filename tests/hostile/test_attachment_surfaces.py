@@ -392,7 +392,7 @@ def test_image__bomb_for_a_model_that_takes_no_images(ollama: OllamaState, tmp_p
     bomb.write_bytes(sparse_png(13000, 13000))
     ran = lchat("ask", "-m", "llama3.2:latest", "-f", str(bomb), "what is this?")
     assert_refused(
-        ran, "lchat: bomb.png is an image, and llama3.2:latest does not take images; nothing was sent.", code=1
+        ran, "lchat: bomb.png is an image, and llama3.2:latest does not take images; it was not attached.", code=1
     )
 
 
@@ -435,7 +435,7 @@ async def test_image__bomb_in_the_tui(open_services, fake_engine, tmp_path: Path
     assert [n.message for n in notified if "bomb.png" in n.message] == [
         "bomb.png is an image of 13,000 x 13,000 pixels, more than the 64 million lchat decodes for a "
         "black-and-white image; it was not attached.",
-        "bomb.png is an image, and fake-model does not take images; nothing was sent.",
+        "bomb.png is an image, and fake-model does not take images; it was not attached.",
     ]
 
 
