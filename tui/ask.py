@@ -44,9 +44,11 @@ async def ask(
     allow: Sequence[str] = (),
     stdin: TextIO = sys.stdin,
 ) -> int:
-    """Answer `prompt` (with `attachments`, and `files` judged once the model is known), in a new conversation or, with `conversation_id`
+    """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
     or `continue_latest`, an existing one; return the process exit code. `model` is `NAME` or
     `BACKEND/NAME` (else the conversation's, else the configured default), on `backend` when given.
+    `files` (read, bounded, not yet judged) become attachments once the model is known, so an
+    image for a model that takes none is never decoded; a file refused for what it is exits 2.
 
     `think` sets the conversation's thinking ("off", "on" or a level). The reasoning goes to
     `err`, dimmed, when that is a terminal and `show_reasoning`; `--json` carries it too. With
