@@ -67,7 +67,7 @@ def test_an_image_file_goes_as_base64_and_a_binary_file_is_refused(ollama: Ollam
     assert base64.b64decode(ollama.chats[-1]["messages"][-1]["images"][0]) == picture.getvalue()
     (tmp_path / "blob.bin").write_bytes(b"\0\1\2\3" * 100)
     refused = lchat("ask", "-m", "llava:7b", "-f", str(tmp_path / "blob.bin"), "and this?")
-    assert refused.returncode == 1 and b"neither text nor an image" in refused.stderr
+    assert refused.returncode == 2 and b"neither text nor an image" in refused.stderr  # bad input: a usage error
     assert b"Traceback" not in refused.stderr and len(ollama.chats) == 1
 
 
@@ -77,7 +77,10 @@ def test_an_image_for_a_model_that_cannot_see_is_refused_before_anything_is_kept
     Image.new("RGB", (10, 10), "red").save(tmp_path / "shot.png")
     refused = lchat("ask", "-m", "llama3.2:latest", "-f", str(tmp_path / "shot.png"), "what is this?")
     assert refused.returncode == 1
-    assert refused.stderr.decode().strip() == "lchat: llama3.2:latest does not take images; nothing was sent."
+    assert (
+        refused.stderr.decode().strip()
+        == "lchat: shot.png is an image, and llama3.2:latest does not take images; it was not attached."
+    )
     assert ollama.chats == []
     listed = lchat("list", "--json")
     assert listed.returncode == 0 and listed.stdout.splitlines() == []

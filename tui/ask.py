@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from typing import Any, TextIO
 
+from tui.attachments import DEFAULT_MAX_BYTES, AttachmentRefused, ImageNotTaken, RawFile, attachment_from_bytes
 from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNotice
 from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
@@ -32,6 +33,8 @@ async def ask(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
     attachments: Sequence[Attachment] = (),
+    files: Sequence[RawFile] = (),
+    max_bytes: int = DEFAULT_MAX_BYTES,
     system: str | None = None,
     conversation_id: int | None = None,
     continue_latest: bool = False,
@@ -44,6 +47,8 @@ async def ask(
     """Answer `prompt` (with `attachments`), in a new conversation or, with `conversation_id`
     or `continue_latest`, an existing one; return the process exit code. `model` is `NAME` or
     `BACKEND/NAME` (else the conversation's, else the configured default), on `backend` when given.
+    `files` (read, bounded, not yet judged) become attachments once the model is known, so an
+    image for a model that takes none is never decoded; a file refused for what it is exits 2.
 
     `think` sets the conversation's thinking ("off", "on" or a level). The reasoning goes to
     `err`, dimmed, when that is a terminal and `show_reasoning`; `--json` carries it too. With
@@ -77,6 +82,15 @@ async def ask(
             file=err,
         )
         return 1
+    try:  # Judged now the model is known: an image for a model that takes none is never decoded.
+        blind = chat.blind_model(choice)
+        attachments = [
+            *attachments,
+            *(attachment_from_bytes(f.name, f.data, max_bytes=max_bytes, blind_model=blind) for f in files),
+        ]
+    except AttachmentRefused as refused:  # A file unfit to send is bad input (2); a blind model, as below (1).
+        print(f"lchat: {refused}", file=err)
+        return 1 if isinstance(refused, ImageNotTaken) else 2
     try:  # Refused before a new conversation is made for it.
         chat.check_images_seen(choice, attachments)
     except EngineError as error:

@@ -3,18 +3,20 @@ the words a model reads (no Textual here)."""
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
+from tui.bounded_files import TooLarge, Unreadable, megabytes, read_regular_file
 from tui.context_window import estimate_tokens
 from tui.domain import Attachment, ChatTurn
+from tui.images import LONG_SIDE, ImageRefused, image_header, prepared_image
 from tui.safe_text import one_line
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 """Largest file attached, unless config says otherwise."""
-IMAGE_LONG_SIDE = 1568
+IMAGE_LONG_SIDE = LONG_SIDE
 """Images are shrunk to at most this many pixels on their long side before they are sent."""
 IMAGE_TOKENS = 1024
 """What an image costs in the context, roughly (vision encoders take 256 to 1,600 tokens)."""
@@ -27,28 +29,38 @@ class AttachmentRefused(ValueError):
     """A file that cannot be attached; str() says why, in a user's words."""
 
 
-def read_attachment(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Attachment:
-    """Read a file to attach: an image (shrunk) or text; anything else is refused."""
-    name = Path(path).name
+class ImageNotTaken(AttachmentRefused):
+    """An image for a model known not to take images (refused before it is decoded)."""
+
+
+class RawFile(NamedTuple):
+    """A file's bytes as read (bounded), not yet judged: what `lchat ask` holds until it knows the model."""
+
+    name: str
+    data: bytes
+
+
+def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawFile:
+    """The bytes of a file to attach: a regular file of at most `max_bytes`, read without ever
+    blocking (a FIFO) or running on (/dev/zero); anything else is refused with the reason."""
     try:
-        size = Path(path).stat().st_size
-        if size > max_bytes:
-            raise AttachmentRefused(
-                f"{one_line(name, 60)} is {size / 1e6:.1f} MB; files up to {max_bytes / 1e6:.0f} MB can be attached."
-            )
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise AttachmentRefused(f"{one_line(str(path), 80)} does not exist (any more).") from None
-    except IsADirectoryError:
-        raise AttachmentRefused(f"{one_line(str(path), 80)} is a folder, not a file.") from None
-    except OSError as error:
-        raise AttachmentRefused(f"{one_line(str(path), 80)} cannot be read: {error.strerror}.") from None
-    return attachment_from_bytes(name, data, max_bytes=max_bytes)
+        return RawFile(Path(path).name, read_regular_file(Path(path), max_bytes))
+    except Unreadable as error:
+        raise refusal(error) from None
+
+
+def read_attachment(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, blind_model: str | None = None) -> Attachment:
+    """Read a file to attach: an image (shrunk) or text; anything else is refused.
+
+    `blind_model` names the model that will read it when that model is known not to take
+    images: an image is then refused before it is decoded."""
+    name, data = read_file(path, max_bytes=max_bytes)
+    return attachment_from_bytes(name, data, max_bytes=max_bytes, blind_model=blind_model)
 
 
 def pasted_path(text: str) -> Path | None:
     """The existing file a pasted text names, if the whole text is one path (quotes, spaces
-    and a leading ~ allowed; a bare word is not taken for a path, nor is a folder)."""
+    and a leading ~ allowed; a bare word is not taken for a path, nor is a folder, a FIFO or a device)."""
     stripped = text.strip()
     if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
         stripped = stripped[1:-1].strip()
@@ -61,15 +73,23 @@ def pasted_path(text: str) -> Path | None:
         return None
 
 
-def attachment_from_bytes(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Attachment:
-    """An attachment of bytes already read (a file, or a pipe's input)."""
+def attachment_from_bytes(
+    name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, blind_model: str | None = None
+) -> Attachment:
+    """An attachment of bytes already read (a file, or a pipe's input); an image is known by its
+    header, and its pixels are counted before any is decoded."""
     if len(data) > max_bytes:
-        raise AttachmentRefused(
-            f"{one_line(name, 60)} is {len(data) / 1e6:.1f} MB; files up to {max_bytes / 1e6:.0f} MB can be attached."
-        )
-    image = _as_image(data)
-    if image is not None:
-        return Attachment(name, *image)
+        raise refusal(TooLarge(one_line(name, 60), max_bytes, len(data)))
+    header = image_header(data)
+    if header is not None:
+        if blind_model is not None:
+            raise ImageNotTaken(
+                f"{one_line(name, 60)} is an image, and {one_line(blind_model, 80)} does not take images; it was not attached."
+            )
+        try:
+            return Attachment(name, *prepared_image(name, data, header))
+        except ImageRefused as refused:
+            raise AttachmentRefused(str(refused)) from None
     if is_text(data):
         return Attachment(name, "text/plain", data)
     raise AttachmentRefused(f"{one_line(name, 60)} is neither text nor an image lchat can read; it was not attached.")
@@ -83,25 +103,13 @@ def is_text(data: bytes) -> bool:
     return text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd") <= _BAD_BYTES_ALLOWED
 
 
-def _as_image(data: bytes) -> tuple[str, bytes] | None:
-    """(mime, bytes to send) when `data` is an image Pillow reads, shrunk to IMAGE_LONG_SIDE."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            kind = (image.format or "PNG").upper()
-            if max(image.size) <= IMAGE_LONG_SIDE and kind in ("PNG", "JPEG", "WEBP", "GIF"):
-                return f"image/{kind.lower()}", data
-            image.thumbnail((IMAGE_LONG_SIDE, IMAGE_LONG_SIDE))
-            out = io.BytesIO()
-            if image.mode in ("RGBA", "LA", "P"):
-                image.save(out, format="PNG", optimize=True)
-                return "image/png", out.getvalue()
-            image.convert("RGB").save(out, format="JPEG", quality=90)
-            return "image/jpeg", out.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None
+def refusal(error: Unreadable) -> AttachmentRefused:
+    """The reader's reason as an attachment's refusal, with the setting that sets the size limit."""
+    if isinstance(error, TooLarge):
+        return AttachmentRefused(
+            f"{error}; files up to {megabytes(error.limit)} can be attached (chat.attachment_max_mb)."
+        )
+    return AttachmentRefused(f"{error}; it was not attached.")
 
 
 def text_block(attachment: Attachment) -> str:

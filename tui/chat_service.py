@@ -426,11 +426,17 @@ class ChatService:
     def check_images_seen(self, model: ModelChoice, attachments: Sequence[Attachment]) -> None:
         """Refuse, before anything is stored or sent, images for a model its engine knows to be
         blind; a model the engine cannot judge (None: an OpenAI-compatible server) gets them."""
-        if any(attachment.is_image for attachment in attachments) and (
-            self.engine(model.backend).supports_images(model.name) is False
-        ):
-            shown = Path(model.name).name if Path(model.name).is_absolute() else model.name  # A GGUF's path
-            raise BadRequest(f"{one_line(shown, 80)} does not take images; nothing was sent.")
+        blind = self.blind_model(model)
+        if blind is not None and any(attachment.is_image for attachment in attachments):
+            raise BadRequest(f"{one_line(blind, 80)} does not take images; nothing was sent.")
+
+    def blind_model(self, model: ModelChoice | None) -> str | None:
+        """`model`'s name as shown when its engine knows it takes no images (so an image for it is
+        refused before it is decoded); None when it does, or when that is not known."""
+        engine = self.engines.get(model.backend) if model is not None else None
+        if model is None or engine is None or engine.supports_images(model.name) is not False:
+            return None
+        return Path(model.name).name if Path(model.name).is_absolute() else model.name  # A GGUF's path
 
     async def _tool_runner(
         self, conversation: Conversation, approver: Approver

@@ -155,15 +155,24 @@ def _main(argv: list[str] | None = None) -> int:
 
 def _ask_attachments(args: argparse.Namespace, max_bytes: int) -> list:
     """The files named with -f, then what stdin gives when it is a pipe or a file (not a
-    terminal); AttachmentRefused says why one cannot be attached."""
-    from tui.attachments import attachment_from_bytes, read_attachment
+    terminal), each read whole but bounded and judged later, once the model is known;
+    AttachmentRefused says why one cannot be attached."""
+    from tui.attachments import RawFile, read_file, refusal
+    from tui.bounded_files import TooLarge, read_stream
 
-    attachments = [read_attachment(path, max_bytes=max_bytes) for path in args.file]
+    files = [read_file(path, max_bytes=max_bytes) for path in args.file]
     if not args.no_stdin and sys.stdin is not None and not sys.stdin.isatty():
-        piped = sys.stdin.buffer.read(max_bytes + 1)
+
+        def waiting() -> None:
+            print("lchat: waiting for stdin to end (--no-stdin: do not read it)", file=sys.stderr, flush=True)
+
+        try:
+            piped = read_stream(sys.stdin.buffer, max_bytes, name="stdin", waiting=waiting)
+        except TooLarge as error:
+            raise refusal(error) from None
         if piped:
-            attachments.append(attachment_from_bytes("stdin", piped, max_bytes=max_bytes))
-    return attachments
+            files.append(RawFile("stdin", piped))
+    return files
 
 
 def _run_tui(services) -> int:
@@ -190,11 +199,12 @@ def _run_ask(services, args: argparse.Namespace) -> int:
     for warning in services.warnings:
         print(f"lchat: warning: {warning}", file=sys.stderr)
     try:
-        attachments = _ask_attachments(args, services.config.chat.attachment_max_mb * 1_000_000)
-    except AttachmentRefused as refused:
+        max_bytes = services.config.chat.attachment_max_mb * 1_000_000
+        files = _ask_attachments(args, max_bytes)
+    except AttachmentRefused as refused:  # A bad file named on the command line: a usage error.
         print(f"lchat: {refused}", file=sys.stderr)
         services.close()
-        return 1
+        return EXIT_USAGE
 
     stopped_by: list[signal.Signals] = []
 
@@ -216,7 +226,8 @@ def _run_ask(services, args: argparse.Namespace) -> int:
                 model=args.model,
                 backend=args.backend,
                 as_json=args.json,
-                attachments=attachments,
+                files=files,
+                max_bytes=max_bytes,
                 system=args.system,
                 conversation_id=args.conversation,
                 continue_latest=args.continue_latest,

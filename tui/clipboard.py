@@ -7,12 +7,28 @@ cannot: text too long for terminals to accept, and terminals known to ignore OSC
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 MAX_ENCODED = 100_000
 """Longest OSC 52 payload sent: xterm and others silently drop longer ones."""
 _NO_OSC52 = {"linux": "the Linux console has no clipboard", "dumb": "this terminal has no clipboard"}
+# Terminal codes (ECMA-48), 7-bit and 8-bit: strings (OSC, DCS, APC, PM, SOS) up to their
+# terminator, CSI sequences, two-character escapes; then any control character left but tab and newline.
+_SEQUENCES = re.compile(
+    r"(?:\x1b[\]P_^X]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]"
+    r"|\x1b[\x20-\x2f]*[\x30-\x7e]"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def copyable(text: str) -> str:
+    """`text` without terminal codes: what a copy puts on the clipboard. An answer's escape
+    sequences (colours, OSC 8 links, a hidden OSC 52) would be obeyed wherever it is pasted;
+    a link keeps its visible text."""
+    return _CONTROLS.sub("", _SEQUENCES.sub("", text))
 
 
 def osc52(text: str) -> str:

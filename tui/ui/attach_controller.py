@@ -4,7 +4,7 @@ shown as chips above the composer until the message is sent."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from textual.screen import Screen
@@ -26,11 +26,21 @@ ATTACH = "attach"
 class AttachController:
     """Owns the pending attachments; the answer controller takes them when a send is accepted."""
 
-    def __init__(self, *, screen: Screen, chips: AttachmentChips, composer: Composer, max_bytes: int) -> None:
+    def __init__(
+        self,
+        *,
+        screen: Screen,
+        chips: AttachmentChips,
+        composer: Composer,
+        max_bytes: int,
+        blind_model: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.screen = screen
         self.chips = chips
         self.composer = composer
         self.max_bytes = max_bytes
+        self.blind_model = blind_model
+        """The current model's name when it is known to take no images (its images are not decoded)."""
         self.pending: list[Attachment] = []
 
     def ask(self) -> None:
@@ -61,9 +71,12 @@ class AttachController:
         self.screen.app.push_screen(ConfirmScreen(f"Attach {one_line(str(path), 120)}?"), answered)
 
     async def attach(self, path: Path) -> None:
-        """Read the file off the event loop; a refusal is said in a toast, nothing is attached."""
+        """Read the file off the event loop; a refusal is said in a toast, nothing is attached.
+        The read never blocks (a FIFO) nor runs on (/dev/zero), so quitting never waits for it."""
         try:
-            attachment = await asyncio.to_thread(read_attachment, path, max_bytes=self.max_bytes)
+            attachment = await asyncio.to_thread(
+                read_attachment, path, max_bytes=self.max_bytes, blind_model=self.blind_model()
+            )
         except AttachmentRefused as refused:
             tell(self.screen, str(refused), severity="warning", timeout=10)
             return

@@ -119,6 +119,7 @@ class MainScreen(Screen):
             chips=self.query_one(AttachmentChips),
             composer=composer,
             max_bytes=services.config.chat.attachment_max_mb * 1_000_000,
+            blind_model=lambda: services.chat.blind_model(self.models.current()),
         )
         self.answers = AnswerController(
             screen=self,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from textual.screen import Screen
 
-from tui.clipboard import cannot_copy, code_blocks, osc52, passthrough
+from tui.clipboard import cannot_copy, code_blocks, copyable, osc52, passthrough
 from tui.domain import Role
 from tui.services import Services
 from tui.ui.conversations import ConversationsController
@@ -108,7 +108,9 @@ class MessageController:
         self.copy_text(blocks[index].code, f"code block {index + 1} of {len(blocks)}")
 
     def copy_text(self, text: str, what: str) -> None:
-        """Put `text` on the clipboard through the terminal, or save it and say why not."""
+        """Put `text` on the clipboard through the terminal, or save it and say why not; the
+        text only, never the terminal codes an answer may hold."""
+        text = copyable(text)
         problem = cannot_copy(text, os.environ)
         app = self.screen.app
         if problem is None:
