@@ -81,6 +81,31 @@ def test_an_answer_becomes_its_rounds_then_its_text(recorded: bool) -> None:
     ]
 
 
+def test_a_template_without_tools_gets_them_as_plain_alternating_turns() -> None:
+    from tui.engines.wire import template_messages, without_tool_roles
+
+    calls = (ToolCall("a", "weather", {"city": "Oslo"}), ToolCall("b", "weather", {"city": "Bergen"}))
+    turns = [
+        ChatTurn(Role.SYSTEM, "Be brief."),
+        ChatTurn(Role.USER, "Weather?"),
+        ChatTurn(Role.ASSISTANT, "Looking.", tool_calls=calls),
+        ChatTurn(Role.TOOL, "sun", tool_call_id="a", tool_name="weather"),
+        ChatTurn(Role.TOOL, "rain", tool_call_id="b", tool_name="weather"),
+        ChatTurn(Role.USER, "Thanks?"),  # The answer was stopped after the results.
+    ]
+    assert without_tool_roles(template_messages(turns)) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather?"},
+        {
+            "role": "assistant",
+            "content": 'Looking.\n[called weather({"city": "Oslo"})]\n[called weather({"city": "Bergen"})]',
+        },
+        {"role": "user", "content": "[weather answered]\nsun\n\n[weather answered]\nrain\n\nThanks?"},
+    ]
+    untouched = template_messages(turns[:2] + [ChatTurn(Role.USER, "again")])
+    assert without_tool_roles(untouched) is untouched
+
+
 def test_two_rounds_with_nothing_between_stay_two_rounds_when_recorded() -> None:
     answer = _answer(
         "ok", _call(0, "a", 0, 1), _result(1, "a", 0, "one"), _call(2, "b", 0, 2), _result(3, "b", 0, "two")
@@ -189,9 +214,9 @@ async def test_the_embedded_engine_gives_the_template_the_calls_and_results(tmp_
     from tests.gguf_files import starter_model, write_tiny_llama
     from tui.engines.embedded import EmbeddedEngine
 
-    probe = write_tiny_llama(
-        tmp_path / "probe.gguf", chat_template="{{ raise_exception('MESSAGES=' ~ (messages | tojson)) }}"
-    )
+    shows = "{{ raise_exception('MESSAGES=' ~ (messages | tojson)) }}"
+    probe = write_tiny_llama(tmp_path / "probe.gguf", chat_template=shows + "{# tools #}")
+    no_tools = write_tiny_llama(tmp_path / "plain.gguf", chat_template=shows)
     state = OllamaState(tool_calls=[{"name": "weather", "arguments": {"city": "Oslo"}}], thinkers={"qwen3:4b": ()})
     state.add("qwen3:4b")
     served = start_ollama(state)
@@ -207,6 +232,9 @@ async def test_the_embedded_engine_gives_the_template_the_calls_and_results(tmp_
             assert first.message.reasoning  # It thought after the result; that stays out below.
             service.set_tools(store.get_conversation(conversation.id), None)
             second = await _ended(service.send(conversation.id, FOLLOW_UP, ModelChoice("embedded", str(probe))))
+            # A template that knows no tools gets them as plain alternating turns.
+            plain = ModelChoice("embedded", str(no_tools))
+            third = await _ended(service.regenerate(conversation.id, second.message.id, plain))
         rendered = json.loads(second.message.error.split("MESSAGES=", 1)[1])
         assert rendered == [
             {"role": "user", "content": QUESTION},
@@ -218,6 +246,14 @@ async def test_the_embedded_engine_gives_the_template_the_calls_and_results(tmp_
                 ],
             },
             {"role": "tool", "content": RESULT, "tool_call_id": "call_0", "name": "weather"},
+            {"role": "assistant", "content": ANSWER},
+            {"role": "user", "content": FOLLOW_UP},
+        ]
+
+        assert json.loads(third.message.error.split("MESSAGES=", 1)[1]) == [
+            {"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": '[called weather({"city": "Oslo"})]'},
+            {"role": "user", "content": f"[weather answered]\n{RESULT}"},
             {"role": "assistant", "content": ANSWER},
             {"role": "user", "content": FOLLOW_UP},
         ]
