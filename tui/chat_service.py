@@ -42,6 +42,7 @@ from tui.engines.base import (
 )
 from tui.model_names import ModelChoice, Waiting, configured, resolve, split_name
 from tui.safe_text import one_line
+from tui.sent_turns import message_turns
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError
 from tui.tools.approval import Approver, refuse_all
@@ -222,21 +223,22 @@ class ChatService:
             if not limit or len(path) < window or sum(map(message_tokens, path)) > limit:
                 break
             window *= 4
-        fitted = fit(conversation.system_prompt, path, limit=limit, reserve=reserve, turn_of=self._turn_of)
+        fitted = fit(conversation.system_prompt, path, limit=limit, reserve=reserve, turns_of=self._turns_of)
         dropped = fitted.dropped
         if limit and len(path) == window:  # The part never read was left out too.
             dropped += self.store.path_length(end_id) - len(path)
         return fitted.turns, ContextInfo(fitted.tokens, limit, dropped)
 
-    def _turn_of(self, message: ChatMessage) -> ChatTurn:
+    def _turns_of(self, message: ChatMessage) -> list[ChatTurn]:
         """A stored message as the engine is sent it: with its attachments' bytes (an
-        attachment whose bytes are gone is left out), without its reasoning."""
+        attachment whose bytes are gone is left out) and its tool calls and results, without
+        its reasoning."""
         attachments = []
         for part in message.parts_of(PartKind.ATTACHMENT):
             data = self.store.get_blob(str(part.data.get("sha256", "")))
             if data is not None:
                 attachments.append(Attachment(str(part.data.get("name", "file")), str(part.data.get("mime", "")), data))
-        return ChatTurn(message.role, message.content, attachments=tuple(attachments))
+        return message_turns(message, attachments)
 
     def default_model(self, models: list[ModelInfo], conversation: Conversation | None = None) -> ModelChoice | None:
         """The model to show as the one that will answer: the conversation's, else the configured

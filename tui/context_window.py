@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tui.domain import ChatMessage, ChatTurn, PartKind, Role
+from tui.sent_turns import message_turns
 
 CHARS_PER_TOKEN = 3.0
 """Deliberately pessimistic (English averages about 4): trimming a little early beats an
@@ -25,16 +27,21 @@ IMAGE_TOKENS = 1024
 
 def message_tokens(message: ChatMessage) -> int:
     """An answer's own count when the engine reported it, else the estimate (attached files
-    and images included; an answer's reasoning is never sent back, so it costs nothing)."""
+    and images included; an answer's reasoning is never sent back, so it costs nothing), plus
+    the tool results it is sent back with (its calls are in its own count)."""
+    results = sum(estimate_tokens(part.text) for part in message.parts_of(PartKind.TOOL_RESULT))
     if message.role is Role.ASSISTANT and message.completion_tokens:
-        return message.completion_tokens - (message.reasoning_tokens or 0) + TURN_OVERHEAD
+        return message.completion_tokens - (message.reasoning_tokens or 0) + TURN_OVERHEAD + results
+    calls = sum(
+        estimate_tokens(json.dumps(part.data.get("arguments"))) for part in message.parts_of(PartKind.TOOL_CALL)
+    )
     attached = sum(
         IMAGE_TOKENS
         if str(part.data.get("mime", "")).startswith("image/")
         else estimate_tokens("x" * int(part.data.get("size", 0)))
         for part in message.parts_of(PartKind.ATTACHMENT)
     )
-    return estimate_tokens(message.content) + attached
+    return estimate_tokens(message.content) + attached + results + calls
 
 
 @dataclass(frozen=True)
@@ -50,28 +57,26 @@ class Fitted:
     """Oldest messages left out to make room."""
 
 
-def plain_turn(message: ChatMessage) -> ChatTurn:
-    return ChatTurn(message.role, message.content)
-
-
 def fit(
     system_prompt: str,
     messages: Sequence[ChatMessage],
     *,
     limit: int | None,
     reserve: int,
-    turn_of: Callable[[ChatMessage], ChatTurn] = plain_turn,
+    turns_of: Callable[[ChatMessage], list[ChatTurn]] = message_turns,
 ) -> Fitted:
     """The system prompt and as many of the newest `messages` as fit in `limit - reserve`.
 
     The system prompt is always kept; whole turns go from the oldest, and the kept part
     never starts with an answer whose question was dropped. The newest message is always
-    sent, even alone and too long, so the engine can say so.
+    sent, even alone and too long, so the engine can say so. `turns_of` gives a message's turns
+    (an answer with tool calls is several).
     """
     kept = [
         message
         for message in messages
-        if (message.content or message.parts_of(PartKind.ATTACHMENT)) and message.role is not Role.SYSTEM
+        if (message.content or message.parts_of(PartKind.ATTACHMENT) or message.parts_of(PartKind.TOOL_RESULT))
+        and message.role is not Role.SYSTEM
     ]
     system = [ChatTurn(Role.SYSTEM, system_prompt)] if system_prompt else []
     costs = [message_tokens(message) for message in kept]
@@ -85,5 +90,5 @@ def fit(
         while start < len(kept) - 1 and kept[start].role is Role.ASSISTANT:
             total -= costs[start]
             start += 1
-    turns = system + [turn_of(message) for message in kept[start:]]
+    turns = system + [turn for message in kept[start:] for turn in turns_of(message)]
     return Fitted(turns, total, limit, start)

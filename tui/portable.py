@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from tui import __version__
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
+from tui.part_order import in_order
 from tui.paths import make_private_dir, open_private
 from tui.store import HistoryStore
 
@@ -129,32 +130,28 @@ def to_markdown(doc: dict[str, Any]) -> str:
         if message["status"] not in ("complete",):
             details.append(message["status"])
         lines += ["", f"## {who} · {' · '.join(details)}", ""]
-        lines += _parts_markdown(message.get("parts", []))
-        lines.append(message["content"])
+        # Text and parts in the order they arrived: text written before a tool call stays above it.
+        for piece in in_order(message["content"], message.get("parts", []), lambda part: int(part.get("offset", 0))):
+            lines += [piece, ""] if isinstance(piece, str) else _part_markdown(piece)
+        while lines and not lines[-1]:
+            lines.pop()
         if message["error"]:
             lines += ["", f"> Error: {message['error']}"]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _parts_markdown(parts: list[dict[str, Any]]) -> list[str]:
-    """Reasoning and tool calls as folded `<details>` blocks, attachments as a line each."""
-    lines: list[str] = []
-    for part in parts:
-        kind, data = part["kind"], part.get("data", {})
-        if kind == PartKind.ATTACHMENT:
-            lines += [
-                f"📎 {data.get('name', 'attachment')} ({data.get('mime', '')}, {data.get('size', '?')} bytes)",
-                "",
-            ]
-            continue
-        summary = {
-            PartKind.REASONING: "Reasoning",
-            PartKind.TOOL_CALL: f"Tool call: {data.get('name', '')}",
-            PartKind.TOOL_RESULT: f"Tool result: {data.get('name', '')}",
-        }.get(kind, kind)
-        body = part.get("text") or json.dumps(data.get("arguments", data), ensure_ascii=False, indent=2)
-        lines += ["<details>", f"<summary>{html.escape(summary)}</summary>", "", body, "", "</details>", ""]
-    return lines
+def _part_markdown(part: dict[str, Any]) -> list[str]:
+    """Reasoning and a tool call or result as a folded `<details>` block, an attachment as a line."""
+    kind, data = part["kind"], part.get("data", {})
+    if kind == PartKind.ATTACHMENT:
+        return [f"📎 {data.get('name', 'attachment')} ({data.get('mime', '')}, {data.get('size', '?')} bytes)", ""]
+    summary = {
+        PartKind.REASONING: "Reasoning",
+        PartKind.TOOL_CALL: f"Tool call: {data.get('name', '')}",
+        PartKind.TOOL_RESULT: f"Tool result: {data.get('name', '')}",
+    }.get(kind, kind)
+    body = part.get("text") or json.dumps(data.get("arguments", data), ensure_ascii=False, indent=2)
+    return ["<details>", f"<summary>{html.escape(summary)}</summary>", "", body, "", "</details>", ""]
 
 
 def _when(timestamp: float) -> str:

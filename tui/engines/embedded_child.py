@@ -30,6 +30,7 @@ from tui.engines.confined import run_confined
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
 from tui.engines.tool_wire import NO_TOOLS
 from tui.engines.vision_chat import load_handler, render_check, stream_answer
+from tui.engines.wire import without_tool_roles
 from tui.thinking import LEVELS
 
 CHATML = (
@@ -333,6 +334,8 @@ class _Worker:
         template = self.llm.metadata.get("tokenizer.chat_template")
         if tools and (not template or "tools" not in template):
             raise _NoTools()
+        if "tool" not in (template or ""):  # Tool turns of another model's, as plain turns.
+            messages = without_tool_roles(messages)
         formatter = Jinja2ChatFormatter(
             template=template or CHATML,
             eos_token=model.token_get_text(eos) if eos != -1 else "",

@@ -81,5 +81,30 @@ def template_messages(turns: Sequence[ChatTurn]) -> list[dict[str, Any]]:
     return messages
 
 
+def without_tool_roles(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`template_messages` for a chat template that never mentions tools: each call written into
+    its assistant turn, each result a user turn, and turns of one role in a row joined, so that a
+    template insisting on user/assistant alternation (Gemma's, Mistral's) still renders a
+    conversation whose tool calls another model made. Without tool turns, `messages` as they are."""
+    if not any(message.get("tool_calls") or message["role"] == "tool" for message in messages):
+        return messages
+    folded: list[dict[str, Any]] = []
+    for message in messages:
+        content = str(message.get("content") or "")
+        if message.get("tool_calls"):
+            calls = "\n".join(
+                f"[called {call['function']['name']}({json.dumps(call['function']['arguments'], ensure_ascii=False)})]"
+                for call in message["tool_calls"]
+            )
+            message = {"role": message["role"], "content": f"{content}\n{calls}" if content else calls}
+        elif message["role"] == "tool":
+            message = {"role": "user", "content": f"[{message.get('name') or 'the tool'} answered]\n{content}"}
+        if folded and folded[-1]["role"] == message["role"] != "system":
+            folded[-1] = {**folded[-1], "content": f"{folded[-1]['content']}\n\n{message['content']}"}
+        else:
+            folded.append(message)
+    return folded
+
+
 def data_url(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

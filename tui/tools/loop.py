@@ -124,6 +124,7 @@ class ToolRunner:
                     "arguments": call.arguments,
                     "approval": "",
                     "state": CallState.ASKED.value,
+                    "round": self.rounds,  # Later turns send each round's calls together, as asked.
                 },
                 offset=offset,
             )

@@ -73,7 +73,7 @@ class AnswerPainter:
                 await self._reasoning(answer, update)
             case ToolCallShown() | ToolResultShown():
                 if answer.view is not None and answer.view.is_attached:
-                    answer.view.show_tool_part(update.part)
+                    await answer.view.show_tool_part(update.part)
             case ToolNotice():
                 tell(self.screen, update.text, severity="warning", timeout=10)
             case AnswerEnded():

@@ -9,10 +9,12 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.attachments import size_label
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
+from tui.part_order import Group, answer_groups
 from tui.safe_text import one_line, terminal_safe
 from tui.ui.widgets.reasoning_block import ReasoningBlock
 from tui.ui.widgets.streamed_markdown import StreamedMarkdown
@@ -104,6 +106,13 @@ def attachments_line(parts: tuple[MessagePart, ...]) -> str:
     )
 
 
+def _split_last_text(groups: list[Group]) -> tuple[list[Group], str]:
+    """The blocks before an answer's last text, and that text ("" when a part came last)."""
+    if groups and isinstance(groups[-1][1], str):
+        return groups[:-1], groups[-1][1]
+    return groups, ""
+
+
 class MessageView(Vertical):
     """A message; an answer can stream into it and is marked when it did not complete."""
 
@@ -135,6 +144,10 @@ class MessageView(Vertical):
         """Characters since the last blank line: the size of the block Textual re-parses."""
         self._error = Static("", classes="error-text")
         self._error.display = False
+        self._live_reasoning: ReasoningBlock | None = None
+        """The reasoning block streaming now, until something else arrives."""
+        self._body_text: list[str] = []
+        """Answer text streamed since the last part (the body shows it; a new part moves it above)."""
 
     @property
     def message_id(self) -> int:
@@ -145,16 +158,12 @@ class MessageView(Vertical):
         attached = attachments_line(self.message.parts)
         if attached:
             yield Static(Text(attached), classes="attachments")
-        if self.message.reasoning:
-            yield ReasoningBlock(self.message.reasoning, **reasoning_figures(self.message))
-        calls = [part for part in self.message.parts if part.kind in (PartKind.TOOL_CALL, PartKind.TOOL_RESULT)]
-        yield ToolCallsView(calls)
-        text = terminal_safe(self.message.content)
-        shown = text[:SHOWN_CHARS]
         if self.message.role is Role.USER:
-            yield Static(Text(shown), classes="body")
+            yield Static(Text(terminal_safe(self.message.content)[:SHOWN_CHARS]), classes="body")
         else:
-            yield StreamedMarkdown(shown, classes="body")
+            groups, last_text = _split_last_text(answer_groups(self.message.content, self.message.parts))
+            yield from self._segments(groups)
+            yield StreamedMarkdown(terminal_safe(last_text)[:SHOWN_CHARS], classes="body")
         yield Static(classes="long-answer")
         yield self._error
 
@@ -182,43 +191,99 @@ class MessageView(Vertical):
         if self.is_mounted:
             self.query_one(".header", Static).update(self._header())
 
-    def show_tool_part(self, part: MessagePart) -> None:
-        """A tool call of this answer was stored or changed, or its result arrived."""
-        self.query_one(ToolCallsView).show_part(part)
+    def _segments(self, groups: list[Group]) -> list[Widget]:
+        """The widgets of an answer's blocks before its last text, in event order."""
+        figures = reasoning_figures(self.message) if [kind for kind, _ in groups].count("reasoning") == 1 else {}
+        widgets: list[Widget] = []
+        for _, value in groups:
+            if isinstance(value, str):
+                widgets.append(StreamedMarkdown(terminal_safe(value)[:SHOWN_CHARS], classes="segment text-before"))
+            elif isinstance(value, MessagePart):
+                widgets.append(ReasoningBlock(value.text, **figures))
+            else:
+                widgets.append(ToolCallsView(value))
+            widgets[-1].add_class("segment")
+        return widgets
+
+    @property
+    def _segment_widgets(self) -> list[Widget]:
+        return [child for child in self.children if child.has_class("segment")]
+
+    async def _add_segment(self, widget: Widget) -> None:
+        """Show a new part after everything so far: text that arrived since the last part stays
+        above it, and the answer's text goes on below it."""
+        widget.add_class("segment")
+        body = self.query_one(".body", StreamedMarkdown)
+        if not self._body_text:
+            await self.mount(widget, before=body)
+            return
+        text, self._body_text = "".join(self._body_text), []
+        body.remove_class("body")
+        body.add_class("segment", "text-before")
+        await body.finish(terminal_safe(text)[:SHOWN_CHARS])
+        fresh = StreamedMarkdown(classes="body")
+        await self.mount(widget, after=body)
+        await self.mount(fresh, after=widget)
+        if self._streaming_into is not None:
+            self._streaming_into = fresh
+            fresh.start()
+
+    async def _end_live_reasoning(self) -> None:
+        """Something other than reasoning arrived: the reasoning streaming so far folds away."""
+        block, self._live_reasoning = self._live_reasoning, None
+        if block is not None:
+            await block.end()
+
+    async def show_tool_part(self, part: MessagePart) -> None:
+        """A tool call of this answer was stored or changed, or its result arrived: shown where
+        it happened, after what arrived before it."""
+        call_id = str(part.data.get("id"))
+        for view in self.query(ToolCallsView):
+            if view.has_call(call_id):
+                view.show_part(part)
+                return
+        if part.kind is not PartKind.TOOL_CALL:
+            return
+        await self._end_live_reasoning()
+        segments = self._segment_widgets
+        if not self._body_text and segments and isinstance(segments[-1], ToolCallsView):
+            segments[-1].show_part(part)  # The same round, or one right after it.
+        else:
+            await self._add_segment(ToolCallsView([part]))
 
     def start_stream(self) -> None:
         """Answer text will arrive piece by piece through `write`."""
-        self._streaming_into = self.query_one(StreamedMarkdown)
+        self._streaming_into = self.query_one(".body", StreamedMarkdown)
         self._streaming_into.start()
 
     @property
     def reasoning_block(self) -> ReasoningBlock | None:
+        """The answer's first reasoning block (an answer that called tools may have several)."""
         found = self.query(ReasoningBlock)
         return found.first() if found else None
 
     async def write_reasoning(self, piece: str) -> None:
-        """More of the answer's reasoning: streamed into a block above the answer text."""
-        block = self.reasoning_block
-        if block is None:
-            block = ReasoningBlock(live=True)
-            await self.mount(block, before=self.query_one(".body"))
-        await block.write(piece)
+        """More of the answer's reasoning: streamed into a block after what arrived before it."""
+        if self._live_reasoning is None:
+            self._live_reasoning = ReasoningBlock(live=True)
+            await self._add_segment(self._live_reasoning)
+        await self._live_reasoning.write(piece)
 
     def toggle_reasoning(self) -> bool:
-        """Fold or unfold the reasoning; False when the message has none."""
-        block = self.reasoning_block
-        if block is not None:
-            block.toggle()
-        return block is not None
+        """Fold or unfold the reasoning (every block of it); False when the message has none."""
+        blocks = list(self.query(ReasoningBlock))
+        unfold = any(block.folded for block in blocks)
+        for block in blocks:
+            block.folded = not unfold
+        return bool(blocks)
 
     async def write(self, piece: str) -> None:
         """Add a piece of the answer; yields to the UI at most every `YIELD_EVERY_S`, so a
         backlog of pieces is taken in one go instead of one per event-loop turn."""
         if self._streaming_into is None:
             return
-        block = self.reasoning_block
-        if block is not None and not block.folded and self._streamed_chars == 0:
-            await block.end()  # The answer begins: the reasoning folds away.
+        await self._end_live_reasoning()  # The answer goes on: the reasoning folds away.
+        self._body_text.append(piece)
         shown_kb = self._streamed_chars // 1000
         self._streamed_chars += len(piece)
         _, blank_line, after = piece.rpartition("\n\n")
@@ -237,19 +302,44 @@ class MessageView(Vertical):
         """Show the final state: the answer as one full Markdown render."""
         self._streaming_into = None
         self.message = message
+        self._body_text = []
         self.query_one(".header", Static).update(self._header())
-        block = self.reasoning_block
-        if block is not None:
-            figures = reasoning_figures(message)
-            await block.end(tokens=figures["tokens"], estimated=figures["estimated"])
-            block.set_figures(**figures)
-            await block.show_text(message.reasoning)
+        self._live_reasoning = None
+        groups, last_text = _split_last_text(answer_groups(message.content, message.parts))
+        if not await self._finish_segments(groups):
+            await self.remove_children(self._segment_widgets)
+            await self.mount_all(self._segments(groups), before=self.query_one(".body"))
         text = terminal_safe(message.content)
         self._show_cut_note(len(text))
         body = self.query_one(".body")
         if isinstance(body, StreamedMarkdown):
-            await body.finish(text[:SHOWN_CHARS])
+            await body.finish(terminal_safe(last_text)[:SHOWN_CHARS])
         self._show_status()
+
+    async def _finish_segments(self, groups: list[Group]) -> bool:
+        """Bring the blocks shown live to the stored answer's final state; False when they do
+        not match it (a part that could not be shown live), to be drawn again."""
+        widgets = self._segment_widgets
+        kinds = {StreamedMarkdown: "text", ReasoningBlock: "reasoning", ToolCallsView: "tools"}
+        if [kinds.get(type(widget)) for widget in widgets] != [kind for kind, _ in groups]:
+            return False
+        single = [kind for kind, _ in groups].count("reasoning") == 1
+        figures = reasoning_figures(self.message)
+        for widget, (_, value) in zip(widgets, groups):
+            if isinstance(widget, StreamedMarkdown) and isinstance(value, str):
+                if widget.source != terminal_safe(value)[:SHOWN_CHARS]:
+                    await widget.finish(terminal_safe(value)[:SHOWN_CHARS])
+            elif isinstance(widget, ReasoningBlock) and isinstance(value, MessagePart):
+                await widget.end(
+                    tokens=figures["tokens"] if single else None, estimated=single and figures["estimated"]
+                )
+                if single:
+                    widget.set_figures(**figures)
+                await widget.show_text(value.text)
+            elif isinstance(widget, ToolCallsView) and isinstance(value, list):
+                for part in value:
+                    widget.show_part(part)
+        return True
 
     def _show_status(self) -> None:
         status = self.message.status

@@ -103,7 +103,7 @@ class ToolCallView(Vertical, can_focus=True):
 
 
 class ToolCallsView(Vertical):
-    """The tool calls of one answer, in order."""
+    """A run of an answer's tool calls (those nothing else came between), in order."""
 
     DEFAULT_CSS = "ToolCallsView { height: auto; }"
 
@@ -117,6 +117,10 @@ class ToolCallsView(Vertical):
             self.show_part(part)
         self._initial = []
         self.display = bool(self._views)
+
+    def has_call(self, call_id: str) -> bool:
+        """Whether the call `call_id` is one of these (shown, or about to be)."""
+        return call_id in self._views or any(str(part.data.get("id")) == call_id for part in self._initial)
 
     def show_part(self, part: MessagePart) -> None:
         """Add a call, or update the call a result or a new state belongs to."""
