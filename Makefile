@@ -42,8 +42,9 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/lchat
 
+# One worker per core; worksteal keeps both busy while the long benchmark smoke runs finish.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check tui tests

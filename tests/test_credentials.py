@@ -160,8 +160,12 @@ async def test_https_and_this_machine_take_credentials(daemons) -> None:
     assert set(auth_of(local)) == {"Bearer local-secret"}
     await engine.aclose()
     remote = OllamaEngine(host="https://ollama.example.com", auth_secret="Bearer x")
-    assert remote._api() is not None  # a client is made: https carries credentials anywhere
+    # https carries credentials anywhere: the client made for it sends the header on every request.
+    assert remote._api()._client.headers.get("authorization") == "Bearer x"
     await remote.aclose()
+    plain = OllamaEngine(host="http://ollama.example.com", auth_secret="Bearer x")
+    with pytest.raises(EngineUnavailable, match="plain http"):
+        plain._api()  # the same secret over plain http to another machine is refused
 
 
 async def test_basic_auth_quoted_back_as_base64_is_scrubbed(daemons) -> None:

@@ -9,8 +9,10 @@ import pytest
 from tests.fake_ollama import OllamaState, start_ollama
 from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.base import Engine, EngineError, Finished, TextPiece, Unsupported
+from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ollama_engine import OllamaEngine
 from tui.engines.openai_engine import OpenAICompatEngine
+from tui.paths import Paths
 
 QUESTION = [ChatTurn(Role.USER, "Say hello.")]
 DECLARED = {
@@ -88,10 +90,9 @@ async def test_every_ability_is_declared_with_what_the_engine_really_does(engine
     await engine.aclose()  # Twice is harmless.
 
 
-async def test_the_embedded_engine_names_its_child_process_while_it_runs(engine: Engine) -> None:
-    if engine.name != "embedded":
-        assert engine.child_pid is None
-        return
+async def test_the_embedded_engine_names_its_child_process_while_it_runs(paths: Paths) -> None:
+    """Only the embedded engine has a child process (the others' `child_pid` is checked above)."""
+    engine = EmbeddedEngine(models_dir=paths.models_dir, n_threads=1, n_ctx=2048, log_path=paths.log_dir / "engine.log")
     assert engine.child_pid is None  # Nothing started yet.
     model = (await engine.list_models())[0].name
     async for _ in engine.chat(model, QUESTION, GenerationOptions(max_tokens=2)):

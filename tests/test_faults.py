@@ -174,11 +174,11 @@ async def test_engine_child_killed_mid_answer(open_services, paths, crash: signa
 
 
 async def test_silent_daemon_times_out_and_escape_cancels_at_once(open_services) -> None:
-    state = OllamaState(chat_fault="stall", stall_s=5.0)
+    state = OllamaState(chat_fault="stall", stall_s=30.0)
     state.add("llama3.2:latest")
     daemon = start_ollama(state)
     try:
-        hasty, patient = OllamaEngine(host=daemon.url, read_timeout=0.5), OllamaEngine(host=daemon.url)
+        hasty, patient = OllamaEngine(host=daemon.url, read_timeout=2), OllamaEngine(host=daemon.url)
         app = LchatApp(open_services(hasty))
         async with app.run_test(size=SIZE) as pilot:
             await send(pilot, "first")
@@ -186,7 +186,7 @@ async def test_silent_daemon_times_out_and_escape_cancels_at_once(open_services)
             await pilot.pause()
             timed_out = app.screen.query(MessageView).last().message
             assert timed_out.status is MessageStatus.ERROR and timed_out.content == "Hello from"
-            assert "stopped responding: nothing arrived for 0.5 s" in timed_out.error
+            assert "stopped responding: nothing arrived for 2 s" in timed_out.error
 
         services = open_services(patient)
         app = LchatApp(services)
@@ -202,7 +202,7 @@ async def test_silent_daemon_times_out_and_escape_cancels_at_once(open_services)
                 lambda: app.screen.query(MessageView).last().message.status is MessageStatus.INTERRUPTED,
                 timeout=5,
             )
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 10  # at once, not when the 30 s stall ends
         await hasty.aclose()
         await patient.aclose()
     finally:

@@ -49,8 +49,10 @@ def test_starter_metadata() -> None:
 def test_fast_header_reader_agrees_with_gguf_reader() -> None:
     start = time.monotonic()
     info = read_gguf_info(STARTER)
-    assert time.monotonic() - start < 1.0  # Plain GGUFReader takes ~2 s on this file.
+    fast = time.monotonic() - start
+    start = time.monotonic()
     reader = gguf.GGUFReader(STARTER)
+    assert fast < time.monotonic() - start  # the header alone, not every tensor's description
     assert info.parameters == sum(int(t.n_elements) for t in reader.tensors)
     assert info.context_length == reader.fields["llama.context_length"].contents()
     assert info.extra["title"] == reader.fields["general.name"].contents()

@@ -47,8 +47,9 @@ def test_the_walk_finds_the_backend_layer() -> None:
     assert not [name for name in found if name.startswith("tui.ui")]
 
 
-def test_backend_layer_does_not_import_textual() -> None:
-    # One interpreter imports them in turn; the first after which Textual is loaded brought it.
+def textual_culprits(modules: list[str]) -> list[list]:
+    """Imports the modules in turn in one fresh interpreter: the first after which Textual (or
+    llama.cpp) is loaded is named, with what it brought."""
     code = (
         "import importlib, json, sys\n"
         "culprits = []\n"
@@ -58,11 +59,13 @@ def test_backend_layer_does_not_import_textual() -> None:
         "    if loaded and not culprits: culprits.append([name, loaded[:3]])\n"
         "print(json.dumps(culprits))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(backend_modules())], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(modules)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_backend_layer_does_not_import_textual() -> None:
     # llama.cpp is loaded in the engine's child process only.
-    assert json.loads(out.stdout) == []
+    assert textual_culprits(backend_modules()) == []
 
 
 def imports_of(path: Path) -> set[str]:
@@ -110,13 +113,18 @@ def test_no_ui_module_talks_to_mcp_servers() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_a_textual_import_in_the_backend_is_caught(tmp_path: Path) -> None:
-    """The walk-and-import check above can fail: a module that loads Textual is named."""
-    code = (
-        "import importlib, sys\n"
-        "importlib.import_module('tui.store')\n"
-        "assert not any(m.startswith('textual') for m in sys.modules)\n"
-        "importlib.import_module('tui.ui.widgets.composer')\n"
-        "assert any(m.startswith('textual') for m in sys.modules)\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+def test_a_textual_import_in_the_backend_is_caught() -> None:
+    """The walk-and-import check above can fail: slip a UI module in among the backend's and it is named."""
+    modules = backend_modules()
+    middle = len(modules) // 2
+    culprits = textual_culprits([*modules[:middle], "tui.ui.widgets.composer", *modules[middle:]])
+    assert [name for name, _ in culprits] == ["tui.ui.widgets.composer"]
+    assert any(loaded.startswith("textual") for loaded in culprits[0][1])
+
+
+def test_a_widget_that_speaks_sql_is_caught(tmp_path: Path) -> None:
+    """The widget import check can fail too: a widget importing sqlite3 or the store is reported."""
+    widget = tmp_path / "bad_widget.py"
+    widget.write_text("import sqlite3\nfrom tui.store.history import Store\nfrom textual.widget import Widget\n")
+    with pytest.raises(AssertionError, match="sqlite3"):
+        test_widgets_do_not_speak_sql_http_or_engines(widget)

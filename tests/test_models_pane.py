@@ -32,15 +32,17 @@ def pane(app: LchatApp) -> ModelPane:
 
 
 async def settle(app: LchatApp, pilot) -> None:
-    """Let the model list arrive (the worker group "models" and its re-renders)."""
-    for _ in range(50):
+    """Let the model list arrive (the worker group "models" and its re-renders); fails if it never does."""
+    deadline = asyncio.get_running_loop().time() + 20
+    while asyncio.get_running_loop().time() < deadline:
         await pilot.pause()
         if app.screen.models_loaded.is_set() and not any(
             w.group == "models" and w.is_running for w in app.screen.workers
         ):
-            break
+            await pilot.pause()
+            return
         await asyncio.sleep(0.02)
-    await pilot.pause()
+    pytest.fail("the model list did not settle within 20 s")
 
 
 async def ask(pilot, text: str) -> None:
