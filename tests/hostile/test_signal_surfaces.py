@@ -1,11 +1,11 @@
 """The hostile-input matrix, signal and server-text rows.
 
 Each cell is `test_<surface>__<case>`:
-- tui_quit / tui_hangup x signal_midway: ctrl+q, SIGTERM and SIGHUP while an answer streams or the
-  tool approval dialog asks, in a real terminal (tmux) against a slowly streaming Ollama double:
-  the documented code (0, 143, 129), no traceback on the terminal, the answer saved interrupted,
-  the tool never run, the MCP server gone. The other states (F8, a transfer, the alt+a prompt,
-  idle) are Pilot tests in tests/test_quitting.py.
+- tui_quit / tui_sigterm / tui_hangup x signal_midway: ctrl+q, SIGTERM and SIGHUP while an answer
+  streams, the tool approval dialog asks, an Ollama pull runs, F8's settings or alt+a's path prompt
+  is open, or idle; in a real terminal (tmux) against Ollama doubles: the documented code (0, 143,
+  129), no traceback on the terminal, the answer saved interrupted, the tool never run, the MCP
+  server gone, the pull stopped. The same states under Pilot: tests/test_quitting.py.
 - server_error_text x escapes, markup: an Ollama and an OpenAI-compatible double answer with an
   error full of escapes and Textual markup; `lchat ask` prints it as one clean line, the TUI as text.
 - model_name x escapes, markup: a double lists a model so named; `lchat models` and the models pane
@@ -170,6 +170,51 @@ def test_tui_quit__signal_midway_approval_dialog(how: str, code: int, lchat_home
             for row in raw.execute("SELECT json_extract(data, '$.state') FROM message_parts WHERE kind = 'tool_call'")
         ]
     assert states and not {"approved", "done"} & set(states), states  # Asked (or interrupted), never run.
+
+
+@pytest.mark.parametrize(("how", "code"), [("ctrl+q", 0), ("sigterm", 128 + signal.SIGTERM)])
+def test_tui_quit__signal_midway_transfer(how: str, code: int, lchat_home: Path) -> None:
+    """Quitting while an Ollama pull runs: a clean exit, the pull stopped (nothing added)."""
+    state = OllamaState(pull_sizes={"tiny:1b": 1_000_000_000}, pull_steps=2000, pull_delay=0.05)
+    state.add(MODEL)
+    served = start_ollama(state)
+    try:
+        with lchat_tui(lchat_home, ollama_config(served.url, MODEL)) as pane:
+            pane.wait_for("Ask anything")
+            pane.keys("F4")
+            pane.wait_for(MODEL)
+            pane.keys("p")
+            pane.wait_for("Pull which model")
+            pane.keys("tiny:1b", literal=True)
+            pane.keys("Enter")
+            pane.wait_for("Pulling tiny:1b")
+            if how == "ctrl+q":
+                pane.keys("C-q")
+            else:
+                os.kill(pane.lchat_pid(), signal.SIGTERM)
+            clean_exit(pane, code)
+    finally:
+        served.stop()
+    assert "tiny:1b" not in state.models
+
+
+@pytest.mark.parametrize(
+    ("state", "keys", "shown"),
+    [("idle", [], "Ask anything"), ("settings", ["F8"], "System prompt"), ("attach", ["M-a"], "Attach a file")],
+)
+def test_tui_sigterm__signal_midway_dialogs(state: str, keys: list[str], shown: str, lchat_home: Path) -> None:
+    """SIGTERM idle, with F8's settings open, or with alt+a asking for a path: 143, no traceback."""
+    served = start_ollama(OllamaState())
+    try:
+        with lchat_tui(lchat_home, ollama_config(served.url, MODEL)) as pane:
+            pane.wait_for("Ask anything")
+            if keys:
+                pane.keys(*keys)
+            pane.wait_for(shown)
+            os.kill(pane.lchat_pid(), signal.SIGTERM)
+            clean_exit(pane, 128 + signal.SIGTERM)
+    finally:
+        served.stop()
 
 
 # Server error text and model names: escapes and markup from a server are shown as text.
