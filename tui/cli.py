@@ -182,11 +182,12 @@ def _run_tui(services) -> int:
     os.environ.setdefault("TEXTUAL_FPS", str(services.config.ui.max_fps))
     from tui.ui.app import LchatApp
 
+    app = LchatApp(services)
     try:
-        LchatApp(services).run(mouse=services.config.ui.mouse)
+        app.run(mouse=services.config.ui.mouse)
     finally:
         services.close()  # Quitting closed it already; this is for an app that died.
-    return 0
+    return app.return_code or 0  # 143 when SIGTERM quit it; 1 when it died.
 
 
 def _run_ask(services, args: argparse.Namespace) -> int:

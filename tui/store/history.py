@@ -79,6 +79,11 @@ class HistoryStore(BranchesMixin, SearchMixin, TransferMixin, PartsMixin):
         if problems:
             raise DatabaseCorrupt(self.path, "; ".join(problems[:3]))
 
+    def outside_changes(self) -> int:
+        """A number that changes whenever another connection (another lchat) commits to the file,
+        and only then: SQLite's data_version, cheap enough to poll every few seconds."""
+        return int(self._read("PRAGMA data_version", ())[0][0])
+
     @property
     def closed(self) -> bool:
         return self._conn is None

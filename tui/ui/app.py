@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterable
 from functools import partial
 
@@ -20,6 +21,7 @@ from tui.ui.key_flood import absorbing_floods
 from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.links import confirm_and_open
 from tui.ui.main_screen import MainScreen
+from tui.ui.quitting import wind_down
 from tui.ui.textual_compat import crop_partial_updates
 from tui.ui.themes import builtin_themes_dir, load_themes
 from tui.ui.toast import tell
@@ -47,6 +49,7 @@ class LchatApp(App[None]):
         super().__init__()
         self.services = services
         self._exit_signals: ExitSignals | None = None
+        self._quitting = False
         crop_partial_updates()  # A streamed token repaints its line, not every widget's lines.
 
     def get_driver_class(self) -> type[Driver]:
@@ -68,7 +71,7 @@ class LchatApp(App[None]):
         # restoring the terminal at exit) blocks the loop for ever.
         self._exit_signals = ExitSignals(
             loop=asyncio.get_running_loop(),
-            quit_politely=partial(self.call_later, self.action_quit),
+            quit_politely=partial(self.call_later, self.quit_with, 128 + signal.SIGTERM),
             save=self.services.close,
         )
         self._exit_signals.install()
@@ -141,11 +144,13 @@ class LchatApp(App[None]):
         self.set_class(self.size.width < TINY_WIDTH, "-tiny")
 
     async def action_quit(self) -> None:
-        await self._wind_down()
-        self.exit()
+        await self.quit_with(0)
 
-    async def _wind_down(self) -> None:
-        # Let a streaming answer be marked interrupted before the store closes.
-        self.workers.cancel_all()
-        await self.workers.wait_for_complete()
-        await self.services.aclose()
+    async def quit_with(self, return_code: int) -> None:
+        """Quit from any state (an answer streaming, a dialog open, a transfer running): the
+        answer is saved as interrupted, the services closed, and lchat exits with `return_code`."""
+        if self._quitting:  # A second ctrl+q while the first is winding down.
+            return
+        self._quitting = True
+        await wind_down(self.workers, self.services)
+        self.exit(return_code=return_code)

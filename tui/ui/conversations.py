@@ -31,6 +31,8 @@ CONTEXT_BEFORE = 6
 WINDOW_AFTER = 30
 """Messages mounted below it (more load on scrolling down)."""
 DIALOGS = "dialogs"
+OUTSIDE_POLL_S = 2.0
+"""Seconds between two looks for conversations that other lchat processes wrote (`lchat ask` beside the TUI)."""
 
 
 class ConversationsController:
@@ -60,6 +62,7 @@ class ConversationsController:
         self.archived = False
         """Whether the list shows the archive instead of the live conversations."""
         self._rows: list[Conversation] = []
+        self._outside_seen = self._outside_changes()
 
     # The conversation shown
 
@@ -131,14 +134,34 @@ class ConversationsController:
 
     # The list
 
-    def reload_list(self) -> None:
-        """Show the list from the top again, keeping as many rows as were loaded."""
+    def reload_list(self, *, highlight: int | None = None) -> None:
+        """Show the list from the top again, keeping as many rows as were loaded; the row of
+        `highlight` (default: the conversation shown) is highlighted."""
         want = max(LIST_PAGE, min(self.listing.option_count, RELOAD_MAX))
         page = self.store.list_conversation_page(archived=self.archived, limit=want + 1)
         self._rows = page[:want]
-        current = self.current.id if self.current else None
-        self.listing.show(self._rows, current_id=current, has_more=len(page) > want)
+        if highlight is None and self.current is not None:
+            highlight = self.current.id
+        self.listing.show(self._rows, current_id=highlight, has_more=len(page) > want)
         self.listing.border_title = "Archive" if self.archived else "Chats"
+
+    def notice_outside_changes(self) -> None:
+        """Show what other lchat processes wrote since the last look; a timer calls this. The
+        conversation shown and the row highlighted stay as they are."""
+        seen = self._outside_changes()
+        if seen is None or seen == self._outside_seen:
+            return
+        try:
+            self.reload_list(highlight=self.listing.highlighted_id)
+        except StoreError:
+            return  # Looked at again on the next tick.
+        self._outside_seen = seen
+
+    def _outside_changes(self) -> int | None:
+        try:
+            return self.store.outside_changes()
+        except StoreError:  # Closed while quitting, or the disk refused: look again next time.
+            return None
 
     def load_more(self) -> None:
         page = self.store.list_conversation_page(

@@ -20,7 +20,7 @@ from tui.domain import Conversation
 from tui.services import Services
 from tui.ui.answer_controller import AnswerController
 from tui.ui.attach_controller import AttachController
-from tui.ui.conversations import PAGE_SIZE, ConversationsController
+from tui.ui.conversations import OUTSIDE_POLL_S, PAGE_SIZE, ConversationsController
 from tui.ui.main_bindings import MAIN_BINDINGS
 from tui.ui.message_controller import MessageController
 from tui.ui.model_manager import ModelManager
@@ -82,6 +82,7 @@ class MainScreen(Screen):
         await self.open_conversation(latest[0].id if latest else None)
         self.query_one(Composer).focus()
         self.models.load()
+        self.set_interval(OUTSIDE_POLL_S, self.conversations.notice_outside_changes)
 
     def _build_controllers(self) -> None:
         services, chat, composer = self.services, self.query_one(ChatView), self.query_one(Composer)
