@@ -4,8 +4,9 @@ FTS5's unicode61 tokenizer takes a whole unspaced CJK run ("今日は東京の�
 word inside a sentence is never found; its trigram tokenizer never matches two-character words.
 So before a text is indexed, every CJK run ``c1 c2 … cn`` becomes the tokens ``c1c2 c2c3 …
 c(n-1)cn cn``: each bigram, then the run's last character alone (a one-character run is just
-that character). Every character of a run then starts a token, so a one-character query is a
-prefix query, and a longer one is the phrase of its bigrams. Everything else is left exactly as
+that character). Every character of a run then starts a token, so a one-character part of a
+phrase is a prefix, and a longer one is the phrase of its bigrams; a query of one character
+alone looks in a second column that holds each character of the text once. Everything else is left exactly as
 it was, so Latin words, prefixes and diacritics behave as before.
 
 The character set is fixed here rather than read from ``unicodedata``: the index is kept in step
@@ -45,6 +46,8 @@ OTHER_WORD_CHAR = re.compile(f"[^\\W_{CJK_CHARS}]")
 _WORD_CHAR = re.compile(r"[^\W_]")
 SQL_FUNCTION = "lchat_search_text"
 """The SQL function the index triggers call to turn a text into what is indexed."""
+SQL_CHARS_FUNCTION = "lchat_search_chars"
+"""The SQL function that gives the index's ``chars`` column (see :func:`index_chars`)."""
 
 
 def run_tokens(run: str) -> list[str]:
@@ -57,6 +60,15 @@ def index_text(text: str) -> str:
     if not isinstance(text, str) or RUN.search(text) is None:
         return text
     return RUN.sub(lambda match: " " + " ".join(run_tokens(match.group())) + " ", text)
+
+
+def index_chars(text: str) -> str:
+    """Each CJK character of ``text`` once, set apart by spaces, for the index's ``chars``
+    column: a one-character query looks there, one term, instead of merging every bigram
+    that starts with it (25 ms against 0.05 ms on 20,000 Japanese messages)."""
+    if not isinstance(text, str) or RUN.search(text) is None:
+        return ""
+    return " ".join(dict.fromkeys("".join(RUN.findall(text))))
 
 
 def query_text(term: str) -> tuple[str, bool]:

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.store.cjk import SQL_FUNCTION, index_text
+from tui.store.cjk import SQL_CHARS_FUNCTION, SQL_FUNCTION, index_chars, index_text
 from tui.store.errors import DatabaseCorrupt, SchemaTooNew, StoreError, StoreFull, translate
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -158,9 +158,10 @@ def _v6(conn: sqlite3.Connection) -> None:
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
-    """Give a connection the SQL function the search index triggers call; every connection
-    that writes messages needs it (a plain ``sqlite3`` shell can read but not write them)."""
+    """Give a connection the SQL functions the search index triggers call; every connection
+    that writes messages needs them (a plain ``sqlite3`` shell can read but not write them)."""
     conn.create_function(SQL_FUNCTION, 1, index_text, deterministic=True)
+    conn.create_function(SQL_CHARS_FUNCTION, 1, index_chars, deterministic=True)
 
 
 # (table, its indexed column, the content table and column it follows)
@@ -168,18 +169,23 @@ _SEARCH_INDEXES = (("messages_fts", "content", "messages", "content"), ("parts_f
 
 
 def _search_index_statements(fts: str, column: str, table: str, source: str) -> list[str]:
-    new, old = f"{SQL_FUNCTION}(new.{source})", f"{SQL_FUNCTION}(old.{source})"
-    delete = f"INSERT INTO {fts} ({fts}, rowid, {column}) VALUES ('delete', old.id, {old});"
-    insert = f"INSERT INTO {fts} (rowid, {column}) VALUES (new.id, {new});"
+    new, old = _indexed("new.", source), _indexed("old.", source)
+    delete = f"INSERT INTO {fts} ({fts}, rowid, {column}, chars) VALUES ('delete', old.id, {old});"
+    insert = f"INSERT INTO {fts} (rowid, {column}, chars) VALUES (new.id, {new});"
     return [
         # Contentless: what is indexed (CJK as bigrams) is not the text, so FTS5 must never
         # re-read the text itself; deletes pass the indexed form again.
-        f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content='',"
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, chars, content='',"
         " tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
         f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN {insert} END",
         f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN {delete} END",
         f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {source} ON {table} BEGIN {delete} {insert} END",
     ]
+
+
+def _indexed(row: str, source: str) -> str:
+    """The two values a row is indexed as: its text with CJK as bigrams, and its CJK characters."""
+    return f"{SQL_FUNCTION}({row}{source}), {SQL_CHARS_FUNCTION}({row}{source})"
 
 
 def rebuild_search_indexes(conn: sqlite3.Connection) -> None:
@@ -188,13 +194,15 @@ def rebuild_search_indexes(conn: sqlite3.Connection) -> None:
     for fts, column, table, source in _SEARCH_INDEXES:
         conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('delete-all')")
         conn.execute(
-            f"INSERT INTO {fts} (rowid, {column}) SELECT id, {SQL_FUNCTION}({source}) FROM {table} WHERE {source} != ''"
+            f"INSERT INTO {fts} (rowid, {column}, chars) SELECT id, {_indexed('', source)} FROM {table}"
+            f" WHERE {source} != ''"
         )
 
 
 def _v7(conn: sqlite3.Connection) -> None:
     """Japanese, Chinese and Korean words found inside sentences: both search indexes hold
-    CJK runs as overlapping bigrams (see tui.store.cjk), rebuilt from the stored text."""
+    CJK runs as overlapping bigrams, and each CJK character once in a ``chars`` column (see
+    tui.store.cjk), rebuilt from the stored text."""
     register_functions(conn)
     for fts, *_ in _SEARCH_INDEXES:
         for action in ("insert", "delete", "update"):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tui.domain import MATCH_END, MATCH_START, Role, SearchHit
-from tui.store.cjk import query_text
+from tui.store.cjk import RUN, query_text
 from tui.store.snippet import snippet, term_pattern
 
 SNIPPET_TOKENS = 12
@@ -55,6 +55,9 @@ def _fts_query(terms: list[tuple[str, bool]]) -> str | None:
     quoted: list[str] = []
     for term, prefix in terms:
         phrase, needs_prefix = query_text(term)
+        if needs_prefix and RUN.fullmatch(phrase) and len(phrase) == 1:
+            quoted.append(f'chars : "{phrase}"')  # One CJK character alone: one term to look up.
+            continue
         quoted.append('"' + phrase.replace('"', '""') + '"' + ("*" if prefix or needs_prefix else ""))
     return " ".join(quoted) or None
 
