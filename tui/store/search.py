@@ -46,7 +46,8 @@ def fts_query(text: str) -> str | None:
 
     Every word must match; "quoted words" match as a phrase; the last bare word also
     matches as a prefix (from two characters on). Each term is quoted, so FTS5's own
-    operators in the text are taken literally; CJK in it becomes the phrase of its bigrams.
+    operators in the text are taken literally; CJK in it becomes the phrase of its bigrams
+    (one CJK character alone, a look-up in the index's chars column).
     """
     return _fts_query(_terms(text))
 
