@@ -273,9 +273,7 @@ _KANA_AND_HAN = st.text(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_KANA_AND_HAN, data=st.data())
-def test_any_cjk_substring_is_found(
-    store: HistoryStore, text: str, data: st.DataObject
-) -> None:
+def test_any_cjk_substring_is_found(store: HistoryStore, text: str, data: st.DataObject) -> None:
     conv = store.create_conversation()
     message = store.add_message(conv.id, Role.USER, text)
     start = data.draw(st.integers(0, len(text) - 2))
