@@ -385,3 +385,21 @@ async def test_copy_falls_back_to_a_file_where_the_terminal_cannot(
         assert "Linux console has no clipboard" in notes(app)
         assert app.clipboard == ""
     assert (paths.data_dir / "clipboard.txt").read_text() == "You said: hello"
+
+
+async def test_search_finds_a_japanese_word_inside_a_sentence(open_services, fake_engine) -> None:
+    """Issue 20, item 9: 天気 typed into the search box finds it inside an unspaced sentence,
+    and the hit shows the stored sentence with the word marked."""
+    services = open_services(fake_engine)
+    conversation = services.store.create_conversation(title="天気の話")
+    message = services.store.add_message(conversation.id, Role.USER, "今日は東京の天気について質問があります")
+    app = LchatApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+f", "天", "気")
+        search = app.screen
+        await settled(pilot, lambda: len(search.hits) == 1 and not any(w.group == "search" for w in app.workers))
+        assert search.hits[0].message_id == message.id
+        prompt = search.query_one("#search-results").get_option_at_index(0).prompt
+        assert "今日は東京の天気について質問があります" in prompt.plain
+        marked = [prompt.plain[span.start : span.end] for span in prompt.spans if span.style == "reverse"]
+        assert marked == ["天気"]

@@ -316,6 +316,7 @@ def test_unfinished_answer_becomes_interrupted(db_path: Path) -> None:
 
 def insert_streaming(path: Path, conversation_id: int, pid: int | None) -> int:
     conn = raw(path)
+    schema.register_functions(conn)  # As the other lchat writing this row has (its index triggers call it).
     cursor = conn.execute(
         "INSERT INTO messages (conversation_id, role, content, status, writer_pid,"
         " created_at, updated_at) VALUES (?, 'assistant', 'partial', 'streaming', ?, 0, 0)",
@@ -416,3 +417,72 @@ def test_a_file_from_every_earlier_schema_upgrades_with_its_history(tmp_path: Pa
         assert [hit.message_id for hit in store.search("zebra")] != []  # indexed, whatever the version
         store.add_message(1, Role.ASSISTANT, "and a new answer")
         assert store.list_messages(1)[-1].parent_id == 3  # new messages join the old path
+
+
+def schema_6_file(path: Path) -> None:
+    """A history as lchat at schema 6 left it: CJK text in a message and in its reasoning,
+    indexed by that schema's unicode61 index (one token per unspaced run)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for step in schema.MIGRATIONS[:6]:
+        step(conn)
+    conn.execute("PRAGMA user_version = 6")
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at, leaf_id) VALUES (1, 'old', 1, 1, 2)")
+    conn.execute(
+        "INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at)"
+        " VALUES (1, 1, 'user', '今日は東京の天気について質問があります', 1, 1)"
+    )
+    conn.execute(
+        "INSERT INTO messages (id, conversation_id, role, content, created_at, updated_at, parent_id)"
+        " VALUES (2, 1, 'assistant', 'Pythonで調べます', 2, 2, 1)"
+    )
+    conn.execute("INSERT INTO message_parts (message_id, seq, kind, text) VALUES (2, 0, 'reasoning', '北京的天气')")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_a_schema_6_file_upgrades_to_a_cjk_search_index(db_path: Path) -> None:
+    schema_6_file(db_path)
+    with HistoryStore.open(db_path) as store:
+        assert [hit.message_id for hit in store.search("天気")] == [1]
+        assert [hit.message_id for hit in store.search("調べ")] == [2]
+        assert [hit.message_id for hit in store.search("pyth")] == [2]
+        (hit,) = store.search("天气", include_parts=True)
+        assert (hit.message_id, hit.in_part, hit.snippet) == (2, True, "北京的\x02天气\x03")
+        (hit,) = store.search("東京")
+        assert hit.snippet == "今日は\x02東京\x03の天気について質問があります"
+        # Written after the upgrade, through the new triggers.
+        store.add_message(1, Role.USER, "大阪の天気は？")
+        assert [hit.message_id for hit in store.search("天気")] == [3, 1]
+    assert raw(db_path).execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
+
+
+def test_a_failed_index_rebuild_leaves_the_schema_6_file_as_it_was(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema_6_file(db_path)
+
+    def broken(text: str) -> str:
+        raise RuntimeError("disk hiccup")
+
+    monkeypatch.setattr(schema, "index_text", broken)
+    with pytest.raises(StoreError, match="from schema 6 to 7"):
+        HistoryStore.open(db_path)
+    conn = raw(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+    # Schema 6's own index is intact and still answers whole-run queries.
+    assert conn.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'Pythonで調べます'").fetchall() == [
+        (2,)
+    ]
+    conn.close()
+    monkeypatch.undo()
+    with HistoryStore.open(db_path) as store:
+        assert [hit.message_id for hit in store.search("天気")] == [1]
+
+
+def test_a_schema_6_lchat_refuses_the_upgraded_file(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    schema_6_file(db_path)
+    HistoryStore.open(db_path).close()
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
+    with pytest.raises(SchemaTooNew, match=r"newer lchat \(schema 7, this lchat knows 6\)"):
+        HistoryStore.open(db_path)

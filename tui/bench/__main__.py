@@ -22,6 +22,7 @@ BENCHMARKS = [
     ("9", "model_switch"),
     ("10", "cli_start"),
     ("11", "stream_cost"),
+    ("12", "migration"),
 ]
 """Row numbers and the module (in tui.bench) that measures them, in the order they run."""
 

@@ -98,21 +98,25 @@ class _Texts:
         return text
 
 
-def cached(conversations: int, messages: int, long_conversation: int, *, cache: Path, log=print) -> BigHistory:
-    """The history of this size, built unless the cache has it for today's schema."""
+def cached(
+    conversations: int, messages: int, long_conversation: int, *, cache: Path, log=print, schema: int | None = None
+) -> BigHistory:
+    """The history of this size, built unless the cache has it for today's schema (or for
+    the older ``schema``, to time the upgrade from it)."""
     from tui.store.schema import MIGRATIONS
 
-    name = f"history-{conversations}c-{messages}m-{long_conversation}l-v{BUILDER_VERSION}-s{len(MIGRATIONS)}"
+    version = len(MIGRATIONS) if schema is None else schema
+    name = f"history-{conversations}c-{messages}m-{long_conversation}l-v{BUILDER_VERSION}-s{version}"
     folder = cache / name
     manifest = folder / "manifest.json"
     if manifest.exists():
         info = json.loads(manifest.read_text())
         return BigHistory(folder, words=vocabulary(), **info)
-    for stale in cache.glob(f"history-{conversations}c-{messages}m-*"):
+    for stale in cache.glob(f"history-{conversations}c-{messages}m-*-s{version}"):
         shutil.rmtree(stale, ignore_errors=True)
     started = time.monotonic()
-    log(f"  building a history of {messages:,} messages in {folder} (once)...")
-    history = build(folder, conversations, messages, long_conversation)
+    log(f"  building a history of {messages:,} messages at schema {version} in {folder} (once)...")
+    history = build(folder, conversations, messages, long_conversation, schema=schema)
     info = {
         k: getattr(history, k) for k in ("conversations", "messages", "long_conversation_id", "short_conversation_id")
     }
@@ -121,11 +125,48 @@ def cached(conversations: int, messages: int, long_conversation: int, *, cache: 
     return history
 
 
-def build(data_dir: Path, conversations: int, messages: int, long_conversation: int, *, seed: int = 1) -> BigHistory:
-    """`conversations` conversations, one of `long_conversation` messages, `messages` in all."""
+def _create_at(path: Path, version: int) -> None:
+    """An empty history file at an older schema version, in WAL mode like lchat's."""
+    from tui.store.schema import MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("BEGIN")
+    for step in MIGRATIONS[:version]:
+        step(conn)
+    conn.execute(f"PRAGMA user_version = {version:d}")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def _rebuild_index(conn: sqlite3.Connection) -> None:
+    """Index the inserted messages once, as this schema does (CJK as bigrams from schema 7)."""
+    from tui.store import schema
+
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= 7:
+        schema.rebuild_search_indexes(conn)
+    elif version >= 5:
+        conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+
+
+def build(
+    data_dir: Path,
+    conversations: int,
+    messages: int,
+    long_conversation: int,
+    *,
+    seed: int = 1,
+    schema: int | None = None,
+) -> BigHistory:
+    """`conversations` conversations, one of `long_conversation` messages, `messages` in all;
+    at today's schema, or as lchat at the older `schema` left its files."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "history.db"
-    HistoryStore.open(path).close()
+    if schema is None:
+        HistoryStore.open(path).close()
+    else:
+        _create_at(path, schema)
     words = vocabulary()
     texts = _Texts(words, seed)
     conn = sqlite3.connect(path, isolation_level=None)
@@ -205,8 +246,7 @@ def build(data_dir: Path, conversations: int, messages: int, long_conversation: 
     )
     for _, sql in triggers:
         conn.execute(sql)
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'").fetchone():
-        conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+    _rebuild_index(conn)
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

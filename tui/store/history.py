@@ -22,7 +22,7 @@ from tui.store.rows import CONVERSATION_COLUMNS as _CONVERSATION_COLUMNS
 from tui.store.rows import MESSAGE_COLUMNS as _MESSAGE_COLUMNS
 from tui.store.rows import conversation as _conversation
 from tui.store.rows import message as _message
-from tui.store.schema import migrate
+from tui.store.schema import migrate, register_functions
 from tui.store.search import SearchMixin
 from tui.store.transfer import TransferMixin
 
@@ -441,6 +441,7 @@ def _create_private(path: Path) -> None:
 
 def _configure(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
+    register_functions(conn)
     # The busy timeout comes first so the switch to WAL also waits for another lchat.
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA journal_mode = WAL")

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from tui.store.cjk import SQL_CHARS_FUNCTION, SQL_FUNCTION, index_chars, index_text
 from tui.store.errors import DatabaseCorrupt, SchemaTooNew, StoreError, StoreFull, translate
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -156,7 +157,64 @@ def _v6(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Give a connection the SQL functions the search index triggers call; every connection
+    that writes messages needs them (a plain ``sqlite3`` shell can read but not write them)."""
+    conn.create_function(SQL_FUNCTION, 1, index_text, deterministic=True)
+    conn.create_function(SQL_CHARS_FUNCTION, 1, index_chars, deterministic=True)
+
+
+# (table, its indexed column, the content table and column it follows)
+_SEARCH_INDEXES = (("messages_fts", "content", "messages", "content"), ("parts_fts", "text", "message_parts", "text"))
+
+
+def _search_index_statements(fts: str, column: str, table: str, source: str) -> list[str]:
+    new, old = _indexed("new.", source), _indexed("old.", source)
+    delete = f"INSERT INTO {fts} ({fts}, rowid, {column}, chars) VALUES ('delete', old.id, {old});"
+    insert = f"INSERT INTO {fts} (rowid, {column}, chars) VALUES (new.id, {new});"
+    return [
+        # Contentless: what is indexed (CJK as bigrams) is not the text, so FTS5 must never
+        # re-read the text itself; deletes pass the indexed form again.
+        f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, chars, content='',"
+        " tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+        f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN {insert} END",
+        f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN {delete} END",
+        f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {source} ON {table} BEGIN {delete} {insert} END",
+    ]
+
+
+def _indexed(row: str, source: str) -> str:
+    """The two values a row is indexed as: its text with CJK as bigrams, and its CJK characters."""
+    return f"{SQL_FUNCTION}({row}{source}), {SQL_CHARS_FUNCTION}({row}{source})"
+
+
+def rebuild_search_indexes(conn: sqlite3.Connection) -> None:
+    """Index every message and part again (after bulk inserts with the triggers dropped)."""
+    register_functions(conn)
+    for fts, column, table, source in _SEARCH_INDEXES:
+        conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('delete-all')")
+        conn.execute(
+            f"INSERT INTO {fts} (rowid, {column}, chars) SELECT id, {_indexed('', source)} FROM {table}"
+            f" WHERE {source} != ''"
+        )
+
+
+def _v7(conn: sqlite3.Connection) -> None:
+    """Japanese, Chinese and Korean words found inside sentences: both search indexes hold
+    CJK runs as overlapping bigrams, and each CJK character once in a ``chars`` column (see
+    tui.store.cjk), rebuilt from the stored text."""
+    register_functions(conn)
+    for fts, *_ in _SEARCH_INDEXES:
+        for action in ("insert", "delete", "update"):
+            conn.execute(f"DROP TRIGGER {fts}_{action}")
+        conn.execute(f"DROP TABLE {fts}")
+    for index in _SEARCH_INDEXES:
+        for statement in _search_index_statements(*index):
+            conn.execute(statement)
+    rebuild_search_indexes(conn)
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 """Step N (1-based) takes a file from schema N-1 to N; only ever append to this list."""
 
 
