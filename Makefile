@@ -14,13 +14,25 @@ LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_B
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF
 # libmtmd (LLAVA_BUILD, on by default) stays in: images reach vision GGUFs through it.
 # The build flavour: cuda, vulkan, metal or cpu. Unset: cuda only where an NVIDIA driver answers,
-# libcuda loads and a CUDA toolkit with cuBLAS is found (tools/gpu_flavour.py), else cpu.
+# libcuda loads and a CUDA toolkit with cuBLAS is found (tools/gpu_flavour.py), else cpu, with a
+# line saying why when a driver or nvcc was there. For CUDA it also gives the nvcc CMake is to use
+# and the GPUs' architectures (words: flavour, nvcc, architectures, why).
 ifeq ($(origin GPU),undefined)
-GPU := $(shell $(PYTHON) tools/gpu_flavour.py 2>/dev/null || echo cpu)
+FOUND := $(shell $(PYTHON) tools/gpu_flavour.py --make 2>/dev/null || echo cpu)
+GPU := $(firstword $(FOUND))
+else ifeq ($(GPU),cuda)
+FOUND := $(shell $(PYTHON) tools/gpu_flavour.py --make --cuda 2>/dev/null || echo cuda)
 endif
 ifeq ($(filter $(GPU),cuda vulkan metal cpu),)
 $(error GPU=$(GPU): choose cuda, vulkan, metal or cpu)
 endif
+ifneq ($(wordlist 4,99,$(FOUND)),)
+$(info lchat: $(wordlist 4,99,$(FOUND)))
+endif
+# CMake finds nvcc only through CUDACXX, PATH or CUDA_PATH/bin: hand it the toolkit found, unless set.
+FOUND_NVCC := $(filter-out -,$(word 2,$(FOUND)))
+CUDACXX ?= $(FOUND_NVCC)
+BUILD_ENV := $(if $(and $(filter cuda,$(GPU)),$(CUDACXX)),CUDACXX="$(CUDACXX)" )
 # GPU flavours load their backends at run time (GGML_BACKEND_DL, installed beside libllama, where
 # the engine's child loads them), so a build whose driver is missing still runs on the CPU.
 # CUDA_ARCHS (e.g. 90) builds for one GPU architecture only.
@@ -30,7 +42,12 @@ GPU_CMAKE_ARGS_cpu :=
 GPU_CMAKE_ARGS_cuda := -DGGML_CUDA=on $(BACKEND_DL) $(if $(CUDA_ARCHS),-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHS))
 GPU_CMAKE_ARGS_vulkan := -DGGML_VULKAN=on $(BACKEND_DL)
 GPU_CMAKE_ARGS_metal := -DGGML_METAL=on
-FLAVOUR_TAG := $(if $(filter-out cpu,$(GPU)),-$(GPU)$(if $(and $(filter cuda,$(GPU)),$(CUDA_ARCHS)),-sm$(CUDA_ARCHS)))
+# A CUDA wheel runs only on the architectures it was built for: its cache is named after them
+# (CUDA_ARCHS, else the GPUs a native build sees, e.g. sm90; native-unknown when unreadable).
+FOUND_ARCH := $(or $(filter-out -,$(word 3,$(FOUND))),native-unknown)
+SPACE := $() $()
+CUDA_TAG := $(if $(CUDA_ARCHS),$(subst $(SPACE),-,$(addprefix sm,$(subst ;, ,$(CUDA_ARCHS)))),$(FOUND_ARCH))
+FLAVOUR_TAG := $(if $(filter-out cpu,$(GPU)),-$(GPU)$(if $(filter cuda,$(GPU)),-$(CUDA_TAG)))
 # Each flavour's wheel is built once with those flags and kept outside the checkout, so fresh
 # clones reuse it; pip's own wheel cache would not know which flags a cached build had.
 WHEELHOUSE ?= $(HOME)/.cache/lchat/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-noamx-mtmd$(FLAVOUR_TAG)
@@ -60,7 +77,7 @@ $(BIN)/python:
 
 $(WHEELHOUSE)/.built: | $(BIN)/python
 	mkdir -p $(WHEELHOUSE)
-	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $(GPU_CMAKE_ARGS_$(GPU))" \
+	$(BUILD_ENV)CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $(GPU_CMAKE_ARGS_$(GPU))" \
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(BIN)/python -m pip wheel --no-cache-dir --no-deps --no-binary llama-cpp-python \
 		-w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION)

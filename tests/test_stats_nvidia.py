@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pynvml
 import pytest
 
 from tests.fake_nvml import DRIVER_NOT_LOADED, GPU_IS_LOST, LIBRARY_NOT_FOUND, UNKNOWN, FakeGpu, FakeNvml
 from tui.stats.alerts import alerts_for
 from tui.stats.nvidia import NvidiaReader
+from tui.stats.report import gpu_lines
+from tui.stats.sample import StatsSample
 from tui.stats.sampler import Sampler
 
 
@@ -19,9 +23,13 @@ class Clock:
         return self.now
 
 
+NAMES = {1234: "python3", 4321: "ollama_llama_server", 77: "Xorg"}
+"""The processes this pid namespace has, by name."""
+
+
 def reader_for(nvml: FakeNvml, **kwargs) -> NvidiaReader:
-    names = {1234: "python3", 4321: "ollama_llama_server", 77: "Xorg"}
-    return NvidiaReader(nvml, process_name=lambda pid: names.get(pid, f"pid {pid}"), **kwargs)
+    kwargs.setdefault("pid_visible", lambda pid: True)  # the host: every pid NVML lists is ours to see
+    return NvidiaReader(nvml, process_name=lambda pid: NAMES.get(pid, f"pid {pid}"), **kwargs)
 
 
 def test_several_gpus_with_every_metric() -> None:
@@ -165,3 +173,73 @@ def test_close_shuts_nvml_down() -> None:
     reader.read()
     reader.close()
     assert not nvml.initialised
+
+
+def container_reader(nvml: FakeNvml, **kwargs) -> NvidiaReader:
+    """A reader in a container: only the pids in NAMES exist here, NVML lists the host's."""
+    return reader_for(nvml, pid_visible=lambda pid: pid in NAMES, **kwargs)
+
+
+def test_in_a_container_a_host_pid_is_not_taken_for_the_engine() -> None:
+    """NVML lists host pid 48213 (the engine, seen from the host); the engine's pid here is 1234."""
+    nvml = FakeNvml(FakeGpu(processes=[(48213, 6 * 2**30)]), FakeGpu(processes=[]))
+    first, idle = container_reader(nvml, owned_pids=lambda: {1234}).read().gpus
+    assert [(p.pid, p.name, p.ours, p.vram_bytes) for p in first.processes] == [(48213, "pid 48213", False, 6 * 2**30)]
+    assert first.pids_hidden and first.owned_vram_bytes is None
+    assert not idle.pids_hidden  # nothing listed there: nothing to say
+    assert ("  lchat's pid hidden (container)", "dim") in gpu_lines(first)
+    sample = StatsSample(0.0, 0.0, gpus=(first, idle))
+    assert sample.model_power_w == 500  # no GPU known to be the model's: every GPU counts
+
+
+def test_in_a_container_a_host_pid_equal_to_a_local_one_is_a_coincidence() -> None:
+    """Host pid 1234 beside host pid 48213: the number 1234 here is another process, never the engine,
+    and no local name is put on a host pid (4321 is an Ollama runner here, not there)."""
+    nvml = FakeNvml(FakeGpu(processes=[(48213, 2**30), (1234, 3 * 2**30), (4321, None)]))
+    (gpu,) = container_reader(nvml, owned_pids=lambda: {1234}).read().gpus
+    assert not any(p.ours for p in gpu.processes) and gpu.pids_hidden
+    assert {p.name for p in gpu.processes} == {"pid 48213", "pid 1234", "pid 4321"}
+    lines = [text for text, _ in gpu_lines(gpu)]
+    assert "◆" not in "".join(lines) and lines[-1] == "  lchat's pid hidden (container)"
+
+
+def test_in_a_container_the_engines_own_vram_count_is_shown() -> None:
+    """The hook for the VRAM the child says it allocated (per GPU), used only where its pid is hidden."""
+    asked: list[int] = []
+
+    def owned_vram(index: int) -> int | None:
+        asked.append(index)
+        return 5 * 2**30 if index == 0 else None
+
+    nvml = FakeNvml(FakeGpu(processes=[(48213, 6 * 2**30)]))
+    (gpu,) = container_reader(nvml, owned_pids=lambda: {1234}, owned_vram=owned_vram).read().gpus
+    assert gpu.pids_hidden and gpu.owned_vram_bytes == 5 * 2**30 and asked == [0]
+    assert gpu_lines(gpu)[-1] == ("◆ lchat 5.0 GiB (pid hidden)", "ours")
+    assert all(len(text) <= 32 for text, _ in gpu_lines(gpu))
+    # On the host the pid is found: the hook is not asked and no note is added.
+    asked.clear()
+    nvml = FakeNvml(FakeGpu(processes=[(1234, 6 * 2**30)]))
+    (host,) = reader_for(nvml, owned_pids=lambda: {1234}, owned_vram=owned_vram).read().gpus
+    assert host.processes[0].ours and not host.pids_hidden and host.owned_vram_bytes is None and asked == []
+
+
+def test_in_a_container_with_no_engine_running_there_is_no_note() -> None:
+    nvml = FakeNvml(FakeGpu(processes=[(48213, 2**30)]))
+    (gpu,) = container_reader(nvml).read().gpus
+    assert not gpu.pids_hidden and gpu.processes[0].name == "pid 48213"
+
+
+def test_in_a_container_whose_pids_nvml_sees_the_engine_is_found() -> None:
+    """A driver that reports this namespace's pids: every listed pid exists here, the normal case."""
+    nvml = FakeNvml(FakeGpu(processes=[(1234, 6 * 2**30), (77, 2**20)]))
+    (gpu,) = container_reader(nvml, owned_pids=lambda: {1234}).read().gpus
+    assert [(p.pid, p.name, p.ours) for p in gpu.processes] == [(1234, "python3", True), (77, "Xorg", False)]
+    assert not gpu.pids_hidden
+
+
+def test_the_default_visibility_check_sees_this_process() -> None:
+    from tui.stats import nvidia
+
+    assert nvidia._pid_visible(os.getpid())
+    beyond = 2**22 + 1  # above the kernel's largest pid_max: exists nowhere
+    assert nvidia._pid_visible(beyond) == nvidia._pids_are_hosts()

@@ -7,7 +7,10 @@ libggml-cuda, a Vulkan build libggml-vulkan, a Metal build libggml-metal.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
+import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -42,3 +45,40 @@ def built_flavour() -> str:
 def loadable_backends(dirs: list[Path]) -> Path | None:
     """The folder of run-time loaded backends (a GGML_BACKEND_DL build), else None."""
     return next((d for d in dirs if any(d.glob("libggml-cpu*"))), None)
+
+
+_MISSING = re.compile(r"^(lib[\w.+-]+\.so[\w.]*): cannot open shared object file")
+DRIVER_LIBRARIES = ("libcuda.so", "libvulkan.so")
+"""What the driver, not the toolkit, provides: its absence means no driver."""
+
+
+def backend_problem(flavour: str, dirs: list[Path], load: Callable[[str], object] = ctypes.CDLL) -> str:
+    """Why the flavour's run-time backend (libggml-cuda.so...) does not load: the library it lacks
+    ("libcublas.so.13") or the loader's words; "" when it loads (or is not there to try).
+
+    llama.cpp skips a backend that fails to load, so without this a missing cuBLAS reads as no driver."""
+    library = next((path for d in dirs for path in sorted(d.glob(f"libggml-{flavour}*.so*"))), None)
+    if library is None:
+        return ""
+    try:
+        load(str(library))
+    except OSError as error:
+        text = str(error)
+        found = _MISSING.match(text)
+        return found.group(1) if found else text
+    return ""
+
+
+def missing_backend_line(flavour: str, problem: str) -> str:
+    """One line for a GPU build that found no GPU at run time, naming a missing library when one is."""
+    name = NAMES[flavour]
+    if not problem:
+        return f"this is a {name} build of llama.cpp, but no {name} driver or device was found: running on the CPU"
+    if problem.startswith(DRIVER_LIBRARIES):
+        return f"this is a {name} build of llama.cpp, but no {name} driver was found ({problem} missing): running on the CPU"
+    if problem.startswith("lib") and " " not in problem:
+        return (
+            f"this is a {name} build of llama.cpp, but its {name} backend needs {problem}, which was not found "
+            "(add the toolkit's library folder to LD_LIBRARY_PATH): running on the CPU"
+        )
+    return f"this is a {name} build of llama.cpp, but its {name} backend did not load ({problem}): running on the CPU"

@@ -18,20 +18,26 @@ def build_monitor(
     history_s: float = 300.0,
     *,
     owned_pids: Callable[[], set[int]] = set,
+    owned_vram: Callable[[int], int | None] | None = None,
     root: Path | str = "/",
 ) -> StatsMonitor:
-    """A monitor over this machine's real hardware; `owned_pids` names the engine's processes."""
+    """A monitor over this machine's real hardware; `owned_pids` names the engine's processes and
+    `owned_vram` (optional) the VRAM they allocated on GPU n, shown when a container hides their pids."""
     from tui.stats.amd import AmdReader
     from tui.stats.cpu import CpuReader
     from tui.stats.nvidia import NvidiaReader
 
-    sampler = Sampler([NvidiaReader(owned_pids=owned_pids), AmdReader(root)], CpuReader(root))
+    sampler = Sampler([NvidiaReader(owned_pids=owned_pids, owned_vram=owned_vram), AmdReader(root)], CpuReader(root))
     return StatsMonitor(sampler, interval_s=interval_s, history_s=history_s)
 
 
-def monitor_for(config: Config, owned_pids: Callable[[], set[int]] = set) -> StatsMonitor | None:
+def monitor_for(
+    config: Config,
+    owned_pids: Callable[[], set[int]] = set,
+    owned_vram: Callable[[int], int | None] | None = None,
+) -> StatsMonitor | None:
     """The monitor the [stats] section asks for; None when stats are switched off."""
     settings = config.stats
     if not settings.enabled:
         return None
-    return build_monitor(settings.interval_s, settings.history_s, owned_pids=owned_pids)
+    return build_monitor(settings.interval_s, settings.history_s, owned_pids=owned_pids, owned_vram=owned_vram)

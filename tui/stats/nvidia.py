@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -48,12 +50,18 @@ class NvidiaReader:
         *,
         owned_pids: Callable[[], set[int]] = set,
         process_name: Callable[[int], str] | None = None,
+        pid_visible: Callable[[int], bool] | None = None,
+        owned_vram: Callable[[int], int | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         retry_s: float = RETRY_S,
     ) -> None:
         self._nvml = nvml
         self._owned_pids = owned_pids
         self._process_name = process_name or _process_name
+        self._pid_visible = pid_visible or _pid_visible
+        self.owned_vram = owned_vram
+        """The VRAM the engine's child allocated on GPU n, by its own count (None: not known);
+        shown where a container hides its pid from NVML."""
         self._clock = clock
         self._retry_s = retry_s
         self._ready = False
@@ -177,10 +185,11 @@ class NvidiaReader:
             sm_clock_mhz=call(index, "sm_clock", "nvmlDeviceGetClockInfo", handle, CLOCK_SM),
             mem_clock_mhz=call(index, "mem_clock", "nvmlDeviceGetClockInfo", handle, CLOCK_MEM),
             throttle=tuple(word for word, bits in THROTTLE_BITS.items() if reasons and reasons & bits),
-            processes=self._processes(index, handle),
+            **self._processes(index, handle),
         )
 
-    def _processes(self, index: int, handle: Any) -> tuple[GpuProcess, ...]:
+    def _processes(self, index: int, handle: Any) -> dict[str, Any]:
+        """The GPU's processes, the model's marked; in a container, a note instead of a guess."""
         found: dict[int, Any] = {}
         for metric, function in (
             ("compute", "nvmlDeviceGetComputeRunningProcesses"),
@@ -188,22 +197,52 @@ class NvidiaReader:
         ):
             for process in self._call(index, metric, function, handle) or ():
                 found.setdefault(int(process.pid), process)
+        # A pid this namespace does not have means NVML counts in the host's pids (a container):
+        # then every number it lists is a host pid, and one equal to a local pid is a coincidence.
+        foreign = any(not self._pid_visible(pid) for pid in found)
         owned = self._owned_pids() if found else set()
         processes = []
         for pid, process in found.items():
-            if pid not in self._names:
-                if len(self._names) > 256:
-                    self._names.clear()
-                self._names[pid] = self._process_name(pid)
-            name = self._names[pid]
+            name = f"pid {pid}" if foreign else self._name(pid)
             used = getattr(process, "usedGpuMemory", None)
-            ours = pid in owned or "ollama" in name.lower()
+            ours = not foreign and (pid in owned or "ollama" in name.lower())
             processes.append(GpuProcess(pid, name, int(used) if used is not None else None, ours))
-        return tuple(sorted(processes, key=lambda p: (not p.ours, -(p.vram_bytes or 0))))
+        hidden = foreign and bool(owned)
+        return {
+            "processes": tuple(sorted(processes, key=lambda p: (not p.ours, -(p.vram_bytes or 0)))),
+            "pids_hidden": hidden,
+            "owned_vram_bytes": self.owned_vram(index) if hidden and self.owned_vram is not None else None,
+        }
+
+    def _name(self, pid: int) -> str:
+        if pid not in self._names:
+            if len(self._names) > 256:
+                self._names.clear()
+            self._names[pid] = self._process_name(pid)
+        return self._names[pid]
 
 
 def _float(value: Any) -> float | None:
     return float(value) if value is not None else None
+
+
+HOST_PID_NAMESPACE = "pid:[4026531836]"
+"""The initial pid namespace's fixed id (the kernel's PROC_PID_INIT_INO): NVML's pids are ours there."""
+
+
+@functools.cache
+def _pids_are_hosts() -> bool:
+    """This process sees the host's pids: the initial pid namespace, or no /proc to tell (not Linux)."""
+    try:
+        return os.readlink("/proc/self/ns/pid") == HOST_PID_NAMESPACE
+    except OSError:
+        return not os.path.isdir("/proc")
+
+
+def _pid_visible(pid: int) -> bool:
+    """Whether a pid NVML lists exists here; always on the host, so a process that just ended
+    cannot make a host look like a container."""
+    return _pids_are_hosts() or os.path.exists(f"/proc/{pid}")
 
 
 def _process_name(pid: int) -> str:

@@ -47,6 +47,11 @@ def gpu_lines(gpu: GpuReading) -> list[Line]:
         used = f" {gib(process.vram_bytes)} GiB" if process.vram_bytes is not None else ""
         mark = "◆" if process.ours else " "
         lines.append((f"{mark} {process.pid} {one_line(process.name, 40)}{used}", "ours" if process.ours else "dim"))
+    if gpu.pids_hidden:  # A container: NVML's pids are the host's, so lchat's own process is not among them.
+        if gpu.owned_vram_bytes is not None:
+            lines.append((f"◆ lchat {gib(gpu.owned_vram_bytes)} GiB (pid hidden)", "ours"))
+        else:
+            lines.append(("  lchat's pid hidden (container)", "dim"))
     return lines
 
 

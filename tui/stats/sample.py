@@ -38,6 +38,11 @@ class GpuReading:
     throttle: tuple[str, ...] = ()
     """Why clocks are held down now: "thermal", "power", "hardware"."""
     processes: tuple[GpuProcess, ...] = ()
+    pids_hidden: bool = False
+    """lchat's engine runs but NVML lists this GPU's processes by pids of another namespace (a
+    container sees the host's): its process cannot be picked out, so none is marked as the model's."""
+    owned_vram_bytes: int | None = None
+    """VRAM the engine's child says it allocated on this GPU, shown when its pid is hidden."""
     error: str = ""
     """Set when the GPU stopped answering (e.g. "GPU is lost"); the figures are then empty."""
 
