@@ -85,7 +85,7 @@ def test_kill_9_between_call_and_result_leaves_the_call_interrupted_and_never_re
     try:
         _config(lchat_home, daemon.url)
         process = subprocess.Popen(
-            [sys.executable, "-m", "tui", "ask", "-m", "qwen3:4b", "--tools", "--allow-tool", "hang", "Wait."],
+            [sys.executable, "-m", "tui", "ask", "-m", "qwen3:4b", "--tools", "--allow-tool", "t.hang", "Wait."],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
