@@ -14,7 +14,7 @@ from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNoti
 from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
 from tui.model_names import ModelChoice, Waiting
-from tui.safe_text import terminal_safe
+from tui.safe_text import echo, terminal_safe
 from tui.services import Services
 from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
 from tui.tools.loop import ToolCallShown, ToolResultShown
@@ -52,14 +52,14 @@ async def ask(
     """
     chat = services.chat
     if tools and chat.tools is None:
-        print("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
+        echo("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
         return 1
     conversation = None
     if continue_latest or conversation_id is not None:
         conversation = _existing(services, conversation_id)
         if conversation is None:
             which = f"conversation {conversation_id}" if conversation_id is not None else "conversation to continue"
-            print(f"lchat: there is no {which} (see `lchat list`)", file=err)
+            echo(f"lchat: there is no {which} (see `lchat list`)", file=err)
             return 1
     try:
         models, offline = await chat.list_models()
@@ -68,19 +68,16 @@ async def ask(
         else:  # Every backend has answered: the configured model is found, or named in the error.
             choice = chat.answer_model(models, conversation, offline=offline, backend=backend)
     except EngineError as error:
-        print(f"lchat: {terminal_safe(str(error))}", file=err)
+        echo(f"lchat: {error}", file=err)
         return 1
     if not isinstance(choice, ModelChoice):  # The reasons quote servers: made safe like every error shown.
         reasons = "; ".join(f"{name}: {why}" for name, why in offline.items())
-        print(
-            terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
-            file=err,
-        )
+        echo(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}", file=err)
         return 1
     try:  # Refused before a new conversation is made for it.
         chat.check_images_seen(choice, attachments)
     except EngineError as error:
-        print(f"lchat: {terminal_safe(str(error))}", file=err)
+        echo(f"lchat: {error}", file=err)
         return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
@@ -114,7 +111,7 @@ async def ask(
                     out.write(shown(update.text))
                     out.flush()
                 elif isinstance(update, ToolNotice):
-                    print(f"lchat: {terminal_safe(update.text)}", file=err)
+                    echo(f"lchat: {update.text}", file=err)
                 elif isinstance(update, ToolCallShown | ToolResultShown):
                     _note_call(update, calls, err, quiet=as_json)
                 elif isinstance(update, AnswerEnded):
@@ -126,10 +123,10 @@ async def ask(
     if not as_json:
         out.write("\n")
     if message.status is MessageStatus.ERROR:
-        print(f"lchat: {terminal_safe(message.error)}", file=err)
+        echo(f"lchat: {message.error}", file=err)
         return 1
     if ended.stats and ended.stats.notice:
-        print(f"lchat: note: {terminal_safe(ended.stats.notice)}", file=err)
+        echo(f"lchat: note: {ended.stats.notice}", file=err)
     if as_json:
         stats = ended.stats
         running = await _running(services, choice.backend, choice.name)
@@ -195,7 +192,7 @@ def _note_call(
     state = data.get("state")
     if not quiet and state in ("refused", "done"):
         word = "ran" if state == "done" else "refused"
-        print(terminal_safe(f"lchat: tool {data.get('server')}.{data.get('tool')} {word}"), file=err)
+        echo(f"lchat: tool {data.get('server')}.{data.get('tool')} {word}", file=err)
 
 
 def terminal_approver(stdin: TextIO, err: TextIO) -> Approver:
