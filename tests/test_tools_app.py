@@ -167,3 +167,31 @@ async def test_keys_typed_on_after_sending_never_answer_the_dialog(open_services
     answer = [m for m in app.services.store.list_messages(conversation.id) if m.parts][0]
     assert answer.parts_of(PartKind.TOOL_CALL)[0].data["approval"] == "refused"
     assert state.chats[1]["messages"][-1]["content"].startswith("The user refused to run this tool call.")
+
+
+async def test_an_allow_entry_that_allows_nothing_is_a_toast_once(open_services, daemon, notified) -> None:
+    _, url = daemon
+    config = Config(
+        mcp=McpConfig(
+            servers={"t": McpServerConfig(command=sys.executable, args=[SERVER])}, allow=["t.nosuch", "weather"]
+        )
+    )
+    app = LchatApp(open_services(OllamaEngine(host=url, read_timeout=5), config=config))
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        await main.models_loaded.wait()
+        assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
+        main.conversations.current = app.services.chat.set_tools(
+            app.services.chat.new_conversation(main.models.current()), ["t"]
+        )
+        for question in ("Weather?", "Again?"):
+            await _send(pilot, question)
+            await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))  # "weather" is no entry
+            await armed(pilot, app)
+            await pilot.press("n")
+            await until(pilot, lambda: not main.answers.generating)
+    said = [note.message for note in notified if "allow entry" in note.message]
+    assert said == [
+        "allow entry 't.nosuch': server t has no tool 'nosuch'; it allows nothing",
+        "allow entry 'weather' is not server.tool (write t.weather); it allows nothing",
+    ]

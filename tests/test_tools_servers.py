@@ -168,3 +168,26 @@ async def test_a_hostile_result_reaches_nobody_as_escape_sequences(tmp_path: Pat
         assert result.text.startswith("␛]0;pwned␇␛[2J")
     finally:
         await servers.aclose()
+
+
+async def test_lines_past_the_limit_are_skipped_and_their_request_answered_with_an_error() -> None:
+    from tui.tools.stdio_transport import MESSAGE_TOO_LARGE, Oversized, bounded_lines, read_message
+
+    async def chunks():
+        yield b'{"jsonrpc":"2.0","method":"ping","id":1}\n{"jsonrpc":"2.0","id":7,"result":{"t":"' + b"x" * 100
+        for _ in range(1000):
+            yield b"y" * 1000
+        yield b'"}}\n{"result":{"t":"' + b"z" * 500 + b'"},"jsonrpc":"2.0","id":"abc"}\nnot json\n'
+
+    lines = [line async for line in bounded_lines(chunks(), 200)]
+    assert len(lines) == 4 and lines[0] == b'{"jsonrpc":"2.0","method":"ping","id":1}' and lines[3] == b"not json"
+    first, second = lines[1], lines[2]
+    assert isinstance(first, Oversized) and first.size == 39 + 100 + 1_000_000 + 3 and len(first.head) == 256
+    assert isinstance(second, Oversized) and second.tail.endswith(b'"id":"abc"}')
+    answers = [read_message(line, server="s", max_bytes=200).message for line in (first, second)]
+    assert [(answer.id, answer.error.code) for answer in answers] == [
+        (7, MESSAGE_TOO_LARGE),
+        ("abc", MESSAGE_TOO_LARGE),
+    ]
+    assert answers[0].error.message == "it is 1.0 MB, over the 0.0 MB lchat reads"
+    assert isinstance(read_message(lines[3], server="s", max_bytes=200), ValueError)

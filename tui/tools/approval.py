@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from tui.safe_text import one_line
 from tui.tools.catalog import ToolInfo
 
 
@@ -62,11 +63,11 @@ def allow_target(entry: str, servers: Collection[str]) -> tuple[str, str]:
     """
     owners = sorted(server for server in servers if entry.startswith(f"{server}.") and len(entry) > len(server) + 1)
     if len(owners) > 1:
-        raise NotATool(f"allow entry {entry!r} could name a tool of {', '.join(owners)}: rename a server")
+        raise NotATool(f"allow entry {_quoted(entry)} could name a tool of {', '.join(owners)}: rename a server")
     if not owners:
         if "." not in entry or entry.endswith("."):
-            raise NotATool(f"allow entry {entry!r} is not server.tool")
-        raise NotATool(f"allow entry {entry!r} names no configured server")
+            raise NotATool(f"allow entry {_quoted(entry)} is not server.tool")
+        raise NotATool(f"allow entry {_quoted(entry)} names no configured server")
     return owners[0], entry[len(owners[0]) + 1 :]
 
 
@@ -109,9 +110,11 @@ class ApprovalPolicy:
             if tried is not None and server not in tried or (server, name) in offered:
                 continue
             if any(tool.server == server for tool in tools):
-                problems.append(f"allow entry {entry!r}: server {server} has no tool {name!r}; it allows nothing")
+                problems.append(
+                    f"allow entry {_quoted(entry)}: server {server} has no tool {_quoted(name)}; it allows nothing"
+                )
             else:
-                problems.append(f"allow entry {entry!r}: server {server} is not running; it allows nothing")
+                problems.append(f"allow entry {_quoted(entry)}: server {server} is not running; it allows nothing")
         return problems
 
     def _targets(self) -> set[tuple[str, str]]:
@@ -122,3 +125,8 @@ class ApprovalPolicy:
             except NotATool:
                 pass  # Reported by allow_problems; allows nothing.
         return targets
+
+
+def _quoted(entry: str) -> str:
+    """An entry as the user typed it, shortened and made safe: entries come from the command line."""
+    return f"'{one_line(entry, 80)}'"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.safe_text import echo, one_line
+from tui.safe_text import echo, one_line, terminal_safe
 
 if TYPE_CHECKING:  # Imported when an action runs: building the parser keeps `lchat --version` instant.
     from tui.config import Config, McpServerConfig
@@ -78,6 +78,9 @@ def read_servers(path: Path) -> tuple[dict[str, McpServerConfig], list[str]]:
         shown = one_line(str(name), 40)
         if not isinstance(entry, dict):
             notes.append(f"server {shown} skipped: not an object")
+            continue
+        if not name or terminal_safe(name) != name or "\n" in name or "\t" in name:
+            notes.append(f"server {shown} skipped: a name must be one line of printable text")
             continue
         try:
             servers[str(name)] = _server(str(name), entry, notes)
