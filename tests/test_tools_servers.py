@@ -191,3 +191,17 @@ async def test_lines_past_the_limit_are_skipped_and_their_request_answered_with_
     ]
     assert answers[0].error.message == "it is 1.0 MB, over the 0.0 MB lchat reads"
     assert isinstance(read_message(lines[3], server="s", max_bytes=200), ValueError)
+
+
+async def test_a_server_log_is_private_even_one_an_older_lchat_left_open(tmp_path: Path) -> None:
+    old = tmp_path / "mcp-t.log"
+    old.write_text("an older run\n")
+    old.chmod(0o644)
+    servers = ToolServers(McpConfig(servers={"t": stdio_server()}), log_dir=tmp_path)
+    try:
+        tools, problems = await servers.list_tools()
+        assert problems == {} and tools
+    finally:
+        await servers.aclose()
+    assert old.stat().st_mode & 0o777 == 0o600
+    assert old.read_text().startswith("an older run\n")
