@@ -8,6 +8,7 @@ python hostile_mcp_server.py names            a tool whose name and (100 KB) des
 python hostile_mcp_server.py fail             says something with escapes on stderr and exits
 python hostile_mcp_server.py endless          `endless` writes one line to stdout that never ends
 python hostile_mcp_server.py bomb             `bomb` answers with a PNG whose header claims 30000x30000 pixels
+python hostile_mcp_server.py http-json PORT   `huge` over streamable HTTP, answering in JSON (not SSE)
 """
 
 from __future__ import annotations
@@ -78,4 +79,9 @@ if __name__ == "__main__":
         server.add_tool(_echo, name="echo", description="Echoes.")
     elif mode == "bomb":
         server.add_tool(_bomb, name="bomb", description="A picture.")
+    elif mode == "http-json":
+        server.add_tool(lambda kb: "x" * (kb * 1024), name="huge", description="A result of `kb` kilobytes.")
+        server.add_tool(_echo, name="echo", description="Echoes.")
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), json_response=True)
+        sys.exit(0)
     server.run()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,15 +28,13 @@ def _tool(tools: list[ToolInfo], qualified: str) -> ToolInfo:
     return next(tool for tool in tools if tool.qualified == qualified)
 
 
-@pytest.fixture
-def http_url() -> Iterator[str]:
-    """A real MCP server over streamable HTTP on a loopback port."""
+@contextmanager
+def serving_http(*command: str) -> Iterator[str]:
+    """A real MCP server over streamable HTTP on a loopback port: `command` PORT is run."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, SERVER, "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = subprocess.Popen([*command, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -49,6 +48,12 @@ def http_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def http_url() -> Iterator[str]:
+    with serving_http(sys.executable, SERVER, "http") as url:
+        yield url
 
 
 async def test_stdio_server_lists_and_calls_tools(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
 from tests.fake_ollama import OllamaState, start_ollama
+from tests.test_tools_servers import serving_http
 from tui.config import McpConfig, McpServerConfig
 from tui.tools.approval import ApprovalPolicy, ApprovalRequest, Decision
 from tui.tools.catalog import ToolInfo
@@ -282,6 +283,27 @@ def test_tool_result__bomb(lchat_home: Path, ollama: OllamaState) -> None:
     assert only_call(result)["result"].startswith("[image: image/png, ")
     assert peak_kb(result) < RSS_LIMIT_KB
     assert b"Warning" not in result.stderr
+
+
+@pytest.mark.parametrize("answers_in", ["sse", "json"])
+async def test_tool_result__huge_over_http(tmp_path: Path, answers_in: str) -> None:
+    """Over streamable HTTP a 20 MB answer (an SSE event, or a JSON body) is not read past the limit:
+    that call fails with a clear line, and the server goes on answering."""
+    command = [sys.executable, SERVER, "http"] if answers_in == "sse" else [sys.executable, HOSTILE, "http-json"]
+    with serving_http(*command) as url:
+        servers = ToolServers(McpConfig(servers={"h": McpServerConfig(url=url)}), log_dir=tmp_path)
+        try:
+            tools, _ = await servers.list_tools()
+            huge = next(tool for tool in tools if tool.name == "huge")
+            result = await servers.call(huge, {"kb": 10_240})
+            echo = next(tool for tool in tools if tool.name in ("echo", "add"))
+            after = await servers.call(echo, {"text": "still here"} if echo.name == "echo" else {"a": 1, "b": 2})
+        finally:
+            await servers.aclose()
+    assert result.is_error
+    reason = "exceeded the 8388608 byte limit" if answers_in == "sse" else "the answer is over the 8.0 MB lchat reads"
+    assert reason in result.text, result.text
+    assert not after.is_error and after.text in ("still here", "3")
 
 
 async def test_tool_result__endless(tmp_path: Path) -> None:

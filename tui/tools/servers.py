@@ -102,6 +102,8 @@ class McpServer:
         except MCPError as error:
             if error.code == MESSAGE_TOO_LARGE:
                 return capped(f"the result was not read: {one_line(error.message, 200)}", max_bytes, is_error=True)
+            if error.code == CONNECTION_CLOSED and self.config.url:  # Over HTTP one request failed, not the session.
+                return capped(f"the call failed: {one_line(error.message, 300)}", max_bytes, is_error=True)
             if error.code != CONNECTION_CLOSED:
                 return capped(f"the server refused the call: {one_line(error.message, 300)}", max_bytes, is_error=True)
             self._fail(f"{self.name}: the server stopped")
@@ -166,10 +168,16 @@ class McpServer:
                 if value is None:
                     raise ServerFailed(f"header {header} needs ${variable}, which is not set")
                 headers[header] = value
+            from tui.tools.http_limits import CappedJsonTransport
+
             client = await stack.enter_async_context(
-                httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
+                httpx2.AsyncClient(
+                    headers=headers,
+                    timeout=httpx2.Timeout(30.0, read=300.0),
+                    transport=CappedJsonTransport(self.message_max_bytes),
+                )
             )
-            return streamable_http_client(config.url, http_client=client)
+            return streamable_http_client(config.url, http_client=client, max_sse_event_size=self.message_max_bytes)
         if not config.command:
             raise ServerFailed("neither command nor url is set")
         from mcp.client.stdio import StdioServerParameters
