@@ -196,22 +196,36 @@ def _note_call(
 
 
 def terminal_approver(stdin: TextIO, err: TextIO) -> Approver:
-    """Asks on the terminal (the question on stderr, the answer from stdin): run once, always, or no."""
+    """Asks on the terminal (the question on stderr, the answer from stdin): run once, always, or no.
+
+    What was typed before the question showed is dropped first, and "always" is the whole word,
+    so nothing typed ahead (a line, a stray "y") answers for the user."""
 
     async def approve(request: ApprovalRequest) -> Decision:
         arguments = json.dumps(request.arguments, ensure_ascii=False)
+        _drop_typed_ahead(stdin)
         err.write(
             terminal_safe(
                 f"\nlchat: the model wants to run {request.tool.qualified} with {arguments[:400]}"
                 f"{'…' if len(arguments) > 400 else ''}\n"
             )
-            + "run it? [y]es once / [a]lways in this chat / [N]o: "
+            + "run it? [y]es once / always (the word) in this chat / [N]o: "
         )
         err.flush()
         answer = (await asyncio.to_thread(stdin.readline)).strip().lower()
-        return {"y": Decision.ONCE, "yes": Decision.ONCE, "a": Decision.ALWAYS}.get(answer, Decision.REFUSE)
+        return {"y": Decision.ONCE, "yes": Decision.ONCE, "always": Decision.ALWAYS}.get(answer, Decision.REFUSE)
 
     return approve
+
+
+def _drop_typed_ahead(stdin: TextIO) -> None:
+    """Discard what the terminal holds unread (keys typed while the answer streamed)."""
+    try:
+        import termios
+
+        termios.tcflush(stdin.fileno(), termios.TCIFLUSH)
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass  # Not a terminal (or not POSIX): nothing was typed ahead into it.
 
 
 class _Thoughts:

@@ -29,6 +29,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
 from tests.fake_ollama import OllamaState, start_ollama
+from tests.test_tools_ask import ask_on_a_terminal
 from tests.test_tools_servers import serving_http
 from tui.config import McpConfig, McpServerConfig
 from tui.tools.approval import ApprovalPolicy, ApprovalRequest, Decision
@@ -442,3 +443,10 @@ async def test_approval_keys__typed_ahead() -> None:
                 break
             await pilot.pause(0.01)
     assert app.decisions == [Decision.ONCE]
+
+
+def test_approval_keys__typed_ahead_in_ask(lchat_home: Path) -> None:
+    """`lchat ask` on a terminal: a "y" line typed while the answer streamed is dropped when the
+    question shows; only the answer typed after it counts (here "no")."""
+    call = ask_on_a_terminal(lchat_home, typed_ahead=b"y\n", answer=b"no\n")
+    assert (call["approval"], call["state"]) == ("refused", "refused")
