@@ -85,7 +85,7 @@ def test_kill_9_between_call_and_result_leaves_the_call_interrupted_and_never_re
     try:
         _config(lchat_home, daemon.url)
         process = subprocess.Popen(
-            [sys.executable, "-m", "tui", "ask", "-m", "qwen3:4b", "--tools", "--allow-tool", "hang", "Wait."],
+            [sys.executable, "-m", "tui", "ask", "-m", "qwen3:4b", "--tools", "--allow-tool", "t.hang", "Wait."],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
@@ -123,3 +123,56 @@ def test_kill_9_between_call_and_result_leaves_the_call_interrupted_and_never_re
         again = store.list_messages(conversation.id)[-1]
     assert again.parts_of(PartKind.TOOL_CALL)[0].data["state"] == "interrupted"
     assert len(state.chats) == chats_before == 1
+
+
+def ask_on_a_terminal(home: Path, typed_ahead: bytes, answer: bytes) -> dict:
+    """`lchat ask --tools` with stdin and stderr on a terminal (a pty): `typed_ahead` is typed at once,
+    `answer` once the question shows. Returns the call as --json reports it."""
+    import pty
+    import select
+
+    _, daemon = _daemon([{"name": "add", "arguments": {"a": 1, "b": 2}}])
+    master, slave = pty.openpty()
+    try:
+        _config(home, daemon.url)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui", "ask", "-m", "qwen3:4b", "--tools", "--json", "Add?"],
+            stdin=slave,
+            stderr=slave,
+            stdout=subprocess.PIPE,
+        )
+        os.write(master, typed_ahead)
+        seen, deadline = b"", time.monotonic() + 120
+        while b"run it?" not in seen:
+            assert time.monotonic() < deadline and process.poll() is None, seen.decode(errors="replace")
+            if select.select([master], [], [], 0.5)[0]:
+                seen += os.read(master, 65536)
+        os.write(master, answer)
+        stdout, _ = process.communicate(timeout=120)
+    finally:
+        daemon.stop()
+        os.close(master)
+        os.close(slave)
+    assert process.returncode == 0, seen
+    (call,) = json.loads(stdout)["tool_calls"]
+    return call
+
+
+def test_on_a_terminal_always_is_the_whole_word(lchat_home: Path) -> None:
+    call = ask_on_a_terminal(lchat_home, typed_ahead=b"", answer=b"always\n")
+    assert (call["approval"], call["state"], call["result"]) == ("user", "done", "3")
+
+
+async def test_the_terminal_question_takes_a_for_no() -> None:
+    import io
+
+    from tui.ask import terminal_approver
+    from tui.tools.approval import ApprovalRequest, Decision
+    from tui.tools.catalog import ToolInfo
+
+    request = ApprovalRequest(1, ToolInfo("t", "add", "", {}), {})
+    answers = {
+        line: await terminal_approver(io.StringIO(line), io.StringIO())(request)
+        for line in ("a\n", "always\n", "y\n", "\n")
+    }
+    assert answers == {"a\n": Decision.REFUSE, "always\n": Decision.ALWAYS, "y\n": Decision.ONCE, "\n": Decision.REFUSE}

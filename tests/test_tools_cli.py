@@ -75,4 +75,4 @@ def test_list_shows_tools_costs_and_failed_servers(lchat_home: Path) -> None:
     assert lines[0].startswith("t: 8 tools, about ") and lines[0].endswith(" prompt tokens")
     assert any(line.startswith("  add  ~") and "(allowed without asking)  Add two integers." in line for line in lines)
     assert "bad: could not start: it exited (it said: cannot open the database: permission denied)" in lines
-    assert "allow entry 'nosuch' names no tool" in result.stderr
+    assert "allow entry 'nosuch' is not server.tool; it allows nothing" in result.stderr

@@ -57,7 +57,7 @@ def runner(
         conversation_id=7,
         tools=TOOLS,
         call=call,
-        policy=ApprovalPolicy(allow=list(allow)),
+        policy=ApprovalPolicy(allow=list(allow), servers=["wx", "fs"]),
         approver=approver,
         max_rounds=max_rounds,
     ), asked
@@ -140,7 +140,7 @@ async def test_an_unknown_tool_is_refused_with_the_known_names() -> None:
 
 async def test_rounds_past_the_limit_are_not_run() -> None:
     ran: list = []
-    tool_runner, _ = runner([], ran, allow=["weather"], max_rounds=1)
+    tool_runner, _ = runner([], ran, allow=["wx.weather"], max_rounds=1)
     sink = MemorySink()
     await _run(tool_runner, sink, [ToolCall("c1", "weather", {})])
     results = await _run(tool_runner, sink, [ToolCall("c2", "weather", {})])

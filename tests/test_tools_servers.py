@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,15 +28,13 @@ def _tool(tools: list[ToolInfo], qualified: str) -> ToolInfo:
     return next(tool for tool in tools if tool.qualified == qualified)
 
 
-@pytest.fixture
-def http_url() -> Iterator[str]:
-    """A real MCP server over streamable HTTP on a loopback port."""
+@contextmanager
+def serving_http(*command: str) -> Iterator[str]:
+    """A real MCP server over streamable HTTP on a loopback port: `command` PORT is run."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, SERVER, "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = subprocess.Popen([*command, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -49,6 +48,12 @@ def http_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def http_url() -> Iterator[str]:
+    with serving_http(sys.executable, SERVER, "http") as url:
+        yield url
 
 
 async def test_stdio_server_lists_and_calls_tools(tmp_path: Path) -> None:
@@ -168,3 +173,40 @@ async def test_a_hostile_result_reaches_nobody_as_escape_sequences(tmp_path: Pat
         assert result.text.startswith("␛]0;pwned␇␛[2J")
     finally:
         await servers.aclose()
+
+
+async def test_lines_past_the_limit_are_skipped_and_their_request_answered_with_an_error() -> None:
+    from tui.tools.stdio_transport import MESSAGE_TOO_LARGE, Oversized, bounded_lines, read_message
+
+    async def chunks():
+        yield b'{"jsonrpc":"2.0","method":"ping","id":1}\n{"jsonrpc":"2.0","id":7,"result":{"t":"' + b"x" * 100
+        for _ in range(1000):
+            yield b"y" * 1000
+        yield b'"}}\n{"result":{"t":"' + b"z" * 500 + b'"},"jsonrpc":"2.0","id":"abc"}\nnot json\n'
+
+    lines = [line async for line in bounded_lines(chunks(), 200)]
+    assert len(lines) == 4 and lines[0] == b'{"jsonrpc":"2.0","method":"ping","id":1}' and lines[3] == b"not json"
+    first, second = lines[1], lines[2]
+    assert isinstance(first, Oversized) and first.size == 39 + 100 + 1_000_000 + 3 and len(first.head) == 256
+    assert isinstance(second, Oversized) and second.tail.endswith(b'"id":"abc"}')
+    answers = [read_message(line, server="s", max_bytes=200).message for line in (first, second)]
+    assert [(answer.id, answer.error.code) for answer in answers] == [
+        (7, MESSAGE_TOO_LARGE),
+        ("abc", MESSAGE_TOO_LARGE),
+    ]
+    assert answers[0].error.message == "it is 1.0 MB, over the 0.0 MB lchat reads"
+    assert isinstance(read_message(lines[3], server="s", max_bytes=200), ValueError)
+
+
+async def test_a_server_log_is_private_even_one_an_older_lchat_left_open(tmp_path: Path) -> None:
+    old = tmp_path / "mcp-t.log"
+    old.write_text("an older run\n")
+    old.chmod(0o644)
+    servers = ToolServers(McpConfig(servers={"t": stdio_server()}), log_dir=tmp_path)
+    try:
+        tools, problems = await servers.list_tools()
+        assert problems == {} and tools
+    finally:
+        await servers.aclose()
+    assert old.stat().st_mode & 0o777 == 0o600
+    assert old.read_text().startswith("an older run\n")

@@ -15,7 +15,7 @@ from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNoti
 from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
 from tui.model_names import ModelChoice, Waiting
-from tui.safe_text import terminal_safe
+from tui.safe_text import echo, terminal_safe
 from tui.services import Services
 from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
 from tui.tools.loop import ToolCallShown, ToolResultShown
@@ -57,14 +57,14 @@ async def ask(
     """
     chat = services.chat
     if tools and chat.tools is None:
-        print("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
+        echo("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
         return 1
     conversation = None
     if continue_latest or conversation_id is not None:
         conversation = _existing(services, conversation_id)
         if conversation is None:
             which = f"conversation {conversation_id}" if conversation_id is not None else "conversation to continue"
-            print(f"lchat: there is no {which} (see `lchat list`)", file=err)
+            echo(f"lchat: there is no {which} (see `lchat list`)", file=err)
             return 1
     try:
         models, offline = await chat.list_models()
@@ -73,14 +73,11 @@ async def ask(
         else:  # Every backend has answered: the configured model is found, or named in the error.
             choice = chat.answer_model(models, conversation, offline=offline, backend=backend)
     except EngineError as error:
-        print(f"lchat: {terminal_safe(str(error))}", file=err)
+        echo(f"lchat: {error}", file=err)
         return 1
     if not isinstance(choice, ModelChoice):  # The reasons quote servers: made safe like every error shown.
         reasons = "; ".join(f"{name}: {why}" for name, why in offline.items())
-        print(
-            terminal_safe(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}"),
-            file=err,
-        )
+        echo(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}", file=err)
         return 1
     try:  # Judged now the model is known: an image for a model that takes none is never decoded.
         blind = chat.blind_model(choice)
@@ -94,7 +91,7 @@ async def ask(
     try:  # Refused before a new conversation is made for it.
         chat.check_images_seen(choice, attachments)
     except EngineError as error:
-        print(f"lchat: {terminal_safe(str(error))}", file=err)
+        echo(f"lchat: {error}", file=err)
         return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
@@ -128,7 +125,7 @@ async def ask(
                     out.write(shown(update.text))
                     out.flush()
                 elif isinstance(update, ToolNotice):
-                    print(f"lchat: {terminal_safe(update.text)}", file=err)
+                    echo(f"lchat: {update.text}", file=err)
                 elif isinstance(update, ToolCallShown | ToolResultShown):
                     _note_call(update, calls, err, quiet=as_json)
                 elif isinstance(update, AnswerEnded):
@@ -140,10 +137,10 @@ async def ask(
     if not as_json:
         out.write("\n")
     if message.status is MessageStatus.ERROR:
-        print(f"lchat: {terminal_safe(message.error)}", file=err)
+        echo(f"lchat: {message.error}", file=err)
         return 1
     if ended.stats and ended.stats.notice:
-        print(f"lchat: note: {terminal_safe(ended.stats.notice)}", file=err)
+        echo(f"lchat: note: {ended.stats.notice}", file=err)
     if as_json:
         stats = ended.stats
         running = await _running(services, choice.backend, choice.name)
@@ -209,26 +206,40 @@ def _note_call(
     state = data.get("state")
     if not quiet and state in ("refused", "done"):
         word = "ran" if state == "done" else "refused"
-        print(terminal_safe(f"lchat: tool {data.get('server')}.{data.get('tool')} {word}"), file=err)
+        echo(f"lchat: tool {data.get('server')}.{data.get('tool')} {word}", file=err)
 
 
 def terminal_approver(stdin: TextIO, err: TextIO) -> Approver:
-    """Asks on the terminal (the question on stderr, the answer from stdin): run once, always, or no."""
+    """Asks on the terminal (the question on stderr, the answer from stdin): run once, always, or no.
+
+    What was typed before the question showed is dropped first, and "always" is the whole word,
+    so nothing typed ahead (a line, a stray "y") answers for the user."""
 
     async def approve(request: ApprovalRequest) -> Decision:
         arguments = json.dumps(request.arguments, ensure_ascii=False)
+        _drop_typed_ahead(stdin)
         err.write(
             terminal_safe(
                 f"\nlchat: the model wants to run {request.tool.qualified} with {arguments[:400]}"
                 f"{'…' if len(arguments) > 400 else ''}\n"
             )
-            + "run it? [y]es once / [a]lways in this chat / [N]o: "
+            + "run it? [y]es once / always (the word) in this chat / [N]o: "
         )
         err.flush()
         answer = (await asyncio.to_thread(stdin.readline)).strip().lower()
-        return {"y": Decision.ONCE, "yes": Decision.ONCE, "a": Decision.ALWAYS}.get(answer, Decision.REFUSE)
+        return {"y": Decision.ONCE, "yes": Decision.ONCE, "always": Decision.ALWAYS}.get(answer, Decision.REFUSE)
 
     return approve
+
+
+def _drop_typed_ahead(stdin: TextIO) -> None:
+    """Discard what the terminal holds unread (keys typed while the answer streamed)."""
+    try:
+        import termios
+
+        termios.tcflush(stdin.fileno(), termios.TCIFLUSH)
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass  # Not a terminal (or not POSIX): nothing was typed ahead into it.
 
 
 class _Thoughts:

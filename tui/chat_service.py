@@ -447,7 +447,8 @@ class ChatService:
         if self.tools is None or self.tools.chosen(conversation) is None:
             return None, []
         tools = await self.tools.for_conversation(conversation)
-        notices = [ToolNotice(problem) for problem in self.tools.problems.values()]
+        problems = [*self.tools.problems.values(), *self.tools.allow_notices()]
+        notices = [ToolNotice(problem) for problem in problems]
         return (self.tools.runner(conversation.id, tools, approver) if tools else None), notices
 
     async def _stream_answer(

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from tui import __version__, history_cli, models_cli
+from tui.safe_text import echo
 from tui.thinking import ASK_CHOICES
 from tui.tools import mcp_cli
 
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="let a tool run without asking (server.tool, or a name one server has); repeatable",
+        help="let one tool run without asking: server.tool, of a configured server (repeatable)",
     )
     thinking = ask.add_mutually_exclusive_group()
     thinking.add_argument(
@@ -109,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nlchat: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - a bug shows as one line, never as a traceback
-        from tui.safe_text import one_line
+        from tui.safe_text import echo, one_line
 
-        print(f"lchat: unexpected error: {type(error).__name__}: {one_line(str(error), 300)}", file=sys.stderr)
+        echo(f"lchat: unexpected error: {type(error).__name__}: {one_line(str(error), 300)}", file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -124,6 +125,9 @@ def _main(argv: list[str] | None = None) -> int:
     paths = resolve_paths(data_dir=args.data_dir, config_file=args.config)
     try:
         paths.create()
+        from tui.logs import setup_logging
+
+        setup_logging(paths.log_dir, tell=sys.stderr if args.command else None)  # The TUI: the log only.
         loaded = load_config(paths.config_file)
         if args.command == "stats":  # needs neither the history nor the engines
             return _run_stats(loaded.config, args)
@@ -139,10 +143,10 @@ def _main(argv: list[str] | None = None) -> int:
         engines = partial(build_engines, for_tui=args.command != "ask")
         services = Services.open(paths, loaded.config, engines=engines, warnings=loaded.warnings)
     except ConfigError as error:
-        print(f"lchat: {error}", file=sys.stderr)
+        echo(f"lchat: {error}", file=sys.stderr)
         return 2
     except (StoreError, OSError) as error:
-        print(f"lchat: {error}", file=sys.stderr)
+        echo(f"lchat: {error}", file=sys.stderr)
         return 1
     if args.command == "ask":
         return _run_ask(services, args)
@@ -198,12 +202,12 @@ def _run_ask(services, args: argparse.Namespace) -> int:
     from tui.attachments import AttachmentRefused
 
     for warning in services.warnings:
-        print(f"lchat: warning: {warning}", file=sys.stderr)
+        echo(f"lchat: warning: {warning}", file=sys.stderr)
     try:
         max_bytes = services.config.chat.attachment_max_mb * 1_000_000
         files = _ask_attachments(args, max_bytes)
     except AttachmentRefused as refused:  # A bad file named on the command line: a usage error.
-        print(f"lchat: {refused}", file=sys.stderr)
+        echo(f"lchat: {refused}", file=sys.stderr)
         services.close()
         return EXIT_USAGE
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import time
 from pathlib import Path
 from typing import TextIO, cast
+
+from tui.safe_text import echo, json_line
 
 COMMANDS = ("list", "show", "search", "export", "import", "backup", "restore")
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, paths) -> int:
                 return _export(store, args)
             return _import(store, args.files)
     except (StoreError, ImportFailed, OSError, LookupError) as error:
-        print(f"lchat: {error}", file=sys.stderr)
+        echo(f"lchat: {error}", file=sys.stderr)
         return 1
 
 
@@ -80,7 +81,7 @@ def _list(store, args: argparse.Namespace) -> int:
     for conversation in store.list_conversation_page(archived=args.archived, limit=args.limit):
         if args.json:
             print(
-                json.dumps(
+                json_line(
                     {
                         "id": conversation.id,
                         "title": conversation.title,
@@ -90,14 +91,13 @@ def _list(store, args: argparse.Namespace) -> int:
                         "updated_at": conversation.updated_at,
                         "pinned": conversation.pinned,
                         "archived": conversation.archived,
-                    },
-                    ensure_ascii=False,
+                    }
                 )
             )
             continue
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.updated_at))
         pin = "*" if conversation.pinned else " "
-        print(f"{conversation.id:>8} {pin} {when}  {one_line(conversation.title or 'New conversation', 70)}")
+        echo(f"{conversation.id:>8} {pin} {when}  {one_line(conversation.title or 'New conversation', 70)}")
     return 0
 
 
@@ -121,7 +121,7 @@ def _search(store, args: argparse.Namespace) -> int:
         plain = hit.snippet.replace(MATCH_START, "").replace(MATCH_END, "")
         if args.json:
             print(
-                json.dumps(
+                json_line(
                     {
                         "conversation_id": hit.conversation_id,
                         "message_id": hit.message_id,
@@ -130,17 +130,16 @@ def _search(store, args: argparse.Namespace) -> int:
                         "snippet": plain,
                         "created_at": hit.created_at,
                         "in_reasoning_or_tool": hit.in_part,
-                    },
-                    ensure_ascii=False,
+                    }
                 )
             )
         else:
             marked = hit.snippet.replace(MATCH_START, "[").replace(MATCH_END, "]")
-            print(
+            echo(
                 f"{hit.conversation_id:>8}  {one_line(hit.conversation_title or 'New conversation', 30):<30}  {one_line(marked, 90)}"
             )
     if not hits and not args.json:
-        print("lchat: nothing found", file=sys.stderr)
+        echo("lchat: nothing found", file=sys.stderr)
     return 0
 
 
@@ -149,7 +148,7 @@ def _export(store, args: argparse.Namespace) -> int:
     from tui.paths import open_private
 
     if not args.ids and not args.all:
-        print("lchat: name conversation ids (see `lchat list`) or use --all", file=sys.stderr)
+        echo("lchat: name conversation ids (see `lchat list`) or use --all", file=sys.stderr)
         return 1
     markdown = (args.format or ("md" if args.output and args.output.suffix.lower() == ".md" else "json")) == "md"
     for conversation_id in args.ids:  # Check them all before writing anything.
@@ -173,7 +172,7 @@ def _export(store, args: argparse.Namespace) -> int:
     finally:
         if args.output:
             out.close()
-    print(f"lchat: exported {count} conversation(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    echo(f"lchat: exported {count} conversation(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     return 0
 
 
@@ -183,7 +182,7 @@ def _import(store, files: list[Path]) -> int:
     total = 0
     for path in files:
         total += len(portable.import_file(store, path))
-    print(f"lchat: Imported {total} conversation(s).", file=sys.stderr)
+    echo(f"lchat: Imported {total} conversation(s).", file=sys.stderr)
     return 0
 
 
@@ -195,7 +194,7 @@ def _backup(paths, target: Path | None) -> int:
         make_private_dir(paths.backups_dir)
         target = paths.backups_dir
     facts = backup(paths.database, target)
-    print(f"Backed up {facts.conversations} conversations, {facts.messages} messages to {facts.path}")
+    echo(f"Backed up {facts.conversations} conversations, {facts.messages} messages to {facts.path}")
     return 0
 
 
@@ -215,18 +214,18 @@ def _restore(paths, source: Path, *, assume_yes: bool) -> int:
         f" The current history is kept in {paths.backups_dir}. [y/N] "
     )
     if not assume_yes:
-        print(question, end="", file=sys.stderr, flush=True)
+        echo(question, end="", file=sys.stderr)
         answer = sys.stdin.readline() if sys.stdin else ""
         if answer.strip().lower() not in ("y", "yes"):
             why = "no answer (add --yes to restore without asking)" if not answer else "not confirmed"
-            print(f"\nlchat: {why}. Nothing was changed.", file=sys.stderr)
+            echo(f"\nlchat: {why}. Nothing was changed.", file=sys.stderr)
             return 1
     from tui.paths import make_private_dir
 
     make_private_dir(paths.backups_dir)
     result = restore(source, paths.database, keep_previous_in=paths.backups_dir)
     kept = f"; the previous history is in {result.previous_copy}" if result.previous_copy else ""
-    print(f"Restored {result.restored.conversations} conversations, {result.restored.messages} messages{kept}.")
+    echo(f"Restored {result.restored.conversations} conversations, {result.restored.messages} messages{kept}.")
     return 0
 
 

@@ -6,11 +6,10 @@ Exit codes as everywhere: 0 done, 1 a backend failed or refused (one line on std
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tui.safe_text import one_line, terminal_safe
+from tui.safe_text import echo, json_line, one_line
 
 if TYPE_CHECKING:  # Imported when a command runs, so `lchat --version` stays instant.
     from tui.models.catalog import Catalog
@@ -40,7 +39,7 @@ async def run(services: Services, args: argparse.Namespace) -> int:
             return await _pull(services, args.name, args.backend)
         return await _remove(services, args.model, assume_yes=args.yes)
     except EngineError as error:
-        print(f"lchat: {terminal_safe(str(error))}", file=sys.stderr)
+        echo(f"lchat: {error}", file=sys.stderr)
         return 1
     finally:
         await services.aclose()
@@ -58,15 +57,15 @@ async def _models(services: Services, *, as_json: bool, out: TextIO = sys.stdout
     catalog.update(models, offline, await asyncio.to_thread(probe_memory))
     for backend, problem, members in catalog.groups():
         if problem is not None:
-            print(terminal_safe(f"lchat: {backend} is offline: {problem}"), file=sys.stderr)
+            echo(f"lchat: {backend} is offline: {problem}", file=sys.stderr)
         for model in members:
             row = _row(catalog, model)
             if as_json:
-                print(json.dumps(row, ensure_ascii=False), file=out)
+                print(json_line(row), file=out)
             else:
                 size = gb(model.size_bytes) if model.size_bytes else "?"
                 fit = row["fit"] or ""
-                print(
+                echo(
                     f"{one_line(backend, 24):<24} {one_line(row['label'], 40):<40} {size:>8} "
                     f"{one_line(model.quantization, 8):<8} {fit:<9} {one_line(row['state'], 40)}",
                     file=out,
@@ -99,10 +98,10 @@ async def _pull(services: Services, name: str, backend: str | None) -> int:
 
     pullers = {n: e for n, e in services.engines.items() if e.can_pull}
     if not pullers:
-        print("lchat: no Ollama backend is configured (see [ollama] in the config).", file=sys.stderr)
+        echo("lchat: no Ollama backend is configured (see [ollama] in the config).", file=sys.stderr)
         return 1
     if backend is not None and backend not in pullers:
-        print(f"lchat: {one_line(backend, 40)} cannot pull; these can: {', '.join(pullers)}", file=sys.stderr)
+        echo(f"lchat: {one_line(backend, 40)} cannot pull; these can: {', '.join(pullers)}", file=sys.stderr)
         return 1
     target = backend or next(iter(pullers))
     rate = TransferMeter()
@@ -111,10 +110,11 @@ async def _pull(services: Services, name: str, backend: str | None) -> int:
         rate.update(step.completed, step.total)
         line = f"{one_line(step.status, 40)} {rate.text()}".strip()
         if on_terminal:
-            print(f"\r\x1b[2K{line}", end="", file=sys.stderr, flush=True)
+            sys.stderr.write("\r\x1b[2K")  # lchat's own: back to the line's start, and clear it.
+            echo(line, end="", file=sys.stderr)
     if on_terminal:
-        print(file=sys.stderr)
-    print(f"Pulled {one_line(name, 60)} into {target}.")
+        echo(file=sys.stderr)
+    echo(f"Pulled {one_line(name, 60)} into {target}.")
     return 0
 
 
@@ -129,14 +129,14 @@ async def _remove(services: Services, query: str, *, assume_yes: bool) -> int:
     engine = services.engines[choice.backend]
     removed = engine.delete_note(model)  # Refused (another app's file, no delete) before asking.
     if not assume_yes and not _confirmed(f"Delete {shown} from {choice.backend}? {removed} [y/N] "):
-        print("lchat: not confirmed; nothing was deleted (add --yes to delete without asking).", file=sys.stderr)
+        echo("lchat: not confirmed; nothing was deleted (add --yes to delete without asking).", file=sys.stderr)
         return 1
     await engine.delete(choice.name)
     favourite = model_key(choice.backend, choice.name)
     if favourite in services.config.models.favourites:
         services.config.models.favourites.remove(favourite)
         save_config(services.config, services.paths.config_file)
-    print(f"Deleted {shown} from {choice.backend}.")
+    echo(f"Deleted {shown} from {choice.backend}.")
     return 0
 
 
@@ -144,5 +144,5 @@ def _confirmed(question: str) -> bool:
     """Ask on the terminal; a pipe or closed stdin is never taken as yes."""
     if sys.stdin is None or not sys.stdin.isatty():
         return False
-    print(question, end="", file=sys.stderr, flush=True)
+    echo(question, end="", file=sys.stderr)
     return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -1,0 +1,1 @@
+"""The hostile-input matrix: one module per group of surfaces, one test per cell (surface__case)."""

@@ -3,12 +3,13 @@ whole conversation. Nothing else runs a tool (pure Python)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from tui.tools.catalog import ToolInfo, resolve
+from tui.safe_text import one_line
+from tui.tools.catalog import ToolInfo
 
 
 class Decision(StrEnum):
@@ -49,41 +50,83 @@ async def refuse_all(request: ApprovalRequest) -> Decision:
     return Decision.REFUSE
 
 
+class NotATool(ValueError):
+    """An allow entry that names no single tool; str() is one line saying why."""
+
+
+def allow_target(entry: str, servers: Collection[str]) -> tuple[str, str]:
+    """The (server, tool) an allow entry names, read against the *configured* servers' names only.
+
+    What the servers offer never changes the reading: a running server offering a tool literally
+    named "weather.get_weather" cannot take an entry meant for server weather (which may have failed).
+    Raises NotATool for a bare name, an unknown server, or a name two servers could both claim.
+    """
+    owners = sorted(server for server in servers if entry.startswith(f"{server}.") and len(entry) > len(server) + 1)
+    if len(owners) > 1:
+        raise NotATool(f"allow entry {_quoted(entry)} could name a tool of {', '.join(owners)}: rename a server")
+    if not owners:
+        if "." not in entry or entry.endswith("."):
+            raise NotATool(f"allow entry {_quoted(entry)} is not server.tool")
+        raise NotATool(f"allow entry {_quoted(entry)} names no configured server")
+    return owners[0], entry[len(owners[0]) + 1 :]
+
+
 @dataclass
 class ApprovalPolicy:
     """The allow list and what the user allowed for whole conversations."""
 
     allow: Sequence[str] = ()
-    """Entries of [mcp] allow: "server.tool", or a tool name exactly one server has."""
-    _always: dict[int, set[str]] = field(default_factory=dict)
+    """Entries of [mcp] allow (and --allow-tool): "server.tool", one configured server's one tool."""
+    servers: Collection[str] = ()
+    """The configured servers' names, which entries are read against."""
+    _always: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
 
-    def pre_approved(self, tool: ToolInfo, tools: Sequence[ToolInfo]) -> Approval | None:
+    def pre_approved(self, tool: ToolInfo) -> Approval | None:
         """How `tool` is already allowed to run in a conversation, or None: ask."""
-        for entry in self.allow:
-            if resolve(tools, entry) == [tool]:  # A bare name two servers share allows neither.
-                return Approval.CONFIG
-        return None
+        return Approval.CONFIG if (tool.server, tool.name) in self._targets() else None
 
-    def approved_in(self, conversation_id: int, tool: ToolInfo, tools: Sequence[ToolInfo]) -> Approval | None:
-        if tool.qualified in self._always.get(conversation_id, set()):
+    def approved_in(self, conversation_id: int, tool: ToolInfo) -> Approval | None:
+        if (tool.server, tool.name) in self._always.get(conversation_id, set()):
             return Approval.CONVERSATION
-        return self.pre_approved(tool, tools)
+        return self.pre_approved(tool)
 
     def remember(self, conversation_id: int, tool: ToolInfo) -> None:
         """The user said "always for this tool in this conversation"."""
-        self._always.setdefault(conversation_id, set()).add(tool.qualified)
+        self._always.setdefault(conversation_id, set()).add((tool.server, tool.name))
 
-    def allow_problems(self, tools: Sequence[ToolInfo]) -> list[str]:
-        """Allow entries that name no tool, or a bare name several servers have (one line each)."""
+    def allow_problems(self, tools: Sequence[ToolInfo], *, tried: Collection[str] | None = None) -> list[str]:
+        """A line for each allow entry that allows nothing. Entries of servers not in `tried` (not
+        started yet) are left out; None: every server was tried."""
+        offered = {(tool.server, tool.name) for tool in tools}
         problems = []
         for entry in self.allow:
-            found = resolve(tools, entry)
-            if len(found) > 1:
-                servers = ", ".join(tool.server for tool in found)
+            try:
+                server, name = allow_target(entry, self.servers)
+            except NotATool as why:
+                owners = [tool.qualified for tool in tools if tool.name == entry]
+                hint = f" (write {' or '.join(owners)})" if owners else ""
+                problems.append(f"{why}{hint}; it allows nothing")
+                continue
+            if tried is not None and server not in tried or (server, name) in offered:
+                continue
+            if any(tool.server == server for tool in tools):
                 problems.append(
-                    f"allow entry {entry!r} names a tool of several servers ({servers}): "
-                    f"write server.tool; it allows nothing"
+                    f"allow entry {_quoted(entry)}: server {server} has no tool {_quoted(name)}; it allows nothing"
                 )
-            elif not found:
-                problems.append(f"allow entry {entry!r} names no tool of a running server")
+            else:
+                problems.append(f"allow entry {_quoted(entry)}: server {server} is not running; it allows nothing")
         return problems
+
+    def _targets(self) -> set[tuple[str, str]]:
+        targets = set()
+        for entry in self.allow:
+            try:
+                targets.add(allow_target(entry, self.servers))
+            except NotATool:
+                pass  # Reported by allow_problems; allows nothing.
+        return targets
+
+
+def _quoted(entry: str) -> str:
+    """An entry as the user typed it, shortened and made safe: entries come from the command line."""
+    return f"'{one_line(entry, 80)}'"

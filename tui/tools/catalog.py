@@ -44,12 +44,21 @@ def spec_tokens(spec: ToolSpec, count: Callable[[str], int] | None = None) -> in
 
 
 def named(tools: Iterable[ToolInfo], count: Callable[[str], int] | None = None) -> list[ToolInfo]:
-    """`tools` with the names the model sees (unique across servers) and their token cost."""
+    """`tools` with the names the model sees (unique across servers) and their token cost.
+
+    A name two servers share becomes server_tool; should that still collide (a server offering a
+    tool literally named "web_read"), a number is added, so a call never names two tools."""
     tools = list(tools)
     seen = Counter(tool.name for tool in tools)
+    taken: set[str] = set()
     result = []
     for tool in tools:
-        model_name = tool.name if seen[tool.name] == 1 else f"{tool.server}_{tool.name}"
+        model_name = base = tool.name if seen[tool.name] == 1 else f"{tool.server}_{tool.name}"
+        number = 1
+        while model_name in taken:
+            number += 1
+            model_name = f"{base}_{number}"
+        taken.add(model_name)
         with_name = replace(tool, model_name=model_name)
         result.append(replace(with_name, tokens=spec_tokens(with_name.spec(), count)))
     return result
@@ -58,13 +67,6 @@ def named(tools: Iterable[ToolInfo], count: Callable[[str], int] | None = None) 
 def by_model_name(tools: Sequence[ToolInfo], name: str) -> ToolInfo | None:
     """The tool a model's call names, if it is one of `tools`."""
     return next((tool for tool in tools if tool.model_name == name), None)
-
-
-def resolve(tools: Sequence[ToolInfo], entry: str) -> list[ToolInfo]:
-    """The tools an entry names: "server.tool" exactly, or a bare tool name (every server's)."""
-    if any(tool.qualified == entry for tool in tools):
-        return [tool for tool in tools if tool.qualified == entry]
-    return [tool for tool in tools if tool.name == entry]
 
 
 def selected(tools: Sequence[ToolInfo], chosen: Sequence[str] | None) -> list[ToolInfo]:

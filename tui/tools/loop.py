@@ -166,7 +166,7 @@ class ToolRunner:
         if self.rounds > self.max_rounds:
             part = _changed(sink, part, state=CallState.REFUSED.value, approval=Approval.REFUSED.value)
             return ToolResult(TOO_MANY_ROUNDS_TEXT.format(rounds=self.max_rounds), is_error=True), part
-        approval = self.policy.approved_in(self.conversation_id, tool, self.tools)
+        approval = self.policy.approved_in(self.conversation_id, tool)
         if approval is None:
             decision = await self.approver(ApprovalRequest(self.conversation_id, tool, dict(call.arguments)))
             if decision is Decision.ALWAYS:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.safe_text import one_line
+from tui.safe_text import echo, one_line, terminal_safe
 
 if TYPE_CHECKING:  # Imported when an action runs: building the parser keeps `lchat --version` instant.
     from tui.config import Config, McpServerConfig
@@ -38,23 +38,24 @@ def run(args: argparse.Namespace, config: Config, config_file: Path, log_dir: Pa
         try:
             servers, notes = read_servers(args.file)
         except ImportProblem as problem:
-            print(f"lchat: {problem}", file=sys.stderr)
+            echo(f"lchat: {problem}", file=sys.stderr)
             return 1
         for note in notes:
-            print(f"lchat: {note}", file=sys.stderr)
+            echo(f"lchat: {note}", file=sys.stderr)
         if not servers:
-            print("lchat: no server imported", file=sys.stderr)
+            echo("lchat: no server imported", file=sys.stderr)
             return 1
         replaced = sorted(config.mcp.servers.keys() & servers.keys())
         config.mcp.servers.update(servers)
         save_config(config, config_file)
-        print(
-            f"imported {len(servers)} MCP server(s) into {config_file}: {', '.join(servers)}"
-            + (f" (replacing {', '.join(replaced)})" if replaced else "")
+        names = ", ".join(one_line(name, 40) for name in servers)
+        echo(
+            f"imported {len(servers)} MCP server(s) into {config_file}: {names}"
+            + (f" (replacing {', '.join(one_line(name, 40) for name in replaced)})" if replaced else "")
         )
-        with_env = [name for name, server in servers.items() if server.env]
+        with_env = [one_line(name, 40) for name, server in servers.items() if server.env]
         if with_env:
-            print(
+            echo(
                 f"{config_file} now holds the env values of {', '.join(with_env)}; "
                 f"it stays readable by you only (mode 600)"
             )
@@ -77,6 +78,9 @@ def read_servers(path: Path) -> tuple[dict[str, McpServerConfig], list[str]]:
         shown = one_line(str(name), 40)
         if not isinstance(entry, dict):
             notes.append(f"server {shown} skipped: not an object")
+            continue
+        if not name or terminal_safe(name) != name or "\n" in name or "\t" in name:
+            notes.append(f"server {shown} skipped: a name must be one line of printable text")
             continue
         try:
             servers[str(name)] = _server(str(name), entry, notes)
@@ -124,23 +128,23 @@ async def _list(config: Config, log_dir: Path) -> int:
     from tui.tools.servers import ToolServers
 
     if not config.mcp.servers:
-        print("no MCP server is configured ([mcp.servers.NAME] in the config, or `lchat mcp import FILE`)")
+        echo("no MCP server is configured ([mcp.servers.NAME] in the config, or `lchat mcp import FILE`)")
         return 0
     servers = ToolServers(config.mcp, log_dir=log_dir)
     try:
         tools, problems = await servers.list_tools()
     finally:
         await servers.aclose()
-    policy = ApprovalPolicy(allow=config.mcp.allow)
+    policy = ApprovalPolicy(allow=config.mcp.allow, servers=list(config.mcp.servers))
     for name in config.mcp.servers:
         mine = [tool for tool in tools if tool.server == name]
         if name in problems:
-            print(problems[name])  # It names the server.
+            echo(problems[name])  # It names the server.
             continue
-        print(f"{one_line(name, 40)}: {len(mine)} tools, about {total_tokens(mine)} prompt tokens")
+        echo(f"{one_line(name, 40)}: {len(mine)} tools, about {total_tokens(mine)} prompt tokens")
         for tool in mine:
-            allowed = " (allowed without asking)" if policy.pre_approved(tool, tools) else ""
-            print(f"  {one_line(tool.name, 40)}  ~{tool.tokens} tokens{allowed}  {one_line(tool.description, 100)}")
+            allowed = " (allowed without asking)" if policy.pre_approved(tool) else ""
+            echo(f"  {one_line(tool.name, 40)}  ~{tool.tokens} tokens{allowed}  {one_line(tool.description, 100)}")
     for problem in policy.allow_problems(tools):
-        print(f"lchat: warning: {problem}", file=sys.stderr)
+        echo(f"lchat: warning: {problem}", file=sys.stderr)
     return 1 if problems and not tools else 0

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any, TextIO
 
 from tui.config import McpConfig, McpServerConfig
+from tui.paths import make_private_dir, open_private
 from tui.safe_text import one_line
 from tui.tools.catalog import ToolInfo, named
 from tui.tools.results import ToolResult, capped, result_text
@@ -24,6 +26,14 @@ logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
 """Seconds a server may take to start and list its tools."""
+MESSAGE_MAX_BYTES = 8 * 1_048_576
+"""The longest message lchat reads from a stdio server (a tool's result is cut far below, to
+result_max_kb); a longer one is skipped unread and its call ends with an error."""
+
+
+def message_limit(result_max_kb: int) -> int:
+    """Bytes of one stdio message lchat reads: 8 MB, or more where result_max_kb asks for large results."""
+    return max(MESSAGE_MAX_BYTES, 8 * result_max_kb * 1024)
 
 
 class ServerFailed(Exception):
@@ -33,10 +43,18 @@ class ServerFailed(Exception):
 class McpServer:
     """One configured server and its session, once started."""
 
-    def __init__(self, name: str, config: McpServerConfig, *, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: McpServerConfig,
+        *,
+        log_dir: Path | None = None,
+        message_max_bytes: int = MESSAGE_MAX_BYTES,
+    ) -> None:
         self.name = name
         self.config = config
         self.log_dir = log_dir
+        self.message_max_bytes = message_max_bytes
         self.problem = ""
         """Why the server is not usable (one line), or "" while it is or has not been tried."""
         self._session: Any = None
@@ -50,6 +68,11 @@ class McpServer:
     @property
     def running(self) -> bool:
         return self._session is not None and not self.problem
+
+    @property
+    def settled(self) -> bool:
+        """Whether the server was tried: it runs, or failed with its line in `problem`."""
+        return self._ready.is_set()
 
     async def tools(self) -> list[ToolInfo]:
         """The server's tools, starting it first if need be; raises ServerFailed."""
@@ -65,6 +88,8 @@ class McpServer:
         from mcp.shared.exceptions import MCPError
         from mcp.types import CONNECTION_CLOSED
 
+        from tui.tools.stdio_transport import MESSAGE_TOO_LARGE
+
         try:
             await self.tools()
         except ServerFailed as failed:
@@ -75,6 +100,10 @@ class McpServer:
         except TimeoutError:
             return capped(f"the tool took longer than {timeout_s:g} s and was stopped", max_bytes, is_error=True)
         except MCPError as error:
+            if error.code == MESSAGE_TOO_LARGE:
+                return capped(f"the result was not read: {one_line(error.message, 200)}", max_bytes, is_error=True)
+            if error.code == CONNECTION_CLOSED and self.config.url:  # Over HTTP one request failed, not the session.
+                return capped(f"the call failed: {one_line(error.message, 300)}", max_bytes, is_error=True)
             if error.code != CONNECTION_CLOSED:
                 return capped(f"the server refused the call: {one_line(error.message, 300)}", max_bytes, is_error=True)
             self._fail(f"{self.name}: the server stopped")
@@ -139,29 +168,40 @@ class McpServer:
                 if value is None:
                     raise ServerFailed(f"header {header} needs ${variable}, which is not set")
                 headers[header] = value
+            from tui.tools.http_limits import CappedJsonTransport
+
             client = await stack.enter_async_context(
-                httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
+                httpx2.AsyncClient(
+                    headers=headers,
+                    timeout=httpx2.Timeout(30.0, read=300.0),
+                    transport=CappedJsonTransport(self.message_max_bytes),
+                )
             )
-            return streamable_http_client(config.url, http_client=client)
+            return streamable_http_client(config.url, http_client=client, max_sse_event_size=self.message_max_bytes)
         if not config.command:
             raise ServerFailed("neither command nor url is set")
-        from mcp.client.stdio import StdioServerParameters, stdio_client
+        from mcp.client.stdio import StdioServerParameters
+
+        from tui.tools.stdio_transport import bounded_stdio_client
 
         params = StdioServerParameters(command=config.command, args=list(config.args), env=dict(config.env) or None)
-        return stdio_client(params, errlog=self._errlog(stack))
+        return bounded_stdio_client(
+            params, errlog=self._errlog(stack), max_bytes=self.message_max_bytes, server=self.name
+        )
 
     def _errlog(self, stack: AsyncExitStack) -> TextIO:
         """Where the server's stderr goes: its log file (never the terminal lchat draws on)."""
         if self.log_dir is None:
             return stack.enter_context(open(os.devnull, "w"))
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = stack.enter_context(open(self._log_path(), "a", encoding="utf-8"))
-        self._log_from = log.tell()
+        make_private_dir(self.log_dir)
+        log = stack.enter_context(open_private(self._log_path(), append=True))
+        os.fchmod(log.fileno(), 0o600)  # One an older lchat made 0644 is tightened too.
+        self._log_from = log.seek(0, os.SEEK_END)
         return log
 
     def _log_path(self) -> Path:
         assert self.log_dir is not None
-        return self.log_dir / f"mcp-{self.name}.log"
+        return self.log_dir / f"mcp-{re.sub(r'[^A-Za-z0-9_.-]', '_', self.name).lstrip('.')}.log"
 
     def _last_log_line(self) -> str:
         """The last line the server wrote to stderr since it started, as a hint of why it failed."""
@@ -178,7 +218,11 @@ class ToolServers:
 
     def __init__(self, config: McpConfig, *, log_dir: Path | None = None) -> None:
         self.config = config
-        self.servers = {name: McpServer(name, server, log_dir=log_dir) for name, server in config.servers.items()}
+        limit = message_limit(config.result_max_kb)
+        self.servers = {
+            name: McpServer(name, server, log_dir=log_dir, message_max_bytes=limit)
+            for name, server in config.servers.items()
+        }
 
     async def list_tools(self, names: Sequence[str] | None = None) -> tuple[list[ToolInfo], dict[str, str]]:
         """The tools of the servers (all, or those named), started as needed, and each failed server's line."""

@@ -23,7 +23,9 @@ class ToolService:
     def __init__(self, config: McpConfig, *, log_dir: Path | None = None, allow: Sequence[str] = ()) -> None:
         self.config = config
         self.servers = ToolServers(config, log_dir=log_dir)
-        self.policy = ApprovalPolicy(allow=[*config.allow, *allow])
+        self.policy = ApprovalPolicy(allow=[*config.allow, *allow], servers=list(config.servers))
+        self._told: set[str] = set()
+        """The allow-list lines already shown: each is said once per process."""
         self.problems: dict[str, str] = {}
         """Each server that failed, with its line, as of the last listing."""
         self.listed: list[ToolInfo] | None = None
@@ -65,6 +67,13 @@ class ToolService:
         known = {tool.qualified: tool for tool in self.listed or []}
         self.listed = list((known | {tool.qualified: tool for tool in tools}).values())
         return selected(tools, chosen)
+
+    def allow_notices(self) -> list[str]:
+        """Allow entries that allow nothing, as far as the servers started so far tell; each line once."""
+        tried = [name for name, server in self.servers.servers.items() if server.settled]
+        lines = [line for line in self.policy.allow_problems(self.listed or [], tried=tried) if line not in self._told]
+        self._told.update(lines)
+        return lines
 
     def runner(self, conversation_id: int, tools: Sequence[ToolInfo], approver: Approver) -> ToolRunner:
         return ToolRunner(

@@ -70,6 +70,8 @@ class ToolsController:
             return None
         tell(self.screen, "Starting the MCP servers…", timeout=2)
         listed = await tools.available()
+        for line in tools.allow_notices():
+            tell(self.screen, line, severity="warning", timeout=10)
         chosen = tools.chosen(conversation)
         on = (
             {tool.qualified for tool in listed}
