@@ -42,3 +42,17 @@ def built_flavour() -> str:
 def loadable_backends(dirs: list[Path]) -> Path | None:
     """The folder of run-time loaded backends (a GGML_BACKEND_DL build), else None."""
     return next((d for d in dirs if any(d.glob("libggml-cpu*"))), None)
+
+
+def native_library(dirs: list[Path], stem: str) -> Path | None:
+    """The file of one of the package's libraries ("libggml", "libggml-base") to open with ctypes.
+
+    A wheel carries copies, not links (libggml.so, .so.0...): the one named by the soname
+    (.so.0) is the copy libllama's own dependencies load, so opening it never maps a second
+    ggml (with its own device registry and log callback) into the process.
+    """
+    for name in (f"{stem}.so.0", f"{stem}.so"):
+        found = next((d / name for d in dirs if (d / name).exists()), None)
+        if found is not None:
+            return found
+    return None
