@@ -23,7 +23,7 @@ from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ggml_devices import Device
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.gpu_build import flavour_in, loadable_backends
-from tui.engines.llama_log import INFO, LoadRecord
+from tui.engines.llama_log import INFO, LlamaLog, LoadRecord
 from tui.engines.load_errors import LoadFailure
 from tui.engines.manage import Progress
 from tui.models.catalog import Catalog, state_text
@@ -331,6 +331,10 @@ def test_the_report_says_what_llama_cpp_did_and_names_each_backend(monkeypatch: 
     assert missing["note"] == (
         "this is a CUDA build of llama.cpp, but no CUDA driver or device was found: running on the CPU"
     )
+    # The log callback is set before the backends load: the reason a backend failed is heard.
+    failed = "ggml_backend_load_best: failed to load libggml-cuda.so: libcuda.so.1: cannot open shared object file"
+    monkeypatch.setattr(LlamaLog, "startup", LoadRecord(errors=[failed]))
+    assert offload_child.report(no_gpu, llm, -1, "", LoadRecord(), cpu_and())["note"].endswith(f"on the CPU; {failed}")
     monkeypatch.setattr(offload_child, "built_flavour", lambda: "cpu")
     assert offload_child.report(no_gpu, llm, 0, "", LoadRecord(), cpu_and())["note"] == ""
 

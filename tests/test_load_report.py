@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.gguf_files import starter_model
+from tui.domain import ModelInfo
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.llama_log import ERROR, INFO, WARN, LlamaLog, LoadRecord, device_of
-from tui.models.offload import buffers_line
+from tui.models.offload import buffers_line, offload_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = starter_model()
@@ -56,6 +57,9 @@ def test_buffer_lines_are_kept_per_device_with_the_layers_as_llama_cpp_capped_th
         "Metal",
         "ROCm1",
     ]
+    running = {"gpu_backend": "CUDA", "gpu_layers": 29, "layers": 29, "buffers": record.as_dict()}
+    rows = dict(offload_rows(ModelInfo("m", "embedded", extra={"running": running}), "f16", False, "auto"))
+    assert rows["Buffers"] == buffers_line(record.as_dict())  # The models pane's details.
     assert buffers_line(record.as_dict()) == "CUDA0: model 4.4 GB, KV 469.8 MB, compute 310.4 MB; " + (
         "CPU: model 306.6 MB, output 608.2 KB, compute 16.8 MB"
     )
