@@ -17,11 +17,14 @@ from tests.fake_nvml import DRIVER_NOT_LOADED, FakeGpu, FakeNvml
 from tests.gguf_files import write_tiny_llama
 from tui.config import ConfigError, load_config
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
-from tui.engines import offload_child
+from tui.engines import load_errors, offload_child
 from tui.engines.base import EngineError, Finished
 from tui.engines.embedded import EmbeddedEngine
+from tui.engines.ggml_devices import Device
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.gpu_build import flavour_in, loadable_backends
+from tui.engines.llama_log import INFO, LlamaLog, LoadRecord
+from tui.engines.load_errors import LoadFailure
 from tui.engines.manage import Progress
 from tui.models.catalog import Catalog, state_text
 from tui.models.download_fit import best_first, size_fit, with_fit
@@ -257,8 +260,9 @@ def test_free_vram_comes_from_nvml() -> None:
 # The child's side, with llama_cpp faked where a GPU would be needed
 
 
-def test_a_failed_load_retries_with_fewer_layers_then_none() -> None:
+def test_a_failed_load_retries_with_fewer_layers_only_for_want_of_memory() -> None:
     tried: list[int] = []
+    memory = LoadFailure(load_errors.MEMORY, "unable to allocate CUDA0 buffer")
 
     def make(layers: int) -> str:
         tried.append(layers)
@@ -266,19 +270,73 @@ def test_a_failed_load_retries_with_fewer_layers_then_none() -> None:
             raise ValueError("Failed to load model from file")
         return f"model with {layers}"
 
-    assert offload_child.load_with_fallback(make, -1, 29) == (
+    assert offload_child.load_with_fallback(make, -1, 29, lambda exc: memory) == (
         "model with 7",
         7,
-        "29 layers did not load on the GPU (out of memory?): 7 did",
+        "29 layers did not load on the GPU (out of memory: unable to allocate CUDA0 buffer): 7 did",
     )
     assert tried == [-1, 14, 7]
-    assert offload_child.load_with_fallback(make, 5, 29) == ("model with 5", 5, "")
+    assert offload_child.load_with_fallback(make, 5, 29, lambda exc: memory) == ("model with 5", 5, "")
 
     def never(layers: int) -> None:
-        raise ValueError("not a model")
+        tried.append(layers)
+        raise ValueError("Failed to load model from file")
 
-    with pytest.raises(ValueError):
-        offload_child.load_with_fallback(never, 4, 29)
+    tried.clear()
+    with pytest.raises(
+        offload_child.LoadFailed, match=r"^out of memory: unable .* \(tried 4, 2, 1 and 0 layers on the GPU\)$"
+    ):
+        offload_child.load_with_fallback(never, 4, 29, lambda exc: memory)
+    assert tried == [4, 2, 1, 0]
+    tried.clear()
+    bad_file = LoadFailure(load_errors.CONFIGURATION, "unknown model architecture: 'futurenet'")
+    with pytest.raises(
+        offload_child.LoadFailed, match=r"^configuration error: unknown model architecture: 'futurenet'$"
+    ):
+        offload_child.load_with_fallback(never, -1, 29, lambda exc: bad_file)
+    assert tried == [-1]  # Loaded once: fewer layers would fail the same.
+
+
+def cpu_and(*gpus: tuple[str, str]) -> list[Device]:
+    cpu = Device("CPU", "a CPU", "CPU", "CPU", 8 * GIB, 16 * GIB)
+    return [cpu, *(Device(name, "a GPU", "GPU", backend, 20 * GIB, 24 * GIB) for name, backend in gpus)]
+
+
+def test_the_report_says_what_llama_cpp_did_and_names_each_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    llm = SimpleNamespace(model=object())
+    # No ggml "features" for Vulkan in the system info: the device list names it all the same.
+    vulkan = fake_llama_cpp(True, b"CPU : SSE3 = 1 | AVX = 1 | ")
+    record = LoadRecord()
+    for line in (
+        "load_tensors: offloaded 29/30 layers to GPU",
+        "load_tensors: Vulkan0 model buffer size = 1024.00 MiB",
+    ):
+        record.take(INFO, line)
+    report = offload_child.report(vulkan, llm, -1, "", record, cpu_and(("Vulkan0", "Vulkan")))
+    assert {k: report[k] for k in ("gpu_backend", "gpu_layers", "layers", "note")} == {
+        "gpu_backend": "Vulkan",
+        "gpu_layers": 29,  # As llama.cpp capped it, of n_layer + 1 (the output layer counts).
+        "layers": 30,
+        "note": "",
+    }
+    assert report["buffers"] == {"Vulkan0": {"model_mib": 1024.0}} and report["vram_by_device"] == {"Vulkan0": GIB}
+    assert [d["name"] for d in report["devices"]] == ["CPU", "Vulkan0"]
+    cuda = fake_llama_cpp(True, b"CUDA : ARCHS = 900 | CPU : SSE3 = 1 | ")
+    assert offload_child.report(cuda, llm, 12, "n", LoadRecord(), cpu_and(("CUDA0", "CUDA")))["gpu_layers"] == 12
+    assert offload_child.report(cuda, llm, -1, "", LoadRecord(), [])["gpu_backend"] == "CUDA"  # No device list.
+    no_gpu = fake_llama_cpp(False, b"CPU : SSE3 = 1 | ")
+    monkeypatch.setattr(offload_child, "built_flavour", lambda: "cuda")
+    missing = offload_child.report(no_gpu, llm, -1, "", LoadRecord(), cpu_and())
+    assert missing["gpu_backend"] == "CPU" and missing["gpu_layers"] == 0
+    assert missing["note"] == (
+        "this is a CUDA build of llama.cpp, but no CUDA driver or device was found: running on the CPU"
+    )
+    # The log callback is set before the backends load: the reason a backend failed is heard.
+    failed = "ggml_backend_load_best: failed to load libggml-cuda.so: libcuda.so.1: cannot open shared object file"
+    monkeypatch.setattr(LlamaLog, "startup", LoadRecord(errors=[failed]))
+    assert offload_child.report(no_gpu, llm, -1, "", LoadRecord(), cpu_and())["note"].endswith(f"on the CPU; {failed}")
+    monkeypatch.setattr(offload_child, "built_flavour", lambda: "cpu")
+    assert offload_child.report(no_gpu, llm, 0, "", LoadRecord(), cpu_and())["note"] == ""
 
 
 def fake_llama_cpp(offload: bool, info: bytes) -> SimpleNamespace:
@@ -287,27 +345,6 @@ def fake_llama_cpp(offload: bool, info: bytes) -> SimpleNamespace:
         llama_print_system_info=lambda: info,
         llama_model_n_layer=lambda model: 29,
     )
-
-
-def test_the_report_names_the_backend_or_the_missing_driver(monkeypatch: pytest.MonkeyPatch) -> None:
-    llm = SimpleNamespace(model=object())
-    cuda = fake_llama_cpp(True, b"CUDA : ARCHS = 900 | USE_GRAPHS = 1 | CPU : SSE3 = 1 | AVX = 1 | ")
-    assert offload_child.report(cuda, llm, -1, "") == {
-        "gpu_backend": "CUDA",
-        "gpu_layers": 29,
-        "layers": 29,
-        "note": "",
-    }
-    assert offload_child.report(cuda, llm, 12, "n")["gpu_layers"] == 12
-    no_gpu = fake_llama_cpp(False, b"CPU : SSE3 = 1 | ")
-    monkeypatch.setattr(offload_child, "built_flavour", lambda: "cuda")
-    missing = offload_child.report(no_gpu, llm, -1, "")
-    assert missing["gpu_backend"] == "CPU" and missing["gpu_layers"] == 0
-    assert missing["note"] == (
-        "this is a CUDA build of llama.cpp, but no CUDA driver or device was found: running on the CPU"
-    )
-    monkeypatch.setattr(offload_child, "built_flavour", lambda: "cpu")
-    assert offload_child.report(no_gpu, llm, 0, "")["note"] == ""
 
 
 # The engine end to end on the CPU build, with VRAM from a faked NVML

@@ -166,6 +166,10 @@ async def ask(
                     **({"tool_calls": calls} if tools else {}),
                     "gpu_layers": running.get("gpu_layers"),
                     "gpu_backend": running.get("gpu_backend"),
+                    # As llama.cpp logged the load: MiB per device and kind, and ggml's devices.
+                    "buffers": running.get("buffers"),
+                    "vram_by_device": running.get("vram_by_device"),
+                    "devices": running.get("devices"),
                 }
             ),
             file=out,

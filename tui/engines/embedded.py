@@ -82,7 +82,8 @@ class _Child:
         self.loaded: tuple[str | None, int] | None = None
         """(path, n_ctx) of the model the child holds, once it said so."""
         self.offload: dict[str, Any] = {}
-        """What that load put on the GPU: gpu_backend, gpu_layers, layers, vram_bytes, note."""
+        """What that load put on the GPU: gpu_backend, gpu_layers, layers, vram_bytes, note, and
+        as llama.cpp logged it buffers (MiB per device and kind), vram_by_device and devices."""
         self.asked: dict[str, Any] = {}
         """The offload options that load was asked for, kept while the model stays."""
 
@@ -394,10 +395,11 @@ class EmbeddedEngine(Engine):
                         child.loaded = None  # Stopped mid-load: which model it holds is unknown.
 
     async def _loaded(self, report: dict[str, Any], note: str, before: Memory | None) -> dict[str, Any]:
-        """The child's load report with the VRAM it took (free VRAM before less after) and
-        every note joined; the notes also go to the engine log."""
+        """The child's load report with the VRAM it took (free VRAM before less after, else the
+        device buffers llama.cpp logged) and every note joined; the notes also go to the engine log."""
         after = await asyncio.to_thread(self._vram) if before is not None and self._vram else None
         taken = max(0, before.free - after.free) if before and after and report.get("gpu_layers") else 0
+        taken = taken or sum((report.get("vram_by_device") or {}).values())
         notes = "; ".join(n for n in (note, report.get("note", "")) if n)
         if notes and self._log_path:
             await asyncio.to_thread(_log_line, self._log_path, f"lchat: GPU offload: {notes}")

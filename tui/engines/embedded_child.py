@@ -25,8 +25,13 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
+from tui.engines.alloc_limit_hook import limited_while_offloading
 from tui.engines.base import ReasoningPiece
 from tui.engines.confined import run_confined
+from tui.engines.ggml_devices import list_devices
+from tui.engines.gpu_build import library_dirs
+from tui.engines.llama_log import LlamaLog
+from tui.engines.load_errors import LoadFailure, classify
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
 from tui.engines.tool_wire import NO_TOOLS
 from tui.engines.vision_chat import load_handler, render_check, stream_answer
@@ -48,9 +53,6 @@ TEMPLATE_MEMORY_LIMIT = 512 << 20
 """... and this much new memory (in a fork: tui.engines.confined)."""
 TEMPLATE_OUTPUT_LIMIT = 64 << 20
 """... and its prompt may be this big, pickled (a context of a million tokens is about 4 MB of text)."""
-GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR = 3, 4
-"""ggml's enum ggml_log_level today (NONE, DEBUG, INFO, WARN, ERROR, CONT); llama-cpp-python's
-_logger still maps an older order, where 3 was ERROR."""
 
 
 class _Uncompiled:
@@ -179,34 +181,45 @@ class _Worker:
             self.llm.close()
             self.llm, self.key = None, None
         threads = self.n_threads or None
-        llama_errors = _LlamaErrors.listen(llama_cpp)
+        LlamaLog.install(llama_cpp)  # Importing llama_cpp put its own callback in.
         kv = offload_child.KV_TYPE_IDS
 
         def make(layers: int) -> Any:
-            return llama_cpp.Llama(
-                model_path=path,
-                n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                lora_path=lora,
-                n_gpu_layers=layers,
-                type_k=kv[offload.get("k_type", "f16")],
-                type_v=kv[offload.get("v_type", "f16")],
-                flash_attn=bool(offload.get("flash_attn")),
-                verbose=False,
-            )
+            LlamaLog.start()
+            print(f"lchat: loading {os.path.basename(path)} with {_gpu_layers(layers)}", file=sys.stderr, flush=True)
+            try:
+                with limited_while_offloading(layers):
+                    return llama_cpp.Llama(
+                        model_path=path,
+                        n_ctx=n_ctx,
+                        n_threads=threads,
+                        n_threads_batch=threads,
+                        lora_path=lora,
+                        n_gpu_layers=layers,
+                        type_k=kv[offload.get("k_type", "f16")],
+                        type_v=kv[offload.get("v_type", "f16")],
+                        flash_attn=bool(offload.get("flash_attn")),
+                        verbose=False,
+                    )
+            finally:
+                LlamaLog.finish()
 
+        def failure_of(exc: Exception) -> LoadFailure:
+            # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone.
+            failure = classify(LlamaLog.record.errors, exc)
+            print(f"lchat: the load failed: {failure.message()}", file=sys.stderr, flush=True)
+            return failure
+
+        with _templates_not_compiled(llama_cpp.llama_chat_format):
+            self.llm, layers, note = offload_child.load_with_fallback(
+                make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0)), failure_of
+            )
         try:
-            with _templates_not_compiled(llama_cpp.llama_chat_format):
-                self.llm, layers, note = offload_child.load_with_fallback(
-                    make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0))
-                )
-            self.offload = offload_child.report(llama_cpp, self.llm, layers, note)
-        except Exception as exc:
-            # llama-cpp-python only says "Failed to load model"; llama.cpp said why, to us alone
-            # (the load runs with stderr silenced), so the log gets it too.
-            print(*llama_errors.lines, sep="\n", file=sys.stderr, flush=True)
-            raise RuntimeError(llama_errors.said() or str(exc)) from None
+            devices = list_devices(library_dirs())
+        except (OSError, AttributeError) as error:  # An older ggml without the device calls.
+            print(f"lchat: listing ggml's devices failed: {error}", file=sys.stderr, flush=True)
+            devices = []
+        self.offload = offload_child.report(llama_cpp, self.llm, layers, note, LlamaLog.record, devices)
         self.key = key
         return True
 
@@ -446,6 +459,10 @@ def _think_variables(think: str | None) -> dict[str, Any]:
     return {"enable_thinking": think != "off"}
 
 
+def _gpu_layers(layers: int) -> str:
+    return "every layer on the GPU" if layers < 0 else f"{layers} layers on the GPU"
+
+
 class _NoTools(Exception):
     """Tools were offered to a model whose chat template has no place for them."""
 
@@ -474,40 +491,6 @@ def _piece(llama_cpp: Any, vocab: Any, token: int, *, special: bool = False) -> 
         _buffer = ctypes.create_string_buffer(-n)
 
 
-class _LlamaErrors:
-    """llama.cpp's own error lines, kept while a model loads: with verbose=False llama-cpp-python
-    sends them nowhere, and they are the only words that say why a file cannot be loaded.
-    Warnings and errors at other times go to stderr, which is the engine log."""
-
-    _installed: Any = None
-    lines: list[str] = []
-
-    @classmethod
-    def listen(cls, llama_cpp: Any) -> type[_LlamaErrors]:
-        cls.lines = []
-        if cls._installed is None:
-
-            @llama_cpp.llama_log_callback
-            def keep(level: int, text: bytes, user_data: Any) -> None:
-                if level not in (GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR):
-                    return
-                line = text.decode("utf-8", "replace")
-                print(line, end="", file=sys.stderr, flush=True)
-                if level == GGML_LOG_LEVEL_ERROR and len(cls.lines) < 20:
-                    cls.lines.append(line.strip())
-
-            cls._installed = keep  # Held here: ctypes must not lose the callback.
-            llama_cpp.llama_log_set(keep, ctypes.c_void_p(0))
-        return cls
-
-    @classmethod
-    def said(cls) -> str:
-        """The most telling line: llama_model_load's reason, else the first error."""
-        lines = [line for line in cls.lines if line]
-        reasons = [line.split("error loading model: ", 1)[1] for line in lines if "error loading model: " in line]
-        return (reasons or lines or [""])[0]
-
-
 def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     """Entry point of the child process."""
     # Ctrl-C and a terminal's hang-up belong to the parent, which saves the answer first; the
@@ -528,6 +511,7 @@ def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     from tui.engines.offload_child import load_backends
 
     try:
+        LlamaLog.install_in_ggml(library_dirs())  # First: a backend that fails to load says why.
         load_backends()
     except (OSError, AttributeError) as error:  # A broken build: llama.cpp's own load then says why.
         print(f"loading llama.cpp's backends failed: {error}", file=sys.stderr, flush=True)

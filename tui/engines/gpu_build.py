@@ -82,3 +82,17 @@ def missing_backend_line(flavour: str, problem: str) -> str:
             "(add the toolkit's library folder to LD_LIBRARY_PATH): running on the CPU"
         )
     return f"this is a {name} build of llama.cpp, but its {name} backend did not load ({problem}): running on the CPU"
+
+
+def native_library(dirs: list[Path], stem: str) -> Path | None:
+    """The file of one of the package's libraries ("libggml", "libggml-base") to open with ctypes.
+
+    A wheel carries copies, not links (libggml.so, .so.0...): the one named by the soname
+    (.so.0) is the copy libllama's own dependencies load, so opening it never maps a second
+    ggml (with its own device registry and log callback) into the process.
+    """
+    for name in (f"{stem}.so.0", f"{stem}.so"):
+        found = next((d / name for d in dirs if (d / name).exists()), None)
+        if found is not None:
+            return found
+    return None

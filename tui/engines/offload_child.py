@@ -7,7 +7,10 @@ import ctypes
 from collections.abc import Callable
 from typing import Any
 
-from tui.engines.gpu_build import NAMES, built_flavour, library_dirs, loadable_backends
+from tui.engines.ggml_devices import Device, gpu_names
+from tui.engines.gpu_build import NAMES, built_flavour, library_dirs, loadable_backends, native_library
+from tui.engines.llama_log import LlamaLog, LoadRecord
+from tui.engines.load_errors import LoadFailure
 
 KV_TYPE_IDS = {"f16": 1, "q4_0": 2, "q8_0": 8}
 """ggml_type values of the KV cache types lchat offers (GGML_TYPE_F16, _Q4_0, _Q8_0)."""
@@ -26,9 +29,7 @@ def load_backends() -> None:
     folder = loadable_backends(library_dirs())
     if folder is None:
         return
-    ggml = ctypes.CDLL(
-        str(next((d / "libggml.so" for d in library_dirs() if (d / "libggml.so").exists()), folder / "libggml.so"))
-    )
+    ggml = ctypes.CDLL(str(native_library(library_dirs(), "libggml") or folder / "libggml.so"))
     ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
     ggml.ggml_backend_load_all_from_path(str(folder).encode())
 
@@ -47,36 +48,85 @@ def missing_driver_line(flavour: str) -> str:
     return f"this is a {NAMES[flavour]} build of llama.cpp, but no {NAMES[flavour]} driver or device was found: running on the CPU"
 
 
-def load_with_fallback(make: Callable[[int], Any], layers: int, total: int) -> tuple[Any, int, str]:
-    """`make(n_gpu_layers)`, retried with half the layers, then none, while it fails on a GPU.
+class LoadFailed(Exception):
+    """A load that failed for good: `failure` says which kind, `tried` the GPU layers tried."""
+
+    def __init__(self, failure: LoadFailure, tried: list[int]) -> None:
+        self.failure, self.tried = failure, tried
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        if len(self.tried) < 2:
+            return self.failure.message()
+        return f"{self.failure.message()} (tried {_counts(self.tried)} layers on the GPU)"
+
+
+def load_with_fallback(
+    make: Callable[[int], Any], layers: int, total: int, failure_of: Callable[[Exception], LoadFailure]
+) -> tuple[Any, int, str]:
+    """`make(n_gpu_layers)`, retried with half the layers, then none, while it fails for want
+    of memory (`failure_of` tells an exception's kind from llama.cpp's log).
 
     Returns (the model, the layers it got, a note when that is fewer than asked). `layers` -1
-    asks for every layer (the output layer too). A failure with no layers on the GPU is raised.
+    asks for every layer (the output layer too). Any other failure, or one with no layers on
+    the GPU, raises LoadFailed at once: a bad file fails the same with fewer layers.
     """
-    tried = layers
+    tried: list[int] = []
+    first: LoadFailure | None = None
     while True:
+        attempt = layers if not tried else _half(tried[-1], total)
+        tried.append(attempt)
         try:
-            return make(tried), tried, "" if tried == layers else _fewer(layers, tried, total)
-        except Exception:
-            if tried == 0:
-                raise
-            shown = total if tried < 0 else tried
-            tried = shown // 2 if shown > 1 else 0
+            model = make(attempt)
+        except Exception as exc:
+            failure = failure_of(exc)
+            if attempt == 0 or not failure.retry_with_fewer_layers:
+                raise LoadFailed(failure, tried) from None
+            first = first or failure
+            continue
+        return model, attempt, "" if first is None else _fewer(layers, attempt, total, first)
 
 
-def _fewer(asked: int, got: int, total: int) -> str:
-    asked_n = total if asked < 0 else asked
-    return f"{asked_n} layers did not load on the GPU (out of memory?): {got} did"
+def _half(layers: int, total: int) -> int:
+    shown = total if layers < 0 else layers
+    return shown // 2 if shown > 1 else 0
 
 
-def report(llama_cpp: Any, llm: Any, layers: int, note: str) -> dict[str, Any]:
-    """What the load did: the backend, layers on the GPU of the model's, and a note."""
+def _counts(tried: list[int]) -> str:
+    shown = ["all" if n < 0 else str(n) for n in tried]
+    return ", ".join(shown[:-1]) + f" and {shown[-1]}"
+
+
+def _fewer(asked: int, got: int, total: int, why: LoadFailure) -> str:
+    asked_n = "all" if asked < 0 and not total else str(total if asked < 0 else asked)
+    return f"{asked_n} layers did not load on the GPU ({why.message()}): {got} did"
+
+
+def report(
+    llama_cpp: Any, llm: Any, layers: int, note: str, record: LoadRecord, devices: list[Device]
+) -> dict[str, Any]:
+    """What the load did, as llama.cpp logged it: the backend, the layers it offloaded (capped
+    at n_layer + 1, the output layer counted) of the model's, each device's buffers, the
+    devices ggml saw, and a note."""
     total = int(llama_cpp.llama_model_n_layer(llm.model))
-    backend = gpu_backend(llama_cpp)
+    backends = gpu_names(devices) if devices else [b for b in [gpu_backend(llama_cpp)] if b]
     flavour = built_flavour()
-    if backend is None:
+    logged = {
+        "buffers": record.as_dict(),
+        "vram_by_device": record.device_bytes(),
+        "devices": [d.as_dict() for d in devices],
+    }
+    if not backends:
         if flavour != "cpu":
-            note = missing_driver_line(flavour)
-        return {"gpu_backend": "CPU", "gpu_layers": 0, "layers": total, "note": note}
-    on_gpu = total if layers < 0 else min(layers, total)
-    return {"gpu_backend": backend, "gpu_layers": on_gpu, "layers": total, "note": note}
+            note = "; ".join(n for n in (missing_driver_line(flavour), _startup_reason()) if n)
+        return {"gpu_backend": "CPU", "gpu_layers": 0, "layers": total, "note": note, **logged}
+    if record.offloaded is not None:
+        on_gpu, total = record.offloaded
+    else:  # No "offloaded" line (an older llama.cpp): the request, capped.
+        on_gpu = total if layers < 0 else min(layers, total)
+    return {"gpu_backend": "+".join(backends), "gpu_layers": on_gpu, "layers": total, "note": note, **logged}
+
+
+def _startup_reason() -> str:
+    """The first error logged while the backends loaded (a missing libcuda, say), if any."""
+    return next(iter(LlamaLog.startup.errors), "")

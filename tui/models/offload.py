@@ -135,9 +135,22 @@ def offload_rows(
         layers = f"{running.get('gpu_layers', 0)}/{running.get('layers') or '?'} layers on the GPU"
         where = f"{backend}: {layers}{vram}" if running.get("gpu_layers") else f"{backend}: no layers on a GPU"
         rows.append(("GPU offload", where + (f" ({running['note']})" if running.get("note") else "")))
+    if running.get("buffers"):
+        rows.append(("Buffers", buffers_line(running["buffers"])))
     k_type, v_type = cache_types(kv_cache_type, flash_attention)
     cache = f"K {k_type}, V {v_type}" + (" (a quantised V cache needs flash attention)" if k_type != v_type else "")
     attention = "on" if flash_attention else "off"
     options = f"GPU layers {gpu_layers}; KV cache {cache}; flash attention {attention}"
     rows.append(("Load options", f"{options} ([engine] in the config; they apply at the next load)"))
     return rows
+
+
+def buffers_line(buffers: dict[str, dict[str, float]]) -> str:
+    """llama.cpp's logged buffers in one line: "CUDA0: model 4.1 GB, KV 512 MB; CPU: ..."."""
+    parts = []
+    for device, kinds in buffers.items():
+        sizes = ", ".join(
+            f"{kind.removesuffix('_mib').replace('kv', 'KV')} {gb(int(mib * MIB))}" for kind, mib in kinds.items()
+        )
+        parts.append(f"{device}: {sizes}")
+    return "; ".join(parts)
