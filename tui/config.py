@@ -9,11 +9,15 @@ import tomllib
 import types
 import typing
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from tui.bounded_file import FileRefused, read_regular_file
 from tui.thinking import SETTINGS as THINK_SETTINGS
+
+CONFIG_MAX_BYTES = 1_000_000
+"""A config.toml larger than this is refused (it is a few KB even with many presets)."""
 
 
 @dataclass
@@ -244,6 +248,41 @@ class Config:
     mcp: McpConfig = field(default_factory=McpConfig)
 
 
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0.0, 5.0),
+    "top_p": (0.0, 1.0),
+    "max_tokens": (1, 1_000_000),
+    "context_length": (64, 10_000_000),
+    "seed": (0, 2**32 - 1),
+}
+"""A conversation's sampling numbers and the values accepted: in [chat], presets and F8 alike."""
+_TIMEOUT = (0.1, 86_400.0)
+
+RANGES: dict[tuple[type, str], tuple[float, float]] = {
+    (EngineConfig, "threads"): (0, 1024),
+    (EngineConfig, "context_length"): PARAM_RANGES["context_length"],
+    (EngineConfig, "gpu_layers"): (0, 100_000),
+    **{(ChatConfig, name): PARAM_RANGES[name] for name in ("temperature", "top_p", "max_tokens")},
+    (ChatConfig, "attachment_max_mb"): (1, 1000),
+    (UiConfig, "max_fps"): (1, 240),
+    (StatsConfig, "interval_s"): (0.1, 3600.0),
+    (StatsConfig, "history_s"): (1.0, 86_400.0),
+    (StatsConfig, "temp_margin_c"): (0.0, 100.0),
+    (StatsConfig, "vram_warn_percent"): (1.0, 100.0),
+    (OllamaConfig, "connect_timeout"): _TIMEOUT,
+    (OllamaConfig, "read_timeout"): _TIMEOUT,
+    (OllamaConfig, "context_length"): (0, PARAM_RANGES["context_length"][1]),
+    (ServerConfig, "connect_timeout"): _TIMEOUT,
+    (ServerConfig, "read_timeout"): _TIMEOUT,
+    **{(PresetConfig, name): bounds for name, bounds in PARAM_RANGES.items()},
+    (McpConfig, "max_rounds"): (1, 100),
+    (McpConfig, "call_timeout_s"): _TIMEOUT,
+    (McpConfig, "result_max_kb"): (1, 10_000),
+}
+"""Every number setting's lowest and highest accepted value, checked when config.toml is read
+(0 frames a second, a negative timeout or a context of 1e20 tokens are mistakes, not settings)."""
+
+
 class ConfigError(Exception):
     """A config file lchat cannot use; str() is one line naming file, line and key."""
 
@@ -258,11 +297,14 @@ class LoadedConfig:
 
 def load_config(path: Path) -> LoadedConfig:
     """Read `path`, or write the defaults there when it does not exist yet."""
-    if not path.exists():
+    if not os.path.lexists(path):
         config = Config()
         save_config(config, path)
         return LoadedConfig(config, [])
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:  # A folder, a FIFO or /dev/zero named config.toml is refused, never waited on or read whole.
+        text = read_regular_file(path, max_bytes=CONFIG_MAX_BYTES, what="config file").decode("utf-8", "replace")
+    except FileRefused as refused:
+        raise ConfigError(str(refused)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -317,11 +359,20 @@ def _secret_keys(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
             yield dotted
 
 
-def save_config(config: Config, path: Path) -> None:
-    """Write the whole config, replacing the old file in one step (mode 0600)."""
-    import tomli_w
+_HEADER = """\
+# lchat's settings. Only what differs from the defaults is set; add any table the README shows
+# below. lchat rewrites this file when a setting changes in the app: values stay, comments go.
+"""
 
-    payload = tomli_w.dumps(_without_none(asdict(config))).encode()
+
+def save_config(config: Config, path: Path) -> None:
+    """Write the settings that differ from the defaults, then the defaults as comments, replacing
+    the old file in one step (mode 0600).
+
+    Leaving the defaults' tables out is what lets a user append any table (`[[servers]]`,
+    `[ollama]`, `[keys]`) to the file lchat wrote: TOML refuses a table defined twice.
+    """
+    payload = config_text(config).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".tmp")
     try:
@@ -334,6 +385,48 @@ def save_config(config: Config, path: Path) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def config_text(config: Config) -> str:
+    """config.toml's text for `config`: its own values, then every default commented out."""
+    import tomli_w
+
+    changed = _differences(config)
+    arrays = {key: value for key, value in changed.items() if isinstance(value, list)}
+    own = tomli_w.dumps({key: value for key, value in changed.items() if key not in arrays})
+    for key, entries in arrays.items():  # tomli_w would inline short ones, and [[key]] could not follow.
+        own += "".join(f"{chr(10) if own else ''}[[{key}]]\n{tomli_w.dumps(entry)}" for entry in entries)
+    reference = tomli_w.dumps(_without_empty_tables(asdict(Config())))
+    commented = "".join(f"# {line}\n" if line else "#\n" for line in reference.splitlines())
+    return f"{_HEADER}\n{own}{chr(10) if own else ''}# The defaults, for reference:\n{commented}"
+
+
+def _differences(value: Any) -> Any:
+    """A dataclass as a dict of the fields that differ from their defaults (recursively, with
+    unset optional fields left out: TOML has no null); other values as plain data."""
+    if is_dataclass(value) and not isinstance(value, type):
+        changed: dict[str, Any] = {}
+        for item in fields(value):
+            current = getattr(value, item.name)
+            default = item.default_factory() if item.default_factory is not MISSING else item.default
+            if current is not None and current != default:
+                changed[item.name] = _differences(current)
+        return changed
+    if isinstance(value, dict):
+        return {key: _differences(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_differences(item) for item in value]
+    return value
+
+
+def _without_empty_tables(data: dict[str, Any]) -> dict[str, Any]:
+    """The defaults minus empty tables and the empty `servers` array: a commented `servers = []`
+    would, uncommented, forbid the `[[servers]]` tables the README adds."""
+    return {
+        key: _without_empty_tables(value) if isinstance(value, dict) else value
+        for key, value in data.items()
+        if value != {} and not (key == "servers" and value == [])
+    }
 
 
 def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, text: str, warnings: list[str]) -> Any:
@@ -359,8 +452,22 @@ def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, t
         elif (item := _table_list_item(hint)) is not None:
             values[name] = _build_list(item, value, key_path, path, text, warnings)
         else:
-            values[name] = _check(hint, value, path, text, key_path)
+            values[name] = _check_range(cls, _check(hint, value, path, text, key_path), path, text, key_path)
     return cls(**values)
+
+
+def _check_range(cls: type, value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
+    """`value` if it lies within RANGES' bounds for its field (or has none), else ConfigError."""
+    bounds = RANGES.get((cls, key_path[-1]))
+    if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    low, high = bounds
+    if not low <= value <= high:  # NaN fails this too.
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        raise ConfigError(
+            f"{path}:{_line_of(text, key_path)}: {'.'.join(key_path)} must be between {low:g} and {high:g}, not {shown}"
+        )
+    return value
 
 
 def _table_dict_item(hint: Any) -> type | None:
@@ -370,15 +477,6 @@ def _table_dict_item(hint: Any) -> type | None:
         if isinstance(item, type) and is_dataclass(item):
             return item
     return None
-
-
-def _without_none(value: Any) -> Any:
-    """TOML has no null: unset optional settings are simply left out of the file."""
-    if isinstance(value, dict):
-        return {key: _without_none(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [_without_none(item) for item in value]
-    return value
 
 
 def _table_list_item(hint: Any) -> type | None:
