@@ -69,6 +69,8 @@ def run(args: argparse.Namespace, paths) -> int:
             if args.command == "export":
                 return _export(store, args)
             return _import(store, args.files)
+    except BrokenPipeError:
+        raise  # The reader went away (`| head`): lchat's main ends quietly.
     except (StoreError, ImportFailed, OSError, LookupError) as error:
         print(f"lchat: {error}", file=sys.stderr)
         return 1
