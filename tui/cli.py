@@ -157,6 +157,7 @@ def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tui.config import ConfigError, load_config
     from tui.paths import resolve_paths
+    from tui.safe_text import terminal_safe
     from tui.store import StoreError
 
     paths = resolve_paths(data_dir=args.data_dir, config_file=args.config)
@@ -177,12 +178,12 @@ def _main(argv: list[str] | None = None) -> int:
         engines = partial(build_engines, for_tui=args.command != "ask")
         services = Services.open(paths, loaded.config, engines=engines, warnings=loaded.warnings)
     except ConfigError as error:
-        print(f"lchat: {error}", file=sys.stderr)
+        print(f"lchat: {terminal_safe(str(error))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         raise  # The reader went away (`| head`): main ends quietly.
     except (StoreError, OSError) as error:
-        print(f"lchat: {error}", file=sys.stderr)
+        print(f"lchat: {terminal_safe(str(error))}", file=sys.stderr)
         return 1
     if args.command == "ask":
         return _run_ask(services, args)
@@ -226,9 +227,10 @@ def _run_ask(services, args: argparse.Namespace) -> int:
 
     from tui.ask import ask
     from tui.attachments import AttachmentRefused
+    from tui.safe_text import terminal_safe
 
     for warning in services.warnings:
-        print(f"lchat: warning: {warning}", file=sys.stderr)
+        print(f"lchat: warning: {terminal_safe(warning)}", file=sys.stderr)
     try:
         attachments = _ask_attachments(args, services.config.chat.attachment_max_mb * 1_000_000)
     except AttachmentRefused as refused:

@@ -72,7 +72,9 @@ def run(args: argparse.Namespace, paths) -> int:
     except BrokenPipeError:
         raise  # The reader went away (`| head`): lchat's main ends quietly.
     except (StoreError, ImportFailed, OSError, LookupError) as error:
-        print(f"lchat: {error}", file=sys.stderr)
+        from tui.safe_text import terminal_safe
+
+        print(f"lchat: {terminal_safe(str(error))}", file=sys.stderr)  # It may quote a file's name or text.
         return 1
 
 
@@ -182,10 +184,11 @@ def _export(store, args: argparse.Namespace) -> int:
 def _import(store, files: list[Path]) -> int:
     from tui import portable
 
-    total = 0
-    for path in files:
-        total += len(portable.import_file(store, path))
-    print(f"lchat: Imported {total} conversation(s).", file=sys.stderr)
+    try:
+        imported = portable.import_files(store, files)
+    except portable.ImportFailed as failed:
+        raise portable.ImportFailed(f"{str(failed).rstrip('.')}. Nothing was imported.") from None
+    print(f"lchat: Imported {len(imported)} conversation(s).", file=sys.stderr)
     return 0
 
 
@@ -202,9 +205,13 @@ def _backup(paths, target: Path | None) -> int:
 
 
 def _restore(paths, source: Path, *, assume_yes: bool) -> int:
+    from tui.store import DatabaseCorrupt, StoreError
     from tui.store.backup import inspect, restore
 
-    incoming = inspect(source)
+    try:
+        incoming = inspect(source)
+    except DatabaseCorrupt as damaged:  # Its words are for the history itself, not a backup.
+        raise StoreError(f"{source} is not an lchat history backup ({damaged.detail}). Nothing was changed.") from None
     question = f"Replace the history at {paths.database}"
     if paths.database.is_file():
         try:
