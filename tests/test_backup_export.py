@@ -370,3 +370,33 @@ def test_restore_refuses_what_is_not_a_backup_and_keeps_the_history(paths, tmp_p
     assert code == 1 and reason in err and err.count("\n") == 1 and "Traceback" not in err
     assert paths.database.read_bytes() == before
     assert not list(paths.backups_dir.glob("*")) if paths.backups_dir.exists() else True
+
+
+def test_show_names_models_and_parameters_as_people_read_them(paths) -> None:
+    """No Python repr (`tools ['a', 'b']`) and no embedded model's whole path in `lchat show`."""
+    gguf = "/home/u/.local/share/lchat/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    params = {"tools": ["weather.get", "search"], "temperature": 0.3, "stop": ["\n\nUser:", "END"]}
+    with HistoryStore.open(paths.database) as store:
+        conversation = store.create_conversation(title="t", model=gguf, backend="embedded", params=params)
+        store.add_message(conversation.id, Role.USER, "hi")
+        store.add_message(conversation.id, Role.ASSISTANT, "hello", model=gguf, backend="embedded")
+    code, out, _ = run_cli("show", str(conversation.id))
+    assert code == 0
+    assert "- Model: SmolLM2-135M-Instruct.Q4_1 (embedded)" in out
+    assert '- Parameters: tools weather.get, search; temperature 0.3; stop "\\n\\nUser:", END' in out
+    assert "## Assistant · SmolLM2-135M-Instruct.Q4_1 · " in out
+    assert "/home/u" not in out and "['" not in out
+    code, out, _ = run_cli("show", str(conversation.id), "--json")
+    assert json.loads(out)["conversation"]["model"] == gguf  # The export keeps the whole path.
+
+
+def test_one_tool_is_one_tool() -> None:
+    from tui.config import McpConfig, McpServerConfig
+    from tui.domain import Conversation
+    from tui.tools.catalog import ToolInfo
+    from tui.tools.service import ToolService
+
+    service = ToolService(McpConfig(servers={"s": McpServerConfig(command="true")}))
+    service.listed = [ToolInfo("s", "only", "", {}, tokens=12)]
+    conversation = Conversation(1, "", "", "", "", {"tools": ["s"]}, 0.0, 0.0)
+    assert service.summary(conversation) == "1 tool · ~12 tok"

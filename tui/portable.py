@@ -127,9 +127,9 @@ def to_markdown(doc: dict[str, Any]) -> str:
     conversation = doc["conversation"]
     lines = [f"# {conversation['title'] or 'Untitled conversation'}", ""]
     if conversation["model"]:
-        lines.append(f"- Model: {conversation['model']} ({conversation['backend']})")
+        lines.append(f"- Model: {model_shown(conversation['model'])} ({conversation['backend']})")
     lines.append(f"- Started: {_when(conversation['created_at'])}")
-    params = ", ".join(f"{key} {value}" for key, value in conversation["params"].items())
+    params = "; ".join(f"{key} {_param_text(value)}" for key, value in conversation["params"].items())
     if params:
         lines.append(f"- Parameters: {params}")
     if conversation["system_prompt"]:
@@ -138,7 +138,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
         who = "You" if message["role"] == "user" else message["role"].capitalize()
         details = [_when(message["created_at"])]
         if message["role"] == "assistant" and message["model"]:
-            details.insert(0, message["model"])
+            details.insert(0, model_shown(message["model"]))
         if message["status"] not in ("complete",):
             details.append(message["status"])
         lines += ["", f"## {who} · {' · '.join(details)}", ""]
@@ -147,6 +147,28 @@ def to_markdown(doc: dict[str, Any]) -> str:
         if message["error"]:
             lines += ["", f"> Error: {message['error']}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def model_shown(name: str) -> str:
+    """A model as people read it: an embedded model's file name without its folder or .gguf
+    (the whole path stays in the JSON export), any other model's name as it is."""
+    if not name.startswith("/"):
+        return name
+    file_name = name.rsplit("/", 1)[-1]
+    return file_name[:-5] if file_name.lower().endswith(".gguf") else file_name
+
+
+def _param_text(value: Any) -> str:
+    """A parameter's value as text, never a Python repr: a list as its items with commas, a
+    string quoted (JSON-style) only when it holds spaces, commas or control characters."""
+    if isinstance(value, list):
+        return ", ".join(_param_text(item) for item in value)
+    if isinstance(value, str):
+        plain = value and value.isprintable() and not any(c.isspace() or c in ',;"' for c in value)
+        return value if plain else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def _parts_markdown(parts: list[dict[str, Any]]) -> list[str]:

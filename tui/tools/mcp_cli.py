@@ -137,7 +137,8 @@ async def _list(config: Config, log_dir: Path) -> int:
         if name in problems:
             print(problems[name])  # It names the server.
             continue
-        print(f"{one_line(name, 40)}: {len(mine)} tools, about {total_tokens(mine)} prompt tokens")
+        count = f"{len(mine)} tool{'' if len(mine) == 1 else 's'}"
+        print(f"{one_line(name, 40)}: {count}, about {total_tokens(mine)} prompt tokens")
         for tool in mine:
             allowed = " (allowed without asking)" if policy.pre_approved(tool, tools) else ""
             print(f"  {one_line(tool.name, 40)}  ~{tool.tokens} tokens{allowed}  {one_line(tool.description, 100)}")
