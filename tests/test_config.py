@@ -274,3 +274,10 @@ def test_a_config_that_is_not_a_readable_file_is_refused_at_once(tmp_path: Path,
         "dangling": "does not exist",
     }[kind] in message
     assert kind != "dangling" or path.is_symlink()  # A dangling link is not replaced by defaults.
+
+
+def test_a_nesting_bomb_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[chat]\nstop = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(path)

@@ -312,6 +312,8 @@ def load_config(path: Path) -> LoadedConfig:
         key = _key_on_line(text, int(at.group(1))) if at else ""
         where = f":{at.group(1)}" if at else ""
         raise ConfigError(f"{path}{where}: invalid TOML{f' at {key}' if key else ''}: {error}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table.
+        raise ConfigError(f"{path}: invalid TOML: arrays or inline tables nested too deeply to read") from None
     warnings: list[str] = []
     config = _build(Config, data, (), path, text, warnings)
     if config.chat.think not in THINK_SETTINGS:
