@@ -86,3 +86,19 @@ def test_a_broken_pipe_that_is_not_the_readers_is_still_reported(monkeypatch: py
     monkeypatch.setattr(cli, "_output_reader_gone", lambda: False)
     assert cli.main(["list"]) == cli.EXIT_FAILED
     assert "broken pipe" in capsys.readouterr().err
+
+
+def test_ask_ends_quietly_when_its_reader_goes_away(lchat_home: Path) -> None:
+    from tests.fake_ollama import OllamaState, start_ollama
+
+    state = OllamaState(reply=[f"line {n} of a long answer\n" for n in range(8000)])  # ~200 KB
+    state.add("qwen2.5:0.5b")
+    daemon = start_ollama(state)
+    try:
+        lchat_home.mkdir(parents=True, exist_ok=True)
+        (lchat_home / "config.toml").write_text(f'[ollama]\nhosts = ["{daemon.url}"]\n')
+        status, stderr, first = through_head("ask", "--no-stdin", "--model", "ollama/qwen2.5:0.5b", "hi")
+    finally:
+        daemon.stop()
+    assert first == "line 0 of a long answer"
+    assert (status, stderr) == (0, "")
