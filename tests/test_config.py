@@ -230,6 +230,7 @@ def test_a_saved_config_keeps_servers_appendable(tmp_path: Path) -> None:
         ('[[servers]]\npreset = "vllm"\nread_timeout = 0\n', ":3: servers[0].read_timeout must be between"),
         ("[presets.hot]\ntemperature = 99\n", ":2: presets.hot.temperature must be between 0 and 5, not 99"),
         ("[stats]\ninterval_s = inf\n", ":2: stats.interval_s must be between 0.1 and 3600, not inf"),
+        ("[engine]\ncontext_length = 1e20\n", ":2: engine.context_length must be an integer, not float"),
     ],
 )
 def test_values_out_of_range_name_file_line_and_bounds(tmp_path: Path, text: str, expected: str) -> None:
@@ -281,3 +282,22 @@ def test_a_nesting_bomb_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("[chat]\nstop = " + "[" * 50_000 + "]" * 50_000 + "\n")
     with pytest.raises(ConfigError, match="nested too deeply"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'servers = []\n\n[[servers]]\npreset = "lmstudio"\n',
+            "servers is already set as a value above (older lchat versions wrote `servers = []`): delete that line",
+        ),
+        ("[ollama]\nenabled = true\n[ollama]\nhosts = []\n", "[ollama] appears twice in the file: merge the two"),
+    ],
+)
+def test_a_table_set_twice_says_what_to_do(tmp_path: Path, text: str, expected: str) -> None:
+    """A config an older lchat wrote (servers = []) still trips on the README's [[servers]]: say how to fix it."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="invalid TOML") as raised:
+        load_config(path)
+    assert expected in str(raised.value)

@@ -311,7 +311,9 @@ def load_config(path: Path) -> LoadedConfig:
         at = re.search(r"\(at line (\d+), column \d+\)", str(error))
         key = _key_on_line(text, int(at.group(1))) if at else ""
         where = f":{at.group(1)}" if at else ""
-        raise ConfigError(f"{path}{where}: invalid TOML{f' at {key}' if key else ''}: {error}") from None
+        raise ConfigError(
+            f"{path}{where}: invalid TOML{f' at {key}' if key else ''}: {error}{_twice_hint(str(error))}"
+        ) from None
     except RecursionError:  # tomllib recurses once per nested array or inline table.
         raise ConfigError(f"{path}: invalid TOML: arrays or inline tables nested too deeply to read") from None
     warnings: list[str] = []
@@ -335,6 +337,20 @@ def load_config(path: Path) -> LoadedConfig:
             f"run chmod 600 {path}, or keep the secret in an environment variable"
         )
     return LoadedConfig(config, warnings)
+
+
+def _twice_hint(message: str) -> str:
+    """What to do about a table set twice, the usual trip when appending a README snippet."""
+    found = re.search(r"Cannot (mutate immutable namespace|declare) \(([^)]*)\)", message)
+    if not found:
+        return ""
+    name = ".".join(part.strip().strip("'\"") for part in found.group(2).split(",") if part.strip())
+    if found.group(1) == "declare":
+        return f"; [{name}] appears twice in the file: merge the two tables"
+    return (
+        f"; {name} is already set as a value above (older lchat versions wrote `{name} = []`): "
+        f"delete that line to add [[{name}]] or [{name}] tables"
+    )
 
 
 _SECRET_WORDS = re.compile(r"(token|secret|password|api_?key|auth)", re.IGNORECASE)
