@@ -483,9 +483,15 @@ def _check_range(cls: type, value: Any, path: Path, text: str, key_path: tuple[s
     if not low <= value <= high:  # NaN fails this too.
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         raise ConfigError(
-            f"{path}:{_line_of(text, key_path)}: {'.'.join(key_path)} must be between {low:g} and {high:g}, not {shown}"
+            f"{path}:{_line_of(text, key_path)}: {'.'.join(key_path)} must be between "
+            f"{_bound(low)} and {_bound(high)}, not {shown}"
         )
     return value
+
+
+def _bound(number: float) -> str:
+    """A bound as people write it: 0.1, 5, 86,400."""
+    return f"{int(number):,}" if number == int(number) else f"{number:g}"
 
 
 def _table_dict_item(hint: Any) -> type | None:
