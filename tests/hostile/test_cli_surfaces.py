@@ -236,3 +236,20 @@ def test_config_value__bomb(history: Path, paths) -> None:
 def test_config_value__escapes(history: Path, paths) -> None:
     config_cell(paths, '[ui]\nmax_fps = "\\u001b]0;pwned\\u0007"\n', "ui.max_fps must be an integer, not str")
     config_cell(paths, f'[chat]\n"{ESCAPES}" = \n', "invalid TOML")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge"])
+def test_config_value__theme_file_blocking_endless_huge(tmp_path: Path, kind: str) -> None:
+    """A theme file in the config dir's themes/ is config too: reported, never waited on or read whole."""
+    from tui.ui.themes import load_themes
+
+    path = tmp_path / "mine.toml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_text("# padding\n" * 20_000)
+    loaded = load_themes(tmp_path)
+    assert loaded.themes == [] and len(loaded.problems) == 1
+    assert {"fifo": "(a pipe)", "dev-zero": "(a device)", "huge": "is over 100 KB"}[kind] in loaded.problems[0]
