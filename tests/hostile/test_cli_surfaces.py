@@ -253,3 +253,27 @@ def test_config_value__theme_file_blocking_endless_huge(tmp_path: Path, kind: st
     loaded = load_themes(tmp_path)
     assert loaded.themes == [] and len(loaded.problems) == 1
     assert {"fifo": "(a pipe)", "dev-zero": "(a device)", "huge": "is over 100 KB"}[kind] in loaded.problems[0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge", "bomb"])
+def test_import_file__mcp_server_list(history: Path, paths, tmp_path: Path, kind: str) -> None:
+    """`lchat mcp import FILE` is an import file too: refused at once, the config left as it was."""
+    path = tmp_path / "claude_desktop_config.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "huge":
+        with path.open("wb") as sparse:
+            sparse.truncate(8 << 30)
+    else:
+        path.write_text('{"mcpServers": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    before = snapshot(paths)
+    says = {
+        "fifo": "is not a regular file (a pipe)",
+        "dev-zero": "is not a regular file (a device)",
+        "huge": "is over 1 MB, the most lchat reads for a server list",
+        "bomb": "nested too deeply",
+    }[kind]
+    assert_clear(lchat_measured("mcp", "import", str(path)), code=1, says=says)
+    assert snapshot(paths) == before
