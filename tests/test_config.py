@@ -156,23 +156,28 @@ def test_unknown_key_in_a_server_table_is_a_warning(tmp_path: Path) -> None:
     assert any(":3: unknown key 'servers[0].api_key' ignored" in w for w in warnings)
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
 CONFIG_TABLES = {f.name for f in fields(Config)}
 
 
-def readme_config_snippets() -> list[tuple[int, str]]:
-    """Every ```toml block of the README that is config.toml text (not a theme file), with its line,
-    read at test time so the test follows the README as it changes."""
-    found, lines = [], README.read_text(encoding="utf-8").splitlines()
-    start = None
-    for number, line in enumerate(lines, start=1):
-        if start is None and line.strip() == "```toml":
-            start, indent = number, len(line) - len(line.lstrip())
-        elif start is not None and line.strip() == "```":
-            snippet = "\n".join(text[indent:] for text in lines[start : number - 1])
-            if set(tomllib.loads(snippet)) & CONFIG_TABLES:
-                found.append((start, snippet))
-            start = None
+def readme_config_snippets() -> list[tuple[str, str]]:
+    """Every ```toml block of README.md (and docs/*.md) that is config.toml text, not a theme file,
+    with where it is; read at test time, so the test follows the docs as they change."""
+    found = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]:
+        lines, start, indent = doc.read_text(encoding="utf-8").splitlines(), None, 0
+        for number, line in enumerate(lines, start=1):
+            if start is None and line.strip() == "```toml":
+                start, indent = number, len(line) - len(line.lstrip())
+            elif start is not None and line.strip() == "```":
+                snippet = "\n".join(text[indent:] for text in lines[start : number - 1])
+                try:
+                    is_config = bool(set(tomllib.loads(snippet)) & CONFIG_TABLES)
+                except tomllib.TOMLDecodeError:
+                    is_config = True  # Broken TOML in the docs: let the test below say so.
+                if is_config:
+                    found.append((f"{doc.relative_to(ROOT)}:{start}", snippet))
+                start = None
     return found
 
 
@@ -181,10 +186,8 @@ def test_the_readme_shows_config_snippets_including_servers() -> None:
     assert snippets and any("[[servers]]" in text for _, text in snippets)
 
 
-@pytest.mark.parametrize(
-    ("line", "snippet"), readme_config_snippets(), ids=lambda v: str(v) if isinstance(v, int) else ""
-)
-def test_every_readme_snippet_appends_to_the_generated_config(tmp_path: Path, line: int, snippet: str) -> None:
+@pytest.mark.parametrize(("where", "snippet"), readme_config_snippets(), ids=lambda v: v if ":" in v[:40] else "")
+def test_every_readme_snippet_appends_to_the_generated_config(tmp_path: Path, where: str, snippet: str) -> None:
     """The file a fresh home gets accepts each table the README tells users to add (one at a
     time: some snippets set the same table)."""
     path = tmp_path / "config.toml"
@@ -192,7 +195,7 @@ def test_every_readme_snippet_appends_to_the_generated_config(tmp_path: Path, li
     with path.open("a", encoding="utf-8") as config_file:
         config_file.write("\n" + snippet + "\n")
     loaded = load_config(path)  # A duplicate table ("Cannot mutate immutable namespace") raises here.
-    assert not [w for w in loaded.warnings if "unknown key" in w], f"README.md:{line}"
+    assert not [w for w in loaded.warnings if "unknown key" in w], where
 
 
 def test_the_generated_config_sets_nothing_and_lists_the_defaults(tmp_path: Path) -> None:
