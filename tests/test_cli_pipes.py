@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.domain import Role
+from tui.domain import MessageStatus, Role
 from tui.store import HistoryStore
 
 TITLE = "needle " + "t" * 150
@@ -102,3 +102,7 @@ def test_ask_ends_quietly_when_its_reader_goes_away(lchat_home: Path) -> None:
         daemon.stop()
     assert first == "line 0 of a long answer"
     assert (status, stderr) == (0, "")
+    with HistoryStore.open(lchat_home / "data" / "history.db") as store:
+        (conversation,) = store.list_conversations()
+        answer = store.list_messages(conversation.id)[-1]
+    assert answer.status is MessageStatus.INTERRUPTED and answer.content.startswith("line 0")  # Kept, as on ctrl+c.
