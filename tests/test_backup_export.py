@@ -312,13 +312,26 @@ def test_import_limits_say_which_was_passed(paths, tmp_path: Path, monkeypatch: 
     for path, line in expected.items():
         code, _, err = run_cli("import", str(path))
         assert (code, err.count("\n")) == (1, 1) and line in err, err
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "format": "lchat.conversation",\n  "version": \n}\n')
+    code, _, err = run_cli("import", str(broken))
+    assert code == 1 and "broken.json:4: not JSON (Expecting value)" in err
+    monkeypatch.setattr(portable, "MAX_ITEMS", 50)
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps([[] for _ in range(60)]))
+    code, _, err = run_cli("import", str(many))
+    assert code == 1 and "many.json holds more than 50 items" in err and "JSON Lines" in err
+    commas = export_of("commas, [brackets] and {braces} in text are not items " * 20)
+    prose = tmp_path / "prose.json"
+    prose.write_text(json.dumps(commas, indent=2))
+    assert run_cli("import", str(prose))[0] == 0
     monkeypatch.setattr(portable, "IMPORT_MAX_BYTES", 1000)
     code, _, err = run_cli("import", str(long))
     assert code == 1 and "long.json:1: the line is over" in err  # Over the limit: read as JSON Lines, a line at a time.
     lines = tmp_path / "many.jsonl"
     lines.write_text("".join(json.dumps(export_of(f"c{n}")) + "\n" for n in range(20)))  # 20 x ~150 bytes
-    assert run_cli("import", str(lines))[0] == 0
-    assert len(titles(paths)) == 20
+    assert run_cli("import", str(lines))[0] == 0  # 60 items in all, but each line is its own document.
+    assert len(titles(paths)) == 21
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder", "missing"])

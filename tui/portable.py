@@ -12,6 +12,7 @@ import html
 import io
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -73,6 +74,8 @@ IMPORT_MAX_BYTES = 64_000_000
 with a few large attachments, while a bigger one is refused before it is read."""
 MESSAGE_MAX_CHARS = 16_000_000
 """Longest message (its text, or one part's) imported; lchat's own answers stay far below."""
+MAX_ITEMS = 2_000_000
+"""Most objects, lists and entries in one document: a long conversation has tens of thousands."""
 MAX_NESTING = 64
 """Deepest nesting of brackets imported; an export is about 8 deep (a tool call's arguments add some)."""
 
@@ -282,7 +285,8 @@ def read_documents(path: Path) -> Iterator[tuple[str, Any]]:
     """Each document in a file, with where it was: one JSON document, a list, or JSON Lines.
 
     Only a regular file is read (never a FIFO or a device), without blocking; a document over
-    IMPORT_MAX_BYTES or nested deeper than MAX_NESTING is refused, saying which limit it passed.
+    IMPORT_MAX_BYTES, with more than MAX_ITEMS items or nested deeper than MAX_NESTING is refused,
+    saying which limit it passed. Each line of JSON Lines is checked on its own.
     """
     try:
         handle = open_regular(path, what="conversation export")
@@ -295,13 +299,27 @@ def read_documents(path: Path) -> Iterator[tuple[str, Any]]:
         data = handle.read(IMPORT_MAX_BYTES + 1)
         if len(data) > IMPORT_MAX_BYTES:  # It grew while being read.
             raise ImportFailed(too_big(one_line(str(path), 120), IMPORT_MAX_BYTES, "conversation export"))
-        try:
-            whole = _loads(_decode(data, str(path)), str(path))
-        except json.JSONDecodeError:
-            yield from _json_lines(path, io.BytesIO(data))
-            return
+        text = _decode(data, str(path))
+        del data  # Parsing needs the text; the bytes would only double the peak.
+    end = text.find("\n")  # JSON Lines when the first line is a document and more follows.
+    if end != -1 and _NOT_SPACE.search(text, end) and _is_json(text[:end], f"{path}:1"):
+        yield from _json_lines(path, io.BytesIO(text.encode("utf-8")))
+        return
+    try:
+        whole = _loads(text, str(path))
+    except json.JSONDecodeError as error:
+        raise ImportFailed(f"{path}:{error.lineno}: not JSON ({error.msg})") from None
+    del text
     for index, doc in enumerate(whole if isinstance(whole, list) else [whole]):
         yield (f"{path}[{index}]" if isinstance(whole, list) else str(path)), doc
+
+
+def _is_json(line: str, where: str) -> bool:
+    try:
+        _loads(line, where)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def _json_lines(path: Path, lines: BinaryIO) -> Iterator[tuple[str, Any]]:
@@ -326,8 +344,21 @@ def _decode(data: bytes, where: str) -> str:
         raise ImportFailed(f"{where} is not UTF-8 text (byte {error.start:,})") from None
 
 
+_NOT_SPACE = re.compile(r"\S")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
 def _loads(text: str, where: str) -> Any:
-    """json.loads, with nesting deeper than MAX_NESTING refused instead of recursed into."""
+    """json.loads, with more than MAX_ITEMS items, or nesting deeper than MAX_NESTING, refused
+    instead of built (`[[],[],...]` grows twentyfold in memory) or recursed into."""
+    structure = _STRING.sub("", text)  # Commas and brackets inside strings are text, not items.
+    items = structure.count(",") + structure.count("[") + structure.count("{")
+    del structure
+    if items > MAX_ITEMS:
+        raise ImportFailed(
+            f"{where} holds more than {MAX_ITEMS:,} items (objects, lists and their entries), the most lchat "
+            "imports as one document; export conversations as JSON Lines (one a line) instead"
+        )
     try:
         value = json.loads(text)
         if not _deeper_than(value, MAX_NESTING):

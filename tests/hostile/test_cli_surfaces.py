@@ -140,6 +140,12 @@ def test_import_file__bomb(history: Path, paths, tmp_path: Path) -> None:
     import_cell(paths, path, "bomb.json is nested deeper than 64 levels")
 
 
+def test_import_file__bomb_of_items(history: Path, paths, tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_text("[" + "[]," * 20_000_000 + "[]]")  # 60 MB that json.loads would make 1.2 GB of.
+    import_cell(paths, path, "items.json holds more than 2,000,000 items")
+
+
 def test_import_file__escapes(history: Path, paths, tmp_path: Path) -> None:
     path = tmp_path / f"evil{ESCAPES}.json"
     path.write_text(json.dumps({"format": portable.FORMAT, "version": ESCAPES}))
