@@ -125,6 +125,28 @@ def to_json(doc: dict[str, Any], *, indent: int | None = 2) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=indent)
 
 
+def model_shown(name: str) -> str:
+    """A model as people read it: an embedded model's file name without its folder or .gguf
+    (the whole path stays in the JSON export), any other model's name as it is."""
+    if not name.startswith("/"):
+        return name
+    file_name = name.rsplit("/", 1)[-1]
+    return file_name[:-5] if file_name.lower().endswith(".gguf") else file_name
+
+
+def _param_text(value: Any) -> str:
+    """A parameter's value as text, never a Python repr: a list as its items with commas, a
+    string quoted (JSON-style) only when it holds spaces, commas or control characters."""
+    if isinstance(value, list):
+        return ", ".join(_param_text(item) for item in value)
+    if isinstance(value, str):
+        plain = value and value.isprintable() and not any(c.isspace() or c in ',;"' for c in value)
+        return value if plain else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def to_markdown(doc: dict[str, Any]) -> str:
     """A readable transcript: a title, the settings, then each message under a heading."""
     conversation = doc["conversation"]
@@ -150,28 +172,6 @@ def to_markdown(doc: dict[str, Any]) -> str:
         if message["error"]:
             lines += ["", f"> Error: {message['error']}"]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def model_shown(name: str) -> str:
-    """A model as people read it: an embedded model's file name without its folder or .gguf
-    (the whole path stays in the JSON export), any other model's name as it is."""
-    if not name.startswith("/"):
-        return name
-    file_name = name.rsplit("/", 1)[-1]
-    return file_name[:-5] if file_name.lower().endswith(".gguf") else file_name
-
-
-def _param_text(value: Any) -> str:
-    """A parameter's value as text, never a Python repr: a list as its items with commas, a
-    string quoted (JSON-style) only when it holds spaces, commas or control characters."""
-    if isinstance(value, list):
-        return ", ".join(_param_text(item) for item in value)
-    if isinstance(value, str):
-        plain = value and value.isprintable() and not any(c.isspace() or c in ',;"' for c in value)
-        return value if plain else json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
 
 
 def _parts_markdown(parts: list[dict[str, Any]]) -> list[str]:
