@@ -258,3 +258,158 @@ def test_export_import_backup_restore_commands(paths, tmp_path: Path) -> None:
         assert len(store.list_conversations()) == 2
     code, _, err = run_cli("restore", str(tmp_path / "missing.db"), "--yes")
     assert code == 1 and "does not exist" in err
+
+
+# Import: all or nothing, and bounded
+
+
+def export_of(title: str) -> dict:
+    return {
+        "format": portable.FORMAT,
+        "version": portable.VERSION,
+        "conversation": {"title": title},
+        "messages": [{"role": "user", "content": f"hello from {title}"}],
+    }
+
+
+def titles(paths) -> list[str]:
+    with HistoryStore.open(paths.database) as store:
+        return [c.title for c in store.list_conversations()]
+
+
+def test_importing_several_files_keeps_nothing_when_one_is_bad(paths, tmp_path: Path) -> None:
+    good, also_good, bad = tmp_path / "good.json", tmp_path / "more.jsonl", tmp_path / "bad.json"
+    good.write_text(json.dumps(export_of("good")))
+    also_good.write_text(json.dumps(export_of("more 1")) + "\n" + json.dumps(export_of("more 2")) + "\n")
+    bad.write_text(json.dumps({"hello": 1}))
+    code, _, err = run_cli("import", str(good), str(also_good), str(bad))
+    assert code == 1 and "bad.json is not an lchat conversation export" in err and "Nothing was imported." in err
+    assert titles(paths) == []
+    code, _, err = run_cli("import", str(good), str(also_good))
+    assert code == 0 and "Imported 3" in err
+    assert sorted(titles(paths)) == ["good", "more 1", "more 2"]
+
+
+def test_import_limits_say_which_was_passed(paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)  # Once "unexpected error: RecursionError".
+    nested = export_of("nested")
+    nested["messages"][0]["parts"] = [{"kind": "tool_call", "data": {"arguments": json.loads("[" * 70 + "]" * 70)}}]
+    somewhat_deep = tmp_path / "somewhat-deep.json"
+    somewhat_deep.write_text(json.dumps(nested))
+    long_message = export_of("long")
+    long_message["messages"].append({"role": "assistant", "content": "x" * (portable.MESSAGE_MAX_CHARS + 1)})
+    long = tmp_path / "long.json"
+    long.write_text(json.dumps(long_message))
+    not_utf8 = tmp_path / "latin1.json"
+    not_utf8.write_bytes(b'{"format": "caf\xe9"}')
+    expected = {
+        deep: "deep.json is nested deeper than 64 levels, the most lchat imports",
+        somewhat_deep: "somewhat-deep.json is nested deeper than 64 levels",
+        long: "long.json: message 2 is 16,000,001 characters long; lchat imports messages of up to 16,000,000",
+        not_utf8: "latin1.json is not UTF-8 text (byte 15)",
+    }
+    for path, line in expected.items():
+        code, _, err = run_cli("import", str(path))
+        assert (code, err.count("\n")) == (1, 1) and line in err, err
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "format": "lchat.conversation",\n  "version": \n}\n')
+    code, _, err = run_cli("import", str(broken))
+    assert code == 1 and "broken.json:4: not JSON (Expecting value)" in err
+    monkeypatch.setattr(portable, "MAX_ITEMS", 50)
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps([[] for _ in range(60)]))
+    code, _, err = run_cli("import", str(many))
+    assert code == 1 and "many.json holds more than 50 items" in err and "JSON Lines" in err
+    commas = export_of("commas, [brackets] and {braces} in text are not items " * 20)
+    prose = tmp_path / "prose.json"
+    prose.write_text(json.dumps(commas, indent=2))
+    assert run_cli("import", str(prose))[0] == 0
+    monkeypatch.setattr(portable, "IMPORT_MAX_BYTES", 1000)
+    code, _, err = run_cli("import", str(long))
+    assert code == 1 and "long.json:1: the line is over" in err  # Over the limit: read as JSON Lines, a line at a time.
+    lines = tmp_path / "many.jsonl"
+    lines.write_text("".join(json.dumps(export_of(f"c{n}")) + "\n" for n in range(20)))  # 20 x ~150 bytes
+    assert run_cli("import", str(lines))[0] == 0  # 60 items in all, but each line is its own document.
+    assert len(titles(paths)) == 21
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder", "missing"])
+def test_import_reads_only_regular_files(paths, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "export.json"
+    if kind == "fifo":
+        os.mkfifo(path)  # An ordinary open would block here until a writer came.
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+    code, _, err = run_cli("import", str(path))
+    reason = {
+        "fifo": "is not a regular file (a pipe)",
+        "dev-zero": "is not a regular file (a device)",
+        "folder": "is a folder, not a conversation export",
+        "missing": "does not exist",
+    }[kind]
+    assert code == 1 and reason in err and err.count("\n") == 1
+    assert titles(paths) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder", "garbage", "huge-garbage", "missing"])
+def test_restore_refuses_what_is_not_a_backup_and_keeps_the_history(paths, tmp_path: Path, kind: str) -> None:
+    with HistoryStore.open(paths.database) as store:
+        sample(store)
+    before = paths.database.read_bytes()
+    source = tmp_path / "backup.db"
+    if kind == "fifo":
+        os.mkfifo(source)
+    elif kind == "dev-zero":
+        source.symlink_to("/dev/zero")
+    elif kind == "folder":
+        source.mkdir()
+    elif kind == "garbage":
+        source.write_bytes(b"not a database at all\n" * 100)
+    elif kind == "huge-garbage":
+        with source.open("wb") as sparse:  # 4 GB that takes no disk: SQLite reads its header only.
+            sparse.truncate(4 << 30)
+    code, _, err = run_cli("restore", str(source), "--yes")
+    reason = {
+        "fifo": "is not a regular file (a pipe)",
+        "dev-zero": "is not a regular file (a device)",
+        "folder": "is a folder, not a history backup",
+        "garbage": "backup.db is not an lchat history backup (file is not a database). Nothing was changed.",
+        "huge-garbage": "backup.db is not an lchat history backup (file is not a database)",
+        "missing": "does not exist",
+    }[kind]
+    assert code == 1 and reason in err and err.count("\n") == 1 and "Traceback" not in err
+    assert paths.database.read_bytes() == before
+    assert not list(paths.backups_dir.glob("*")) if paths.backups_dir.exists() else True
+
+
+def test_show_names_models_and_parameters_as_people_read_them(paths) -> None:
+    """No Python repr (`tools ['a', 'b']`) and no embedded model's whole path in `lchat show`."""
+    gguf = "/home/u/.local/share/lchat/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    params = {"tools": ["weather.get", "search"], "temperature": 0.3, "stop": ["\n\nUser:", "END"]}
+    with HistoryStore.open(paths.database) as store:
+        conversation = store.create_conversation(title="t", model=gguf, backend="embedded", params=params)
+        store.add_message(conversation.id, Role.USER, "hi")
+        store.add_message(conversation.id, Role.ASSISTANT, "hello", model=gguf, backend="embedded")
+    code, out, _ = run_cli("show", str(conversation.id))
+    assert code == 0
+    assert "- Model: SmolLM2-135M-Instruct.Q4_1 (embedded)" in out
+    assert '- Parameters: tools weather.get, search; temperature 0.3; stop "\\n\\nUser:", END' in out
+    assert "## Assistant · SmolLM2-135M-Instruct.Q4_1 · " in out
+    assert "/home/u" not in out and "['" not in out
+    code, out, _ = run_cli("show", str(conversation.id), "--json")
+    assert json.loads(out)["conversation"]["model"] == gguf  # The export keeps the whole path.
+
+
+def test_one_tool_is_one_tool() -> None:
+    from tui.config import McpConfig, McpServerConfig
+    from tui.domain import Conversation
+    from tui.tools.catalog import ToolInfo
+    from tui.tools.service import ToolService
+
+    service = ToolService(McpConfig(servers={"s": McpServerConfig(command="true")}))
+    service.listed = [ToolInfo("s", "only", "", {}, tokens=12)]
+    conversation = Conversation(1, "", "", "", "", {"tools": ["s"]}, 0.0, 0.0)
+    assert service.summary(conversation) == "1 tool · ~12 tok"

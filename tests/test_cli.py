@@ -92,3 +92,25 @@ def test_ask_says_what_a_backend_that_refused_credentials_said(lchat_home: Path)
         assert (result.returncode, result.stdout) == (0, "Hello from Ollama.\n")
     finally:
         daemon.stop()
+
+
+def test_a_fresh_homes_config_takes_the_readmes_servers_table(lchat_home: Path) -> None:
+    assert lchat("list").returncode == 0
+    with (lchat_home / "config.toml").open("a") as config_file:
+        config_file.write('\n[[servers]]\npreset = "lmstudio"\n')
+    result = lchat("list")
+    assert result.returncode == 0 and result.stderr == ""
+
+
+def test_config_out_of_range_or_a_folder_is_exit_2_with_one_line(lchat_home: Path) -> None:
+    lchat_home.mkdir(parents=True)
+    config = lchat_home / "config.toml"
+    config.write_text("[ui]\nmax_fps = 0\n")
+    result = lchat("list")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "config.toml:2: ui.max_fps must be between 1 and 240, not 0" in result.stderr
+    config.unlink()
+    config.mkdir()
+    result = lchat("list")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "config.toml is a folder, not a config file" in result.stderr and "Traceback" not in result.stderr

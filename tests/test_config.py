@@ -6,6 +6,8 @@ import os
 import stat
 import subprocess
 import sys
+import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,153 @@ def test_unknown_key_in_a_server_table_is_a_warning(tmp_path: Path) -> None:
     path.write_text('[[servers]]\npreset = "vllm"\napi_key = "sk-oops"\n')
     warnings = load_config(path).warnings
     assert any(":3: unknown key 'servers[0].api_key' ignored" in w for w in warnings)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_TABLES = {f.name for f in fields(Config)}
+
+
+def readme_config_snippets() -> list[tuple[str, str]]:
+    """Every ```toml block of README.md (and docs/*.md) that is config.toml text, not a theme file,
+    with where it is; read at test time, so the test follows the docs as they change."""
+    found = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]:
+        lines, start, indent = doc.read_text(encoding="utf-8").splitlines(), None, 0
+        for number, line in enumerate(lines, start=1):
+            if start is None and line.strip() == "```toml":
+                start, indent = number, len(line) - len(line.lstrip())
+            elif start is not None and line.strip() == "```":
+                snippet = "\n".join(text[indent:] for text in lines[start : number - 1])
+                try:
+                    is_config = bool(set(tomllib.loads(snippet)) & CONFIG_TABLES)
+                except tomllib.TOMLDecodeError:
+                    is_config = True  # Broken TOML in the docs: let the test below say so.
+                if is_config:
+                    found.append((f"{doc.relative_to(ROOT)}:{start}", snippet))
+                start = None
+    return found
+
+
+def test_the_readme_shows_config_snippets_including_servers() -> None:
+    snippets = readme_config_snippets()
+    assert snippets and any("[[servers]]" in text for _, text in snippets)
+
+
+@pytest.mark.parametrize(("where", "snippet"), readme_config_snippets(), ids=lambda v: v if ":" in v[:40] else "")
+def test_every_readme_snippet_appends_to_the_generated_config(tmp_path: Path, where: str, snippet: str) -> None:
+    """The file a fresh home gets accepts each table the README tells users to add (one at a
+    time: some snippets set the same table)."""
+    path = tmp_path / "config.toml"
+    load_config(path)
+    with path.open("a", encoding="utf-8") as config_file:
+        config_file.write("\n" + snippet + "\n")
+    loaded = load_config(path)  # A duplicate table ("Cannot mutate immutable namespace") raises here.
+    assert not [w for w in loaded.warnings if "unknown key" in w], where
+
+
+def test_the_generated_config_sets_nothing_and_lists_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    load_config(path)
+    text = path.read_text()
+    assert tomllib.loads(text) == {}  # Every default is a comment: no table to collide with.
+    assert "# [chat]" in text and "# temperature = 0.7" in text and "servers" not in text
+
+
+def test_a_saved_config_keeps_servers_appendable(tmp_path: Path) -> None:
+    from tui.config import ServerConfig
+
+    path = tmp_path / "config.toml"
+    config = Config(servers=[ServerConfig(preset="lmstudio")])
+    config.ui.theme = "lchat-light"
+    save_config(config, path)
+    assert "[[servers]]" in path.read_text() and "[engine]" not in tomllib.loads(path.read_text())
+    with path.open("a") as config_file:
+        config_file.write('\n[[servers]]\npreset = "vllm"\n')
+    assert [s.preset for s in load_config(path).config.servers] == ["lmstudio", "vllm"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[ui]\nmax_fps = 0\n", ":2: ui.max_fps must be between 1 and 240, not 0"),
+        ("[chat]\n\nmax_tokens = -5\n", ":3: chat.max_tokens must be between 1 and 1,000,000, not -5"),
+        ("[engine]\nthreads = -1\n", ":2: engine.threads must be between 0 and 1,024, not -1"),
+        ("[chat]\ntemperature = -0.5\n", ":2: chat.temperature must be between 0 and 5, not -0.5"),
+        ("[chat]\ntemperature = nan\n", ":2: chat.temperature must be between 0 and 5, not nan"),
+        ("[mcp]\ncall_timeout_s = -3\n", ":2: mcp.call_timeout_s must be between 0.1 and 86,400, not -3"),
+        ("[engine]\ncontext_length = 100000000000\n", ":2: engine.context_length must be between 64 and 10,000,000"),
+        ("[ollama]\ncontext_length = 99999999999\n", ":2: ollama.context_length must be between 0 and 10,000,000"),
+        ('[[servers]]\npreset = "vllm"\nread_timeout = 0\n', ":3: servers[0].read_timeout must be between"),
+        ("[presets.hot]\ntemperature = 99\n", ":2: presets.hot.temperature must be between 0 and 5, not 99"),
+        ("[stats]\ninterval_s = inf\n", ":2: stats.interval_s must be between 0.1 and 3,600, not inf"),
+        ("[engine]\ncontext_length = 1e20\n", ":2: engine.context_length must be an integer, not float"),
+    ],
+)
+def test_values_out_of_range_name_file_line_and_bounds(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(str(path)) and expected in message and "\n" not in message
+
+
+def test_every_bound_is_a_real_field_and_holds_its_default() -> None:
+    from tui.config import RANGES
+
+    for (section, name), (low, high) in RANGES.items():
+        default = next(f for f in fields(section) if f.name == name).default
+        assert default is None or isinstance(default, str) or low <= default <= high, (section, name)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "dev-zero", "huge", "dangling"])
+def test_a_config_that_is_not_a_readable_file_is_refused_at_once(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "config.toml"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)  # An ordinary open would wait here until someone wrote to it.
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "huge":
+        path.write_text("# padding\n" * 200_000)
+    else:
+        path.symlink_to(tmp_path / "gone.toml")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    assert {
+        "folder": "is a folder",
+        "fifo": "not a regular file (a pipe)",
+        "dev-zero": "not a regular file (a device)",
+        "huge": "is over 1 MB",
+        "dangling": "does not exist",
+    }[kind] in message
+    assert kind != "dangling" or path.is_symlink()  # A dangling link is not replaced by defaults.
+
+
+def test_a_nesting_bomb_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[chat]\nstop = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'servers = []\n\n[[servers]]\npreset = "lmstudio"\n',
+            "servers is already set as a value above (older lchat versions wrote `servers = []`): delete that line",
+        ),
+        ("[ollama]\nenabled = true\n[ollama]\nhosts = []\n", "[ollama] appears twice in the file: merge the two"),
+    ],
+)
+def test_a_table_set_twice_says_what_to_do(tmp_path: Path, text: str, expected: str) -> None:
+    """A config an older lchat wrote (servers = []) still trips on the README's [[servers]]: say how to fix it."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="invalid TOML") as raised:
+        load_config(path)
+    assert expected in str(raised.value)

@@ -43,12 +43,10 @@ def test_import_claude_desktop_servers_keeps_the_config_private(lchat_home: Path
     assert 'server broken skipped: needs "command" or "url"' in result.stderr
     assert "set $LCHAT_MCP_REMOTE_AUTHORIZATION to its value" in result.stderr
     written = tomllib.loads(config_file.read_text())["mcp"]["servers"]
-    assert written["weather"] == {
+    assert written["weather"] == {  # Only what differs from the defaults is written.
         "command": sys.executable,
         "args": [SERVER],
-        "url": "",
         "env": {"UNITS": "metric", "API_KEY": "k-123"},
-        "headers_env": {},
     }
     assert written["remote"]["headers_env"] == {"Authorization": "LCHAT_MCP_REMOTE_AUTHORIZATION"}
     assert "Bearer abc" not in config_file.read_text()

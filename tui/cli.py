@@ -105,7 +105,14 @@ stderr says why); a usage or config error. Interrupted: 128 + the signal (130 fo
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # A reader that left shows here, not in Python's own flush at exit.
+        return code
+    except BrokenPipeError:
+        if not _output_reader_gone():
+            print("lchat: a pipe lchat writes to was closed (broken pipe)", file=sys.stderr)
+            return EXIT_FAILED
+        return _end_quietly()
     except KeyboardInterrupt:
         print("\nlchat: interrupted", file=sys.stderr)
         return 130
@@ -114,6 +121,37 @@ def main(argv: list[str] | None = None) -> int:
 
         echo(f"lchat: unexpected error: {type(error).__name__}: {one_line(str(error), 300)}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _output_reader_gone() -> bool:
+    """Whether stdout's (or stderr's) reader has gone away, as `lchat list | head -1` does; a broken
+    pipe to something else (a tool server, say) is an error to report, not the user's choice."""
+    import select
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+            if any(event & select.POLLERR for _, event in poller.poll(0)):
+                return True
+        except (AttributeError, OSError, ValueError):
+            return True  # No way to tell (a closed or odd stream): the reader is the likely one.
+    return False
+
+
+def _end_quietly() -> int:
+    """End as a pipeline expects when the reader stops reading: no line, exit 0 (as `lchat stats
+    --watch | head` always has). Python would flush stdout again at exit and complain, so stdout
+    now points at /dev/null (the Python docs' note on SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+    return EXIT_OK
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -145,6 +183,8 @@ def _main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         echo(f"lchat: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # The reader went away (`| head`): main ends quietly.
     except (StoreError, OSError) as error:
         echo(f"lchat: {error}", file=sys.stderr)
         return 1

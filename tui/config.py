@@ -1,19 +1,13 @@
-"""Typed settings read from config.toml, with defaults, and written back atomically."""
+"""Typed settings with their defaults and bounds; config_read reads config.toml into them, checked,
+and config_write writes them back atomically."""
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
-import tomllib
-import types
-import typing
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from tui.thinking import SETTINGS as THINK_SETTINGS
+CONFIG_MAX_BYTES = 1_000_000
+"""A config.toml larger than this is refused (it is a few KB even with many presets)."""
 
 
 @dataclass
@@ -244,6 +238,41 @@ class Config:
     mcp: McpConfig = field(default_factory=McpConfig)
 
 
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0.0, 5.0),
+    "top_p": (0.0, 1.0),
+    "max_tokens": (1, 1_000_000),
+    "context_length": (64, 10_000_000),
+    "seed": (0, 2**32 - 1),
+}
+"""A conversation's sampling numbers and the values accepted: in [chat], presets and F8 alike."""
+_TIMEOUT = (0.1, 86_400.0)
+
+RANGES: dict[tuple[type, str], tuple[float, float]] = {
+    (EngineConfig, "threads"): (0, 1024),
+    (EngineConfig, "context_length"): PARAM_RANGES["context_length"],
+    (EngineConfig, "gpu_layers"): (0, 100_000),
+    **{(ChatConfig, name): PARAM_RANGES[name] for name in ("temperature", "top_p", "max_tokens")},
+    (ChatConfig, "attachment_max_mb"): (1, 1000),
+    (UiConfig, "max_fps"): (1, 240),
+    (StatsConfig, "interval_s"): (0.1, 3600.0),
+    (StatsConfig, "history_s"): (1.0, 86_400.0),
+    (StatsConfig, "temp_margin_c"): (0.0, 100.0),
+    (StatsConfig, "vram_warn_percent"): (1.0, 100.0),
+    (OllamaConfig, "connect_timeout"): _TIMEOUT,
+    (OllamaConfig, "read_timeout"): _TIMEOUT,
+    (OllamaConfig, "context_length"): (0, PARAM_RANGES["context_length"][1]),
+    (ServerConfig, "connect_timeout"): _TIMEOUT,
+    (ServerConfig, "read_timeout"): _TIMEOUT,
+    **{(PresetConfig, name): bounds for name, bounds in PARAM_RANGES.items()},
+    (McpConfig, "max_rounds"): (1, 100),
+    (McpConfig, "call_timeout_s"): _TIMEOUT,
+    (McpConfig, "result_max_kb"): (1, 10_000),
+}
+"""Every number setting's lowest and highest accepted value, checked when config.toml is read
+(0 frames a second, a negative timeout or a context of 1e20 tokens are mistakes, not settings)."""
+
+
 class ConfigError(Exception):
     """A config file lchat cannot use; str() is one line naming file, line and key."""
 
@@ -256,182 +285,6 @@ class LoadedConfig:
     warnings: list[str]
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Read `path`, or write the defaults there when it does not exist yet."""
-    if not path.exists():
-        config = Config()
-        save_config(config, path)
-        return LoadedConfig(config, [])
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        at = re.search(r"\(at line (\d+), column \d+\)", str(error))
-        key = _key_on_line(text, int(at.group(1))) if at else ""
-        where = f":{at.group(1)}" if at else ""
-        raise ConfigError(f"{path}{where}: invalid TOML{f' at {key}' if key else ''}: {error}") from None
-    warnings: list[str] = []
-    config = _build(Config, data, (), path, text, warnings)
-    if config.chat.think not in THINK_SETTINGS:
-        raise ConfigError(
-            f"{path}:{_line_of(text, ('chat', 'think'))}: chat.think must be one of "
-            f"{', '.join(repr(s) for s in THINK_SETTINGS)}, not {config.chat.think!r:.40}"
-        )
-    for name, preset in config.presets.items():
-        if preset.think is not None and preset.think not in THINK_SETTINGS:
-            raise ConfigError(
-                f"{path}:{_line_of(text, ('presets', name, 'think'))}: presets.{name}.think must be "
-                f"one of {', '.join(repr(s) for s in THINK_SETTINGS)}, not {preset.think!r:.40}"
-            )
-    secrets = list(_secret_keys(data))
-    mode = path.stat().st_mode & 0o777
-    if secrets and mode & 0o077:
-        warnings.append(
-            f"{path} holds a secret ({', '.join(secrets)}) but others can read it (mode {mode:o}): "
-            f"run chmod 600 {path}, or keep the secret in an environment variable"
-        )
-    return LoadedConfig(config, warnings)
-
-
-_SECRET_WORDS = re.compile(r"(token|secret|password|api_?key|auth)", re.IGNORECASE)
-_URL_WITH_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]*@")
-
-
-def _secret_keys(data: dict[str, Any], prefix: str = "") -> Iterator[str]:
-    """Dotted keys that look like they hold a secret (not the *name* of a variable holding one)."""
-    for key, value in data.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            # The keymap holds binding ids, a *_env table names variables: neither holds secrets.
-            if dotted != "keys" and not key.endswith("_env"):
-                yield from _secret_keys(value, dotted + ".")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                if isinstance(item, dict):
-                    yield from _secret_keys(item, f"{dotted}[{index}].")
-                elif isinstance(item, str) and _URL_WITH_PASSWORD.search(item):
-                    yield f"{dotted}[{index}]"
-        elif isinstance(value, str) and value and _SECRET_WORDS.search(key) and not key.endswith("_env"):
-            yield dotted
-        elif isinstance(value, str) and _URL_WITH_PASSWORD.search(value):
-            yield dotted
-
-
-def save_config(config: Config, path: Path) -> None:
-    """Write the whole config, replacing the old file in one step (mode 0600)."""
-    import tomli_w
-
-    payload = tomli_w.dumps(_without_none(asdict(config))).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(payload)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, 0o600)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def _build(cls: type, data: dict[str, Any], keys: tuple[str, ...], path: Path, text: str, warnings: list[str]) -> Any:
-    """Turn a TOML table into the dataclass `cls`, checking every value's type."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    for name in data.keys() - known:
-        dotted = ".".join((*keys, name))
-        warnings.append(f"{path}:{_line_of(text, (*keys, name))}: unknown key {dotted!r} ignored")
-    values: dict[str, Any] = {}
-    for name in known & data.keys():
-        hint, value, key_path = hints[name], data[name], (*keys, name)
-        if isinstance(hint, type) and is_dataclass(hint):
-            if not isinstance(value, dict):
-                raise _type_error(path, text, key_path, "a table", value)
-            values[name] = _build(hint, value, key_path, path, text, warnings)
-        elif (item := _table_dict_item(hint)) is not None:
-            if not isinstance(value, dict) or not all(isinstance(entry, dict) for entry in value.values()):
-                raise _type_error(path, text, key_path, f"tables ([{key_path[-1]}.NAME])", value)
-            values[name] = {
-                key: _build(item, entry, (*key_path, key), path, text, warnings) for key, entry in value.items()
-            }
-        elif (item := _table_list_item(hint)) is not None:
-            values[name] = _build_list(item, value, key_path, path, text, warnings)
-        else:
-            values[name] = _check(hint, value, path, text, key_path)
-    return cls(**values)
-
-
-def _table_dict_item(hint: Any) -> type | None:
-    """The dataclass of a dict[str, SomeDataclass] field ([name.KEY] tables in TOML), else None."""
-    if typing.get_origin(hint) is dict:
-        _, item = typing.get_args(hint)
-        if isinstance(item, type) and is_dataclass(item):
-            return item
-    return None
-
-
-def _without_none(value: Any) -> Any:
-    """TOML has no null: unset optional settings are simply left out of the file."""
-    if isinstance(value, dict):
-        return {key: _without_none(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [_without_none(item) for item in value]
-    return value
-
-
-def _table_list_item(hint: Any) -> type | None:
-    """The dataclass of a list[SomeDataclass] field (an array of tables in TOML), else None."""
-    if typing.get_origin(hint) is list:
-        (item,) = typing.get_args(hint)
-        if isinstance(item, type) and is_dataclass(item):
-            return item
-    return None
-
-
-def _build_list(
-    item: type, value: Any, key_path: tuple[str, ...], path: Path, text: str, warnings: list[str]
-) -> list[Any]:
-    """An array of tables ([[name]] headers) as a list of `item` dataclasses."""
-    if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
-        raise _type_error(path, text, key_path, f"an array of tables ([[{key_path[-1]}]])", value)
-    *parents, name = key_path
-    return [
-        _build(item, entry, (*parents, f"{name}[{index}]"), path, text, warnings) for index, entry in enumerate(value)
-    ]
-
-
-def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
-    optional = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-    if typing.get_origin(hint) in (types.UnionType, typing.Union) and len(optional) == 1:
-        hint = optional[0]  # `float | None`: TOML has no null, so a value present is a float.
-    elif typing.get_origin(hint) in (types.UnionType, typing.Union):  # `int | str`: either will do.
-        if isinstance(value, bool) or not isinstance(value, tuple(optional)):
-            raise _type_error(path, text, key_path, " or ".join(_type_word(arg) for arg in optional), value)
-        return _check_choice(value, path, text, key_path)
-    if typing.get_origin(hint) is dict:
-        _, value_type = typing.get_args(hint)
-        if not isinstance(value, dict):
-            raise _type_error(path, text, key_path, f"a table of {value_type.__name__} values", value)
-        for name, item in value.items():  # Name the entry that is wrong, not just its table.
-            if not isinstance(item, value_type):
-                raise _type_error(path, text, (*key_path, name), _type_word(value_type), item)
-        return value
-    if typing.get_origin(hint) is list:
-        (item_type,) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise _type_error(path, text, key_path, f"a list of {item_type.__name__}", value)
-        if not all(isinstance(item, item_type) for item in value):
-            raise _type_error(path, text, key_path, f"a list of {item_type.__name__}", value)
-        return value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if (hint is int and isinstance(value, bool)) or not isinstance(value, hint):
-        raise _type_error(path, text, key_path, _type_word(hint), value)
-    return _check_choice(value, path, text, key_path)
-
-
 CHOICES = {
     ("engine", "kv_cache_type"): '"f16", "q8_0" or "q4_0"',
     ("engine", "gpu_layers"): '"auto" or a number (0 or more)',
@@ -439,69 +292,17 @@ CHOICES = {
 """Settings that take one of a few words (or a number), and how to say so."""
 
 
-def _check_choice(value: Any, path: Path, text: str, key_path: tuple[str, ...]) -> Any:
-    if key_path not in CHOICES:
-        return value
-    if key_path == ("engine", "gpu_layers"):
-        good = value == "auto" or (isinstance(value, int) and value >= 0)
-    else:
-        good = value in ("f16", "q8_0", "q4_0")
-    if not good:
-        raise _type_error(path, text, key_path, CHOICES[key_path], value)
-    return value
+def load_config(path: Path) -> LoadedConfig:
+    """Read `path`, or write the defaults there when it does not exist yet; ConfigError names
+    the file, line and key of anything wrong (see tui.config_read)."""
+    from tui.config_read import read_config
+
+    return read_config(path)
 
 
-def _type_word(hint: Any) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        hint, getattr(hint, "__name__", str(hint))
-    )
+def save_config(config: Config, path: Path) -> None:
+    """Write the settings that differ from the defaults, then the defaults as comments, replacing
+    the old file in one step (mode 0600; see tui.config_write)."""
+    from tui.config_write import write_config
 
-
-def _type_error(path: Path, text: str, key_path: tuple[str, ...], expected: str, value: Any) -> ConfigError:
-    found = "true or false" if isinstance(value, bool) else type(value).__name__
-    dotted = ".".join(key_path)
-    return ConfigError(f"{path}:{_line_of(text, key_path)}: {dotted} must be {expected}, not {found} ({value!r:.40})")
-
-
-def _key_on_line(text: str, number: int) -> str:
-    """The dotted key written on line `number` (1-based), inside its [table]; "" if none is."""
-    lines = text.splitlines()
-    if not 0 < number <= len(lines):
-        return ""
-    found = re.match(r"""^\s*("[^"]*"|[\w.-]+)\s*=""", lines[number - 1])
-    if not found:
-        return ""
-    table = next(
-        (
-            m.group(1).strip()
-            for line in reversed(lines[: number - 1])
-            if (m := re.match(r"^\s*\[+\s*([^\[\]]+?)\s*\]", line))
-        ),
-        "",
-    )
-    key = found.group(1).strip('"')
-    return f"{table}.{key}" if table else key
-
-
-def _line_of(text: str, key_path: tuple[str, ...]) -> int | str:
-    """Line number of `key = …` inside its [table]; '?' when the shape is unusual."""
-    table, key = ".".join(key_path[:-1]), key_path[-1]
-    current = ""
-    key_pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}")\s*=""")
-    seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", line)
-        array = re.match(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]", line)
-        if array:  # The n-th [[name]] is the table "name[n]".
-            name = array.group(1).replace(" ", "")
-            seen[name] = seen.get(name, -1) + 1
-            header, current = None, f"{name}[{seen[name]}]"
-            if current == ".".join(key_path):
-                return number
-        if header:
-            current = header.group(1).replace(" ", "")
-            if current == ".".join(key_path):
-                return number
-        elif current == table and key_pattern.match(line):
-            return number
-    return "?"
+    write_config(config, path)

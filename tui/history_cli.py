@@ -70,6 +70,8 @@ def run(args: argparse.Namespace, paths) -> int:
             if args.command == "export":
                 return _export(store, args)
             return _import(store, args.files)
+    except BrokenPipeError:
+        raise  # The reader went away (`| head`): lchat's main ends quietly.
     except (StoreError, ImportFailed, OSError, LookupError) as error:
         echo(f"lchat: {error}", file=sys.stderr)
         return 1
@@ -179,10 +181,11 @@ def _export(store, args: argparse.Namespace) -> int:
 def _import(store, files: list[Path]) -> int:
     from tui import portable
 
-    total = 0
-    for path in files:
-        total += len(portable.import_file(store, path))
-    echo(f"lchat: Imported {total} conversation(s).", file=sys.stderr)
+    try:
+        imported = portable.import_files(store, files)
+    except portable.ImportFailed as failed:
+        raise portable.ImportFailed(f"{str(failed).rstrip('.')}. Nothing was imported.") from None
+    echo(f"lchat: Imported {len(imported)} conversation(s).", file=sys.stderr)
     return 0
 
 
@@ -199,9 +202,13 @@ def _backup(paths, target: Path | None) -> int:
 
 
 def _restore(paths, source: Path, *, assume_yes: bool) -> int:
+    from tui.store import DatabaseCorrupt, StoreError
     from tui.store.backup import inspect, restore
 
-    incoming = inspect(source)
+    try:
+        incoming = inspect(source)
+    except DatabaseCorrupt as damaged:  # Its words are for the history itself, not a backup.
+        raise StoreError(f"{source} is not an lchat history backup ({damaged.detail}). Nothing was changed.") from None
     question = f"Replace the history at {paths.database}"
     if paths.database.is_file():
         try:

@@ -9,17 +9,22 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import io
 import json
+import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from tui import __version__
+from tui.bounded_file import FileRefused, open_regular, too_big
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
 from tui.part_order import in_order
 from tui.paths import make_private_dir, open_private
+from tui.safe_text import one_line
 from tui.store import HistoryStore
 
 FORMAT = "lchat.conversation"
@@ -63,6 +68,17 @@ _NUMBERS = (
     "reasoning_tokens",
     "reasoning_ttft_s",
 )
+
+
+IMPORT_MAX_BYTES = 64_000_000
+"""Largest JSON document imported (a file, or one line of JSON Lines): room for a conversation
+with a few large attachments, while a bigger one is refused before it is read."""
+MESSAGE_MAX_CHARS = 16_000_000
+"""Longest message (its text, or one part's) imported; lchat's own answers stay far below."""
+MAX_ITEMS = 2_000_000
+"""Most objects, lists and entries in one document: a long conversation has tens of thousands."""
+MAX_NESTING = 64
+"""Deepest nesting of brackets imported; an export is about 8 deep (a tool call's arguments add some)."""
 
 
 class ImportFailed(ValueError):
@@ -110,14 +126,36 @@ def to_json(doc: dict[str, Any], *, indent: int | None = 2) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=indent)
 
 
+def model_shown(name: str) -> str:
+    """A model as people read it: an embedded model's file name without its folder or .gguf
+    (the whole path stays in the JSON export), any other model's name as it is."""
+    if not name.startswith("/"):
+        return name
+    file_name = name.rsplit("/", 1)[-1]
+    return file_name[:-5] if file_name.lower().endswith(".gguf") else file_name
+
+
+def _param_text(value: Any) -> str:
+    """A parameter's value as text, never a Python repr: a list as its items with commas, a
+    string quoted (JSON-style) only when it holds spaces, commas or control characters."""
+    if isinstance(value, list):
+        return ", ".join(_param_text(item) for item in value)
+    if isinstance(value, str):
+        plain = value and value.isprintable() and not any(c.isspace() or c in ',;"' for c in value)
+        return value if plain else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def to_markdown(doc: dict[str, Any]) -> str:
     """A readable transcript: a title, the settings, then each message under a heading."""
     conversation = doc["conversation"]
     lines = [f"# {conversation['title'] or 'Untitled conversation'}", ""]
     if conversation["model"]:
-        lines.append(f"- Model: {conversation['model']} ({conversation['backend']})")
+        lines.append(f"- Model: {model_shown(conversation['model'])} ({conversation['backend']})")
     lines.append(f"- Started: {_when(conversation['created_at'])}")
-    params = ", ".join(f"{key} {value}" for key, value in conversation["params"].items())
+    params = "; ".join(f"{key} {_param_text(value)}" for key, value in conversation["params"].items())
     if params:
         lines.append(f"- Parameters: {params}")
     if conversation["system_prompt"]:
@@ -126,7 +164,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
         who = "You" if message["role"] == "user" else message["role"].capitalize()
         details = [_when(message["created_at"])]
         if message["role"] == "assistant" and message["model"]:
-            details.insert(0, message["model"])
+            details.insert(0, model_shown(message["model"]))
         if message["status"] not in ("complete",):
             details.append(message["status"])
         lines += ["", f"## {who} · {' · '.join(details)}", ""]
@@ -164,6 +202,7 @@ def parse(doc: Any, where: str = "the file") -> tuple[Conversation, list[ChatMes
         raise ImportFailed(f'{where} is not an lchat conversation export (no "format": "{FORMAT}").')
     if not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
         raise ImportFailed(f"{where} has export version {doc.get('version')!r}; this lchat reads {VERSION}.")
+    _check_sizes(doc, where)
     try:
         record = doc["conversation"]
         now = time.time()
@@ -184,6 +223,21 @@ def parse(doc: Any, where: str = "the file") -> tuple[Conversation, list[ChatMes
     except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as error:
         raise ImportFailed(f"{where} is damaged: {type(error).__name__}: {error}") from None
     return conversation, messages, blobs
+
+
+def _check_sizes(doc: dict[str, Any], where: str) -> None:
+    """Refuse a document whose messages are longer than lchat imports, saying which one."""
+    messages = doc.get("messages")
+    for number, item in enumerate(messages if isinstance(messages, list) else [], start=1):
+        if not isinstance(item, dict):
+            continue
+        texts = [item.get("content")] + [p.get("text") for p in item.get("parts") or [] if isinstance(p, dict)]
+        longest = max((len(text) for text in texts if isinstance(text, str)), default=0)
+        if longest > MESSAGE_MAX_CHARS:
+            raise ImportFailed(
+                f"{where}: message {number} is {longest:,} characters long; "
+                f"lchat imports messages of up to {MESSAGE_MAX_CHARS:,}"
+            )
 
 
 def _message(item: dict[str, Any], now: float) -> ChatMessage:
@@ -225,26 +279,114 @@ def _parts(item: dict[str, Any]) -> tuple[MessagePart, ...]:
 
 
 def read_documents(path: Path) -> Iterator[tuple[str, Any]]:
-    """Each document in a file, with where it was: one JSON document, a list, or JSON Lines."""
-    text = Path(path).read_text(encoding="utf-8")
+    """Each document in a file, with where it was: one JSON document, a list, or JSON Lines.
+
+    Only a regular file is read (never a FIFO or a device), without blocking; a document over
+    IMPORT_MAX_BYTES, with more than MAX_ITEMS items or nested deeper than MAX_NESTING is refused,
+    saying which limit it passed. Each line of JSON Lines is checked on its own.
+    """
     try:
-        whole = json.loads(text)
-    except json.JSONDecodeError:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    yield f"{path}:{number}", json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ImportFailed(f"{path}:{number}: not JSON ({error.msg})") from None
+        handle = open_regular(path, what="conversation export")
+    except FileRefused as refused:
+        raise ImportFailed(str(refused)) from None
+    with handle:
+        if os.fstat(handle.fileno()).st_size > IMPORT_MAX_BYTES:  # Only JSON Lines can be that long.
+            yield from _json_lines(path, handle)
+            return
+        data = handle.read(IMPORT_MAX_BYTES + 1)
+        if len(data) > IMPORT_MAX_BYTES:  # It grew while being read.
+            raise ImportFailed(too_big(one_line(str(path), 120), IMPORT_MAX_BYTES, "conversation export"))
+        text = _decode(data, str(path))
+        del data  # Parsing needs the text; the bytes would only double the peak.
+    end = text.find("\n")  # JSON Lines when the first line is a document and more follows.
+    if end != -1 and _NOT_SPACE.search(text, end) and _is_json(text[:end], f"{path}:1"):
+        yield from _json_lines(path, io.BytesIO(text.encode("utf-8")))
         return
+    try:
+        whole = _loads(text, str(path))
+    except json.JSONDecodeError as error:
+        raise ImportFailed(f"{path}:{error.lineno}: not JSON ({error.msg})") from None
+    del text
     for index, doc in enumerate(whole if isinstance(whole, list) else [whole]):
         yield (f"{path}[{index}]" if isinstance(whole, list) else str(path)), doc
 
 
+def _is_json(line: str, where: str) -> bool:
+    try:
+        _loads(line, where)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _json_lines(path: Path, lines: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """One document a line, each line read with a bound."""
+    number = 0
+    while line := lines.readline(IMPORT_MAX_BYTES + 1):
+        number += 1
+        where = f"{path}:{number}"
+        if len(line) > IMPORT_MAX_BYTES:
+            raise ImportFailed(f"{where}: the line is over {IMPORT_MAX_BYTES // 1_000_000} MB, the most lchat imports")
+        if line.strip():
+            try:
+                yield where, _loads(_decode(line, where), where)
+            except json.JSONDecodeError as error:
+                raise ImportFailed(f"{where}: not JSON ({error.msg})") from None
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ImportFailed(f"{where} is not UTF-8 text (byte {error.start:,})") from None
+
+
+_NOT_SPACE = re.compile(r"\S")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _loads(text: str, where: str) -> Any:
+    """json.loads, with more than MAX_ITEMS items, or nesting deeper than MAX_NESTING, refused
+    instead of built (`[[],[],...]` grows twentyfold in memory) or recursed into."""
+    structure = _STRING.sub("", text)  # Commas and brackets inside strings are text, not items.
+    items = structure.count(",") + structure.count("[") + structure.count("{")
+    del structure
+    if items > MAX_ITEMS:
+        raise ImportFailed(
+            f"{where} holds more than {MAX_ITEMS:,} items (objects, lists and their entries), the most lchat "
+            "imports as one document; export conversations as JSON Lines (one a line) instead"
+        )
+    try:
+        value = json.loads(text)
+        if not _deeper_than(value, MAX_NESTING):
+            return value
+    except RecursionError:  # The C parser recurses once per bracket: ~1,000 deep ends here.
+        pass
+    raise ImportFailed(f"{where} is nested deeper than {MAX_NESTING} levels, the most lchat imports")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` deep (walked without recursion)."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def import_file(store: HistoryStore, path: Path) -> list[Conversation]:
-    """Import every conversation in a file; all are checked before any is written."""
-    parsed = [parse(doc, where) for where, doc in read_documents(path)]
-    return [store.import_conversation(conversation, messages, blobs) for conversation, messages, blobs in parsed]
+    """Import every conversation in a file; all are checked before any is kept."""
+    return import_files(store, [path])
+
+
+def import_files(store: HistoryStore, paths: list[Path]) -> list[Conversation]:
+    """Import every conversation in every file in one transaction: a bad document anywhere (the
+    last file's, say) raises ImportFailed and nothing at all is kept. One document is in memory
+    at a time."""
+    return store.import_conversations(parse(doc, where) for path in paths for where, doc in read_documents(path))
 
 
 def write_all(store: HistoryStore, out: TextIO, *, markdown: bool) -> int:

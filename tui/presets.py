@@ -6,14 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tui.config import PresetConfig
+from tui.config import PARAM_RANGES, PresetConfig
 
 PARAMS: dict[str, tuple[type, float, float]] = {
-    "temperature": (float, 0.0, 5.0),
-    "top_p": (float, 0.0, 1.0),
-    "max_tokens": (int, 1, 1_000_000),
-    "context_length": (int, 64, 10_000_000),
-    "seed": (int, 0, 2**32 - 1),
+    name: (float if name in ("temperature", "top_p") else int, *bounds) for name, bounds in PARAM_RANGES.items()
 }
 """Each parameter a conversation may set: its type and the range accepted."""
 STOP_KEY = "stop"

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.bounded_file import FileRefused, open_regular
 from tui.store.errors import DatabaseCorrupt, SchemaTooNew, StoreError, translate
 from tui.store.schema import MIGRATIONS
 
@@ -25,8 +26,10 @@ class HistoryFacts:
 def inspect(path: Path) -> HistoryFacts:
     """Check that ``path`` is an intact lchat history this lchat can read, and count it."""
     path = Path(path)
-    if not path.is_file():
-        raise StoreError(f"{path} does not exist or is not a file.")
+    try:  # A FIFO or a device is refused without waiting on it; SQLite then reads only what it needs.
+        open_regular(path, what="history backup").close()
+    except FileRefused as refused:
+        raise StoreError(f"{refused}.") from None
     try:
         conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:

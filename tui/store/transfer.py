@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -40,70 +40,84 @@ class TransferMixin:
         the sha256 in its data), except that an answer recorded as still streaming arrives as
         interrupted.
         """
-        blobs = blobs or {}
-        c = conversation
+        (imported,) = self.import_conversations([(conversation, messages, blobs or {})])
+        return imported
+
+    def import_conversations(
+        self, items: Iterable[tuple[Conversation, Sequence[ChatMessage], Mapping[str, bytes]]]
+    ) -> list[Conversation]:
+        """Import every conversation `items` yields, all in one transaction: when reading the next
+        one fails (a bad file among several), the exception ends it and nothing is kept. Items
+        are taken one at a time, so only one conversation is in memory at once."""
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO conversations (title, model, backend, system_prompt, params,"
-                " created_at, updated_at, pinned, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    c.title,
-                    c.model,
-                    c.backend,
-                    c.system_prompt,
-                    json.dumps(c.params),
-                    c.created_at,
-                    c.updated_at,
-                    int(c.pinned),
-                    int(c.archived),
-                ),
-            )
-            conversation_id = cursor.lastrowid
-            parent_id: int | None = None
-            for m in messages:
-                status = MessageStatus(m.status)
-                if status is MessageStatus.STREAMING:
-                    status = MessageStatus.INTERRUPTED
-                parent_id = conn.execute(
-                    "INSERT INTO messages (conversation_id, parent_id, role, content, status, model,"
-                    " backend, error, prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh,"
-                    " reasoning_tokens, reasoning_estimated, reasoning_ttft_s, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        conversation_id,
-                        parent_id,
-                        m.role,
-                        m.content,
-                        status,
-                        m.model,
-                        m.backend,
-                        m.error,
-                        m.prompt_tokens,
-                        m.completion_tokens,
-                        m.ttft_s,
-                        m.gen_s,
-                        m.energy_wh,
-                        m.reasoning_tokens,
-                        int(m.reasoning_estimated),
-                        m.reasoning_ttft_s,
-                        m.created_at,
-                        m.updated_at,
-                    ),
-                ).lastrowid
-                assert parent_id is not None
-                for part in m.parts:
-                    insert_part(conn, parent_id, part, blobs.get(str(part.data.get("sha256", ""))))
-            conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (parent_id, conversation_id))
-        assert conversation_id is not None
-        return Conversation(
-            conversation_id,
+            return [_insert_conversation(conn, *item) for item in items]
+
+
+def _insert_conversation(
+    conn: sqlite3.Connection, conversation: Conversation, messages: Sequence[ChatMessage], blobs: Mapping[str, bytes]
+) -> Conversation:
+    c = conversation
+    cursor = conn.execute(
+        "INSERT INTO conversations (title, model, backend, system_prompt, params,"
+        " created_at, updated_at, pinned, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
             c.title,
             c.model,
             c.backend,
             c.system_prompt,
-            dict(c.params),
+            json.dumps(c.params),
             c.created_at,
             c.updated_at,
-            c.pinned,
-            c.archived,
-        )
+            int(c.pinned),
+            int(c.archived),
+        ),
+    )
+    conversation_id = cursor.lastrowid
+    parent_id: int | None = None
+    for m in messages:
+        status = MessageStatus(m.status)
+        if status is MessageStatus.STREAMING:
+            status = MessageStatus.INTERRUPTED
+        parent_id = conn.execute(
+            "INSERT INTO messages (conversation_id, parent_id, role, content, status, model,"
+            " backend, error, prompt_tokens, completion_tokens, ttft_s, gen_s, energy_wh,"
+            " reasoning_tokens, reasoning_estimated, reasoning_ttft_s, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                parent_id,
+                m.role,
+                m.content,
+                status,
+                m.model,
+                m.backend,
+                m.error,
+                m.prompt_tokens,
+                m.completion_tokens,
+                m.ttft_s,
+                m.gen_s,
+                m.energy_wh,
+                m.reasoning_tokens,
+                int(m.reasoning_estimated),
+                m.reasoning_ttft_s,
+                m.created_at,
+                m.updated_at,
+            ),
+        ).lastrowid
+        assert parent_id is not None
+        for part in m.parts:
+            insert_part(conn, parent_id, part, blobs.get(str(part.data.get("sha256", ""))))
+    conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (parent_id, conversation_id))
+    assert conversation_id is not None
+    return Conversation(
+        conversation_id,
+        c.title,
+        c.model,
+        c.backend,
+        c.system_prompt,
+        dict(c.params),
+        c.created_at,
+        c.updated_at,
+        c.pinned,
+        c.archived,
+    )

@@ -63,12 +63,21 @@ def run(args: argparse.Namespace, config: Config, config_file: Path, log_dir: Pa
     return asyncio.run(_list(config, log_dir))
 
 
+SERVERS_MAX_BYTES = 1_000_000
+"""A Claude-Desktop-style server list is a few KB; a larger file is refused unread."""
+
+
 def read_servers(path: Path) -> tuple[dict[str, McpServerConfig], list[str]]:
     """The servers of a Claude-Desktop-style file, and a line for each one left out or changed."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ImportProblem(f"cannot read {path}: {error}") from None
+    from tui.bounded_file import FileRefused, read_regular_file
+
+    try:  # Regular files only, non-blocking and bounded, like every file lchat imports.
+        data = json.loads(read_regular_file(path, max_bytes=SERVERS_MAX_BYTES, what="server list").decode("utf-8"))
+    except FileRefused as refused:
+        raise ImportProblem(str(refused)) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        why = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise ImportProblem(f"cannot read {path}: {why}") from None
     entries = data.get("mcpServers") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise ImportProblem(f'{path} has no "mcpServers" object')
@@ -141,7 +150,8 @@ async def _list(config: Config, log_dir: Path) -> int:
         if name in problems:
             echo(problems[name])  # It names the server.
             continue
-        echo(f"{one_line(name, 40)}: {len(mine)} tools, about {total_tokens(mine)} prompt tokens")
+        count = f"{len(mine)} tool{'' if len(mine) == 1 else 's'}"
+        echo(f"{one_line(name, 40)}: {count}, about {total_tokens(mine)} prompt tokens")
         for tool in mine:
             allowed = " (allowed without asking)" if policy.pre_approved(tool) else ""
             echo(f"  {one_line(tool.name, 40)}  ~{tool.tokens} tokens{allowed}  {one_line(tool.description, 100)}")

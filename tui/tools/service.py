@@ -49,7 +49,7 @@ class ToolService:
         if self.listed is None:
             return "tools on"
         tools = selected(self.listed, chosen)
-        return f"{len(tools)} tools · ~{sum(tool.tokens for tool in tools)} tok"
+        return f"{len(tools)} tool{'' if len(tools) == 1 else 's'} · ~{sum(tool.tokens for tool in tools)} tok"
 
     @staticmethod
     def chosen(conversation: Conversation) -> list[str] | None:

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from textual.theme import Theme
 
+from tui.bounded_file import read_regular_file
+
 _THEME_FIELDS = {f.name for f in fields(Theme)}
+THEME_MAX_BYTES = 100_000
+"""A theme file is a few hundred bytes; a larger one is refused unread."""
 
 
 @dataclass
@@ -38,7 +42,8 @@ def load_themes(*folders: Path) -> LoadedThemes:
 
 
 def theme_from_file(path: Path) -> Theme:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    # A FIFO or /dev/zero named *.toml must not hold up the start: regular files only, bounded.
+    data = tomllib.loads(read_regular_file(path, max_bytes=THEME_MAX_BYTES, what="theme file").decode("utf-8"))
     unknown = data.keys() - _THEME_FIELDS
     if unknown:
         raise ValueError(f"unknown fields {', '.join(sorted(unknown))}")
