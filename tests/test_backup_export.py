@@ -345,8 +345,8 @@ def test_import_reads_only_regular_files(paths, tmp_path: Path, kind: str) -> No
         path.mkdir()
     code, _, err = run_cli("import", str(path))
     reason = {
-        "fifo": "is not a regular file (a pipe)",
-        "dev-zero": "is not a regular file (a device)",
+        "fifo": "is not a regular file (a FIFO)",
+        "dev-zero": "is not a regular file (a character device)",
         "folder": "is a folder, not a conversation export",
         "missing": "does not exist",
     }[kind]
@@ -373,8 +373,8 @@ def test_restore_refuses_what_is_not_a_backup_and_keeps_the_history(paths, tmp_p
             sparse.truncate(4 << 30)
     code, _, err = run_cli("restore", str(source), "--yes")
     reason = {
-        "fifo": "is not a regular file (a pipe)",
-        "dev-zero": "is not a regular file (a device)",
+        "fifo": "is not a regular file (a FIFO)",
+        "dev-zero": "is not a regular file (a character device)",
         "folder": "is a folder, not a history backup",
         "garbage": "backup.db is not an lchat history backup (file is not a database). Nothing was changed.",
         "huge-garbage": "backup.db is not an lchat history backup (file is not a database)",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tui.bounded_files import shown_path
 from tui.config import Config, ConfigError, load_config, save_config
 from tui.paths import resolve_paths
 
@@ -269,12 +270,12 @@ def test_a_config_that_is_not_a_readable_file_is_refused_at_once(tmp_path: Path,
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     message = str(raised.value)
-    assert message.startswith(str(path)) and "\n" not in message
+    assert message.startswith(shown_path(path)) and "\n" not in message
     assert {
         "folder": "is a folder",
-        "fifo": "not a regular file (a pipe)",
-        "dev-zero": "not a regular file (a device)",
-        "huge": "is over 1 MB",
+        "fifo": "not a regular file (a FIFO)",
+        "dev-zero": "not a regular file (a character device)",
+        "huge": "is larger than 1 MB",
         "dangling": "does not exist",
     }[kind] in message
     assert kind != "dangling" or path.is_symlink()  # A dangling link is not replaced by defaults.

@@ -53,11 +53,12 @@ def kind_of(mode: int) -> str:
     return next((words for test, words in _KINDS if test(mode)), "not a file")
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of the regular file at `path` (symlinks followed), at most `limit` of them.
+def open_regular(path: Path, *, what: str = "file", limit: int | None = None) -> BinaryIO:
+    """`path` (symlinks followed) opened for reading bytes if it is a regular file, no larger than
+    `limit` when one is given; else Unreadable (TooLarge for the size).
 
-    The open never blocks and a FIFO, a device (/dev/zero) or a socket is refused by what
-    `fstat` says of the opened file, so nothing can swap it in between the check and the read.
+    The open never blocks and a FIFO, a device (/dev/zero) or a socket is refused by what `fstat`
+    says of the opened file, so nothing can swap it in between the check and the read.
     """
     shown = shown_path(path)
     try:
@@ -67,27 +68,39 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     except OSError as error:
         if error.errno == errno.ENXIO:  # A socket (it cannot be opened): say what it is.
             raise Unreadable(shown, f"is not a regular file ({_kind_at(path)})") from None
+        if error.errno == errno.EISDIR:
+            raise Unreadable(shown, f"is a folder, not a {what}") from None
         raise Unreadable(shown, f"cannot be read: {error.strerror}") from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise Unreadable(shown, "is a folder, not a file")
+            raise Unreadable(shown, f"is a folder, not a {what}")
         if not stat.S_ISREG(info.st_mode):
             raise Unreadable(shown, f"is not a regular file ({kind_of(info.st_mode)})")
-        if info.st_size > limit:
+        if limit is not None and info.st_size > limit:
             raise TooLarge(shown, limit, info.st_size)
-        # A file may say less than it holds (/proc, a file still growing): the read is bounded too.
-        data = _read_upto(lambda n: os.read(fd, n), limit + 1)
-    except OSError as error:
-        raise Unreadable(shown, f"cannot be read: {error.strerror}") from None
-    finally:
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
+        raise
+
+
+def read_regular_file(path: Path, limit: int, *, what: str = "file") -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them (see `open_regular`).
+
+    A file may say less than it holds (/proc, a file still growing): the read stops at `limit` + 1.
+    """
+    with open_regular(path, what=what, limit=limit) as handle:
+        try:
+            data = _read_upto(handle.read, limit + 1)
+        except OSError as error:
+            raise Unreadable(shown_path(path), f"cannot be read: {error.strerror}") from None
     if len(data) > limit:
-        raise TooLarge(shown, limit)
+        raise TooLarge(shown_path(path), limit)
     return data
 
 
-def shown_path(path: Path, limit: int = 80) -> str:
+def shown_path(path: Path, limit: int = 160) -> str:
     """`path` as one terminal-safe line; a long one loses its start, so the file's name stays."""
     flat = " ".join(str(path).split())
     return terminal_safe(flat if len(flat) <= limit else "…" + flat[-(limit - 1) :])

@@ -13,7 +13,7 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.bounded_file import FileRefused, read_regular_file
+from tui.bounded_files import Unreadable, read_regular_file
 from tui.config import CHOICES, CONFIG_MAX_BYTES, RANGES, Config, ConfigError, LoadedConfig
 from tui.config_write import write_config
 from tui.thinking import SETTINGS as THINK_SETTINGS
@@ -26,8 +26,8 @@ def read_config(path: Path) -> LoadedConfig:
         write_config(config, path)
         return LoadedConfig(config, [])
     try:  # A folder, a FIFO or /dev/zero named config.toml is refused, never waited on or read whole.
-        text = read_regular_file(path, max_bytes=CONFIG_MAX_BYTES, what="config file").decode("utf-8", "replace")
-    except FileRefused as refused:
+        text = read_regular_file(path, CONFIG_MAX_BYTES, what="config file").decode("utf-8", "replace")
+    except Unreadable as refused:
         raise ConfigError(str(refused)) from None
     try:
         data = tomllib.loads(text)

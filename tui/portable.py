@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from tui import __version__
-from tui.bounded_file import FileRefused, open_regular, too_big
+from tui.bounded_files import TooLarge, Unreadable, open_regular, shown_path
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
 from tui.part_order import in_order
 from tui.paths import make_private_dir, open_private
-from tui.safe_text import one_line
 from tui.store import HistoryStore
 
 FORMAT = "lchat.conversation"
@@ -287,7 +286,7 @@ def read_documents(path: Path) -> Iterator[tuple[str, Any]]:
     """
     try:
         handle = open_regular(path, what="conversation export")
-    except FileRefused as refused:
+    except Unreadable as refused:
         raise ImportFailed(str(refused)) from None
     with handle:
         if os.fstat(handle.fileno()).st_size > IMPORT_MAX_BYTES:  # Only JSON Lines can be that long.
@@ -295,7 +294,7 @@ def read_documents(path: Path) -> Iterator[tuple[str, Any]]:
             return
         data = handle.read(IMPORT_MAX_BYTES + 1)
         if len(data) > IMPORT_MAX_BYTES:  # It grew while being read.
-            raise ImportFailed(too_big(one_line(str(path), 120), IMPORT_MAX_BYTES, "conversation export"))
+            raise ImportFailed(str(TooLarge(shown_path(path), IMPORT_MAX_BYTES)))
         text = _decode(data, str(path))
         del data  # Parsing needs the text; the bytes would only double the peak.
     end = text.find("\n")  # JSON Lines when the first line is a document and more follows.

@@ -111,13 +111,13 @@ def import_cell(paths, path: Path, says: str) -> None:
 def test_import_file__endless(history: Path, paths, tmp_path: Path) -> None:
     path = tmp_path / "endless.json"
     path.symlink_to("/dev/zero")
-    import_cell(paths, path, "is not a regular file (a device)")
+    import_cell(paths, path, "is not a regular file (a character device)")
 
 
 def test_import_file__blocking(history: Path, paths, tmp_path: Path) -> None:
     path = tmp_path / "blocking.json"
     os.mkfifo(path)  # No writer ever comes: an ordinary open would wait for ever.
-    import_cell(paths, path, "is not a regular file (a pipe)")
+    import_cell(paths, path, "is not a regular file (a FIFO)")
 
 
 def test_import_file__huge(history: Path, paths, tmp_path: Path) -> None:
@@ -169,13 +169,13 @@ def restore_cell(paths, path: Path, says: str) -> None:
 def test_restore_file__endless(history: Path, paths, tmp_path: Path) -> None:
     path = tmp_path / "endless.db"
     path.symlink_to("/dev/zero")
-    restore_cell(paths, path, "is not a regular file (a device)")
+    restore_cell(paths, path, "is not a regular file (a character device)")
 
 
 def test_restore_file__blocking(history: Path, paths, tmp_path: Path) -> None:
     path = tmp_path / "blocking.db"
     os.mkfifo(path)
-    restore_cell(paths, path, "is not a regular file (a pipe)")
+    restore_cell(paths, path, "is not a regular file (a FIFO)")
 
 
 def test_restore_file__huge(history: Path, paths, tmp_path: Path) -> None:
@@ -211,7 +211,7 @@ def test_config_value__huge(history: Path, paths) -> None:
 
 
 def test_config_value__huge_file(history: Path, paths) -> None:
-    config_cell(paths, "# padding\n" * 200_000, "config.toml is over 1 MB, the most lchat reads for a config file")
+    config_cell(paths, "# padding\n" * 200_000, "config.toml is larger than 1 MB")
 
 
 def test_config_value__zero_and_negative(history: Path, paths) -> None:
@@ -224,7 +224,7 @@ def test_config_value__endless(history: Path, paths) -> None:
         config.unlink()
         config.symlink_to("/dev/zero")
 
-    config_cell(paths, None, "config.toml is not a regular file (a device)", make=endless)
+    config_cell(paths, None, "config.toml is not a regular file (a character device)", make=endless)
 
 
 def test_config_value__blocking(history: Path, paths) -> None:
@@ -232,7 +232,7 @@ def test_config_value__blocking(history: Path, paths) -> None:
         config.unlink()
         os.mkfifo(config)
 
-    config_cell(paths, None, "config.toml is not a regular file (a pipe)", make=fifo)
+    config_cell(paths, None, "config.toml is not a regular file (a FIFO)", make=fifo)
 
 
 def test_config_value__bomb(history: Path, paths) -> None:
@@ -258,7 +258,9 @@ def test_config_value__theme_file_blocking_endless_huge(tmp_path: Path, kind: st
         path.write_text("# padding\n" * 20_000)
     loaded = load_themes(tmp_path)
     assert loaded.themes == [] and len(loaded.problems) == 1
-    assert {"fifo": "(a pipe)", "dev-zero": "(a device)", "huge": "is over 100 KB"}[kind] in loaded.problems[0]
+    assert {"fifo": "(a FIFO)", "dev-zero": "(a character device)", "huge": "is larger than 0.1 MB"}[
+        kind
+    ] in loaded.problems[0]
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge", "bomb"])
@@ -276,9 +278,9 @@ def test_import_file__mcp_server_list(history: Path, paths, tmp_path: Path, kind
         path.write_text('{"mcpServers": ' + "[" * 100_000 + "]" * 100_000 + "}")
     before = snapshot(paths)
     says = {
-        "fifo": "is not a regular file (a pipe)",
-        "dev-zero": "is not a regular file (a device)",
-        "huge": "is over 1 MB, the most lchat reads for a server list",
+        "fifo": "is not a regular file (a FIFO)",
+        "dev-zero": "is not a regular file (a character device)",
+        "huge": "is larger than 1 MB",
         "bomb": "nested too deeply",
     }[kind]
     assert_clear(lchat_measured("mcp", "import", str(path)), code=1, says=says)

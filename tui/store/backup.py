@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.bounded_file import FileRefused, open_regular
+from tui.bounded_files import Unreadable, open_regular
 from tui.store.errors import DatabaseCorrupt, SchemaTooNew, StoreError, translate
 from tui.store.schema import MIGRATIONS
 
@@ -28,7 +28,7 @@ def inspect(path: Path) -> HistoryFacts:
     path = Path(path)
     try:  # A FIFO or a device is refused without waiting on it; SQLite then reads only what it needs.
         open_regular(path, what="history backup").close()
-    except FileRefused as refused:
+    except Unreadable as refused:
         raise StoreError(f"{refused}.") from None
     try:
         conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)

@@ -69,11 +69,11 @@ SERVERS_MAX_BYTES = 1_000_000
 
 def read_servers(path: Path) -> tuple[dict[str, McpServerConfig], list[str]]:
     """The servers of a Claude-Desktop-style file, and a line for each one left out or changed."""
-    from tui.bounded_file import FileRefused, read_regular_file
+    from tui.bounded_files import Unreadable, read_regular_file
 
     try:  # Regular files only, non-blocking and bounded, like every file lchat imports.
-        data = json.loads(read_regular_file(path, max_bytes=SERVERS_MAX_BYTES, what="server list").decode("utf-8"))
-    except FileRefused as refused:
+        data = json.loads(read_regular_file(path, SERVERS_MAX_BYTES, what="server list").decode("utf-8"))
+    except Unreadable as refused:
         raise ImportProblem(str(refused)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         why = "nested too deeply" if isinstance(error, RecursionError) else error

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.theme import Theme
 
-from tui.bounded_file import read_regular_file
+from tui.bounded_files import read_regular_file
 
 _THEME_FIELDS = {f.name for f in fields(Theme)}
 THEME_MAX_BYTES = 100_000
@@ -43,7 +43,7 @@ def load_themes(*folders: Path) -> LoadedThemes:
 
 def theme_from_file(path: Path) -> Theme:
     # A FIFO or /dev/zero named *.toml must not hold up the start: regular files only, bounded.
-    data = tomllib.loads(read_regular_file(path, max_bytes=THEME_MAX_BYTES, what="theme file").decode("utf-8"))
+    data = tomllib.loads(read_regular_file(path, THEME_MAX_BYTES, what="theme file").decode("utf-8"))
     unknown = data.keys() - _THEME_FIELDS
     if unknown:
         raise ValueError(f"unknown fields {', '.join(sorted(unknown))}")
