@@ -72,8 +72,9 @@ def _toml(value: object) -> str:
     return f"`{value}`"
 
 
-def _documented_rows() -> dict[str, dict[str, str]]:
-    """{section heading: {key: default cell}} from docs/configuration.md's tables."""
+def _documented_rows(column: int = 2) -> dict[str, dict[str, str]]:
+    """{section heading: {key: cell}} from docs/configuration.md's tables: the default (column 2)
+    or what is accepted (3)."""
     rows: dict[str, dict[str, str]] = {}
     section = ""
     for line in (DOCS / "configuration.md").read_text(encoding="utf-8").splitlines():
@@ -81,9 +82,9 @@ def _documented_rows() -> dict[str, dict[str, str]]:
         if heading:
             section = heading.group(1)
             continue
-        row = re.match(r"^\| `(\w+)` \| ([^|]+) \|", line)
+        row = re.match(r"^\| `(\w+)` \| ([^|]+) \| ([^|]+) \|", line)
         if row and section in SECTIONS and line.count("|") == 5:  # key | default | accepted | what
-            rows.setdefault(section, {})[row.group(1)] = row.group(2).strip()
+            rows.setdefault(section, {})[row.group(1)] = row.group(column).strip()
     return rows
 
 
@@ -103,6 +104,19 @@ def test_every_config_key_is_documented_with_its_default() -> None:
         assert documented[section] == expected, section
     hints = typing.get_type_hints(cfg.Config)
     assert set(hints) == {f.name for f in dataclasses.fields(cfg.Config)}
+
+
+def test_every_range_the_loader_checks_is_documented() -> None:
+    """Each bound of tui.config.RANGES stands in its key's "accepted" cell: `low to high`."""
+    heading_of = {cls: heading for heading, cls in SECTIONS.items()}
+    accepted = _documented_rows(column=3)
+    for (cls, key), (low, high) in cfg.RANGES.items():
+        shown = f"{_bound(low)} to {_bound(high)}"
+        assert shown in accepted[heading_of[cls]][key], (heading_of[cls], key, shown)
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _documented_fields(heading: str) -> set[str]:

@@ -337,7 +337,7 @@ def test_stdin__huge(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)])
-def test_stdin__blocking_then_signal(sent: signal.Signals, code: int) -> None:
+def test_stdin__blocking_and_signal_midway(sent: signal.Signals, code: int) -> None:
     """A pipe that stays open and silent: lchat says it is waiting for it, and a signal ends the
     wait (ctrl+c: 130 with a line; SIGTERM: killed by it, 143 to the shell, as the README says)."""
     reader, writer = os.pipe()

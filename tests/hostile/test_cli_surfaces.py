@@ -214,7 +214,7 @@ def test_config_value__huge_file(history: Path, paths) -> None:
     config_cell(paths, "# padding\n" * 200_000, "config.toml is larger than 1 MB")
 
 
-def test_config_value__zero_and_negative(history: Path, paths) -> None:
+def test_config_value__huge_or_below_range(history: Path, paths) -> None:
     config_cell(paths, "[ui]\nmax_fps = 0\n", "config.toml:2: ui.max_fps must be between 1 and 240, not 0")
     config_cell(paths, "[mcp]\ncall_timeout_s = -1\n", "config.toml:2: mcp.call_timeout_s must be between 0.1")
 
@@ -245,7 +245,7 @@ def test_config_value__escapes(history: Path, paths) -> None:
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge"])
-def test_config_value__theme_file_blocking_endless_huge(tmp_path: Path, kind: str) -> None:
+def test_config_value__blocking_and_endless_and_huge_theme_file(tmp_path: Path, kind: str) -> None:
     """A theme file in the config dir's themes/ is config too: reported, never waited on or read whole."""
     from tui.ui.themes import load_themes
 
@@ -264,7 +264,9 @@ def test_config_value__theme_file_blocking_endless_huge(tmp_path: Path, kind: st
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge", "bomb"])
-def test_import_file__mcp_server_list(history: Path, paths, tmp_path: Path, kind: str) -> None:
+def test_mcp_import_file__blocking_and_endless_and_huge_and_bomb(
+    history: Path, paths, tmp_path: Path, kind: str
+) -> None:
     """`lchat mcp import FILE` is an import file too: refused at once, the config left as it was."""
     path = tmp_path / "claude_desktop_config.json"
     if kind == "fifo":

@@ -149,7 +149,7 @@ def test_search_query__huge(history: Path, query: str) -> None:
     assert_clean(code, out, err, peak)
 
 
-def test_search_query__any_text(history: Path) -> None:
+def test_search_query__escapes_any_text(history: Path) -> None:
     """Whatever is typed (NUL, lone quotes, operators, any script) gives results or none,
     never an error: the TUI searches as each key is typed."""
     with HistoryStore.open(history) as store:

@@ -98,7 +98,7 @@ def start_answer(pane: Pane) -> None:
 
 
 @pytest.mark.parametrize(("how", "code"), [("ctrl+q", 0), ("sigterm", 128 + signal.SIGTERM)])
-def test_tui_quit__signal_midway_streaming(how: str, code: int, lchat_home: Path, slow_daemon) -> None:
+def test_tui_session__signal_midway_streaming(how: str, code: int, lchat_home: Path, slow_daemon) -> None:
     with lchat_tui(lchat_home, ollama_config(slow_daemon.url, MODEL)) as pane:
         start_answer(pane)
         if how == "ctrl+q":
@@ -111,7 +111,7 @@ def test_tui_quit__signal_midway_streaming(how: str, code: int, lchat_home: Path
     assert content.startswith(" word0 word1") and " word20" in content
 
 
-def test_tui_hangup__signal_midway_streaming(lchat_home: Path, slow_daemon) -> None:
+def test_tui_session__signal_midway_hangup_streaming(lchat_home: Path, slow_daemon) -> None:
     """SIGHUP (the terminal went away): saved as interrupted, then 129 at once, no traceback."""
     with lchat_tui(lchat_home, ollama_config(slow_daemon.url, MODEL)) as pane:
         start_answer(pane)
@@ -144,7 +144,7 @@ def conversation_with_tools(home: Path) -> None:
 
 
 @pytest.mark.parametrize(("how", "code"), [("ctrl+q", 0), ("sigterm", 128 + signal.SIGTERM)])
-def test_tui_quit__signal_midway_approval_dialog(how: str, code: int, lchat_home: Path, tool_daemon) -> None:
+def test_tui_session__signal_midway_approval_dialog(how: str, code: int, lchat_home: Path, tool_daemon) -> None:
     """Quitting while the tool approval dialog asks: a clean exit, and the tool never runs."""
     mcp = f'[mcp.servers.t]\ncommand = "{sys.executable}"\nargs = ["{SERVER}"]\n'
     lchat_home.mkdir(parents=True, exist_ok=True)
@@ -173,7 +173,7 @@ def test_tui_quit__signal_midway_approval_dialog(how: str, code: int, lchat_home
 
 
 @pytest.mark.parametrize(("how", "code"), [("ctrl+q", 0), ("sigterm", 128 + signal.SIGTERM)])
-def test_tui_quit__signal_midway_transfer(how: str, code: int, lchat_home: Path) -> None:
+def test_tui_session__signal_midway_transfer(how: str, code: int, lchat_home: Path) -> None:
     """Quitting while an Ollama pull runs: a clean exit, the pull stopped (nothing added)."""
     state = OllamaState(pull_sizes={"tiny:1b": 1_000_000_000}, pull_steps=2000, pull_delay=0.05)
     state.add(MODEL)
@@ -202,7 +202,7 @@ def test_tui_quit__signal_midway_transfer(how: str, code: int, lchat_home: Path)
     ("state", "keys", "shown"),
     [("idle", [], "Ask anything"), ("settings", ["F8"], "System prompt"), ("attach", ["M-a"], "Attach a file")],
 )
-def test_tui_sigterm__signal_midway_dialogs(state: str, keys: list[str], shown: str, lchat_home: Path) -> None:
+def test_tui_session__signal_midway_dialogs(state: str, keys: list[str], shown: str, lchat_home: Path) -> None:
     """SIGTERM idle, with F8's settings open, or with alt+a asking for a path: 143, no traceback."""
     served = start_ollama(OllamaState())
     try:

@@ -152,7 +152,9 @@ def test_allow_entry__shadowing_bare_name(lchat_home: Path, tmp_path: Path, olla
     )
 
 
-def test_allow_entry__qualified_still_runs(lchat_home: Path, tmp_path: Path, ollama: OllamaState) -> None:
+def test_allow_entry__shadowing_control_qualified_still_runs(
+    lchat_home: Path, tmp_path: Path, ollama: OllamaState
+) -> None:
     """The control: evil's tool named by evil's own entry runs, approved by config."""
     marker = tmp_path / "evil-ran"
     ollama.tool_calls = [{"name": "weather.get_weather", "arguments": {"city": "Paris"}}]
@@ -380,7 +382,7 @@ def test_mcp_stderr__escapes(lchat_home: Path) -> None:
     assert "bad: could not start: it exited (it said: ␛]0;pwned␇␛[2J�31m cannot start)" in result.stdout.decode()
 
 
-def test_mcp_stderr__log_mode_under_umask_000(lchat_home: Path, ollama: OllamaState) -> None:
+def test_mcp_stdout__escapes_logged_privately_under_umask_000(lchat_home: Path, ollama: OllamaState) -> None:
     """logs/mcp-NAME.log and logs/lchat.log are created 0600 even under umask 000."""
     ollama.tool_calls = [{"name": "echo", "arguments": {"text": "hi"}}]
     write_config(lchat_home, ollama.url, {"g": server(HOSTILE, "garbage")})  # type: ignore[attr-defined]
@@ -393,7 +395,7 @@ def test_mcp_stderr__log_mode_under_umask_000(lchat_home: Path, ollama: OllamaSt
     }
 
 
-def test_import_file__mcp_escapes(lchat_home: Path, tmp_path: Path) -> None:
+def test_mcp_import_file__escapes(lchat_home: Path, tmp_path: Path) -> None:
     """`lchat mcp import` of a file whose server names carry a title change and a C1 CSI."""
     servers = tmp_path / "servers.json"
     hostile_name = "w\x1b]0;pwned\x07x\x9b31m"
