@@ -57,6 +57,8 @@ class ModelsController:
         self.catalog = Catalog.of(services.config, services.engines)
         self.loaded = asyncio.Event()
         """Set once every backend has been asked for its models."""
+        self.switcher: ModelSwitcher | None = None
+        """The model switcher while it is open: it searches again whenever the list changes."""
 
     @property
     def models(self) -> list[ModelInfo]:
@@ -106,6 +108,8 @@ class ModelsController:
             empty_hint=EMPTY_HINT,
         )
         self.show_current()
+        if self.switcher is not None:
+            self.switcher.models_changed()
 
     def row(self, model: ModelInfo) -> ModelRow:
         catalog, choice = self.catalog, self.current()
@@ -205,10 +209,12 @@ class ModelsController:
             return [self.row(model) for model in self.catalog.search(query)]
 
         def chosen(answer: tuple[str, str] | None) -> None:
+            self.switcher = None
             if answer:
                 self.use(*answer)
 
-        self.screen.app.push_screen(ModelSwitcher(search), chosen)
+        self.switcher = ModelSwitcher(search)
+        self.screen.app.push_screen(self.switcher, chosen)
 
     def use_favourite(self, number: int) -> None:
         found = self.catalog.favourite(number)
