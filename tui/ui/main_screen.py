@@ -1,9 +1,6 @@
-"""The main screen: it composes the panes and routes keys and widget messages to its controllers.
-
-Each controller owns one part of the state (see README, "How the screen is organised"):
-conversations, the answer in flight, single messages, models, model changes (transfers), settings
-and the stats feed.
-"""
+"""The main screen: it composes the panes and routes keys and widget messages to its controllers,
+each the owner of one part of the state: conversations, the answer in flight, single messages,
+models, model changes (transfers), settings and the stats feed."""
 
 from __future__ import annotations
 
@@ -61,12 +58,11 @@ class MainScreen(Screen):
             with Vertical(id="side"):
                 yield ModelPane(id="models", classes="pane")
                 yield StatsPane(id="stats", classes="pane")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # All its keys fit at 80 columns (F1 lists ^p).
 
     async def on_mount(self) -> None:
-        self.query_one("#chat-pane").border_title = "Chat"
-        self.query_one("#models").border_title = "Models"
-        self.query_one("#stats").border_title = "Stats"
+        for pane, title in (("#chat-pane", "Chat"), ("#models", "Models"), ("#stats", "Stats")):
+            self.query_one(pane).border_title = title
         self._build_controllers()
         self.stats_feed.start()
         store = self.services.store
@@ -179,7 +175,9 @@ class MainScreen(Screen):
     def on_composer_path_pasted(self, event: Composer.PathPasted) -> None:
         self.attach.offer(event.path, event.text)
 
-    def on_attachment_chips_removed(self, event: AttachmentChips.Removed) -> None:
+    @on(AttachmentChips.Removed)
+    @on(Composer.LastAttachmentRemoved)
+    def remove_attachment(self, event: AttachmentChips.Removed | Composer.LastAttachmentRemoved) -> None:
         self.attach.remove(event.index)
 
     @on(ConversationList.Opened)
@@ -253,6 +251,9 @@ class MainScreen(Screen):
 
     def action_toggle_reasoning(self) -> None:
         self.messages.toggle_reasoning()
+
+    def action_toggle_tool_calls(self) -> None:
+        self.messages.toggle_tool_calls()
 
     def action_cycle_think(self) -> None:
         self.settings.cycle_think()

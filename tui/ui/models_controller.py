@@ -108,6 +108,10 @@ class ModelsController:
             empty_hint=EMPTY_HINT,
         )
         self.show_current()
+        backends: dict[str, set[str]] = {}
+        for model in self.models:
+            backends.setdefault(model.name, set()).add(model.backend)
+        self.conversations.chat.show_backends_for(frozenset(n for n, served in backends.items() if len(served) > 1))
         if self.switcher is not None:
             self.switcher.models_changed()
 
@@ -172,7 +176,7 @@ class ModelsController:
             lora = conversation.params.get("lora") if conversation else None
             engine = self.services.engines.get(choice.backend)
             adapter = f" + LoRA {Path(str(lora)).stem}" if lora and engine and engine.supports_lora else ""
-            self.pane.show_current(f"{name}{adapter} ({choice.backend})")
+            self.pane.show_current(f"{name}{adapter}", choice.backend)
         elif self.models or not self.loaded.is_set():
             self.pane.show_current("none chosen")
         self.stats_pane.show_remote(self.remote_stats(choice))

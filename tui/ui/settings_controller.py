@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tui.chat_service import AnswerEnded, ContextInfo
+from tui.chat_service import ContextInfo
 from tui.context_window import fit
 from tui.domain import Role
 from tui.engines.base import EngineError
@@ -67,7 +67,7 @@ class SettingsController:
         tools = self.tools.header_note(conversation)
         if tools:
             line.append(f" · {tools}", style="dim")
-        self.header.update(line)
+        self.header.update(_fitted(line, self.header.size.width or self.screen.app.size.width - 4))
 
     def think_setting(self) -> str | None:
         """The conversation's thinking setting, or None for a model known not to think."""
@@ -116,15 +116,14 @@ class SettingsController:
             )
         self.show_title()
 
-    def answer_context(self, ended: AnswerEnded) -> None:
-        """An answer ended: the engine's own count replaces the estimate."""
-        stats = ended.stats
-        if stats is None:
-            return
+    def answer_context(self, chat_view: ChatView) -> None:
+        """An answer on screen ended: the figure reopening the conversation would show (from the
+        stored counts of its last answer), so the header never changes on reopening."""
         dropped = self.context_note.partition(" · ")[2] if "left out" in self.context_note else ""
-        self.context_note = _figure(stats.prompt_tokens + stats.completion_tokens, self._limit(), estimated=False)
-        self.context_note += f" · {dropped}" if dropped else ""
-        self.show_title()
+        self.context_on_open(chat_view)
+        if dropped:
+            self.context_note += f" · {dropped}"
+            self.show_title()
 
     def context_on_open(self, chat_view: ChatView) -> None:
         """A conversation was shown anew: the figure from its last answer, else an estimate."""
@@ -225,6 +224,19 @@ class SettingsController:
             return
         self.conversations.reread()
         tell(self.screen, f"Preset “{one_line(name, 30)}” in use for this conversation.")
+
+
+def _fitted(line: Text, width: int) -> Text:
+    """The header in `width` columns: the title gives way first (cut with …), so the figures after
+    it stay whole; CSS ellipsis covers a later narrowing of the terminal."""
+    over = line.cell_len - width
+    title_end = len(line.plain.split(" · ")[0])
+    if over <= 0 or width <= 0:
+        return line
+    keep = max(8, title_end - over - 1)
+    if keep >= title_end:
+        return line
+    return Text(line.plain[:keep] + "…", style="") + line[title_end:]
 
 
 def _figure(tokens: int, limit: int | None, *, estimated: bool) -> str:

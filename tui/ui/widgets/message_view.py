@@ -35,13 +35,15 @@ _STATUS_WORDS = {
 }
 
 
-def header_text(message: ChatMessage) -> Text:
-    """The line above a message; built from Text so untrusted names are never markup."""
+def header_text(message: ChatMessage, *, with_backend: bool = False) -> Text:
+    """The line above a message; built from Text so untrusted names are never markup.
+    `with_backend`: name the model as backend/model (two backends serve that name)."""
     if message.role is Role.USER:
         return Text("You", style="bold")
     header = Text("Assistant", style="bold")
     if message.model:
-        header.append(f" · {one_line(model_label(message.model), 40)}", style="dim")
+        backend = f"{message.backend}/" if with_backend and message.backend else ""
+        header.append(f" · {one_line(backend + model_label(message.model), 60)}", style="dim")
     if message.completion_tokens:
         prompt = f" (prompt {message.prompt_tokens})" if message.prompt_tokens is not None else ""
         header.append(f" · {message.completion_tokens} tok{prompt}", style="dim")
@@ -135,6 +137,8 @@ class MessageView(Vertical):
         """Characters since the last blank line: the size of the block Textual re-parses."""
         self._error = Static("", classes="error-text")
         self._error.display = False
+        self.with_backend = False
+        """Whether the header names the backend too (set by the chat view: a shared model name)."""
 
     @property
     def message_id(self) -> int:
@@ -159,6 +163,8 @@ class MessageView(Vertical):
         yield self._error
 
     def on_mount(self) -> None:
+        # The chat view knows which model names two backends share (ChatView.shared_model_names).
+        self.show_backend(self.message.model in getattr(self.parent, "shared_model_names", ()))
         self._show_cut_note(len(self.message.content))
         self._show_status()
 
@@ -170,8 +176,13 @@ class MessageView(Vertical):
         elif note.display:
             note.update(_cut_note(length))
 
+    def show_backend(self, shown: bool) -> None:
+        if shown != self.with_backend:
+            self.with_backend = shown
+            self.query_one(".header", Static).update(self._header())
+
     def _header(self) -> Text:
-        header = header_text(self.message)
+        header = header_text(self.message, with_backend=self.with_backend)
         if self.branch and self.branch[1] > 1:
             header.append(f" · ‹ {self.branch[0]}/{self.branch[1]} ›", style="bold")
         return header
@@ -210,6 +221,10 @@ class MessageView(Vertical):
         if block is not None:
             block.toggle()
         return block is not None
+
+    def toggle_tool_calls(self) -> bool:
+        """Unfold or fold the tool calls; False when the message made none."""
+        return self.query_one(ToolCallsView).toggle()
 
     async def write(self, piece: str) -> None:
         """Add a piece of the answer; yields to the UI at most every `YIELD_EVERY_S`, so a
