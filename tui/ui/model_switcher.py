@@ -24,7 +24,7 @@ class ModelSwitcher(ModalScreen[tuple[str, str] | None]):
     DEFAULT_CSS = """
     ModelSwitcher { align: center top; }
     ModelSwitcher > Vertical {
-        width: 70; height: auto; max-height: 80%; margin-top: 3; border: thick $accent; background: $surface;
+        width: 70; max-width: 100%; height: auto; max-height: 100%; margin-top: 3; border: thick $accent; background: $surface;
     }
     /* Input's own :focus rule draws a tall border: with fewer than 3 rows nothing typed shows. */
     ModelSwitcher Input, ModelSwitcher Input:focus { border: tall $accent; height: 3; margin: 0 1; }
