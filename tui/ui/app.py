@@ -40,7 +40,7 @@ class LchatApp(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("f1", "show_help", "Keys", tooltip="Every key (this list)", id="app.help"),
-        Binding("question_mark", "show_help", "Keys", id="app.help_alt", show=False),
+        Binding("question_mark", "show_help", "Keys", tooltip="Every key (this list)", id="app.help_alt", show=False),
     ]
 
     def __init__(self, services: Services) -> None:
