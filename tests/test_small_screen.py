@@ -14,17 +14,20 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
-from tui.config import PresetConfig
-from tui.domain import MessagePart, PartKind
+from tui.config import Config, PresetConfig
+from tui.domain import MessagePart, ModelInfo, PartKind
+from tui.models.catalog import Catalog
 from tui.tools.approval import ApprovalRequest
 from tui.tools.catalog import ToolInfo
 from tui.ui.app import LchatApp
+from tui.ui.confirm import ConfirmScreen
 from tui.ui.dialog_frame import DialogBody
 from tui.ui.help_screen import HelpScreen
 from tui.ui.main_screen import MainScreen
 from tui.ui.model_details import ModelDetailsScreen
 from tui.ui.model_switcher import ModelSwitcher
 from tui.ui.preset_screen import PresetScreen
+from tui.ui.prompts import ChoiceQuestion, InputQuestion
 from tui.ui.settings_screen import Settings, SettingsScreen
 from tui.ui.tool_approval_screen import ToolApprovalScreen
 from tui.ui.tool_select_screen import ToolSelectScreen
@@ -55,6 +58,9 @@ DIALOGS: dict[str, Callable[[], Screen[Any]]] = {
     "details": lambda: ModelDetailsScreen("m (fake)", [(f"Key {n}", "value " * 40) for n in range(30)]),
     "help": lambda: HelpScreen([("f1", "Keys", "anywhere", "app.help")] * 60),
     "switcher": lambda: ModelSwitcher(lambda query: [ModelRow("fake", f"m{n}", f"m{n}") for n in range(30)]),
+    "confirm": lambda: ConfirmScreen("Delete this conversation and its 40 messages? " * 6),
+    "question": lambda: InputQuestion("Attach which file? " * 8, hint="Enter: attach    Esc: cancel"),
+    "choice": lambda: ChoiceQuestion("Which quantization?", [(f"q{n}", f"Q{n}_K_M · 2.1 GB") for n in range(30)]),
 }
 KEYS_LINE = {
     "settings": "Esc: cancel",
@@ -64,6 +70,9 @@ KEYS_LINE = {
     "details": "Esc: close",
     "help": "lchat keys",
     "switcher": "Esc: close",
+    "confirm": "n / Esc: no",
+    "question": "Esc: cancel",
+    "choice": "Esc: cancel",
 }
 """Text each dialog must show whole at 80x24 (its keys, or for help its title)."""
 
@@ -93,8 +102,7 @@ async def test_every_dialog_is_usable_at_80x24(name: str) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert KEYS_LINE[name] in screen_text(app)
-        chain = app.screen.focus_chain
-        assert chain, "nothing to focus"
+        chain = app.screen.focus_chain  # Empty for a yes/no question: answered by keys alone.
         for widget in chain:
             widget.focus()
             await pilot.pause()
@@ -190,6 +198,16 @@ async def test_switcher_shows_the_query_and_picks_backend_slash_name(open_servic
         await pilot.press("ctrl+l")  # Opens again on an empty query and the whole list.
         await pilot.pause()
         assert app.screen.query_one(Input).value == "" and len(app.screen._rows) == 3
+
+
+def test_catalog_search_reads_backend_slash_name_as_the_cli_does() -> None:
+    catalog = Catalog.of(Config(), {})
+    catalog.order = ["ollama", "lms"]
+    catalog.set_backend("ollama", [ModelInfo("qwen3:8b", "ollama"), ModelInfo("qwen3", "ollama")], None)
+    catalog.set_backend("lms", [ModelInfo("qwen3", "lms"), ModelInfo("llama", "lms")], None)
+    assert [(m.backend, m.name) for m in catalog.search("lms/qwen3")] == [("lms", "qwen3")]
+    assert [(m.backend, m.name) for m in catalog.search("ollama/qwen3")][0] == ("ollama", "qwen3")
+    assert {m.backend for m in catalog.search("qwen3")} == {"ollama", "lms"}
 
 
 # Smaller fixes
