@@ -339,3 +339,21 @@ async def test_header_token_figure_is_the_same_live_and_reopened(open_services, 
         await app.screen.open_conversation(conversation.id)
         await pilot.pause()
         assert str(app.screen.query_one("#chat-title", Static).render()) == live
+
+
+async def test_header_token_figure_after_a_failed_answer_is_the_same_reopened(open_services, fake_engine) -> None:
+    """An answer that failed carries no counts: the figure must not stay the estimate made before
+    it began, which reopening (an estimate over what is stored, the partial answer included) replaces."""
+    app = LchatApp(open_services(engine_like(fake_engine, fail_after=6)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(*"please say back all of these many words to me now", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        live = str(app.screen.query_one("#chat-title", Static).render())
+        assert "tokens" in live
+        conversation = main_screen(app).conversations.current
+        await app.screen.open_conversation(None)
+        await app.screen.open_conversation(conversation.id)
+        await pilot.pause()
+        assert str(app.screen.query_one("#chat-title", Static).render()) == live
