@@ -357,3 +357,37 @@ async def test_header_token_figure_after_a_failed_answer_is_the_same_reopened(op
         await app.screen.open_conversation(conversation.id)
         await pilot.pause()
         assert str(app.screen.query_one("#chat-title", Static).render()) == live
+
+
+async def test_header_figure_reopened_at_start_gains_the_limit_once_models_are_listed(
+    open_services, fake_engine
+) -> None:
+    """lchat opens the last conversation before the backends have listed their models: the limit
+    joins the figure when they answer, so it reads as it did live."""
+    app = LchatApp(open_services(engine_like(fake_engine)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await main_screen(app).models.loaded.wait()
+        await pilot.press(*"hello there", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        live = str(app.screen.query_one("#chat-title", Static).render())
+    assert " / 4,096 tokens" in live
+    gate = asyncio.Event()
+    slow = engine_like(fake_engine)
+    listed = slow.list_models
+
+    async def list_later():
+        await gate.wait()
+        return await listed()
+
+    slow.list_models = list_later  # type: ignore[method-assign]
+    app = LchatApp(open_services(slow))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        header = app.screen.query_one("#chat-title", Static)
+        assert "hello there" in str(header.render()) and "4,096" not in str(header.render())
+        gate.set()
+        await main_screen(app).models.loaded.wait()
+        await pilot.pause()
+        assert str(header.render()) == live

@@ -4,6 +4,7 @@ conversation's model, switching, favourites and details."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.screen import Screen
@@ -57,6 +58,8 @@ class ModelsController:
         self.catalog = Catalog.of(services.config, services.engines)
         self.loaded = asyncio.Event()
         """Set once every backend has been asked for its models."""
+        self.subscribers: list[Callable[[], None]] = []
+        """Called after each change of the model list (the header's context limit follows it)."""
         self.switcher: ModelSwitcher | None = None
         """The model switcher while it is open: it searches again whenever the list changes."""
 
@@ -114,6 +117,8 @@ class ModelsController:
         self.conversations.chat.show_backends_for(frozenset(n for n, served in backends.items() if len(served) > 1))
         if self.switcher is not None:
             self.switcher.models_changed()
+        for subscriber in self.subscribers:
+            subscriber()
 
     def row(self, model: ModelInfo) -> ModelRow:
         catalog, choice = self.catalog, self.current()

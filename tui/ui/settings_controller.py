@@ -46,8 +46,20 @@ class SettingsController:
         self.conversations = conversations
         self.models = models
         self.header = header
-        self.context_note = ""
-        """The header's token figure for the conversation shown, e.g. "1,234 / 4,096 tokens"."""
+        self.context: tuple[int, bool] | None = None
+        """Tokens of the conversation shown and whether that is an estimate (None: not known)."""
+        self.dropped = 0
+        """Oldest messages the last prompt left out."""
+        models.subscribers.append(self.show_title)  # The limit is known once the models are.
+
+    @property
+    def context_note(self) -> str:
+        """The header's token figure, e.g. "1,234 / 4,096 tokens", against the limit known now."""
+        if self.context is None:
+            return ""
+        tokens, estimated = self.context
+        note = _figure(tokens, self._limit(), estimated=estimated)
+        return note + (f" · {self.dropped} oldest left out" if self.dropped else "")
 
     # The header
 
@@ -103,9 +115,8 @@ class SettingsController:
         """An answer started: show the prompt's size, and say if old messages were left out."""
         if info is None:
             return
-        self.context_note = _figure(info.tokens, info.limit, estimated=True)
+        self.context, self.dropped = (info.tokens, True), info.dropped
         if info.dropped:
-            self.context_note += f" · {info.dropped} oldest left out"
             tell(
                 self.screen,
                 f"The conversation is longer than the model's {info.limit:,}-token context: its "
@@ -119,10 +130,10 @@ class SettingsController:
     def answer_context(self, chat_view: ChatView) -> None:
         """An answer on screen ended: the figure reopening the conversation would show (from the
         stored counts of its last answer), so the header never changes on reopening."""
-        dropped = self.context_note.partition(" · ")[2] if "left out" in self.context_note else ""
+        dropped = self.dropped
         self.context_on_open(chat_view)
         if dropped:
-            self.context_note += f" · {dropped}"
+            self.dropped = dropped
             self.show_title()
 
     def context_on_open(self, chat_view: ChatView) -> None:
@@ -130,16 +141,14 @@ class SettingsController:
         views = chat_view.message_views
         answers = [v.message for v in views if v.message.role is Role.ASSISTANT and v.message.prompt_tokens]
         conversation = self.conversations.current
+        self.dropped = 0
         if answers:
-            last = answers[-1]
-            self.context_note = _figure(
-                (last.prompt_tokens or 0) + (last.completion_tokens or 0), self._limit(), estimated=False
-            )
+            self.context = ((answers[-1].prompt_tokens or 0) + (answers[-1].completion_tokens or 0), False)
         elif views and not chat_view.has_older and conversation is not None:
             fitted = fit(conversation.system_prompt, [v.message for v in views], limit=None, reserve=0)
-            self.context_note = _figure(fitted.tokens, self._limit(), estimated=True)
+            self.context = (fitted.tokens, True)
         else:
-            self.context_note = ""
+            self.context = None
         self.show_title()
 
     # Settings (F8) and presets (F9)
