@@ -124,12 +124,12 @@ async def test_switching_conversations_shows_each_history(open_services, fake_en
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, MainScreen)
-        assert screen.conversation.id == second.id  # the newest opens first
+        assert screen.conversations.current.id == second.id  # the newest opens first
         await pilot.press("f2")
         assert app.focused is screen.query_one(ConversationList)
         await pilot.press("j", "enter")
         await pilot.pause()
-        assert screen.conversation.id == first.id
+        assert screen.conversations.current.id == first.id
         assert [v.message.content for v in screen.query(MessageView)] == ["question one"]
         await pilot.press("f2", "k", "enter")
         await pilot.pause()
@@ -186,7 +186,7 @@ async def test_delete_asks_first(open_services, fake_engine) -> None:
         await pilot.pause()
         assert services.store.get_conversation(doomed.id) is None
         assert services.store.get_conversation(keep.id) is not None
-        assert app.screen.conversation.id == keep.id
+        assert app.screen.conversations.current.id == keep.id
 
 
 async def test_long_conversation_mounts_a_page_then_more_on_scroll(open_services, fake_engine) -> None:

@@ -120,14 +120,14 @@ async def test_start_and_delete_open_the_top_of_the_list_never_an_archived_one(o
     app = LchatApp(services)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.screen.conversation.id == pinned.id  # what the list shows first
+        assert app.screen.conversations.current.id == pinned.id  # what the list shows first
         await pilot.press("f2", "d")
         await pilot.pause()
         await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert store.get_conversation(pinned.id) is None
-        assert app.screen.conversation.id == plain.id
+        assert app.screen.conversations.current.id == plain.id
 
 
 async def test_export_from_the_list_writes_markdown_and_json(open_services, fake_engine, paths) -> None:
@@ -171,7 +171,7 @@ async def test_search_as_you_type_then_open_the_conversation_at_the_hit(open_ser
         await app.workers.wait_for_complete()
         await pilot.pause()
         screen = app.screen
-        assert screen.conversation.id == target.id
+        assert screen.conversations.current.id == target.id
         chat = screen.query_one(ChatView)
         found = chat.view_for(needle)
         assert found is not None and found.has_class("-found")
@@ -271,7 +271,7 @@ async def test_escape_leaves_edit_mode(open_services, fake_engine) -> None:
         await ask(pilot, "only")
         await pilot.press("ctrl+o", "escape")
         await pilot.pause()
-        assert app.screen.editing_id is None and app.screen.query_one(Composer).text == ""
+        assert app.screen.answers.editing_id is None and app.screen.query_one(Composer).text == ""
 
 
 # Settings, presets, context

@@ -58,11 +58,11 @@ async def test_a_question_sent_at_start_waits_for_the_configured_models_backend(
         await pilot.press(*"hi", "enter")  # The starter is listed at once; Ollama has not answered.
         await until(pilot, lambda: "Waiting for ollama" in notes(app))
         assert "Waiting for ollama to list models (the configured model is qwen2.5:0.5b)" in notes(app)
-        assert app.services.store.list_messages(app.screen.conversation.id) == []  # Nothing sent yet.
+        assert app.services.store.list_messages(app.screen.conversations.current.id) == []  # Nothing sent yet.
         slow_daemon.state.list_gate.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        conversation = app.screen.conversation
+        conversation = app.screen.conversations.current
         assert conversation is not None and (conversation.backend, conversation.model) == ("ollama", "qwen2.5:0.5b")
         question, answer = app.services.store.list_messages(conversation.id)
     assert (question.role, answer.role) == (Role.USER, Role.ASSISTANT)

@@ -58,7 +58,7 @@ async def test_every_action_is_in_the_palette_and_the_help(open_services, fake_e
         app.screen.services.store.create_conversation(title="old")
         await new_chat.callback()
         await pilot.pause()
-        assert app.screen.conversation is None
+        assert app.screen.conversations.current is None
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -88,14 +88,14 @@ async def test_remapped_binding_from_config(open_services, fake_engine) -> None:
     app = LchatApp(services)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        assert app.screen.conversation is not None
+        assert app.screen.conversations.current is not None
         assert any("'ctrl+bogus' is not a key name" in n.message for n in app._notifications)
         await pilot.press("ctrl+n")  # the old key no longer does it
         await pilot.pause()
-        assert app.screen.conversation is not None
+        assert app.screen.conversations.current is not None
         await pilot.press("ctrl+t")
         await pilot.pause()
-        assert app.screen.conversation is None
+        assert app.screen.conversations.current is None
 
 
 async def test_send_and_new_line_can_swap_keys(open_services, fake_engine) -> None:
@@ -106,11 +106,11 @@ async def test_send_and_new_line_can_swap_keys(open_services, fake_engine) -> No
         composer = app.screen.query_one(Composer)
         assert composer.placeholder == "Ask anything · ctrl+s sends · Enter new line"
         await pilot.press("a", "enter", "b")
-        assert composer.text == "a\nb" and app.screen.conversation is None  # Enter made a line
+        assert composer.text == "a\nb" and app.screen.conversations.current is None  # Enter made a line
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert [m.content for m in services.store.list_messages(app.screen.conversation.id)][0] == "a\nb"
+        assert [m.content for m in services.store.list_messages(app.screen.conversations.current.id)][0] == "a\nb"
 
 
 async def test_theme_chosen_in_the_palette_is_saved(open_services, fake_engine, paths) -> None:
@@ -168,7 +168,7 @@ async def test_everything_by_keys_at_80x24(open_services, fake_engine) -> None:
         assert app.focused is conversations and conversations.region.width > 0
         await pilot.press("j", "enter")
         await pilot.pause()
-        assert screen.conversation.id == first.id
+        assert screen.conversations.current.id == first.id
         assert isinstance(app.focused, Composer)
         assert conversations.region.width == 0  # folded again once focus left
         await app.workers.wait_for_complete()  # the model list has loaded

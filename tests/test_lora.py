@@ -114,7 +114,7 @@ async def test_l_attaches_an_adapter_to_the_conversation(open_services, files) -
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        conversation = app.screen.conversation
+        conversation = app.screen.conversations.current
         assert conversation.params["lora"] == str(files["lora"].resolve())
         assert "+ LoRA lora" in str(app.screen.query_one("ModelPane .current").render())
         await pilot.press("f3")

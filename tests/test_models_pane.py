@@ -36,7 +36,7 @@ async def settle(app: LchatApp, pilot) -> None:
     deadline = asyncio.get_running_loop().time() + 20
     while asyncio.get_running_loop().time() < deadline:
         await pilot.pause()
-        if app.screen.models_loaded.is_set() and not any(
+        if app.screen.models.loaded.is_set() and not any(
             w.group == "models" and w.is_running for w in app.screen.workers
         ):
             await pilot.pause()
@@ -90,7 +90,7 @@ async def test_filter_narrows_the_list_and_escape_clears_it(open_services, engin
         assert [r.label for r in pane(app).visible_rows] == ["qwen-coder"]
         await pilot.press("enter", "enter")  # back to the list, then use it
         await pilot.pause()
-        assert app.screen.conversation.model == "qwen-coder"
+        assert app.screen.conversations.current.model == "qwen-coder"
         await pilot.press("f4")
         await pilot.pause()
         await pilot.press("slash", *"zzz")
@@ -114,7 +114,7 @@ async def test_fuzzy_switcher(open_services, engines) -> None:
         assert str(best).splitlines()[:2] == ["  llama-3b", "  other · 4k"]  # flat list: each row names its backend
         await pilot.press("enter")
         await pilot.pause()
-        conversation = app.screen.conversation
+        conversation = app.screen.conversations.current
         assert (conversation.backend, conversation.model) == ("other", "llama-3b")
         await pilot.press("ctrl+l", "escape")
         await pilot.pause()
@@ -148,10 +148,10 @@ async def test_favourites_on_number_keys_are_saved(open_services, engines, paths
         await pilot.pause()
         await pilot.press("alt+2")  # from the composer
         await pilot.pause()
-        assert app.screen.conversation.model == "llama-3b"
+        assert app.screen.conversations.current.model == "llama-3b"
         await pilot.press("alt+1")
         await pilot.pause()
-        assert app.screen.conversation.model == "qwen-coder"
+        assert app.screen.conversations.current.model == "qwen-coder"
         await pilot.press("alt+5")
         await pilot.pause()
         assert any("No favourite 5" in n.message for n in app._notifications)
@@ -339,6 +339,6 @@ async def test_a_model_on_a_remote_server_shows_the_servers_figures(open_service
         assert "llama3.2:latest: 100% in VRAM (2.0 GiB), unloads in" in str(remote.render())
         row = next(r for r in pane(app).visible_rows if r.backend == "ollama")
         assert row.state.startswith("loaded · 2.1 GB VRAM")  # the models pane knows it too
-        app.screen.use_model("fake", "here")  # a model that runs here: no server note
+        app.screen.models.use("fake", "here")  # a model that runs here: no server note
         await pilot.pause()
         assert not remote.display or str(remote.render()) == ""

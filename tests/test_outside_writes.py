@@ -30,7 +30,7 @@ async def test_a_conversation_written_by_another_process_appears(open_services, 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         listing = app.screen.query_one(ConversationList)
-        assert app.screen.conversation.id == second.id
+        assert app.screen.conversations.current.id == second.id
         listing.highlighted = listing.get_option_index(str(first.id))  # The user looks further down.
         with HistoryStore.open(paths.database) as other:  # Another lchat's connection.
             written = other.create_conversation(title="from lchat ask")
@@ -38,6 +38,6 @@ async def test_a_conversation_written_by_another_process_appears(open_services, 
         while str(written.id) not in [listing.get_option_at_index(i).id for i in range(listing.option_count)]:
             assert asyncio.get_running_loop().time() < deadline, "the new conversation never appeared"
             await pilot.pause(0.1)
-        assert app.screen.conversation.id == second.id  # Still the one shown.
+        assert app.screen.conversations.current.id == second.id  # Still the one shown.
         assert listing.highlighted_id == first.id  # And the row the user was on.
         assert listing.get_option_at_index(0).id == str(written.id)  # Newest first.

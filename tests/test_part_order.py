@@ -118,7 +118,7 @@ async def test_parts_keep_the_order_of_events_everywhere(open_services, paths, l
     app = LchatApp(open_services(engine, config=_config()))
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
-        await main.models_loaded.wait()
+        await main.models.loaded.wait()
         await pilot.press("f10")
         await until(pilot, lambda: isinstance(app.screen, ToolSelectScreen))
         await pilot.press("enter")

@@ -150,7 +150,7 @@ async def test_quit_while_the_tool_approval_dialog_asks(open_services) -> None:
         )
         app = LchatApp(services)
         async with app.run_test(size=SIZE) as pilot:
-            await app.screen.models_loaded.wait()
+            await app.screen.models.loaded.wait()
             await pilot.press(*"Weather?", "enter")
             await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen), timeout=120)
             tools = services.chat.tools

@@ -15,7 +15,8 @@ from tui.stats.fake import scripted_monitor
 from tui.stats.history import Series
 from tui.stats.sample import CpuReading, GpuProcess, GpuReading, RemoteModel, RemoteStats, StatsSample
 from tui.ui.app import LchatApp
-from tui.ui.widgets.message_view import MessageView, energy_label, header_text
+from tui.ui.widgets.message_header import energy_label, header_text
+from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.stats_line import StatsLine
 from tui.ui.widgets.stats_pane import StatsPane, StatsSampled
 

@@ -80,7 +80,7 @@ async def test_a_title_in_pin_archive_and_delete_messages(open_services, fake_en
         assert services.store.list_conversations() == []
         await pilot.press("ctrl+n")  # alive and still answering keys
         await pilot.pause()
-        assert app.screen.conversation is None and app.is_running
+        assert app.screen.conversations.current is None and app.is_running
 
 
 async def test_model_names_when_a_model_is_chosen(open_services, notified) -> None:
@@ -93,7 +93,7 @@ async def test_model_names_when_a_model_is_chosen(open_services, notified) -> No
             name = pane(app).highlighted.name
             await pilot.press("enter")
             await pilot.pause()
-            assert app.screen.conversation.model == name
+            assert app.screen.conversations.current.model == name
             await shows_literally(pilot, notified, f"Using {name} (fake) for this conversation.")
             used.append(name)
         assert sorted(used) == sorted(HOSTILE)
@@ -214,7 +214,7 @@ async def test_preset_names(open_services, fake_engine, notified) -> None:
             await app.workers.wait_for_complete()
             await pilot.pause()
             await shows_literally(pilot, notified, f"Preset “{name}” in use for this conversation.")
-            assert app.screen.conversation.params["preset"] == name
+            assert app.screen.conversations.current.params["preset"] == name
 
 
 async def test_config_keys_in_the_keymap_warning(open_services, fake_engine, notified) -> None:

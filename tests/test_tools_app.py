@@ -70,7 +70,7 @@ async def test_choose_tools_then_approve_once_always(open_services, daemon) -> N
     app = _app(open_services, url)
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
-        await main.models_loaded.wait()
+        await main.models.loaded.wait()
         assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
         await pilot.press("f10")
         await until(pilot, lambda: isinstance(app.screen, ToolSelectScreen))
@@ -113,7 +113,7 @@ async def test_refuse_in_the_modal_tells_the_model(open_services, daemon) -> Non
     app = _app(open_services, url)
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
-        await main.models_loaded.wait()
+        await main.models.loaded.wait()
         assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
         main.conversations.current = app.services.chat.set_tools(
             app.services.chat.new_conversation(main.models.current()), ["t"]
@@ -148,7 +148,7 @@ async def test_keys_typed_on_after_sending_never_answer_the_dialog(open_services
     app = _app(open_services, url)
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
-        await main.models_loaded.wait()
+        await main.models.loaded.wait()
         assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
         main.conversations.current = app.services.chat.set_tools(
             app.services.chat.new_conversation(main.models.current()), ["t"]
@@ -179,7 +179,7 @@ async def test_an_allow_entry_that_allows_nothing_is_a_toast_once(open_services,
     app = LchatApp(open_services(OllamaEngine(host=url, read_timeout=5), config=config))
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
-        await main.models_loaded.wait()
+        await main.models.loaded.wait()
         assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
         main.conversations.current = app.services.chat.set_tools(
             app.services.chat.new_conversation(main.models.current()), ["t"]

@@ -40,7 +40,7 @@ async def test_a_second_transfer_is_refused_and_an_answer_does_not_block_one(ope
         app = LchatApp(open_services(slow, OllamaEngine(host=daemon.url)))
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
-            app.screen.use_model("fake", "m")
+            app.screen.models.use("fake", "m")
             await pilot.press(*"go on", "enter")
             await until(pilot, lambda: app.screen.answers.generating)
             # An answer streams: a pull still starts (it used to be refused as "an answer is being written").

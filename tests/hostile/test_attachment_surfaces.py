@@ -423,7 +423,7 @@ async def test_image__bomb_in_the_tui(open_services, fake_engine, tmp_path: Path
     bomb.write_bytes(sparse_png(13000, 13000))
     app = LchatApp(open_services(fake_engine))
     async with app.run_test(size=SIZE) as pilot:
-        await app.screen.models_loaded.wait()
+        await app.screen.models.loaded.wait()
         for blind in (None, False):
             fake_engine.supports_images = lambda model, blind=blind: blind  # type: ignore[method-assign]
             await pilot.press("alt+a")

@@ -311,7 +311,7 @@ async def tui_error(backend: str, open_services) -> tuple[str, str]:
     app = LchatApp(open_services(engine_for(backend, served)))
     try:
         async with app.run_test(size=(140, 40)) as pilot:
-            await app.screen.models_loaded.wait()
+            await app.screen.models.loaded.wait()
             await pilot.press(*"hello", "enter")
             deadline = time.monotonic() + 60
             while not app.screen.query(MessageView) or app.screen.answers.generating:
@@ -361,7 +361,7 @@ async def models_pane(backend: str, open_services) -> str:
     app = LchatApp(open_services(engine_for(backend, served)))
     try:
         async with app.run_test(size=(160, 40)) as pilot:
-            await app.screen.models_loaded.wait()
+            await app.screen.models.loaded.wait()
             await pilot.pause(0.3)
             return screen_text(app, 160)
     finally:

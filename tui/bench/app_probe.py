@@ -118,7 +118,7 @@ def install(spec: dict) -> None:
             emit("idle", cpu_s=_cpu() - cpu, wall_s=time.perf_counter() - wall, **_stats_counts())
             emit("done")
         else:  # "stream": the bench types the question; the answer's end is reported.
-            await screen.models_loaded.wait()
+            await screen.models.loaded.wait()
             for _ in range(600):  # A model from a server is listed once that server answered.
                 if not spec.get("model") or any(m.name == spec["model"] for m in screen.models.models):
                     break

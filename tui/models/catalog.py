@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 
 from tui.config import Config
 from tui.domain import ModelInfo
-from tui.engines.base import Engine
-from tui.model_names import split_name
+from tui.engines.base import Engine, ModelNotFound
+from tui.model_names import ModelChoice, resolve, split_name
 from tui.models.fit import FitEstimate, Memory, estimate, gb
 from tui.models.memory import MemorySnapshot
 from tui.models.offload import Offload, plan
@@ -235,20 +235,38 @@ class Catalog:
     # Search
 
     def search(self, query: str) -> list[ModelInfo]:
-        """Usable models matching `query`, best first; favourites first when the query is empty."""
+        """Usable models matching `query`, best first; favourites first when the query is empty.
+
+        `BACKEND/NAME` searches that backend's models for NAME, as the CLI reads it; the model the
+        CLI's resolver names (exactly, or by a unique part of its name) comes first."""
         usable = [m for m in self.models if not m.extra.get("error")]
-        if not query.strip():
+        query = query.strip()
+        if not query:
 
             def order(model: ModelInfo) -> tuple[int, str]:
                 return (self.favourite_number(model) or MAX_FAVOURITES + 1, label(model).lower())
 
             return sorted(usable, key=order)
+        backends = [*self.order, *(m.backend for m in usable)]
+        try:
+            named: ModelChoice | None = resolve(query, usable, backends=backends)
+        except ModelNotFound:
+            named = None
+        backend, name = split_name(query, backends)
+        pool = [m for m in usable if m.backend == backend] if backend is not None else usable
+        scored = self._scored(name, pool) or (self._scored(query, usable) if backend is not None else [])
+        found = [model for *_, model in sorted(scored, key=lambda item: item[:2])]
+        first = [m for m in usable if named is not None and (m.backend, m.name) == (named.backend, named.name)]
+        return first[:1] + [m for m in found if m not in first[:1]]
+
+    @staticmethod
+    def _scored(query: str, models: Sequence[ModelInfo]) -> list[tuple[float, str, ModelInfo]]:
         scored = []
-        for model in usable:
+        for model in models:
             score = fuzzy_score(query, f"{label(model)} {model.backend} {model.quantization}")
             if score is not None:
                 scored.append((-score, label(model).lower(), model))
-        return [model for *_, model in sorted(scored, key=lambda item: item[:2])]
+        return scored
 
 
 def _counting_its_own(memory: Memory | None, model: ModelInfo) -> Memory | None:

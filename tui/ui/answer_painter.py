@@ -112,7 +112,8 @@ class AnswerPainter:
         if answer.view is not None and answer.view.is_attached:
             await answer.view.finish(update.message)
         answer.view = None
-        self.settings.answer_context(update)
+        if self._showing(answer):
+            self.settings.answer_context(self.chat)
         if update.save_error:
             tell(
                 self.screen,

@@ -16,7 +16,7 @@ from tui.config import save_config
 from tui.services import Services
 from tui.ui.dialogs import DIALOGS
 from tui.ui.exit_signals import ExitSignals
-from tui.ui.help_screen import HelpScreen
+from tui.ui.help_screen import HelpScreen, help_rows
 from tui.ui.key_flood import absorbing_floods
 from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.links import confirm_and_open
@@ -41,8 +41,8 @@ class LchatApp(App[None]):
     TITLE = "lchat"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("f1", "show_help", "Keys", id="app.help"),
-        Binding("question_mark", "show_help", "Keys", id="app.help_alt", show=False),
+        Binding("f1", "show_help", "Keys", tooltip="Every key (this list)", id="app.help"),
+        Binding("question_mark", "show_help", "Keys", tooltip="Every key (this list)", id="app.help_alt", show=False),
     ]
 
     def __init__(self, services: Services) -> None:
@@ -99,8 +99,7 @@ class LchatApp(App[None]):
     def action_show_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        actions = list(bound_actions(self))
-        self.push_screen(HelpScreen(HelpScreen.rows_for(actions, partial(keys_for, self))))
+        self.push_screen(HelpScreen(help_rows(bound_actions(self), (HelpScreen, *DIALOGS), partial(keys_for, self))))
 
     def open_url(self, url: str, *, new_tab: bool = True) -> None:
         """Every link (in an answer or anywhere): http(s) only, after the user confirms the address."""
@@ -113,7 +112,7 @@ class LchatApp(App[None]):
             binding = action.binding
             if action.in_palette and binding.id not in ("app.quit", "app.help_alt"):
                 yield SystemCommand(
-                    binding.description,
+                    action.what,
                     f"{keys_for(self, binding)} · {binding.id}",
                     partial(self.run_action, binding.action, action.node),
                 )

@@ -84,6 +84,8 @@ class AttachController:
         self.chips.show(self.pending)
 
     def remove(self, index: int) -> None:
+        """Take attachment `index` off (negative: from the end); nothing when there is none."""
+        index = index + len(self.pending) if index < 0 else index
         if 0 <= index < len(self.pending):
             del self.pending[index]
             self.chips.show(self.pending)

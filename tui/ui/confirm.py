@@ -16,7 +16,8 @@ class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical {
-        width: 60; height: auto; padding: 1 2; border: thick $error; background: $surface;
+        width: 60; max-width: 100%; height: auto; max-height: 100%; padding: 1 2;
+        border: thick $error; background: $surface;
     }
     ConfirmScreen .keys { color: $text-muted; margin-top: 1; }
     """

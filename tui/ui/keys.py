@@ -84,6 +84,11 @@ class BoundAction:
     binding: Binding
 
     @property
+    def what(self) -> str:
+        """What the key does, in full: the footer's short description's tooltip, else the description."""
+        return self.binding.tooltip or self.binding.description
+
+    @property
     def in_palette(self) -> bool:
         return not self.binding.action.startswith(MOVEMENT_PREFIXES) and not self.binding.system
 

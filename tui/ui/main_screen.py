@@ -1,13 +1,8 @@
-"""The main screen: it composes the panes and routes keys and widget messages to its controllers.
-
-Each controller owns one part of the state (see docs/architecture.md, "The screen"):
-conversations, the answer in flight, single messages, models, model changes (transfers), settings
-and the stats feed.
-"""
+"""The main screen: it composes the panes and routes keys and widget messages to its controllers,
+each the owner of one part of the state: conversations, the answer in flight, single messages,
+models, model changes (transfers), settings and the stats feed."""
 
 from __future__ import annotations
-
-import asyncio
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,7 +11,6 @@ from textual.events import DescendantFocus
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui.domain import Conversation
 from tui.services import Services
 from tui.ui.answer_controller import AnswerController
 from tui.ui.attach_controller import AttachController
@@ -61,12 +55,11 @@ class MainScreen(Screen):
             with Vertical(id="side"):
                 yield ModelPane(id="models", classes="pane")
                 yield StatsPane(id="stats", classes="pane")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # All its keys fit at 80 columns (F1 lists ^p).
 
     async def on_mount(self) -> None:
-        self.query_one("#chat-pane").border_title = "Chat"
-        self.query_one("#models").border_title = "Models"
-        self.query_one("#stats").border_title = "Stats"
+        for pane, title in (("#chat-pane", "Chat"), ("#models", "Models"), ("#stats", "Stats")):
+            self.query_one(pane).border_title = title
         self._build_controllers()
         self.stats_feed.start()
         store = self.services.store
@@ -149,28 +142,9 @@ class MainScreen(Screen):
         self.settings.show_title()
         self.models.show_current()
 
-    # What the rest of the app (and the tests) asks of the screen
-
-    @property
-    def conversation(self) -> Conversation | None:
-        """The conversation shown (None: a fresh one, not saved yet)."""
-        return self.conversations.current
-
-    @property
-    def editing_id(self) -> int | None:
-        return self.answers.editing_id
-
-    @property
-    def models_loaded(self) -> asyncio.Event:
-        """Set once every backend has been asked for its models."""
-        return self.models.loaded
-
     async def open_conversation(self, conversation_id: int | None) -> None:
         """Show a conversation (None: a fresh, not yet saved one)."""
         await self.conversations.open(conversation_id)
-
-    def use_model(self, backend: str, name: str) -> None:
-        self.models.use(backend, name)
 
     # Widget messages
 
@@ -181,7 +155,9 @@ class MainScreen(Screen):
     def on_composer_path_pasted(self, event: Composer.PathPasted) -> None:
         self.attach.offer(event.path, event.text)
 
-    def on_attachment_chips_removed(self, event: AttachmentChips.Removed) -> None:
+    @on(AttachmentChips.Removed)
+    @on(Composer.LastAttachmentRemoved)
+    def remove_attachment(self, event: AttachmentChips.Removed | Composer.LastAttachmentRemoved) -> None:
         self.attach.remove(event.index)
 
     @on(ConversationList.Opened)
@@ -255,6 +231,9 @@ class MainScreen(Screen):
 
     def action_toggle_reasoning(self) -> None:
         self.messages.toggle_reasoning()
+
+    def action_toggle_tool_calls(self) -> None:
+        self.messages.toggle_tool_calls()
 
     def action_cycle_think(self) -> None:
         self.settings.cycle_think()

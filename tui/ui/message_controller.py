@@ -56,6 +56,13 @@ class MessageController:
         if not any(view.toggle_reasoning() for view in views if view.message.role is Role.ASSISTANT):
             tell(self.screen, "No reasoning to show: this answer came without any.", severity="warning")
 
+    def toggle_tool_calls(self) -> None:
+        """Unfold or fold the tool calls of the selected answer (else the last that made some)."""
+        selected = self.chat.selected_view
+        views = [selected] if selected is not None else list(reversed(self.chat.message_views))
+        if not any(view.toggle_tool_calls() for view in views if view.message.role is Role.ASSISTANT):
+            tell(self.screen, "No tool calls to show: this answer made none.", severity="warning")
+
     # Branches
 
     async def switch_branch(self, step: int) -> None:

@@ -1,4 +1,4 @@
-"""The fuzzy model switcher: type a few letters, Enter uses the best match."""
+"""The fuzzy model switcher: type a few letters (or BACKEND/NAME), Enter uses the best match."""
 
 from __future__ import annotations
 
@@ -24,10 +24,11 @@ class ModelSwitcher(ModalScreen[tuple[str, str] | None]):
     DEFAULT_CSS = """
     ModelSwitcher { align: center top; }
     ModelSwitcher > Vertical {
-        width: 70; height: auto; max-height: 80%; margin-top: 3; border: thick $accent; background: $surface;
+        width: 70; max-width: 100%; height: auto; max-height: 100%; margin-top: 3; border: thick $accent; background: $surface;
     }
-    ModelSwitcher Input { border: none; height: 1; margin: 0 1 1 1; }
-    ModelSwitcher OptionList { height: auto; max-height: 24; border: none; }
+    /* Input's own :focus rule draws a tall border: with fewer than 3 rows nothing typed shows. */
+    ModelSwitcher Input, ModelSwitcher Input:focus { border: tall $accent; height: 3; margin: 0 1; }
+    ModelSwitcher OptionList { height: auto; max-height: 50vh; border: none; }
     ModelSwitcher .keys { color: $text-muted; padding: 0 1; height: 1; }
     """
     BINDINGS = [
@@ -48,18 +49,29 @@ class ModelSwitcher(ModalScreen[tuple[str, str] | None]):
             yield Static("Enter: use    ↑/↓: choose    Esc: close", classes="keys")
 
     def on_mount(self) -> None:
+        query = self.query_one(Input)
+        query.value = ""  # Every opening starts on the whole list.
         self._fill("")
-        self.query_one(Input).focus()
+        query.focus()
 
-    def _fill(self, query: str) -> None:
-        self._rows = list(self.search(query))
+    def models_changed(self) -> None:
+        """The model list changed while open (a backend answered): search again, keeping the
+        highlighted model where it is still listed."""
+        if self.is_attached:
+            self._fill(self.query_one(Input).value, keep=True)
+
+    def _fill(self, query: str, *, keep: bool = False) -> None:
         options = self.query_one(OptionList)
+        index = options.highlighted
+        was = self._rows[index] if keep and index is not None and index < len(self._rows) else None
+        self._rows = list(self.search(query))
         options.clear_options()
         options.add_options(
             Option(row_content(row, with_backend=True), id=str(index)) for index, row in enumerate(self._rows)
         )
         if self._rows:
-            options.highlighted = 0
+            keys = [(row.backend, row.name) for row in self._rows]
+            options.highlighted = keys.index((was.backend, was.name)) if was and (was.backend, was.name) in keys else 0
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._fill(event.value)
@@ -74,7 +86,7 @@ class ModelSwitcher(ModalScreen[tuple[str, str] | None]):
 
     def _choose(self, index: int | None) -> None:
         if index is None or not self._rows:
-            tell(self, "No model matches.", severity="warning")
+            tell(self, f"No model matches {self.query_one(Input).value.strip()!r}.", severity="warning")
             return
         row = self._rows[index]
         self.dismiss((row.backend, row.name))

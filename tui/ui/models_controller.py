@@ -4,6 +4,7 @@ conversation's model, switching, favourites and details."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.screen import Screen
@@ -57,6 +58,10 @@ class ModelsController:
         self.catalog = Catalog.of(services.config, services.engines)
         self.loaded = asyncio.Event()
         """Set once every backend has been asked for its models."""
+        self.subscribers: list[Callable[[], None]] = []
+        """Called after each change of the model list (the header's context limit follows it)."""
+        self.switcher: ModelSwitcher | None = None
+        """The model switcher while it is open: it searches again whenever the list changes."""
 
     @property
     def models(self) -> list[ModelInfo]:
@@ -106,6 +111,14 @@ class ModelsController:
             empty_hint=EMPTY_HINT,
         )
         self.show_current()
+        backends: dict[str, set[str]] = {}
+        for model in self.models:
+            backends.setdefault(model.name, set()).add(model.backend)
+        self.conversations.chat.show_backends_for(frozenset(n for n, served in backends.items() if len(served) > 1))
+        if self.switcher is not None:
+            self.switcher.models_changed()
+        for subscriber in self.subscribers:
+            subscriber()
 
     def row(self, model: ModelInfo) -> ModelRow:
         catalog, choice = self.catalog, self.current()
@@ -168,7 +181,7 @@ class ModelsController:
             lora = conversation.params.get("lora") if conversation else None
             engine = self.services.engines.get(choice.backend)
             adapter = f" + LoRA {Path(str(lora)).stem}" if lora and engine and engine.supports_lora else ""
-            self.pane.show_current(f"{name}{adapter} ({choice.backend})")
+            self.pane.show_current(f"{name}{adapter}", choice.backend)
         elif self.models or not self.loaded.is_set():
             self.pane.show_current("none chosen")
         self.stats_pane.show_remote(self.remote_stats(choice))
@@ -205,10 +218,12 @@ class ModelsController:
             return [self.row(model) for model in self.catalog.search(query)]
 
         def chosen(answer: tuple[str, str] | None) -> None:
+            self.switcher = None
             if answer:
                 self.use(*answer)
 
-        self.screen.app.push_screen(ModelSwitcher(search), chosen)
+        self.switcher = ModelSwitcher(search)
+        self.screen.app.push_screen(self.switcher, chosen)
 
     def use_favourite(self, number: int) -> None:
         found = self.catalog.favourite(number)

@@ -23,9 +23,11 @@ class PresetScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     PresetScreen { align: center middle; }
     PresetScreen > Vertical {
-        width: 80; height: auto; max-height: 80%; padding: 1 2; border: thick $primary; background: $surface;
+        width: 80; max-width: 100%; height: auto; max-height: 100%; padding: 1 2;
+        border: thick $primary; background: $surface;
     }
-    PresetScreen OptionList { height: auto; max-height: 20; border: none; }
+    /* Room for the title and keys below it on any screen, 80x24 included. */
+    PresetScreen OptionList { height: auto; max-height: 60vh; border: none; }
     PresetScreen .keys { color: $text-muted; margin-top: 1; }
     """
 

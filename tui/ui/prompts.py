@@ -18,10 +18,11 @@ from tui.safe_text import one_line
 _CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
-    width: 72; height: auto; max-height: 80%; padding: 1 2; border: thick $accent; background: $surface;
+    width: 72; max-width: 100%; height: auto; max-height: 100%; padding: 1 2;
+    border: thick $accent; background: $surface;
 }}
 {name} .keys {{ color: $text-muted; margin-top: 1; }}
-{name} OptionList {{ height: auto; max-height: 20; }}
+{name} OptionList {{ height: auto; max-height: 60vh; }}  /* The keys below it stay on screen at 80x24. */
 """
 
 

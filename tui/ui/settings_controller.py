@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tui.chat_service import AnswerEnded, ContextInfo
+from tui.chat_service import ContextInfo
 from tui.context_window import fit
 from tui.domain import Role
 from tui.engines.base import EngineError
@@ -46,8 +46,20 @@ class SettingsController:
         self.conversations = conversations
         self.models = models
         self.header = header
-        self.context_note = ""
-        """The header's token figure for the conversation shown, e.g. "1,234 / 4,096 tokens"."""
+        self.context: tuple[int, bool] | None = None
+        """Tokens of the conversation shown and whether that is an estimate (None: not known)."""
+        self.dropped = 0
+        """Oldest messages the last prompt left out."""
+        models.subscribers.append(self.show_title)  # The limit is known once the models are.
+
+    @property
+    def context_note(self) -> str:
+        """The header's token figure, e.g. "1,234 / 4,096 tokens", against the limit known now."""
+        if self.context is None:
+            return ""
+        tokens, estimated = self.context
+        note = _figure(tokens, self._limit(), estimated=estimated)
+        return note + (f" · {self.dropped} oldest left out" if self.dropped else "")
 
     # The header
 
@@ -67,7 +79,7 @@ class SettingsController:
         tools = self.tools.header_note(conversation)
         if tools:
             line.append(f" · {tools}", style="dim")
-        self.header.update(line)
+        self.header.update(_fitted(line, self.header.size.width or self.screen.app.size.width - 4))
 
     def think_setting(self) -> str | None:
         """The conversation's thinking setting, or None for a model known not to think."""
@@ -103,9 +115,8 @@ class SettingsController:
         """An answer started: show the prompt's size, and say if old messages were left out."""
         if info is None:
             return
-        self.context_note = _figure(info.tokens, info.limit, estimated=True)
+        self.context, self.dropped = (info.tokens, True), info.dropped
         if info.dropped:
-            self.context_note += f" · {info.dropped} oldest left out"
             tell(
                 self.screen,
                 f"The conversation is longer than the model's {info.limit:,}-token context: its "
@@ -116,31 +127,28 @@ class SettingsController:
             )
         self.show_title()
 
-    def answer_context(self, ended: AnswerEnded) -> None:
-        """An answer ended: the engine's own count replaces the estimate."""
-        stats = ended.stats
-        if stats is None:
-            return
-        dropped = self.context_note.partition(" · ")[2] if "left out" in self.context_note else ""
-        self.context_note = _figure(stats.prompt_tokens + stats.completion_tokens, self._limit(), estimated=False)
-        self.context_note += f" · {dropped}" if dropped else ""
-        self.show_title()
+    def answer_context(self, chat_view: ChatView) -> None:
+        """An answer on screen ended: the figure reopening the conversation would show (from the
+        stored counts of its last answer), so the header never changes on reopening."""
+        dropped = self.dropped
+        self.context_on_open(chat_view)
+        if dropped:
+            self.dropped = dropped
+            self.show_title()
 
     def context_on_open(self, chat_view: ChatView) -> None:
         """A conversation was shown anew: the figure from its last answer, else an estimate."""
         views = chat_view.message_views
         answers = [v.message for v in views if v.message.role is Role.ASSISTANT and v.message.prompt_tokens]
         conversation = self.conversations.current
+        self.dropped = 0
         if answers:
-            last = answers[-1]
-            self.context_note = _figure(
-                (last.prompt_tokens or 0) + (last.completion_tokens or 0), self._limit(), estimated=False
-            )
+            self.context = ((answers[-1].prompt_tokens or 0) + (answers[-1].completion_tokens or 0), False)
         elif views and not chat_view.has_older and conversation is not None:
             fitted = fit(conversation.system_prompt, [v.message for v in views], limit=None, reserve=0)
-            self.context_note = _figure(fitted.tokens, self._limit(), estimated=True)
+            self.context = (fitted.tokens, True)
         else:
-            self.context_note = ""
+            self.context = None
         self.show_title()
 
     # Settings (F8) and presets (F9)
@@ -225,6 +233,19 @@ class SettingsController:
             return
         self.conversations.reread()
         tell(self.screen, f"Preset “{one_line(name, 30)}” in use for this conversation.")
+
+
+def _fitted(line: Text, width: int) -> Text:
+    """The header in `width` columns: the title gives way first (cut with …), so the figures after
+    it stay whole; CSS ellipsis covers a later narrowing of the terminal."""
+    over = line.cell_len - width
+    title_end = len(line.plain.split(" · ")[0])
+    if over <= 0 or width <= 0:
+        return line
+    keep = max(8, title_end - over - 1)
+    if keep >= title_end:
+        return line
+    return Text(line.plain[:keep] + "…", style="") + line[title_end:]
 
 
 def _figure(tokens: int, limit: int | None, *, estimated: bool) -> str:

@@ -10,12 +10,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from tui.presets import PARAMS, STOP_KEY, THINK_KEY, parse_params, parse_stops, stops_text
+from tui.ui.dialog_frame import DialogBody, DialogFooter, DialogFrame
 
 LABELS = {
     "temperature": "Temperature",
@@ -40,9 +41,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
-    SettingsScreen > Vertical {
-        width: 80; height: auto; max-height: 90%; padding: 1 2; border: thick $primary; background: $surface;
-    }
+    SettingsScreen > DialogFrame { width: 80; max-height: 42; border: thick $primary; }
     SettingsScreen #system-prompt { height: 8; }
     SettingsScreen #stop { height: 4; width: 1fr; }
     SettingsScreen .stops { height: 4; }
@@ -50,8 +49,6 @@ class SettingsScreen(ModalScreen[Settings | None]):
     SettingsScreen .row { height: 3; }
     SettingsScreen .row Label { width: 16; padding: 1 0; }
     SettingsScreen .row Input { width: 1fr; }
-    SettingsScreen .problems { color: $error; height: auto; }
-    SettingsScreen .keys { color: $text-muted; margin-top: 1; }
     SettingsScreen Horizontal.buttons { height: auto; align-horizontal: right; }
     """
 
@@ -76,43 +73,46 @@ class SettingsScreen(ModalScreen[Settings | None]):
         """The thinking settings the model offers ("" its default first); one: no field."""
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("System prompt", classes="title")
-            yield TextArea(self.system_prompt, id="system-prompt", soft_wrap=True, tab_behavior="focus")
-            for name in PARAMS:
-                value = self.params.get(name)
-                default = self.defaults.get(name)
-                with Horizontal(classes="row"):
-                    yield Label(LABELS[name])
-                    yield Input(
-                        "" if value is None else str(value),
-                        id=f"param-{name}",
-                        placeholder=f"default: {'model/engine' if default is None else default}",
+        with DialogFrame():
+            yield Static("Chat settings (blank: the default)", classes="title")
+            with DialogBody():
+                yield Label("System prompt")
+                yield TextArea(self.system_prompt, id="system-prompt", soft_wrap=True, tab_behavior="focus")
+                for name in PARAMS:
+                    value = self.params.get(name)
+                    default = self.defaults.get(name)
+                    with Horizontal(classes="row"):
+                        yield Label(LABELS[name])
+                        yield Input(
+                            "" if value is None else str(value),
+                            id=f"param-{name}",
+                            placeholder=f"default: {'model/engine' if default is None else default}",
+                        )
+                with Horizontal(classes="stops"):
+                    yield Label("Stop strings")
+                    default_stops = stops_text(self.defaults.get(STOP_KEY) or []).replace("\n", " | ") or "none"
+                    yield TextArea(
+                        stops_text(self.params.get(STOP_KEY) or []),
+                        id="stop",
+                        tab_behavior="focus",
+                        placeholder=Content(f"one a line, \\n for a line break; default: {default_stops}"),
                     )
-            with Horizontal(classes="stops"):
-                yield Label("Stop strings")
-                default_stops = stops_text(self.defaults.get(STOP_KEY) or []).replace("\n", " | ") or "none"
-                yield TextArea(
-                    stops_text(self.params.get(STOP_KEY) or []),
-                    id="stop",
-                    tab_behavior="focus",
-                    placeholder=Content(f"one a line, \\n for a line break; default: {default_stops}"),
-                )
-            if len(self.think_choices) > 1:
-                current = str(self.params.get(THINK_KEY, ""))
-                with Horizontal(classes="row"):
-                    yield Label("Thinking")
-                    yield Select(
-                        [(choice or "the model's default", choice) for choice in self.think_choices],
-                        value=current if current in self.think_choices else "",
-                        allow_blank=False,
-                        id="think",
-                    )
-            yield Static("", classes="problems")
-            with Horizontal(classes="buttons"):
-                yield Button("Save", id="save", variant="primary")
-                yield Button("Cancel", id="cancel")
-            yield Static("ctrl+s: save    Esc: cancel    blank: the default", classes="keys")
+                if len(self.think_choices) > 1:
+                    current = str(self.params.get(THINK_KEY, ""))
+                    with Horizontal(classes="row"):
+                        yield Label("Thinking")
+                        yield Select(
+                            [(choice or "the model's default", choice) for choice in self.think_choices],
+                            value=current if current in self.think_choices else "",
+                            allow_blank=False,
+                            id="think",
+                        )
+            with DialogFooter():
+                yield Static("", classes="problems")
+                with Horizontal(classes="buttons"):
+                    yield Button("Save", id="save", variant="primary")
+                    yield Button("Cancel", id="cancel")
+                yield Static("Tab: next field    ctrl+s: save    Esc: cancel", classes="keys")
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)

@@ -49,11 +49,12 @@ class ToolApprovalScreen(ModalScreen[Decision]):
     DEFAULT_CSS = """
     ToolApprovalScreen { align: center middle; }
     ToolApprovalScreen > Vertical {
-        width: 80%; max-width: 100; height: auto; max-height: 80%; padding: 1 2;
+        width: 80%; max-width: 100; height: auto; max-height: 100%; padding: 1 2;
         border: thick $warning; background: $surface;
     }
     ToolApprovalScreen .title { text-style: bold; }
-    ToolApprovalScreen VerticalScroll { height: auto; max-height: 20; margin-top: 1; background: $boost; }
+    /* The arguments scroll, so the keys below them show at 80x24 too. */
+    ToolApprovalScreen VerticalScroll { height: auto; max-height: 45vh; margin-top: 1; background: $boost; }
     ToolApprovalScreen Horizontal { height: auto; margin-top: 1; }
     ToolApprovalScreen Button { margin-right: 2; }
     ToolApprovalScreen #keys { color: $text-muted; margin-top: 1; }

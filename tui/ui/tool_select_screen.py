@@ -22,9 +22,10 @@ class ToolSelectScreen(ModalScreen[list[str] | None]):
     DEFAULT_CSS = """
     ToolSelectScreen { align: center middle; }
     ToolSelectScreen > Vertical {
-        width: 90%; max-width: 120; height: 80%; padding: 1 2; border: thick $primary; background: $surface;
+        width: 90%; max-width: 120; height: 80%; min-height: 20; max-height: 100%; padding: 1 2; border: thick $primary; background: $surface;
     }
-    ToolSelectScreen .problem { color: $error; }
+    ToolSelectScreen .problem { color: $error; height: auto; max-height: 3; }
+    ToolSelectScreen SelectionList { height: 1fr; }
     ToolSelectScreen #tool-total { margin-top: 1; }
     ToolSelectScreen .keys { color: $text-muted; }
     """

@@ -16,7 +16,8 @@ from tui.domain import Attachment
 
 class AttachmentChips(OptionList):
     """One line per attached file (name, size, estimated tokens); Delete removes the one
-    highlighted. Hidden while nothing is attached."""
+    highlighted (the last, until another is chosen), and shift+tab from the composer reaches
+    them. Hidden while nothing is attached."""
 
     DEFAULT_CSS = """
     AttachmentChips { height: auto; max-height: 5; border: none; padding: 0 1; background: $boost; }
@@ -41,6 +42,7 @@ class AttachmentChips(OptionList):
         self.attachments = list(attachments)
         self.clear_options()
         self.add_options([Option(Text(chip_label(attachment))) for attachment in attachments])
+        self.highlighted = len(attachments) - 1 if attachments else None
         self.set_class(not attachments, "-empty")
 
     def action_remove_attachment(self) -> None:

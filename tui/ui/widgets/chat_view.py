@@ -68,6 +68,8 @@ class ChatView(VerticalScroll, can_focus=True):
         """The message picked with alt+up / alt+down, which message actions apply to."""
         self._asked_for_older = False
         self._asked_for_newer = False
+        self.shared_model_names: frozenset[str] = frozenset()
+        """Model names two backends serve: answers by them are headed backend/model."""
 
     def action_scroll_half_page(self, direction: int) -> None:
         self.scroll_relative(y=direction * max(1, self.scrollable_content_region.height // 2), animate=False)
@@ -132,6 +134,12 @@ class ChatView(VerticalScroll, can_focus=True):
         self.has_newer = False
         self.selected_id = None
         self.anchor()
+
+    def show_backends_for(self, names: frozenset[str]) -> None:
+        """Answers by a model of one of these names (served by two backends) name the backend too."""
+        self.shared_model_names = names
+        for view in self.message_views:
+            view.show_backend(view.message.model in names)
 
     def show_branches(self, positions: dict[int, tuple[int, int]]) -> None:
         """Mark each message that has other branches with its place among them (2/3)."""

@@ -42,6 +42,13 @@ class Composer(TextArea):
         path: Path
         text: str
 
+    @dataclass
+    class LastAttachmentRemoved(Message):
+        """Backspace or Delete in an empty composer: take the last attached file off."""
+
+        index: int = -1
+        """Counted from the end, as the chips' `Removed` counts from the start."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.show_keys()
@@ -67,6 +74,8 @@ class Composer(TextArea):
                 event.stop()
                 action()
                 return
+        if event.key in ("backspace", "delete") and not self.text:
+            self.post_message(self.LastAttachmentRemoved())  # Nothing to delete here: a chip goes.
         if event.key.startswith("alt+") and len(event.key) == len("alt+a"):
             # alt+letter is one of lchat's keys (alt+a attach, alt+t thinking...), never text: keep
             # TextArea from typing the letter, and let the key go on to the screen's bindings.

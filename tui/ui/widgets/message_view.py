@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,98 +11,25 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui.attachments import size_label
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.part_order import Group, answer_groups
-from tui.safe_text import one_line, terminal_safe
+from tui.safe_text import terminal_safe
+from tui.ui.widgets.message_header import (
+    SHOWN_CHARS,
+    attachments_line,
+    cut_note,
+    header_text,
+    reasoning_figures,
+)
 from tui.ui.widgets.reasoning_block import ReasoningBlock
 from tui.ui.widgets.streamed_markdown import StreamedMarkdown
 from tui.ui.widgets.tool_calls import ToolCallsView
 
-SHOWN_CHARS = 64_000
-"""An answer shows at most this much; the rest is saved, copied and exported, not drawn.
-The final render parses and lays out the whole answer as Markdown widgets, so a runaway
-megabyte answer would otherwise cost the UI tens of seconds."""
 LIVE_BLOCK_CHARS = 12_000
 """A paragraph longer than this stops being drawn as it streams, and is drawn once at the end:
 each frame re-renders the block in progress, so cost grows with its square."""
 YIELD_EVERY_S = 0.008
 """Longest a writer keeps the event loop before letting the UI run, when pieces queue up."""
-
-_STATUS_WORDS = {
-    MessageStatus.STREAMING: "streaming…",
-    MessageStatus.INTERRUPTED: "interrupted",
-    MessageStatus.ERROR: "error",
-}
-
-
-def header_text(message: ChatMessage) -> Text:
-    """The line above a message; built from Text so untrusted names are never markup."""
-    if message.role is Role.USER:
-        return Text("You", style="bold")
-    header = Text("Assistant", style="bold")
-    if message.model:
-        header.append(f" · {one_line(model_label(message.model), 40)}", style="dim")
-    if message.completion_tokens:
-        prompt = f" (prompt {message.prompt_tokens})" if message.prompt_tokens is not None else ""
-        header.append(f" · {message.completion_tokens} tok{prompt}", style="dim")
-    if message.tokens_per_s:
-        header.append(f" · {message.tokens_per_s:.1f} tok/s", style="dim")
-    if message.reasoning_tokens:
-        header.append(
-            f" · thought {'~' if message.reasoning_estimated else ''}{message.reasoning_tokens} tok", style="dim"
-        )
-    if message.reasoning_ttft_s is not None:
-        header.append(f" · first thought {message.reasoning_ttft_s * 1000:.0f} ms", style="dim")
-    if message.ttft_s is not None:
-        header.append(f" · TTFT {message.ttft_s * 1000:.0f} ms", style="dim")
-    if message.energy_wh is not None:
-        header.append(f" · {energy_label(message.energy_wh)}", style="dim")
-    word = _STATUS_WORDS.get(message.status)
-    if word:
-        header.append(f" · {word}", style="bold")
-    return header
-
-
-def reasoning_figures(message: ChatMessage) -> dict[str, Any]:
-    """How long the model thought (first reasoning to first answer token) and how much."""
-    seconds = None
-    if message.reasoning_ttft_s is not None and message.ttft_s is not None:
-        seconds = max(0.0, message.ttft_s - message.reasoning_ttft_s)
-    return {"seconds": seconds, "tokens": message.reasoning_tokens, "estimated": message.reasoning_estimated}
-
-
-def energy_label(wh: float) -> str:
-    """Energy in the unit that keeps two or three digits: "1.25 Wh", "0.42 Wh", "3.1 mWh"."""
-    if wh >= 10:
-        return f"{wh:.0f} Wh"
-    if wh >= 0.1:
-        return f"{wh:.2f} Wh"
-    return f"{wh * 1000:.1f} mWh"
-
-
-def model_label(name: str) -> str:
-    """A model's short name: the file name of a path without .gguf, else the name itself."""
-    label = name.rsplit("/", 1)[-1]
-    return label[:-5] if label.lower().endswith(".gguf") else label
-
-
-def _cut_note(length: int) -> Text:
-    """The line under a message too long to show whole."""
-    return Text(
-        f"Showing the first {SHOWN_CHARS // 1000} KB of {length // 1000} KB. All of it is saved:"
-        " ctrl+t copies the message, e in the chat list exports the chat.",
-        style="italic",
-    )
-
-
-def attachments_line(parts: tuple[MessagePart, ...]) -> str:
-    """The chip line under "You": each attached file's name and size (terminal-safe)."""
-    return "   ".join(
-        f"📎 {one_line(str(part.data.get('name', '?')), 40)} · {size_label(int(part.data.get('size', 0)))}"
-        for part in parts
-        if part.kind is PartKind.ATTACHMENT
-    )
 
 
 def _split_last_text(groups: list[Group]) -> tuple[list[Group], str]:
@@ -148,6 +74,8 @@ class MessageView(Vertical):
         """The reasoning block streaming now, until something else arrives."""
         self._body_text: list[str] = []
         """Answer text streamed since the last part (the body shows it; a new part moves it above)."""
+        self.with_backend = False
+        """Whether the header names the backend too (set by the chat view: a shared model name)."""
 
     @property
     def message_id(self) -> int:
@@ -168,19 +96,26 @@ class MessageView(Vertical):
         yield self._error
 
     def on_mount(self) -> None:
-        self._show_cut_note(len(self.message.content))
+        # The chat view knows which model names two backends share (ChatView.shared_model_names).
+        self.show_backend(self.message.model in getattr(self.parent, "shared_model_names", ()))
+        self._showcut_note(len(self.message.content))
         self._show_status()
 
-    def _show_cut_note(self, length: int, streaming: bool = False) -> None:
+    def _showcut_note(self, length: int, streaming: bool = False) -> None:
         note = self.query_one(".long-answer", Static)
         note.display = streaming or length > SHOWN_CHARS
         if streaming:
             note.update(Text(f"A long answer, {length // 1000} KB so far: it is drawn when it ends.", style="italic"))
         elif note.display:
-            note.update(_cut_note(length))
+            note.update(cut_note(length))
+
+    def show_backend(self, shown: bool) -> None:
+        if shown != self.with_backend:
+            self.with_backend = shown
+            self.query_one(".header", Static).update(self._header())
 
     def _header(self) -> Text:
-        header = header_text(self.message)
+        header = header_text(self.message, with_backend=self.with_backend)
         if self.branch and self.branch[1] > 1:
             header.append(f" · ‹ {self.branch[0]}/{self.branch[1]} ›", style="bold")
         return header
@@ -277,6 +212,15 @@ class MessageView(Vertical):
             block.folded = not unfold
         return bool(blocks)
 
+    def toggle_tool_calls(self) -> bool:
+        """Unfold every tool call of the answer (fold them all when all are open); False when it made none."""
+        runs = list(self.query(ToolCallsView))
+        calls = [view for run in runs for view in run.calls()]
+        open = not all(view.is_open for view in calls)
+        for view in calls:
+            view.unfold(open)
+        return bool(calls)
+
     async def write(self, piece: str) -> None:
         """Add a piece of the answer; yields to the UI at most every `YIELD_EVERY_S`, so a
         backlog of pieces is taken in one go instead of one per event-loop turn."""
@@ -292,7 +236,7 @@ class MessageView(Vertical):
         if self._live:
             self._streaming_into.write(terminal_safe(piece))
         elif self._streamed_chars // 1000 != shown_kb:  # The note counts KB: redrawn when that changes.
-            self._show_cut_note(self._streamed_chars, streaming=True)
+            self._showcut_note(self._streamed_chars, streaming=True)
         now = time.monotonic()
         if now - self._yielded >= YIELD_EVERY_S:
             self._yielded = now
@@ -310,7 +254,7 @@ class MessageView(Vertical):
             await self.remove_children(self._segment_widgets)
             await self.mount_all(self._segments(groups), before=self.query_one(".body"))
         text = terminal_safe(message.content)
-        self._show_cut_note(len(text))
+        self._showcut_note(len(text))
         body = self.query_one(".body")
         if isinstance(body, StreamedMarkdown):
             await body.finish(terminal_safe(last_text)[:SHOWN_CHARS])

@@ -104,8 +104,10 @@ class ModelPane(Vertical):
 
     DEFAULT_CSS = """
     ModelPane > .current { height: auto; padding: 0 1; }
-    ModelPane > FilterInput { display: none; border: none; height: 1; padding: 0 1; }
-    ModelPane > OptionList { height: 1fr; border: none; }
+    /* :focus too: Input's own focus border would take the only row, hiding what is typed. */
+    ModelPane > FilterInput, ModelPane > FilterInput:focus { display: none; border: none; height: 1; padding: 0 1; }
+    /* A long name ends in … on its own line, never wrapped mid-word onto the next. */
+    ModelPane > OptionList { height: 1fr; border: none; text-wrap: nowrap; text-overflow: ellipsis; }
     ModelPane > .transfer { height: auto; padding: 0 1; display: none; }
     ModelPane > ProgressBar { padding: 0 1; display: none; }
     ModelPane > .status { height: auto; padding: 0 1; color: $text-muted; }
@@ -167,8 +169,13 @@ class ModelPane(Vertical):
         self._groups, self._empty_hint = list(groups), empty_hint
         self._render_rows()
 
-    def show_current(self, label: str) -> None:
-        self.query_one(".current", Static).update(Content.assemble("Model: ", (one_line(label, 60), "bold")))
+    def show_current(self, label: str, backend: str = "") -> None:
+        """The conversation's model: its backend on the first line, the name on its own line
+        (ended with … when longer than the pane, never wrapped mid-word)."""
+        where = f" ({one_line(backend, NAME_WIDTH - 8)})" if backend else ""
+        self.query_one(".current", Static).update(
+            Content.assemble(f"Model{where}:\n" if backend else "Model: ", (one_line(label, NAME_WIDTH + 4), "bold"))
+        )
 
     def show_status(self, text: str) -> None:
         self._status = text

@@ -17,9 +17,12 @@ SHOWN_CHARS = 64_000
 """Reasoning shows at most this much, like an answer (all of it is kept)."""
 
 
-def reasoning_summary(*, live: bool, seconds: float | None, tokens: int | None, estimated: bool) -> Text:
-    """The block's title line: "Thinking… 12 s · 340 tokens" or "Thought for 12 s · ~340 tokens"."""
-    title = Text("▸ " if not live else "", style="dim")
+def reasoning_summary(
+    *, live: bool, seconds: float | None, tokens: int | None, estimated: bool, folded: bool = True
+) -> Text:
+    """The block's title line: "Thinking… 12 s · 340 tokens" or "▸ Thought for 12 s · ~340 tokens"
+    (▸ folded, ▾ shown)."""
+    title = Text("" if live else "▸ " if folded else "▾ ", style="dim")
     title.append("Thinking…" if live else "Thought", style="italic")
     if seconds is not None:
         title.append(f" {seconds:.0f} s" if live else f" for {seconds:.0f} s", style="dim")
@@ -79,7 +82,9 @@ class ReasoningBlock(Vertical):
 
     def _title(self) -> Text:
         seconds = time.monotonic() - self._started if self._live else self._seconds
-        title = reasoning_summary(live=self._live, seconds=seconds, tokens=self._tokens, estimated=self._estimated)
+        title = reasoning_summary(
+            live=self._live, seconds=seconds, tokens=self._tokens, estimated=self._estimated, folded=self.folded
+        )
         if not self._live:
             title.append("  (alt+r shows it)" if self.folded else "  (alt+r folds it)", style="dim")
         return title

@@ -1,5 +1,5 @@
-"""An answer's tool calls, each folded to one line (tool, state, who approved); Enter or a click
-unfolds its arguments and result."""
+"""An answer's tool calls, each folded to one line (tool, state, who approved); alt+u (anywhere),
+Enter on the call or a click unfolds its arguments and result."""
 
 from __future__ import annotations
 
@@ -33,11 +33,16 @@ _APPROVAL_WORDS = {
 }
 
 
-def call_line(call: MessagePart, result: MessagePart | None) -> Text:
-    """The folded line of one call: never markup, every character visible."""
+UNFOLD_KEY = "alt+u"
+"""The main screen's key for folding and unfolding the calls (`chat.tools_unfold`), named in the line."""
+
+
+def call_line(call: MessagePart, result: MessagePart | None, *, open: bool = False) -> Text:
+    """The line of one call (▸ folded, ▾ unfolded): never markup, every character visible."""
     data = call.data
     arguments = json.dumps(data.get("arguments") or {}, ensure_ascii=False)
-    line = Text("⚙ ", style="bold")
+    line = Text("▾ " if open else "▸ ", style="dim")
+    line.append("⚙ ", style="bold")
     line.append(one_line(f"{data.get('server') or '?'}.{data.get('tool') or data.get('name')}", 60), style="bold")
     line.append(one_line(f"({arguments})", 60), style="dim")
     words = [
@@ -47,6 +52,7 @@ def call_line(call: MessagePart, result: MessagePart | None) -> Text:
     if result is not None and result.data.get("is_error") and data.get("state") == "done":
         words.append("the tool failed")
     line.append(" · " + " · ".join(one_line(word, 40) for word in words if word), style="italic")
+    line.append(f"  ({UNFOLD_KEY} {'folds' if open else 'shows'} it)", style="dim")
     return line
 
 
@@ -68,7 +74,7 @@ def call_details(call: MessagePart, result: MessagePart | None) -> Text:
 
 
 class ToolCallView(Vertical, can_focus=True):
-    """One call, folded; Enter or a click unfolds it."""
+    """One call, folded; Enter or a click unfolds it (and folds it again)."""
 
     DEFAULT_CSS = """
     ToolCallView { height: auto; color: $text-muted; }
@@ -84,19 +90,28 @@ class ToolCallView(Vertical, can_focus=True):
         self.call = call
         self.result: MessagePart | None = None
 
+    @property
+    def is_open(self) -> bool:
+        return self.has_class("-open")
+
     def compose(self) -> ComposeResult:
-        yield Static(call_line(self.call, self.result), classes="line")
+        yield Static(call_line(self.call, self.result, open=self.is_open), classes="line")
         yield Static(call_details(self.call, self.result), classes="details")
 
     def update_parts(self, call: MessagePart | None = None, result: MessagePart | None = None) -> None:
         self.call = call or self.call
         self.result = result or self.result
         if self.is_mounted:
-            self.query_one(".line", Static).update(call_line(self.call, self.result))
+            self.query_one(".line", Static).update(call_line(self.call, self.result, open=self.is_open))
             self.query_one(".details", Static).update(call_details(self.call, self.result))
 
     def action_unfold(self) -> None:
-        self.toggle_class("-open")
+        self.unfold(not self.is_open)
+
+    def unfold(self, open: bool) -> None:
+        self.set_class(open, "-open")
+        if self.is_mounted:
+            self.query_one(".line", Static).update(call_line(self.call, self.result, open=open))
 
     def on_click(self) -> None:
         self.action_unfold()
@@ -135,3 +150,15 @@ class ToolCallsView(Vertical):
         elif part.kind is PartKind.TOOL_RESULT and view is not None:
             view.update_parts(result=part)
         self.display = bool(self._views)
+
+    def calls(self) -> list[ToolCallView]:
+        """The call views of this run, in order."""
+        return list(self._views.values())
+
+    def toggle(self) -> bool:
+        """Unfold every call (fold them all when all are open); False when there are none."""
+        views = list(self._views.values())
+        open = not all(view.is_open for view in views)
+        for view in views:
+            view.unfold(open)
+        return bool(views)
