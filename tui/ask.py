@@ -30,8 +30,8 @@ async def ask(
     model: str | None,
     as_json: bool,
     backend: str | None = None,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     attachments: Sequence[Attachment] = (),
     files: Sequence[RawFile] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -55,6 +55,9 @@ async def ask(
     `tools`, the configured servers' tools are offered; a call runs if `allow` or the config
     allows it, or the user says so on a terminal.
     """
+    # Looked up at each call, not at import: a caller (a test) may have replaced them since.
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     chat = services.chat
     if tools and chat.tools is None:
         echo("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)

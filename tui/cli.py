@@ -165,7 +165,7 @@ def _main(argv: list[str] | None = None) -> int:
         paths.create()
         from tui.logs import setup_logging
 
-        setup_logging(paths.log_dir, tell=sys.stderr if args.command else None)  # The TUI: the log only.
+        setup_logging(paths.log_dir, tell=bool(args.command))  # The TUI: the log only.
         loaded = load_config(paths.config_file)
         if args.command == "stats":  # needs neither the history nor the engines
             return _run_stats(loaded.config, args)

@@ -12,7 +12,7 @@ import os
 import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tui.safe_text import echo, terminal_safe
 
@@ -38,9 +38,9 @@ class _PrivateLog(RotatingFileHandler):
 class _OneLine(logging.Handler):
     """Tells the user, once per process, that something went to the log and where it is."""
 
-    def __init__(self, stream: TextIO, path: Path) -> None:
+    def __init__(self, path: Path) -> None:
         super().__init__(logging.WARNING)
-        self.stream, self.path, self.told = stream, path, False
+        self.path, self.told = path, False
 
     def emit(self, record: logging.LogRecord) -> None:
         line = getattr(record, TELL_USER, None)
@@ -48,12 +48,12 @@ class _OneLine(logging.Handler):
             line = "a library reported an error"
         if line and not self.told:
             self.told = True
-            echo(f"lchat: {line}; see {self.path}", file=self.stream)
+            echo(f"lchat: {line}; see {self.path}", file=sys.stderr)  # stderr as it is now, not at setup
 
 
-def setup_logging(log_dir: Path, *, tell: TextIO | None) -> Path:
-    """Send every log record and `warnings` warning to log_dir/lchat.log; `tell` (stderr for a
-    command, None in the TUI) gets one line at most. Calling it again replaces what it set up."""
+def setup_logging(log_dir: Path, *, tell: bool) -> Path:
+    """Send every log record and `warnings` warning to log_dir/lchat.log; with `tell` (a command,
+    not the TUI) stderr gets one line at most. Calling it again replaces what it set up."""
     path = log_dir / LOG_NAME
     root = logging.getLogger()
     for handler in [handler for handler in root.handlers if getattr(handler, "lchat", False)]:
@@ -61,8 +61,8 @@ def setup_logging(log_dir: Path, *, tell: TextIO | None) -> Path:
         handler.close()
     handlers: list[logging.Handler] = [_PrivateLog(path, maxBytes=MAX_BYTES, backupCount=1, delay=True)]
     handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if tell is not None:
-        handlers.append(_OneLine(tell, path))
+    if tell:
+        handlers.append(_OneLine(path))
     for handler in handlers:
         handler.lchat = True  # type: ignore[attr-defined]
         root.addHandler(handler)

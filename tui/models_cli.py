@@ -45,7 +45,8 @@ async def run(services: Services, args: argparse.Namespace) -> int:
         await services.aclose()
 
 
-async def _models(services: Services, *, as_json: bool, out: TextIO = sys.stdout) -> int:
+async def _models(services: Services, *, as_json: bool, out: TextIO | None = None) -> int:
+    out = sys.stdout if out is None else out  # at each call, not at import
     import asyncio
 
     from tui.models.catalog import Catalog

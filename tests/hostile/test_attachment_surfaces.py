@@ -43,6 +43,7 @@ from textual import events
 
 from tests.big_images import sparse_png
 from tests.fake_ollama import OllamaState, start_ollama
+from tests.peak_rss import live_peak_mb, probed, reported_mb
 from tui.clipboard import MAX_ENCODED
 from tui.engines.fake import ScriptedEngine
 from tui.ui.app import LchatApp
@@ -66,24 +67,25 @@ class Ran:
 
 
 def lchat(*args: str, stdin: int | None = subprocess.DEVNULL, cwd: Path | None = None) -> Ran:
-    """`lchat ARGS` in a child whose peak RSS is read with wait4 (never the test's own)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """`lchat ARGS` in a child that reports its own peak RSS (never the test's own)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "peak"
         child = subprocess.Popen(
-            [sys.executable, "-m", "tui", *args],
+            probed(report, *args),
             stdin=stdin,
             stdout=out,
             stderr=err,
             cwd=cwd,
             env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2])),
         )
-        _, status, usage = wait_for(child)
+        _, status, _ = wait_for(child)
         out.seek(0)
         err.seek(0)
         return Ran(
             os.waitstatus_to_exitcode(status),
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
-            usage.ru_maxrss / 1024,
+            reported_mb(report),
         )
 
 
@@ -354,8 +356,9 @@ def test_stdin__blocking_and_signal_midway(sent: signal.Signals, code: int) -> N
                 if select.select([child.stderr], [], [], 1)[0]:
                     said += os.read(child.stderr.fileno(), 4096)
             assert said.decode() == "lchat: waiting for stdin to end (--no-stdin: do not read it)\n"
+            peak_mb = live_peak_mb(child.pid)  # a signal ends it before it could report
             child.send_signal(sent)
-            _, status, usage = wait_for(child)
+            _, status, _ = wait_for(child)
             said += child.stderr.read()
         finally:
             os.close(writer)
@@ -365,7 +368,7 @@ def test_stdin__blocking_and_signal_midway(sent: signal.Signals, code: int) -> N
     assert os.waitstatus_to_exitcode(status) == code
     if sent == signal.SIGINT:
         assert said.decode().endswith("\nlchat: interrupted\n")
-    assert usage.ru_maxrss / 1024 < RSS_LIMIT_MB
+    assert peak_mb < RSS_LIMIT_MB
     assert_clean(said.decode())
 
 

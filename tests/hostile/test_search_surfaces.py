@@ -14,9 +14,7 @@ blocking (it is one finite argument, no file is read), bomb, shadowing, typed-ah
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.peak_rss import probed, reported_mb
 from tui import safe_text
 from tui.domain import Role
 from tui.paths import resolve_paths
@@ -46,15 +45,12 @@ def history(lchat_home: Path) -> Path:
 
 def search(*args: str) -> tuple[int, str, str, int]:
     """`lchat search ARGS`: exit status, stdout, stderr, and the peak memory (MB) it used."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "tui", "search", *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "peak"
+        child = subprocess.run(probed(report, "search", *args), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         out.seek(0)
         err.seek(0)
-        return child.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss // 1024
+        return child.returncode, out.read().decode(), err.read().decode(), int(reported_mb(report))
 
 
 def assert_clean(code: int, out: str, err: str, peak_mb: int) -> None:

@@ -43,10 +43,12 @@ HOSTILE = str(TESTS / "hostile_mcp_server.py")
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m"
 RSS_LIMIT_KB = 300 * 1024
 MEASURED = (
-    "import resource, sys\n"
+    "import sys\n"
     "from tui.cli import main\n"
     "code = main(sys.argv[1:])\n"
-    "sys.stderr.write(f'maxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"
+    # VmHWM, not ru_maxrss: exec carries the test process's own peak into ru_maxrss (tests/rss_probe.py).
+    "peak = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+    "sys.stderr.write(f'maxrss_kb={peak}\\n')\n"
     "sys.exit(code)\n"
 )
 """`lchat` with its own peak RSS (not its MCP servers') as the last line of stderr."""
