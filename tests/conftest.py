@@ -11,12 +11,12 @@ import pytest
 from textual.app import App
 from textual.notifications import Notification
 
+from tests.fake_monitor import scripted_monitor
+from tests.scripted_engine import ScriptedEngine
 from tui.config import Config
 from tui.engines.base import Engine
-from tui.engines.fake import ScriptedEngine
 from tui.paths import Paths, resolve_paths
 from tui.services import Services, StatsFactory
-from tui.stats.fake import scripted_monitor
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ from io import StringIO
 
 from rich.console import Console
 
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.domain import MessageStatus, Role
 from tui.engines.base import EngineCrashed
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.ui.app import LchatApp
 from tui.ui.confirm import ConfirmScreen
 from tui.ui.main_screen import PAGE_SIZE, MainScreen

@@ -3,9 +3,9 @@ branches (regenerate, edit and resend), settings, presets, copy and the context 
 
 from __future__ import annotations
 
+from tests.scripted_engine import ScriptedEngine
 from tui.config import Config, PresetConfig
 from tui.domain import Role
-from tui.engines.fake import ScriptedEngine
 from tui.ui.app import LchatApp
 from tui.ui.prompts import InputQuestion
 from tui.ui.search_screen import SearchScreen

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual import events
 
+from tests.scripted_engine import ScriptedEngine
 from tui.domain import PartKind, Role
-from tui.engines.fake import ScriptedEngine
 from tui.ui.app import LchatApp
 from tui.ui.confirm import ConfirmScreen
 from tui.ui.prompts import InputQuestion

@@ -8,6 +8,7 @@ from contextlib import aclosing
 
 import pytest
 
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.chat_service import (
     AnswerEnded,
     AnswerPiece,
@@ -20,7 +21,6 @@ from tui.chat_service import (
 from tui.config import ChatConfig
 from tui.domain import MessageStatus, ModelInfo, Role
 from tui.engines.base import Finished, ModelNotFound, TextPiece
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.model_names import Waiting
 from tui.store import HistoryStore
 

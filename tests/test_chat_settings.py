@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripted_engine import ScriptedEngine
 from tests.test_app_history import ask
 from tests.test_models_pane import SIZE, settle
 from tui.chat_service import ChatService
 from tui.config import ChatConfig, Config, ConfigError, PresetConfig, load_config, save_config
-from tui.engines.fake import ScriptedEngine
 from tui.presets import parse_stops, stops_text
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp

@@ -6,11 +6,11 @@ from contextlib import aclosing
 
 import pytest
 
+from tests.scripted_engine import ScriptedEngine
 from tui.chat_service import AnswerEnded, AnswerStarted, ChatService, ModelChoice, QuestionSaved
 from tui.config import ChatConfig
 from tui.context_window import estimate_tokens, fit
 from tui.domain import ChatMessage, MessageStatus, Role
-from tui.engines.fake import ScriptedEngine
 from tui.store import HistoryStore
 
 FAKE = ModelChoice("fake", "fake-model")

@@ -11,9 +11,9 @@ import pytest
 
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.loopback import Served
+from tests.scripted_engine import ScriptedEngine
 from tui.config import Config
 from tui.domain import MessageStatus, Role
-from tui.engines.fake import ScriptedEngine
 from tui.engines.ollama_engine import OllamaEngine
 from tui.ui.app import LchatApp
 from tui.ui.widgets.composer import Composer

@@ -21,13 +21,13 @@ from textual.widgets import Static
 from tests.after_kill import question_and_answer_after_kill
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.gguf_files import write_random, write_tiny_llama, write_truncated
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.ask import ask
 from tui.config import Config, load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.base import EngineError
 from tui.engines.discovery import starter_model_path
 from tui.engines.embedded import EmbeddedEngine
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.engines.ollama_engine import OllamaEngine
 from tui.paths import Paths
 from tui.store import HistoryStore, schema

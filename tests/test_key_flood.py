@@ -9,8 +9,8 @@ import time
 from textual import events
 from textual.drivers.headless_driver import HeadlessDriver
 
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.domain import Role
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.ui.app import LchatApp
 from tui.ui.key_flood import HOLD_ENTER_S, KeyGate, absorbing_floods, coalesce
 from tui.ui.widgets.composer import Composer

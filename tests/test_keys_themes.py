@@ -241,7 +241,7 @@ async def test_every_pane_is_usable_by_keys_alone_at_200x60(open_services, fake_
 
 
 async def test_resizing_while_an_answer_streams(open_services) -> None:
-    from tui.engines.fake import ScriptedEngine, fixed_script
+    from tests.scripted_engine import ScriptedEngine, fixed_script
 
     pieces = [f"word{n} " if n % 20 else "\n\n```python\nx = 1\n```\n" for n in range(300)]
     services = open_services(ScriptedEngine(script=fixed_script(*pieces), delay=0.002))

@@ -8,8 +8,8 @@ import webbrowser
 import pytest
 from textual.widgets import Markdown
 
+from tests.scripted_engine import ScriptedEngine
 from tests.test_app_history import ask
-from tui.engines.fake import ScriptedEngine
 from tui.safe_text import terminal_safe
 from tui.ui.app import LchatApp
 from tui.ui.confirm import ConfirmScreen

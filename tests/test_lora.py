@@ -10,13 +10,13 @@ import pytest
 
 from tests.gguf_files import write_random, write_tiny_llama
 from tests.gguf_lora import write_tiny_lora
+from tests.scripted_engine import ScriptedEngine
 from tests.test_models_pane import SIZE, settle
 from tui.chat_service import ChatService
 from tui.config import ChatConfig
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines.base import ModelLoadError, TextPiece
 from tui.engines.embedded import EmbeddedEngine
-from tui.engines.fake import ScriptedEngine
 from tui.engines.lora import read_lora, saved_lora
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.app import App
 from textual.strip import Strip
 
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tests.test_streamed_markdown import ANSWER, pieces
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.ui.app import LchatApp
 from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.streamed_markdown import LiveLines

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tui.engines.fake import ScriptedEngine
+from tests.scripted_engine import ScriptedEngine
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
 from tui.ui.widgets.conversation_list import ConversationList

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui import portable
 from tui.chat_service import AnswerEnded, AnswerPiece, ChatService, ModelChoice, ReasoningUpdate
 from tui.config import ChatConfig
 from tui.domain import MessagePart, MessageStatus, PartKind, Role
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.store import HistoryStore, NotFound
 
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from tests.fake_ollama import OllamaState, start_ollama
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.domain import MessageStatus, Role
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.engines.manage import Progress
 from tui.engines.ollama_engine import OllamaEngine
 from tui.store import HistoryStore

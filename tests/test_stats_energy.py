@@ -9,12 +9,12 @@ from contextlib import aclosing
 
 import pytest
 
+from tests.fake_monitor import scripted_monitor
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.chat_service import AnswerEnded, ChatService, ModelChoice
 from tui.config import ChatConfig
 from tui.domain import MessageStatus
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.stats.energy import EnergyMeter, integrate_wh
-from tui.stats.fake import scripted_monitor
 from tui.stats.sample import CpuReading, GpuReading
 from tui.store import HistoryStore
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from tests.fake_monitor import ScriptedReader, scripted_monitor
 from tui.config import StatsConfig
 from tui.stats.alerts import Limits, alerts_for
-from tui.stats.fake import ScriptedReader, scripted_monitor
 from tui.stats.history import StatsHistory
 from tui.stats.monitor import StatsMonitor
 from tui.stats.sample import CpuReading, GpuReading, Partial, StatsSample

@@ -153,7 +153,7 @@ def test_process_listing_refused_leaves_processes_out() -> None:
 
 
 def test_absent_nvidia_is_not_mentioned_when_another_gpu_was_found() -> None:
-    from tui.stats.fake import ScriptedReader
+    from tests.fake_monitor import ScriptedReader
     from tui.stats.sample import GpuReading, Partial
 
     amd = ScriptedReader(Partial(gpus=(GpuReading(0, "amd", "Radeon"),)))

@@ -6,12 +6,12 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.message import Message
 
+from tests.fake_monitor import scripted_monitor
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.config import Config, StatsConfig
 from tui.domain import ChatMessage, Role
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.services import _engine_pids
 from tui.stats import monitor_for
-from tui.stats.fake import scripted_monitor
 from tui.stats.history import Series
 from tui.stats.sample import CpuReading, GpuProcess, GpuReading, RemoteModel, RemoteStats, StatsSample
 from tui.ui.app import LchatApp

@@ -15,12 +15,12 @@ import tui.ui
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.gguf_files import write_tiny_llama
 from tests.loopback import closed_port
+from tests.scripted_engine import ScriptedEngine
 from tests.test_app import terminal_bytes
 from tests.test_models_pane import SIZE, pane, settle
 from tui.config import Config, PresetConfig
 from tui.engines.base import EngineUnavailable
 from tui.engines.embedded import EmbeddedEngine
-from tui.engines.fake import ScriptedEngine
 from tui.engines.ollama_engine import OllamaEngine
 from tui.safe_text import terminal_safe
 from tui.ui.app import LchatApp

@@ -8,8 +8,8 @@ import asyncio
 from textual.notifications import Notification
 
 from tests.fake_ollama import OllamaState, start_ollama
+from tests.scripted_engine import ScriptedEngine, fixed_script
 from tests.test_models_pane import SIZE, pane, settle
-from tui.engines.fake import ScriptedEngine, fixed_script
 from tui.engines.ollama_engine import OllamaEngine
 from tui.ui.app import LchatApp
 from tui.ui.main_screen import MainScreen

@@ -18,11 +18,11 @@ import openai  # noqa: F401
 import pytest
 
 from tests.loopback import unanswered_port
+from tests.scripted_engine import ScriptedEngine
 from tui.chat_service import ChatService, ModelChoice
 from tui.config import ChatConfig
 from tui.domain import MessageStatus
 from tui.engines.base import Engine, EngineUnavailable
-from tui.engines.fake import ScriptedEngine
 from tui.engines.ollama_engine import OllamaEngine
 from tui.engines.openai_engine import OpenAICompatEngine
 from tui.store import HistoryStore

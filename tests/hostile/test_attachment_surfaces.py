@@ -44,8 +44,8 @@ from textual import events
 from tests.big_images import sparse_png
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.peak_rss import live_peak_mb, probed, reported_mb
+from tests.scripted_engine import ScriptedEngine
 from tui.clipboard import MAX_ENCODED
-from tui.engines.fake import ScriptedEngine
 from tui.ui.app import LchatApp
 from tui.ui.confirm import ConfirmScreen
 from tui.ui.prompts import InputQuestion

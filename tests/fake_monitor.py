@@ -1,4 +1,4 @@
-"""Readers that read no hardware: for tests, and for a machine where stats are switched off."""
+"""Stats readers that read no hardware, for the tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A scripted engine for tests and benchmarks: it honours the engine contract exactly."""
+"""A scripted engine for the tests: it honours the engine contract exactly."""
 
 from __future__ import annotations
 
