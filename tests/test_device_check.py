@@ -9,9 +9,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 
+from tests.fake_nvml import FakeGpu, FakeNvml
 from tests.gpu import device_steps
 from tools.pack_llama_source import FA_KEPT, FA_QUANTS_OPTION, trim
 
@@ -172,3 +175,26 @@ def test_the_script_parses_and_builds_the_kernels_the_pack_tool_kept() -> None:
     assert {"f16-f16", *FA_QUANTS_OPTION.split(",")} == set(FA_KEPT)
     for step in re.search(r"for step in ([a-z_ ]+); do", text)[1].split():  # type: ignore[index]
         assert hasattr(device_steps, step), step
+
+
+class _ChildOnTheGpu(FakeNvml):
+    """NVML listing this process's children (the engine's child) as the GPU's compute processes,
+    or, with `ours=False`, only a process that is not lchat's (pid 1)."""
+
+    def __init__(self, *, ours: bool) -> None:
+        super().__init__(FakeGpu(name="NVIDIA H100 80GB HBM3", power_mw=180_000, temp=41))
+        self.ours = ours
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: Any) -> Any:
+        pids = [c.pid for c in psutil.Process().children(recursive=True)] if self.ours else [1]
+        self.gpus[0].processes = [(pid, 300 << 20) for pid in pids]
+        return super().nvmlDeviceGetComputeRunningProcesses(handle)
+
+
+def test_the_stats_sample_attributes_the_childs_vram_or_fails(model: Path) -> None:
+    sampled = device_steps.stats_sample(model, nvml=_ChildOnTheGpu(ours=True))
+    assert sampled["ok"] and sampled["attributed"] and sampled["power_w"] == 180.0, sampled
+    assert [p["vram_bytes"] for p in sampled["processes"] if p["ours"]] == [300 << 20]
+    # Only someone else's process on the card: the child's VRAM is not attributed, the step fails.
+    other = device_steps.stats_sample(model, nvml=_ChildOnTheGpu(ours=False))
+    assert not other["attributed"] and other["ok"] is False and other["power_w"] == 180.0, other

@@ -383,10 +383,14 @@ def ask_json(model: Path, home: Path) -> dict[str, Any]:
 
 
 @step
-def stats_sample(model: Path) -> dict[str, Any]:
+def stats_sample(model: Path, nvml: Any = None) -> dict[str, Any]:
     """One NVML sample while the engine generates: the child's VRAM attributed to it (or, where a
-    container hides its pid, the VRAM it allocated), power 50-700 W, a sane temperature."""
-    import pynvml
+    container hides its pid, the VRAM it allocated), power 50-700 W, a sane temperature.
+    `nvml`: the pynvml module (default) or a double of it."""
+    if nvml is None:
+        import pynvml
+
+        nvml = pynvml
 
     from tui.domain import ChatTurn, GenerationOptions, Role
     from tui.engines.embedded import EmbeddedEngine
@@ -397,7 +401,7 @@ def stats_sample(model: Path) -> dict[str, Any]:
     )
     owned: dict[str, int] = {}
     reader = NvidiaReader(
-        pynvml,
+        nvml,
         owned_pids=lambda: {pid} if (pid := engine.child_pid) else set(),
         owned_vram=lambda index: owned.get(f"CUDA{index}"),
     )
