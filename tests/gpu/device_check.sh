@@ -21,7 +21,9 @@ FA_QUANTS=q8_0-q8_0,q4_0-q4_0 # The kernels tools/pack_llama_source.py kept (FA_
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+BUNDLE=$(cd "$BUNDLE" 2>/dev/null && pwd || echo "$BUNDLE")
 export OUT
+cd "$ROOT" || exit 2 # The steps' paths below are the repository's.
 say() { echo "== $*" | tee -a "$OUT/check.log"; }
 
 say "device check: $(date -u +%FT%TZ), bundle $BUNDLE, work $WORK, arch $ARCH"
