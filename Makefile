@@ -37,7 +37,10 @@ BUILD_ENV := $(if $(and $(filter cuda,$(GPU)),$(CUDACXX)),CUDACXX="$(CUDACXX)" )
 # the engine's child loads them), so a build whose driver is missing still runs on the CPU.
 # CUDA_ARCHS (e.g. 90) builds for one GPU architecture only.
 CUDA_ARCHS ?=
-BACKEND_DL := -DGGML_BACKEND_DL=on -DCMAKE_INSTALL_BINDIR=llama_cpp/lib
+# llama.cpp refuses GGML_NATIVE with GGML_BACKEND_DL (its CPU feature check needs named features), so
+# the CPU backend of a GPU build names them: Haswell's level on x86-64, which leaves AMX out as above.
+CPU_FEATURES := $(if $(filter x86_64,$(shell uname -m)),-DGGML_AVX=on -DGGML_AVX2=on -DGGML_FMA=on -DGGML_F16C=on -DGGML_BMI2=on)
+BACKEND_DL := -DGGML_BACKEND_DL=on -DGGML_NATIVE=off $(CPU_FEATURES) -DCMAKE_INSTALL_BINDIR=llama_cpp/lib
 GPU_CMAKE_ARGS_cpu :=
 GPU_CMAKE_ARGS_cuda := -DGGML_CUDA=on $(BACKEND_DL) $(if $(CUDA_ARCHS),-DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHS))
 GPU_CMAKE_ARGS_vulkan := -DGGML_VULKAN=on $(BACKEND_DL)

@@ -135,11 +135,14 @@ def test_make_builds_each_flavour_into_its_own_cache(tmp_path: Path) -> None:
     assert f"{tmp_path}/.cache/lchat/wheels/llama-cpp-python-0.3.36-noamx-mtmd " in cpu + " "
     assert "GGML_CUDA" not in cpu and "-mno-amx-tile" in cpu and "touch " + f"{tmp_path}/venv/.flavour-cpu" in cpu
     cuda = make_n(tmp_path, "GPU=cuda", "CUDA_ARCHS=90")
-    assert "-DGGML_CUDA=on -DGGML_BACKEND_DL=on" in cuda and "-DCMAKE_CUDA_ARCHITECTURES=90" in cuda
+    assert "-DGGML_CUDA=on -DGGML_BACKEND_DL=on -DGGML_NATIVE=off" in cuda and "-DCMAKE_CUDA_ARCHITECTURES=90" in cuda
+    # llama.cpp refuses GGML_NATIVE beside GGML_BACKEND_DL; the CPU backend names its features instead.
+    assert "-DGGML_AVX2=on" in cuda and "AMX" not in cuda.replace("-mno-amx", "")
     assert "wheels/llama-cpp-python-0.3.36-noamx-mtmd-cuda-sm90" in cuda and "-mno-amx-tile" in cuda
     assert "--force-reinstall" in cuda
     vulkan = make_n(tmp_path, "GPU=vulkan")
     assert "-DGGML_VULKAN=on" in vulkan and "noamx-mtmd-vulkan" in vulkan
+    assert "-DGGML_NATIVE=off" in vulkan
     wrong = subprocess.run(
         ["make", "-n", "-C", str(ROOT), "install", "GPU=rocm"], capture_output=True, text=True, check=False
     )
