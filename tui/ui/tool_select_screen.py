@@ -73,7 +73,9 @@ class ToolSelectScreen(ModalScreen[list[str] | None]):
     def _show_total(self) -> None:
         ticked = set(self.query_one(SelectionList).selected)
         tokens = sum(tool.tokens for tool in self.tools if tool.qualified in ticked)
-        self.query_one("#tool-total", Static).update(f"{len(ticked)} tools on, about {tokens} prompt tokens")
+        self.query_one("#tool-total", Static).update(
+            f"{len(ticked)} tool{'' if len(ticked) == 1 else 's'} on, about {tokens} prompt tokens"
+        )
 
     def action_keep(self) -> None:
         self.dismiss(list(self.query_one(SelectionList[str]).selected))
