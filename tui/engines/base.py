@@ -139,6 +139,10 @@ class Engine:
         """The process the models run in, where the engine started one itself."""
         return None
 
+    def vram_on(self, gpu: int) -> int | None:
+        """Bytes of VRAM that process allocated on NVIDIA GPU `gpu`, by its own count; None: not known."""
+        return None
+
     @property
     def loads_into(self) -> str:
         """Where a model is loaded on this machine: "RAM", "VRAM" (the GPU, else RAM), or ""

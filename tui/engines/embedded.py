@@ -232,6 +232,16 @@ class EmbeddedEngine(Engine):
         child = self._child
         return child.process.pid if child is not None and child.process.is_alive() else None
 
+    def vram_on(self, gpu: int) -> int | None:
+        """What the child's last load logged on CUDA device `gpu` (llama.cpp's "CUDA0 ... buffer size"
+        lines); CUDA numbers the devices CUDA_VISIBLE_DEVICES lists, NVML every card, in bus order."""
+        child = self._child
+        if child is None or not child.loaded or not child.process.is_alive():
+            return None
+        by_device = child.offload.get("vram_by_device") or {}
+        cuda = _cuda_index(gpu)
+        return by_device.get(f"CUDA{cuda}") if cuda is not None else None
+
     async def list_models(self) -> list[ModelInfo]:
         """The GGUF files in the models folder, the extra folders and the starter model."""
         models = await asyncio.to_thread(
@@ -536,6 +546,19 @@ class EmbeddedEngine(Engine):
         if not path:
             return None
         return (await asyncio.to_thread(read_lora, path, for_architecture=info.architecture)).path
+
+
+def _cuda_index(nvml_index: int) -> int | None:
+    """CUDA's number for NVML's card `nvml_index` under CUDA_VISIBLE_DEVICES (a list of card numbers);
+    None for a card CUDA does not see or one named by UUID (then unknown)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return nvml_index
+    listed = [part.strip() for part in visible.split(",") if part.strip()]
+    if not all(part.isdigit() for part in listed):
+        return None
+    numbers = [int(part) for part in listed]
+    return numbers.index(nvml_index) if nvml_index in numbers else None
 
 
 def _log_line(path: Path, line: str) -> None:
