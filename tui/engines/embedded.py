@@ -30,12 +30,14 @@ from tui.engines.base import (
     Finished,
     ModelLoadError,
     ModelNotFound,
+    OutOfGpuMemory,
     ReasoningPiece,
     TextPiece,
     ToolCallRequest,
 )
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
+from tui.engines.load_errors import MEMORY, classify
 from tui.engines.lora import read_lora, saved_lora
 from tui.engines.manage import Details
 from tui.engines.reasoning_split import Tally
@@ -47,6 +49,8 @@ from tui.models.offload import cache_types, plan
 from tui.models.vision import find_projector
 from tui.safe_text import one_line
 
+MAX_LOGGED_ERRORS = 20
+"""ERROR lines of one answer kept in the parent (the child sends them as llama.cpp logs them)."""
 DRAIN_TIMEOUT_S = 5.0
 """How long a new request waits for a cancelled one to wind down before the child is replaced."""
 
@@ -209,6 +213,8 @@ class EmbeddedEngine(Engine):
         self._next_id = 0
         self._known: dict[str, ModelInfo] = {}
         self._infos: dict[tuple[str, int, int], ModelInfo] = {}
+        self._after_oom: dict[str, int] = {}
+        """GPU layers each model (by path) may have since an answer of it ran out of GPU memory."""
 
     can_describe = can_delete = supports_lora = True
 
@@ -308,9 +314,35 @@ class EmbeddedEngine(Engine):
             info, n_ctx, vram, wanted=self._gpu_layers, kv_cache_type=k_type, flash_attention=self._flash_attention
         )
         if decided is None:  # Layers unknown: ask for what was configured, llama.cpp caps it.
-            return options | {"gpu_layers": -1 if self._gpu_layers is None else self._gpu_layers}
-        layers = -1 if decided.layers >= decided.total else decided.layers
-        return options | {"gpu_layers": layers, "layers": decided.total, "note": decided.note}
+            options |= {"gpu_layers": -1 if self._gpu_layers is None else self._gpu_layers}
+        else:
+            layers = -1 if decided.layers >= decided.total else decided.layers
+            options |= {"gpu_layers": layers, "layers": decided.total, "note": decided.note}
+        return self._capped_after_oom(info, options)
+
+    def _capped_after_oom(self, info: ModelInfo, options: dict[str, Any]) -> dict[str, Any]:
+        """At most the layers left to a model whose last answer ran out of GPU memory, said in the note."""
+        cap = self._after_oom.get(info.path or "")
+        asked = options["gpu_layers"]
+        if cap is None or 0 <= asked <= cap:
+            return options
+        said = f"the GPU ran out of memory during an earlier answer: {cap} layers go to the GPU this time"
+        return options | {"gpu_layers": cap, "note": "; ".join(n for n in (options["note"], said) if n)}
+
+    def _out_of_gpu_memory(self, info: ModelInfo, child: _Child, errors: list[str]) -> OutOfGpuMemory:
+        """Half the layers the load that ran out had, kept for the next load of this model, and the error."""
+        loaded = int(child.offload.get("gpu_layers") or 0)
+        if loaded <= 0:  # Not reported (a CPU build under the tests' hook): what was asked.
+            asked = int(child.asked.get("gpu_layers") or 0)
+            loaded = int(child.offload.get("layers") or 0) if asked < 0 else asked
+        fewer = loaded // 2
+        path = info.path or ""
+        self._after_oom[path] = min(fewer, self._after_oom.get(path, fewer))
+        why = one_line(errors[0], 160) if errors else "out of memory"
+        return OutOfGpuMemory(
+            f"the engine stopped: out of GPU memory ({why}); the next answer loads "
+            f"{one_line(Path(path or info.name).name, 120)} with {self._after_oom[path]} layers on the GPU"
+        )
 
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
@@ -344,13 +376,17 @@ class EmbeddedEngine(Engine):
             req = self._next_id
             child.pending = req
             loaded, last, load_note = False, None, ""
+            errors: list[str] = []
             try:
                 child.send(("chat", req, info.path, n_ctx, turns, opts))
                 while True:
                     kind, msg_req, *rest = await child.recv()
                     if msg_req != req:
                         continue  # Left over from a cancelled request.
-                    if kind == "loaded":
+                    if kind == "log":
+                        if len(errors) < MAX_LOGGED_ERRORS:
+                            errors.append(rest[0])
+                    elif kind == "loaded":
                         loaded, child.loaded = True, (info.path, n_ctx)
                         if rest and rest[0].pop("fresh", True):
                             child.offload = await self._loaded(rest[0], offload["note"], before)
@@ -397,6 +433,8 @@ class EmbeddedEngine(Engine):
                 self._drop(child)
                 if not loaded:
                     raise ModelLoadError(f"{info.name} could not be loaded: the engine crashed ({died})") from None
+                if errors and classify(errors).kind == MEMORY:
+                    raise self._out_of_gpu_memory(info, child, errors) from None
                 raise EngineCrashed(f"engine crashed ({died})") from None
             finally:
                 if child.pending == req:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,9 @@ class LlamaLog:
     _level = INFO
     _partial = ""
     _loading = False
+    on_error: Callable[[str], None] | None = None
+    """Told each ERROR line logged outside a load (a decode's), at once: the CUDA backend aborts the
+    process right after logging why, so the parent must hear it before the pipe closes."""
 
     @classmethod
     def start(cls) -> LoadRecord:
@@ -156,3 +160,5 @@ class LlamaLog:
             line = line.strip()[:MAX_LINE]
             if line and cls.record.take(cls._level, line) and not cls._loading:
                 print(line, file=sys.stderr, flush=True)
+                if cls._level == ERROR and cls.on_error is not None:
+                    cls.on_error(line)
