@@ -44,6 +44,7 @@ from tui.engines.reasoning_split import Tally
 from tui.engines.tool_parse import ToolCallScanner
 from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
+from tui.models.calibration import Calibration, load_key
 from tui.models.fit import Memory
 from tui.models.offload import cache_types, plan
 from tui.models.vision import find_projector
@@ -183,9 +184,10 @@ class EmbeddedEngine(Engine):
         lora_profiles: Mapping[str, str] | None = None,
         gpu_layers: int | None = None,
         kv_cache_type: str = "f16",
-        flash_attention: bool = False,
+        flash_attention: bool | str = False,
         vram: Callable[[], Memory | None] | None = None,
         flavour: str | None = None,
+        calibration: Path | None = None,
     ) -> None:
         """`n_ctx` is capped by each model's own context length; `log_path` receives the
         child's stdout and stderr (os.devnull by default); `reused` lists models found in other
@@ -194,10 +196,13 @@ class EmbeddedEngine(Engine):
 
         `gpu_layers`: layers on the GPU, None for as many as fit in the free VRAM that `vram`
         reads (blocking; tui.models.memory.read_vram); `flavour`: the llama.cpp build's GPU
-        backend ("cuda", "cpu"...; default: read from the installed files)."""
+        backend ("cuda", "cpu"...; default: read from the installed files); `flash_attention`: True,
+        False or "auto"; `calibration`: the JSON file keeping each load's logged compute buffer
+        for the next estimate (tui.models.calibration)."""
         self._gpu_layers = gpu_layers
         self._kv_types = cache_types(kv_cache_type, flash_attention)
         self._flash_attention = flash_attention
+        self._calibration = Calibration(calibration)
         self._vram = vram
         self._flavour = flavour
         self._reused = reused
@@ -311,7 +316,14 @@ class EmbeddedEngine(Engine):
         if self.flavour == "cpu" or self._gpu_layers == 0:
             return options
         decided = plan(
-            info, n_ctx, vram, wanted=self._gpu_layers, kv_cache_type=k_type, flash_attention=self._flash_attention
+            info,
+            n_ctx,
+            vram,
+            wanted=self._gpu_layers,
+            kv_cache_type=k_type,
+            flash_attention=self._flash_attention,
+            projector_bytes=_projector_bytes(info),
+            compute_bytes=self._calibration.compute_bytes(self._load_key(info, n_ctx)),
         )
         if decided is None:  # Layers unknown: ask for what was configured, llama.cpp caps it.
             options |= {"gpu_layers": -1 if self._gpu_layers is None else self._gpu_layers}
@@ -319,6 +331,9 @@ class EmbeddedEngine(Engine):
             layers = -1 if decided.layers >= decided.total else decided.layers
             options |= {"gpu_layers": layers, "layers": decided.total, "note": decided.note}
         return self._capped_after_oom(info, options)
+
+    def _load_key(self, info: ModelInfo, n_ctx: int) -> str:
+        return load_key(info.path or info.name, n_ctx, *self._kv_types, self._flash_attention)
 
     def _capped_after_oom(self, info: ModelInfo, options: dict[str, Any]) -> dict[str, Any]:
         """At most the layers left to a model whose last answer ran out of GPU memory, said in the note."""
@@ -392,6 +407,8 @@ class EmbeddedEngine(Engine):
                             child.offload = await self._loaded(rest[0], offload["note"], before)
                             child.asked = opts["offload"]
                             load_note = child.offload["note"]
+                            buffers = child.offload.get("buffers") or {}
+                            await asyncio.to_thread(self._calibration.remember, self._load_key(info, n_ctx), buffers)
                     elif kind in ("piece", "reasoning"):
                         last = time.monotonic()
                         if kind == "reasoning":
@@ -584,6 +601,18 @@ class EmbeddedEngine(Engine):
         if not path:
             return None
         return (await asyncio.to_thread(read_lora, path, for_architecture=info.architecture)).path
+
+
+def _projector_bytes(info: ModelInfo) -> int:
+    """The size of the model's vision projector (mmproj) file, 0 without one: llama.cpp loads it
+    on the GPU for an image turn, beside the model."""
+    if not info.path:
+        return 0
+    try:
+        projector = find_projector(Path(info.path))
+        return projector.stat().st_size if projector is not None else 0
+    except OSError:
+        return 0
 
 
 def _cuda_index(nvml_index: int) -> int | None:

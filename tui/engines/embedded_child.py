@@ -83,6 +83,27 @@ def _templates_not_compiled(chat_format: Any) -> Iterator[None]:
         chat_format.Jinja2ChatFormatter = real
 
 
+@contextmanager
+def _flash_attention(llama_cpp: Any, setting: Any) -> Iterator[None]:
+    """With "auto", the context gets llama.cpp's own LLAMA_FLASH_ATTN_TYPE_AUTO: Llama(flash_attn=)
+    maps only to on and off, so the context parameter is set as the context is made."""
+    if setting != "auto":
+        yield
+        return
+    internals = llama_cpp._internals
+    real = internals.LlamaContext
+
+    def auto(**kwargs: Any) -> Any:
+        kwargs["params"].flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+        return real(**kwargs)
+
+    internals.LlamaContext = auto
+    try:
+        yield
+    finally:
+        internals.LlamaContext = real
+
+
 class TextStream:
     """Turns token bytes into text: UTF-8 decoded across token boundaries, stop strings cut off.
 
@@ -195,7 +216,7 @@ class _Worker:
             LlamaLog.start()
             print(f"lchat: loading {os.path.basename(path)} with {_gpu_layers(layers)}", file=sys.stderr, flush=True)
             try:
-                with limited_while_offloading(layers):
+                with limited_while_offloading(layers), _flash_attention(llama_cpp, offload.get("flash_attn")):
                     return llama_cpp.Llama(
                         model_path=path,
                         n_ctx=n_ctx,
@@ -205,7 +226,7 @@ class _Worker:
                         n_gpu_layers=layers,
                         type_k=kv[offload.get("k_type", "f16")],
                         type_v=kv[offload.get("v_type", "f16")],
-                        flash_attn=bool(offload.get("flash_attn")),
+                        flash_attn=offload.get("flash_attn") is True,
                         verbose=False,
                     )
             finally:

@@ -30,6 +30,7 @@ CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p
 
 _BUFFER = re.compile(r"^\w+:\s+(\S+)\s+(model|KV|compute|output) buffer size\s*=\s*([0-9.]+) MiB")
 _OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
+_FLASH = re.compile(r"^llama_context: flash_attn\s*=\s*(\w+)")
 _HOST_SUFFIXES = ("_Host",)
 _SAME_DEVICE_SUFFIXES = ("_Mapped", "_REPACK")
 
@@ -55,6 +56,8 @@ class LoadRecord:
     """(layers offloaded, layers offloadable) as llama.cpp capped them; None with no GPU device."""
     errors: list[str] = field(default_factory=list)
     """llama.cpp's ERROR lines, the first MAX_ERRORS."""
+    flash_attn: str | None = None
+    """Flash attention as the context got it ("enabled", "disabled"; "auto" resolved), if logged."""
     lines: list[str] = field(default_factory=list)
     """Every line kept (warnings, errors, buffers), the first MAX_LINES, for the engine log."""
 
@@ -80,6 +83,9 @@ class LoadRecord:
             return True
         if found := _OFFLOADED.search(line):
             self.offloaded = (int(found[1]), int(found[2]))
+            return True
+        if found := _FLASH.match(line):
+            self.flash_attn = found[1]
             return True
         return False
 

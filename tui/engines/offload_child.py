@@ -117,6 +117,7 @@ def report(
         "buffers": record.as_dict(),
         "vram_by_device": record.device_bytes(),
         "devices": [d.as_dict() for d in devices],
+        "flash_attn": record.flash_attn,
     }
     if not backends:
         if flavour != "cpu":
