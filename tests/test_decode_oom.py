@@ -81,7 +81,7 @@ async def test_another_abort_is_still_a_plain_crash(tmp_path: Path, monkeypatch:
         with pytest.raises(EngineCrashed) as raised:
             [e async for e in engine.chat(str(STARTER), QUESTION, OPTIONS)]
         assert not isinstance(raised.value, OutOfGpuMemory) and str(raised.value) == "engine crashed (SIGABRT)"
-        assert engine._after_oom == {}
+        assert engine._planner.after_oom == {}
         assert "CUDA error: an illegal memory access was encountered" in (tmp_path / "engine.log").read_text()
     finally:
         await engine.aclose()

@@ -12,7 +12,7 @@ import pytest
 from tests.gguf_files import starter_model, write_tiny_llama
 from tui.config import ConfigError, load_config
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
-from tui.engines import embedded as embedded_module
+from tui.engines import offload_plan
 from tui.engines.base import Finished
 from tui.engines.embedded import EmbeddedEngine
 from tui.models.calibration import Calibration, compute_of, load_key
@@ -57,9 +57,9 @@ def test_the_vision_projector_is_counted(tmp_path: Path) -> None:
     folder.mkdir()
     gguf = write_tiny_llama(folder / "vision.gguf")
     info = ModelInfo(str(gguf), "embedded", path=str(gguf))
-    assert embedded_module._projector_bytes(info) == 0
+    assert offload_plan.projector_bytes(info) == 0
     (folder / "mmproj-vision-f16.gguf").write_bytes(b"\0" * 12345)
-    assert embedded_module._projector_bytes(info) == 12345
+    assert offload_plan.projector_bytes(info) == 12345
 
 
 def test_the_compute_buffer_must_fit_on_one_gpu() -> None:
@@ -168,13 +168,13 @@ async def test_the_next_estimate_uses_the_compute_buffer_the_last_load_logged(tm
     assert Calibration(cache).compute_bytes(key) == int(logged_mib * MIB)
 
     asked: list[int | None] = []
-    real_plan = embedded_module.plan
+    real_plan = offload_plan.plan
 
     def spy(*args, **kwargs):
         asked.append(kwargs["compute_bytes"])
         return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(embedded_module, "plan", spy)
+    monkeypatch.setattr(offload_plan, "plan", spy)
     second = engine()
     try:
         await answer(second, model_path)

@@ -30,7 +30,6 @@ from tui.engines.base import (
     Finished,
     ModelLoadError,
     ModelNotFound,
-    OutOfGpuMemory,
     ReasoningPiece,
     TextPiece,
     ToolCallRequest,
@@ -40,13 +39,12 @@ from tui.engines.gguf_info import read_gguf_info
 from tui.engines.load_errors import MEMORY, classify
 from tui.engines.lora import read_lora, saved_lora
 from tui.engines.manage import Details
+from tui.engines.offload_plan import OffloadPlanner, cuda_index
 from tui.engines.reasoning_split import Tally
 from tui.engines.tool_parse import ToolCallScanner
 from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
-from tui.models.calibration import Calibration, load_key
 from tui.models.fit import Memory
-from tui.models.offload import cache_types, plan
 from tui.models.vision import find_projector
 from tui.safe_text import one_line
 
@@ -200,9 +198,7 @@ class EmbeddedEngine(Engine):
         False or "auto"; `calibration`: the JSON file keeping each load's logged compute buffer
         for the next estimate (tui.models.calibration)."""
         self._gpu_layers = gpu_layers
-        self._kv_types = cache_types(kv_cache_type, flash_attention)
-        self._flash_attention = flash_attention
-        self._calibration = Calibration(calibration)
+        self._planner = OffloadPlanner(gpu_layers, kv_cache_type, flash_attention, calibration)
         self._vram = vram
         self._flavour = flavour
         self._reused = reused
@@ -218,8 +214,6 @@ class EmbeddedEngine(Engine):
         self._next_id = 0
         self._known: dict[str, ModelInfo] = {}
         self._infos: dict[tuple[str, int, int], ModelInfo] = {}
-        self._after_oom: dict[str, int] = {}
-        """GPU layers each model (by path) may have since an answer of it ran out of GPU memory."""
 
     can_describe = can_delete = supports_lora = True
 
@@ -250,7 +244,7 @@ class EmbeddedEngine(Engine):
         if child is None or not child.loaded or not child.process.is_alive():
             return None
         by_device = child.offload.get("vram_by_device") or {}
-        cuda = _cuda_index(gpu)
+        cuda = cuda_index(gpu)
         return by_device.get(f"CUDA{cuda}") if cuda is not None else None
 
     async def list_models(self) -> list[ModelInfo]:
@@ -302,63 +296,6 @@ class EmbeddedEngine(Engine):
             return memory
         return replace(memory, free=min(memory.free + held, memory.total))
 
-    def _offload_for(self, info: ModelInfo, n_ctx: int, vram: Memory | None) -> dict[str, Any]:
-        """What the child loads with: layers on the GPU (-1: all) and the KV cache's form."""
-        k_type, v_type = self._kv_types
-        options: dict[str, Any] = {
-            "gpu_layers": 0,
-            "layers": 0,
-            "k_type": k_type,
-            "v_type": v_type,
-            "flash_attn": self._flash_attention,
-            "note": "",
-        }
-        if self.flavour == "cpu" or self._gpu_layers == 0:
-            return options
-        decided = plan(
-            info,
-            n_ctx,
-            vram,
-            wanted=self._gpu_layers,
-            kv_cache_type=k_type,
-            flash_attention=self._flash_attention,
-            projector_bytes=_projector_bytes(info),
-            compute_bytes=self._calibration.compute_bytes(self._load_key(info, n_ctx)),
-        )
-        if decided is None:  # Layers unknown: ask for what was configured, llama.cpp caps it.
-            options |= {"gpu_layers": -1 if self._gpu_layers is None else self._gpu_layers}
-        else:
-            layers = -1 if decided.layers >= decided.total else decided.layers
-            options |= {"gpu_layers": layers, "layers": decided.total, "note": decided.note}
-        return self._capped_after_oom(info, options)
-
-    def _load_key(self, info: ModelInfo, n_ctx: int) -> str:
-        return load_key(info.path or info.name, n_ctx, *self._kv_types, self._flash_attention)
-
-    def _capped_after_oom(self, info: ModelInfo, options: dict[str, Any]) -> dict[str, Any]:
-        """At most the layers left to a model whose last answer ran out of GPU memory, said in the note."""
-        cap = self._after_oom.get(info.path or "")
-        asked = options["gpu_layers"]
-        if cap is None or 0 <= asked <= cap:
-            return options
-        said = f"the GPU ran out of memory during an earlier answer: {cap} layers go to the GPU this time"
-        return options | {"gpu_layers": cap, "note": "; ".join(n for n in (options["note"], said) if n)}
-
-    def _out_of_gpu_memory(self, info: ModelInfo, child: _Child, errors: list[str]) -> OutOfGpuMemory:
-        """Half the layers the load that ran out had, kept for the next load of this model, and the error."""
-        loaded = int(child.offload.get("gpu_layers") or 0)
-        if loaded <= 0:  # Not reported (a CPU build under the tests' hook): what was asked.
-            asked = int(child.asked.get("gpu_layers") or 0)
-            loaded = int(child.offload.get("layers") or 0) if asked < 0 else asked
-        fewer = loaded // 2
-        path = info.path or ""
-        self._after_oom[path] = min(fewer, self._after_oom.get(path, fewer))
-        why = one_line(errors[0], 160) if errors else "out of memory"
-        return OutOfGpuMemory(
-            f"the engine stopped: out of GPU memory ({why}); the next answer loads "
-            f"{one_line(Path(path or info.name).name, 120)} with {self._after_oom[path]} layers on the GPU"
-        )
-
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
     ) -> AsyncGenerator[ChatEvent, None]:
@@ -385,7 +322,7 @@ class EmbeddedEngine(Engine):
             if child.loaded != (info.path, n_ctx) or not child.asked:  # Else keep it: no reload.
                 if self.flavour != "cpu" and self._gpu_layers != 0 and self._vram is not None:
                     before = await asyncio.to_thread(self._free_vram, child)
-                offload = self._offload_for(info, n_ctx, before)
+                offload = await asyncio.to_thread(self._planner.options_for, info, n_ctx, before, self.flavour)
             opts["offload"] = {k: v for k, v in offload.items() if k != "note"}
             self._next_id += 1
             req = self._next_id
@@ -408,7 +345,7 @@ class EmbeddedEngine(Engine):
                             child.asked = opts["offload"]
                             load_note = child.offload["note"]
                             buffers = child.offload.get("buffers") or {}
-                            await asyncio.to_thread(self._calibration.remember, self._load_key(info, n_ctx), buffers)
+                            await asyncio.to_thread(self._planner.remember, info, n_ctx, buffers)
                     elif kind in ("piece", "reasoning"):
                         last = time.monotonic()
                         if kind == "reasoning":
@@ -451,7 +388,7 @@ class EmbeddedEngine(Engine):
                 if not loaded:
                     raise ModelLoadError(f"{info.name} could not be loaded: the engine crashed ({died})") from None
                 if errors and classify(errors).kind == MEMORY:
-                    raise self._out_of_gpu_memory(info, child, errors) from None
+                    raise self._planner.out_of_memory(info, child.offload, child.asked, errors) from None
                 raise EngineCrashed(f"engine crashed ({died})") from None
             finally:
                 if child.pending == req:
@@ -601,31 +538,6 @@ class EmbeddedEngine(Engine):
         if not path:
             return None
         return (await asyncio.to_thread(read_lora, path, for_architecture=info.architecture)).path
-
-
-def _projector_bytes(info: ModelInfo) -> int:
-    """The size of the model's vision projector (mmproj) file, 0 without one: llama.cpp loads it
-    on the GPU for an image turn, beside the model."""
-    if not info.path:
-        return 0
-    try:
-        projector = find_projector(Path(info.path))
-        return projector.stat().st_size if projector is not None else 0
-    except OSError:
-        return 0
-
-
-def _cuda_index(nvml_index: int) -> int | None:
-    """CUDA's number for NVML's card `nvml_index` under CUDA_VISIBLE_DEVICES (a list of card numbers);
-    None for a card CUDA does not see or one named by UUID (then unknown)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
-        return nvml_index
-    listed = [part.strip() for part in visible.split(",") if part.strip()]
-    if not all(part.isdigit() for part in listed):
-        return None
-    numbers = [int(part) for part in listed]
-    return numbers.index(nvml_index) if nvml_index in numbers else None
 
 
 def _log_line(path: Path, line: str) -> None:
