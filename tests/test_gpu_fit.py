@@ -17,7 +17,7 @@ from tui.engines.base import Finished
 from tui.engines.embedded import EmbeddedEngine
 from tui.models.calibration import Calibration, compute_of, load_key
 from tui.models.fit import GIB, MIB, OVERHEAD_FIXED, Memory
-from tui.models.offload import cache_types, kq_bytes, plan
+from tui.models.offload import cache_types, kq_bytes, offload_rows, plan
 
 STARTER = starter_model()
 needs_starter = pytest.mark.skipif(STARTER is None, reason="starter model not installed")
@@ -47,6 +47,8 @@ def test_a_quantised_v_cache_follows_flash_attention_auto_included() -> None:
     assert cache_types("q8_0", False) == ("q8_0", "f16")
     assert cache_types("q8_0", True) == ("q8_0", "q8_0")
     assert cache_types("q4_0", "auto") == ("q4_0", "q4_0")  # llama.cpp turns flash attention on for it.
+    rows = dict(offload_rows(model(), "q8_0", "auto", "auto"))
+    assert rows["Load options"].startswith("GPU layers auto; KV cache K q8_0, V q8_0; flash attention auto")
 
 
 def test_the_vision_projector_is_counted(tmp_path: Path) -> None:
