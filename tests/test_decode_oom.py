@@ -103,3 +103,34 @@ async def test_the_partial_answer_is_kept_with_the_message(open_services, tmp_pa
         assert answer.error.startswith("the engine stopped: out of GPU memory")
     finally:
         await engine.aclose()
+
+
+async def test_in_the_app_the_error_shows_and_the_next_answer_says_fewer_layers(
+    open_services, paths, tmp_path: Path, monkeypatch, notified
+) -> None:
+    """The user's view (Textual Pilot): the answer ends in the error with what had arrived shown,
+    and the next answer, loaded with fewer layers, raises a toast saying so."""
+    from tui.ui.app import LchatApp
+    from tui.ui.widgets.message_view import MessageView
+
+    monkeypatch.setenv(VARIABLE, "4")
+    engine = gpu_engine(tmp_path, 8)  # The starter model is its only one: the app's default.
+    services = open_services(engine)
+    app = LchatApp(services)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press(*"Count to 50.", "enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            answer = app.screen.query(MessageView).last()
+            assert answer.has_class("-error")
+            assert "the engine stopped: out of GPU memory" in str(answer.query_one(".error-text").render())
+            assert answer.message.content  # The partial answer stays.
+            monkeypatch.delenv(VARIABLE)
+            await pilot.press(*"Say hello.", "enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.screen.query(MessageView).last().message.status is MessageStatus.COMPLETE
+        assert any("4 layers go to the GPU this time" in n.message for n in notified)
+    finally:
+        await engine.aclose()
