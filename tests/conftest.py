@@ -101,7 +101,7 @@ def open_services(paths: Paths) -> Iterator[Callable[..., Services]]:
             paths,
             config or Config(),
             engines=lambda config, paths: {e.name: e for e in engines},
-            stats=stats or (lambda config, owned_pids: scripted_monitor()),
+            stats=stats or (lambda config, owned_pids, owned_vram: scripted_monitor()),
         )
         opened.append(services)
         return services

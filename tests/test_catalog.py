@@ -31,7 +31,7 @@ def test_kv_shape_from_gguf_keys() -> None:
         "llama.attention.head_count_kv": 8,
         "llama.embedding_length": 4096,
     }
-    assert KvShape.from_metadata(meta, "llama").as_extra() == LLAMA_8B
+    assert KvShape.from_metadata(meta, "llama").as_extra() == LLAMA_8B | {"heads": 32}
     gemma = {
         "gemma3.block_count": 26,
         "gemma3.attention.head_count": 4,
@@ -40,7 +40,7 @@ def test_kv_shape_from_gguf_keys() -> None:
         "gemma3.attention.key_length": 256,
         "gemma3.attention.value_length": 256,
     }
-    assert KvShape.from_metadata(gemma, "gemma3") == KvShape(26, 1, 256, 256)
+    assert KvShape.from_metadata(gemma, "gemma3") == KvShape(26, 1, 256, 256, heads=4)
     assert KvShape.from_metadata({}, "llama") is None
 
 

@@ -110,6 +110,7 @@ async def test_model_by_file_name_and_list(engine: EmbeddedEngine, tiny: str) ->
         "note": "",
         "vram_bytes": 0,
         "vram_by_device": {},
+        "flash_attn": "disabled",  # as the context got it (llama_context's log line)
     }  # What the load put on a GPU: nothing, on this build.
     await engine.aclose()
     assert "running" not in (await engine.list_models())[0].extra

@@ -256,7 +256,7 @@ def test_catalog_reasons_in_layers_on_a_gpu_build_only() -> None:
 
 def test_free_vram_comes_from_nvml() -> None:
     two = FakeNvml(FakeGpu(used=6 * GIB, total=24 * GIB), FakeGpu(used=GIB, total=16 * GIB))
-    assert read_vram(two) == Memory("VRAM", 33 * GIB, 40 * GIB)
+    assert read_vram(two) == Memory("VRAM", 33 * GIB, 40 * GIB, (18 * GIB, 15 * GIB))  # each card's free too
     assert read_vram(FakeNvml(init_error=DRIVER_NOT_LOADED)) is None
 
 
@@ -605,3 +605,4 @@ async def test_ask_json_says_where_the_model_ran(open_services, tmp_path: Path, 
         await engine.aclose()
     result = json.loads(out.getvalue())
     assert (result["gpu_backend"], result["gpu_layers"]) == ("CPU", 0)  # Asked for all; this build has no GPU.
+    assert result["flash_attn"] == "disabled" and result["gpu_note"] is None  # As llama.cpp logged it.

@@ -90,7 +90,7 @@ async def test_models_are_listed_with_state_and_shape(engine, daemon) -> None:
         "llama",
     )
     assert llama.parameters == 3_212_749_888 and llama.context_length == 131072
-    assert llama.extra["kv"] == {"layers": 28, "kv_heads": 8, "key_length": 128, "value_length": 128}
+    assert llama.extra["kv"] == {"layers": 28, "kv_heads": 8, "key_length": 128, "value_length": 128, "heads": 24}
     assert "running" not in llama.extra
     assert qwen.extra["running"]["size_vram"] == 5 * GIB and qwen.extra["running"]["expires_at"] > time.time()
     # /api/show is asked once per model digest, not on every refresh.

@@ -40,7 +40,7 @@ def card(temp: float = 60, **figures) -> GpuReading:
 def services_with(open_services, steps, *, config: Config | None = None, engine=None):
     """Services whose monitor plays `steps` one tick at a time, driven by the test."""
     monitor = scripted_monitor(steps, CPU, threaded=False)
-    services = open_services(engine or ScriptedEngine(), config=config, stats=lambda config, pids: monitor)
+    services = open_services(engine or ScriptedEngine(), config=config, stats=lambda config, pids, vram: monitor)
     return services, monitor
 
 
@@ -217,7 +217,7 @@ async def test_stats_switched_off(open_services) -> None:
 async def test_each_answer_shows_prompt_tokens_and_energy(open_services) -> None:
     monitor = scripted_monitor([[card(power_w=300.0)]], CpuReading(package_power_w=60.0), interval_s=0.01)
     engine = ScriptedEngine(script=fixed_script(*["word "] * 20), delay=0.01)
-    services = open_services(engine, stats=lambda config, pids: monitor)
+    services = open_services(engine, stats=lambda config, pids, vram: monitor)
     app = LchatApp(services)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press(*"how hot", "enter")

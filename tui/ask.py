@@ -173,6 +173,10 @@ async def ask(
                     "buffers": running.get("buffers"),
                     "vram_by_device": running.get("vram_by_device"),
                     "devices": running.get("devices"),
+                    # Why the load has fewer layers than asked (VRAM short, an earlier out-of-memory), and
+                    # flash attention as the context got it ("auto" resolved).
+                    "gpu_note": running.get("note") or None,
+                    "flash_attn": running.get("flash_attn"),
                 }
             ),
             file=out,

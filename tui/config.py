@@ -26,8 +26,9 @@ class EngineConfig:
     """Layers on the GPU (GPU builds): "auto" (as many as fit in free VRAM), a number, or 0 (CPU only)."""
     kv_cache_type: str = "f16"
     """KV cache type: "f16", "q8_0" or "q4_0" (smaller; a quantised V cache needs flash_attention). Next load."""
-    flash_attention: bool = False
-    """Flash attention: less memory for long contexts, and needed for a quantised V cache. Next load."""
+    flash_attention: bool | str = False
+    """Flash attention: true, false (fully off) or "auto" (llama.cpp decides, and turns it on for a
+    quantised V cache); less memory for long contexts. Next load."""
 
 
 @dataclass
@@ -288,6 +289,7 @@ class LoadedConfig:
 CHOICES = {
     ("engine", "kv_cache_type"): '"f16", "q8_0" or "q4_0"',
     ("engine", "gpu_layers"): '"auto" or a number (0 or more)',
+    ("engine", "flash_attention"): 'true, false or "auto"',
 }
 """Settings that take one of a few words (or a number), and how to say so."""
 

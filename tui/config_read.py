@@ -183,7 +183,7 @@ def _check(hint: Any, value: Any, path: Path, text: str, key_path: tuple[str, ..
     if typing.get_origin(hint) in (types.UnionType, typing.Union) and len(optional) == 1:
         hint = optional[0]  # `float | None`: TOML has no null, so a value present is a float.
     elif typing.get_origin(hint) in (types.UnionType, typing.Union):  # `int | str`: either will do.
-        if isinstance(value, bool) or not isinstance(value, tuple(optional)):
+        if (isinstance(value, bool) and bool not in optional) or not isinstance(value, tuple(optional)):
             raise _type_error(path, text, key_path, " or ".join(_type_word(arg) for arg in optional), value)
         return _check_choice(value, path, text, key_path)
     if typing.get_origin(hint) is dict:
@@ -213,6 +213,8 @@ def _check_choice(value: Any, path: Path, text: str, key_path: tuple[str, ...]) 
         return value
     if key_path == ("engine", "gpu_layers"):
         good = value == "auto" or (isinstance(value, int) and value >= 0)
+    elif key_path == ("engine", "flash_attention"):
+        good = isinstance(value, bool) or value == "auto"
     else:
         good = value in ("f16", "q8_0", "q4_0")
     if not good:

@@ -14,8 +14,9 @@ from tui.store import HistoryStore
 from tui.store.recovery import open_history
 
 EngineFactory = Callable[[Config, Paths], Mapping[str, Engine]]
-StatsFactory = Callable[[Config, Callable[[], set[int]]], "StatsMonitor | None"]
-"""Builds the hardware monitor from the config and a function naming the engines' processes."""
+StatsFactory = Callable[[Config, Callable[[], set[int]], Callable[[int], "int | None"]], "StatsMonitor | None"]
+"""Builds the hardware monitor from the config, a function naming the engines' processes and one
+giving the VRAM they say they allocated on GPU n (shown where a container hides their pids)."""
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Services:
         from tui.stats import monitor_for
         from tui.stats.energy import EnergyMeter
 
-        monitor = (stats or monitor_for)(config, lambda: _engine_pids(built))
+        monitor = (stats or monitor_for)(config, lambda: _engine_pids(built), lambda gpu: _engine_vram(built, gpu))
         tools = None
         if config.mcp.servers:  # Built now, started at first use.
             from tui.tools.service import ToolService
@@ -85,3 +86,9 @@ def _engine_pids(engines: Mapping[str, Engine]) -> set[int]:
     """The engines' own child processes, so the stats pane can point at the model's VRAM."""
     pids = (engine.child_pid for engine in engines.values())
     return {pid for pid in pids if pid is not None}
+
+
+def _engine_vram(engines: Mapping[str, Engine], gpu: int) -> int | None:
+    """The VRAM the engines' processes allocated on GPU `gpu` by their own count; None when none knows."""
+    counts = [n for n in (engine.vram_on(gpu) for engine in engines.values()) if n is not None]
+    return sum(counts) if counts else None

@@ -87,6 +87,11 @@ class EngineCrashed(EngineError):
     """The engine died in the middle of its work (a signal, an abort, OOM)."""
 
 
+class OutOfGpuMemory(EngineCrashed):
+    """The engine stopped because the GPU ran out of memory while it answered (llama.cpp's CUDA
+    backend aborts the process); the next load puts fewer layers on the GPU."""
+
+
 class BadRequest(EngineError):
     """The engine refused the request (prompt too long, bad option...)."""
 
@@ -137,6 +142,10 @@ class Engine:
     @property
     def child_pid(self) -> int | None:
         """The process the models run in, where the engine started one itself."""
+        return None
+
+    def vram_on(self, gpu: int) -> int | None:
+        """Bytes of VRAM that process allocated on NVIDIA GPU `gpu`, by its own count; None: not known."""
         return None
 
     @property

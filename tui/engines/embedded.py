@@ -36,17 +36,20 @@ from tui.engines.base import (
 )
 from tui.engines.discovery import discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
+from tui.engines.load_errors import MEMORY, classify
 from tui.engines.lora import read_lora, saved_lora
 from tui.engines.manage import Details
+from tui.engines.offload_plan import OffloadPlanner, cuda_index
 from tui.engines.reasoning_split import Tally
 from tui.engines.tool_parse import ToolCallScanner
 from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
 from tui.models.fit import Memory
-from tui.models.offload import cache_types, plan
 from tui.models.vision import find_projector
 from tui.safe_text import one_line
 
+MAX_LOGGED_ERRORS = 20
+"""ERROR lines of one answer kept in the parent (the child sends them as llama.cpp logs them)."""
 DRAIN_TIMEOUT_S = 5.0
 """How long a new request waits for a cancelled one to wind down before the child is replaced."""
 
@@ -179,9 +182,10 @@ class EmbeddedEngine(Engine):
         lora_profiles: Mapping[str, str] | None = None,
         gpu_layers: int | None = None,
         kv_cache_type: str = "f16",
-        flash_attention: bool = False,
+        flash_attention: bool | str = False,
         vram: Callable[[], Memory | None] | None = None,
         flavour: str | None = None,
+        calibration: Path | None = None,
     ) -> None:
         """`n_ctx` is capped by each model's own context length; `log_path` receives the
         child's stdout and stderr (os.devnull by default); `reused` lists models found in other
@@ -190,10 +194,11 @@ class EmbeddedEngine(Engine):
 
         `gpu_layers`: layers on the GPU, None for as many as fit in the free VRAM that `vram`
         reads (blocking; tui.models.memory.read_vram); `flavour`: the llama.cpp build's GPU
-        backend ("cuda", "cpu"...; default: read from the installed files)."""
+        backend ("cuda", "cpu"...; default: read from the installed files); `flash_attention`: True,
+        False or "auto"; `calibration`: the JSON file keeping each load's logged compute buffer
+        for the next estimate (tui.models.calibration)."""
         self._gpu_layers = gpu_layers
-        self._kv_types = cache_types(kv_cache_type, flash_attention)
-        self._flash_attention = flash_attention
+        self._planner = OffloadPlanner(gpu_layers, kv_cache_type, flash_attention, calibration)
         self._vram = vram
         self._flavour = flavour
         self._reused = reused
@@ -231,6 +236,16 @@ class EmbeddedEngine(Engine):
         """The child's process id while one runs."""
         child = self._child
         return child.process.pid if child is not None and child.process.is_alive() else None
+
+    def vram_on(self, gpu: int) -> int | None:
+        """What the child's last load logged on CUDA device `gpu` (llama.cpp's "CUDA0 ... buffer size"
+        lines); CUDA numbers the devices CUDA_VISIBLE_DEVICES lists, NVML every card, in bus order."""
+        child = self._child
+        if child is None or not child.loaded or not child.process.is_alive():
+            return None
+        by_device = child.offload.get("vram_by_device") or {}
+        cuda = cuda_index(gpu)
+        return by_device.get(f"CUDA{cuda}") if cuda is not None else None
 
     async def list_models(self) -> list[ModelInfo]:
         """The GGUF files in the models folder, the extra folders and the starter model."""
@@ -281,27 +296,6 @@ class EmbeddedEngine(Engine):
             return memory
         return replace(memory, free=min(memory.free + held, memory.total))
 
-    def _offload_for(self, info: ModelInfo, n_ctx: int, vram: Memory | None) -> dict[str, Any]:
-        """What the child loads with: layers on the GPU (-1: all) and the KV cache's form."""
-        k_type, v_type = self._kv_types
-        options: dict[str, Any] = {
-            "gpu_layers": 0,
-            "layers": 0,
-            "k_type": k_type,
-            "v_type": v_type,
-            "flash_attn": self._flash_attention,
-            "note": "",
-        }
-        if self.flavour == "cpu" or self._gpu_layers == 0:
-            return options
-        decided = plan(
-            info, n_ctx, vram, wanted=self._gpu_layers, kv_cache_type=k_type, flash_attention=self._flash_attention
-        )
-        if decided is None:  # Layers unknown: ask for what was configured, llama.cpp caps it.
-            return options | {"gpu_layers": -1 if self._gpu_layers is None else self._gpu_layers}
-        layers = -1 if decided.layers >= decided.total else decided.layers
-        return options | {"gpu_layers": layers, "layers": decided.total, "note": decided.note}
-
     async def chat(
         self, model: str, messages: Sequence[ChatTurn], options: GenerationOptions
     ) -> AsyncGenerator[ChatEvent, None]:
@@ -328,24 +322,30 @@ class EmbeddedEngine(Engine):
             if child.loaded != (info.path, n_ctx) or not child.asked:  # Else keep it: no reload.
                 if self.flavour != "cpu" and self._gpu_layers != 0 and self._vram is not None:
                     before = await asyncio.to_thread(self._free_vram, child)
-                offload = self._offload_for(info, n_ctx, before)
+                offload = await asyncio.to_thread(self._planner.options_for, info, n_ctx, before, self.flavour)
             opts["offload"] = {k: v for k, v in offload.items() if k != "note"}
             self._next_id += 1
             req = self._next_id
             child.pending = req
             loaded, last, load_note = False, None, ""
+            errors: list[str] = []
             try:
                 child.send(("chat", req, info.path, n_ctx, turns, opts))
                 while True:
                     kind, msg_req, *rest = await child.recv()
                     if msg_req != req:
                         continue  # Left over from a cancelled request.
-                    if kind == "loaded":
+                    if kind == "log":
+                        if len(errors) < MAX_LOGGED_ERRORS:
+                            errors.append(rest[0])
+                    elif kind == "loaded":
                         loaded, child.loaded = True, (info.path, n_ctx)
                         if rest and rest[0].pop("fresh", True):
                             child.offload = await self._loaded(rest[0], offload["note"], before)
                             child.asked = opts["offload"]
                             load_note = child.offload["note"]
+                            buffers = child.offload.get("buffers") or {}
+                            await asyncio.to_thread(self._planner.remember, info, n_ctx, buffers)
                     elif kind in ("piece", "reasoning"):
                         last = time.monotonic()
                         if kind == "reasoning":
@@ -387,6 +387,8 @@ class EmbeddedEngine(Engine):
                 self._drop(child)
                 if not loaded:
                     raise ModelLoadError(f"{info.name} could not be loaded: the engine crashed ({died})") from None
+                if errors and classify(errors).kind == MEMORY:
+                    raise self._planner.out_of_memory(info, child.offload, child.asked, errors) from None
                 raise EngineCrashed(f"engine crashed ({died})") from None
             finally:
                 if child.pending == req:

@@ -6,6 +6,7 @@ and exits when the parent's end of the pipe closes. Messages, all tuples:
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
     child -> parent  ("loaded", req, offload) | ("piece", req, text) | ("reasoning", req, text)
                      | ("done", req, stats) | ("error", req, kind, message)   kind: "load" or "request"
+                     | ("log", req, line)   llama.cpp's ERROR lines while answering, sent at once
 
 Reasoning is split from the answer here, on the markers of the model's own chat template
 (tui.engines.reasoning_split); the special tokens those markers are made of are decoded for it.
@@ -19,6 +20,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ from tui.engines.ggml_devices import list_devices
 from tui.engines.gpu_build import library_dirs
 from tui.engines.llama_log import LlamaLog
 from tui.engines.load_errors import LoadFailure, classify
+from tui.engines.oom_abort_hook import abort_out_of_memory, oom_at_token
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
 from tui.engines.tool_wire import NO_TOOLS
 from tui.engines.vision_chat import load_handler, render_check, stream_answer
@@ -78,6 +81,27 @@ def _templates_not_compiled(chat_format: Any) -> Iterator[None]:
         yield
     finally:
         chat_format.Jinja2ChatFormatter = real
+
+
+@contextmanager
+def _flash_attention(llama_cpp: Any, setting: Any) -> Iterator[None]:
+    """With "auto", the context gets llama.cpp's own LLAMA_FLASH_ATTN_TYPE_AUTO: Llama(flash_attn=)
+    maps only to on and off, so the context parameter is set as the context is made."""
+    if setting != "auto":
+        yield
+        return
+    internals = llama_cpp._internals
+    real = internals.LlamaContext
+
+    def auto(**kwargs: Any) -> Any:
+        kwargs["params"].flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+        return real(**kwargs)
+
+    internals.LlamaContext = auto
+    try:
+        yield
+    finally:
+        internals.LlamaContext = real
 
 
 class TextStream:
@@ -135,6 +159,9 @@ class _Worker:
         """What the last load did on the GPU (tui.engines.offload_child.report)."""
         self.handlers: dict[tuple[Any, str, str], Any] = {}
         """Vision chat handlers by (model key, handler, projector): each holds libmtmd's context."""
+        self._sending = threading.Lock()
+        """llama.cpp may log (LlamaLog.on_error) from a thread of its own."""
+        self.oom_at = oom_at_token()
 
     def serve(self) -> None:
         while True:
@@ -149,7 +176,8 @@ class _Worker:
 
     def send(self, *msg: Any) -> None:
         try:
-            self.conn.send(msg)
+            with self._sending:
+                self.conn.send(msg)
         except OSError:
             sys.exit(0)  # The parent is gone.
 
@@ -188,7 +216,7 @@ class _Worker:
             LlamaLog.start()
             print(f"lchat: loading {os.path.basename(path)} with {_gpu_layers(layers)}", file=sys.stderr, flush=True)
             try:
-                with limited_while_offloading(layers):
+                with limited_while_offloading(layers), _flash_attention(llama_cpp, offload.get("flash_attn")):
                     return llama_cpp.Llama(
                         model_path=path,
                         n_ctx=n_ctx,
@@ -198,7 +226,7 @@ class _Worker:
                         n_gpu_layers=layers,
                         type_k=kv[offload.get("k_type", "f16")],
                         type_v=kv[offload.get("v_type", "f16")],
-                        flash_attn=bool(offload.get("flash_attn")),
+                        flash_attn=offload.get("flash_attn") is True,
                         verbose=False,
                     )
             finally:
@@ -224,6 +252,14 @@ class _Worker:
         return True
 
     def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
+        # An ERROR logged while answering goes to the parent at once: CUDA aborts right after.
+        LlamaLog.on_error = lambda line: self.send("log", req, line)
+        try:
+            self.answer(req, path, n_ctx, messages, options)
+        finally:
+            LlamaLog.on_error = None
+
+    def answer(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
         started = time.perf_counter()
         try:
             fresh = self.load(path, n_ctx, options.get("lora"), options.get("offload"))
@@ -435,6 +471,8 @@ class _Worker:
             if text.stopped:
                 stats["stop_reason"] = "stop"
                 break
+            if count == self.oom_at:
+                abort_out_of_memory()  # A test hook (tui.engines.oom_abort_hook); never set in use.
             if count >= limit:
                 break
             self.check_cancel(req)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p
 
 _BUFFER = re.compile(r"^\w+:\s+(\S+)\s+(model|KV|compute|output) buffer size\s*=\s*([0-9.]+) MiB")
 _OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
+_FLASH = re.compile(r"^llama_context: flash_attn\s*=\s*(\w+)")
 _HOST_SUFFIXES = ("_Host",)
 _SAME_DEVICE_SUFFIXES = ("_Mapped", "_REPACK")
 
@@ -54,6 +56,8 @@ class LoadRecord:
     """(layers offloaded, layers offloadable) as llama.cpp capped them; None with no GPU device."""
     errors: list[str] = field(default_factory=list)
     """llama.cpp's ERROR lines, the first MAX_ERRORS."""
+    flash_attn: str | None = None
+    """Flash attention as the context got it ("enabled", "disabled"; "auto" resolved), if logged."""
     lines: list[str] = field(default_factory=list)
     """Every line kept (warnings, errors, buffers), the first MAX_LINES, for the engine log."""
 
@@ -80,6 +84,9 @@ class LoadRecord:
         if found := _OFFLOADED.search(line):
             self.offloaded = (int(found[1]), int(found[2]))
             return True
+        if found := _FLASH.match(line):
+            self.flash_attn = found[1]
+            return True
         return False
 
     def device_bytes(self) -> dict[str, int]:
@@ -104,6 +111,9 @@ class LlamaLog:
     _level = INFO
     _partial = ""
     _loading = False
+    on_error: Callable[[str], None] | None = None
+    """Told each ERROR line logged outside a load (a decode's), at once: the CUDA backend aborts the
+    process right after logging why, so the parent must hear it before the pipe closes."""
 
     @classmethod
     def start(cls) -> LoadRecord:
@@ -156,3 +166,5 @@ class LlamaLog:
             line = line.strip()[:MAX_LINE]
             if line and cls.record.take(cls._level, line) and not cls._loading:
                 print(line, file=sys.stderr, flush=True)
+                if cls._level == ERROR and cls.on_error is not None:
+                    cls.on_error(line)

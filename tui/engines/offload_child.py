@@ -8,7 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from tui.engines.ggml_devices import Device, gpu_names
-from tui.engines.gpu_build import NAMES, built_flavour, library_dirs, loadable_backends, native_library
+from tui.engines.gpu_build import (
+    backend_problem,
+    built_flavour,
+    library_dirs,
+    loadable_backends,
+    missing_backend_line,
+    native_library,
+)
 from tui.engines.llama_log import LlamaLog, LoadRecord
 from tui.engines.load_errors import LoadFailure
 
@@ -41,11 +48,6 @@ def gpu_backend(llama_cpp: Any) -> str | None:
     info = (llama_cpp.llama_print_system_info() or b"").decode("utf-8", "replace")
     names = [part.split(" : ")[0].strip() for part in info.split(" | ") if " : " in part]
     return next((n for n in names if n in GPU_REGISTRY_NAMES), "GPU")
-
-
-def missing_driver_line(flavour: str) -> str:
-    """One line for a GPU build that found no GPU at run time."""
-    return f"this is a {NAMES[flavour]} build of llama.cpp, but no {NAMES[flavour]} driver or device was found: running on the CPU"
 
 
 class LoadFailed(Exception):
@@ -115,10 +117,13 @@ def report(
         "buffers": record.as_dict(),
         "vram_by_device": record.device_bytes(),
         "devices": [d.as_dict() for d in devices],
+        "flash_attn": record.flash_attn,
     }
     if not backends:
         if flavour != "cpu":
-            note = "; ".join(n for n in (missing_driver_line(flavour), _startup_reason()) if n)
+            # Name what the backend lacks (a cuBLAS off the library path is no missing driver).
+            missing = missing_backend_line(flavour, backend_problem(flavour, library_dirs()))
+            note = "; ".join(n for n in (missing, _startup_reason()) if n)
         return {"gpu_backend": "CPU", "gpu_layers": 0, "layers": total, "note": note, **logged}
     if record.offloaded is not None:
         on_gpu, total = record.offloaded

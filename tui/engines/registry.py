@@ -30,6 +30,7 @@ def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = Fa
         kv_cache_type=config.engine.kv_cache_type,
         flash_attention=config.engine.flash_attention,
         vram=read_vram,
+        calibration=paths.data_dir / "gpu-fit.json",
     )
 
 

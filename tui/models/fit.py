@@ -38,6 +38,8 @@ class KvShape:
     kv_heads: int
     key_length: int
     value_length: int
+    heads: int = 0
+    """Attention (query) heads, which size KQ without flash attention; 0 where unknown."""
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any], arch: str) -> KvShape | None:
@@ -58,7 +60,7 @@ class KvShape:
         value = number("attention.value_length") or key
         if not (kv_heads and key and value):
             return None
-        return cls(layers, kv_heads, key, value)
+        return cls(layers, kv_heads, key, value, heads or 0)
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> KvShape | None:
@@ -74,6 +76,7 @@ class KvShape:
             "kv_heads": self.kv_heads,
             "key_length": self.key_length,
             "value_length": self.value_length,
+            "heads": self.heads,
         }
 
     def cache_bytes(self, n_ctx: int) -> int:
@@ -88,6 +91,8 @@ class Memory:
     """"VRAM" or "RAM"."""
     free: int
     total: int
+    devices: tuple[int, ...] = ()
+    """Free bytes on each GPU, where several were summed (a compute buffer lives on one)."""
 
 
 @dataclass(frozen=True)

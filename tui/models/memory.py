@@ -28,8 +28,9 @@ def probe_memory() -> MemorySnapshot:
 
 
 def read_vram(nvml: Any = None) -> Memory | None:
-    """Free and total VRAM summed over the NVIDIA GPUs, through NVML as the stats pane reads it
-    (`nvml`: the pynvml module, or a double); None without a readable GPU."""
+    """Free and total VRAM summed over the NVIDIA GPUs, through NVML as the stats pane reads it,
+    with each card's free memory where there are several (`nvml`: the pynvml module, or a double);
+    None without a readable GPU."""
     from tui.stats.nvidia import NvidiaReader
 
     reader = NvidiaReader(nvml)
@@ -43,7 +44,8 @@ def read_vram(nvml: Any = None) -> Memory | None:
         reader.close()
     if not cards:
         return None
-    return Memory("VRAM", sum(total - (used or 0) for total, used in cards), sum(total for total, _ in cards))
+    free = tuple(total - (used or 0) for total, used in cards)
+    return Memory("VRAM", sum(free), sum(total for total, _ in cards), free if len(free) > 1 else ())
 
 
 def from_sample(sample: Any) -> MemorySnapshot:
@@ -55,11 +57,8 @@ def from_sample(sample: Any) -> MemorySnapshot:
         else None
     )
     cards = [g for g in sample.gpus if not g.error and g.vram_total and g.vram_used is not None]
-    gpu = (
-        Memory("VRAM", sum(g.vram_total - g.vram_used for g in cards), sum(g.vram_total for g in cards))
-        if cards
-        else None
-    )
+    free = tuple(g.vram_total - g.vram_used for g in cards)
+    gpu = Memory("VRAM", sum(free), sum(g.vram_total for g in cards), free if len(free) > 1 else ()) if cards else None
     return MemorySnapshot(ram=ram, gpu=gpu)
 
 

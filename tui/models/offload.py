@@ -2,12 +2,19 @@
 
     per layer  = the layer's weights (from the GGUF's tensors) + its share of the KV cache
     on the GPU = k x per layer + the output layer (once every layer is there) + overhead
-    overhead   = 256 MiB + 5% of the weights on the GPU   (runtime and compute buffers)
+    overhead   = 256 MiB + compute + the vision projector's file (when the model has one)
+    compute    = the compute buffer llama.cpp logged at the last load of this model and context
+                 (tui.models.calibration), else 5% of the weights on the GPU + KQ
+    KQ         = n_ctx x n_ubatch x n_head x 4 bytes without flash attention (f32 attention
+                 scores: 2 GiB at 32k tokens, 32 heads, n_ubatch 512), 0 with it
     room       = free VRAM - max(10% of the GPU's memory, 512 MiB)
     auto       = the most layers k whose share fits in the room; the rest runs on the CPU
 
-KV values cost 2 bytes in f16, 34/32 in q8_0 and 18/32 in q4_0 (ggml's block sizes). A quantised
-V cache needs flash attention; without it V stays f16.
+The compute buffer lives on one GPU: with several, the overhead must fit on the one with the
+most free memory (the layers spread over all of them). KV values cost 2 bytes in f16, 34/32 in
+q8_0 and 18/32 in q4_0 (ggml's block sizes). A quantised V cache needs flash attention: with it
+off, V stays f16; with "auto", llama.cpp turns it on for a quantised V (llama_init_from_model),
+and the estimate takes it as on (every GPU backend lchat builds has it).
 """
 
 from __future__ import annotations
@@ -17,6 +24,12 @@ from dataclasses import dataclass
 from tui.domain import ModelInfo
 from tui.models.fit import MIB, OVERHEAD_FIXED, OVERHEAD_SHARE, KvShape, Memory, gb
 
+FlashAttention = bool | str
+"""The [engine] flash_attention setting: True, False or "auto"."""
+N_UBATCH = 512
+"""llama-cpp-python's n_ubatch: the tokens one compute graph holds."""
+KQ_BYTES = 4
+"""KQ (attention scores) is f32 without flash attention."""
 KV_CACHE_TYPES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 """Bytes per cached value of each KV cache type lchat offers."""
 RESERVE_SHARE = 0.10
@@ -24,9 +37,18 @@ RESERVE_MIN = 512 * MIB
 """What auto leaves free on the GPU: 10% of its memory or 512 MiB, whichever is larger."""
 
 
-def cache_types(kv_cache_type: str, flash_attention: bool) -> tuple[str, str]:
-    """(K type, V type) llama.cpp gets: a quantised V cache needs flash attention, else V stays f16."""
-    return kv_cache_type, kv_cache_type if flash_attention else "f16"
+def cache_types(kv_cache_type: str, flash_attention: FlashAttention) -> tuple[str, str]:
+    """(K type, V type) llama.cpp gets: a quantised V cache needs flash attention (on, or "auto",
+    which llama.cpp turns on for it), else V stays f16."""
+    return kv_cache_type, kv_cache_type if flash_attention in (True, "auto") else "f16"
+
+
+def kq_bytes(n_ctx: int, heads: int, flash_attention: FlashAttention) -> int:
+    """What the compute buffer holds for attention scores without flash attention, which grows
+    with the context; 0 with flash attention (on or "auto") or the head count unknown."""
+    if flash_attention is not False or not heads:
+        return 0
+    return n_ctx * min(N_UBATCH, n_ctx) * heads * KQ_BYTES
 
 
 @dataclass(frozen=True)
@@ -48,18 +70,20 @@ class LayerSizes:
         even = model.size_bytes // (kv.layers + 1)
         return cls(kv.layers, int(given.get("layer_bytes") or even), int(given.get("output_bytes", even)), kv)
 
-    def kv_layer_bytes(self, n_ctx: int, kv_cache_type: str = "f16", flash_attention: bool = False) -> int:
+    def kv_layer_bytes(self, n_ctx: int, kv_cache_type: str = "f16", flash_attention: FlashAttention = False) -> int:
         k_type, v_type = cache_types(kv_cache_type, flash_attention)
         kv = self.kv
         values = n_ctx * kv.kv_heads
         return int(values * (kv.key_length * KV_CACHE_TYPES[k_type] + kv.value_length * KV_CACHE_TYPES[v_type]))
 
-    def gpu_bytes(self, k: int, kv_layer: int) -> int:
-        """VRAM that `k` layers on the GPU take, overhead included; 0 for none."""
+    def gpu_bytes(self, k: int, kv_layer: int, extra: int = 0, compute: int | None = None) -> int:
+        """VRAM that `k` layers on the GPU take, overhead included (`compute`: the logged compute
+        buffer, else 5% of the weights; `extra`: KQ, a projector); 0 for none."""
         if k <= 0:
             return 0
         weights = k * self.layer_bytes + (self.output_bytes if k >= self.layers else 0)
-        return weights + k * kv_layer + OVERHEAD_FIXED + int(OVERHEAD_SHARE * weights)
+        guessed = int(OVERHEAD_SHARE * weights) if compute is None else compute
+        return weights + k * kv_layer + OVERHEAD_FIXED + guessed + extra
 
 
 @dataclass(frozen=True)
@@ -98,10 +122,14 @@ def plan(
     *,
     wanted: int | None = None,
     kv_cache_type: str = "f16",
-    flash_attention: bool = False,
+    flash_attention: FlashAttention = False,
+    projector_bytes: int = 0,
+    compute_bytes: int | None = None,
 ) -> Offload | None:
     """Layers to put on the GPU: `wanted` (None: as many as fit), fewer where VRAM is short.
 
+    `projector_bytes`: the model's vision projector, loaded on the GPU for image turns;
+    `compute_bytes`: the compute buffer llama.cpp logged at the last load (tui.models.calibration).
     None when the model's layers are unknown. Without a VRAM figure a wanted number is kept and
     auto asks for every layer: llama.cpp's own failure then makes the engine retry with fewer.
     """
@@ -109,22 +137,35 @@ def plan(
     if sizes is None:
         return None
     kv_layer = sizes.kv_layer_bytes(n_ctx, kv_cache_type, flash_attention)
+    kq = kq_bytes(n_ctx, sizes.kv.heads, flash_attention) if compute_bytes is None else 0
+    extra = kq + projector_bytes
+
+    def need(k: int) -> int:
+        return sizes.gpu_bytes(k, kv_layer, extra, compute_bytes)
+
     asked = sizes.layers if wanted is None else max(0, min(wanted, sizes.layers))
     if vram is None:
-        return Offload(asked, sizes.layers, sizes.gpu_bytes(asked, kv_layer), None)
+        return Offload(asked, sizes.layers, need(asked), None)
     room = vram.free - reserve(vram)
-    fitting = next((k for k in range(asked, 0, -1) if sizes.gpu_bytes(k, kv_layer) <= room), 0)
+    fitting = next((k for k in range(asked, 0, -1) if need(k) <= room), 0)
     note = ""
+    one_device = OVERHEAD_FIXED + (compute_bytes or kq) + projector_bytes
+    largest = max(vram.devices, default=vram.free) - RESERVE_MIN
+    if fitting and len(vram.devices) > 1 and one_device > largest:
+        note = (
+            f"the compute buffer and runtime need {gb(one_device)} on one GPU, "
+            f"the GPU with the most free memory has {gb(max(largest, 0))} to spare: 0 go to the GPU"
+        )
+        return Offload(0, sizes.layers, 0, vram, note)
     if wanted is not None and fitting < asked:
         note = (
-            f"{asked} layers need {gb(sizes.gpu_bytes(asked, kv_layer))} of VRAM, "
-            f"{gb(max(room, 0))} is free to use: {fitting} go to the GPU"
+            f"{asked} layers need {gb(need(asked))} of VRAM, {gb(max(room, 0))} is free to use: {fitting} go to the GPU"
         )
-    return Offload(fitting, sizes.layers, sizes.gpu_bytes(fitting, kv_layer), vram, note)
+    return Offload(fitting, sizes.layers, need(fitting), vram, note)
 
 
 def offload_rows(
-    model: ModelInfo, kv_cache_type: str, flash_attention: bool, gpu_layers: int | str
+    model: ModelInfo, kv_cache_type: str, flash_attention: FlashAttention, gpu_layers: int | str
 ) -> list[tuple[str, str]]:
     """Details rows for an embedded model: what its load put on the GPU, and the load options."""
     rows = []
@@ -139,7 +180,7 @@ def offload_rows(
         rows.append(("Buffers", buffers_line(running["buffers"])))
     k_type, v_type = cache_types(kv_cache_type, flash_attention)
     cache = f"K {k_type}, V {v_type}" + (" (a quantised V cache needs flash attention)" if k_type != v_type else "")
-    attention = "on" if flash_attention else "off"
+    attention = "auto" if flash_attention == "auto" else "on" if flash_attention else "off"
     options = f"GPU layers {gpu_layers}; KV cache {cache}; flash attention {attention}"
     rows.append(("Load options", f"{options} ([engine] in the config; they apply at the next load)"))
     return rows

@@ -123,6 +123,8 @@ class AnswerPainter:
                 timeout=15,
             )
         stats = update.stats
+        if stats and stats.notice:  # The engine's word on this answer (fewer GPU layers than asked...).
+            tell(self.screen, stats.notice, severity="warning", timeout=10)
         if stats and stats.tokens_per_s:
             loaded = f" (model loaded in {stats.load_s:.1f} s)" if stats.load_s else ""
             self.model_pane.show_status(
