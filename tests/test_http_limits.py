@@ -11,7 +11,7 @@ import httpx
 import httpx2
 import pytest
 
-from tui.http_limits import Limits, ReplyRefused, limited_transport, refused_reply
+from tui.http_limits import Limits, ReplyRefused, limit_client, limited_transport, refused_reply
 
 LIMITS = Limits(body=1000, line=100)
 STREAM_ASK = {"model": "m", "stream": True}
@@ -85,3 +85,17 @@ async def test_compression_is_undone_under_the_bound() -> None:
         await read(client(httpx, [bomb], kind="application/json", encoding="gzip"))
     with pytest.raises(ReplyRefused, match="compressed as 'br', which lchat did not ask for"):
         await read(client(httpx, [b"??"], kind="application/json", encoding="br"))
+
+
+def test_a_sync_client_with_whole_types_bounds_only_those() -> None:
+    """The hub's shape: JSON bounded whole, a model file (octet-stream) left to its caller's checks."""
+
+    def answer(request: Any) -> Any:
+        kind = "application/json" if request.url.path == "/api" else "application/octet-stream"
+        return httpx2.Response(200, headers={"content-type": kind}, content=iter([b"z" * 600] * 5))
+
+    limits = Limits(body=1000, line=100, whole_types=("application/json",))
+    with limit_client(httpx2.Client(transport=httpx2.MockTransport(answer)), httpx2, limits) as api:
+        assert api.get("http://hub/file").content == b"z" * 3000
+        with pytest.raises(httpx2.StreamError, match="a reply of over 1000 bytes"):
+            api.get("http://hub/api")

@@ -19,16 +19,20 @@ Cells that do not apply here (and why):
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.fake_hub import HubState, start_hub
 from tests.fake_ollama import ERROR_BOMB, LIST_BOMB, OllamaState, start_ollama
 from tests.fake_openai import OpenAIState, start_openai
 from tests.hostile.test_cli_surfaces import RSS_LIMIT_KB, lchat_measured
 from tests.loopback import Served, gzip_bomb
+from tui.engines.base import EngineError
+from tui.models.hf import HubClient
 
 MODELS = {"ollama": "llama3.2:latest", "openai": "lm/qwen2.5-7b-instruct"}
 STALL_S = 40.0
@@ -116,6 +120,19 @@ def test_model_name__huge(backend: str, fault: str, lchat_home: Path) -> None:
     result = run(start(backend, lchat_home, **{key: fault}), "models")
     assert_one_line(result, code=0, says="sent a reply of over 16 MB; lchat stopped reading it")
     assert "m:latest" not in result["out"] and "xxxx" not in result["out"]  # None of the list was shown.
+
+
+async def test_model_name__huge_hub_file_list(tmp_path: Path) -> None:
+    """A hub (HF_ENDPOINT may name a mirror on the LAN) whose file list is one 50 MB file name: the
+    list is refused at 16 MB with one line, and the hub's model files are not bounded by it."""
+    hub = start_hub(HubState(huge_list=True))
+    try:
+        client = HubClient(endpoint=hub.url, models_dir=tmp_path, token=False)
+        with pytest.raises(EngineError) as caught:
+            await asyncio.to_thread(client.list_choices, "org/repo")
+    finally:
+        hub.stop()
+    assert str(caught.value) == f"{hub.url} sent a reply of over 16 MB; lchat stopped reading it"
 
 
 def test_model_name__bomb(lchat_home: Path) -> None:
