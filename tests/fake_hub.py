@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from tests.fake_ollama import HUGE_BYTES
 from tests.loopback import Handler, Served, serve
 
 COMMIT = "c0ffee" * 6 + "abcd"
@@ -27,6 +28,8 @@ class HubState:
     """Range headers received, to check resumption."""
     redirect_to: str = ""
     """Answer file requests with a 302 to this base URL plus the path, as the hub does for its CDN."""
+    huge_list: bool = False
+    """Answer /api/models/<repo> with a file list of HUGE_BYTES (one file name that long)."""
 
 
 class HubHandler(Handler):
@@ -34,6 +37,10 @@ class HubHandler(Handler):
         state: HubState = self.state
         path = unquote(self.path.split("?")[0])
         api = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/[^/]+)?", path)
+        if api and state.huge_list:
+            head = b'{"id": "x", "sha": "' + COMMIT.encode() + b'", "siblings": [{"size": 1, "rfilename": "'
+            self.send_flood(200, "application/json", head=head, total=HUGE_BYTES, tail=b'.gguf"}]}')
+            return
         if api:
             repo = api.group(1)
             if repo in state.gated:

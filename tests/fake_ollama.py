@@ -12,9 +12,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.loopback import Handler, Served, serve
+from tests.loopback import FLOOD_CAP, Handler, Served, serve
 
 GIB = 1024**3
+HUGE_BYTES = 50 * 1024 * 1024
+"""How big a "huge" reply is: past every limit lchat reads, yet finite."""
+MANY_NAMES = 1_000_000
+LIST_BOMB = (b'{"models": [', b"]}")
+ERROR_BOMB = (b'{"error": "', b'"}')
+"""The JSON around each gzip bomb (tests.loopback.gzip_bomb: make it before the client waits on it)."""
 
 
 def model_entry(
@@ -77,7 +83,11 @@ class OllamaState:
     reply: list[str] = field(default_factory=lambda: ["Hello", " from", " Ollama", "."])
     chat_fault: str = ""
     """"" (none), kill, stall, http500, error_line, bad_json, unauthorized, forbidden, redirect,
-    bad_utf8, echo_auth (a 500 whose error quotes the request's Authorization header, as careless proxies do)."""
+    bad_utf8, echo_auth (a 500 whose error quotes the request's Authorization header, as careless proxies do),
+    silent (reads the request, then says nothing for stall_s), endless_error / huge_error (a 500 whose
+    error text never ends / is HUGE_BYTES), bomb_error (a 500 whose error text is a gzip bomb), endless_line (mid-answer, a line that never ends)."""
+    list_fault: str = ""
+    """How /api/tags fails: "" (none), many_names (MANY_NAMES models), bomb (a gzip bomb), endless_error (a 500 that never ends)."""
     fault_after: int = 2
     """Pieces sent before a mid-stream fault."""
     stall_s: float = 3.0
@@ -150,6 +160,24 @@ class OllamaHandler(Handler):
         elif path == "/api/tags":
             if state.list_gate is not None:
                 state.list_gate.wait(30)
+            if state.list_fault == "many_names":
+                entry = json.dumps(model_entry("m:latest")).encode()
+                batch = (entry + b",") * 1000
+                self.send_flood(
+                    200,
+                    "application/json",
+                    head=b'{"models":[',
+                    filler=batch,
+                    total=len(batch) * (MANY_NAMES // 1000),
+                    tail=entry + b"]}",
+                )
+                return
+            if state.list_fault == "bomb":
+                self.send_bomb(200, *LIST_BOMB)
+                return
+            if state.list_fault == "endless_error":
+                self.send_flood(500, "application/json", head=b'{"error": "')
+                return
             self.send_json(200, {"models": list(state.models.values())})
         elif path == "/api/ps":
             self.send_json(200, {"models": list(state.running.values())})
@@ -189,6 +217,22 @@ class OllamaHandler(Handler):
             return
         if fault == "http500":
             self.send_json(500, {"error": "llama runner process has terminated: signal: killed"})
+            return
+        if fault == "silent":
+            self.stall(state.stall_s)
+            return
+        if fault == "bomb_error":
+            self.send_bomb(500, *ERROR_BOMB)
+            return
+        if fault in ("endless_error", "huge_error"):
+            huge = fault == "huge_error"
+            self.send_flood(
+                500,
+                "application/json",
+                head=b'{"error": "',
+                total=HUGE_BYTES if huge else FLOOD_CAP,
+                tail=b'"}' if huge else None,
+            )
             return
         if fault == "echo_auth":
             self.send_json(500, {"error": f"upstream rejected {self.headers.get('Authorization')}"})
@@ -255,6 +299,9 @@ class OllamaHandler(Handler):
                 if fault == "error_line":
                     self.chunk(json.dumps({"error": "an error was encountered while running the model"}) + "\n")
                     self.end_chunked()
+                    return
+                if fault == "endless_line":
+                    self.flood(head=b'{"model": "m", "done": false, "message": {"role": "assistant", "content": "')
                     return
                 if fault == "bad_json":
                     self.chunk("<html>proxy error</html>\n")

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.loopback import Handler, Served, serve
+from tests.fake_ollama import HUGE_BYTES
+from tests.loopback import FLOOD_CAP, Handler, Served, serve
 
 
 @dataclass
@@ -19,7 +20,12 @@ class OpenAIState:
     """When set, requests must carry "Bearer <api_key>"."""
     fault: str = ""
     """"" or kill, stall, http500, bad_json, no_usage_support, redirect, forbidden, bad_utf8, echo_key (a 400 that quotes the
-    request's Authorization header back, as careless proxies do)."""
+    request's Authorization header back, as careless proxies do), silent (reads the request, then says
+    nothing for stall_s), endless_error / huge_error (a 500 whose error text never ends / is HUGE_BYTES),
+    endless_event (mid-answer, an event that never ends)."""
+    models_fault: str = ""
+    """How /v1/models fails: "" (none), long_name (one model named with HUGE_BYTES // 2 letters),
+    endless_error (a 500 that never ends)."""
     fault_after: int = 1
     stall_s: float = 3.0
     redirect_to: str = ""
@@ -49,7 +55,12 @@ class OpenAIHandler(Handler):
             self.send_json(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
             return
         path = self.path.split("?")[0]
-        if path == "/v1/models":
+        if path == "/v1/models" and state.models_fault == "long_name":
+            head = b'{"object": "list", "data": [{"object": "model", "created": 0, "owned_by": "x", "id": "'
+            self.send_flood(200, "application/json", head=head, total=HUGE_BYTES // 2, tail=b'"}]}')
+        elif path == "/v1/models" and state.models_fault == "endless_error":
+            self.send_flood(500, "application/json", head=b'{"error": {"message": "')
+        elif path == "/v1/models":
             self.send_json(
                 200,
                 {
@@ -72,6 +83,20 @@ class OpenAIHandler(Handler):
             self.send_json(404, {"error": {"message": "Not found"}})
 
     def completions(self, state: OpenAIState, body: dict[str, Any]) -> None:
+        if state.fault == "silent":
+            self.stall(state.stall_s)
+            return
+        if state.fault in ("endless_error", "huge_error"):
+            huge = state.fault == "huge_error"
+            head = b'{"error": {"message": "'
+            self.send_flood(
+                500,
+                "application/json",
+                head=head,
+                total=HUGE_BYTES if huge else FLOOD_CAP,
+                tail=b'"}}' if huge else None,
+            )
+            return
         if state.fault == "http500":
             self.send_json(500, {"error": {"message": "model crashed while loading"}})
             return
@@ -119,6 +144,9 @@ class OpenAIHandler(Handler):
                     return
                 if state.fault == "stall":
                     self.stall(state.stall_s)
+                    return
+                if state.fault == "endless_event":
+                    self.flood(head=b"data: ")
                     return
                 if state.fault == "bad_json":
                     self.chunk("data: <html>bad gateway</html>\n\n")

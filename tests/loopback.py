@@ -6,15 +6,36 @@ answers in `route()`; the server records every request so tests can check what w
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+FLOOD_CAP = 200 * 1024 * 1024
+"""The most an "endless" reply sends before giving up on the client stopping it."""
+FLOOD_SECONDS = 30.0
+"""The longest an endless reply goes on."""
+
+
+BOMB_BYTES = 256 * 1024 * 1024
+"""What a gzip bomb expands to (from about 250 KB on the wire)."""
+
+
+@functools.cache
+def gzip_bomb(head: bytes, tail: bytes) -> bytes:
+    """`head`, BOMB_BYTES of spaces and `tail`, gzipped: valid JSON that is tiny until read."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    parts = [packer.compress(head)]
+    spaces = b" " * (1024 * 1024)
+    parts += [packer.compress(spaces) for _ in range(BOMB_BYTES // len(spaces))]
+    return b"".join([*parts, packer.compress(tail), packer.flush()])
 
 
 @dataclass
@@ -122,6 +143,19 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def send_bomb(self, status: int, head: bytes, tail: bytes) -> None:
+        """A gzipped JSON reply that expands to BOMB_BYTES, sent whether or not it was asked for."""
+        data = gzip_bomb(head, tail)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except OSError:
+            pass
+
     def send_empty(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Length", "0")
@@ -144,6 +178,39 @@ class Handler(BaseHTTPRequestHandler):
     def end_chunked(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def send_flood(
+        self,
+        status: int,
+        content_type: str,
+        *,
+        head: bytes = b"",
+        filler: bytes = b"x" * 65536,
+        total: int = FLOOD_CAP,
+        tail: bytes | None = None,
+    ) -> None:
+        """A chunked reply: `head`, `filler` repeated up to `total` bytes, then `tail` and the end; with
+        no tail it never ends properly (an endless reply). Bounded all the same: it stops at `total`,
+        after FLOOD_SECONDS, or as soon as the client hangs up."""
+        self.start_chunked(content_type, status)
+        self.flood(head=head, filler=filler, total=total, tail=tail)
+
+    def flood(
+        self, *, head: bytes, filler: bytes = b"x" * 65536, total: int = FLOOD_CAP, tail: bytes | None = None
+    ) -> None:
+        """send_flood's body, inside a chunked reply already started."""
+        sent, started = 0, time.monotonic()
+        try:
+            self.chunk(head)
+            while sent < total and time.monotonic() - started < FLOOD_SECONDS:
+                self.chunk(filler)
+                sent += len(filler)
+            if tail is not None:
+                self.chunk(tail)
+                self.end_chunked()
+        except OSError:  # The client stopped reading: what the test wants.
+            pass
+        self.close_connection = True
 
     def die(self) -> None:
         """Drop the connection in the middle of a reply, as a killed daemon does."""

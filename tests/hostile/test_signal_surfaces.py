@@ -10,9 +10,8 @@ Each cell is `test_<surface>__<case>`:
   error full of escapes and Textual markup; `lchat ask` prints it as one clean line, the TUI as text.
 - model_name x escapes, markup: a double lists a model so named; `lchat models` and the models pane
   show it as text.
-Cases not covered here: blocking (a server that stalls is the read timeout's case,
-tests/test_read_timeouts.py); endless, huge and bomb (not tested: the Ollama and OpenAI clients read
-an error body or a model list whole, so a huge one is bounded by the read timeout only); shadowing (a model name shadows nothing: BACKEND/NAME
+Cases not covered here: endless, huge, bomb and blocking of these rows are in
+tests/hostile/test_server_surfaces.py (every reply bounded by tui.http_limits); shadowing (a model name shadows nothing: BACKEND/NAME
 picks among equal names, tests/test_ask_models.py); typed-ahead keys (no dialog of these surfaces
 takes keys, the approval dialog's own cell is elsewhere); signal_midway for the error and name
 rows (nothing runs once they are shown).

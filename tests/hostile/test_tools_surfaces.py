@@ -306,7 +306,7 @@ async def test_tool_result__huge_over_http(tmp_path: Path, answers_in: str) -> N
         finally:
             await servers.aclose()
     assert result.is_error
-    reason = "exceeded the 8388608 byte limit" if answers_in == "sse" else "the answer is over the 8.0 MB lchat reads"
+    reason = "exceeded the 8388608 byte limit" if answers_in == "sse" else "a reply of over 8 MB"
     assert reason in result.text, result.text
     assert not after.is_error and after.text in ("still here", "3")
 

@@ -36,6 +36,7 @@ from tui.engines.secrets import header_secrets, url_secrets
 from tui.engines.tool_wire import NO_TOOLS, ollama_calls, says_no_tools
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
+from tui.http_limits import limit_client
 from tui.models.fit import KvShape
 from tui.thinking import LEVELS as THINK_LEVELS
 
@@ -152,6 +153,7 @@ class OllamaEngine(Engine):
                 follow_redirects=False,
                 event_hooks={"response": [self._note_redirect]},
             )
+            limit_client(client._client, httpx)  # Every reply bounded (tui.http_limits).
             if not any(name.lower() == "authorization" for name in headers):
                 client._client.headers.pop("authorization", None)  # the library's own $OLLAMA_API_KEY
             self._client = client

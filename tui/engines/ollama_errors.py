@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from tui.engines.base import BadRequest, EngineCrashed, EngineError, EngineUnavailable, ModelNotFound
 from tui.engines.secrets import scrub
 from tui.engines.urls import connect_reason, shown_host
+from tui.http_limits import refused_reply
 
 
 @dataclass
@@ -42,6 +43,8 @@ def translate(error: BaseException, ctx: ErrorContext, *, model: str = "", durin
     where = f"Ollama at {ctx.url}"
     if isinstance(error, EngineError):
         return error
+    if big := refused_reply(error):
+        return EngineError(f"{where} sent {big}; lchat stopped reading it")
     if isinstance(error, ollama.ResponseError):
         return _from_response(error, ctx, where, model, during)
     if isinstance(error, httpx.ConnectTimeout):

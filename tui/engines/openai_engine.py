@@ -31,6 +31,7 @@ from tui.engines.secrets import header_secrets, scrub, url_secrets
 from tui.engines.tool_wire import NO_TOOLS, ToolCallFragments, says_no_tools
 from tui.engines.urls import connect_reason, in_clear_to_another_machine, is_local, shown_host, shown_url
 from tui.engines.wire import openai_messages
+from tui.http_limits import limit_client, refused_reply
 from tui.thinking import LEVELS as THINK_LEVELS
 
 PRESETS = {
@@ -99,6 +100,7 @@ class OpenAICompatEngine(Engine):
                 event_hooks={"response": [repair_utf8]},
                 headers={"Accept-Encoding": "identity"},
             )
+            limit_client(http, httpx2)  # Every reply bounded (tui.http_limits).
             self._client = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=self._key or NO_KEY,
@@ -256,6 +258,8 @@ class OpenAICompatEngine(Engine):
         where = f"{self.name} at {shown_url(self.base_url)}"
         if isinstance(error, EngineError):
             return error
+        if big := refused_reply(error):
+            return EngineError(f"{where} sent {big}; lchat stopped reading it")
         if isinstance(error, openai.APITimeoutError) or isinstance(error, httpx2.TimeoutException):
             cause = error.__cause__ or error
             if isinstance(cause, httpx2.ConnectTimeout):

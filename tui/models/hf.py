@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from tui.engines.base import EngineError, EngineUnavailable, ModelNotFound
 from tui.engines.manage import Progress
+from tui.engines.urls import shown_url
+from tui.http_limits import Limits, limit_client, refused_reply
 from tui.models.fit import gb
 
 QUANT = re.compile(r"(?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|BF16|F16|F32|FP16)(?=[-_.]|$)", re.IGNORECASE)
@@ -118,6 +120,25 @@ def pick(found: list[HfChoice], wanted: str) -> HfChoice | None:
     return same[0] if len(same) == 1 else None
 
 
+HUB_LIMITS = Limits(whole_types=("application/json", "text/"))
+"""The hub's JSON and text replies are bounded whole; a model file is not (its size is checked
+against the file list and the free disk space before it is fetched)."""
+_limited = [False]
+_limiting = threading.Lock()
+
+
+def _limit_hub() -> None:
+    """Make huggingface_hub's shared client through tui.http_limits (once, before its first use)."""
+    import httpx2
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils._http import default_client_factory  # The library's own settings.
+
+    with _limiting:
+        if not _limited[0]:
+            set_client_factory(lambda: limit_client(default_client_factory(), httpx2, HUB_LIMITS))
+            _limited[0] = True
+
+
 class HubClient:
     """The hub at one endpoint, for one models folder."""
 
@@ -130,6 +151,7 @@ class HubClient:
         """The repo's GGUF models (blocking: call from a thread)."""
         from huggingface_hub import HfApi
 
+        _limit_hub()
         try:
             info = HfApi(endpoint=self.endpoint, token=self.token).model_info(repo, files_metadata=True)
         except Exception as error:  # noqa: BLE001 - translated
@@ -185,6 +207,8 @@ class HubClient:
         from huggingface_hub.file_download import http_get
         from huggingface_hub.utils import build_hf_headers
         from huggingface_hub.utils import tqdm as hf_tqdm
+
+        _limit_hub()
 
         class Meter(hf_tqdm):
             """Reports bytes to the UI, and stops the download when the user cancels."""
@@ -256,6 +280,8 @@ class HubClient:
 
         if isinstance(error, EngineError):
             return error
+        if big := refused_reply(error):
+            return EngineError(f"{shown_url(self.endpoint)} sent {big}; lchat stopped reading it")
         if isinstance(error, errors.GatedRepoError):
             return EngineUnavailable(f"{repo} is gated: accept its terms on the hub and log in (hf auth login)")
         if isinstance(error, errors.RepositoryNotFoundError):

@@ -168,13 +168,15 @@ class McpServer:
                 if value is None:
                     raise ServerFailed(f"header {header} needs ${variable}, which is not set")
                 headers[header] = value
-            from tui.tools.http_limits import CappedJsonTransport
+            from tui.http_limits import Limits, limited_transport
 
+            # Each SSE event the SDK bounds itself (its error says so); ours is the backstop past it.
+            limits = Limits(body=self.message_max_bytes, line=2 * self.message_max_bytes, streams_asked=False)
             client = await stack.enter_async_context(
                 httpx2.AsyncClient(
                     headers=headers,
                     timeout=httpx2.Timeout(30.0, read=300.0),
-                    transport=CappedJsonTransport(self.message_max_bytes),
+                    transport=limited_transport(httpx2, limits),
                 )
             )
             return streamable_http_client(config.url, http_client=client, max_sse_event_size=self.message_max_bytes)
