@@ -46,6 +46,15 @@ def screen_text(app: App) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
+async def shows(pilot: Any, text: str) -> None:
+    """Wait (3 s at most) for a frame that shows `text`; fail with the screen if none does."""
+    for _ in range(30):
+        await pilot.pause(0.1)
+        if text in screen_text(pilot.app):
+            return
+    pytest.fail(f"{text!r} is not on screen:\n{screen_text(pilot.app)}")
+
+
 def tool(name: str = "weather") -> ToolInfo:
     return ToolInfo(server="t", name=name, description="Says the weather " * 6, parameters={})
 
@@ -54,7 +63,9 @@ DIALOGS: dict[str, Callable[[], Screen[Any]]] = {
     "settings": lambda: SettingsScreen("Be brief.", {}, {"temperature": 0.7}, think_choices=("", "low", "high")),
     "presets": lambda: PresetScreen({f"p{n}": PresetConfig(system_prompt="You are terse. " * 12) for n in range(12)}),
     "tools": lambda: ToolSelectScreen([tool(f"t{n}") for n in range(30)], set(), ["srv: failed to start"] * 2),
-    "approval": lambda: ToolApprovalScreen(ApprovalRequest(1, tool(), {f"a{n}": "x" * 250 for n in range(8)})),
+    "approval": lambda: ToolApprovalScreen(
+        ApprovalRequest(1, tool(), {f"a{n}": "x" * 250 for n in range(8)}), arm_after_s=0.01
+    ),
     "details": lambda: ModelDetailsScreen("m (fake)", [(f"Key {n}", "value " * 40) for n in range(30)]),
     "help": lambda: HelpScreen([("f1", "Keys", "anywhere", "app.help")] * 60),
     "switcher": lambda: ModelSwitcher(lambda query: [ModelRow("fake", f"m{n}", f"m{n}") for n in range(30)]),
@@ -100,15 +111,14 @@ def on_screen(app: App, widget: Widget) -> bool:
 async def test_every_dialog_is_usable_at_80x24(name: str) -> None:
     app = Host(DIALOGS[name]())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert KEYS_LINE[name] in screen_text(app)
+        await shows(pilot, KEYS_LINE[name])  # The approval dialog arms first, then shows its keys.
         chain = app.screen.focus_chain  # Empty for a yes/no question: answered by keys alone.
         for widget in chain:
             widget.focus()
             await pilot.pause()
             await pilot.pause()
             assert on_screen(app, widget), f"{widget!r} is not on screen when focused:\n{screen_text(app)}"
-        assert KEYS_LINE[name] in screen_text(app)
+        await shows(pilot, KEYS_LINE[name])
 
 
 async def test_settings_save_is_reached_by_tab_seen_and_saves_at_80x24() -> None:
@@ -245,7 +255,7 @@ async def test_alt_u_unfolds_the_last_answers_tool_calls(open_services, fake_eng
         await app.workers.wait_for_complete()
         await pilot.pause()
         answer = list(app.screen.query(MessageView))[-1]
-        answer.show_tool_part(MessagePart(PartKind.TOOL_CALL, data={"id": "c", "tool": "x", "state": "done"}))
+        await answer.show_tool_part(MessagePart(PartKind.TOOL_CALL, data={"id": "c", "tool": "x", "state": "done"}))
         await pilot.pause()
         await pilot.press("alt+u")
         await pilot.pause()

@@ -23,7 +23,8 @@ from tui.tools.approval import ApprovalRequest, Decision
 
 ARM_AFTER_S = 0.5
 """Seconds the dialog ignores keys (and clicks) after it is shown, so typing meant for the chat is not an answer."""
-KEYS = "r / Enter: run once    Tab, Enter: always for this tool in this chat    n / Esc: refuse"
+KEYS = "r / Enter: run once   Tab, Enter: always   n / Esc: refuse"
+"""One line at 80 columns: the dialog is 58 wide there."""
 ARMING = "arming… (keys typed now are ignored)"
 FOLD_AT = 200
 """Characters of one argument's value shown before the rest is folded away."""
@@ -54,7 +55,7 @@ class ToolApprovalScreen(ModalScreen[Decision]):
     }
     ToolApprovalScreen .title { text-style: bold; }
     /* The arguments scroll, so the keys below them show at 80x24 too. */
-    ToolApprovalScreen VerticalScroll { height: auto; max-height: 45vh; margin-top: 1; background: $boost; }
+    ToolApprovalScreen VerticalScroll { height: auto; max-height: 40vh; margin-top: 1; background: $boost; }
     ToolApprovalScreen Horizontal { height: auto; margin-top: 1; }
     ToolApprovalScreen Button { margin-right: 2; }
     ToolApprovalScreen #keys { color: $text-muted; margin-top: 1; }
@@ -94,7 +95,10 @@ class ToolApprovalScreen(ModalScreen[Decision]):
 
     def on_mount(self) -> None:
         # Counted from the first frame that shows the dialog, not from when it was built.
-        self.call_after_refresh(self.set_timer, self.arm_after_s, lambda: self.post_message(self.Armed()))
+        if self.arm_after_s > 0:
+            self.call_after_refresh(self.set_timer, self.arm_after_s, lambda: self.post_message(self.Armed()))
+        else:  # Textual's timers take no zero delay.
+            self.call_after_refresh(self.post_message, self.Armed())
 
     def on_tool_approval_screen_armed(self, message: Armed) -> None:
         self.armed_at = message.time
