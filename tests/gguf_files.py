@@ -125,6 +125,20 @@ def write_header_only(path: Path, *, arch: str = "llama", **fields: int | str) -
     return path
 
 
+def write_metadata(path: Path, arch: str, fields: dict[str, int | bool | list[int] | list[bool]]) -> Path:
+    """A GGUF with the given keys (uint32, bool, or arrays of them, e.g. per-layer head counts) and no tensors."""
+    writer = gguf.GGUFWriter(path, arch)
+    for key, value in fields.items():
+        if isinstance(value, list):
+            writer.add_array(key, value)
+        elif isinstance(value, bool):
+            writer.add_bool(key, value)
+        else:
+            writer.add_uint32(key, value)
+    _write(writer)
+    return path
+
+
 def write_truncated(source: Path, path: Path, fraction: float = 0.5) -> Path:
     """The first `fraction` of `source`'s bytes."""
     size = int(source.stat().st_size * fraction)
