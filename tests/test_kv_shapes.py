@@ -4,11 +4,14 @@ and a real CPU load of the starter model (plain llama) logs the KV buffer the es
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.gguf_files import starter_model, write_metadata
+from tests.gguf_files import starter_model, write_metadata, write_tiny_llama
 from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.gguf_info import read_gguf_info
@@ -155,3 +158,41 @@ async def test_the_estimate_matches_the_kv_buffer_a_real_load_logs(tmp_path: Pat
     sizes = LayerSizes.of(read_gguf_info(STARTER))
     assert sizes is not None
     assert sizes.layers * sizes.kv_layer_bytes(1024) / MIB == pytest.approx(logged, abs=0.01)
+
+
+LOAD = "import llama_cpp, sys; llama_cpp.Llama(sys.argv[1], n_ctx=4096, n_threads=1, verbose=True, swa_full=sys.argv[2] == '1')"
+
+
+@pytest.mark.parametrize("swa_full", [False, True])
+def test_a_real_gemma3_load_allocates_the_window_cache_the_formula_gives(tmp_path: Path, swa_full: bool) -> None:
+    """Real llama.cpp (CPU): a tiny gemma3, 12 layers (10 SWA), a 256-token window, 4096 tokens.
+    Without swa_full its SWA cache is pad256(256 + 512) = 768 cells; with it, 4096."""
+    path = write_tiny_llama(tmp_path / "g.gguf", n_layer=12, swa_window=256)
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD, str(path), "1" if swa_full else "0"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    logged = sum(float(mib) for mib in re.findall(r"KV buffer size = +([\d.]+) MiB", done.stderr))
+    assert f"SWA KV cache, size = {4096 if swa_full else 768} cells" in done.stderr
+    shape = KvShape.from_extra(read_gguf_info(path).extra)
+    assert shape is not None and (shape.swa_layers, shape.swa_window) == (10, 256)
+    # One cell: 2 KV heads x (16 + 16) x 2 bytes = 128; (2 x 4096 + 10 x 768) x 128 = 1.94 MiB.
+    assert shape.cache_bytes(4096, swa_full=swa_full) / MIB == pytest.approx(logged, abs=0.01)
+
+
+async def test_the_embedded_engine_keeps_the_full_swa_cache_its_estimate_charges(tmp_path: Path) -> None:
+    """lchat leaves llama-cpp-python's swa_full on: the engine's load logs every layer at n_ctx,
+    which is what the embedded estimate (LayerSizes, swa_full) charges."""
+    (tmp_path / "models").mkdir()
+    path = write_tiny_llama(tmp_path / "models" / "g.gguf", n_layer=12, swa_window=256, context_length=8192)
+    engine = EmbeddedEngine(models_dir=tmp_path / "models", n_threads=1, n_ctx=4096)
+    try:
+        async for _ in engine.chat(str(path), [ChatTurn(Role.USER, "hi")], GenerationOptions(max_tokens=1)):
+            pass
+        [listed] = [m for m in await engine.list_models() if m.path == str(path)]
+        logged = listed.extra["running"]["buffers"]["CPU"]["kv_mib"]
+    finally:
+        await engine.aclose()
+    sizes = LayerSizes.of(read_gguf_info(path))
+    assert sizes is not None
+    assert sizes.layers * sizes.kv_layer_bytes(4096) / MIB == pytest.approx(logged, abs=0.01) == 6.0
