@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.gguf_files import starter_model, write_metadata, write_tiny_llama
+from tests.gguf_recurrent import write_tiny_mamba
 from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.gguf_info import read_gguf_info
+from tui.engines.llama_log import INFO, LoadRecord
 from tui.models.fit import MIB, KvShape, Memory, estimate
-from tui.models.offload import LayerSizes
+from tui.models.offload import LayerSizes, buffers_line
 
 STARTER = starter_model()
 needs_starter = pytest.mark.skipif(STARTER is None, reason="starter model not installed")
@@ -196,3 +198,23 @@ async def test_the_embedded_engine_keeps_the_full_swa_cache_its_estimate_charges
     sizes = LayerSizes.of(read_gguf_info(path))
     assert sizes is not None
     assert sizes.layers * sizes.kv_layer_bytes(4096) / MIB == pytest.approx(logged, abs=0.01) == 6.0
+
+
+@pytest.mark.parametrize("n_ctx", [512, 4096])
+def test_a_real_mamba_load_allocates_the_state_the_estimate_charges_at_any_context(tmp_path: Path, n_ctx: int) -> None:
+    """Real llama.cpp (CPU): a tiny mamba's "RS buffer" (recurrent states) is kept from the log and
+    equals the estimate, the same at 512 and 4096 tokens."""
+    path = write_tiny_mamba(tmp_path / "m.gguf", n_layer=4, n_embd=512, d_inner=1024, d_state=64)
+    load = "import llama_cpp, sys; llama_cpp.Llama(sys.argv[1], n_ctx=int(sys.argv[2]), n_threads=1, verbose=True)"
+    done = subprocess.run([sys.executable, "-c", load, str(path), str(n_ctx)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = LoadRecord()
+    for line in done.stderr.splitlines():
+        record.take(INFO, line)
+    sizes = LayerSizes.of(read_gguf_info(path))
+    assert sizes is not None
+    # n_embd_r = (4 - 1) x 1024 = 3072, n_embd_s = 64 x 1024 = 65,536; x 4 bytes = 274,432 a layer;
+    # x 4 layers = 1,097,728 bytes = 1.05 MiB, whatever the context.
+    assert sizes.layers * sizes.kv_layer_bytes(n_ctx) == 1_097_728
+    assert record.buffers["CPU"]["rs"] == pytest.approx(1_097_728 / MIB, abs=0.01)
+    assert "recurrent state 1.1 MB" in buffers_line(record.as_dict())

@@ -33,6 +33,8 @@ KQ_BYTES = 4
 """KQ (attention scores) is f32 without flash attention."""
 KV_CACHE_TYPES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 """Bytes per cached value of each KV cache type lchat offers."""
+BUFFER_NAMES = {"kv": "KV", "rs": "recurrent state"}
+"""Logged buffer kinds as people read them (the RS buffer holds mamba and RWKV layers' states)."""
 RESERVE_SHARE = 0.10
 RESERVE_MIN = 512 * MIB
 """What auto leaves free on the GPU: 10% of its memory or 512 MiB, whichever is larger."""
@@ -196,7 +198,8 @@ def buffers_line(buffers: dict[str, dict[str, float]]) -> str:
     parts = []
     for device, kinds in buffers.items():
         sizes = ", ".join(
-            f"{kind.removesuffix('_mib').replace('kv', 'KV')} {gb(int(mib * MIB))}" for kind, mib in kinds.items()
+            f"{BUFFER_NAMES.get(kind.removesuffix('_mib'), kind.removesuffix('_mib'))} {gb(int(mib * MIB))}"
+            for kind, mib in kinds.items()
         )
         parts.append(f"{device}: {sizes}")
     return "; ".join(parts)
