@@ -135,6 +135,32 @@ def test_a_jamba_like_hybrid_charges_attention_only_where_it_has_kv_heads(tmp_pa
     assert shape.cache_bytes(4096) == 16_777_216 + 4_358_144
 
 
+def test_gemma4_like_shared_caches_swa_head_sizes_and_per_layer_kv_heads() -> None:
+    """Six layers, the last two reusing earlier caches (shared_kv_layers 2), so layers 0-3 own one:
+    0, 1 and 3 sliding-window (4 KV heads of 256), 2 global (1 KV head of 512)."""
+    meta = {
+        "gemma4.block_count": 6,
+        "gemma4.embedding_length": 1536,
+        "gemma4.attention.head_count": 8,
+        "gemma4.attention.head_count_kv": [4, 4, 1, 4, 4, 1],
+        "gemma4.attention.key_length": 512,
+        "gemma4.attention.value_length": 512,
+        "gemma4.attention.key_length_swa": 256,
+        "gemma4.attention.value_length_swa": 256,
+        "gemma4.attention.sliding_window": 512,
+        "gemma4.attention.sliding_window_pattern": [True, True, False, True, True, False],
+        "gemma4.attention.shared_kv_layers": 2,
+    }
+    shape = KvShape.from_extra({"kv": KvShape.from_metadata(meta, "gemma4").as_extra()})
+    # A cell: global 1 x 512 K and V; SWA 3 layers x 4 x 256 = 3072 K and V.
+    assert shape is not None and shape.cell == (512, 512, 3072, 3072)
+    assert (shape.attention_layers, shape.swa_layers) == (4, 3)
+    # SWA cells pad256(512 + 512) = 1024: 8192 x 1024 x 2 + 1024 x 6144 x 2 = 16,777,216 + 12,582,912.
+    assert shape.cache_bytes(8192, swa_full=False) == 29_360_128
+    # Full-size SWA: 8192 x (1024 + 6144) x 2 = 117,440,512 (not 6 layers x 8192 x 4 x 1024 x 2).
+    assert shape.cache_bytes(8192, swa_full=True) == 117_440_512
+
+
 def test_a_plain_llama_shape_is_unchanged_in_extra() -> None:
     meta = {"llama.block_count": 32, "llama.attention.head_count": 32, "llama.embedding_length": 4096}
     assert KvShape.from_metadata(meta, "llama").as_extra() == {

@@ -8,13 +8,15 @@
     recurrent layer  = (conv state + ssm/wkv state) x 4 bytes (f32), per sequence: not per token
 
 The layer pattern follows llama.cpp's `load_swa_pattern`: a per-layer array where the GGUF has
-one, else every n-th layer global (the arch's default n, or `sliding_window_pattern`).
+one, else every n-th layer global (the arch's default n, or `sliding_window_pattern`). Per-layer
+KV heads, the SWA layers' own head sizes (`key_length_swa`) and layers that reuse an earlier
+layer's cache (Gemma 3n/4) are summed layer by layer into what one cell holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 # arch: (default pattern, dense first, default window): the arches llama.cpp gives an SWA cache.
@@ -22,6 +24,7 @@ SWA_ARCHES = {
     "gemma2": (2, False, 4096),
     "gemma3": (6, False, 0),
     "gemma3n": (5, False, 0),
+    "gemma4": (6, False, 0),
     "gemma-embedding": (6, False, 0),
     "cohere2": (4, False, 0),
     "gpt-oss": (2, False, 0),
@@ -36,6 +39,10 @@ EVERY_LAYER_BOTH = {"falcon-h1"}
 """Hybrids whose every layer has both attention and an SSM state."""
 INTERVAL_ARCHES = {"qwen3next", "qwen35", "qwen35moe"}
 """Hybrids whose every `full_attention_interval`-th layer is attention, the rest recurrent."""
+HYBRID_BY_KV_HEADS = {"jamba", "granitehybrid", "lfm2", "lfm2moe", "nemotron_h", "nemotron_h_moe", "plamo2"}
+"""Hybrids whose recurrent layers are those with 0 KV heads (llama.cpp: is_recr(il) = n_head_kv(il) == 0)."""
+SHARED_FROM = {"gemma3n": 20}
+"""Arches whose layers from this one on reuse earlier layers' caches (else `attention.shared_kv_layers`)."""
 STATE_BYTES_PER_VALUE = 4
 """llama.cpp keeps recurrent states in f32 (llama_memory_recurrent's type_r and type_s)."""
 SWA_PAD = 256
@@ -53,7 +60,7 @@ class KvShape:
     heads: int = 0
     """Attention (query) heads, which size KQ without flash attention; 0 where unknown."""
     attention_layers: int = -1
-    """Layers with a per-token cache; -1: every layer (as before this field existed)."""
+    """Layers with a per-token cache of their own; -1: every layer (as before this field existed)."""
     swa_layers: int = 0
     """Of those, the sliding-window layers, whose cache holds the window (+ a ubatch)."""
     swa_window: int = 0
@@ -63,6 +70,10 @@ class KvShape:
     """Layers with a recurrent state (mamba, rwkv, hybrids)."""
     state_bytes: int = 0
     """One such layer's state for one sequence, in bytes."""
+    cell: tuple[int, int, int, int] | None = None
+    """Values one cell holds, summed over the layers: (K, V) of the full-context layers, then (K, V)
+    of the sliding-window ones (per-layer KV heads and head sizes make it exact); None: derived
+    from the counts above."""
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any], arch: str) -> KvShape | None:
@@ -77,9 +88,10 @@ class KvShape:
         layers, heads, width = number("block_count"), number("attention.head_count"), number("embedding_length")
         if not layers:
             return None
-        state_layers, attention = _recurrent_layers(meta, arch, layers)
+        recurrent, attention = _recurrent_layers(meta, arch, layers)
+        state_layers = sum(recurrent)
         state = _state_bytes(meta, arch, width or 0) if state_layers else 0
-        if attention == 0:
+        if not any(attention):
             return cls(layers, 0, 0, 0, heads or 0, 0, state_layers=state_layers, state_bytes=state) if state else None
         if not (heads or number("attention.head_count_kv")):
             return None
@@ -91,26 +103,44 @@ class KvShape:
             return None
         # MLA GGUFs carry the per-head sizes as *_mla and the cached row (kv_lora_rank + rope) as key_length.
         mla = bool(number("attention.key_length_mla") and number("attention.value_length_mla"))
-        swa_layers, window = _swa_layers(meta, arch, layers)
-        return cls(
+        swa, window = _swa_flags(meta, arch, layers)
+        shared = number("attention.shared_kv_layers") or 0  # Gemma 3n/4: the last layers reuse earlier caches.
+        own = min(layers, SHARED_FROM.get(arch, layers - shared))
+        per_layer = _per_layer(meta.get(f"{arch}.attention.head_count_kv"), layers, kv_heads)
+        swa_key = number("attention.key_length_swa") or key
+        swa_value = number("attention.value_length_swa") or value
+        cell = [0, 0, 0, 0]
+        for il in range(own):
+            if not attention[il] or not per_layer[il]:
+                continue
+            at = 2 if swa[il] and window else 0
+            cell[at] += per_layer[il] * (swa_key if swa[il] else key)
+            cell[at + 1] += 0 if mla else per_layer[il] * (swa_value if swa[il] else value)
+        counted = sum(1 for il in range(own) if attention[il] and per_layer[il])
+        shape = cls(
             layers,
             kv_heads,
             key,
             value,
             heads or 0,
-            -1 if attention == layers else attention,
-            min(swa_layers, attention),
+            -1 if counted == layers else counted,
+            sum(1 for il in range(own) if attention[il] and per_layer[il] and swa[il] and window),
             window,
             not mla,
             state_layers,
             state,
+            (cell[0], cell[1], cell[2], cell[3]),
         )
+        return replace(shape, cell=None) if shape.cell == shape._plain_cell() else shape
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> KvShape | None:
         kv = extra.get("kv")
+        if not isinstance(kv, Mapping):
+            return None
         try:
-            return cls(**kv) if isinstance(kv, Mapping) else None
+            cell = kv.get("cell")
+            return cls(**{**kv, "cell": tuple(cell)}) if isinstance(cell, (list, tuple)) else cls(**kv)
         except TypeError:
             return None
 
@@ -121,16 +151,20 @@ class KvShape:
         keep = ("layers", "kv_heads", "key_length", "value_length", "heads")
         return {k: v for k, v in full.items() if k in keep or v != plain[k]}
 
+    def _plain_cell(self) -> tuple[int, int, int, int]:
+        attention = self.layers if self.attention_layers < 0 else self.attention_layers
+        swa = self.swa_layers if self.swa_window else 0
+        k, v = self.kv_heads * self.key_length, self.kv_heads * self.value_length if self.v_cached else 0
+        return ((attention - swa) * k, (attention - swa) * v, swa * k, swa * v)
+
     def cache_bytes(
         self, n_ctx: int, k_bytes: float = 2.0, v_bytes: float = 2.0, *, n_ubatch: int = 512, swa_full: bool = True
     ) -> int:
         """The whole cache at `n_ctx` tokens: every attention layer's cells, every state."""
-        row = self.kv_heads * (self.key_length * k_bytes + (self.value_length * v_bytes if self.v_cached else 0))
-        attention = self.layers if self.attention_layers < 0 else self.attention_layers
-        swa = self.swa_layers if self.swa_window else 0
+        k, v, swa_k, swa_v = self.cell or self._plain_cell()
         swa_cells = n_ctx if swa_full else pad(min(n_ctx, self.swa_window + min(n_ubatch, n_ctx)), SWA_PAD)
-        cells = (attention - swa) * n_ctx + swa * swa_cells
-        return int(cells * row) + self.state_layers * self.state_bytes
+        full = n_ctx * (k * k_bytes + v * v_bytes)
+        return int(full + swa_cells * (swa_k * k_bytes + swa_v * v_bytes)) + self.state_layers * self.state_bytes
 
 
 def pad(n: int, to: int) -> int:
@@ -139,46 +173,54 @@ def pad(n: int, to: int) -> int:
 
 def _flags(meta: Mapping[str, Any], key: str) -> list[bool] | None:
     value = meta.get(key)
-    return [bool(v) for v in value] if isinstance(value, list) else None
+    return [bool(v) for v in value] if isinstance(value, list) and value else None
 
 
-def _swa_layers(meta: Mapping[str, Any], arch: str, layers: int) -> tuple[int, int]:
-    """(sliding-window layers, window): llama.cpp's load_swa_pattern for the arches it applies to."""
+def _per_layer(value: Any, layers: int, default: int) -> list[int]:
+    """A per-layer number (an array, or one value for every layer)."""
+    if isinstance(value, list) and len(value) == layers:  # llama.cpp rejects other lengths.
+        return [int(v) for v in value]
+    return [default] * layers
+
+
+def _swa_flags(meta: Mapping[str, Any], arch: str, layers: int) -> tuple[list[bool], int]:
+    """(per layer: sliding-window?, window): llama.cpp's load_swa_pattern for the arches it applies to."""
+    none = [False] * layers
     if arch not in SWA_ARCHES:
-        return 0, 0
+        return none, 0
     n, dense_first, default_window = SWA_ARCHES[arch]
     window = meta.get(f"{arch}.attention.sliding_window") or default_window
     if not isinstance(window, int) or window <= 0:
-        return 0, 0
+        return none, 0
     flags = _flags(meta, f"{arch}.attention.sliding_window_pattern")
     if flags is not None:
-        return sum(flags[:layers]), window
+        return (flags + none)[:layers], window
     given = meta.get(f"{arch}.attention.sliding_window_pattern")
     n = given if isinstance(given, int) and not isinstance(given, bool) else n
     if dense_first:
-        return sum(1 for il in range(layers) if n == 0 or il % n != 0), window
-    return sum(1 for il in range(layers) if n == 0 or il % n < n - 1), window
+        return [n == 0 or il % n != 0 for il in range(layers)], window
+    return [n == 0 or il % n < n - 1 for il in range(layers)], window
 
 
-def _recurrent_layers(meta: Mapping[str, Any], arch: str, layers: int) -> tuple[int, int]:
-    """(layers with a recurrent state, layers with attention)."""
+def _recurrent_layers(meta: Mapping[str, Any], arch: str, layers: int) -> tuple[list[bool], list[bool]]:
+    """Per layer: (has a recurrent state, has attention)."""
+    every, none = [True] * layers, [False] * layers
     if arch in RECURRENT_ARCHES:
-        return layers, 0
+        return every, none
     if arch in EVERY_LAYER_BOTH:
-        return layers, layers
+        return every, every
     if arch in INTERVAL_ARCHES:
         flags = _flags(meta, f"{arch}.attention.recurrent_layers")
-        if flags is not None:
-            recurrent = sum(flags[:layers])
-        else:
-            every = meta.get(f"{arch}.full_attention_interval") or 4
-            recurrent = sum(1 for il in range(layers) if (il + 1) % every != 0)
-        return recurrent, layers - recurrent
+        if flags is None:
+            interval = meta.get(f"{arch}.full_attention_interval") or 4
+            flags = [(il + 1) % interval != 0 for il in range(layers)]
+        recurrent = (flags + none)[:layers]
+        return recurrent, [not r for r in recurrent]
     kv_heads = meta.get(f"{arch}.attention.head_count_kv")
-    if isinstance(kv_heads, list) and 0 in kv_heads[:layers]:  # jamba, granite-hybrid, lfm2, nemotron-h...
-        recurrent = kv_heads[:layers].count(0)
-        return recurrent, layers - recurrent
-    return 0, layers
+    if isinstance(kv_heads, list) and 0 in kv_heads[:layers] and arch in HYBRID_BY_KV_HEADS:
+        recurrent = [h == 0 for h in _per_layer(kv_heads, layers, 0)]
+        return recurrent, [not r for r in recurrent]
+    return none, every
 
 
 def _state_bytes(meta: Mapping[str, Any], arch: str, width: int) -> int:
