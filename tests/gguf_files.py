@@ -43,9 +43,11 @@ def write_tiny_llama(
     n_embd: int = 64,
     n_layer: int = 2,
     n_ff: int = 128,
+    swa_window: int = 0,
 ) -> Path:
     """A 2-layer llama with random f32 weights and a character vocabulary (~360 KB); the sizes
-    can be raised for a model big enough to measure (tests/gpu).
+    can be raised for a model big enough to measure (tests/gpu). With `swa_window` it is a gemma3
+    (every 6th layer global, the others sliding-window), with gemma3's extra norms.
 
     Its output rows for control and byte tokens are zero, so it never ends a turn by itself
     and only ever writes printable characters: answers run to max_tokens.
@@ -63,7 +65,9 @@ def write_tiny_llama(
     n_vocab = len(tokens)
     head_dim = n_embd // n_head
 
-    writer = gguf.GGUFWriter(path, "llama")
+    writer = gguf.GGUFWriter(path, "gemma3" if swa_window else "llama")
+    if swa_window:
+        writer.add_sliding_window(swa_window)
     writer.add_name(name)
     writer.add_context_length(context_length)
     writer.add_embedding_length(n_embd)
@@ -108,6 +112,14 @@ def write_tiny_llama(
         writer.add_tensor(f"blk.{i}.ffn_gate.weight", weight(n_ff, n_embd))
         writer.add_tensor(f"blk.{i}.ffn_up.weight", weight(n_ff, n_embd))
         writer.add_tensor(f"blk.{i}.ffn_down.weight", weight(n_embd, n_ff))
+        if swa_window:
+            for norm, width in (
+                ("post_attention", n_embd),
+                ("post_ffw", n_embd),
+                ("attn_k", head_dim),
+                ("attn_q", head_dim),
+            ):
+                writer.add_tensor(f"blk.{i}.{norm}_norm.weight", np.ones(width, dtype=np.float32))
     _write(writer)
     return path
 
@@ -119,6 +131,20 @@ def write_header_only(path: Path, *, arch: str = "llama", **fields: int | str) -
         key = key.replace("__", ".")
         if isinstance(value, str):
             writer.add_string(key, value)
+        else:
+            writer.add_uint32(key, value)
+    _write(writer)
+    return path
+
+
+def write_metadata(path: Path, arch: str, fields: dict[str, int | bool | list[int] | list[bool]]) -> Path:
+    """A GGUF with the given keys (uint32, bool, or arrays of them, e.g. per-layer head counts) and no tensors."""
+    writer = gguf.GGUFWriter(path, arch)
+    for key, value in fields.items():
+        if isinstance(value, list):
+            writer.add_array(key, value)
+        elif isinstance(value, bool):
+            writer.add_bool(key, value)
         else:
             writer.add_uint32(key, value)
     _write(writer)

@@ -14,6 +14,8 @@ from tui.engines.base import ModelLoadError
 from tui.engines.reasoning_split import template_thinking
 
 BACKEND = "embedded"
+SMALL_ARRAY = 4096
+"""Arrays of numbers up to this length are read (one entry per layer); longer ones are skipped."""
 
 
 def read_gguf_info(path: Path | str) -> ModelInfo:
@@ -116,6 +118,8 @@ def _header_reader() -> type:
             raw_itype = self._get(orig_offs, np.uint32)
             alen = self._get(orig_offs + 4, np.uint64)
             itype, count = int(raw_itype[0]), int(alen[0])
+            if itype in sizes and count <= SMALL_ARRAY:  # Per-layer numbers: read like GGUFReader does.
+                return super()._get_field_parts(orig_offs, raw_type)
             offs = orig_offs + 12
             if itype in sizes:
                 offs += sizes[GGUFValueType(itype)] * count
@@ -135,7 +139,14 @@ def _header_reader() -> type:
 
 
 def _value(field: Any) -> Any:
-    """A field's scalar or string value; None for arrays (token lists are huge)."""
+    """A field's scalar or string value, a list for a short array of numbers (per-layer head
+    counts, the sliding-window pattern); None for other arrays (token lists are huge)."""
+    from gguf import GGUFValueType
+
+    if len(field.types) == 2 and field.types[0] == GGUFValueType.ARRAY and field.data:
+        if field.types[1] == GGUFValueType.STRING:
+            return None
+        return [v.item() if hasattr(v, "item") else v for v in field.contents()]
     if len(field.types) != 1:
         return None
     value = field.contents()

@@ -28,7 +28,7 @@ MAX_LINE = 500
 CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 """ggml_log_callback: void (*)(enum ggml_log_level level, const char * text, void * user_data)."""
 
-_BUFFER = re.compile(r"^\w+:\s+(\S+)\s+(model|KV|compute|output) buffer size\s*=\s*([0-9.]+) MiB")
+_BUFFER = re.compile(r"^\w+:\s+(\S+)\s+(model|KV|RS|compute|output) buffer size\s*=\s*([0-9.]+) MiB")
 _OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
 _FLASH = re.compile(r"^llama_context: flash_attn\s*=\s*(\w+)")
 _HOST_SUFFIXES = ("_Host",)
@@ -51,7 +51,7 @@ class LoadRecord:
     """What llama.cpp logged during one load."""
 
     buffers: dict[str, dict[str, float]] = field(default_factory=dict)
-    """MiB per device ("CPU", "CUDA0"...) and kind: model, kv, compute, output."""
+    """MiB per device ("CPU", "CUDA0"...) and kind: model, kv, rs (recurrent states), compute, output."""
     offloaded: tuple[int, int] | None = None
     """(layers offloaded, layers offloadable) as llama.cpp capped them; None with no GPU device."""
     errors: list[str] = field(default_factory=list)

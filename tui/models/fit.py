@@ -2,7 +2,8 @@
 
     need     = W + KV + O
     W        = the model's size on disk (GGUF weights are loaded as stored)
-    KV       = n_layers x n_ctx x n_kv_heads x (key_length + value_length) x 2 bytes   (f16 cache)
+    KV       = n_layers x n_ctx x n_kv_heads x (key_length + value_length) x 2 bytes   (f16 cache),
+               per layer type (sliding-window, MLA, recurrent): tui.models.kv_shape
     O        = 256 MiB + 5% of W   (compute buffers and runtime; a rule of thumb)
     verdict  = fits       when need <= 85% of free memory
                tight      when need <= free memory
@@ -14,11 +15,12 @@ KV shape is unknown, KV is left out and the figures say so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from tui.domain import ModelInfo
+from tui.models.kv_shape import KvShape
+
+__all__ = ["KvShape", "Memory", "FitEstimate", "estimate", "gb"]
 
 MIB = 1024**2
 GIB = 1024**3
@@ -28,59 +30,9 @@ OVERHEAD_FIXED = 256 * MIB
 OVERHEAD_SHARE = 0.05
 TIGHT_SHARE = 0.85
 """Above this share of free memory a model is 'tight': it loads, but little else will."""
-
-
-@dataclass(frozen=True)
-class KvShape:
-    """What sizes the KV cache: layers, KV heads and the length of each head's key and value."""
-
-    layers: int
-    kv_heads: int
-    key_length: int
-    value_length: int
-    heads: int = 0
-    """Attention (query) heads, which size KQ without flash attention; 0 where unknown."""
-
-    @classmethod
-    def from_metadata(cls, meta: Mapping[str, Any], arch: str) -> KvShape | None:
-        """Read the shape from GGUF keys (`<arch>.block_count`, ...), as in files and /api/show."""
-
-        def number(key: str) -> int | None:
-            value = meta.get(f"{arch}.{key}")
-            if isinstance(value, list):  # Per-layer head counts: the largest bounds the cache.
-                value = max((v for v in value if isinstance(v, int)), default=None)
-            return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-        layers, heads, width = number("block_count"), number("attention.head_count"), number("embedding_length")
-        if not layers or not (heads or number("attention.head_count_kv")):
-            return None
-        kv_heads = number("attention.head_count_kv") or heads or 0
-        head = width // heads if width and heads else None
-        key = number("attention.key_length") or head
-        value = number("attention.value_length") or key
-        if not (kv_heads and key and value):
-            return None
-        return cls(layers, kv_heads, key, value, heads or 0)
-
-    @classmethod
-    def from_extra(cls, extra: Mapping[str, Any]) -> KvShape | None:
-        kv = extra.get("kv")
-        try:
-            return cls(**kv) if isinstance(kv, Mapping) else None
-        except TypeError:
-            return None
-
-    def as_extra(self) -> dict[str, int]:
-        return {
-            "layers": self.layers,
-            "kv_heads": self.kv_heads,
-            "key_length": self.key_length,
-            "value_length": self.value_length,
-            "heads": self.heads,
-        }
-
-    def cache_bytes(self, n_ctx: int) -> int:
-        return self.layers * n_ctx * self.kv_heads * (self.key_length + self.value_length) * KV_BYTES_PER_VALUE
+FULL_SWA_BACKENDS = {"embedded"}
+"""Backends whose sliding-window layers cache the whole context: llama-cpp-python keeps llama.cpp's
+default full-size SWA cache (swa_full), which lchat leaves on; Ollama sizes the window's cache."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +77,7 @@ def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None) -> FitEstimate
         return None
     shape = KvShape.from_extra(model.extra)
     weights = model.size_bytes
-    kv = shape.cache_bytes(n_ctx) if shape else None
+    kv = shape.cache_bytes(n_ctx, swa_full=model.backend in FULL_SWA_BACKENDS) if shape else None
     overhead = OVERHEAD_FIXED + int(OVERHEAD_SHARE * weights)
     need = weights + (kv or 0) + overhead
     if need <= TIGHT_SHARE * memory.free:

@@ -1,6 +1,7 @@
 """How much of a model the embedded engine puts on the GPU: the fit estimate in layers.
 
-    per layer  = the layer's weights (from the GGUF's tensors) + its share of the KV cache
+    per layer  = the layer's weights (from the GGUF's tensors) + its share of the KV cache (the
+                 cache of every layer type, tui.models.kv_shape, spread evenly over the layers)
     on the GPU = k x per layer + the output layer (once every layer is there) + overhead
     overhead   = 256 MiB + compute + the vision projector's file (when the model has one)
     compute    = the compute buffer llama.cpp logged at the last load of this model and context
@@ -32,6 +33,8 @@ KQ_BYTES = 4
 """KQ (attention scores) is f32 without flash attention."""
 KV_CACHE_TYPES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 """Bytes per cached value of each KV cache type lchat offers."""
+BUFFER_NAMES = {"kv": "KV", "rs": "recurrent state"}
+"""Logged buffer kinds as people read them (the RS buffer holds mamba and RWKV layers' states)."""
 RESERVE_SHARE = 0.10
 RESERVE_MIN = 512 * MIB
 """What auto leaves free on the GPU: 10% of its memory or 512 MiB, whichever is larger."""
@@ -70,11 +73,15 @@ class LayerSizes:
         even = model.size_bytes // (kv.layers + 1)
         return cls(kv.layers, int(given.get("layer_bytes") or even), int(given.get("output_bytes", even)), kv)
 
-    def kv_layer_bytes(self, n_ctx: int, kv_cache_type: str = "f16", flash_attention: FlashAttention = False) -> int:
+    def kv_layer_bytes(
+        self, n_ctx: int, kv_cache_type: str = "f16", flash_attention: FlashAttention = False, *, swa_full: bool = True
+    ) -> int:
+        """One layer's share of the cache: the whole (per layer type, tui.models.kv_shape) over the layers.
+        `swa_full`: sliding-window layers cache the whole context, as llama-cpp-python's default has it."""
         k_type, v_type = cache_types(kv_cache_type, flash_attention)
-        kv = self.kv
-        values = n_ctx * kv.kv_heads
-        return int(values * (kv.key_length * KV_CACHE_TYPES[k_type] + kv.value_length * KV_CACHE_TYPES[v_type]))
+        k, v = KV_CACHE_TYPES[k_type], KV_CACHE_TYPES[v_type]
+        whole = self.kv.cache_bytes(n_ctx, k, v, n_ubatch=N_UBATCH, swa_full=swa_full)
+        return whole // max(self.layers, 1)
 
     def gpu_bytes(self, k: int, kv_layer: int, extra: int = 0, compute: int | None = None) -> int:
         """VRAM that `k` layers on the GPU take, overhead included (`compute`: the logged compute
@@ -191,7 +198,8 @@ def buffers_line(buffers: dict[str, dict[str, float]]) -> str:
     parts = []
     for device, kinds in buffers.items():
         sizes = ", ".join(
-            f"{kind.removesuffix('_mib').replace('kv', 'KV')} {gb(int(mib * MIB))}" for kind, mib in kinds.items()
+            f"{BUFFER_NAMES.get(kind.removesuffix('_mib'), kind.removesuffix('_mib'))} {gb(int(mib * MIB))}"
+            for kind, mib in kinds.items()
         )
         parts.append(f"{device}: {sizes}")
     return "; ".join(parts)
