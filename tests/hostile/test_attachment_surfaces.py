@@ -352,7 +352,8 @@ def test_stdin__blocking_and_signal_midway(sent: signal.Signals, code: int) -> N
             assert child.stderr is not None
             said = b""
             deadline = time.monotonic() + DEADLINE_S
-            while b"waiting for stdin" not in said and time.monotonic() < deadline:
+            # The whole line: a read may end inside it.
+            while not (b"waiting for stdin" in said and said.endswith(b"\n")) and time.monotonic() < deadline:
                 if select.select([child.stderr], [], [], 1)[0]:
                     said += os.read(child.stderr.fileno(), 4096)
             assert said.decode() == "lchat: waiting for stdin to end (--no-stdin: do not read it)\n"

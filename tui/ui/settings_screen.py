@@ -76,8 +76,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
         with DialogFrame():
             yield Static("Chat settings (blank: the default)", classes="title")
             with DialogBody():
-                yield Label("System prompt")
-                yield TextArea(self.system_prompt, id="system-prompt", soft_wrap=True, tab_behavior="focus")
+                # The name is the field's own border title: it scrolls into view with the field.
+                prompt = TextArea(self.system_prompt, id="system-prompt", soft_wrap=True, tab_behavior="focus")
+                prompt.border_title = "System prompt"
+                yield prompt
                 for name in PARAMS:
                     value = self.params.get(name)
                     default = self.defaults.get(name)
