@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,17 @@ def shared(folder: Path, soname: str, *needs: str) -> Path:
     return out
 
 
+def fresh_problem(flavour: str, folder: Path) -> str:
+    """backend_problem in a process of its own: a library another test loaded (same soname) would
+    otherwise be handed to this backend by the loader, and nothing would be missing."""
+    code = "import sys\nfrom pathlib import Path\nfrom tui.engines.gpu_build import backend_problem\n"
+    code += "print(backend_problem(sys.argv[1], [Path(sys.argv[2])]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, flavour, str(folder)], capture_output=True, text=True, check=True
+    )
+    return done.stdout.rstrip("\n")
+
+
 def test_a_missing_cublas_is_named_not_taken_for_a_missing_driver(tmp_path: Path) -> None:
     whole, lib = tmp_path / "whole", tmp_path / "lib"
     for folder in (whole, lib):
@@ -46,11 +58,10 @@ def test_a_missing_cublas_is_named_not_taken_for_a_missing_driver(tmp_path: Path
         shared(folder, "libcublas.so.13")
         shared(folder, "libggml-cuda.so", "libcublas.so.13")
     (lib / "libcublas.so.13").unlink()
-    problem = backend_problem("cuda", [lib])
+    problem = fresh_problem("cuda", lib)
     assert problem == "libcublas.so.13"
-    # Where the backend finds its cuBLAS (beside it, through its rpath) it loads. (After the failure:
-    # once a libcublas.so.13 is loaded, the loader would hand it to the other backend too.)
-    assert backend_problem("cuda", [whole]) == ""
+    # Where the backend finds its cuBLAS (beside it, through its rpath) it loads.
+    assert fresh_problem("cuda", whole) == ""
     assert missing_backend_line("cuda", problem) == (
         "this is a CUDA build of llama.cpp, but its CUDA backend needs libcublas.so.13, which was not found "
         "(add the toolkit's library folder to LD_LIBRARY_PATH): running on the CPU"
@@ -63,7 +74,7 @@ def test_a_missing_libcuda_is_the_missing_driver(tmp_path: Path) -> None:
     shared(lib, "libcuda.so.1")
     shared(lib, "libggml-cuda.so", "libcuda.so.1")
     (lib / "libcuda.so.1").unlink()
-    problem = backend_problem("cuda", [lib])
+    problem = fresh_problem("cuda", lib)
     assert problem == "libcuda.so.1"
     assert missing_backend_line("cuda", problem) == (
         "this is a CUDA build of llama.cpp, but no CUDA driver was found (libcuda.so.1 missing): running on the CPU"

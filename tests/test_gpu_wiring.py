@@ -4,8 +4,10 @@ container that hides the child's pid (services wire one to the other)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,9 +17,7 @@ import pytest
 from tests.fake_nvml import FakeGpu, FakeNvml
 from tests.test_gpu_backend_load import shared
 from tui.config import Config
-from tui.engines import offload_child
 from tui.engines.embedded import EmbeddedEngine, _Child
-from tui.engines.llama_log import LlamaLog, LoadRecord
 from tui.services import Services
 
 HOST_PID = 48213
@@ -32,11 +32,22 @@ def test_a_cuda_build_without_its_cublas_says_so_in_the_load_report(tmp_path: Pa
     shared(tmp_path, "libcublas.so.13")
     shared(tmp_path, "libggml-cuda.so", "libcublas.so.13")
     (tmp_path / "libcublas.so.13").unlink()
-    monkeypatch.setattr(offload_child, "built_flavour", lambda: "cuda")
-    monkeypatch.setattr(offload_child, "library_dirs", lambda: [tmp_path])
-    monkeypatch.setattr(LlamaLog, "startup", LoadRecord())
-    llama_cpp = SimpleNamespace(llama_model_n_layer=lambda model: 30, llama_supports_gpu_offload=lambda: False)
-    report = offload_child.report(llama_cpp, SimpleNamespace(model=None), -1, "", LoadRecord(), [])
+    # In a process of its own: a libcublas.so.13 another test loaded would be handed to this backend.
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from types import SimpleNamespace\n"
+        "from tui.engines import offload_child\n"
+        "from tui.engines.llama_log import LlamaLog, LoadRecord\n"
+        "offload_child.built_flavour = lambda: 'cuda'\n"
+        "offload_child.library_dirs = lambda: [Path(sys.argv[1])]\n"
+        "LlamaLog.startup = LoadRecord()\n"
+        "llama_cpp = SimpleNamespace(llama_model_n_layer=lambda model: 30, llama_supports_gpu_offload=lambda: False)\n"
+        "report = offload_child.report(llama_cpp, SimpleNamespace(model=None), -1, '', LoadRecord(), [])\n"
+        "print(json.dumps({k: report[k] for k in ('gpu_backend', 'gpu_layers', 'note')}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
     assert report["gpu_backend"] == "CPU" and report["gpu_layers"] == 0
     assert report["note"] == (
         "this is a CUDA build of llama.cpp, but its CUDA backend needs libcublas.so.13, which was not found "
