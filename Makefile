@@ -62,9 +62,11 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/lchat
 
-# One worker per core; worksteal keeps both busy while the long benchmark smoke runs finish.
+# Tests spend much of their time waiting on child processes and terminals, so one worker more than
+# there are cores keeps the cores busy; worksteal balances the long benchmark smoke runs.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: install
-	$(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check tui tests
