@@ -46,12 +46,13 @@ async def run(services: Services, args: argparse.Namespace) -> int:
 
 
 async def _models(services: Services, *, as_json: bool, out: TextIO | None = None) -> int:
-    out = sys.stdout if out is None else out  # at each call, not at import
     import asyncio
 
     from tui.models.catalog import Catalog
     from tui.models.fit import gb
     from tui.models.memory import probe_memory
+
+    out = sys.stdout if out is None else out  # at each call, not at import
 
     models, offline = await services.chat.list_models()
     catalog = Catalog.of(services.config, services.engines)
