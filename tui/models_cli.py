@@ -32,13 +32,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 async def run(services: Services, args: argparse.Namespace) -> int:
     from tui.engines.base import EngineError
-    from tui.models.management import ModelManagement
     from tui.models.outcome import ManageError
 
-    manage = ModelManagement(services.engines, config=services.config, paths=services.paths)
     try:
         if args.command == "models":
             return await _models(services, as_json=args.json)
+        from tui.models.management import ModelManagement
+
+        manage = ModelManagement(services.engines, config=services.config, paths=services.paths)
         if args.command == "pull":
             return await _pull(manage, args.name, args.backend)
         return await _remove(services, manage, args.model, assume_yes=args.yes)
