@@ -6,9 +6,10 @@ import pytest
 
 from tui.config import Config
 from tui.domain import ModelInfo
+from tui.fit.estimate import GIB, MIB, Memory, estimate
+from tui.fit.memory import MemorySnapshot, parse_nvidia, read_ram
+from tui.gguf.kv_shape import KvShape
 from tui.models.catalog import Catalog, fuzzy_score, label, state_text
-from tui.models.fit import GIB, MIB, KvShape, Memory, estimate
-from tui.models.memory import MemorySnapshot, parse_nvidia, read_ram
 from tui.models.transfer import TransferMeter, duration
 
 LLAMA_8B = {"layers": 32, "kv_heads": 8, "key_length": 128, "value_length": 128}
@@ -164,7 +165,7 @@ def test_transfer_meter_rate_and_time_left() -> None:
 
 
 def test_memory_from_a_stats_sample() -> None:
-    from tui.models.memory import from_sample
+    from tui.fit.memory import from_sample
     from tui.stats.sample import CpuReading, GpuReading, StatsSample
 
     sample = StatsSample(

@@ -26,11 +26,9 @@ from tui.engines.gpu_build import flavour_in, loadable_backends
 from tui.engines.llama_log import INFO, LlamaLog, LoadRecord
 from tui.engines.load_errors import LoadFailure
 from tui.engines.manage import Progress
-from tui.models.catalog import Catalog, state_text
-from tui.models.download_fit import best_first, size_fit, with_fit
-from tui.models.fit import GIB, MIB, Memory
-from tui.models.memory import MemorySnapshot, read_vram
-from tui.models.offload import (
+from tui.fit.estimate import GIB, MIB, Memory
+from tui.fit.memory import MemorySnapshot, read_vram
+from tui.fit.offload import (
     KV_CACHE_TYPES,
     LayerSizes,
     cache_types,
@@ -38,6 +36,8 @@ from tui.models.offload import (
     plan,
     reserve,
 )
+from tui.models.catalog import Catalog, state_text
+from tui.models.download_fit import best_first, size_fit, with_fit
 from tui.stats.sample import CpuReading, GpuProcess, GpuReading, StatsSample
 
 ROOT = Path(__file__).resolve().parents[1]

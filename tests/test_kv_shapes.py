@@ -17,8 +17,9 @@ from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.llama_log import INFO, LoadRecord
-from tui.models.fit import MIB, KvShape, Memory, estimate
-from tui.models.offload import LayerSizes, buffers_line
+from tui.fit.estimate import MIB, Memory, estimate
+from tui.fit.offload import LayerSizes, buffers_line
+from tui.gguf.kv_shape import KvShape
 
 STARTER = starter_model()
 needs_starter = pytest.mark.skipif(STARTER is None, reason="starter model not installed")

@@ -1,5 +1,5 @@
 """The embedded engine's GPU offload decisions, in the parent: what each load asks the child for,
-what the last loads logged (tui.models.calibration), and fewer layers after an answer ran out of
+what the last loads logged (tui.fit.calibration), and fewer layers after an answer ran out of
 GPU memory. Owned by tui.engines.embedded.EmbeddedEngine; nothing here starts a process."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 
 from tui.domain import ModelInfo
 from tui.engines.base import OutOfGpuMemory
-from tui.models.calibration import Calibration, load_key
-from tui.models.fit import Memory
-from tui.models.offload import FlashAttention, cache_types, plan
-from tui.models.vision import find_projector
+from tui.engines.vision import find_projector
+from tui.fit.calibration import Calibration, load_key
+from tui.fit.estimate import Memory
+from tui.fit.offload import FlashAttention, cache_types, plan
 from tui.safe_text import one_line
 
 

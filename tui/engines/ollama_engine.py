@@ -36,8 +36,8 @@ from tui.engines.secrets import header_secrets, url_secrets
 from tui.engines.tool_wire import NO_TOOLS, ollama_calls, says_no_tools
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
+from tui.gguf.kv_shape import KvShape
 from tui.http_limits import limit_client
-from tui.models.fit import KvShape
 from tui.thinking import LEVELS as THINK_LEVELS
 
 DEFAULT_HOST = "localhost:11434"

@@ -15,8 +15,8 @@ from tui.paths import Paths
 def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = False) -> Engine:
     """`leave_core_for_ui`: where threads = 0 (auto), keep one core for the TUI's own work."""
     from tui.engines.embedded import EmbeddedEngine, default_threads
-    from tui.models.memory import read_vram
-    from tui.models.stores import reused_models
+    from tui.engines.stores import reused_models
+    from tui.fit.memory import read_vram
 
     return EmbeddedEngine(
         models_dir=paths.models_dir,

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field, replace
 from tui.config import Config
 from tui.domain import ModelInfo
 from tui.engines.base import Engine, ModelNotFound
+from tui.fit.estimate import FitEstimate, Memory, estimate
+from tui.fit.memory import MemorySnapshot
+from tui.fit.offload import Offload, plan
+from tui.fit.units import gb
 from tui.model_names import ModelChoice, resolve, split_name
-from tui.models.fit import FitEstimate, Memory, estimate, gb
-from tui.models.memory import MemorySnapshot
-from tui.models.offload import Offload, plan
 
 OLLAMA_DEFAULT_CONTEXT = 4096
 """num_ctx Ollama uses when neither lchat nor the Modelfile sets one."""
@@ -31,13 +32,6 @@ def label(model: ModelInfo) -> str:
 def model_key(backend: str, name: str) -> str:
     """How a favourite is written in the config: "backend/name"."""
     return f"{backend}/{name}"
-
-
-def count_text(count: int | None) -> str:
-    """Parameters for people: 3.2B, 135M."""
-    if not count:
-        return ""
-    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
 def context_text(tokens: int | None) -> str:

@@ -14,11 +14,11 @@ from tui.config import save_config
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
 from tui.engines.manage import Details
+from tui.fit.memory import MemorySnapshot, from_sample, probe_memory
+from tui.fit.offload import offload_rows
+from tui.fit.units import count_text, gb
 from tui.model_names import Waiting
-from tui.models.catalog import Catalog, context_text, count_text, label, state_text
-from tui.models.fit import gb
-from tui.models.memory import MemorySnapshot, from_sample, probe_memory
-from tui.models.offload import offload_rows
+from tui.models.catalog import Catalog, context_text, label, state_text
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.stats.remote import from_model_list

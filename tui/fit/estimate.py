@@ -3,7 +3,7 @@
     need     = W + KV + O
     W        = the model's size on disk (GGUF weights are loaded as stored)
     KV       = n_layers x n_ctx x n_kv_heads x (key_length + value_length) x 2 bytes   (f16 cache),
-               per layer type (sliding-window, MLA, recurrent): tui.models.kv_shape
+               per layer type (sliding-window, MLA, recurrent): tui.gguf.kv_shape
     O        = 256 MiB + 5% of W   (compute buffers and runtime; a rule of thumb)
     verdict  = fits       when need <= 85% of free memory
                tight      when need <= free memory
@@ -18,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui.domain import ModelInfo
-from tui.models.kv_shape import KvShape
-
-__all__ = ["KvShape", "Memory", "FitEstimate", "estimate", "gb"]
+from tui.fit.units import gb
+from tui.gguf.kv_shape import KvShape
 
 MIB = 1024**2
 GIB = 1024**3
@@ -87,13 +86,3 @@ def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None) -> FitEstimate
     else:
         verdict = "won't fit"
     return FitEstimate(verdict, weights, kv, overhead, n_ctx, memory)
-
-
-def gb(size: int | None) -> str:
-    """Bytes for people: 1.2 GB, 350 MB, 12 KB (powers of 1000, as disks and downloads count)."""
-    if size is None:
-        return "?"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
