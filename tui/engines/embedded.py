@@ -46,6 +46,7 @@ from tui.engines.vision import find_projector
 from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
 from tui.fit.estimate import Memory
+from tui.fit.offload import Offload, offload_rows
 from tui.safe_text import one_line
 
 MAX_LOGGED_ERRORS = 20
@@ -215,7 +216,9 @@ class EmbeddedEngine(Engine):
         self._known: dict[str, ModelInfo] = {}
         self._infos: dict[tuple[str, int, int], ModelInfo] = {}
 
-    can_describe = can_delete = supports_lora = True
+    can_describe = can_delete = supports_lora = reports_loaded = True
+    full_swa_cache = True
+    """llama-cpp-python keeps llama.cpp's default full-size SWA cache (swa_full), which lchat leaves on."""
 
     @property
     def local(self) -> bool:
@@ -280,13 +283,26 @@ class EmbeddedEngine(Engine):
         return replace(info, extra={**info.extra, "running": running})
 
     @property
-    def flavour(self) -> str:
+    def build_flavour(self) -> str:
         """The llama.cpp build's GPU backend: "cuda", "vulkan", "metal" or "cpu"."""
         if self._flavour is None:
             from tui.engines.gpu_build import built_flavour
 
             self._flavour = built_flavour()
         return self._flavour
+
+    def offload_plan(self, model: ModelInfo, n_ctx: int, vram: Memory | None) -> Offload | None:
+        """What a load decides (OffloadPlanner.plan), without the projector file and the logged
+        compute buffer, which a load reads but a list of models need not; None on a CPU build."""
+        if self.build_flavour == "cpu":
+            return None
+        return self._planner.plan(model, n_ctx, vram, measured=False)
+
+    def load_details(self, model: ModelInfo) -> Details:
+        """What the model's load put on the GPU, and the [engine] options the next load takes."""
+        planner = self._planner
+        wanted = "auto" if planner.gpu_layers is None else planner.gpu_layers
+        return offload_rows(model, planner.kv_types[0], planner.flash_attention, wanted)
 
     def _free_vram(self, child: _Child | None) -> Memory | None:
         """Free VRAM now, counting what our own child's model holds (a reload frees it first)."""
@@ -320,9 +336,9 @@ class EmbeddedEngine(Engine):
             child = await self._idle_child()
             before, offload = None, {**child.asked, "note": ""}
             if child.loaded != (info.path, n_ctx) or not child.asked:  # Else keep it: no reload.
-                if self.flavour != "cpu" and self._gpu_layers != 0 and self._vram is not None:
+                if self.build_flavour != "cpu" and self._gpu_layers != 0 and self._vram is not None:
                     before = await asyncio.to_thread(self._free_vram, child)
-                offload = await asyncio.to_thread(self._planner.options_for, info, n_ctx, before, self.flavour)
+                offload = await asyncio.to_thread(self._planner.options_for, info, n_ctx, before, self.build_flavour)
             opts["offload"] = {k: v for k, v in offload.items() if k != "note"}
             self._next_id += 1
             req = self._next_id

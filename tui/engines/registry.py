@@ -55,6 +55,16 @@ BACKENDS: dict[str, Builder] = {"embedded": build_embedded, "ollama": build_olla
 """Each kind of backend and its builder: one engine, or a mapping of backend name to engine."""
 
 
+def model_processes() -> frozenset[str]:
+    """What every kind of backend declares in `Engine.model_processes`, configured or not: an
+    Ollama runner on this machine holds a model's memory whichever backends lchat talks to."""
+    from tui.engines.embedded import EmbeddedEngine
+    from tui.engines.ollama_engine import OllamaEngine
+    from tui.engines.openai_engine import OpenAICompatEngine
+
+    return frozenset().union(*(kind.model_processes for kind in (EmbeddedEngine, OllamaEngine, OpenAICompatEngine)))
+
+
 def build_engines(config: Config, paths: Paths, *, for_tui: bool = False) -> dict[str, Engine]:
     """One engine per backend; none of them connects or loads anything yet. `for_tui`: the
     engines serve the TUI, which needs a core of its own to stay smooth."""

@@ -29,9 +29,6 @@ OVERHEAD_FIXED = 256 * MIB
 OVERHEAD_SHARE = 0.05
 TIGHT_SHARE = 0.85
 """Above this share of free memory a model is 'tight': it loads, but little else will."""
-FULL_SWA_BACKENDS = {"embedded"}
-"""Backends whose sliding-window layers cache the whole context: llama-cpp-python keeps llama.cpp's
-default full-size SWA cache (swa_full), which lchat leaves on; Ollama sizes the window's cache."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +67,15 @@ class FitEstimate:
         )
 
 
-def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None) -> FitEstimate | None:
-    """The fit of `model` at `n_ctx` tokens; None when its size or the memory is unknown."""
+def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None, *, swa_full: bool = False) -> FitEstimate | None:
+    """The fit of `model` at `n_ctx` tokens; None when its size or the memory is unknown.
+    `swa_full`: sliding-window layers cache the whole context, as its engine declares
+    (`Engine.full_swa_cache`); else they cache the window, as Ollama sizes it."""
     if memory is None or not model.size_bytes:
         return None
     shape = KvShape.from_extra(model.extra)
     weights = model.size_bytes
-    kv = shape.cache_bytes(n_ctx, swa_full=model.backend in FULL_SWA_BACKENDS) if shape else None
+    kv = shape.cache_bytes(n_ctx, swa_full=swa_full) if shape else None
     overhead = OVERHEAD_FIXED + int(OVERHEAD_SHARE * weights)
     need = weights + (kv or 0) + overhead
     if need <= TIGHT_SHARE * memory.free:
