@@ -56,9 +56,9 @@ async def run(services: Services, args: argparse.Namespace) -> int:
 async def _models(services: Services, *, as_json: bool, out: TextIO | None = None) -> int:
     import asyncio
 
+    from tui.fit.memory import probe_memory
+    from tui.fit.units import gb
     from tui.models.catalog import Catalog
-    from tui.models.fit import gb
-    from tui.models.memory import probe_memory
 
     out = sys.stdout if out is None else out  # at each call, not at import
 

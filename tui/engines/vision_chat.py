@@ -1,5 +1,5 @@
 """A turn with images on the embedded engine: the parent's side picks the projector and handler
-(tui.models.vision); the child's side answers through llama-cpp-python's vision chat handler.
+(tui.engines.vision); the child's side answers through llama-cpp-python's vision chat handler.
 
 llama_cpp is imported only inside the child-side functions: the parent imports this module too.
 The handler renders the GGUF's own chat template itself, in the child; `render_check` renders the
@@ -17,8 +17,8 @@ from typing import Any
 from tui.attachments import turn_images
 from tui.domain import ChatTurn, ModelInfo
 from tui.engines.base import BadRequest
+from tui.engines.vision import find_projector, handler_for, no_images_reason
 from tui.engines.wire import openai_messages
-from tui.models.vision import find_projector, handler_for, no_images_reason
 
 NO_VISION_BUILD = (
     "this lchat build has no vision support (libmtmd): rebuild it with `make install`, which builds "
