@@ -7,6 +7,8 @@ import asyncio
 from contextlib import aclosing
 
 import pytest
+from tui.models.fit import Memory
+from tui.models.memory import MemorySnapshot
 
 from tests.fake_hub import HubState, start_hub
 from tests.fake_ollama import GIB, OllamaState, start_ollama
@@ -18,9 +20,7 @@ from tui.config import Config, load_config
 from tui.domain import ModelInfo
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ollama_engine import OllamaEngine
-from tui.models.fit import Memory
 from tui.models.management import ModelManagement
-from tui.models.memory import MemorySnapshot
 from tui.models.outcome import Done, Failed, ManageError, Refused, Transfer, TransferProgress
 
 REPO = "org/Tiny-GGUF"

@@ -18,7 +18,6 @@ from typing import Any
 from tui.config import Config, save_config
 from tui.domain import ModelInfo
 from tui.engines.base import Engine, EngineError
-from tui.engines.gpu_build import built_flavour
 from tui.engines.lora import read_lora
 from tui.models.catalog import label, model_key
 from tui.models.download_fit import best_first, question, size_fit, with_fit
@@ -159,6 +158,10 @@ class ModelManagement:
 
     # Hugging Face and the models folder
 
+    def _gpu_build(self) -> bool:
+        """Whether an engine that runs downloaded GGUF files was built for a GPU (ranks what fits)."""
+        return any(engine.build_flavour not in ("", "cpu") for engine in self.engines.values())
+
     def hub(self) -> HubClient:
         endpoint = self.config.models.hf_endpoint or self._environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
         return HubClient(endpoint=endpoint, models_dir=self.paths.models_dir)
@@ -171,7 +174,7 @@ class ModelManagement:
             found = await asyncio.to_thread(self.hub().list_choices, repo)
         except EngineError as error:
             raise Failed(f"Cannot download {one_line(spec, 60)}: {error}", reason=str(error)) from error
-        ranked = best_first(found, lambda c: c.size, await asyncio.to_thread(memory), gpu=built_flavour() != "cpu")
+        ranked = best_first(found, lambda c: c.size, await asyncio.to_thread(memory), gpu=self._gpu_build())
         chosen = pick(found, wanted) if wanted else (found[0] if len(found) == 1 else None)
         note = None
         if wanted and chosen is None:
