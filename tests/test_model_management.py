@@ -7,8 +7,6 @@ import asyncio
 from contextlib import aclosing
 
 import pytest
-from tui.models.fit import Memory
-from tui.models.memory import MemorySnapshot
 
 from tests.fake_hub import HubState, start_hub
 from tests.fake_ollama import GIB, OllamaState, start_ollama
@@ -20,6 +18,8 @@ from tui.config import Config, load_config
 from tui.domain import ModelInfo
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ollama_engine import OllamaEngine
+from tui.fit.estimate import Memory
+from tui.fit.memory import MemorySnapshot
 from tui.models.management import ModelManagement
 from tui.models.outcome import Done, Failed, ManageError, Refused, Transfer, TransferProgress
 
