@@ -30,7 +30,7 @@ class TimedWriter(io.TextIOBase):
 
 def main(data_dir: str, config: str) -> dict:
     real_stdout, writer = sys.stdout, TimedWriter()
-    # ask() binds its default output when tui.ask is first imported, which happens in main().
+    # ask() binds its default output when tui.cli.ask_stream is first imported, which happens in main().
     sys.stdout = writer
     try:
         from tui.bench.common import PROMPT
