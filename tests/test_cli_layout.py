@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
-import pkgutil
 import os
+import pkgutil
 import subprocess
 import sys
 from types import ModuleType, SimpleNamespace
