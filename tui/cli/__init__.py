@@ -104,7 +104,7 @@ def _main(argv: list[str] | None = None) -> int:
 
         setup_logging(paths.log_dir, tell=bool(args.command))  # The TUI: the log only.
         loaded = load_config(paths.config_file)
-        context = Context(paths, loaded.config, loaded.warnings)
+        context = Context(paths, loaded.config)
         if group is not None and not group.USES_SERVICES:  # the config, or the history file: no engines
             return group.run(args, context)
         from tui.engines.registry import build_engines

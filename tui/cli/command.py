@@ -27,13 +27,12 @@ class Context:
 
     paths: Paths
     config: Config
-    warnings: list[str]
-    """What was odd about the config without being fatal."""
     opened: Services | None = None
     """The history and the engines, opened by main before `run` for a group that uses them."""
 
     @property
     def services(self) -> Services:
+        """The opened services; asking without USES_SERVICES is a bug in the group."""
         if self.opened is None:
             raise RuntimeError("this command group did not ask for the services (USES_SERVICES)")
         return self.opened
