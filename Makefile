@@ -69,12 +69,13 @@ test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check tui tests
-	$(BIN)/ruff format --check tui tests
-	$(BIN)/mypy tui
+	$(BIN)/ruff check tui tests bench
+	$(BIN)/ruff format --check tui tests bench
+	$(BIN)/mypy tui bench
 
+# The benchmarks live beside the package (bench/, not in the wheel), found from the checkout's root.
 bench: install
-	$(BIN)/python -m tui.bench
+	$(BIN)/python -m bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

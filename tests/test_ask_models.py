@@ -13,7 +13,7 @@ import pytest
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.fake_openai import OpenAIState, start_openai
 from tests.scripted_engine import ScriptedEngine
-from tui.ask import ask
+from tui.cli.ask_stream import ask
 from tui.config import Config
 from tui.domain import Role
 from tui.engines.ollama_engine import OllamaEngine

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.loopback import Served
-from tui.ask import DIM, PLAIN, ask
+from tui.cli.ask_stream import DIM, PLAIN, ask
 from tui.config import ChatConfig, Config
 from tui.engines.ollama_engine import OllamaEngine
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.bench.__main__ import BENCHMARKS, table
-from tui.bench.common import TINY, Row, percentile, rate
+from bench.__main__ import BENCHMARKS, table
+from bench.common import TINY, Row, percentile, rate
 from tui.engines.discovery import starter_model_path
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def bench_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_benchmark_returns_rows(numbers: str, module: str) -> None:
     if module in NEEDS_MODEL and starter_model_path() is None:
         pytest.skip("starter model not installed")
-    rows = importlib.import_module(f"tui.bench.{module}").run(TINY, lambda line: None)
+    rows = importlib.import_module(f"bench.{module}").run(TINY, lambda line: None)
     assert rows and all(isinstance(row, Row) for row in rows)
     assert {row.number for row in rows} <= set(numbers.split(","))
     for row in rows:
@@ -40,7 +40,7 @@ def test_benchmark_returns_rows(numbers: str, module: str) -> None:
 
 
 def test_big_history_has_the_shape_asked_for(tmp_path: Path) -> None:
-    from tui.bench.bigdb import build
+    from bench.bigdb import build
     from tui.store import HistoryStore
 
     history = build(tmp_path / "data", conversations=20, messages=300, long_conversation=100)

@@ -22,7 +22,7 @@ from tests.after_kill import question_and_answer_after_kill
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.gguf_files import write_random, write_tiny_llama, write_truncated
 from tests.scripted_engine import ScriptedEngine, fixed_script
-from tui.ask import ask
+from tui.cli.ask_stream import ask
 from tui.config import Config, load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.base import EngineError

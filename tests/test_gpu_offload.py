@@ -594,7 +594,7 @@ async def test_ask_json_says_where_the_model_ran(open_services, tmp_path: Path, 
     import io
     import json
 
-    from tui.ask import ask
+    from tui.cli.ask_stream import ask
 
     nvml = FakeNvml(FakeGpu(used=2 * GIB, total=24 * GIB))
     engine = EmbeddedEngine(

@@ -89,7 +89,7 @@ def test_the_callback_joins_pieces_of_lines(capsys: pytest.CaptureFixture[str]) 
 
 @needs_starter
 async def test_a_real_load_reports_its_cpu_buffers_and_ask_json_carries_them(open_services, tmp_path: Path) -> None:
-    from tui.ask import ask
+    from tui.cli.ask_stream import ask
 
     engine = EmbeddedEngine(models_dir=tmp_path / "models", n_threads=1, n_ctx=512, log_path=tmp_path / "engine.log")
     out = io.StringIO()

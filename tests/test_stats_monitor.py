@@ -162,7 +162,7 @@ def test_stats_command_prints_one_snapshot(monkeypatch, capsys) -> None:
     from tui.cli import main
 
     monkeypatch.setattr(tui.stats, "build_monitor", lambda *a, **k: cli_monitor())
-    monkeypatch.setattr("tui.stats.command.SETTLE_S", 0)
+    monkeypatch.setattr("tui.cli.commands.stats.SETTLE_S", 0)
     assert main(["stats"]) == 0
     out = capsys.readouterr().out
     assert "• GPU0 at 85°C, near slowdown at 87°C" in out
@@ -174,7 +174,7 @@ def test_stats_command_json_and_watch(monkeypatch, capsys) -> None:
     from tui.cli import main
 
     monkeypatch.setattr(tui.stats, "build_monitor", lambda *a, **k: cli_monitor())
-    monkeypatch.setattr("tui.stats.command.SETTLE_S", 0)
+    monkeypatch.setattr("tui.cli.commands.stats.SETTLE_S", 0)
     assert main(["stats", "--json", "--watch", "0.01", "--count", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
@@ -187,7 +187,7 @@ def test_stats_command_json_and_watch(monkeypatch, capsys) -> None:
 def test_stats_command_stops_cleanly_on_ctrl_c() -> None:
     from io import StringIO
 
-    from tui.stats.command import run_stats
+    from tui.cli.commands.stats import run_stats
 
     monitor = cli_monitor()
     calls = 0

@@ -166,7 +166,7 @@ def test_on_a_terminal_always_is_the_whole_word(lchat_home: Path) -> None:
 async def test_the_terminal_question_takes_a_for_no() -> None:
     import io
 
-    from tui.ask import terminal_approver
+    from tui.cli.ask_stream import terminal_approver
     from tui.tools.approval import ApprovalRequest, Decision
     from tui.tools.catalog import ToolInfo
 

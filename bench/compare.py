@@ -1,4 +1,4 @@
-"""`python -m tui.bench.compare --baseline DIR [--only 6] [--rounds 3] [--quick]`: before and after.
+"""`python -m bench.compare --baseline DIR [--only 6] [--rounds 3] [--quick]`: before and after.
 
 Runs the rows alternately with another checkout's code first on the path (``DIR``, say the
 main branch) and with this one, round after round, so both see the same machine load; each
@@ -17,18 +17,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tui.bench.common import cache_dir
+from bench.common import cache_dir
 
-_HERE = Path(__file__).resolve().parents[2]
+_HERE = Path(__file__).resolve().parents[1]
 
 
 def run_side(code: Path, only: str, cache: Path, *, quick: bool = False) -> list[dict]:
-    """The rows, as `python -m tui.bench --json` gives them, run with ``code`` first on the path."""
+    """The rows, as `python -m bench --json` gives them, run with ``code`` first on the path."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "rows.json"
         env = {**os.environ, "PYTHONPATH": str(code), "XDG_CACHE_HOME": str(cache)}
+        # A checkout from before the benchmarks left the package has them as tui.bench.
+        suite = "bench" if (code / "bench" / "__main__.py").is_file() else "tui.bench"
         subprocess.run(
-            [sys.executable, "-m", "tui.bench", "--only", only, "--json", str(out), *(["--quick"] if quick else [])],
+            [sys.executable, "-m", suite, "--only", only, "--json", str(out), *(["--quick"] if quick else [])],
             cwd=code,
             env=env,
             check=True,
@@ -44,7 +46,7 @@ def timings(row: dict) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tui.bench.compare", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
     parser.add_argument("--baseline", type=Path, required=True, help="the other checkout (its repository root)")
     parser.add_argument("--only", default="6", help="comma-separated row numbers (default 6)")
     parser.add_argument("--rounds", type=int, default=3)

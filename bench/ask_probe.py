@@ -1,6 +1,6 @@
 """`lchat ask` through lchat's own entry point, with stdout replaced by a writer that times pieces.
 
-Run as ``python -m tui.bench.ask_probe DATA_DIR CONFIG``; prints one JSON object on fd 3's
+Run as ``python -m bench.ask_probe DATA_DIR CONFIG``; prints one JSON object on fd 3's
 stead (the real stdout), after the answer.
 """
 
@@ -30,10 +30,10 @@ class TimedWriter(io.TextIOBase):
 
 def main(data_dir: str, config: str) -> dict:
     real_stdout, writer = sys.stdout, TimedWriter()
-    # ask() binds its default output when tui.ask is first imported, which happens in main().
+    # ask() binds its default output when tui.cli.ask_stream is first imported, which happens in main().
     sys.stdout = writer
     try:
-        from tui.bench.common import PROMPT
+        from bench.common import PROMPT
         from tui.cli import main as lchat_main
 
         code = lchat_main(["--data-dir", data_dir, "--config", config, "ask", PROMPT])

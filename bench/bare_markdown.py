@@ -1,6 +1,6 @@
 """The streaming-cost row's floor: stock Textual `Markdown.get_stream` in a `VerticalScroll` plus an `Input`.
 
-Run as ``python -m tui.bench.bare_markdown HOST:PORT MODEL``; Enter in the input streams the
+Run as ``python -m bench.bare_markdown HOST:PORT MODEL``; Enter in the input streams the
 double's answer (Ollama's /api/chat, read with httpx) into a Markdown, and a thinking model's
 reasoning into another Markdown above it, nothing else.
 """

@@ -1,4 +1,4 @@
-"""`lchat list`, `export`, `import`, `backup` and `restore`: the history from the shell.
+"""`lchat list`, `show`, `search`, `export`, `import`, `backup` and `restore`: the history from the shell.
 
 These open the history file directly and never start an engine. Each returns an exit code:
 0 done, 1 failed (one line on stderr says why).
@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 from typing import TextIO, cast
 
+from tui.cli.command import Context
 from tui.safe_text import echo, json_line
 
 COMMANDS = ("list", "show", "search", "export", "import", "backup", "restore")
+USES_SERVICES = False
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     """Add the history commands to lchat's argument parser."""
     listing = commands.add_parser("list", help="list conversations (id, last change, title), newest first")
     listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
@@ -48,11 +50,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     restore.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
 
-def run(args: argparse.Namespace, paths) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     """Run one history command."""
     from tui.portable import ImportFailed
     from tui.store import StoreError
 
+    paths = context.paths
     try:
         if args.command == "backup":
             return _backup(paths, args.path)

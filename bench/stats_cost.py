@@ -10,8 +10,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.bench.common import Row, Sizes, lchat_env, median, missing_row, verdict, write_config
-from tui.bench.pty_app import PtyApp
+from bench.common import Row, Sizes, lchat_env, median, missing_row, verdict, write_config
+from bench.pty_app import PtyApp
 
 TARGET = "< 1% of a core over idle"
 

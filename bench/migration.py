@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.bench import bigdb
-from tui.bench.common import Row, Sizes, cache_dir, missing_row, verdict
+from bench import bigdb
+from bench.common import Row, Sizes, cache_dir, missing_row, verdict
 
 FROM_SCHEMA = 6
 TARGET = "upgrade < 5 min"

@@ -1,4 +1,4 @@
-"""`python -m tui.bench [--quick] [--only 1,4] [--json FILE]`: run the benchmarks, print the table."""
+"""`python -m bench [--quick] [--only 1,4] [--json FILE]`: run the benchmarks, print the table."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import traceback
 from dataclasses import asdict
 
-from tui.bench.common import FULL, QUICK, Row, machine
+from bench.common import FULL, QUICK, Row, machine
 
 BENCHMARKS = [
     ("1", "throughput"),
@@ -24,7 +24,7 @@ BENCHMARKS = [
     ("11", "stream_cost"),
     ("12", "migration"),
 ]
-"""Row numbers and the module (in tui.bench) that measures them, in the order they run."""
+"""Row numbers and the module (in bench) that measures them, in the order they run."""
 
 
 def table(rows: list[Row]) -> str:
@@ -36,7 +36,7 @@ def table(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tui.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each (minutes, not a report)")
     parser.add_argument("--only", help="comma-separated row numbers, e.g. 1,4")
     parser.add_argument("--json", metavar="FILE", help="also write every row with its raw numbers")
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         log(f"row {numbers} ({module})...")
         try:
-            found = importlib.import_module(f"tui.bench.{module}").run(sizes, log)
+            found = importlib.import_module(f"bench.{module}").run(sizes, log)
         except Exception as error:  # noqa: BLE001 - one failing benchmark must not lose the others
             traceback.print_exc()
             found = [

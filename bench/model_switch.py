@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.bench.common import (
+from bench.common import (
     PROMPT,
     PYTHON,
     Row,
@@ -90,7 +90,7 @@ def run(sizes: Sizes, log: Callable[[str], None] = print) -> list[Row]:
         "loads": rounds,
         "prompt": PROMPT,
     }
-    raw = run_json([PYTHON, "-m", "tui.bench.raw_llama", json.dumps(spec)])
+    raw = run_json([PYTHON, "-m", "bench.raw_llama", json.dumps(spec)])
     load, first = median(raw["load_s"]), median(raw["first_token_s"])
     times = asyncio.run(switch_times(model_a, model_b, rounds))
     warm, back = median(times["a_warm"]), median(times["b_to_a"])

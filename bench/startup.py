@@ -1,7 +1,7 @@
 """Rows 4, 5 and 7: start to first paint, opening a long conversation, and memory, in a pty.
 
 First paint is timed from just before the process is started to the main screen's first
-refresh (tui.bench.app_probe), with an empty data dir and with the big history.
+refresh (bench.app_probe), with an empty data dir and with the big history.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tui.bench import bigdb
-from tui.bench.common import (
+from bench import bigdb
+from bench.common import (
     PYTHON,
     Row,
     Sizes,
@@ -21,8 +21,8 @@ from tui.bench.common import (
     ms,
     verdict,
 )
-from tui.bench.pty_app import PtyApp
-from tui.bench.timing import time_command
+from bench.pty_app import PtyApp
+from bench.timing import time_command
 
 
 def first_paint(data_dir: Path, home: Path, *, opens: Sequence[int] = (), settle_s: float = 0.0) -> dict:

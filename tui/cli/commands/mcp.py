@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui.cli.command import Context
 from tui.safe_text import echo, one_line, terminal_safe
 
 if TYPE_CHECKING:  # Imported when an action runs: building the parser keeps `lchat --version` instant.
@@ -19,7 +20,11 @@ class ImportProblem(Exception):
     """A servers file lchat cannot read; str() is one line."""
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
+COMMANDS = ("mcp",)
+USES_SERVICES = False
+
+
+def register(commands: argparse._SubParsersAction) -> None:
     """Add `lchat mcp ...` to lchat's argument parser."""
     mcp = commands.add_parser("mcp", help="MCP tool servers: import a Claude-Desktop-style file, list tools")
     actions = mcp.add_subparsers(dest="mcp_command", metavar="ACTION", required=True)
@@ -28,11 +33,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     actions.add_parser("list", help="start the configured servers and list their tools and prompt cost")
 
 
-def run(args: argparse.Namespace, config: Config, config_file: Path, log_dir: Path) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     """Run one `lchat mcp` action; 0 done, 1 failed (one line on stderr says why)."""
     import asyncio
 
     from tui.config import save_config
+
+    config, config_file = context.config, context.paths.config_file
 
     if args.mcp_command == "import":
         try:
@@ -60,7 +67,7 @@ def run(args: argparse.Namespace, config: Config, config_file: Path, log_dir: Pa
                 f"it stays readable by you only (mode 600)"
             )
         return 0
-    return asyncio.run(_list(config, log_dir))
+    return asyncio.run(_list(config, context.paths.log_dir))
 
 
 SERVERS_MAX_BYTES = 1_000_000

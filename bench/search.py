@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tui.bench import bigdb
-from tui.bench.common import Row, Sizes, cache_dir, median, missing_row, ms, percentile, verdict
+from bench import bigdb
+from bench.common import Row, Sizes, cache_dir, median, missing_row, ms, percentile, verdict
 
 TARGET = "median < 50 ms"
 

@@ -1,4 +1,4 @@
-"""Runs lchat (tui.bench.app_probe) in a pseudo-terminal: the real driver, keys typed, events read."""
+"""Runs lchat (bench.app_probe) in a pseudo-terminal: the real driver, keys typed, events read."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
-from tui.bench.common import PYTHON
+from bench.common import PYTHON
 
 
 def _plain(screen: bytes) -> str:
@@ -55,7 +55,7 @@ class PtyApp:
         self._watching = threading.Event()
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            list(argv) if argv else [PYTHON, "-m", "tui.bench.app_probe", json.dumps(spec)],
+            list(argv) if argv else [PYTHON, "-m", "bench.app_probe", json.dumps(spec)],
             stdin=slave,
             stdout=slave,
             stderr=slave,

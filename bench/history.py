@@ -1,8 +1,8 @@
-"""Issue #5's figures on a big history: `python -m tui.bench.history [--quick]`.
+"""Issue #5's figures on a big history: `python -m bench.history [--quick]`.
 
 Builds (once, cached) 100,000 conversations and 1,000,000 messages with bulk inserts in one
-transaction (tui.bench.bigdb), then prints: start to first paint and opening the
-5,000-message conversation to first paint (lchat in a pty, tui.bench.startup), the first
+transaction (bench.bigdb), then prints: start to first paint and opening the
+5,000-message conversation to first paint (lchat in a pty, bench.startup), the first
 page of the conversation list, and full-text search median and p95 over as-you-type and
 whole-word queries. A script to run by hand, never part of the test suite.
 """
@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tui.bench import bigdb
-from tui.bench.common import FULL, QUICK, cache_dir, median, percentile
+from bench import bigdb
+from bench.common import FULL, QUICK, cache_dir, median, percentile
 
 
 def typed(word: str) -> list[str]:
@@ -70,7 +70,7 @@ def search_times(database: Path, queries: list[str], repeats: int) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tui.bench.history", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="20,000 messages instead of 1,000,000")
     parser.add_argument("--starts", type=int, default=3, help="lchat starts to time (default 3)")
     parser.add_argument("--no-pty", action="store_true", help="skip first paint and open (store figures only)")
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.no_pty:
         return 0
-    from tui.bench.startup import first_paint
+    from bench.startup import first_paint
 
     paints, opens = [], []
     for _ in range(args.starts):

@@ -4,7 +4,7 @@ Reported: the rate the UI worker wrote pieces at against the engine's own rate, 
 loop's lag (a 5 ms timer's lateness) while streaming, and the process's CPU time per token
 in the first and the last tenth of the answer (flat means the cost does not grow with it).
 Key echo in the composer while an answer streams has a reference: the same keys typed into the
-`Input` of stock Textual streaming the same Markdown (tui/bench/bare_markdown.py) from the
+`Input` of stock Textual streaming the same Markdown (bench/bare_markdown.py) from the
 loopback Ollama double at the same rate.
 """
 
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.bench.common import (
+from bench.common import (
     PYTHON,
     Row,
     Sizes,
@@ -29,10 +29,10 @@ from tui.bench.common import (
     verdict,
     write_config,
 )
-from tui.bench.ollama_double import MODEL as DOUBLE_MODEL
-from tui.bench.ollama_double import OllamaDouble
-from tui.bench.pty_app import PtyApp
-from tui.bench.synthetic import MODEL, PacedEngine, markdown_pieces, own_rate
+from bench.ollama_double import MODEL as DOUBLE_MODEL
+from bench.ollama_double import OllamaDouble
+from bench.pty_app import PtyApp
+from bench.synthetic import MODEL, PacedEngine, markdown_pieces, own_rate
 
 ECHO_EVERY_S = 0.25
 """How often a key is typed into the composer while the answer streams (its echo is timed)."""
@@ -81,7 +81,7 @@ def stream_once(tokens: int, tokens_per_s: float, *, echo: bool = False) -> dict
 def bare_echo(tokens: int, tokens_per_s: float) -> list[float]:
     """Key-echo times of stock Textual's `Input` while its Markdown streams `tokens` at `tokens_per_s`."""
     with OllamaDouble(markdown_pieces(tokens), tokens_per_s) as double:
-        argv = [PYTHON, "-m", "tui.bench.bare_markdown", double.host_port, DOUBLE_MODEL]
+        argv = [PYTHON, "-m", "bench.bare_markdown", double.host_port, DOUBLE_MODEL]
         with PtyApp({}, lchat_env(), argv=argv) as app:
             app.wait_quiet()
             app.type("Write a long answer with code.\r")

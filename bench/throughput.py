@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.bench.common import (
+from bench.common import (
     PROMPT,
     PYTHON,
     Row,
@@ -27,21 +27,21 @@ from tui.bench.common import (
     verdict,
     write_config,
 )
-from tui.bench.pty_app import PtyApp
+from bench.pty_app import PtyApp
 
 
 def raw(mode: str, model: Path, threads: int, max_tokens: int) -> dict:
     spec = {"mode": mode, "model": str(model), "threads": threads, "prompt": PROMPT, "max_tokens": max_tokens}
-    return run_json([PYTHON, "-m", "tui.bench.raw_llama", json.dumps(spec)])
+    return run_json([PYTHON, "-m", "bench.raw_llama", json.dumps(spec)])
 
 
 def lchat_ask(home: Path, threads: int, max_tokens: int) -> dict:
     config = write_config(home / "config.toml", threads=threads, max_tokens=max_tokens)
-    return run_json([PYTHON, "-m", "tui.bench.ask_probe", str(home / "data"), str(config)], env=lchat_env(home))
+    return run_json([PYTHON, "-m", "bench.ask_probe", str(home / "data"), str(config)], env=lchat_env(home))
 
 
 def lchat_tui(home: Path, threads: int, max_tokens: int, spec: dict | None = None) -> dict:
-    """One question typed into lchat in a pty; the "answer" event of tui.bench.app_probe."""
+    """One question typed into lchat in a pty; the "answer" event of bench.app_probe."""
     config = write_config(home / "config.toml", threads=threads, max_tokens=max_tokens)
     spec = {"data_dir": str(home / "data"), "config": str(config), "scenario": "stream", **(spec or {})}
     with PtyApp(spec, lchat_env(home)) as app:

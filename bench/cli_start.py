@@ -1,6 +1,6 @@
 """Row 10: `lchat --version` against `python -c pass`, and `lchat ask` from start to first byte.
 
-`ask` runs through tui.bench.ask_probe (lchat's own entry point, stdout timed), which also
+`ask` runs through bench.ask_probe (lchat's own entry point, stdout timed), which also
 reports whether llama_cpp was imported in the lchat process (it must stay in the engine child).
 """
 
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.bench.common import (
+from bench.common import (
     PROMPT,
     PYTHON,
     Row,
@@ -27,7 +27,7 @@ from tui.bench.common import (
     verdict,
     write_config,
 )
-from tui.bench.timing import time_command
+from bench.timing import time_command
 
 
 def lchat_command() -> list[str]:
@@ -44,9 +44,7 @@ def ask_start(model: Path, runs: int) -> tuple[list[float], list[float], bool]:
             home = Path(tmp)
             config = write_config(home / "config.toml", threads=0, max_tokens=4)
             started = time.perf_counter()
-            result = run_json(
-                [PYTHON, "-m", "tui.bench.ask_probe", str(home / "data"), str(config)], env=lchat_env(home)
-            )
+            result = run_json([PYTHON, "-m", "bench.ask_probe", str(home / "data"), str(config)], env=lchat_env(home))
             lchat.append(result["first"] - started)
             in_parent = in_parent or result["llama_cpp_in_parent"]
         spec = {
@@ -57,7 +55,7 @@ def ask_start(model: Path, runs: int) -> tuple[list[float], list[float], bool]:
             "max_tokens": 4,
         }
         started = time.perf_counter()
-        result = run_json([PYTHON, "-m", "tui.bench.raw_llama", json.dumps(spec)])
+        result = run_json([PYTHON, "-m", "bench.raw_llama", json.dumps(spec)])
         raw.append(result["first"] - started)
     return lchat, raw, in_parent
 

@@ -5,7 +5,7 @@ Each client runs in a pseudo-terminal of the row's size and streams the same Mar
 the window from the double's first piece to its last: the client's CPU (utime + stime from
 /proc, as % of a core) and the bytes it wrote to its terminal per second. References in the
 same run: stock Textual `Markdown.get_stream` in a `VerticalScroll` plus an `Input`
-(tui/bench/bare_markdown.py), and oterm in a virtualenv of its own (tui/bench/oterm_peer.py).
+(bench/bare_markdown.py), and oterm in a virtualenv of its own (bench/oterm_peer.py).
 One run is a thinking model's: half the pieces are reasoning, streamed first, and every client
 shows them (lchat's live reasoning block, a second Markdown in the bare app, oterm's thinking).
 """
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from tui.bench import oterm_peer
-from tui.bench.common import (
+from bench import oterm_peer
+from bench.common import (
     PYTHON,
     Row,
     Sizes,
@@ -29,9 +29,9 @@ from tui.bench.common import (
     verdict,
     write_config,
 )
-from tui.bench.ollama_double import MODEL, OllamaDouble
-from tui.bench.pty_app import PtyApp
-from tui.bench.synthetic import markdown_pieces, reasoning_pieces
+from bench.ollama_double import MODEL, OllamaDouble
+from bench.pty_app import PtyApp
+from bench.synthetic import markdown_pieces, reasoning_pieces
 
 RATE = 20.0
 """Tokens per second of the double, as a local model on a small machine writes them."""
@@ -97,7 +97,7 @@ def run_lchat(double: OllamaDouble, size: tuple[int, int], stats: bool, tokens: 
 
 
 def run_bare(double: OllamaDouble, size: tuple[int, int], tokens: int) -> dict:
-    argv = [PYTHON, "-m", "tui.bench.bare_markdown", double.host_port, MODEL]
+    argv = [PYTHON, "-m", "bench.bare_markdown", double.host_port, MODEL]
     with PtyApp({}, lchat_env(), size=size, argv=argv) as app:
         app.wait_quiet()
         return measure(app, double, _type_question, tokens)

@@ -1,6 +1,6 @@
 """The reference lchat is measured against: llama-cpp-python driven directly, in its own process.
 
-Run as ``python -m tui.bench.raw_llama SPEC`` (SPEC is JSON); prints one JSON object. Modes:
+Run as ``python -m bench.raw_llama SPEC`` (SPEC is JSON); prints one JSON object. Modes:
 ``chat`` streams ``Llama.create_chat_completion``, ``generate`` loops over ``Llama.generate`` on
 the chat-templated prompt, ``load`` times loading the model after another one, and its first token
 (the files are in the page cache after the first load, so this is the mmap load time).

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import aclosing
 from pathlib import Path
 
-from tui.bench.common import Row, Sizes, median, missing_row, ms, starter_model, verdict
+from bench.common import Row, Sizes, median, missing_row, ms, starter_model, verdict
 
 QUESTIONS = [
     "Name a colour.",

@@ -1,6 +1,6 @@
 """lchat itself, run by `lchat`'s own entry point, with measuring hooks; the bench drives it in a pty.
 
-Run as ``python -m tui.bench.app_probe SPEC`` (JSON). Events go to the file descriptor in
+Run as ``python -m bench.app_probe SPEC`` (JSON). Events go to the file descriptor in
 $LCHAT_BENCH_FD as JSON lines: "paint" at the main screen's first refresh, then what the
 scenario measures. Nothing in lchat changes: the hooks wrap a few methods from outside.
 """
@@ -221,7 +221,7 @@ def _track_monitors() -> None:
 
 def _use_paced_engine(spec: dict) -> None:
     """Replace the configured backends with the synthetic one."""
-    from tui.bench.synthetic import PacedEngine, markdown_pieces
+    from bench.synthetic import PacedEngine, markdown_pieces
     from tui.engines import registry
 
     engine = PacedEngine(markdown_pieces(spec["tokens"]), spec["rate"])

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.bench.common import cache_dir, lchat_env
-from tui.bench.ollama_double import MODEL, OllamaDouble
-from tui.bench.pty_app import PtyApp
+from bench.common import cache_dir, lchat_env
+from bench.ollama_double import MODEL, OllamaDouble
+from bench.pty_app import PtyApp
 
 VERSION = "0.26.1"
 

@@ -1,6 +1,6 @@
 """What hardware sampling costs: process CPU time per sample against an idle baseline.
 
-    python -m tui.bench.stats_sampling [--samples 200] [--interval 0.02]
+    python -m bench.stats_sampling [--samples 200] [--interval 0.02]
 
 Samples are taken faster than the pane's 1 Hz so the figure settles in seconds; the cost per
 sample is then stated as a share of one core at 1 Hz. The "4 NVIDIA GPUs" line drives the NVIDIA
