@@ -91,9 +91,9 @@ def test_only_the_engine_child_imports_llama_cpp() -> None:
         if any(name.startswith("llama_cpp") for name in imports_of(p))
     }
     # The benchmarks' raw reference drives llama.cpp directly, in a process of its own.
-    # vision_chat imports llama_cpp inside its child-side functions only; the import check above
-    # shows the parent never loads it.
-    assert users - {"bench/raw_llama.py"} == {"engines/embedded_child.py", "engines/vision_chat.py"}
+    # llama_compat (its internals) imports llama_cpp inside its functions only; the import check
+    # above shows the parent never loads it.
+    assert users - {"bench/raw_llama.py"} == {"engines/embedded_child.py", "engines/llama_compat.py"}
 
 
 def test_no_ui_module_talks_to_mcp_servers() -> None:

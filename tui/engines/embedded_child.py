@@ -22,11 +22,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
+from tui.engines import llama_compat
 from tui.engines.alloc_limit_hook import limited_while_offloading
 from tui.engines.base import ReasoningPiece
 from tui.engines.confined import run_confined
@@ -56,52 +55,6 @@ TEMPLATE_MEMORY_LIMIT = 512 << 20
 """... and this much new memory (in a fork: tui.engines.confined)."""
 TEMPLATE_OUTPUT_LIMIT = 64 << 20
 """... and its prompt may be this big, pickled (a context of a million tokens is about 4 MB of text)."""
-
-
-class _Uncompiled:
-    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads: Llama() compiles
-    every chat template in the file for chat handlers lchat never uses, in this process and with no
-    limit (Jinja folds `'x' * 10**9` into the compiled code). format() compiles it, confined."""
-
-    def __init__(self, **_: Any) -> None:
-        pass
-
-    def to_chat_handler(self) -> Any:
-        def unused(**_: Any) -> Any:
-            raise NotImplementedError("lchat formats prompts itself (_Worker.format)")
-
-        return unused
-
-
-@contextmanager
-def _templates_not_compiled(chat_format: Any) -> Iterator[None]:
-    real = chat_format.Jinja2ChatFormatter
-    chat_format.Jinja2ChatFormatter = _Uncompiled
-    try:
-        yield
-    finally:
-        chat_format.Jinja2ChatFormatter = real
-
-
-@contextmanager
-def _flash_attention(llama_cpp: Any, setting: Any) -> Iterator[None]:
-    """With "auto", the context gets llama.cpp's own LLAMA_FLASH_ATTN_TYPE_AUTO: Llama(flash_attn=)
-    maps only to on and off, so the context parameter is set as the context is made."""
-    if setting != "auto":
-        yield
-        return
-    internals = llama_cpp._internals
-    real = internals.LlamaContext
-
-    def auto(**kwargs: Any) -> Any:
-        kwargs["params"].flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
-        return real(**kwargs)
-
-    internals.LlamaContext = auto
-    try:
-        yield
-    finally:
-        internals.LlamaContext = real
 
 
 class TextStream:
@@ -216,7 +169,10 @@ class _Worker:
             LlamaLog.start()
             print(f"lchat: loading {os.path.basename(path)} with {_gpu_layers(layers)}", file=sys.stderr, flush=True)
             try:
-                with limited_while_offloading(layers), _flash_attention(llama_cpp, offload.get("flash_attn")):
+                with (
+                    limited_while_offloading(layers),
+                    llama_compat.flash_attention_auto(offload.get("flash_attn") == "auto"),
+                ):
                     return llama_cpp.Llama(
                         model_path=path,
                         n_ctx=n_ctx,
@@ -238,7 +194,7 @@ class _Worker:
             print(f"lchat: the load failed: {failure.message()}", file=sys.stderr, flush=True)
             return failure
 
-        with _templates_not_compiled(llama_cpp.llama_chat_format):
+        with llama_compat.templates_not_compiled():
             self.llm, layers, note = offload_child.load_with_fallback(
                 make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0)), failure_of
             )
@@ -376,21 +332,20 @@ class _Worker:
         The think setting reaches the template as the variables templates read: `enable_thinking`
         (Qwen3) and `reasoning_effort` (gpt-oss). The tools are rendered by the model's own
         template; a template that never mentions them cannot call them."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        model = self.llm._model
         eos, bos = self.llm.token_eos(), self.llm.token_bos()
         template = self.llm.metadata.get("tokenizer.chat_template")
         if tools and (not template or "tools" not in template):
             raise _NoTools()
         if "tool" not in (template or ""):  # Tool turns of another model's, as plain turns.
             messages = without_tool_roles(messages)
-        formatter = Jinja2ChatFormatter(
-            template=template or CHATML,
-            eos_token=model.token_get_text(eos) if eos != -1 else "",
-            bos_token=model.token_get_text(bos) if bos != -1 else "",
+        result = llama_compat.format_prompt(
+            template or CHATML,
+            eos_token=llama_compat.token_text(self.llm, eos) if eos != -1 else "",
+            bos_token=llama_compat.token_text(self.llm, bos) if bos != -1 else "",
+            messages=messages,
+            tools=tools or None,
+            variables=_think_variables(think),
         )
-        result = formatter(messages=messages, tools=tools or None, **_think_variables(think))
         stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
         if not template:
             stops.append("<|im_end|>")
@@ -405,7 +360,7 @@ class _Worker:
         prompt evaluated but for one token; doing it here lets a cancel stop a long prompt.
         """
         llm = self.llm
-        if llm._is_recurrent or llm._is_hybrid:
+        if llama_compat.whole_state_only(llm):
             return 0  # Their state cannot be cut back; Llama.generate starts them afresh.
         cached = 0
         for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens):
@@ -414,10 +369,7 @@ class _Worker:
             cached += 1
         cached = min(cached, len(tokens) - 1)
         if cached < llm.n_tokens:
-            if not llm._ctx.kv_cache_seq_rm(-1, cached, -1):
-                llm.reset()
-                cached = 0
-            llm.n_tokens = cached
+            cached = llama_compat.keep_prefix(llm, cached)
         for start in range(cached, len(tokens) - 1, llm.n_batch):
             self.check_cancel(req)
             llm.eval(tokens[start : min(start + llm.n_batch, len(tokens) - 1)])
@@ -436,7 +388,7 @@ class _Worker:
         import llama_cpp
 
         llm = self.llm
-        vocab = llm._model.vocab
+        vocab = llama_compat.vocab(llm)
         seed = options.get("seed")
         llm.set_seed(seed if seed is not None else random.getrandbits(31))
         limit = min(options.get("max_tokens") or room, room)

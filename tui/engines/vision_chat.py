@@ -1,8 +1,8 @@
 """A turn with images on the embedded engine: the parent's side picks the projector and handler
 (tui.models.vision); the child's side answers through llama-cpp-python's vision chat handler.
 
-llama_cpp is imported only inside the child-side functions: the parent imports this module too.
-The handler renders the GGUF's own chat template itself, in the child; `render_check` renders the
+llama-cpp-python is reached through tui.engines.llama_compat, whose functions import it: the
+parent imports this module too. The handler renders the GGUF's own chat template itself, in the child; `render_check` renders the
 same template with the same messages first, so the child runs it in a confined fork
 (tui.engines.confined) and a template that runs away is refused before the handler compiles it.
 """
@@ -12,13 +12,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.attachments import turn_images
 from tui.domain import ChatTurn, ModelInfo
+from tui.engines import llama_compat
 from tui.engines.base import BadRequest
 from tui.engines.wire import openai_messages
 from tui.models.vision import find_projector, handler_for, no_images_reason
+
+if TYPE_CHECKING:
+    from tui.engines.llama_compat import Llama, MTMDChatHandler
 
 NO_VISION_BUILD = (
     "this lchat build has no vision support (libmtmd): rebuild it with `make install`, which builds "
@@ -48,46 +52,19 @@ def vision_request(info: ModelInfo, turns: Sequence[ChatTurn]) -> tuple[list[dic
 # The child's side
 
 
-def load_handler(name: str, projector: str) -> Any:
+def load_handler(name: str, projector: str) -> MTMDChatHandler:
     """llama-cpp-python's chat handler `name` (MTMDChatHandler when it has none by that name)
     for the projector file; NoVisionSupport when the build lacks libmtmd."""
-    try:
-        import llama_cpp.mtmd_cpp  # noqa: F401  # A build without libmtmd raises FileNotFoundError here.
-    except Exception:  # noqa: BLE001 - ImportError, OSError: either way no libmtmd
-        raise NoVisionSupport(NO_VISION_BUILD) from None
-    from llama_cpp import llama_chat_format
-
-    handler = getattr(llama_chat_format, name, None) or llama_chat_format.MTMDChatHandler
-    return handler(clip_model_path=projector, verbose=False)
+    if not llama_compat.has_libmtmd():
+        raise NoVisionSupport(NO_VISION_BUILD)
+    return llama_compat.vision_handler(name, projector)
 
 
-def render_check(llm: Any, handler: Any, messages: list[dict[str, Any]]) -> int:
+def render_check(llm: Llama, handler: MTMDChatHandler, messages: list[dict[str, Any]]) -> int:
     """Render the model's chat template as the handler will (images as its media marker); the
     prompt's length. Run it confined: the template comes from the GGUF file."""
-    import jinja2.ext
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    def raise_exception(message: str) -> None:
-        raise ValueError(message)
-
-    environment = ImmutableSandboxedEnvironment(
-        trim_blocks=True,
-        lstrip_blocks=True,
-        extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
-    )
-    environment.filters["tojson"] = Jinja2ChatFormatter.tojson
-    template = environment.from_string(handler._get_chat_template(llm))
-    marker = "<__media__>"
     try:
-        return len(
-            template.render(
-                messages=handler._get_template_messages(messages, marker),
-                add_generation_prompt=True,
-                raise_exception=raise_exception,
-                strftime_now=Jinja2ChatFormatter.strftime_now,
-            )
-        )
+        return len(llama_compat.render_vision_template(llm, handler, messages, "<__media__>"))
     except TypeError as error:  # A text-only template joins `content` as a string.
         raise ValueError(f"this model's chat template cannot take images ({error})") from None
 
@@ -126,4 +103,4 @@ def stream_answer(
         # The handler evaluated image embeddings the token list does not show: the text path
         # must not take that cache for its own prefix.
         llm.reset()
-        llm._ctx.kv_cache_clear()
+        llama_compat.clear_cache(llm)
