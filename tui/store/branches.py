@@ -94,7 +94,7 @@ class Branches:
     def switch_branch(self, message_id: int, step: int) -> int | None:
         """Make the sibling ``step`` places away current; its id, or None at either end."""
         with self._db.write() as conn:
-            ids = sorted(row[0] for row in conn.execute(_SIBLINGS, (message_id,)))
+            ids = sorted(int(row[0]) for row in conn.execute(_SIBLINGS, (message_id,)))
             if message_id not in ids:
                 raise NotFound(f"Message {message_id} no longer exists.")
             index = ids.index(message_id) + step

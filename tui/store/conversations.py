@@ -104,7 +104,7 @@ class Conversations:
         with self._db.write() as conn:
             conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
-    def _update_conversation(self, conversation_id: int, assignments: str, args: tuple[Any, ...]) -> None:
+    def _update_conversation(self, conversation_id: int, assignments: str, args: tuple[object, ...]) -> None:
         with self._db.write() as conn:
             cursor = conn.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", (*args, conversation_id))
             if cursor.rowcount == 0:
