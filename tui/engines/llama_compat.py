@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # Named here for the engine's other modules too, which never 
     from llama_cpp.llama_chat_format import ChatFormatterResponse as ChatFormatterResponse
     from llama_cpp.llama_chat_format import MTMDChatHandler as MTMDChatHandler
     from llama_cpp.llama_cpp import llama_vocab_p as llama_vocab_p
+    from llama_cpp.llama_types import ChatCompletionRequestMessage as ChatCompletionRequestMessage
+    from llama_cpp.llama_types import CreateChatCompletionStreamResponse as CreateChatCompletionStreamResponse
 
 INTERNALS: dict[str, tuple[str, ...]] = {
     "llama_cpp.Llama (instances)": ("_model", "_ctx", "_is_recurrent", "_is_hybrid"),
@@ -95,10 +97,15 @@ def keep_prefix(llm: Llama, tokens: int) -> int:
     """Keep the first `tokens` of the KV cache and tell `Llama.generate` so; when llama.cpp cannot
     cut the cache there, start afresh. How many tokens are kept."""
     if not _get(_get(llm, "_ctx"), "kv_cache_seq_rm")(-1, tokens, -1):
-        llm.reset()
+        reset(llm)
         tokens = 0
     llm.n_tokens = tokens
     return tokens
+
+
+def reset(llm: Llama) -> None:
+    """Forget the evaluated tokens (`Llama.reset`, public but unannotated)."""
+    llm.reset()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated
 
 
 def clear_cache(llm: Llama) -> None:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from tui.engines.gpu_build import native_library
@@ -148,7 +149,7 @@ class LlamaLog:
         return True
 
     @classmethod
-    def install(cls, llama_cpp: Any) -> None:
+    def install(cls, llama_cpp: ModuleType) -> None:
         """Set the callback for llama.cpp and ggml both: importing llama_cpp replaced ggml's."""
         llama_cpp.llama_log_set(cls.callback(), ctypes.c_void_p(0))
 

@@ -10,19 +10,25 @@ same template with the same messages first, so the child runs it in a confined f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tui.attachments import turn_images
 from tui.domain import ChatTurn, ModelInfo
 from tui.engines import llama_compat
 from tui.engines.base import BadRequest
+from tui.engines.child_messages import AnswerStats, VisionSampling, WireMessage
 from tui.engines.wire import openai_messages
 from tui.models.vision import find_projector, handler_for, no_images_reason
 
 if TYPE_CHECKING:
-    from tui.engines.llama_compat import Llama, MTMDChatHandler
+    from tui.engines.llama_compat import (
+        ChatCompletionRequestMessage,
+        CreateChatCompletionStreamResponse,
+        Llama,
+        MTMDChatHandler,
+    )
 
 NO_VISION_BUILD = (
     "this lchat build has no vision support (libmtmd): rebuild it with `make install`, which builds "
@@ -70,11 +76,11 @@ def render_check(llm: Llama, handler: MTMDChatHandler, messages: list[dict[str, 
 
 
 def stream_answer(
-    llm: Any,
-    handler: Any,
-    messages: list[dict[str, Any]],
-    sampling: dict[str, Any],
-    stats: dict[str, Any],
+    llm: Llama,
+    handler: MTMDChatHandler,
+    messages: list[WireMessage],
+    sampling: VisionSampling,
+    stats: AnswerStats,
     *,
     on_text: Callable[[str], None],
     check_cancel: Callable[[], None],
@@ -84,7 +90,13 @@ def stream_answer(
     tokens from llama's token counter, prompt_s, stop_reason). `check_cancel` raises to stop."""
     llm.chat_handler = handler
     try:
-        chunks = llm.create_chat_completion(messages=messages, stream=True, **sampling)
+        # JSON messages in, a stream out: llama-cpp-python types both more narrowly than it checks.
+        chunks = cast(
+            "Iterator[CreateChatCompletionStreamResponse]",
+            llm.create_chat_completion(
+                messages=cast("list[ChatCompletionRequestMessage]", messages), stream=True, **sampling
+            ),
+        )
         stats["stop_reason"] = "stop"
         for chunk in chunks:
             if "prompt_s" not in stats:  # The images and the prompt are evaluated by now.
@@ -92,15 +104,16 @@ def stream_answer(
                 stats["prompt_tokens"] = llm.n_tokens
             choice = chunk["choices"][0]
             text = choice["delta"].get("content")
-            if text:
+            if isinstance(text, str) and text:
                 on_text(text)
-            if choice.get("finish_reason"):
-                stats["stop_reason"] = choice["finish_reason"]
+            finish = choice.get("finish_reason")
+            if finish:
+                stats["stop_reason"] = finish
             stats["completion_tokens"] = max(llm.n_tokens - stats["prompt_tokens"], 0)
             check_cancel()
     finally:
         llm.chat_handler = None
         # The handler evaluated image embeddings the token list does not show: the text path
         # must not take that cache for its own prefix.
-        llm.reset()
+        llama_compat.reset(llm)
         llama_compat.clear_cache(llm)
