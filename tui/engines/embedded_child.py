@@ -1,7 +1,9 @@
-"""The embedded engine's child process: the only module that imports llama_cpp.
+"""The embedded engine's child process: with tui.engines.llama_compat (its internals), the only
+module that imports llama_cpp.
 
 It loads one GGUF at a time and keeps it warm, answers one request at a time over a Pipe,
-and exits when the parent's end of the pipe closes. Messages, all tuples:
+and exits when the parent's end of the pipe closes. Messages, all tuples (typed in
+tui.engines.child_messages):
 
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
     child -> parent  ("loaded", req, offload) | ("piece", req, text) | ("reasoning", req, text)
@@ -214,12 +216,12 @@ class _Worker:
             llm, layers, note = offload_child.load_with_fallback(
                 make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0)), failure_of
             )
+        self.llm = llm
         try:
             devices = list_devices(library_dirs())
         except (OSError, AttributeError) as error:  # An older ggml without the device calls.
             print(f"lchat: listing ggml's devices failed: {error}", file=sys.stderr, flush=True)
             devices = []
-        self.llm = llm
         self.offload = offload_child.report(llama_cpp, llm, layers, note, LlamaLog.record, devices)
         self.key = key
         return True
