@@ -144,9 +144,13 @@ def test_vision_handlers_are_found_by_name_and_render_the_template(folder: Path)
     seeing.close()
 
 
-def test_a_moved_internal_is_named() -> None:
+def test_a_moved_internal_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(LlamaMoved, match=r"object\._model is gone; update tui/engines/llama_compat\.py"):
         llama_compat.vocab(object())  # type: ignore[arg-type]
+    monkeypatch.delattr(llama_chat_format, "Jinja2ChatFormatter")
+    with pytest.raises(LlamaMoved, match=r": llama_cpp\.llama_chat_format\.Jinja2ChatFormatter is gone"):
+        with llama_compat.templates_not_compiled():
+            pass
 
 
 PRIVATE = {name for names in llama_compat.INTERNALS.values() for name in names} | {"_internals"}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # Named here for the engine's other modules too, which never import llama_cpp.
@@ -60,7 +61,7 @@ def _get(owner: object, name: str) -> Any:
     try:
         return getattr(owner, name)
     except AttributeError:
-        what = owner.__name__ if isinstance(owner, type) else type(owner).__name__
+        what = owner.__name__ if isinstance(owner, type | ModuleType) else type(owner).__name__
         raise LlamaMoved(
             f"llama-cpp-python {_version()}: {what}.{name} is gone; update tui/engines/llama_compat.py"
         ) from None
