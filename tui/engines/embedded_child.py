@@ -462,7 +462,7 @@ class _Worker:
             self.send("reasoning" if isinstance(piece, ReasoningPiece) else "piece", req, piece.text)
 
 
-def _think_variables(think: str | None) -> dict[str, Any]:
+def _think_variables(think: str | None) -> dict[str, bool | str]:
     """What a chat template reads for the think setting; nothing for the model's default."""
     if think is None:
         return {}

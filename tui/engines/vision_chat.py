@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from tui.attachments import turn_images
 from tui.domain import ChatTurn, ModelInfo
 from tui.engines import llama_compat
 from tui.engines.base import BadRequest
-from tui.engines.child_messages import AnswerStats, VisionSampling, WireMessage
+from tui.engines.child_messages import AnswerStats, VisionOption, VisionSampling, WireMessage
 from tui.engines.wire import openai_messages
 from tui.models.vision import find_projector, handler_for, no_images_reason
 
@@ -43,7 +43,7 @@ class NoVisionSupport(RuntimeError):
 # The parent's side
 
 
-def vision_request(info: ModelInfo, turns: Sequence[ChatTurn]) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
+def vision_request(info: ModelInfo, turns: Sequence[ChatTurn]) -> tuple[list[WireMessage], VisionOption] | None:
     """For a conversation with images: its messages in the OpenAI parts format (images as data
     URLs, as llama-cpp-python's handlers take them) and the child's `vision` option (projector
     and handler name). None when no turn has an image; BadRequest when the model cannot see."""
@@ -66,7 +66,7 @@ def load_handler(name: str, projector: str) -> MTMDChatHandler:
     return llama_compat.vision_handler(name, projector)
 
 
-def render_check(llm: Llama, handler: MTMDChatHandler, messages: list[dict[str, Any]]) -> int:
+def render_check(llm: Llama, handler: MTMDChatHandler, messages: list[WireMessage]) -> int:
     """Render the model's chat template as the handler will (images as its media marker); the
     prompt's length. Run it confined: the template comes from the GGUF file."""
     try:
