@@ -6,9 +6,11 @@ import pytest
 
 from tui.config import Config
 from tui.domain import ModelInfo
+from tui.engines.ollama_engine import OllamaEngine
+from tui.fit.estimate import GIB, MIB, Memory, estimate
+from tui.fit.memory import MemorySnapshot, parse_nvidia, read_ram
+from tui.gguf.kv_shape import KvShape
 from tui.models.catalog import Catalog, fuzzy_score, label, state_text
-from tui.models.fit import GIB, MIB, KvShape, Memory, estimate
-from tui.models.memory import MemorySnapshot, parse_nvidia, read_ram
 from tui.models.transfer import TransferMeter, duration
 
 LLAMA_8B = {"layers": 32, "kv_heads": 8, "key_length": 128, "value_length": 128}
@@ -62,7 +64,10 @@ def test_fit_formula_and_verdicts() -> None:
 def test_catalog_picks_memory_and_context_per_backend() -> None:
     config = Config()
     config.engine.context_length = 4096
-    catalog = Catalog(config, loads_into={"embedded": "RAM", "ollama": "VRAM", "lmstudio": ""})
+    ollama_engine = OllamaEngine(num_ctx=config.ollama.context_length)
+    catalog = Catalog(
+        config, loads_into={"embedded": "RAM", "ollama": "VRAM", "lmstudio": ""}, engines={"ollama": ollama_engine}
+    )
     ram, gpu = Memory("RAM", 32 * GIB, 64 * GIB), Memory("VRAM", 10 * GIB, 24 * GIB)
     catalog.memory = MemorySnapshot(ram=ram, gpu=gpu)
     embedded, ollama = model(backend="embedded"), model(backend="ollama")
@@ -79,7 +84,7 @@ def test_catalog_picks_memory_and_context_per_backend() -> None:
 
 
 def test_a_loaded_model_counts_its_own_memory_as_free() -> None:
-    catalog = Catalog(Config(), loads_into={"embedded": "RAM", "ollama": "VRAM"})
+    catalog = Catalog(Config(), loads_into={"embedded": "RAM", "ollama": "VRAM"}, engines={"ollama": OllamaEngine()})
     catalog.memory = MemorySnapshot(ram=Memory("RAM", 2 * GIB, 64 * GIB), gpu=Memory("VRAM", GIB, 24 * GIB))
     idle = model(backend="ollama", size=6 * GIB)
     loaded = model(backend="ollama", size=6 * GIB, running={"size": 7 * GIB, "size_vram": 7 * GIB})
@@ -164,7 +169,7 @@ def test_transfer_meter_rate_and_time_left() -> None:
 
 
 def test_memory_from_a_stats_sample() -> None:
-    from tui.models.memory import from_sample
+    from tui.fit.memory import from_sample
     from tui.stats.sample import CpuReading, GpuReading, StatsSample
 
     sample = StatsSample(

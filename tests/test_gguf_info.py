@@ -177,7 +177,7 @@ def test_discovery_includes_starter_last(tmp_path: Path, tiny: Path) -> None:
 
 
 def test_details_rows_put_the_usual_facts_first_and_leave_arrays_out(tiny: Path, tmp_path: Path) -> None:
-    from tui.models.gguf_details import gguf_details
+    from tui.engines.gguf_details import gguf_details
 
     rows = dict(gguf_details(tiny))
     labels = [label for label, _ in gguf_details(tiny)]

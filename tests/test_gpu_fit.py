@@ -15,9 +15,9 @@ from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines import offload_plan
 from tui.engines.base import Finished
 from tui.engines.embedded import EmbeddedEngine
-from tui.models.calibration import Calibration, compute_of, load_key
-from tui.models.fit import GIB, MIB, OVERHEAD_FIXED, Memory
-from tui.models.offload import cache_types, kq_bytes, offload_rows, plan
+from tui.fit.calibration import Calibration, compute_of, load_key
+from tui.fit.estimate import GIB, MIB, OVERHEAD_FIXED, Memory
+from tui.fit.offload import cache_types, kq_bytes, offload_rows, plan
 
 STARTER = starter_model()
 needs_starter = pytest.mark.skipif(STARTER is None, reason="starter model not installed")

@@ -18,7 +18,7 @@ from tests.gguf_files import write_tiny_llama
 from tui.config import ConfigError, load_config
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines import load_errors, offload_child
-from tui.engines.base import EngineError, Finished
+from tui.engines.base import Engine, EngineError, Finished
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ggml_devices import Device
 from tui.engines.gguf_info import read_gguf_info
@@ -26,11 +26,9 @@ from tui.engines.gpu_build import flavour_in, loadable_backends
 from tui.engines.llama_log import INFO, LlamaLog, LoadRecord
 from tui.engines.load_errors import LoadFailure
 from tui.engines.manage import Progress
-from tui.models.catalog import Catalog, state_text
-from tui.models.download_fit import best_first, size_fit, with_fit
-from tui.models.fit import GIB, MIB, Memory
-from tui.models.memory import MemorySnapshot, read_vram
-from tui.models.offload import (
+from tui.fit.estimate import GIB, MIB, Memory
+from tui.fit.memory import MemorySnapshot, read_vram
+from tui.fit.offload import (
     KV_CACHE_TYPES,
     LayerSizes,
     cache_types,
@@ -38,6 +36,8 @@ from tui.models.offload import (
     plan,
     reserve,
 )
+from tui.models.catalog import Catalog, state_text
+from tui.models.download_fit import best_first, size_fit, with_fit
 from tui.stats.sample import CpuReading, GpuProcess, GpuReading, StatsSample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,19 +229,26 @@ def test_gguf_header_gives_the_weights_per_layer(tmp_path: Path) -> None:
     assert info.extra["kv"]["layers"] == 2
 
 
-def test_catalog_reasons_in_layers_on_a_gpu_build_only() -> None:
+def test_catalog_reasons_in_layers_on_a_gpu_build_only(tmp_path: Path) -> None:
     from tui.config import Config
 
     model = big_model()
     memory = MemorySnapshot(ram=Memory("RAM", 64 * GIB, 64 * GIB), gpu=Memory("VRAM", 3 * GIB, 8 * GIB))
-    on_gpu = Catalog(Config(), memory=memory, gpu_flavour="cuda")
+
+    def engines(config: Config, flavour: str) -> dict[str, Engine]:
+        gpu_layers = None if config.engine.gpu_layers == "auto" else int(config.engine.gpu_layers)
+        return {"embedded": EmbeddedEngine(models_dir=tmp_path, flavour=flavour, gpu_layers=gpu_layers)}
+
+    on_gpu = Catalog(Config(), memory=memory, engines=engines(Config(), "cuda"))
     fit = on_gpu.fit(model)
     assert fit is not None and fit.verdict.startswith("partly on GPU (") and fit.verdict.endswith("/29 layers)")
     assert "layers on the GPU" in fit.explain() and "free VRAM" in fit.explain()
     config = Config()
     config.engine.gpu_layers = 0
-    assert Catalog(config, memory=memory, gpu_flavour="cuda").fit(model).verdict == "CPU only"  # type: ignore[union-attr]
-    cpu_build = Catalog(Config(), memory=memory, gpu_flavour="cpu", loads_into={"embedded": "RAM"}).fit(model)
+    assert Catalog(config, memory=memory, engines=engines(config, "cuda")).fit(model).verdict == "CPU only"  # type: ignore[union-attr]
+    cpu_build = Catalog(Config(), memory=memory, engines=engines(Config(), "cpu"), loads_into={"embedded": "RAM"}).fit(
+        model
+    )
     assert cpu_build is not None and cpu_build.verdict == "fits" and "free RAM" in cpu_build.explain()
     # What the engine reported about its load is the models pane's loaded line.
     running = {"size_vram": 5_100_000_000, "gpu_layers": 29, "layers": 29, "gpu_backend": "CUDA"}

@@ -17,8 +17,10 @@ from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.llama_log import INFO, LoadRecord
-from tui.models.fit import MIB, KvShape, Memory, estimate
-from tui.models.offload import LayerSizes, buffers_line
+from tui.engines.ollama_engine import OllamaEngine
+from tui.fit.estimate import MIB, Memory, estimate
+from tui.fit.offload import LayerSizes, buffers_line
+from tui.gguf.kv_shape import KvShape
 
 STARTER = starter_model()
 needs_starter = pytest.mark.skipif(STARTER is None, reason="starter model not installed")
@@ -55,9 +57,9 @@ def test_gemma3_sliding_window_layers_hold_the_window_plus_a_ubatch(tmp_path: Pa
     assert shape.cache_bytes(1024, swa_full=False) == 34 * 1024 * 4096
     # The embedded engine (llama-cpp-python keeps swa_full) against Ollama (a window cache).
     vram = Memory("VRAM", 64 * 1024 * MIB, 64 * 1024 * MIB)
-    assert estimate(info, 32768, vram).kv == 4_563_402_752
+    assert estimate(info, 32768, vram, swa_full=EmbeddedEngine.full_swa_cache).kv == 4_563_402_752
     ollama = info.__class__("gemma3:4b", "ollama", size_bytes=info.size_bytes, extra=info.extra)
-    assert estimate(ollama, 32768, vram).kv == 853_540_864
+    assert estimate(ollama, 32768, vram, swa_full=OllamaEngine.full_swa_cache).kv == 853_540_864
     sizes = LayerSizes.of(info)
     assert sizes is not None and sizes.kv_layer_bytes(32768, swa_full=False) == 853_540_864 // 34
 

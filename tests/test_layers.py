@@ -25,6 +25,8 @@ WIDGET_FORBIDDEN = (
     "openai",
     "huggingface_hub",
     "tui.models",
+    "tui.fit",
+    "tui.gguf",
     "mcp",
     "tui.tools",
 )

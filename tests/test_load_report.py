@@ -16,7 +16,7 @@ from tests.gguf_files import starter_model
 from tui.domain import ModelInfo
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.llama_log import ERROR, INFO, WARN, LlamaLog, LoadRecord, device_of
-from tui.models.offload import buffers_line, offload_rows
+from tui.fit.offload import buffers_line, offload_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = starter_model()

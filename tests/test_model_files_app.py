@@ -13,7 +13,7 @@ from tests.gguf_files import write_random, write_tiny_llama
 from tests.test_models_pane import SIZE, pane, settle
 from tui.config import Config
 from tui.engines.embedded import EmbeddedEngine
-from tui.models.stores import reused_models
+from tui.engines.stores import reused_models
 from tui.ui.app import LchatApp
 from tui.ui.confirm import ConfirmScreen
 from tui.ui.prompts import ChoiceQuestion

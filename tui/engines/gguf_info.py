@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import struct
-import sys
 from collections import Counter
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tui.domain import ModelInfo
 from tui.engines.base import ModelLoadError
 from tui.engines.reasoning_split import template_thinking
+from tui.gguf.header import header_fields, read_header
+from tui.gguf.kv_shape import KvShape
 
 BACKEND = "embedded"
-SMALL_ARRAY = 4096
-"""Arrays of numbers up to this length are read (one entry per layer); longer ones are skipped."""
 
 
 def read_gguf_info(path: Path | str) -> ModelInfo:
@@ -46,13 +43,13 @@ def read_gguf_info(path: Path | str) -> ModelInfo:
 def _read(path: Path, size: int) -> ModelInfo:
     from gguf import LlamaFileType
 
-    reader = _header_reader()(path)
+    reader = read_header(path)
     if reader.tensors:
         last = max(reader.tensors, key=lambda t: t.data_offset + t.n_bytes)
         end = int(last.data_offset) + int(last.n_bytes)
         if end > size:
             raise _unusable(path, f"truncated ({size} bytes, tensor data needs {end})")
-    fields = {name: _value(field) for name, field in reader.fields.items()}
+    fields = header_fields(reader)
     arch = str(fields.get("general.architecture") or "")
     if not arch:
         raise _unusable(path, "no general.architecture")
@@ -82,9 +79,7 @@ def _read(path: Path, size: int) -> ModelInfo:
 
 def _extra(fields: dict[str, Any], arch: str, path: Path, tensors: Any) -> dict[str, Any]:
     """The title, the think settings its chat template takes, and the KV cache's shape and the
-    weights per layer for the fit estimate (tui.models.fit, tui.models.offload)."""
-    from tui.models.fit import KvShape
-
+    weights per layer for the fit estimate (tui.fit.estimate, tui.fit.offload)."""
     extra: dict[str, Any] = {"title": str(fields.get("general.name") or path.stem)}
     extra |= template_thinking(str(fields.get("tokenizer.chat_template") or ""))
     shape = KvShape.from_metadata(fields, arch)
@@ -97,62 +92,6 @@ def _extra(fields: dict[str, Any], arch: str, path: Path, tensors: Any) -> dict[
         if blocks:
             extra["offload"] = {"layer_bytes": blocks // shape.layers, "output_bytes": output}
     return extra
-
-
-@cache
-def _header_reader() -> type:
-    """GGUFReader that skips over array values instead of building one numpy view per item.
-
-    Plain GGUFReader takes ~2 s on a 49k-token vocabulary; this takes ~0.1 s. Imported lazily:
-    gguf pulls in numpy, which the UI should not pay for at start-up.
-    """
-    import numpy as np
-    from gguf import GGUFReader, GGUFValueType
-
-    sizes = {t: np.dtype(d).itemsize for t, d in GGUFReader.gguf_scalar_to_np.items()}
-
-    class HeaderReader(GGUFReader):
-        def _get_field_parts(self, orig_offs: int, raw_type: int) -> Any:
-            if raw_type != GGUFValueType.ARRAY:
-                return super()._get_field_parts(orig_offs, raw_type)
-            raw_itype = self._get(orig_offs, np.uint32)
-            alen = self._get(orig_offs + 4, np.uint64)
-            itype, count = int(raw_itype[0]), int(alen[0])
-            if itype in sizes and count <= SMALL_ARRAY:  # Per-layer numbers: read like GGUFReader does.
-                return super()._get_field_parts(orig_offs, raw_type)
-            offs = orig_offs + 12
-            if itype in sizes:
-                offs += sizes[GGUFValueType(itype)] * count
-            elif itype == GGUFValueType.STRING:
-                native = sys.byteorder == "little"
-                order = "<" if native != (self.byte_order == "S") else ">"
-                unpack, view = struct.Struct(order + "Q").unpack_from, memoryview(self.data)  # type: ignore[arg-type]  # numpy's stubs omit memmap's buffer protocol
-                for _ in range(count):
-                    offs += 8 + unpack(view, offs)[0]
-            else:
-                return super()._get_field_parts(orig_offs, raw_type)
-            if offs > len(self.data):
-                raise ValueError("metadata runs past the end of the file")
-            return offs - orig_offs, [raw_itype, alen], [], [GGUFValueType.ARRAY]
-
-    return HeaderReader
-
-
-def _value(field: Any) -> Any:
-    """A field's scalar or string value, a list for a short array of numbers (per-layer head
-    counts, the sliding-window pattern); None for other arrays (token lists are huge)."""
-    from gguf import GGUFValueType
-
-    if len(field.types) == 2 and field.types[0] == GGUFValueType.ARRAY and field.data:
-        if field.types[1] == GGUFValueType.STRING:
-            return None
-        return [v.item() if hasattr(v, "item") else v for v in field.contents()]
-    if len(field.types) != 1:
-        return None
-    value = field.contents()
-    if hasattr(value, "item"):
-        value = value.item()
-    return value
 
 
 def _unusable(path: Path, reason: str) -> ModelLoadError:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tui.domain import ModelInfo
 from tui.engines.base import ModelLoadError
-from tui.engines.gguf_info import _header_reader, _value
+from tui.gguf.header import header_fields, read_header
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,7 @@ def read_lora(path: str | Path, *, for_architecture: str = "") -> LoraInfo:
     if not file.is_file():
         raise ModelLoadError(f"no LoRA adapter file {str(file)!r}")
     try:
-        reader = _header_reader()(file.resolve())
-        fields = {name: _value(field) for name, field in reader.fields.items()}
+        fields = header_fields(read_header(file.resolve()))
     except Exception as exc:  # gguf raises ValueError, IndexError... on files that are not GGUF
         raise ModelLoadError(f"{file.name} is not a GGUF file ({exc or type(exc).__name__})") from None
     kind, adapter = fields.get("general.type"), fields.get("adapter.type")

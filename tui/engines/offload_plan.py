@@ -1,5 +1,5 @@
 """The embedded engine's GPU offload decisions, in the parent: what each load asks the child for,
-what the last loads logged (tui.models.calibration), and fewer layers after an answer ran out of
+what the last loads logged (tui.fit.calibration), and fewer layers after an answer ran out of
 GPU memory. Owned by tui.engines.embedded.EmbeddedEngine; nothing here starts a process."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 
 from tui.domain import ModelInfo
 from tui.engines.base import OutOfGpuMemory
-from tui.models.calibration import Calibration, load_key
-from tui.models.fit import Memory
-from tui.models.offload import FlashAttention, cache_types, plan
-from tui.models.vision import find_projector
+from tui.engines.vision import find_projector
+from tui.fit.calibration import Calibration, load_key
+from tui.fit.estimate import Memory
+from tui.fit.offload import FlashAttention, Offload, cache_types, plan
 from tui.safe_text import one_line
 
 
@@ -45,22 +45,29 @@ class OffloadPlanner:
         }
         if flavour == "cpu" or self.gpu_layers == 0:
             return options
-        decided = plan(
-            info,
-            n_ctx,
-            vram,
-            wanted=self.gpu_layers,
-            kv_cache_type=k_type,
-            flash_attention=self.flash_attention,
-            projector_bytes=projector_bytes(info),
-            compute_bytes=self.calibration.compute_bytes(self.load_key(info, n_ctx)),
-        )
+        decided = self.plan(info, n_ctx, vram, measured=True)
         if decided is None:  # Layers unknown: ask for what was configured, llama.cpp caps it.
             options |= {"gpu_layers": -1 if self.gpu_layers is None else self.gpu_layers}
         else:
             layers = -1 if decided.layers >= decided.total else decided.layers
             options |= {"gpu_layers": layers, "layers": decided.total, "note": decided.note}
         return self._capped_after_oom(info, options)
+
+    def plan(self, info: ModelInfo, n_ctx: int, vram: Memory | None, *, measured: bool) -> Offload | None:
+        """The layers this planner's settings put on the GPU (tui.fit.offload.plan); None when the
+        model's layers are unknown. `measured`: count the vision projector's file and the compute
+        buffer the last such load logged (blocking: it lists the model's folder and reads the
+        calibration file), as a load does; else the rule of thumb alone, cheap enough for a list."""
+        return plan(
+            info,
+            n_ctx,
+            vram,
+            wanted=self.gpu_layers,
+            kv_cache_type=self.kv_types[0],
+            flash_attention=self.flash_attention,
+            projector_bytes=projector_bytes(info) if measured else 0,
+            compute_bytes=self.calibration.compute_bytes(self.load_key(info, n_ctx)) if measured else None,
+        )
 
     def load_key(self, info: ModelInfo, n_ctx: int) -> str:
         return load_key(info.path or info.name, n_ctx, *self.kv_types, self.flash_attention)

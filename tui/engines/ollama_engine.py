@@ -36,8 +36,8 @@ from tui.engines.secrets import header_secrets, url_secrets
 from tui.engines.tool_wire import NO_TOOLS, ollama_calls, says_no_tools
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
+from tui.gguf.kv_shape import KvShape
 from tui.http_limits import limit_client
-from tui.models.fit import KvShape
 from tui.thinking import LEVELS as THINK_LEVELS
 
 if TYPE_CHECKING:  # Imported when first used (tui.engines.imports): they take a while.
@@ -47,6 +47,8 @@ if TYPE_CHECKING:  # Imported when first used (tui.engines.imports): they take a
     from tui.config import Config
 
 DEFAULT_HOST = "localhost:11434"
+DEFAULT_CONTEXT = 4096
+"""num_ctx Ollama uses when neither lchat nor the Modelfile sets one."""
 SHOW_BUDGET_S = 5.0
 """Longest a model list waits for /api/show details; what is missing is fetched next time."""
 
@@ -134,7 +136,14 @@ class OllamaEngine(Engine):
     def context_cap(self) -> int | None:
         return self.num_ctx or None
 
-    can_describe = can_pull = can_delete = can_unload = True
+    def load_context(self, model: ModelInfo) -> int:
+        """The running model's context, else the num_ctx lchat sends, else the Modelfile's, else Ollama's default."""
+        running = model.extra.get("running") or {}
+        return int(running.get("context_length") or self.num_ctx or model.extra.get("num_ctx") or DEFAULT_CONTEXT)
+
+    can_describe = can_pull = can_delete = can_unload = reports_loaded = True
+    model_processes = frozenset({"ollama"})
+    """Ollama's runners (ollama, ollama_llama_server) hold its models' VRAM on this machine."""
 
     def _api(self) -> AsyncClient:
         """The AsyncClient, made on first use (inside the running event loop)."""

@@ -15,8 +15,8 @@ from tui.paths import Paths
 def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = False) -> Engine:
     """`leave_core_for_ui`: where threads = 0 (auto), keep one core for the TUI's own work."""
     from tui.engines.embedded import EmbeddedEngine, default_threads
-    from tui.models.memory import read_vram
-    from tui.models.stores import reused_models
+    from tui.engines.stores import reused_models
+    from tui.fit.memory import read_vram
 
     return EmbeddedEngine(
         models_dir=paths.models_dir,
@@ -53,6 +53,16 @@ Builder = Callable[[Config, Paths], Engine | dict[str, Engine]]
 
 BACKENDS: dict[str, Builder] = {"embedded": build_embedded, "ollama": build_ollama, "servers": build_servers}
 """Each kind of backend and its builder: one engine, or a mapping of backend name to engine."""
+
+
+def model_processes() -> frozenset[str]:
+    """What every kind of backend declares in `Engine.model_processes`, configured or not: an
+    Ollama runner on this machine holds a model's memory whichever backends lchat talks to."""
+    from tui.engines.embedded import EmbeddedEngine
+    from tui.engines.ollama_engine import OllamaEngine
+    from tui.engines.openai_engine import OpenAICompatEngine
+
+    return frozenset().union(*(kind.model_processes for kind in (EmbeddedEngine, OllamaEngine, OpenAICompatEngine)))
 
 
 def build_engines(config: Config, paths: Paths, *, for_tui: bool = False) -> dict[str, Engine]:

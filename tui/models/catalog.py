@@ -9,13 +9,12 @@ from dataclasses import dataclass, field, replace
 from tui.config import Config
 from tui.domain import ModelInfo
 from tui.engines.base import Engine, ModelNotFound
+from tui.fit.estimate import FitEstimate, Memory, estimate
+from tui.fit.memory import MemorySnapshot
+from tui.fit.offload import Offload
+from tui.fit.units import gb
 from tui.model_names import ModelChoice, resolve, split_name
-from tui.models.fit import FitEstimate, Memory, estimate, gb
-from tui.models.memory import MemorySnapshot
-from tui.models.offload import Offload, plan
 
-OLLAMA_DEFAULT_CONTEXT = 4096
-"""num_ctx Ollama uses when neither lchat nor the Modelfile sets one."""
 MAX_FAVOURITES = 9
 
 
@@ -31,13 +30,6 @@ def label(model: ModelInfo) -> str:
 def model_key(backend: str, name: str) -> str:
     """How a favourite is written in the config: "backend/name"."""
     return f"{backend}/{name}"
-
-
-def count_text(count: int | None) -> str:
-    """Parameters for people: 3.2B, 135M."""
-    if not count:
-        return ""
-    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
 def context_text(tokens: int | None) -> str:
@@ -106,15 +98,18 @@ class Catalog:
     listed: set[str] = field(default_factory=set)
     """Backends that have answered (with models or with why they are offline)."""
 
+    engines: Mapping[str, Engine] = field(default_factory=dict)
+    """The engine of each backend, asked what it would load a model with (context, GPU layers)."""
+
     @classmethod
     def of(cls, config: Config, engines: Mapping[str, Engine]) -> Catalog:
         """An empty catalog for these engines: their order, and where each loads its models."""
         return cls(
-            config, order=list(engines), loads_into={name: engine.loads_into for name, engine in engines.items()}
+            config,
+            order=list(engines),
+            loads_into={name: engine.loads_into for name, engine in engines.items()},
+            engines=dict(engines),
         )
-
-    gpu_flavour: str | None = None
-    """The embedded engine's llama.cpp build ("cuda", "cpu"...); None: read from the installed files."""
 
     def update(self, models: Iterable[ModelInfo], offline: dict[str, str], memory: MemorySnapshot | None) -> None:
         self.models, self.offline, self.memory = list(models), dict(offline), memory
@@ -145,18 +140,12 @@ class Catalog:
     # Fit
 
     def context_for(self, model: ModelInfo) -> int:
-        """Tokens of context the model would be loaded with."""
+        """Tokens of context the model would be loaded with: what its engine decides
+        (`Engine.load_context`), else lchat's [engine] context_length, capped by the model's own."""
         cap = model.context_length or 1 << 30
-        if model.backend.startswith("ollama"):
-            running = model.extra.get("running") or {}
-            wanted = (
-                running.get("context_length")
-                or self.config.ollama.context_length
-                or model.extra.get("num_ctx")
-                or OLLAMA_DEFAULT_CONTEXT
-            )
-            return min(wanted, cap)
-        return min(self.config.engine.context_length, cap)
+        engine = self.engines.get(model.backend)
+        wanted = engine.load_context(model) if engine is not None else None
+        return min(wanted or self.config.engine.context_length, cap)
 
     def memory_for(self, model: ModelInfo) -> Memory | None:
         """Where the model would load: RAM or VRAM (else RAM) as its engine says (`loads_into`);
@@ -171,35 +160,23 @@ class Catalog:
         return None
 
     def fit(self, model: ModelInfo) -> FitEstimate | Offload | None:
-        """The estimate in layers for the embedded engine on a GPU build, else in bytes."""
+        """The estimate in layers where the engine splits a model between GPU and CPU, else in bytes."""
         if model.extra.get("error"):
             return None
         offload = self.offload(model)
         if offload is not None:
             return offload
-        return estimate(model, self.context_for(model), self.memory_for(model))
+        engine = self.engines.get(model.backend)
+        swa_full = engine is not None and engine.full_swa_cache
+        return estimate(model, self.context_for(model), self.memory_for(model), swa_full=swa_full)
 
     def offload(self, model: ModelInfo) -> Offload | None:
-        """Layers the embedded engine would put on the GPU; None off a GPU build or GPU."""
-        engine = self.config.engine
-        if model.backend != "embedded" or self.memory is None or self.memory.gpu is None:
+        """Layers the model's engine would put on the GPU (`Engine.offload_plan`); None where it
+        does not split models between GPU and CPU, or without a GPU."""
+        engine = self.engines.get(model.backend)
+        if engine is None or self.memory is None or self.memory.gpu is None:
             return None
-        if self.gpu_flavour is None:
-            from tui.engines.gpu_build import built_flavour
-
-            self.gpu_flavour = built_flavour()
-        if self.gpu_flavour == "cpu":
-            return None
-        wanted = None if engine.gpu_layers == "auto" else int(engine.gpu_layers)
-        vram = _counting_its_own(self.memory.gpu, model)
-        return plan(
-            model,
-            self.context_for(model),
-            vram,
-            wanted=wanted,
-            kv_cache_type=engine.kv_cache_type,
-            flash_attention=engine.flash_attention,
-        )
+        return engine.offload_plan(model, self.context_for(model), _counting_its_own(self.memory.gpu, model))
 
     # Favourites
 

@@ -19,9 +19,10 @@ from typing import TypeVar
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError
 from tui.engines.manage import Progress
-from tui.models.fit import OVERHEAD_FIXED, OVERHEAD_SHARE, estimate, gb
-from tui.models.memory import MemorySnapshot
-from tui.models.offload import reserve
+from tui.fit.estimate import OVERHEAD_FIXED, OVERHEAD_SHARE, estimate
+from tui.fit.memory import MemorySnapshot
+from tui.fit.offload import reserve
+from tui.fit.units import gb
 
 T = TypeVar("T")
 FITS, PARTLY, WONT = 0, 1, 2

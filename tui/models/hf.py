@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from tui.engines.base import EngineError, EngineUnavailable, ModelNotFound
 from tui.engines.manage import Progress
 from tui.engines.urls import shown_url
+from tui.fit.units import gb
 from tui.http_limits import Limits, limit_client, refused_reply
-from tui.models.fit import gb
 
 QUANT = re.compile(r"(?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|BF16|F16|F32|FP16)(?=[-_.]|$)", re.IGNORECASE)
 SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)

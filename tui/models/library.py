@@ -1,4 +1,5 @@
-"""The user's own models folder: importing a GGUF file into it, deleting one from it."""
+"""The user's own models folder: importing a GGUF file into it (what may be deleted from it is the
+embedded engine's rule: tui.engines.discovery.check_delete)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tui.domain import ModelInfo
 from tui.engines.base import EngineError, ModelLoadError, ModelNotFound
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.manage import Progress
-from tui.models.fit import gb
+from tui.fit.units import gb
 from tui.models.hf import PARTIAL_DIR
 
 COPY_CHUNK = 8 * 1024 * 1024
@@ -54,18 +54,3 @@ async def import_steps(source: Path, dest: Path) -> AsyncIterator[Progress]:
     finally:
         part.unlink(missing_ok=True)
     yield Progress("done", size, size)
-
-
-def check_delete(model: ModelInfo, models_dir: Path) -> Path:
-    """The file lchat may delete for `model`: only its own, inside the models folder."""
-    if model.extra.get("read_only"):
-        source = model.extra.get("source", "another app")
-        raise EngineError(f"lchat only reuses this model from {source}; delete it with that app")
-    path = Path(model.path or model.name)
-    try:
-        path.resolve().relative_to(models_dir.resolve())
-    except ValueError:
-        raise EngineError(
-            f"{path.name} is not in lchat's models folder ({models_dir}); lchat leaves it alone"
-        ) from None
-    return path

@@ -6,7 +6,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from tui.models.fit import gb
+from tui.fit.units import gb
 
 WINDOW_S = 5.0
 """The rate is measured over this many recent seconds."""

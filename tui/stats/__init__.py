@@ -22,12 +22,15 @@ def build_monitor(
     root: Path | str = "/",
 ) -> StatsMonitor:
     """A monitor over this machine's real hardware; `owned_pids` names the engine's processes and
-    `owned_vram` (optional) the VRAM they allocated on GPU n, shown when a container hides their pids."""
+    `owned_vram` (optional) the VRAM they allocated on GPU n, shown when a container hides their pids.
+    Processes the engines declare as their models' (Ollama's runners) are marked too."""
+    from tui.engines.registry import model_processes
     from tui.stats.amd import AmdReader
     from tui.stats.cpu import CpuReader
     from tui.stats.nvidia import NvidiaReader
 
-    sampler = Sampler([NvidiaReader(owned_pids=owned_pids, owned_vram=owned_vram), AmdReader(root)], CpuReader(root))
+    nvidia = NvidiaReader(owned_pids=owned_pids, owned_vram=owned_vram, model_processes=model_processes())
+    sampler = Sampler([nvidia, AmdReader(root)], CpuReader(root))
     return StatsMonitor(sampler, interval_s=interval_s, history_s=history_s)
 
 

@@ -52,11 +52,14 @@ class NvidiaReader:
         process_name: Callable[[int], str] | None = None,
         pid_visible: Callable[[int], bool] | None = None,
         owned_vram: Callable[[int], int | None] | None = None,
+        model_processes: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
         retry_s: float = RETRY_S,
     ) -> None:
         self._nvml = nvml
         self._owned_pids = owned_pids
+        self._model_processes = model_processes
+        """Name fragments of processes that run a model though lchat did not start them (Engine.model_processes)."""
         self._process_name = process_name or _process_name
         self._pid_visible = pid_visible or _pid_visible
         self.owned_vram = owned_vram
@@ -205,7 +208,7 @@ class NvidiaReader:
         for pid, process in found.items():
             name = f"pid {pid}" if foreign else self._name(pid)
             used = getattr(process, "usedGpuMemory", None)
-            ours = not foreign and (pid in owned or "ollama" in name.lower())
+            ours = not foreign and (pid in owned or any(part in name.lower() for part in self._model_processes))
             processes.append(GpuProcess(pid, name, int(used) if used is not None else None, ours))
         hidden = foreign and bool(owned)
         return {

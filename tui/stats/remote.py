@@ -15,17 +15,24 @@ NEVER_AFTER_S = 50 * 365 * 86400
 
 
 def from_model_list(
-    models: Iterable[ModelInfo], *, backend: str, url: str, offline: str | None = None, now: float | None = None
+    models: Iterable[ModelInfo],
+    *,
+    backend: str,
+    url: str,
+    offline: str | None = None,
+    reports_loaded: bool = False,
+    now: float | None = None,
 ) -> RemoteStats:
     """The server's figures from the catalog's models of one backend: Ollama's list carries
-    /api/ps as `extra["running"]`. A backend whose list never does (OpenAI-compatible servers)
-    is said not to report them, and an offline one why, rather than to have nothing loaded."""
+    /api/ps as `extra["running"]`. A backend whose list does not (`reports_loaded` False, as its
+    engine declares: OpenAI-compatible servers) is said not to report them, unless a model is
+    marked anyway, and an offline one why, rather than to have nothing loaded."""
     now = time.time() if now is None else now
     models = [m for m in models if m.backend == backend]
     host = shown_host(url) or url
     if offline:
         return RemoteStats(backend=backend, host=host, error=offline)
-    if not any("running" in m.extra for m in models) and not backend.startswith("ollama"):
+    if not any("running" in m.extra for m in models) and not reports_loaded:
         return RemoteStats(backend=backend, host=host, error="this server does not report them")
     loaded = [
         RemoteModel(

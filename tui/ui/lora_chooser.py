@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
 from textual.screen import Screen
 
-from tui.engines.base import EngineError
-from tui.engines.lora import read_lora
 from tui.models.catalog import label
+from tui.models.management import ModelManagement
+from tui.models.outcome import ManageError
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.ui.conversations import ConversationsController
@@ -22,17 +19,25 @@ class LoraChooser:
     """Asks for an adapter file for the embedded model and applies it from the next answer on."""
 
     def __init__(
-        self, *, screen: Screen, services: Services, models: ModelsController, conversations: ConversationsController
+        self,
+        *,
+        screen: Screen,
+        services: Services,
+        manage: ModelManagement,
+        models: ModelsController,
+        conversations: ConversationsController,
     ) -> None:
         self.screen = screen
         self.services = services
+        self.manage = manage
         self.models = models
         self.conversations = conversations
 
     async def choose(self, backend: str, name: str) -> None:
-        model, engine = self.models.catalog.find(backend, name), self.services.engines.get(backend)
-        if engine is None or not engine.supports_lora or model is None:
-            tell(self.screen, "LoRA adapters apply to the embedded engine's GGUF models.", severity="warning")
+        try:
+            model = self.manage.lora_model(backend, self.models.catalog.find(backend, name))
+        except ManageError as refusal:
+            tell(self.screen, refusal.message, severity=refusal.severity)
             return
         current = self.conversations.current
         answer = await self.screen.app.push_screen_wait(
@@ -45,24 +50,19 @@ class LoraChooser:
         )
         if answer is None:
             return
-        path = ""
-        if answer:
-            try:
-                path = (await asyncio.to_thread(read_lora, answer, for_architecture=model.architecture)).path
-            except EngineError as error:
-                tell(self.screen, f"Cannot use that adapter: {error}", severity="error", timeout=10)
-                return
+        try:
+            choice = await self.manage.choose_lora(answer, model)
+        except ManageError as error:
+            tell(self.screen, error.message, severity=error.severity, timeout=10)
+            return
         current = self.conversations.current
         if current is None or (current.backend, current.model) != (backend, name):
             self.models.use(backend, name)
         conversation = self.conversations.current
         if conversation is None:
             return
-        params = {k: v for k, v in conversation.params.items() if k != "lora"} | ({"lora": path} if path else {})
         self.services.store.set_conversation_settings(
-            conversation.id, system_prompt=conversation.system_prompt, params=params
+            conversation.id, system_prompt=conversation.system_prompt, params=choice.params(conversation.params)
         )
         self.conversations.reread()
-        tell(
-            self.screen, f"LoRA {Path(path).name} applies from the next answer on." if path else "LoRA adapter removed."
-        )
+        tell(self.screen, choice.done.message)

@@ -14,11 +14,10 @@ from tui.config import save_config
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
 from tui.engines.manage import Details
+from tui.fit.memory import MemorySnapshot, from_sample, probe_memory
+from tui.fit.units import count_text, gb
 from tui.model_names import Waiting
-from tui.models.catalog import Catalog, context_text, count_text, label, state_text
-from tui.models.fit import gb
-from tui.models.memory import MemorySnapshot, from_sample, probe_memory
-from tui.models.offload import offload_rows
+from tui.models.catalog import Catalog, context_text, label, state_text
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.stats.remote import from_model_list
@@ -193,7 +192,11 @@ class ModelsController:
         if choice is None or engine is None or engine.local:
             return None
         return from_model_list(
-            self.models, backend=choice.backend, url=engine.url, offline=self.catalog.offline.get(choice.backend)
+            self.models,
+            backend=choice.backend,
+            url=engine.url,
+            offline=self.catalog.offline.get(choice.backend),
+            reports_loaded=engine.reports_loaded,
         )
 
     def use(self, backend: str, name: str) -> None:
@@ -288,7 +291,7 @@ class ModelsController:
             rows.append(("Fit", f"{fit.verdict}: {fit.explain()}"))
         else:
             rows.append(("Fit", "unknown (size or free memory not known for this backend)"))
-        if model.backend == "embedded":
-            engine = self.services.config.engine
-            rows += offload_rows(model, engine.kv_cache_type, engine.flash_attention, engine.gpu_layers)
+        engine = self.services.engines.get(model.backend)
+        if engine is not None:
+            rows += engine.load_details(model)
         return [(key, value) for key, value in rows if value]

@@ -1,4 +1,4 @@
-"""Everything a GGUF file says about itself, for the details view (header only, no weights)."""
+"""Everything a GGUF file says about itself, for the embedded engine's details view (header only, no weights)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from tui.engines.base import ModelLoadError
-from tui.engines.gguf_info import _header_reader, _value, read_gguf_info
+from tui.engines.gguf_info import read_gguf_info
 from tui.engines.manage import Details
-from tui.models.catalog import count_text
+from tui.fit.units import count_text
+from tui.gguf.header import header_fields, read_header
 
 SHOWN_FIRST = {
     "general.architecture",
@@ -22,8 +23,7 @@ SHOWN_FIRST = {
 def gguf_metadata(path: Path) -> dict[str, Any]:
     """Every scalar and string field of the file's header (arrays such as vocabularies are left out)."""
     try:
-        reader = _header_reader()(path)
-        fields = {name: _value(field) for name, field in reader.fields.items()}
+        fields = header_fields(read_header(path))
     except Exception as exc:  # gguf raises ValueError, IndexError... on broken files
         raise ModelLoadError(f"{path} is not a usable GGUF file: {exc or type(exc).__name__}") from None
     return {

@@ -3,7 +3,7 @@
     need     = W + KV + O
     W        = the model's size on disk (GGUF weights are loaded as stored)
     KV       = n_layers x n_ctx x n_kv_heads x (key_length + value_length) x 2 bytes   (f16 cache),
-               per layer type (sliding-window, MLA, recurrent): tui.models.kv_shape
+               per layer type (sliding-window, MLA, recurrent): tui.gguf.kv_shape
     O        = 256 MiB + 5% of W   (compute buffers and runtime; a rule of thumb)
     verdict  = fits       when need <= 85% of free memory
                tight      when need <= free memory
@@ -18,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui.domain import ModelInfo
-from tui.models.kv_shape import KvShape
-
-__all__ = ["KvShape", "Memory", "FitEstimate", "estimate", "gb"]
+from tui.fit.units import gb
+from tui.gguf.kv_shape import KvShape
 
 MIB = 1024**2
 GIB = 1024**3
@@ -30,9 +29,6 @@ OVERHEAD_FIXED = 256 * MIB
 OVERHEAD_SHARE = 0.05
 TIGHT_SHARE = 0.85
 """Above this share of free memory a model is 'tight': it loads, but little else will."""
-FULL_SWA_BACKENDS = {"embedded"}
-"""Backends whose sliding-window layers cache the whole context: llama-cpp-python keeps llama.cpp's
-default full-size SWA cache (swa_full), which lchat leaves on; Ollama sizes the window's cache."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +67,15 @@ class FitEstimate:
         )
 
 
-def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None) -> FitEstimate | None:
-    """The fit of `model` at `n_ctx` tokens; None when its size or the memory is unknown."""
+def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None, *, swa_full: bool = False) -> FitEstimate | None:
+    """The fit of `model` at `n_ctx` tokens; None when its size or the memory is unknown.
+    `swa_full`: sliding-window layers cache the whole context, as its engine declares
+    (`Engine.full_swa_cache`); else they cache the window, as Ollama sizes it."""
     if memory is None or not model.size_bytes:
         return None
     shape = KvShape.from_extra(model.extra)
     weights = model.size_bytes
-    kv = shape.cache_bytes(n_ctx, swa_full=model.backend in FULL_SWA_BACKENDS) if shape else None
+    kv = shape.cache_bytes(n_ctx, swa_full=swa_full) if shape else None
     overhead = OVERHEAD_FIXED + int(OVERHEAD_SHARE * weights)
     need = weights + (kv or 0) + overhead
     if need <= TIGHT_SHARE * memory.free:
@@ -87,13 +85,3 @@ def estimate(model: ModelInfo, n_ctx: int, memory: Memory | None) -> FitEstimate
     else:
         verdict = "won't fit"
     return FitEstimate(verdict, weights, kv, overhead, n_ctx, memory)
-
-
-def gb(size: int | None) -> str:
-    """Bytes for people: 1.2 GB, 350 MB, 12 KB (powers of 1000, as disks and downloads count)."""
-    if size is None:
-        return "?"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"

@@ -1,5 +1,5 @@
 """The compute buffers llama.cpp logged at each load, kept per model and context: the next fit
-estimate of the same load uses them instead of a rule of thumb (tui.models.offload).
+estimate of the same load uses them instead of a rule of thumb (tui.fit.offload).
 
 A small JSON file in the data dir, written atomically; a file that cannot be read is an empty
 cache, never an error (it only sharpens an estimate).
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.bounded_files import Unreadable, read_regular_file
-from tui.models.fit import MIB
+from tui.fit.estimate import MIB
 
 MAX_BYTES = 1 << 20
 MAX_ENTRIES = 200

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.models.fit import Memory
+from tui.fit.estimate import Memory
 
 NVIDIA_SMI_TIMEOUT_S = 2.0
 

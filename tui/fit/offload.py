@@ -1,11 +1,11 @@
 """How much of a model the embedded engine puts on the GPU: the fit estimate in layers.
 
     per layer  = the layer's weights (from the GGUF's tensors) + its share of the KV cache (the
-                 cache of every layer type, tui.models.kv_shape, spread evenly over the layers)
+                 cache of every layer type, tui.gguf.kv_shape, spread evenly over the layers)
     on the GPU = k x per layer + the output layer (once every layer is there) + overhead
     overhead   = 256 MiB + compute + the vision projector's file (when the model has one)
     compute    = the compute buffer llama.cpp logged at the last load of this model and context
-                 (tui.models.calibration), else 5% of the weights on the GPU + KQ
+                 (tui.fit.calibration), else 5% of the weights on the GPU + KQ
     KQ         = n_ctx x n_ubatch x n_head x 4 bytes without flash attention (f32 attention
                  scores: 2 GiB at 32k tokens, 32 heads, n_ubatch 512), 0 with it
     room       = free VRAM - max(10% of the GPU's memory, 512 MiB)
@@ -23,7 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui.domain import ModelInfo
-from tui.models.fit import MIB, OVERHEAD_FIXED, OVERHEAD_SHARE, KvShape, Memory, gb
+from tui.fit.estimate import MIB, OVERHEAD_FIXED, OVERHEAD_SHARE, Memory
+from tui.fit.units import gb
+from tui.gguf.kv_shape import KvShape
 
 FlashAttention = bool | str
 """The [engine] flash_attention setting: True, False or "auto"."""
@@ -76,7 +78,7 @@ class LayerSizes:
     def kv_layer_bytes(
         self, n_ctx: int, kv_cache_type: str = "f16", flash_attention: FlashAttention = False, *, swa_full: bool = True
     ) -> int:
-        """One layer's share of the cache: the whole (per layer type, tui.models.kv_shape) over the layers.
+        """One layer's share of the cache: the whole (per layer type, tui.gguf.kv_shape) over the layers.
         `swa_full`: sliding-window layers cache the whole context, as llama-cpp-python's default has it."""
         k_type, v_type = cache_types(kv_cache_type, flash_attention)
         k, v = KV_CACHE_TYPES[k_type], KV_CACHE_TYPES[v_type]
@@ -136,7 +138,7 @@ def plan(
     """Layers to put on the GPU: `wanted` (None: as many as fit), fewer where VRAM is short.
 
     `projector_bytes`: the model's vision projector, loaded on the GPU for image turns;
-    `compute_bytes`: the compute buffer llama.cpp logged at the last load (tui.models.calibration).
+    `compute_bytes`: the compute buffer llama.cpp logged at the last load (tui.fit.calibration).
     None when the model's layers are unknown. Without a VRAM figure a wanted number is kept and
     auto asks for every layer: llama.cpp's own failure then makes the engine retry with fewer.
     """
