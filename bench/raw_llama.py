@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 def main(spec: dict) -> dict:
     import llama_cpp
 
+    from tui.engines import llama_compat
+
     threads = spec["threads"]
 
     def load(path: str | None = None) -> llama_cpp.Llama:
@@ -61,7 +63,7 @@ def main(spec: dict) -> dict:
                 text.append(piece)
     else:
         tokens = _prompt_tokens(llm, messages)
-        vocab = llm._model.vocab
+        vocab = llama_compat.vocab(llm)
         for token in llm.generate(tokens, temp=0.0):
             if llama_cpp.llama_vocab_is_eog(vocab, token):
                 break
@@ -79,15 +81,17 @@ def main(spec: dict) -> dict:
 
 def _prompt_tokens(llm, messages: list[ChatCompletionRequestMessage]) -> list[int]:
     """The prompt as the model's own chat template renders it (as the engine child does)."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from tui.engines import llama_compat  # The same internals the engine child reaches.
 
     eos, bos = llm.token_eos(), llm.token_bos()
-    formatter = Jinja2ChatFormatter(
-        template=llm.metadata["tokenizer.chat_template"],
-        eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
-        bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+    result = llama_compat.format_prompt(
+        llm.metadata["tokenizer.chat_template"],
+        eos_token=llama_compat.token_text(llm, eos) if eos != -1 else "",
+        bos_token=llama_compat.token_text(llm, bos) if bos != -1 else "",
+        messages=messages,
+        tools=None,
+        variables={},
     )
-    result = formatter(messages=messages)
     return llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
 

@@ -153,7 +153,7 @@ def test_backup_while_another_process_writes(db_path: Path, tmp_path: Path) -> N
             messages = copy.list_messages(conv.id)
             assert len(messages) == facts.messages  # one unbroken path, none half-written
             # The copy's search index matches its messages exactly (FTS5 raises if not).
-            copy._conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+            copy.db.connection().execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
             if len(messages) > 2:
                 assert [h.message_id for h in copy.search(f'"{messages[-3].content}"')] == [messages[-3].id]
 

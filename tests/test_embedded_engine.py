@@ -448,9 +448,10 @@ def test_control_tokens_are_decoded_only_where_the_splitter_needs_them(tiny: str
     """gpt-oss's channel markers are control tokens: hidden in answers, decoded for the splitter."""
     result = _run_script(
         "import llama_cpp\n"
+        "from tui.engines import llama_compat\n"
         "from tui.engines.embedded_child import _token_bytes\n"
         f"llm = llama_cpp.Llama(model_path={tiny!r}, n_ctx=64, verbose=False)\n"
-        "vocab = llm._model.vocab\n"
+        "vocab = llama_compat.vocab(llm)\n"
         "start = llm.tokenize(b'<|im_start|>', add_bos=False, special=True)\n"
         "assert len(start) == 1 and llama_cpp.llama_vocab_is_control(vocab, start[0])\n"
         "a = llm.tokenize(b'a', add_bos=False, special=False)[0]\n"

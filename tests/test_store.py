@@ -20,7 +20,8 @@ from tui.store import (
     SchemaTooNew,
     StoreError,
     StoreFull,
-    history,
+    conversations,
+    messages,
     schema,
 )
 
@@ -79,7 +80,7 @@ def test_fresh_file_is_migrated_and_private(db_path: Path) -> None:
 
 
 def test_connection_settings(store: HistoryStore) -> None:
-    conn = store._conn
+    conn = store.db.connection()
     assert conn is not None
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -177,7 +178,8 @@ def test_conversation_round_trip(store: HistoryStore) -> None:
 
 def test_conversations_newest_first(store: HistoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
-    monkeypatch.setattr(history, "time", SimpleNamespace(time=clock))
+    for module in (conversations, messages):  # created and appended to: both read the clock
+        monkeypatch.setattr(module, "time", SimpleNamespace(time=clock))
     a = store.create_conversation(title="a")
     b = store.create_conversation(title="b")  # Same timestamp as a: the later id wins.
     clock.now += 1
@@ -285,10 +287,10 @@ def test_closed_store_refuses_calls(db_path: Path) -> None:
 
 def test_full_disk_is_store_full(store: HistoryStore) -> None:
     conv = store.create_conversation()
-    assert store._conn is not None
+    assert store.db.connection() is not None
     # Capping the file at its current size makes SQLite report SQLITE_FULL.
-    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
-    store._conn.execute(f"PRAGMA max_page_count = {pages}")
+    pages = store.db.connection().execute("PRAGMA page_count").fetchone()[0]
+    store.db.connection().execute(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(StoreFull, match="disk is full"):
         store.add_message(conv.id, Role.USER, "x" * 100_000)
     assert store.count_messages(conv.id) == 0

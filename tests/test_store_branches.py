@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tui.domain import MessageStatus, Role
-from tui.store import HistoryStore, NotFound, history, schema
+from tui.store import HistoryStore, NotFound, conversations, schema
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -133,7 +133,7 @@ class Clock:
 
 
 def test_list_pages_pinned_first_then_newest(store: HistoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(history, "time", SimpleNamespace(time=Clock()))
+    monkeypatch.setattr(conversations, "time", SimpleNamespace(time=Clock()))
     made = [store.create_conversation(title=f"c{n}") for n in range(25)]
     store.set_pinned(made[3].id, True)
     store.set_pinned(made[7].id, True)
@@ -160,10 +160,10 @@ def test_list_pages_pinned_first_then_newest(store: HistoryStore, monkeypatch: p
 
 
 def test_list_page_uses_the_index(store: HistoryStore) -> None:
-    assert store._conn is not None
+    assert store.db.connection() is not None
     plan = " ".join(
         row[3]
-        for row in store._conn.execute(
+        for row in store.db.connection().execute(
             "EXPLAIN QUERY PLAN SELECT id FROM conversations WHERE archived = 0"
             " AND (pinned, updated_at, id) < (1, 2.0, 3) ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT 5"
         )

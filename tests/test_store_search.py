@@ -26,7 +26,7 @@ def found(store: HistoryStore, text: str) -> list[int]:
 def index_is_consistent(store: HistoryStore) -> bool:
     """The index holds exactly what indexing today's messages afresh gives (no token a delete
     missed), and FTS5 finds its own structure sound."""
-    conn = store._conn
+    conn = store.db.connection()
     assert conn is not None
     conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
     conn.execute(
@@ -134,10 +134,10 @@ def test_search_is_newest_first_and_limited(store: HistoryStore) -> None:
 
 def test_search_plan_walks_the_index_backwards(store: HistoryStore) -> None:
     """Newest-first must not rank (bm25) or sort every match before the LIMIT."""
-    assert store._conn is not None
+    assert store.db.connection() is not None
     plan = [
         row[3]
-        for row in store._conn.execute(
+        for row in store.db.connection().execute(
             "EXPLAIN QUERY PLAN SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'x'"
             " ORDER BY rowid DESC LIMIT 50"
         )

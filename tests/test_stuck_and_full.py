@@ -27,7 +27,7 @@ LINE = "a line of the answer that takes room in the history file, " * 2
 
 def limit_pages(services, pages: int | None) -> None:
     """Let lchat's history connection grow to `pages` pages at most (None: its size now)."""
-    conn = services.store._connection()  # max_page_count belongs to one connection
+    conn = services.store.db.connection()  # max_page_count belongs to one connection
     if pages is None:
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")
@@ -60,7 +60,7 @@ async def test_a_full_history_refuses_the_question_and_keeps_it(open_services) -
         assert app.screen.query(MessageView).last().message.status is MessageStatus.COMPLETE
     saved = [m.content for c in services.store.list_conversations() for m in services.store.list_messages(c.id)]
     assert sorted(saved) == sorted(["kept from before", question, "".join(pieces)])  # each once, whole
-    assert services.store._connection().execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    assert services.store.db.connection().execute("PRAGMA quick_check").fetchone()[0] == "ok"
 
 
 async def test_the_history_fills_up_mid_answer(open_services) -> None:

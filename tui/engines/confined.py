@@ -17,7 +17,7 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
@@ -52,7 +52,7 @@ def run_confined(work: Callable[[], T], *, seconds: float, memory_bytes: int, ma
                     resource.RLIMIT_AS, (mapped + memory_bytes, resource.getrlimit(resource.RLIMIT_AS)[1])
                 )
             try:
-                outcome: tuple[str, Any] = ("ok", work())
+                outcome: tuple[str, object] = ("ok", work())
             except MemoryError:
                 outcome = ("memory", None)
             except Exception as exc:  # noqa: BLE001 - handed to the parent
@@ -79,7 +79,7 @@ def run_confined(work: Callable[[], T], *, seconds: float, memory_bytes: int, ma
     if data is None:
         raise LimitExceeded(f"it ran for more than {seconds:g} s and was stopped")
     kind: str
-    value: Any
+    value: object
     kind, value = ("big", None) if len(data) > max_result_bytes else pickle.loads(data) if data else ("memory", None)
     if kind == "memory":  # (Nothing at all: the fork died, out of memory before it could say so.)
         raise LimitExceeded(f"it needed more than {memory_bytes >> 20} MB of memory and was stopped")

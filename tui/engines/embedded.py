@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequenc
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from tui.engines.base import (
     TextPiece,
     ToolCallRequest,
 )
+from tui.engines.child_messages import FromChild, ToChild
 from tui.engines.discovery import check_delete, discover_gguf_models
 from tui.engines.gguf_info import read_gguf_info
 from tui.engines.load_errors import MEMORY, classify
@@ -78,7 +80,7 @@ class _ChildDied(Exception):
 class _Child:
     """A running child process and the parent's end of its pipe."""
 
-    def __init__(self, process: Any, conn: Connection) -> None:
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
         self.process = process
         self.conn = conn
         self.pending: int | None = None
@@ -91,7 +93,7 @@ class _Child:
         self.asked: dict[str, Any] = {}
         """The offload options that load was asked for, kept while the model stays."""
 
-    def send(self, msg: tuple) -> None:
+    def send(self, msg: ToChild) -> None:
         try:
             self.conn.send(msg)
         except (OSError, ValueError):
@@ -103,12 +105,13 @@ class _Child:
         except (OSError, ValueError):
             pass  # The child is gone; the next request notices.
 
-    async def recv(self) -> tuple:
+    async def recv(self) -> FromChild:
         """The next message, waiting without blocking the event loop."""
         while True:
             try:
                 if self.conn.poll():
-                    return self.conn.recv()
+                    message: FromChild = self.conn.recv()
+                    return message
             except (EOFError, OSError, ValueError):
                 raise _ChildDied(await self.exit_reason()) from None
             await _readable(self.conn.fileno())

@@ -1,7 +1,9 @@
-"""The embedded engine's child process: the only module that imports llama_cpp.
+"""The embedded engine's child process: with tui.engines.llama_compat (its internals), the only
+module that imports llama_cpp.
 
 It loads one GGUF at a time and keeps it warm, answers one request at a time over a Pipe,
-and exits when the parent's end of the pipe closes. Messages, all tuples:
+and exits when the parent's end of the pipe closes. Messages, all tuples (typed in
+tui.engines.child_messages):
 
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
     child -> parent  ("loaded", req, offload) | ("piece", req, text) | ("reasoning", req, text)
@@ -22,13 +24,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tui.engines import llama_compat
 from tui.engines.alloc_limit_hook import limited_while_offloading
 from tui.engines.base import ReasoningPiece
+from tui.engines.child_messages import AnswerStats, ChildOptions, OffloadOptions, VisionSampling, WireMessage
 from tui.engines.confined import run_confined
 from tui.engines.ggml_devices import list_devices
 from tui.engines.gpu_build import library_dirs
@@ -40,6 +42,14 @@ from tui.engines.tool_wire import NO_TOOLS
 from tui.engines.vision_chat import load_handler, render_check, stream_answer
 from tui.engines.wire import without_tool_roles
 from tui.thinking import LEVELS
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from tui.engines.llama_compat import Llama, MTMDChatHandler, llama_vocab_p
+
+LoadKey = tuple[str, int, str | None, tuple[tuple[str, object], ...]]
+"""What a load is keyed by: path, context, adapter and the offload options' items."""
 
 CHATML = (
     "{% for message in messages %}"
@@ -56,52 +66,6 @@ TEMPLATE_MEMORY_LIMIT = 512 << 20
 """... and this much new memory (in a fork: tui.engines.confined)."""
 TEMPLATE_OUTPUT_LIMIT = 64 << 20
 """... and its prompt may be this big, pickled (a context of a million tokens is about 4 MB of text)."""
-
-
-class _Uncompiled:
-    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads: Llama() compiles
-    every chat template in the file for chat handlers lchat never uses, in this process and with no
-    limit (Jinja folds `'x' * 10**9` into the compiled code). format() compiles it, confined."""
-
-    def __init__(self, **_: Any) -> None:
-        pass
-
-    def to_chat_handler(self) -> Any:
-        def unused(**_: Any) -> Any:
-            raise NotImplementedError("lchat formats prompts itself (_Worker.format)")
-
-        return unused
-
-
-@contextmanager
-def _templates_not_compiled(chat_format: Any) -> Iterator[None]:
-    real = chat_format.Jinja2ChatFormatter
-    chat_format.Jinja2ChatFormatter = _Uncompiled
-    try:
-        yield
-    finally:
-        chat_format.Jinja2ChatFormatter = real
-
-
-@contextmanager
-def _flash_attention(llama_cpp: Any, setting: Any) -> Iterator[None]:
-    """With "auto", the context gets llama.cpp's own LLAMA_FLASH_ATTN_TYPE_AUTO: Llama(flash_attn=)
-    maps only to on and off, so the context parameter is set as the context is made."""
-    if setting != "auto":
-        yield
-        return
-    internals = llama_cpp._internals
-    real = internals.LlamaContext
-
-    def auto(**kwargs: Any) -> Any:
-        kwargs["params"].flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
-        return real(**kwargs)
-
-    internals.LlamaContext = auto
-    try:
-        yield
-    finally:
-        internals.LlamaContext = real
 
 
 class TextStream:
@@ -153,11 +117,11 @@ class _Worker:
     def __init__(self, conn: Connection, n_threads: int | None) -> None:
         self.conn = conn
         self.n_threads = n_threads
-        self.llm: Any = None
-        self.key: tuple[str, int, str | None, tuple] | None = None
+        self.llm: Llama | None = None
+        self.key: LoadKey | None = None
         self.offload: dict[str, Any] = {}
         """What the last load did on the GPU (tui.engines.offload_child.report)."""
-        self.handlers: dict[tuple[Any, str, str], Any] = {}
+        self.handlers: dict[tuple[LoadKey | None, str, str], MTMDChatHandler] = {}
         """Vision chat handlers by (model key, handler, projector): each holds libmtmd's context."""
         self._sending = threading.Lock()
         """llama.cpp may log (LlamaLog.on_error) from a thread of its own."""
@@ -174,7 +138,14 @@ class _Worker:
             if msg[0] == "chat":
                 self.chat(*msg[1:])
 
-    def send(self, *msg: Any) -> None:
+    @property
+    def loaded(self) -> Llama:
+        """The model held now (a request loads one before anything else)."""
+        if self.llm is None:
+            raise RuntimeError("no model is loaded")
+        return self.llm
+
+    def send(self, *msg: object) -> None:
         try:
             with self._sending:
                 self.conn.send(msg)
@@ -193,7 +164,7 @@ class _Worker:
             if msg[0] == "cancel" and msg[1] == req:
                 raise _Cancelled
 
-    def load(self, path: str, n_ctx: int, lora: str | None = None, offload: dict | None = None) -> bool:
+    def load(self, path: str, n_ctx: int, lora: str | None = None, offload: OffloadOptions | None = None) -> bool:
         """Hold this model (with this context, adapter and GPU offload); False if it already was.
 
         `offload`: gpu_layers (-1: all), k_type, v_type, flash_attn (tui.engines.embedded)."""
@@ -202,7 +173,7 @@ class _Worker:
         from tui.engines import offload_child
 
         offload = offload or {}
-        key = (path, n_ctx, lora, tuple(sorted(offload.items())))
+        key: LoadKey = (path, n_ctx, lora, tuple(sorted(offload.items())))
         if self.key == key:
             return False
         if self.llm is not None:
@@ -212,11 +183,14 @@ class _Worker:
         LlamaLog.install(llama_cpp)  # Importing llama_cpp put its own callback in.
         kv = offload_child.KV_TYPE_IDS
 
-        def make(layers: int) -> Any:
+        def make(layers: int) -> Llama:
             LlamaLog.start()
             print(f"lchat: loading {os.path.basename(path)} with {_gpu_layers(layers)}", file=sys.stderr, flush=True)
             try:
-                with limited_while_offloading(layers), _flash_attention(llama_cpp, offload.get("flash_attn")):
+                with (
+                    limited_while_offloading(layers),
+                    llama_compat.flash_attention_auto(offload.get("flash_attn") == "auto"),
+                ):
                     return llama_cpp.Llama(
                         model_path=path,
                         n_ctx=n_ctx,
@@ -238,20 +212,21 @@ class _Worker:
             print(f"lchat: the load failed: {failure.message()}", file=sys.stderr, flush=True)
             return failure
 
-        with _templates_not_compiled(llama_cpp.llama_chat_format):
-            self.llm, layers, note = offload_child.load_with_fallback(
+        with llama_compat.templates_not_compiled():
+            llm, layers, note = offload_child.load_with_fallback(
                 make, int(offload.get("gpu_layers", 0)), int(offload.get("layers", 0)), failure_of
             )
+        self.llm = llm
         try:
             devices = list_devices(library_dirs())
         except (OSError, AttributeError) as error:  # An older ggml without the device calls.
             print(f"lchat: listing ggml's devices failed: {error}", file=sys.stderr, flush=True)
             devices = []
-        self.offload = offload_child.report(llama_cpp, self.llm, layers, note, LlamaLog.record, devices)
+        self.offload = offload_child.report(llama_cpp, llm, layers, note, LlamaLog.record, devices)
         self.key = key
         return True
 
-    def chat(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
+    def chat(self, req: int, path: str, n_ctx: int, messages: list[WireMessage], options: ChildOptions) -> None:
         # An ERROR logged while answering goes to the parent at once: CUDA aborts right after.
         LlamaLog.on_error = lambda line: self.send("log", req, line)
         try:
@@ -259,7 +234,7 @@ class _Worker:
         finally:
             LlamaLog.on_error = None
 
-    def answer(self, req: int, path: str, n_ctx: int, messages: list, options: dict) -> None:
+    def answer(self, req: int, path: str, n_ctx: int, messages: list[WireMessage], options: ChildOptions) -> None:
         started = time.perf_counter()
         try:
             fresh = self.load(path, n_ctx, options.get("lora"), options.get("offload"))
@@ -280,23 +255,23 @@ class _Worker:
                 memory_bytes=TEMPLATE_MEMORY_LIMIT,
                 max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
             )
-            tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+            tokens = self.loaded.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         except _NoTools:
             self.send("error", req, "request", NO_TOOLS)
             return
         except Exception as exc:  # The template's own raise_exception, Jinja errors...
             self.send("error", req, "request", f"the chat template failed: {exc}")
             return
-        room = self.llm.n_ctx() - len(tokens)
+        room = self.loaded.n_ctx() - len(tokens)
         if room <= 0:
             self.send(
                 "error",
                 req,
                 "request",
-                f"the conversation is too long: {len(tokens)} tokens, the context holds {self.llm.n_ctx()}",
+                f"the conversation is too long: {len(tokens)} tokens, the context holds {self.loaded.n_ctx()}",
             )
             return
-        stats: dict[str, Any] = {
+        stats: AnswerStats = {
             "prompt_tokens": len(tokens),
             "completion_tokens": 0,
             "cached_tokens": 0,
@@ -310,18 +285,20 @@ class _Worker:
         except _Cancelled:
             stats["stop_reason"] = "cancelled"
         except Exception as exc:  # llama_decode failures surface as RuntimeError.
-            self.llm.reset()
+            llama_compat.reset(self.loaded)
             self.send("error", req, "request", f"generation failed: {exc}")
             return
         stats.pop("started", None)  # No token came (an empty answer): no prompt_s.
         stats["notice"] = ignored_think(think, thought=bool(splitter and splitter.saw_reasoning))
         self.send("done", req, stats)
 
-    def chat_with_images(self, req: int, messages: list, options: dict, *, load_s: float | None) -> None:
+    def chat_with_images(
+        self, req: int, messages: list[WireMessage], options: ChildOptions, *, load_s: float | None
+    ) -> None:
         """A turn with images: llama-cpp-python's vision handler renders, evaluates and samples
         (tui.engines.vision_chat); its template is tried in a confined fork first."""
         vision = options["vision"]
-        stats: dict[str, Any] = {
+        stats: AnswerStats = {
             "prompt_tokens": 0,
             "completion_tokens": 0,
             "cached_tokens": 0,
@@ -334,7 +311,7 @@ class _Worker:
                 self.handlers = {key: load_handler(vision["handler"], vision["projector"])}
             handler = self.handlers[key]
             run_confined(
-                lambda: render_check(self.llm, handler, messages),
+                lambda: render_check(self.loaded, handler, messages),
                 seconds=TEMPLATE_TIME_LIMIT_S,
                 memory_bytes=TEMPLATE_MEMORY_LIMIT,
                 max_result_bytes=TEMPLATE_OUTPUT_LIMIT,
@@ -343,7 +320,7 @@ class _Worker:
             self.send("error", req, "request", str(exc) or type(exc).__name__)
             return
         temp, top_p, seed = options.get("temperature"), options.get("top_p"), options.get("seed")
-        sampling = {
+        sampling: VisionSampling = {
             "temperature": DEFAULTS["temperature"] if temp is None else temp,
             "top_p": DEFAULTS["top_p"] if top_p is None else top_p,
             "max_tokens": options.get("max_tokens"),
@@ -352,7 +329,7 @@ class _Worker:
         }
         try:
             stream_answer(
-                self.llm,
+                self.loaded,
                 handler,
                 messages,
                 sampling,
@@ -369,28 +346,28 @@ class _Worker:
         self.send("done", req, stats)
 
     def format(
-        self, messages: list, think: str | None = None, tools: list | None = None
+        self, messages: list[WireMessage], think: str | None = None, tools: list[WireMessage] | None = None
     ) -> tuple[str, list[str], bool, str]:
         """The prompt, its stop strings, whether tokenizing should add BOS, and the template used.
 
         The think setting reaches the template as the variables templates read: `enable_thinking`
         (Qwen3) and `reasoning_effort` (gpt-oss). The tools are rendered by the model's own
         template; a template that never mentions them cannot call them."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        model = self.llm._model
-        eos, bos = self.llm.token_eos(), self.llm.token_bos()
-        template = self.llm.metadata.get("tokenizer.chat_template")
+        llm = self.loaded
+        eos, bos = llm.token_eos(), llm.token_bos()
+        template = llm.metadata.get("tokenizer.chat_template")
         if tools and (not template or "tools" not in template):
             raise _NoTools()
         if "tool" not in (template or ""):  # Tool turns of another model's, as plain turns.
             messages = without_tool_roles(messages)
-        formatter = Jinja2ChatFormatter(
-            template=template or CHATML,
-            eos_token=model.token_get_text(eos) if eos != -1 else "",
-            bos_token=model.token_get_text(bos) if bos != -1 else "",
+        result = llama_compat.format_prompt(
+            template or CHATML,
+            eos_token=llama_compat.token_text(llm, eos) if eos != -1 else "",
+            bos_token=llama_compat.token_text(llm, bos) if bos != -1 else "",
+            messages=messages,
+            tools=tools or None,
+            variables=_think_variables(think),
         )
-        result = formatter(messages=messages, tools=tools or None, **_think_variables(think))
         stops = result.stop if isinstance(result.stop, list) else [result.stop or ""]
         if not template:
             stops.append("<|im_end|>")
@@ -404,8 +381,8 @@ class _Worker:
         Returns how many prompt tokens were already cached. Llama.generate then finds the
         prompt evaluated but for one token; doing it here lets a cancel stop a long prompt.
         """
-        llm = self.llm
-        if llm._is_recurrent or llm._is_hybrid:
+        llm = self.loaded
+        if llama_compat.whole_state_only(llm):
             return 0  # Their state cannot be cut back; Llama.generate starts them afresh.
         cached = 0
         for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens):
@@ -414,10 +391,7 @@ class _Worker:
             cached += 1
         cached = min(cached, len(tokens) - 1)
         if cached < llm.n_tokens:
-            if not llm._ctx.kv_cache_seq_rm(-1, cached, -1):
-                llm.reset()
-                cached = 0
-            llm.n_tokens = cached
+            cached = llama_compat.keep_prefix(llm, cached)
         for start in range(cached, len(tokens) - 1, llm.n_batch):
             self.check_cancel(req)
             llm.eval(tokens[start : min(start + llm.n_batch, len(tokens) - 1)])
@@ -429,14 +403,14 @@ class _Worker:
         tokens: list[int],
         stops: list[str],
         room: int,
-        options: dict,
-        stats: dict,
+        options: ChildOptions,
+        stats: AnswerStats,
         splitter: Splitter | None = None,
     ) -> None:
         import llama_cpp
 
-        llm = self.llm
-        vocab = llm._model.vocab
+        llm = self.loaded
+        vocab = llama_compat.vocab(llm)
         seed = options.get("seed")
         llm.set_seed(seed if seed is not None else random.getrandbits(31))
         limit = min(options.get("max_tokens") or room, room)
@@ -488,7 +462,7 @@ class _Worker:
             self.send("reasoning" if isinstance(piece, ReasoningPiece) else "piece", req, piece.text)
 
 
-def _think_variables(think: str | None) -> dict[str, Any]:
+def _think_variables(think: str | None) -> dict[str, bool | str]:
     """What a chat template reads for the think setting; nothing for the model's default."""
     if think is None:
         return {}
@@ -508,7 +482,9 @@ class _NoTools(Exception):
 _buffer = ctypes.create_string_buffer(256)
 
 
-def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...], *, tools: bool = False) -> bytes:
+def _token_bytes(
+    llama_cpp: ModuleType, vocab: llama_vocab_p, token: int, markers: tuple[str, ...], *, tools: bool = False
+) -> bytes:
     """A token's bytes. Control tokens render as nothing, except those spelling one of the
     reasoning splitter's `markers` (gpt-oss's channels), which the splitter takes out again, and,
     while tools are offered, every one (tool-call markers such as Mistral's [TOOL_CALLS] and
@@ -519,7 +495,7 @@ def _token_bytes(llama_cpp: Any, vocab: Any, token: int, markers: tuple[str, ...
     return _piece(llama_cpp, vocab, token)
 
 
-def _piece(llama_cpp: Any, vocab: Any, token: int, *, special: bool = False) -> bytes:
+def _piece(llama_cpp: ModuleType, vocab: llama_vocab_p, token: int, *, special: bool = False) -> bytes:
     """A token's bytes (special tokens render as nothing unless `special`); Llama.detokenize caps them at 32."""
     global _buffer
     while True:

@@ -14,9 +14,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from tui.engines.gpu_build import native_library
+
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
 
 DEBUG, INFO, WARN, ERROR, CONT = 1, 2, 3, 4, 5
 """ggml's enum ggml_log_level today; llama-cpp-python's _logger still maps an older order."""
@@ -93,7 +97,7 @@ class LoadRecord:
         """Bytes allocated on each device but the CPU (its VRAM)."""
         return {name: int(sum(kinds.values()) * (1 << 20)) for name, kinds in self.buffers.items() if name != "CPU"}
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, dict[str, float]]:
         """The buffers, JSON-ready, each kind in MiB ("model_mib", "kv_mib"...)."""
         return {name: {f"{kind}_mib": mib for kind, mib in kinds.items()} for name, kinds in self.buffers.items()}
 
@@ -104,7 +108,7 @@ class LlamaLog:
     lines go to stderr, which is the engine log: a load's once it is over, since Llama()
     silences stderr while it loads the model."""
 
-    _callback: Any = None
+    _callback: CFuncPtr | None = None
     record = LoadRecord()
     startup = LoadRecord()
     """What was logged before the first load: a backend that failed to load says why here."""
@@ -129,7 +133,7 @@ class LlamaLog:
             print(*cls.record.lines, sep="\n", file=sys.stderr, flush=True)
 
     @classmethod
-    def callback(cls) -> Any:
+    def callback(cls) -> CFuncPtr:
         if cls._callback is None:
             cls._callback = CALLBACK(cls._receive)
         return cls._callback
@@ -148,12 +152,12 @@ class LlamaLog:
         return True
 
     @classmethod
-    def install(cls, llama_cpp: Any) -> None:
+    def install(cls, llama_cpp: ModuleType) -> None:
         """Set the callback for llama.cpp and ggml both: importing llama_cpp replaced ggml's."""
         llama_cpp.llama_log_set(cls.callback(), ctypes.c_void_p(0))
 
     @classmethod
-    def _receive(cls, level: int, text: bytes | None, _user_data: Any) -> None:
+    def _receive(cls, level: int, text: bytes | None, _user_data: int | None) -> None:
         """Pieces of lines arrive (CONT continues the last one): whole lines are taken."""
         if level != CONT:
             cls._level = level

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui.engines.ggml_devices import Device, gpu_names
 from tui.engines.gpu_build import (
@@ -18,6 +18,14 @@ from tui.engines.gpu_build import (
 )
 from tui.engines.llama_log import LlamaLog, LoadRecord
 from tui.engines.load_errors import LoadFailure
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from tui.engines.llama_compat import Llama
+
+Model = TypeVar("Model")
+"""What `make` loads: a llama_cpp.Llama (a stand-in in the tests)."""
 
 KV_TYPE_IDS = {"f16": 1, "q4_0": 2, "q8_0": 8}
 """ggml_type values of the KV cache types lchat offers (GGML_TYPE_F16, _Q4_0, _Q8_0)."""
@@ -41,7 +49,7 @@ def load_backends() -> None:
     ggml.ggml_backend_load_all_from_path(str(folder).encode())
 
 
-def gpu_backend(llama_cpp: Any) -> str | None:
+def gpu_backend(llama_cpp: ModuleType) -> str | None:
     """The GPU backend llama.cpp found at run time ("CUDA", "Vulkan"...), or None."""
     if not llama_cpp.llama_supports_gpu_offload():
         return None
@@ -64,8 +72,8 @@ class LoadFailed(Exception):
 
 
 def load_with_fallback(
-    make: Callable[[int], Any], layers: int, total: int, failure_of: Callable[[Exception], LoadFailure]
-) -> tuple[Any, int, str]:
+    make: Callable[[int], Model], layers: int, total: int, failure_of: Callable[[Exception], LoadFailure]
+) -> tuple[Model, int, str]:
     """`make(n_gpu_layers)`, retried with half the layers, then none, while it fails for want
     of memory (`failure_of` tells an exception's kind from llama.cpp's log).
 
@@ -105,7 +113,7 @@ def _fewer(asked: int, got: int, total: int, why: LoadFailure) -> str:
 
 
 def report(
-    llama_cpp: Any, llm: Any, layers: int, note: str, record: LoadRecord, devices: list[Device]
+    llama_cpp: ModuleType, llm: Llama, layers: int, note: str, record: LoadRecord, devices: list[Device]
 ) -> dict[str, Any]:
     """What the load did, as llama.cpp logged it: the backend, the layers it offloaded (capped
     at n_layer + 1, the output layer counted) of the model's, each device's buffers, the

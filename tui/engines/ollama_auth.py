@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui.engines.urls import in_clear_to_another_machine, shown_host, shown_url
+
+if TYPE_CHECKING:
+    from tui.config import OllamaConfig, OllamaHostConfig
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,9 @@ class HostCredentials:
     """Credentials may go to this host over plain http although it is another machine."""
 
 
-def host_credentials(section: Any, own: Any, environ: Mapping[str, str]) -> HostCredentials:
+def host_credentials(
+    section: OllamaConfig, own: OllamaHostConfig | None, environ: Mapping[str, str]
+) -> HostCredentials:
     """The credentials for one host: its own table `own` (or None) over [ollama] (`section`)."""
     env = (own.auth_header_env if own else "") or section.auth_header_env
     return HostCredentials(

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
@@ -39,6 +39,12 @@ from tui.engines.wire import ollama_messages
 from tui.gguf.kv_shape import KvShape
 from tui.http_limits import limit_client
 from tui.thinking import LEVELS as THINK_LEVELS
+
+if TYPE_CHECKING:  # Imported when first used (tui.engines.imports): they take a while.
+    import httpx
+    from ollama import AsyncClient, ChatResponse, ListResponse, ProcessResponse
+
+    from tui.config import Config
 
 DEFAULT_HOST = "localhost:11434"
 DEFAULT_CONTEXT = 4096
@@ -106,8 +112,9 @@ class OllamaEngine(Engine):
         ]
         self._ctx = ErrorContext(shown_url(self.url), read_timeout, auth_env, secrets)
         self._keep_alive = keep_alive or None
-        self._client: Any = None
-        self._shown: dict[str, dict[str, Any]] = {}
+        self._client: AsyncClient | None = None
+        self._shown: dict[str | None, dict[str, Any]] = {}
+        """What /api/show said, by digest (None for a model listed without one)."""
         self._thinking: dict[str, ThinkAbility] = {}
         self._digests: dict[str, str] = {}
         """Each listed model's digest, the key of what /api/show said of it."""
@@ -138,7 +145,7 @@ class OllamaEngine(Engine):
     model_processes = frozenset({"ollama"})
     """Ollama's runners (ollama, ollama_llama_server) hold its models' VRAM on this machine."""
 
-    def _api(self) -> Any:
+    def _api(self) -> AsyncClient:
         """The AsyncClient, made on first use (inside the running event loop)."""
         if self._client is None:
             import httpx
@@ -168,7 +175,7 @@ class OllamaEngine(Engine):
             self._client = client
         return self._client
 
-    async def _note_redirect(self, response: Any) -> None:
+    async def _note_redirect(self, response: httpx.Response) -> None:
         if response.is_redirect:
             self._ctx.redirect = response.headers.get("location", "")
 
@@ -203,7 +210,7 @@ class OllamaEngine(Engine):
         Reasoning (`message.thinking`) streams as ReasoningPiece; `ttft_s` is the first answer piece.
         """
         tally = Tally(time.monotonic())
-        final: Any = None
+        final: ChatResponse | None = None
         wanted = {
             "temperature": options.temperature,
             "top_p": options.top_p,
@@ -224,7 +231,8 @@ class OllamaEngine(Engine):
                 think=think,
                 tools=[tool.as_openai() for tool in options.tools] or None,
             )
-            async with aclosing(stream) as parts:
+            # The client types its stream as an AsyncIterator; it is an async generator.
+            async with aclosing(stream) as parts:  # type: ignore[type-var]
                 async for part in parts:
                     thought = part.message.thinking if part.message else ""
                     if thought:
@@ -287,7 +295,8 @@ class OllamaEngine(Engine):
 
     async def _show_raw(self, model: str) -> dict[str, Any]:
         """/api/show's answer as sent: the client's ShowResponse drops the thinking levels."""
-        raw = (await self._api()._request_raw("POST", "/api/show", json={"model": model})).json()
+        client = self._api()
+        raw = (await client._request_raw("POST", "/api/show", json={"model": model})).json()  # type: ignore[no-untyped-call]  # ollama leaves it unannotated
         return raw if isinstance(raw, dict) else {}
 
     # Optional abilities (declared on tui.engines.base.Engine)
@@ -323,7 +332,7 @@ class OllamaEngine(Engine):
         """Pull `model` from its registry; cancelling the consumer stops the download."""
         try:
             stream = await self._api().pull(model, stream=True)
-            async with aclosing(stream) as steps:
+            async with aclosing(stream) as steps:  # type: ignore[type-var]  # as in chat()
                 async for step in steps:
                     yield Progress(step.status or "", step.completed, step.total)
         except Exception as error:  # noqa: BLE001
@@ -365,16 +374,17 @@ class OllamaEngine(Engine):
 
     # Helpers
 
-    async def _fetch_shows(self, models: list[Any]) -> None:
+    async def _fetch_shows(self, models: list[ListResponse.Model]) -> None:
         limit = asyncio.Semaphore(4)
 
-        async def fetch(entry: Any) -> None:
+        async def fetch(entry: ListResponse.Model) -> None:
+            model = entry.model or ""  # The list leaves out models without a name.
             async with limit:
                 try:
-                    show = await self._show_raw(entry.model)
+                    show = await self._show_raw(model)
                 except Exception:  # noqa: BLE001 - details are optional in a list
                     return
-                thinking = self._thinking[entry.model] = ThinkAbility.from_show(show)
+                thinking = self._thinking[model] = ThinkAbility.from_show(show)
                 self._shown[entry.digest] = {
                     "info": dict(show.get("model_info") or {}),
                     "parameters": str(show.get("parameters") or ""),
@@ -389,7 +399,7 @@ class OllamaEngine(Engine):
             except TimeoutError:
                 pass
 
-    def _describe(self, entry: Any, running: Any) -> ModelInfo:
+    def _describe(self, entry: ListResponse.Model, running: ProcessResponse.Model | None) -> ModelInfo:
         details = entry.details
         shown = self._shown.get(entry.digest, {})
         info = shown.get("info", {})
@@ -413,7 +423,7 @@ class OllamaEngine(Engine):
         count = info.get("general.parameter_count")
         context = info.get(f"{arch}.context_length")
         return ModelInfo(
-            name=entry.model,
+            name=entry.model or "",  # The list leaves out models without a name.
             backend=self.name,
             size_bytes=int(entry.size) if entry.size else None,
             architecture=arch,
@@ -462,7 +472,7 @@ def _num_ctx(parameters: str) -> int | None:
     return None
 
 
-def configured_ollama_engines(config: Any, environ: dict[str, str]) -> dict[str, OllamaEngine]:
+def configured_ollama_engines(config: Config, environ: dict[str, str]) -> dict[str, OllamaEngine]:
     """One engine per configured host ("ollama", or "ollama@host:port" when there are several)."""
     section = config.ollama
     if not section.enabled:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
@@ -28,6 +28,14 @@ from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details
 from tui.engines.reasoning_split import Tally, ThinkSplitter, ignored_think
 from tui.engines.secrets import header_secrets, scrub, url_secrets
+
+if TYPE_CHECKING:  # Imported when first used (tui.engines.imports): they take a while.
+    from openai import AsyncOpenAI, AsyncStream
+    from openai.types import CompletionUsage
+    from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+    from openai.types.chat.chat_completion_chunk import ChoiceDelta
+
+    from tui.config import Config
 from tui.engines.tool_wire import NO_TOOLS, ToolCallFragments, says_no_tools
 from tui.engines.urls import connect_reason, in_clear_to_another_machine, is_local, shown_host, shown_url
 from tui.engines.wire import openai_messages
@@ -68,7 +76,7 @@ class OpenAICompatEngine(Engine):
         self._key_env = api_key_env
         self._timeouts = (connect_timeout, read_timeout)
         self._problem = problem
-        self._client: Any = None
+        self._client: AsyncOpenAI | None = None
         self._refused: set[str] = set()
         """Optional request fields this server refused (OPTIONAL_FIELDS)."""
 
@@ -82,7 +90,7 @@ class OpenAICompatEngine(Engine):
 
     can_describe = True
 
-    def _api(self) -> Any:
+    def _api(self) -> AsyncOpenAI:
         if self._problem:
             raise EngineUnavailable(self._problem)
         if self._client is None:
@@ -142,7 +150,7 @@ class OpenAICompatEngine(Engine):
         """Stream one answer. Reasoning comes as `reasoning_content` or `reasoning` deltas, or as
         `<think>` inside the content; `ttft_s` is the first answer piece."""
         tally = Tally(time.monotonic())
-        usage: Any = None
+        usage: CompletionUsage | None = None
         finish = "stop"
         wanted = {
             "temperature": options.temperature,
@@ -208,7 +216,9 @@ class OpenAICompatEngine(Engine):
         """Servers list no abilities: levels unless this one refused reasoning_effort (tui.thinking)."""
         return {} if "reasoning_effort" in self._refused else {"think_levels": list(THINK_LEVELS)}
 
-    async def _open(self, model: str, turns: list[dict[str, Any]], request: dict[str, Any]) -> tuple[Any, list[str]]:
+    async def _open(
+        self, model: str, turns: list[dict[str, Any]], request: dict[str, Any]
+    ) -> tuple[AsyncStream[ChatCompletionChunk], list[str]]:
         """Start the stream, asking for token counts where the server accepts stream_options;
         a field the server refuses (OPTIONAL_FIELDS) is left out, then and from then on.
         Returns the stream and the fields this request wanted but left out."""
@@ -222,7 +232,10 @@ class OpenAICompatEngine(Engine):
             if "chat_template_kwargs" in fields:  # Not a field the client knows: sent as is.
                 fields["extra_body"] = {"chat_template_kwargs": fields.pop("chat_template_kwargs")}
             try:
-                return await create(model=model, messages=turns, stream=True, **fields), dropped
+                # JSON messages in; stream=True gives a stream, which `fields` hides from the overloads.
+                messages = cast("list[ChatCompletionMessageParam]", turns)
+                stream = await create(model=model, messages=messages, stream=True, **fields)
+                return cast("AsyncStream[ChatCompletionChunk]", stream), dropped
             except openai.BadRequestError as error:
                 refused = [
                     name
@@ -322,7 +335,7 @@ def _think_fields(think: str | None) -> dict[str, Any]:
     return {"chat_template_kwargs": {"enable_thinking": think != "off"}}
 
 
-def _reasoning_of(delta: Any) -> str:
+def _reasoning_of(delta: ChoiceDelta | None) -> str:
     """A delta's reasoning: `reasoning_content` (vLLM, llama-server) or `reasoning` (Ollama's /v1);
     the client keeps fields it does not model as extra attributes."""
     if delta is None:
@@ -334,14 +347,14 @@ def _reasoning_of(delta: Any) -> str:
     return ""
 
 
-def _counted_reasoning(usage: Any) -> int | None:
+def _counted_reasoning(usage: CompletionUsage | None) -> int | None:
     """Reasoning tokens where the server counts them (usage.completion_tokens_details)."""
     details = getattr(usage, "completion_tokens_details", None) if usage else None
     count = getattr(details, "reasoning_tokens", None) if details else None
     return count if isinstance(count, int) and count > 0 else None
 
 
-def _detail(error: Any) -> str:
+def _detail(error: BaseException) -> str:
     """The server's own words from an error body ({"error": {"message": ...}} or {"error": "..."})."""
     body = getattr(error, "body", None)
     if isinstance(body, Mapping):
@@ -353,7 +366,7 @@ def _detail(error: Any) -> str:
     return str(getattr(error, "message", "") or error)[:200]
 
 
-def configured_servers(config: Any, environ: Mapping[str, str]) -> dict[str, OpenAICompatEngine]:
+def configured_servers(config: Config, environ: Mapping[str, str]) -> dict[str, OpenAICompatEngine]:
     """One engine per [[servers]] table; a table that cannot work still lists, offline, with why."""
     engines: dict[str, OpenAICompatEngine] = {}
     for index, server in enumerate(config.servers):

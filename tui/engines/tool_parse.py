@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from tui.domain import ToolCall
 
@@ -90,7 +89,7 @@ def _llama(output: str) -> Parsed:
     return Parsed("", calls) if calls else Parsed(output, [])
 
 
-def _json_at(text: str) -> Any:
+def _json_at(text: str) -> object:
     """The JSON value `text` starts with (what follows it is ignored), or None."""
     try:
         value, _ = _decoder.raw_decode(text)
@@ -99,7 +98,7 @@ def _json_at(text: str) -> Any:
     return value
 
 
-def _call(value: Any, index: int) -> ToolCall | None:
+def _call(value: object, index: int) -> ToolCall | None:
     """A call from {"name", "arguments"|"parameters", "id"?}; None if `value` is not one."""
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
         return None

@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.domain import ToolCall
+
+if TYPE_CHECKING:  # The clients are imported when first used.
+    from ollama import Message
+    from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
 NO_TOOLS = "this model does not call tools"
 """What the user reads when tools are on and the model cannot use them."""
@@ -20,7 +24,7 @@ def says_no_tools(message: str) -> bool:
     return "does not support tools" in message or "tools are not supported" in message.lower()
 
 
-def ollama_calls(calls: Iterable[Any] | None, first_index: int) -> list[ToolCall]:
+def ollama_calls(calls: Iterable[Message.ToolCall] | None, first_index: int) -> list[ToolCall]:
     """An Ollama chunk's `message.tool_calls` as ToolCalls; Ollama sends no ids, so they are numbered."""
     found = []
     for index, call in enumerate(calls or (), start=first_index):
@@ -34,9 +38,10 @@ class ToolCallFragments:
     """Streamed OpenAI `tool_calls` deltas put together: the first fragment of an index brings its id
     and name, later ones pieces of the arguments' JSON."""
 
-    _calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _calls: dict[int, dict[str, str]] = field(default_factory=dict)
+    """By index: the id, the name and the arguments' JSON so far."""
 
-    def add(self, deltas: Iterable[Any] | None) -> None:
+    def add(self, deltas: Iterable[ChoiceDeltaToolCall] | None) -> None:
         for delta in deltas or ():
             entry = self._calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
             if delta.id:
@@ -65,7 +70,7 @@ def _parsed(text: str) -> dict[str, Any]:
         return {"_unparsed": text}
 
 
-def _as_object(value: Any) -> dict[str, Any]:
+def _as_object(value: object) -> dict[str, Any]:
     if isinstance(value, dict):
         return dict(value)
     if isinstance(value, str):

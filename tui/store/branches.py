@@ -8,13 +8,13 @@ back to a branch also brings back the path that was current below it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import Any
+from collections.abc import Sequence
 
 from tui.domain import ChatMessage
 from tui.store import rows
+from tui.store.db import Database
 from tui.store.errors import NotFound
+from tui.store.parts import Parts
 
 _UP = (
     "WITH RECURSIVE up (id, depth) AS (SELECT ?, 1 UNION ALL"
@@ -36,18 +36,17 @@ _SIBLINGS = f"SELECT s.id FROM messages m JOIN messages s ON {_SAME_PARENT} WHER
 NO_LIMIT = 1 << 62
 
 
-class BranchesMixin:
+class Branches:
     """The part of :class:`HistoryStore` that walks and reshapes the tree of messages."""
 
-    # Provided by HistoryStore.
-    _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    _read: Callable[[str, Sequence[Any] | Mapping[str, Any]], list[sqlite3.Row]]
-    with_parts: Callable[[list[ChatMessage]], list[ChatMessage]]
+    def __init__(self, db: Database, parts: Parts) -> None:
+        self._db = db
+        self._parts = parts
 
     def get_message(self, message_id: int) -> ChatMessage | None:
         """The message with this id, or None."""
-        found = self._read(f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,))
-        return self.with_parts([rows.message(found[0])])[0] if found else None
+        found = self._db.read(f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,))
+        return self._parts.with_parts([rows.message(found[0])])[0] if found else None
 
     def path_to(self, message_id: int | None, *, limit: int | None = None) -> list[ChatMessage]:
         """The path from the conversation's first message down to this one, oldest first.
@@ -56,35 +55,35 @@ class BranchesMixin:
         """
         if message_id is None:
             return []
-        found = self._read(
+        found = self._db.read(
             f"{_UP} SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT id FROM up) ORDER BY id",
             (message_id, limit or NO_LIMIT),
         )
-        return self.with_parts([rows.message(row) for row in found])
+        return self._parts.with_parts([rows.message(row) for row in found])
 
     def path_length(self, message_id: int) -> int:
         """How many messages the path down to this one holds (this one included)."""
-        found = self._read(f"{_UP} SELECT COUNT(*) FROM up", (message_id, NO_LIMIT))
+        found = self._db.read(f"{_UP} SELECT COUNT(*) FROM up", (message_id, NO_LIMIT))
         return int(found[0][0]) if self.get_message(message_id) else 0
 
     def messages_after(self, message_id: int, *, limit: int) -> list[ChatMessage]:
         """Up to ``limit`` messages that follow this one along its current branch."""
-        found = self._read(
+        found = self._db.read(
             f"{_DOWN} SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE id IN ({_BELOW}) ORDER BY id",
             {"start": message_id, "limit": limit},
         )
-        return self.with_parts([rows.message(row) for row in found])
+        return self._parts.with_parts([rows.message(row) for row in found])
 
     def siblings(self, message_id: int) -> list[int]:
         """Ids of this message and its alternatives (same parent), oldest first."""
-        return sorted(row[0] for row in self._read(_SIBLINGS, (message_id,)))
+        return sorted(row[0] for row in self._db.read(_SIBLINGS, (message_id,)))
 
     def branch_positions(self, message_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """For each message: its place among its siblings (1-based) and how many there are."""
         if not message_ids:
             return {}
         marks = ", ".join("?" * len(message_ids))
-        found = self._read(
+        found = self._db.read(
             f"SELECT m.id, (SELECT COUNT(*) FROM messages s WHERE {_SAME_PARENT} AND +s.id <= m.id),"
             f" (SELECT COUNT(*) FROM messages s WHERE {_SAME_PARENT})"
             f" FROM messages m WHERE m.id IN ({marks})",
@@ -94,8 +93,8 @@ class BranchesMixin:
 
     def switch_branch(self, message_id: int, step: int) -> int | None:
         """Make the sibling ``step`` places away current; its id, or None at either end."""
-        with self._write() as conn:
-            ids = sorted(row[0] for row in conn.execute(_SIBLINGS, (message_id,)))
+        with self._db.write() as conn:
+            ids = sorted(int(row[0]) for row in conn.execute(_SIBLINGS, (message_id,)))
             if message_id not in ids:
                 raise NotFound(f"Message {message_id} no longer exists.")
             index = ids.index(message_id) + step
@@ -106,7 +105,7 @@ class BranchesMixin:
 
     def select_message(self, message_id: int) -> None:
         """Make the path through this message current (the branch below it as last left)."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             _make_current(conn, message_id)
 
 

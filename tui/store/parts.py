@@ -10,36 +10,36 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from tui.domain import ChatMessage, MessagePart
 from tui.store import rows
+from tui.store.db import Database
 from tui.store.errors import NotFound
 
 
-class PartsMixin:
+class Parts:
     """The part of :class:`HistoryStore` that keeps message parts and attachment bytes."""
 
-    _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    _read: Callable[[str, Sequence[Any] | Mapping[str, Any]], list[sqlite3.Row]]
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def add_part(self, message_id: int, part: MessagePart, *, blob: bytes | None = None) -> MessagePart:
         """Store `part` as the message's next part (its `seq` is chosen here) and return it
         with its id. `blob`: the attachment's bytes, kept once per content."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             return insert_part(conn, message_id, part, blob)
 
     def update_part(self, part_id: int, *, text: str | None = None, data: dict[str, Any] | None = None) -> None:
         """Save a part's text so far, or its new data (a tool call's state)."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             _update_part(conn, part_id, text, data)
 
     def get_blob(self, sha256: str) -> bytes | None:
         """An attachment's bytes by content hash, or None when no message keeps them."""
-        found = self._read("SELECT data FROM blobs WHERE sha256 = ?", (sha256,))
+        found = self._db.read("SELECT data FROM blobs WHERE sha256 = ?", (sha256,))
         return bytes(found[0][0]) if found else None
 
     def with_parts(self, messages: list[ChatMessage]) -> list[ChatMessage]:
@@ -47,7 +47,7 @@ class PartsMixin:
         if not messages:
             return messages
         ids = [message.id for message in messages]
-        found = self._read(
+        found = self._db.read(
             f"SELECT {rows.PART_COLUMNS} FROM message_parts"
             f" WHERE message_id IN ({', '.join('?' * len(ids))}) ORDER BY message_id, seq",
             ids,

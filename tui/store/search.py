@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from tui.domain import MATCH_END, MATCH_START, Role, SearchHit
 from tui.store.cjk import RUN, query_text
+from tui.store.db import Database
 from tui.store.snippet import snippet, term_pattern
 
 SNIPPET_TOKENS = 12
@@ -63,10 +61,11 @@ def _fts_query(terms: list[tuple[str, bool]]) -> str | None:
     return " ".join(quoted) or None
 
 
-class SearchMixin:
+class Search:
     """The part of :class:`HistoryStore` that answers searches."""
 
-    _read: Callable[[str, Sequence[Any]], list[sqlite3.Row]]
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def search(self, text: str, *, limit: int = 50, include_parts: bool = False) -> list[SearchHit]:
         """Messages matching ``text``, newest first; ``include_parts`` also looks in their
@@ -80,7 +79,7 @@ class SearchMixin:
         query = _fts_query(terms)
         if query is None:
             return []
-        found = self._read(
+        found = self._db.read(
             "SELECT m.id, m.conversation_id, c.title, m.role, m.content, m.created_at, c.archived, 0"
             " FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f"
             " JOIN messages m ON m.id = f.rowid"
@@ -88,7 +87,7 @@ class SearchMixin:
             (query, limit),
         )
         if include_parts:
-            found += self._read(
+            found += self._db.read(
                 "SELECT m.id, m.conversation_id, c.title, m.role, p.text, m.created_at, c.archived, 1"
                 " FROM (SELECT rowid FROM parts_fts WHERE parts_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f"
                 " JOIN message_parts p ON p.id = f.rowid"

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from tui.domain import ChatMessage, Conversation, MessageStatus
+from tui.store.db import Database
 from tui.store.parts import insert_part
 
 
-class TransferMixin:
+class Transfer:
     """The part of :class:`HistoryStore` used by export and import."""
 
-    _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    _read: Callable[[str, Sequence[Any]], list[sqlite3.Row]]
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def conversation_ids(self, *, page: int = 1000) -> Iterator[int]:
         """Every conversation's id, oldest first, read a page at a time."""
         after = 0
         while True:
-            found = self._read("SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?", (after, page))
+            found = self._db.read("SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?", (after, page))
             if not found:
                 return
             yield from (row[0] for row in found)
@@ -49,7 +48,7 @@ class TransferMixin:
         """Import every conversation `items` yields, all in one transaction: when reading the next
         one fails (a bad file among several), the exception ends it and nothing is kept. Items
         are taken one at a time, so only one conversation is in memory at once."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             return [_insert_conversation(conn, *item) for item in items]
 
 
