@@ -23,9 +23,9 @@ from tui.safe_text import one_line
 from tui.services import Services
 from tui.stats.remote import from_model_list
 from tui.stats.sample import RemoteStats
-from tui.ui.conversations import ConversationsController
-from tui.ui.model_details import ModelDetailsScreen
-from tui.ui.model_switcher import ModelSwitcher
+from tui.ui.controllers.conversations import ConversationsController
+from tui.ui.screens.model_details import ModelDetailsScreen
+from tui.ui.screens.model_switcher import ModelSwitcher
 from tui.ui.toast import tell
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.model_pane import ModelGroup, ModelPane, ModelRow

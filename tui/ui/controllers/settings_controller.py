@@ -16,12 +16,12 @@ from tui.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
 from tui.thinking import next_think, think_choices, think_label
-from tui.ui.conversations import ConversationsController
-from tui.ui.models_controller import ModelsController
-from tui.ui.preset_screen import PresetScreen
-from tui.ui.settings_screen import SettingsScreen
+from tui.ui.controllers.conversations import ConversationsController
+from tui.ui.controllers.models_controller import ModelsController
+from tui.ui.controllers.tools_controller import ToolsController
+from tui.ui.screens.preset_screen import PresetScreen
+from tui.ui.screens.settings_screen import SettingsScreen
 from tui.ui.toast import tell
-from tui.ui.tools_controller import ToolsController
 from tui.ui.widgets.chat_view import ChatView
 
 DIALOGS = "dialogs"

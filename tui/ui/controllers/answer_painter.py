@@ -19,8 +19,8 @@ from tui.chat_service import (
 )
 from tui.domain import Attachment
 from tui.tools.loop import ToolCallShown, ToolResultShown
-from tui.ui.conversations import ConversationsController
-from tui.ui.settings_controller import SettingsController
+from tui.ui.controllers.conversations import ConversationsController
+from tui.ui.controllers.settings_controller import SettingsController
 from tui.ui.toast import tell
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.message_view import MessageView

@@ -17,13 +17,13 @@ from tui.engines.base import EngineError
 from tui.model_names import Waiting
 from tui.services import Services
 from tui.store import StoreError
-from tui.ui.answer_painter import AnswerPainter, InFlight
-from tui.ui.conversations import ConversationsController
-from tui.ui.message_controller import target_view
-from tui.ui.models_controller import ModelsController
-from tui.ui.settings_controller import SettingsController
+from tui.ui.controllers.answer_painter import AnswerPainter, InFlight
+from tui.ui.controllers.conversations import ConversationsController
+from tui.ui.controllers.message_controller import target_view
+from tui.ui.controllers.models_controller import ModelsController
+from tui.ui.controllers.settings_controller import SettingsController
+from tui.ui.controllers.tools_controller import ToolsController
 from tui.ui.toast import tell
-from tui.ui.tools_controller import ToolsController
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.model_pane import ModelPane

@@ -12,9 +12,9 @@ from tui.engines.lora import read_lora
 from tui.models.catalog import label
 from tui.safe_text import one_line
 from tui.services import Services
-from tui.ui.conversations import ConversationsController
-from tui.ui.models_controller import ModelsController
-from tui.ui.prompts import InputQuestion
+from tui.ui.controllers.conversations import ConversationsController
+from tui.ui.controllers.models_controller import ModelsController
+from tui.ui.screens.prompts import InputQuestion
 from tui.ui.toast import tell
 
 

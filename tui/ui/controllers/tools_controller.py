@@ -12,14 +12,14 @@ from textual.screen import Screen
 
 from tui.domain import Conversation
 from tui.tools.approval import ApprovalRequest, Decision
+from tui.ui.screens.tool_approval_screen import ToolApprovalScreen
+from tui.ui.screens.tool_select_screen import ToolSelectScreen
 from tui.ui.toast import tell
-from tui.ui.tool_approval_screen import ToolApprovalScreen
-from tui.ui.tool_select_screen import ToolSelectScreen
 
 if TYPE_CHECKING:
     from tui.chat_service import ChatService
     from tui.model_names import ModelChoice
-    from tui.ui.conversations import ConversationsController
+    from tui.ui.controllers.conversations import ConversationsController
 
 
 class ToolsController:

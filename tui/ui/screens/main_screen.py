@@ -12,17 +12,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.services import Services
-from tui.ui.answer_controller import AnswerController
-from tui.ui.attach_controller import AttachController
-from tui.ui.conversations import OUTSIDE_POLL_S, PAGE_SIZE, ConversationsController
-from tui.ui.main_bindings import MAIN_BINDINGS
-from tui.ui.message_controller import MessageController
-from tui.ui.model_manager import ModelManager
-from tui.ui.models_controller import ModelsController
-from tui.ui.settings_controller import SettingsController
-from tui.ui.stats_feed import StatsFeed
+from tui.ui.controllers.answer_controller import AnswerController
+from tui.ui.controllers.attach_controller import AttachController
+from tui.ui.controllers.conversations import OUTSIDE_POLL_S, PAGE_SIZE, ConversationsController
+from tui.ui.controllers.message_controller import MessageController
+from tui.ui.controllers.model_manager import ModelManager
+from tui.ui.controllers.models_controller import ModelsController
+from tui.ui.controllers.settings_controller import SettingsController
+from tui.ui.controllers.stats_feed import StatsFeed
+from tui.ui.controllers.tools_controller import ToolsController
+from tui.ui.screens.main_bindings import MAIN_BINDINGS
 from tui.ui.toast import tell
-from tui.ui.tools_controller import ToolsController
 from tui.ui.widgets.attachment_chips import AttachmentChips
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer

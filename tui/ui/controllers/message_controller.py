@@ -11,7 +11,7 @@ from textual.screen import Screen
 from tui.clipboard import cannot_copy, code_blocks, copyable, osc52, passthrough
 from tui.domain import Role
 from tui.services import Services
-from tui.ui.conversations import ConversationsController
+from tui.ui.controllers.conversations import ConversationsController
 from tui.ui.textual_compat import terminal_driver
 from tui.ui.toast import tell
 from tui.ui.widgets.chat_view import ChatView

@@ -13,9 +13,9 @@ from tui.domain import Conversation
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.prompts import InputQuestion
-from tui.ui.search_screen import SearchScreen
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.prompts import InputQuestion
+from tui.ui.screens.search_screen import SearchScreen
 from tui.ui.toast import tell
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.conversation_list import ConversationList
