@@ -73,6 +73,11 @@ class ConversationsController:
         """The conversation shown (the state's; this controller alone writes it)."""
         return self.state.conversation
 
+    @current.setter
+    def current(self, conversation: Conversation | None) -> None:
+        """Make `conversation` the one shown without reading the store (tests set one up this way)."""
+        self.state.show(conversation)
+
     async def open(self, conversation_id: int | None) -> None:
         """Show a conversation (None: a fresh, not yet saved one)."""
         self.state.show(self.store.get_conversation(conversation_id) if conversation_id else None, announce=False)
