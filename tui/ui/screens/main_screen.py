@@ -76,14 +76,10 @@ class MainScreen(Screen):
 
     def _build_controllers(self) -> None:
         built = build_controllers(self, self.services)
-        self.state, self.conversations, self.models, self.manager = (
-            built.state,
-            built.conversations,
-            built.models,
-            built.manager,
-        )
-        self.settings, self.tools, self.attach, self.answers = built.settings, built.tools, built.attach, built.answers
-        self.messages, self.stats_feed = built.messages, built.stats_feed
+        self.state, self.conversations, self.models = built.state, built.conversations, built.models
+        self.manager, self.settings, self.tools = built.manager, built.settings, built.tools
+        self.attach, self.answers, self.messages = built.attach, built.answers, built.messages
+        self.stats_feed = built.stats_feed
 
     async def open_conversation(self, conversation_id: int | None) -> None:
         """Show a conversation (None: a fresh, not yet saved one)."""
