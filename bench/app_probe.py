@@ -79,7 +79,7 @@ class StreamRecorder:
 
 
 def install(spec: dict) -> None:
-    from tui.ui.main_screen import MainScreen
+    from tui.ui.screens.main_screen import MainScreen
     from tui.ui.widgets.message_view import MessageView
     from tui.ui.widgets.streamed_markdown import LiveLines
 

@@ -11,8 +11,8 @@ from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.domain import MessageStatus, Role
 from tui.engines.base import EngineCrashed
 from tui.ui.app import LchatApp
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.main_screen import PAGE_SIZE, MainScreen
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.main_screen import PAGE_SIZE, MainScreen
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.conversation_list import ConversationList
 from tui.ui.widgets.message_view import MessageView

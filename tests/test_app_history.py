@@ -7,9 +7,9 @@ from tests.scripted_engine import ScriptedEngine
 from tui.config import Config, PresetConfig
 from tui.domain import Role
 from tui.ui.app import LchatApp
-from tui.ui.prompts import InputQuestion
-from tui.ui.search_screen import SearchScreen
-from tui.ui.settings_screen import SettingsScreen
+from tui.ui.screens.prompts import InputQuestion
+from tui.ui.screens.search_screen import SearchScreen
+from tui.ui.screens.settings_screen import SettingsScreen
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.conversation_list import ConversationList

@@ -9,8 +9,8 @@ from textual import events
 from tests.scripted_engine import ScriptedEngine
 from tui.domain import PartKind, Role
 from tui.ui.app import LchatApp
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.prompts import InputQuestion
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.prompts import InputQuestion
 from tui.ui.widgets.attachment_chips import AttachmentChips
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.message_view import MessageView

@@ -15,7 +15,7 @@ from tui.config import ChatConfig, Config, ConfigError, PresetConfig, load_confi
 from tui.presets import parse_stops, stops_text
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
-from tui.ui.settings_screen import SettingsScreen
+from tui.ui.screens.settings_screen import SettingsScreen
 
 LORA = "/adapters/style-lora.gguf"
 

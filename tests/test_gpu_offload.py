@@ -550,8 +550,8 @@ async def test_the_hf_chooser_shows_each_fit_and_asks_before_what_will_not_fit(o
     from tests.test_models_pane import SIZE, settle
     from tui.config import Config
     from tui.ui.app import LchatApp
-    from tui.ui.confirm import ConfirmScreen
-    from tui.ui.prompts import ChoiceQuestion
+    from tui.ui.screens.confirm import ConfirmScreen
+    from tui.ui.screens.prompts import ChoiceQuestion
 
     tiny = write_tiny_llama(tmp_path / "tiny.gguf").read_bytes()
     big = tiny + bytes(20 * 10**6)

@@ -11,9 +11,9 @@ import tui.ui
 from tui.config import Config, load_config
 from tui.domain import Role
 from tui.ui.app import LchatApp
-from tui.ui.help_screen import HelpScreen
 from tui.ui.keys import bound_actions, check_keymap, is_valid_key
-from tui.ui.main_screen import MainScreen
+from tui.ui.screens.help_screen import HelpScreen
+from tui.ui.screens.main_screen import MainScreen
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.conversation_list import ConversationList

@@ -121,7 +121,7 @@ def test_no_ui_module_talks_to_mcp_servers() -> None:
         )
     }
     assert users == set()
-    code = "import sys, tui.ui.tool_approval_screen, tui.ui.tool_select_screen; print('mcp' in sys.modules)"
+    code = "import sys, tui.ui.screens.tool_approval_screen, tui.ui.screens.tool_select_screen; print('mcp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

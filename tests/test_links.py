@@ -12,8 +12,8 @@ from tests.scripted_engine import ScriptedEngine
 from tests.test_app_history import ask
 from tui.safe_text import terminal_safe
 from tui.ui.app import LchatApp
-from tui.ui.confirm import ConfirmScreen
 from tui.ui.links import refusal
+from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.message_view import MessageView
 
 SIZE = (120, 40)

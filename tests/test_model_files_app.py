@@ -15,8 +15,8 @@ from tui.config import Config
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.stores import reused_models
 from tui.ui.app import LchatApp
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.prompts import ChoiceQuestion
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.prompts import ChoiceQuestion
 
 REPO = "org/Tiny-GGUF"
 

@@ -17,9 +17,9 @@ from tui.engines.ollama_engine import OllamaEngine
 from tui.fit.estimate import Memory
 from tui.fit.memory import MemorySnapshot
 from tui.ui.app import LchatApp
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.model_details import ModelDetailsScreen
-from tui.ui.model_switcher import ModelSwitcher
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.model_details import ModelDetailsScreen
+from tui.ui.screens.model_switcher import ModelSwitcher
 from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.model_pane import FilterInput, ModelPane
 from tui.ui.widgets.stats_pane import StatsPane

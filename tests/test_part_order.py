@@ -20,7 +20,7 @@ from tui.engines.base import ChatEvent, Engine, Finished, ReasoningPiece, TextPi
 from tui.part_order import answer_groups, in_order
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
-from tui.ui.tool_select_screen import ToolSelectScreen
+from tui.ui.screens.tool_select_screen import ToolSelectScreen
 from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.reasoning_block import ReasoningBlock
 from tui.ui.widgets.streamed_markdown import StreamedMarkdown

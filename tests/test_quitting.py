@@ -17,8 +17,8 @@ from tui.engines.manage import Progress
 from tui.engines.ollama_engine import OllamaEngine
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
-from tui.ui.prompts import InputQuestion
-from tui.ui.settings_screen import SettingsScreen
+from tui.ui.screens.prompts import InputQuestion
+from tui.ui.screens.settings_screen import SettingsScreen
 
 SIZE = (120, 40)
 SIGTERM_CODE = 128 + signal.SIGTERM
@@ -137,7 +137,7 @@ async def test_quit_while_the_tool_approval_dialog_asks(open_services) -> None:
     from tests.test_tools_servers import SERVER
     from tui.config import Config, McpConfig, McpServerConfig
     from tui.tools.service import TOOLS_PARAM
-    from tui.ui.tool_approval_screen import ToolApprovalScreen
+    from tui.ui.screens.tool_approval_screen import ToolApprovalScreen
 
     state = OllamaState(tool_calls=[{"name": "weather", "arguments": {"city": "Oslo"}}])
     state.add("qwen3:4b")

@@ -20,17 +20,17 @@ from tui.models.catalog import Catalog
 from tui.tools.approval import ApprovalRequest
 from tui.tools.catalog import ToolInfo
 from tui.ui.app import LchatApp
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.dialog_frame import DialogBody
-from tui.ui.help_screen import HelpScreen
-from tui.ui.main_screen import MainScreen
-from tui.ui.model_details import ModelDetailsScreen
-from tui.ui.model_switcher import ModelSwitcher
-from tui.ui.preset_screen import PresetScreen
-from tui.ui.prompts import ChoiceQuestion, InputQuestion
-from tui.ui.settings_screen import Settings, SettingsScreen
-from tui.ui.tool_approval_screen import ToolApprovalScreen
-from tui.ui.tool_select_screen import ToolSelectScreen
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.dialog_frame import DialogBody
+from tui.ui.screens.help_screen import HelpScreen
+from tui.ui.screens.main_screen import MainScreen
+from tui.ui.screens.model_details import ModelDetailsScreen
+from tui.ui.screens.model_switcher import ModelSwitcher
+from tui.ui.screens.preset_screen import PresetScreen
+from tui.ui.screens.prompts import ChoiceQuestion, InputQuestion
+from tui.ui.screens.settings_screen import Settings, SettingsScreen
+from tui.ui.screens.tool_approval_screen import ToolApprovalScreen
+from tui.ui.screens.tool_select_screen import ToolSelectScreen
 from tui.ui.widgets.attachment_chips import AttachmentChips
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.message_view import MessageView

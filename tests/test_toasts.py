@@ -24,7 +24,7 @@ from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ollama_engine import OllamaEngine
 from tui.safe_text import terminal_safe
 from tui.ui.app import LchatApp
-from tui.ui.confirm import ConfirmScreen
+from tui.ui.screens.confirm import ConfirmScreen
 
 HOSTILE = ["[/x]", "[link=https://evil]x[/link]", "[@click=app.quit]x[/]", "\x1b]52;c;aGk=\x1b\\"]
 """A closing tag with no opening one (the MarkupError crash), a live link, a live action, and an

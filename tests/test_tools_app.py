@@ -14,10 +14,10 @@ from tests.test_tools_servers import SERVER
 from tui.config import Config, McpConfig, McpServerConfig
 from tui.domain import PartKind
 from tui.engines.ollama_engine import OllamaEngine
-from tui.ui import tool_approval_screen
 from tui.ui.app import LchatApp
-from tui.ui.tool_approval_screen import ToolApprovalScreen, shown_arguments
-from tui.ui.tool_select_screen import ToolSelectScreen
+from tui.ui.screens import tool_approval_screen
+from tui.ui.screens.tool_approval_screen import ToolApprovalScreen, shown_arguments
+from tui.ui.screens.tool_select_screen import ToolSelectScreen
 from tui.ui.widgets.message_view import MessageView
 from tui.ui.widgets.tool_calls import ToolCallView
 

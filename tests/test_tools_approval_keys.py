@@ -9,8 +9,8 @@ from textual.widgets import Button, Input, Static
 
 from tui.tools.approval import ApprovalRequest, Decision
 from tui.tools.catalog import ToolInfo
-from tui.ui import tool_approval_screen
-from tui.ui.tool_approval_screen import ARMING, KEYS, ToolApprovalScreen
+from tui.ui.screens import tool_approval_screen
+from tui.ui.screens.tool_approval_screen import ARMING, KEYS, ToolApprovalScreen
 
 REQUEST = ApprovalRequest(7, ToolInfo("fs", "delete", "Deletes a file.", {}), {"path": "/tmp/x"})
 

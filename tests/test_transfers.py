@@ -12,8 +12,8 @@ from tests.scripted_engine import ScriptedEngine, fixed_script
 from tests.test_models_pane import SIZE, pane, settle
 from tui.engines.ollama_engine import OllamaEngine
 from tui.ui.app import LchatApp
-from tui.ui.main_screen import MainScreen
-from tui.ui.model_manager import ONE_AT_A_TIME
+from tui.ui.controllers.model_manager import ONE_AT_A_TIME
+from tui.ui.screens.main_screen import MainScreen
 
 
 def refusals(notified: list[Notification]) -> int:

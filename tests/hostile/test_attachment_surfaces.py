@@ -47,8 +47,8 @@ from tests.peak_rss import live_peak_mb, probed, reported_mb
 from tests.scripted_engine import ScriptedEngine
 from tui.clipboard import MAX_ENCODED
 from tui.ui.app import LchatApp
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.prompts import InputQuestion
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.prompts import InputQuestion
 from tui.ui.textual_compat import terminal_driver
 
 RSS_LIMIT_MB = 300

@@ -35,7 +35,7 @@ from tui.config import McpConfig, McpServerConfig
 from tui.tools.approval import ApprovalPolicy, ApprovalRequest, Decision
 from tui.tools.catalog import ToolInfo
 from tui.tools.servers import ToolServers
-from tui.ui.tool_approval_screen import ToolApprovalScreen
+from tui.ui.screens.tool_approval_screen import ToolApprovalScreen
 
 TESTS = Path(__file__).resolve().parents[1]
 SERVER = str(TESTS / "mcp_server.py")

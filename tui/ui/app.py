@@ -14,14 +14,14 @@ from textual.screen import Screen
 
 from tui.config import save_config
 from tui.services import Services
-from tui.ui.dialogs import DIALOGS
 from tui.ui.exit_signals import ExitSignals
-from tui.ui.help_screen import HelpScreen, help_rows
 from tui.ui.key_flood import absorbing_floods
 from tui.ui.keys import bound_actions, check_keymap, keys_for
 from tui.ui.links import confirm_and_open
-from tui.ui.main_screen import MainScreen
 from tui.ui.quitting import wind_down
+from tui.ui.screens.dialogs import DIALOGS
+from tui.ui.screens.help_screen import HelpScreen, help_rows
+from tui.ui.screens.main_screen import MainScreen
 from tui.ui.textual_compat import crop_partial_updates
 from tui.ui.themes import builtin_themes_dir, load_themes
 from tui.ui.toast import tell

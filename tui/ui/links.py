@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from textual.app import App
 
 from tui.safe_text import one_line
-from tui.ui.confirm import ConfirmScreen
+from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.toast import tell
 
 OPENABLE = ("http", "https")

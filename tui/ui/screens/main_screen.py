@@ -1,6 +1,10 @@
 """The main screen: it composes the panes and routes keys and widget messages to its controllers,
 each the owner of one part of the state: conversations, the answer in flight, single messages,
-models, model changes (transfers), settings and the stats feed."""
+models, model changes (transfers), settings and the stats feed.
+
+The controllers are siblings: the screen builds one `ChatState` (the conversation shown, the
+models known) and hands it to each; none holds another. Where one needs another's action, the
+screen hands it that bound method alone (see `tui/ui/controllers/wiring.py`)."""
 
 from __future__ import annotations
 
@@ -12,17 +16,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.services import Services
-from tui.ui.answer_controller import AnswerController
-from tui.ui.attach_controller import AttachController
-from tui.ui.conversations import OUTSIDE_POLL_S, PAGE_SIZE, ConversationsController
-from tui.ui.main_bindings import MAIN_BINDINGS
-from tui.ui.message_controller import MessageController
-from tui.ui.model_manager import ModelManager
-from tui.ui.models_controller import ModelsController
-from tui.ui.settings_controller import SettingsController
-from tui.ui.stats_feed import StatsFeed
+from tui.ui.controllers.conversations import OUTSIDE_POLL_S, PAGE_SIZE
+from tui.ui.controllers.wiring import build_controllers
+from tui.ui.screens.main_bindings import MAIN_BINDINGS
 from tui.ui.toast import tell
-from tui.ui.tools_controller import ToolsController
 from tui.ui.widgets.attachment_chips import AttachmentChips
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
@@ -78,69 +75,11 @@ class MainScreen(Screen):
         self.set_interval(OUTSIDE_POLL_S, self.conversations.notice_outside_changes)
 
     def _build_controllers(self) -> None:
-        services, chat, composer = self.services, self.query_one(ChatView), self.query_one(Composer)
-        model_pane, stats_pane = self.query_one(ModelPane), self.query_one(StatsPane)
-        self.tools = ToolsController(self, services.chat)
-        self.conversations = ConversationsController(
-            screen=self,
-            services=services,
-            listing=self.query_one(ConversationList),
-            chat=chat,
-            changed=self._conversation_changed,
-            deleting=lambda conversation_id: self.answers.cancel_for(conversation_id),
-        )
-        self.models = ModelsController(
-            screen=self,
-            services=services,
-            conversations=self.conversations,
-            pane=model_pane,
-            stats_pane=stats_pane,
-            composer=composer,
-        )
-        self.manager = ModelManager(
-            screen=self, services=services, models=self.models, conversations=self.conversations, pane=model_pane
-        )
-        self.settings = SettingsController(
-            screen=self,
-            services=services,
-            conversations=self.conversations,
-            models=self.models,
-            tools=self.tools,
-            header=self.query_one("#chat-title", Static),
-        )
-        self.attach = AttachController(
-            screen=self,
-            chips=self.query_one(AttachmentChips),
-            composer=composer,
-            max_bytes=services.config.chat.attachment_max_mb * 1_000_000,
-            blind_model=lambda: services.chat.blind_model(self.models.current()),
-        )
-        self.answers = AnswerController(
-            screen=self,
-            services=services,
-            conversations=self.conversations,
-            models=self.models,
-            settings=self.settings,
-            chat=chat,
-            composer=composer,
-            model_pane=model_pane,
-            tools=self.tools,
-            attachments_sent=self.attach.sent,
-        )
-        self.messages = MessageController(
-            screen=self,
-            services=services,
-            conversations=self.conversations,
-            chat=chat,
-            answering=self.answers.refuse_while_generating,
-        )
-        self.stats_feed = StatsFeed(
-            self, services.stats, services.config.stats, [stats_pane, self.query_one(StatsLine)]
-        )
-
-    def _conversation_changed(self) -> None:
-        self.settings.show_title()
-        self.models.show_current()
+        built = build_controllers(self, self.services)
+        self.state, self.conversations, self.models = built.state, built.conversations, built.models
+        self.manager, self.settings, self.tools = built.manager, built.settings, built.tools
+        self.attach, self.answers, self.messages = built.attach, built.answers, built.messages
+        self.stats_feed = built.stats_feed
 
     async def open_conversation(self, conversation_id: int | None) -> None:
         """Show a conversation (None: a fresh, not yet saved one)."""
@@ -240,7 +179,7 @@ class MainScreen(Screen):
 
     def action_choose_tools(self) -> None:
         """Pick the tools this conversation offers the model (starting the servers)."""
-        self.run_worker(self.tools.choose_for(self.conversations, self.models.current()), group="dialogs")
+        self.run_worker(self.tools.choose_for(self.state.model), group="dialogs")
 
     def action_edit_settings(self) -> None:
         self.settings.edit()

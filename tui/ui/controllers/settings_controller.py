@@ -1,7 +1,13 @@
 """The settings controller: the conversation's system prompt, parameters and presets, and the chat
-header that shows them (title, preset, tokens used against the model's context)."""
+header that shows them (title, preset, tokens used against the model's context).
+
+It reads the conversation shown and its model from `ChatState` and redraws the header when either
+changes; it never writes the conversation: it saves the settings, then hands the conversations
+controller's `reread` the rest (`ensure` makes a fresh conversation real first)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.screen import Screen
@@ -9,19 +15,18 @@ from textual.widgets import Static
 
 from tui.chat_service import ContextInfo
 from tui.context_window import fit
-from tui.domain import Role
+from tui.domain import Conversation, Role
 from tui.engines.base import EngineError
+from tui.model_names import ModelChoice
 from tui.presets import PRESET_KEY, STOP_KEY, preset_params, settings_params
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
 from tui.thinking import next_think, think_choices, think_label
-from tui.ui.conversations import ConversationsController
-from tui.ui.models_controller import ModelsController
-from tui.ui.preset_screen import PresetScreen
-from tui.ui.settings_screen import SettingsScreen
+from tui.ui.controllers.state import ChatState
+from tui.ui.screens.preset_screen import PresetScreen
+from tui.ui.screens.settings_screen import SettingsScreen
 from tui.ui.toast import tell
-from tui.ui.tools_controller import ToolsController
 from tui.ui.widgets.chat_view import ChatView
 
 DIALOGS = "dialogs"
@@ -35,22 +40,27 @@ class SettingsController:
         *,
         screen: Screen,
         services: Services,
-        conversations: ConversationsController,
-        models: ModelsController,
-        tools: ToolsController,
+        state: ChatState,
         header: Static,
+        ensure: Callable[[ModelChoice | None], Conversation | None],
+        reread: Callable[[], None],
+        tools_note: Callable[[Conversation | None], str],
     ) -> None:
+        """`ensure(model)` gives the conversation shown, saving a fresh one first; `reread()` shows it
+        again once its settings are saved; `tools_note(conversation)` is the header's word on its tools."""
         self.screen = screen
-        self.tools = tools
         self.services = services
-        self.conversations = conversations
-        self.models = models
+        self.state = state
         self.header = header
+        self.ensure = ensure
+        self.reread = reread
+        self.tools_note = tools_note
         self.context: tuple[int, bool] | None = None
         """Tokens of the conversation shown and whether that is an estimate (None: not known)."""
         self.dropped = 0
         """Oldest messages the last prompt left out."""
-        models.subscribers.append(self.show_title)  # The limit is known once the models are.
+        state.on_conversation(lambda _: self.show_title())
+        state.on_models(self.show_title)  # The limit is known once the models are.
 
     @property
     def context_note(self) -> str:
@@ -65,7 +75,7 @@ class SettingsController:
 
     def show_title(self) -> None:
         """The chat header: the title, the preset in use, the tokens against the context."""
-        conversation = self.conversations.current
+        conversation = self.state.conversation
         line = Text(one_line(conversation.title if conversation and conversation.title else "New conversation", 80))
         preset = conversation.params.get(PRESET_KEY) if conversation else None
         if preset:
@@ -73,19 +83,19 @@ class SettingsController:
         if self.context_note:
             line.append(f" · {self.context_note}", style="dim")
         think = self.think_setting()
-        model = self.models.current_info()
+        model = self.state.model_info
         if think or (think is not None and model is not None and model.extra.get("thinking")):
             line.append(f" · {think_label(think)}", style="dim")  # Said where it can matter.
-        tools = self.tools.header_note(conversation)
+        tools = self.tools_note(conversation)
         if tools:
             line.append(f" · {tools}", style="dim")
         self.header.update(_fitted(line, self.header.size.width or self.screen.app.size.width - 4))
 
     def think_setting(self) -> str | None:
         """The conversation's thinking setting, or None for a model known not to think."""
-        if len(think_choices(self.models.current_info())) < 2:
+        if len(think_choices(self.state.model_info)) < 2:
             return None
-        conversation = self.conversations.current
+        conversation = self.state.conversation
         default = self.services.config.chat.think
         return str(conversation.params.get("think", default)) if conversation else default
 
@@ -95,21 +105,21 @@ class SettingsController:
         if setting is None:
             tell(self.screen, "This model does not think; there is nothing to switch.", severity="warning")
             return
-        conversation = self.conversations.ensure(self.models.current())
+        conversation = self.ensure(self.state.model)
         if conversation is None:
             return
-        chosen = next_think(setting, self.models.current_info())
+        chosen = next_think(setting, self.state.model_info)
         params = {key: value for key, value in conversation.params.items() if key != "think"}
         if chosen:
             params["think"] = chosen
         self.services.store.set_conversation_settings(
             conversation.id, system_prompt=conversation.system_prompt, params=params
         )
-        self.conversations.reread()
+        self.reread()
         tell(self.screen, f"Thinking for this conversation: {chosen or 'the model’s default'}.")
 
     def _limit(self) -> int | None:
-        return self.services.chat.context_limit(self.conversations.current, self.models.current())
+        return self.services.chat.context_limit(self.state.conversation, self.state.model)
 
     def context_shown(self, info: ContextInfo | None) -> None:
         """An answer started: show the prompt's size, and say if old messages were left out."""
@@ -140,7 +150,7 @@ class SettingsController:
         """A conversation was shown anew: the figure from its last answer, else an estimate."""
         views = chat_view.message_views
         answers = [v.message for v in views if v.message.role is Role.ASSISTANT and v.message.prompt_tokens]
-        conversation = self.conversations.current
+        conversation = self.state.conversation
         self.dropped = 0
         if answers:
             self.context = ((answers[-1].prompt_tokens or 0) + (answers[-1].completion_tokens or 0), False)
@@ -157,7 +167,7 @@ class SettingsController:
         self.screen.run_worker(self._edit(), group=DIALOGS)
 
     async def _edit(self) -> None:
-        conversation = self.conversations.ensure(self.models.current())
+        conversation = self.ensure(self.state.model)
         if conversation is None:
             return
         chat = self.services.chat
@@ -174,7 +184,7 @@ class SettingsController:
                 conversation.system_prompt,
                 conversation.params,
                 defaults,
-                think_choices=think_choices(self.models.current_info()),
+                think_choices=think_choices(self.state.model_info),
             )
         )
         if settings is None:
@@ -188,7 +198,7 @@ class SettingsController:
         except StoreError as error:
             tell(self.screen, str(error), severity="error")
             return
-        self.conversations.reread()
+        self.reread()
         tell(self.screen, "Settings saved for this conversation.")
 
     def pick_preset(self) -> None:
@@ -202,7 +212,7 @@ class SettingsController:
         self.screen.run_worker(self._pick_preset(), group=DIALOGS)
 
     async def _pick_preset(self) -> None:
-        conversation = self.conversations.current
+        conversation = self.state.conversation
         current = str(conversation.params.get(PRESET_KEY, "")) if conversation else ""
         name = await self.screen.app.push_screen_wait(PresetScreen(self.services.config.presets, current))
         if name is not None:
@@ -211,7 +221,7 @@ class SettingsController:
     def apply_preset(self, name: str) -> None:
         """Give the conversation the preset's system prompt and parameters (and model, if it names one)."""
         preset = self.services.config.presets[name]
-        conversation = self.conversations.ensure(self.models.current())
+        conversation = self.ensure(self.state.model)
         if conversation is None:
             return
         store = self.services.store
@@ -223,7 +233,7 @@ class SettingsController:
             )
             if preset.model:
                 try:
-                    choice = self.services.chat.find_model(self.models.models, preset.model)
+                    choice = self.services.chat.find_model(self.state.catalog.models, preset.model)
                 except EngineError as error:
                     tell(self.screen, f"Preset “{name}”: {error}; the model was left as it was.", severity="warning")
                 else:
@@ -231,7 +241,7 @@ class SettingsController:
         except StoreError as error:
             tell(self.screen, str(error), severity="error")
             return
-        self.conversations.reread()
+        self.reread()
         tell(self.screen, f"Preset “{one_line(name, 30)}” in use for this conversation.")
 
 

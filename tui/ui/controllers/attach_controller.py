@@ -12,9 +12,9 @@ from textual.screen import Screen
 from tui.attachments import AttachmentRefused, read_attachment
 from tui.domain import Attachment
 from tui.safe_text import one_line
-from tui.ui.confirm import ConfirmScreen
 from tui.ui.path_suggester import PathSuggester
-from tui.ui.prompts import InputQuestion
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.prompts import InputQuestion
 from tui.ui.toast import tell
 from tui.ui.widgets.attachment_chips import AttachmentChips
 from tui.ui.widgets.composer import Composer

@@ -15,11 +15,11 @@ from tui.engines.manage import Progress
 from tui.models.management import ModelManagement
 from tui.models.outcome import Done, Failed, ManageError, Transfer
 from tui.services import Services
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.conversations import ConversationsController
-from tui.ui.lora_chooser import LoraChooser
-from tui.ui.models_controller import ModelsController
-from tui.ui.prompts import ChoiceQuestion, InputQuestion
+from tui.ui.controllers.conversations import ConversationsController
+from tui.ui.controllers.lora_chooser import LoraChooser
+from tui.ui.controllers.models_controller import ModelsController
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.prompts import ChoiceQuestion, InputQuestion
 from tui.ui.toast import tell
 from tui.ui.widgets.model_pane import ModelPane
 

@@ -1,5 +1,8 @@
 """Each update of an answer in flight, to the screen: the question and answer views, the reasoning
-block, tool parts, the header's context figure and the models pane's last-answer line."""
+block, tool parts, the header's context figure and the models pane's last-answer line.
+
+It reads which conversation is shown from `ChatState` and writes none: the conversations
+controller's `reread`/`reload_list` and the settings controller's context figures are handed to it."""
 
 from __future__ import annotations
 
@@ -13,14 +16,14 @@ from tui.chat_service import (
     AnswerPiece,
     AnswerStarted,
     ChatUpdate,
+    ContextInfo,
     QuestionSaved,
     ReasoningUpdate,
     ToolNotice,
 )
 from tui.domain import Attachment
 from tui.tools.loop import ToolCallShown, ToolResultShown
-from tui.ui.conversations import ConversationsController
-from tui.ui.settings_controller import SettingsController
+from tui.ui.controllers.state import ChatState
 from tui.ui.toast import tell
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.message_view import MessageView
@@ -42,21 +45,30 @@ class InFlight:
 
 
 class AnswerPainter:
-    """Shows what the chat service reports of one answer; owned by the answer controller."""
+    """Shows what the chat service reports of one answer; the answer controller owns it."""
 
     def __init__(
         self,
         *,
         screen: Screen,
-        conversations: ConversationsController,
-        settings: SettingsController,
+        state: ChatState,
         chat: ChatView,
         model_pane: ModelPane,
         attachments_sent: Callable[[Sequence[Attachment]], None],
+        reread: Callable[[], None],
+        reload_list: Callable[[], None],
+        context_shown: Callable[[ContextInfo | None], None],
+        answer_context: Callable[[ChatView], None],
     ) -> None:
+        """`reread()` shows the conversation again (the saved question titled it), `reload_list()`
+        the list (an answer elsewhere moved its row); `context_shown(info)` and `answer_context(chat)`
+        set the header's token figure when an answer starts and ends."""
         self.screen = screen
-        self.conversations = conversations
-        self.settings = settings
+        self.state = state
+        self.reread = reread
+        self.reload_list = reload_list
+        self.context_shown = context_shown
+        self.answer_context = answer_context
         self.chat = chat
         self.model_pane = model_pane
         self.attachments_sent = attachments_sent
@@ -81,7 +93,7 @@ class AnswerPainter:
 
     def _showing(self, answer: InFlight) -> bool:
         """Whether the answer's conversation is the one on screen."""
-        current = self.conversations.current
+        current = self.state.conversation
         return current is not None and current.id == answer.conversation_id
 
     async def _question_saved(self, answer: InFlight, update: QuestionSaved) -> None:
@@ -89,16 +101,16 @@ class AnswerPainter:
         if answer.attachments:
             self.attachments_sent(answer.attachments)
         if self._showing(answer):
-            self.conversations.reread()  # Its title is set now.
+            self.reread()  # Its title is set now.
             await self.chat.add_message(update.message)
         else:
-            self.conversations.reload_list()
+            self.reload_list()
 
     async def _answer_started(self, answer: InFlight, update: AnswerStarted) -> None:
         if self._showing(answer):
             answer.view = await self.chat.add_message(update.message)
             answer.view.start_stream()
-            self.settings.context_shown(update.context)
+            self.context_shown(update.context)
 
     async def _answer_piece(self, answer: InFlight, update: AnswerPiece) -> None:
         if answer.view is not None and answer.view.is_attached:
@@ -113,7 +125,7 @@ class AnswerPainter:
             await answer.view.finish(update.message)
         answer.view = None
         if self._showing(answer):
-            self.settings.answer_context(self.chat)
+            self.answer_context(self.chat)
         if update.save_error:
             tell(
                 self.screen,

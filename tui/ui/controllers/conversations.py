@@ -1,5 +1,9 @@
 """The conversations controller: which conversation is shown, the list beside it, and what the
-list asks for (paging, rename, pin, archive, export, delete, search)."""
+list asks for (paging, rename, pin, archive, export, delete, search).
+
+It is the only writer of `ChatState.conversation`: the other controllers read the state and
+subscribe to it; those that must make a fresh conversation real (`ensure`) or show one whose
+settings they changed (`reread`) are handed that method alone."""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from tui.domain import Conversation
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
-from tui.ui.confirm import ConfirmScreen
-from tui.ui.prompts import InputQuestion
-from tui.ui.search_screen import SearchScreen
+from tui.ui.controllers.state import ChatState
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.prompts import InputQuestion
+from tui.ui.screens.search_screen import SearchScreen
 from tui.ui.toast import tell
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.conversation_list import ConversationList
@@ -43,22 +48,19 @@ class ConversationsController:
         *,
         screen: Screen,
         services: Services,
+        state: ChatState,
         listing: ConversationList,
         chat: ChatView,
-        changed: Callable[[], None],
         deleting: Callable[[int], None],
     ) -> None:
-        """`changed` runs whenever the conversation shown (or its title, model, settings) changes;
-        `deleting(id)` runs before a conversation is deleted (to stop an answer streaming into it)."""
+        """`deleting(id)` runs before a conversation is deleted (to stop an answer streaming into it)."""
         self.screen = screen
         self.services = services
         self.store = services.store
+        self.state = state
         self.listing = listing
         self.chat = chat
-        self.changed = changed
         self.deleting = deleting
-        self.current: Conversation | None = None
-        """The conversation shown; None for a fresh one, not saved until something is sent."""
         self.archived = False
         """Whether the list shows the archive instead of the live conversations."""
         self._rows: list[Conversation] = []
@@ -66,13 +68,23 @@ class ConversationsController:
 
     # The conversation shown
 
+    @property
+    def current(self) -> Conversation | None:
+        """The conversation shown (the state's; this controller alone writes it)."""
+        return self.state.conversation
+
+    @current.setter
+    def current(self, conversation: Conversation | None) -> None:
+        """Make `conversation` the one shown without reading the store (tests set one up this way)."""
+        self.state.show(conversation)
+
     async def open(self, conversation_id: int | None) -> None:
         """Show a conversation (None: a fresh, not yet saved one)."""
-        self.current = self.store.get_conversation(conversation_id) if conversation_id else None
+        self.state.show(self.store.get_conversation(conversation_id) if conversation_id else None, announce=False)
         messages = self.store.list_messages(conversation_id, limit=PAGE_SIZE) if conversation_id else []
         await self.chat.show_messages(messages, has_older=len(messages) == PAGE_SIZE)
         self.reload_list()
-        self.changed()
+        self.state.announce()
 
     async def open_at(self, conversation_id: int, message_id: int, *, found: bool = False) -> None:
         """Show a conversation around one message, making the branch it is on current."""
@@ -81,7 +93,7 @@ class ConversationsController:
         except StoreError as error:
             tell(self.screen, str(error), severity="warning")
             return
-        self.current = self.store.get_conversation(conversation_id)
+        self.state.show(self.store.get_conversation(conversation_id), announce=False)
         target = self.store.get_message(message_id)
         if self.current is None or target is None:
             return
@@ -97,7 +109,7 @@ class ConversationsController:
         if view is not None and found:
             view.add_class("-found")
         self.reload_list()
-        self.changed()
+        self.state.announce()
 
     async def show_latest(self) -> None:
         """Reopen the conversation at its end when a window in its middle is shown."""
@@ -114,23 +126,27 @@ class ConversationsController:
         newer = self.store.messages_after(after_id, limit=WINDOW_AFTER + 1)
         await self.chat.append_messages(newer[:WINDOW_AFTER], has_newer=len(newer) > WINDOW_AFTER)
 
-    def ensure(self, model: ModelChoice | None) -> Conversation | None:
-        """The conversation shown; a fresh one is saved first (with `model`) so it can hold settings."""
+    def ensure(
+        self, model: ModelChoice | None, *, refused: str = "", timeout: float | None = None
+    ) -> Conversation | None:
+        """The conversation shown; a fresh one is saved first (with `model`) so it can hold settings.
+        When that fails, a toast says `refused` followed by the error, and None is returned."""
         if self.current is None:
             try:
-                self.current = self.services.chat.new_conversation(model)
+                conversation = self.services.chat.new_conversation(model)
             except StoreError as error:
-                tell(self.screen, str(error), severity="error")
+                tell(self.screen, f"{refused}{error}", severity="error", timeout=timeout)
                 return None
+            self.state.show(conversation)
             self.reload_list()
         return self.current
 
     def reread(self) -> None:
         """Read the conversation shown again (its title, model or settings changed) and show it."""
         if self.current is not None:
-            self.current = self.store.get_conversation(self.current.id) or self.current
+            self.state.show(self.store.get_conversation(self.current.id) or self.current, announce=False)
         self.reload_list()
-        self.changed()
+        self.state.announce()
 
     # The list
 

@@ -1,9 +1,13 @@
 """The answer controller: the answer in flight. Sending, regenerating and resending an edited
-question start one; the service commits it as it streams into the chat; Esc cancels it."""
+question start one; the service commits it as it streams into the chat; Esc cancels it.
+
+It reads the conversation shown, its model and whether the models are listed from `ChatState`;
+what it needs of its siblings arrives as single callables (`ensure`, `show_latest`,
+`model_to_answer`, `reload_backend`, `approve`), never as the controllers themselves."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 
 from textual.screen import Screen
@@ -17,16 +21,13 @@ from tui.engines.base import EngineError
 from tui.model_names import Waiting
 from tui.services import Services
 from tui.store import StoreError
-from tui.ui.answer_painter import AnswerPainter, InFlight
-from tui.ui.conversations import ConversationsController
-from tui.ui.message_controller import target_view
-from tui.ui.models_controller import ModelsController
-from tui.ui.settings_controller import SettingsController
+from tui.tools.approval import ApprovalRequest, Decision
+from tui.ui.controllers.answer_painter import AnswerPainter, InFlight
+from tui.ui.controllers.message_controller import target_view
+from tui.ui.controllers.state import ChatState, Ensure
 from tui.ui.toast import tell
-from tui.ui.tools_controller import ToolsController
 from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
-from tui.ui.widgets.model_pane import ModelPane
 
 GENERATION = "generation"
 """The worker group of the answer being written (one at a time)."""
@@ -46,33 +47,31 @@ class AnswerController:
         *,
         screen: Screen,
         services: Services,
-        conversations: ConversationsController,
-        models: ModelsController,
-        settings: SettingsController,
+        state: ChatState,
         chat: ChatView,
         composer: Composer,
-        model_pane: ModelPane,
-        tools: ToolsController,
-        attachments_sent: Callable[[Sequence[Attachment]], None],
+        painter: AnswerPainter,
+        ensure: Ensure,
+        show_latest: Callable[[], Awaitable[None]],
+        model_to_answer: Callable[[], ModelChoice | Waiting | None],
+        reload_backend: Callable[[str], None],
+        approve: Callable[[ApprovalRequest], Awaitable[Decision]],
     ) -> None:
+        """`painter` shows each update; `ensure(model)` gives the conversation to send into (a fresh
+        one saved first); `show_latest()` reopens it at its end; `model_to_answer()` is the model to
+        answer with now (None after saying why none can); `reload_backend(name)` reads that
+        backend's models again; `approve(request)` asks the user before a tool call."""
         self.screen = screen
-        self.attachments_sent = attachments_sent  # Told once a question with attachments is saved.
-        self.tools = tools
         self.services = services
-        self.conversations = conversations
-        self.models = models
-        self.settings = settings
+        self.state = state
         self.chat = chat
         self.composer = composer
-        self.model_pane = model_pane
-        self.painter = AnswerPainter(
-            screen=screen,
-            conversations=conversations,
-            settings=settings,
-            chat=chat,
-            model_pane=model_pane,
-            attachments_sent=attachments_sent,
-        )
+        self.painter = painter
+        self.ensure = ensure
+        self.show_latest = show_latest
+        self.model_to_answer = model_to_answer
+        self.reload_backend = reload_backend
+        self.approve = approve
         self.editing_id: int | None = None
         """The earlier question being edited in the composer, if any."""
         self._in_flight: InFlight | None = None
@@ -96,18 +95,15 @@ class AnswerController:
             return
         if self.refuse_while_generating():
             return
-        chosen = self.models.model_to_answer()
+        chosen = self.model_to_answer()
         if chosen is None:
             return
         if isinstance(chosen, Waiting) and chosen.name:  # The configured model's backend is still asked.
             tell(self.screen, str(chosen))
         model = chosen if isinstance(chosen, ModelChoice) else None
-        try:
-            conversation = self.conversations.current or self.services.chat.new_conversation(model)
-        except StoreError as error:
-            tell(self.screen, f"Nothing was sent: {error}", severity="error", timeout=10)
+        conversation = self.ensure(model, refused="Nothing was sent: ", timeout=10)
+        if conversation is None:
             return
-        self.conversations.current = conversation
         self.composer.clear()
         self.start(conversation.id, text, model, attachments=attachments)
 
@@ -128,14 +124,14 @@ class AnswerController:
 
     async def _run(self, answer: InFlight, model: ModelChoice | None, stream_for: StreamFor | None) -> None:
         if model is None:  # Sent before the model list arrived: wait for it.
-            await self.models.loaded.wait()
-            chosen = self.models.model_to_answer()
+            await self.state.loaded.wait()
+            chosen = self.model_to_answer()
             if not isinstance(chosen, ModelChoice):  # Said why; the question is not lost.
                 self.composer.text = self.composer.text or answer.question
                 return
             model = chosen
         try:
-            await self.conversations.show_latest()
+            await self.show_latest()
             chat = self.services.chat
             stream = (
                 stream_for(model)
@@ -144,14 +140,14 @@ class AnswerController:
                     answer.conversation_id,
                     answer.question,
                     model,
-                    approver=self.tools.approve,
+                    approver=self.approve,
                     attachments=answer.attachments,
                 )
             )
             async with aclosing(stream) as updates:
                 async for update in updates:
                     await self.painter.apply(answer, update)
-            self.models.reload_backend(model.backend)  # Its model is loaded now: the pane says so.
+            self.reload_backend(model.backend)  # Its model is loaded now: the pane says so.
         except StoreError as error:
             self._not_saved(answer, error)
         except EngineError as refused:  # Refused before anything was sent (images to a blind model...).
@@ -190,11 +186,11 @@ class AnswerController:
     # Regenerate, edit and resend
 
     async def regenerate(self) -> None:
-        conversation = self.conversations.current
+        conversation = self.state.conversation
         if self.refuse_while_generating() or conversation is None:
             return
         view = target_view(self.chat, Role.ASSISTANT)
-        model = self.models.current()
+        model = self.state.model
         if view is None or model is None:
             tell(
                 self.screen,
@@ -205,9 +201,7 @@ class AnswerController:
         message_id = view.message_id
         await self._replace_and_start(
             message_id,
-            lambda model: self.services.chat.regenerate(
-                conversation.id, message_id, model, approver=self.tools.approve
-            ),
+            lambda model: self.services.chat.regenerate(conversation.id, message_id, model, approver=self.approve),
         )
 
     def edit(self) -> None:
@@ -234,20 +228,20 @@ class AnswerController:
 
     async def resend_edited(self, text: str) -> None:
         """Send the edited question as a new branch beside the original, and answer it."""
-        edited, conversation = self.editing_id, self.conversations.current
+        edited, conversation = self.editing_id, self.state.conversation
         if edited is None or conversation is None or self.refuse_while_generating():
             return
         self.cancel_edit()
         await self._replace_and_start(
             edited,
-            lambda model: self.services.chat.resend(conversation.id, edited, text, model, approver=self.tools.approve),
+            lambda model: self.services.chat.resend(conversation.id, edited, text, model, approver=self.approve),
         )
 
     async def _replace_and_start(self, first_replaced: int, stream_for: StreamFor) -> None:
         """Unmount the message being replaced and all below it, then stream the new branch."""
-        conversation = self.conversations.current
+        conversation = self.state.conversation
         if conversation is None:
             return
-        await self.conversations.show_latest()
+        await self.show_latest()
         await self.chat.remove_from(first_replaced)
-        self.start(conversation.id, "", self.models.current(), stream_for=stream_for)
+        self.start(conversation.id, "", self.state.model, stream_for=stream_for)

@@ -1,5 +1,9 @@
 """The models controller: the catalog of every backend's models, the models pane's rows, the
-conversation's model, switching, favourites and details."""
+conversation's model, switching, favourites and details.
+
+It alone fills `ChatState.catalog` (and sets `loaded`), announcing each change with
+`models_changed`; it reads the conversation shown from the state and follows its changes. To give
+the conversation a model it is handed the conversations controller's `ensure` and `reread`."""
 
 from __future__ import annotations
 
@@ -11,21 +15,22 @@ from textual.screen import Screen
 
 from tui.chat_service import ModelChoice
 from tui.config import save_config
-from tui.domain import ModelInfo
+from tui.domain import Conversation, ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
 from tui.engines.manage import Details
 from tui.fit.memory import MemorySnapshot, from_sample, probe_memory
-from tui.fit.units import count_text, gb
 from tui.model_names import Waiting
-from tui.models.catalog import Catalog, context_text, label, state_text
+from tui.models.catalog import Catalog, label
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.stats.remote import from_model_list
 from tui.stats.sample import RemoteStats
-from tui.ui.conversations import ConversationsController
-from tui.ui.model_details import ModelDetailsScreen
-from tui.ui.model_switcher import ModelSwitcher
+from tui.ui.controllers.model_rows import model_row, summary_rows
+from tui.ui.controllers.state import ChatState
+from tui.ui.screens.model_details import ModelDetailsScreen
+from tui.ui.screens.model_switcher import ModelSwitcher
 from tui.ui.toast import tell
+from tui.ui.widgets.chat_view import ChatView
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.model_pane import ModelGroup, ModelPane, ModelRow
 from tui.ui.widgets.stats_pane import StatsPane
@@ -43,24 +48,39 @@ class ModelsController:
         *,
         screen: Screen,
         services: Services,
-        conversations: ConversationsController,
+        state: ChatState,
         pane: ModelPane,
         stats_pane: StatsPane,
         composer: Composer,
+        chat: ChatView,
+        ensure: Callable[[ModelChoice | None], Conversation | None],
+        reread: Callable[[], None],
     ) -> None:
+        """`ensure(model)` gives the conversation shown, saving a fresh one first; `reread()` shows
+        it again once its model is changed in the store."""
         self.screen = screen
         self.services = services
-        self.conversations = conversations
+        self.state = state
         self.pane = pane
         self.stats_pane = stats_pane
         self.composer = composer
-        self.catalog = Catalog.of(services.config, services.engines)
-        self.loaded = asyncio.Event()
-        """Set once every backend has been asked for its models."""
-        self.subscribers: list[Callable[[], None]] = []
-        """Called after each change of the model list (the header's context limit follows it)."""
+        self.chat = chat
+        self.ensure = ensure
+        self.reread = reread
         self.switcher: ModelSwitcher | None = None
         """The model switcher while it is open: it searches again whenever the list changes."""
+
+        state.on_conversation(lambda _: self.show_current())
+
+    @property
+    def catalog(self) -> Catalog:
+        """The models known (the state's; this controller alone fills it)."""
+        return self.state.catalog
+
+    @property
+    def loaded(self) -> asyncio.Event:
+        """Set once every backend has been asked for its models."""
+        return self.state.loaded
 
     @property
     def models(self) -> list[ModelInfo]:
@@ -113,45 +133,23 @@ class ModelsController:
         backends: dict[str, set[str]] = {}
         for model in self.models:
             backends.setdefault(model.name, set()).add(model.backend)
-        self.conversations.chat.show_backends_for(frozenset(n for n, served in backends.items() if len(served) > 1))
+        self.chat.show_backends_for(frozenset(n for n, served in backends.items() if len(served) > 1))
         if self.switcher is not None:
             self.switcher.models_changed()
-        for subscriber in self.subscribers:
-            subscriber()
+        self.state.models_changed()
 
     def row(self, model: ModelInfo) -> ModelRow:
-        catalog, choice = self.catalog, self.current()
-        fit = catalog.fit(model)
-        facts = [
-            gb(model.size_bytes) if model.size_bytes else "",
-            count_text(model.parameters),
-            model.quantization,
-            context_text(model.context_length),
-        ]
-        state = state_text(model)
-        if model.extra.get("source"):
-            state = " · ".join(s for s in (state, str(model.extra["source"])) if s)
-        return ModelRow(
-            backend=model.backend,
-            name=model.name,
-            label=label(model),
-            facts=" · ".join(f for f in facts if f),
-            state=state,
-            fit=fit.verdict if fit else "",
-            favourite=catalog.favourite_number(model),
-            current=choice is not None and (choice.backend, choice.name) == (model.backend, model.name),
-        )
+        return model_row(self.catalog, model, self.current())
 
     # The conversation's model
 
     def current(self) -> ModelChoice | None:
         """The model the conversation shown answers with."""
-        return self.services.chat.default_model(self.models, self.conversations.current)
+        return self.state.model
 
     def current_info(self) -> ModelInfo | None:
         """What the catalog knows of the conversation's model (None: not listed, or none)."""
-        choice = self.current()
-        return self.catalog.find(choice.backend, choice.name) if choice else None
+        return self.state.model_info
 
     def model_to_answer(self) -> ModelChoice | Waiting | None:
         """The model to answer with now, or Waiting while a backend that could serve it has not
@@ -160,7 +158,7 @@ class ModelsController:
         pending = tuple(name for name in self.services.engines if name not in self.catalog.listed)
         try:
             chosen = self.services.chat.answer_model(
-                self.models, self.conversations.current, offline=self.catalog.offline, pending=pending
+                self.models, self.state.conversation, offline=self.catalog.offline, pending=pending
             )
         except ModelNotFound as error:
             tell(self.screen, str(error), severity="error", timeout=15)
@@ -173,7 +171,7 @@ class ModelsController:
 
     def show_current(self) -> None:
         choice = self.current()
-        conversation = self.conversations.current
+        conversation = self.state.conversation
         if choice:
             model = self.catalog.find(choice.backend, choice.name)
             name = label(model) if model else label(ModelInfo(choice.name, choice.backend))
@@ -201,12 +199,12 @@ class ModelsController:
 
     def use(self, backend: str, name: str) -> None:
         """Use this model for the conversation from the next message on; the history stays."""
-        conversation = self.conversations.ensure(ModelChoice(backend, name))
+        conversation = self.ensure(ModelChoice(backend, name))
         if conversation is None:
             return
         if (conversation.backend, conversation.model) != (backend, name):
             self.services.store.set_conversation_model(conversation.id, name, backend)
-            self.conversations.reread()
+            self.reread()
         self.refresh()
         model = self.catalog.find(backend, name)
         tell(self.screen, f"Using {one_line(label(model) if model else name, 60)} ({backend}) for this conversation.")
@@ -280,18 +278,4 @@ class ModelsController:
 
     def summary_rows(self, model: ModelInfo) -> Details:
         """What the catalog knows: size, state, where it comes from, the fit and its figures."""
-        fit = self.catalog.fit(model)
-        rows: Details = [("Size on disk", gb(model.size_bytes) if model.size_bytes else "")]
-        rows.append(("State", state_text(model)))
-        if model.extra.get("source"):
-            rows.append(("Found in", f"{model.extra['source']} (read-only, not copied): {model.path}"))
-        if model.extra.get("error"):
-            rows.append(("Problem", str(model.extra["error"])))
-        if fit:
-            rows.append(("Fit", f"{fit.verdict}: {fit.explain()}"))
-        else:
-            rows.append(("Fit", "unknown (size or free memory not known for this backend)"))
-        engine = self.services.engines.get(model.backend)
-        if engine is not None:
-            rows += engine.load_details(model)
-        return [(key, value) for key, value in rows if value]
+        return summary_rows(self.catalog, model, self.services.engines.get(model.backend))

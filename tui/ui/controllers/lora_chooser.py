@@ -9,9 +9,9 @@ from tui.models.management import ModelManagement
 from tui.models.outcome import ManageError
 from tui.safe_text import one_line
 from tui.services import Services
-from tui.ui.conversations import ConversationsController
-from tui.ui.models_controller import ModelsController
-from tui.ui.prompts import InputQuestion
+from tui.ui.controllers.conversations import ConversationsController
+from tui.ui.controllers.models_controller import ModelsController
+from tui.ui.screens.prompts import InputQuestion
 from tui.ui.toast import tell
 
 

@@ -1,33 +1,44 @@
 """The main screen's tools: asking before each call, choosing a conversation's tools, the header note.
 
 A plain object the screen owns; it reaches the MCP servers only through the chat service's ToolService.
+It never writes the conversation shown: it is handed the conversations controller's `ensure` (a
+fresh conversation is saved before it can hold tools) and `reread` (show it with its new tools).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
 from tui.domain import Conversation
 from tui.tools.approval import ApprovalRequest, Decision
+from tui.ui.screens.tool_approval_screen import ToolApprovalScreen
+from tui.ui.screens.tool_select_screen import ToolSelectScreen
 from tui.ui.toast import tell
-from tui.ui.tool_approval_screen import ToolApprovalScreen
-from tui.ui.tool_select_screen import ToolSelectScreen
 
 if TYPE_CHECKING:
     from tui.chat_service import ChatService
     from tui.model_names import ModelChoice
-    from tui.ui.conversations import ConversationsController
 
 
 class ToolsController:
     """Approval modal, tool choice (F10) and header note for one screen."""
 
-    def __init__(self, screen: Screen, chat: ChatService) -> None:
+    def __init__(
+        self,
+        screen: Screen,
+        chat: ChatService,
+        *,
+        ensure: Callable[[ModelChoice | None], Conversation | None],
+        reread: Callable[[], None],
+    ) -> None:
         self.screen = screen
         self.chat = chat
+        self.ensure = ensure
+        self.reread = reread
 
     @property
     def configured(self) -> bool:
@@ -48,14 +59,14 @@ class ToolsController:
         tools = self.chat.tools
         return tools.summary(conversation) if tools is not None else ""
 
-    async def choose_for(self, conversations: ConversationsController, model: ModelChoice | None) -> None:
+    async def choose_for(self, model: ModelChoice | None) -> None:
         """F10: choose the tools of the conversation shown (a fresh one is saved first)."""
         if not self.configured:
             await self.choose(None)  # It only explains how to add a server.
             return
-        conversation = conversations.ensure(model)
+        conversation = self.ensure(model)
         if conversation is not None and await self.choose(conversation) is not None:
-            conversations.reread()
+            self.reread()
 
     async def choose(self, conversation: Conversation | None) -> Conversation | None:
         """Start the servers, show their tools, and keep the user's choice; None when nothing changed."""

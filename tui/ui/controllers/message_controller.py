@@ -1,17 +1,20 @@
 """The message controller: picking a message in the chat, moving between its branches, and copying
-a message or a code block."""
+a message or a code block.
+
+It reads the conversation shown from `ChatState`; to show another branch it is handed the
+conversations controller's `open_at`, the one writer of that conversation."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from textual.screen import Screen
 
 from tui.clipboard import cannot_copy, code_blocks, copyable, osc52, passthrough
 from tui.domain import Role
 from tui.services import Services
-from tui.ui.conversations import ConversationsController
+from tui.ui.controllers.state import ChatState
 from tui.ui.textual_compat import terminal_driver
 from tui.ui.toast import tell
 from tui.ui.widgets.chat_view import ChatView
@@ -34,15 +37,18 @@ class MessageController:
         *,
         screen: Screen,
         services: Services,
-        conversations: ConversationsController,
+        state: ChatState,
         chat: ChatView,
         answering: Callable[[], bool],
+        open_at: Callable[[int, int], Awaitable[None]],
     ) -> None:
-        """`answering()` says (and returns True) when an answer is streaming, which blocks moving branches."""
+        """`answering()` says (and returns True) when an answer is streaming, which blocks moving branches;
+        `open_at(conversation_id, message_id)` shows a conversation around one message."""
         self.screen = screen
         self.services = services
-        self.conversations = conversations
+        self.state = state
         self.chat = chat
+        self.open_at = open_at
         self.answering = answering
         self._code_copy: tuple[int, int] | None = None
 
@@ -66,7 +72,7 @@ class MessageController:
     # Branches
 
     async def switch_branch(self, step: int) -> None:
-        conversation = self.conversations.current
+        conversation = self.state.conversation
         if self.answering() or conversation is None:
             return
         selected = self.chat.selected_view
@@ -82,7 +88,7 @@ class MessageController:
         if moved is None:
             tell(self.screen, "That is the " + ("first" if step < 0 else "last") + " branch.")
             return
-        await self.conversations.open_at(conversation.id, moved)
+        await self.open_at(conversation.id, moved)
         self.chat.select(moved)
 
     def show_branch_marks(self, message_ids: list[int], *, replaced: bool) -> None:
