@@ -11,7 +11,9 @@ from tests.scripted_engine import ScriptedEngine
 from tests.test_app_history import ask
 from tests.test_models_pane import SIZE, settle
 from tui.chat_service import ChatService
-from tui.config import ChatConfig, Config, ConfigError, PresetConfig, load_config, save_config
+from tui.config import ChatConfig, Config, ConfigError, PresetConfig
+from tui.config.read import load_config
+from tui.config.write import save_config
 from tui.presets import parse_stops, stops_text
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp

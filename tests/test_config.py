@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from tui.bounded_files import shown_path
-from tui.config import Config, ConfigError, load_config, save_config
+from tui.config import Config, ConfigError
+from tui.config.read import load_config
+from tui.config.write import save_config
 from tui.paths import resolve_paths
 
 

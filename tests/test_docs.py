@@ -55,7 +55,7 @@ SECTIONS: dict[str, type] = {
     "[mcp]": cfg.McpConfig,
     "[mcp.servers.NAME]": cfg.McpServerConfig,
 }
-"""Each table of docs/configuration.md and the dataclass of tui/config.py it documents."""
+"""Each table of docs/configuration.md and the dataclass of tui/config/__init__.py it documents."""
 
 SUBTABLES = {("engine", "lora"), ("ollama", "credentials"), ("mcp", "servers")}
 """Fields documented as tables of their own (a section each), not as rows."""

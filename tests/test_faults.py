@@ -23,7 +23,8 @@ from tests.fake_ollama import OllamaState, start_ollama
 from tests.gguf_files import write_random, write_tiny_llama, write_truncated
 from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.cli.ask_stream import ask
-from tui.config import Config, load_config
+from tui.config import Config
+from tui.config.read import load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.base import EngineError
 from tui.engines.discovery import starter_model_path
@@ -584,7 +585,7 @@ def test_secret_in_a_readable_config_is_warned_about(tmp_path: Path) -> None:
 def test_fresh_install_under_umask_022_is_private(lchat_home: Path) -> None:
     code = (
         "import json, os, stat; os.umask(0o022)\n"
-        "from tui.paths import resolve_paths; from tui.config import load_config; from tui.services import Services\n"
+        "from tui.paths import resolve_paths; from tui.config.read import load_config; from tui.services import Services\n"
         "from tui.domain import Role\n"
         "paths = resolve_paths(); paths.create(); loaded = load_config(paths.config_file)\n"
         "services = Services.open(paths, loaded.config, engines=lambda c, p: {})\n"

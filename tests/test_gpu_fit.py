@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.gguf_files import starter_model, write_tiny_llama
-from tui.config import ConfigError, load_config
+from tui.config import ConfigError
+from tui.config.read import load_config
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines import offload_plan
 from tui.engines.base import Finished

@@ -15,7 +15,8 @@ import pytest
 
 from tests.fake_nvml import DRIVER_NOT_LOADED, FakeGpu, FakeNvml
 from tests.gguf_files import write_tiny_llama
-from tui.config import ConfigError, load_config
+from tui.config import ConfigError
+from tui.config.read import load_config
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines import load_errors, offload_child
 from tui.engines.base import Engine, EngineError, Finished

@@ -19,20 +19,10 @@ import ast
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "tui"
 BACKEND_NAMES = frozenset({"embedded", "ollama", "openai"})
 """Backend names that only tui/engines may compare a string against."""
-OUTSIDE_THIS_CHECK = {
-    "tui.config": "tui/config.py imports tui.config_read in load_config (which imports config's "
-    "types) and tui.config_write imports config: a cycle in the config modules, outside the "
-    "engines, models, fit, gguf and stats this check was written with",
-}
-"""Modules in a known cycle or two-way pair, kept out of the checks below until fixed; each has
-an xfail(strict=True) test of its own that starts failing (and so must be removed from here)
-once it is fixed."""
 
 Graph = dict[str, set[str]]
 
@@ -275,29 +265,12 @@ def test_a_planted_backend_name_comparison_is_caught() -> None:
 # The real package.
 
 
-def _touches(item: Iterable[str], module: str) -> bool:
-    """`item` (a loop of modules, a pair of units) involves `module` or its siblings (tui.config_read)."""
-    return any(name == module or name.startswith((module + ".", module + "_")) for name in item)
-
-
-def _known(found: Iterable[Iterable[str]]) -> list[list[str]]:
-    return [list(item) for item in found if not any(_touches(item, known) for known in OUTSIDE_THIS_CHECK)]
-
-
 def test_no_import_cycles() -> None:
-    assert _known(cycles(import_graph(ROOT, PACKAGE))) == []
+    assert cycles(import_graph(ROOT, PACKAGE)) == []
 
 
 def test_no_two_packages_import_each_other() -> None:
-    assert _known(two_way(import_graph(ROOT, PACKAGE, typing_too=True), PACKAGE)) == []
-
-
-@pytest.mark.parametrize("module", sorted(OUTSIDE_THIS_CHECK))
-@pytest.mark.xfail(strict=True, reason="a cycle in a part of the package outside this check: see OUTSIDE_THIS_CHECK")
-def test_known_offenders_still_offend(module: str) -> None:
-    graph = import_graph(ROOT, PACKAGE, typing_too=True)
-    found = [*cycles(import_graph(ROOT, PACKAGE)), *two_way(graph, PACKAGE)]
-    assert [item for item in found if _touches(item, module)] == []
+    assert two_way(import_graph(ROOT, PACKAGE, typing_too=True), PACKAGE) == []
 
 
 def test_engines_do_not_import_models() -> None:

@@ -8,7 +8,8 @@ import pytest
 from textual.binding import Binding
 
 import tui.ui
-from tui.config import Config, load_config
+from tui.config import Config
+from tui.config.read import load_config
 from tui.domain import Role
 from tui.ui.app import LchatApp
 from tui.ui.keys import bound_actions, check_keymap, is_valid_key

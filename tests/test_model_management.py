@@ -14,7 +14,8 @@ from tests.gguf_files import write_random, write_tiny_llama
 from tests.gguf_lora import write_tiny_lora
 from tests.loopback import closed_port
 from tests.scripted_engine import ScriptedEngine
-from tui.config import Config, load_config
+from tui.config import Config
+from tui.config.read import load_config
 from tui.domain import ModelInfo
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ollama_engine import OllamaEngine

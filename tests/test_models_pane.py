@@ -11,7 +11,7 @@ from textual.widgets import OptionList
 from tests.fake_ollama import GIB, OllamaState, start_ollama
 from tests.loopback import closed_port
 from tests.scripted_engine import ScriptedEngine
-from tui.config import load_config
+from tui.config.read import load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.ollama_engine import OllamaEngine
 from tui.fit.estimate import Memory

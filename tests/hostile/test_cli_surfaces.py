@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tui import portable
-from tui.config import load_config
+from tui.config.read import load_config
 from tui.domain import Role
 from tui.store import HistoryStore
 

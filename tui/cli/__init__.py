@@ -92,7 +92,8 @@ def _end_quietly() -> int:
 
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from tui.config import ConfigError, load_config
+    from tui.config import ConfigError
+    from tui.config.read import load_config
     from tui.paths import resolve_paths
     from tui.store import StoreError
 

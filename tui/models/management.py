@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.config import Config, save_config
+from tui.config import Config
+from tui.config.write import save_config
 from tui.domain import ModelInfo
 from tui.engines.base import Engine, EngineError
 from tui.engines.lora import read_lora

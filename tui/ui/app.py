@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.driver import Driver
 from textual.screen import Screen
 
-from tui.config import save_config
+from tui.config.write import save_config
 from tui.services import Services
 from tui.ui.exit_signals import ExitSignals
 from tui.ui.key_flood import absorbing_floods

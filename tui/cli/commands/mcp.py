@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     """Run one `lchat mcp` action; 0 done, 1 failed (one line on stderr says why)."""
     import asyncio
 
-    from tui.config import save_config
+    from tui.config.write import save_config
 
     config, config_file = context.config, context.paths.config_file
 

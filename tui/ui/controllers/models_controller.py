@@ -14,7 +14,7 @@ from pathlib import Path
 from textual.screen import Screen
 
 from tui.chat_service import ModelChoice
-from tui.config import save_config
+from tui.config.write import save_config
 from tui.domain import Conversation, ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
 from tui.engines.manage import Details

@@ -16,7 +16,7 @@ _HEADER = """\
 """
 
 
-def write_config(config: Config, path: Path) -> None:
+def save_config(config: Config, path: Path) -> None:
     """Write the settings that differ from the defaults, then the defaults as comments, replacing
     the old file in one step (mode 0600).
 

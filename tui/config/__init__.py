@@ -4,7 +4,6 @@ and config_write writes them back atomically."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 CONFIG_MAX_BYTES = 1_000_000
 """A config.toml larger than this is refused (it is a few KB even with many presets)."""
@@ -292,19 +291,3 @@ CHOICES = {
     ("engine", "flash_attention"): 'true, false or "auto"',
 }
 """Settings that take one of a few words (or a number), and how to say so."""
-
-
-def load_config(path: Path) -> LoadedConfig:
-    """Read `path`, or write the defaults there when it does not exist yet; ConfigError names
-    the file, line and key of anything wrong (see tui.config_read)."""
-    from tui.config_read import read_config
-
-    return read_config(path)
-
-
-def save_config(config: Config, path: Path) -> None:
-    """Write the settings that differ from the defaults, then the defaults as comments, replacing
-    the old file in one step (mode 0600; see tui.config_write)."""
-    from tui.config_write import write_config
-
-    write_config(config, path)

@@ -15,15 +15,16 @@ from typing import Any
 
 from tui.bounded_files import Unreadable, read_regular_file
 from tui.config import CHOICES, CONFIG_MAX_BYTES, RANGES, Config, ConfigError, LoadedConfig
-from tui.config_write import write_config
+from tui.config.write import save_config
 from tui.thinking import SETTINGS as THINK_SETTINGS
 
 
-def read_config(path: Path) -> LoadedConfig:
-    """Read `path`, or write the defaults there when it does not exist yet."""
+def load_config(path: Path) -> LoadedConfig:
+    """Read `path`, or write the defaults there when it does not exist yet; ConfigError names
+    the file, line and key of anything wrong."""
     if not os.path.lexists(path):
         config = Config()
-        write_config(config, path)
+        save_config(config, path)
         return LoadedConfig(config, [])
     try:  # A folder, a FIFO or /dev/zero named config.toml is refused, never waited on or read whole.
         text = read_regular_file(path, CONFIG_MAX_BYTES, what="config file").decode("utf-8", "replace")
