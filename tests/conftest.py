@@ -14,8 +14,8 @@ from textual.notifications import Notification
 from tests.fake_monitor import scripted_monitor
 from tests.scripted_engine import ScriptedEngine
 from tui.config import Config
+from tui.config.paths import Paths, resolve_paths
 from tui.engines.base import Engine
-from tui.paths import Paths, resolve_paths
 from tui.services import Services, StatsFactory
 
 

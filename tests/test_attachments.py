@@ -22,8 +22,8 @@ from tui.attachments import (
     turn_images,
     turn_text,
 )
-from tui.bounded_files import TooLarge, read_stream
 from tui.domain import ChatTurn, Role
+from tui.guard.bounded_files import TooLarge, read_stream
 from tui.images import pixel_limit
 
 

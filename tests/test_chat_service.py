@@ -21,7 +21,7 @@ from tui.chat_service import (
 from tui.config import ChatConfig
 from tui.domain import MessageStatus, ModelInfo, Role
 from tui.engines.base import Finished, ModelNotFound, TextPiece
-from tui.model_names import Waiting
+from tui.models.names import Waiting
 from tui.store import HistoryStore
 
 FAKE = ModelChoice("fake", "fake-model")

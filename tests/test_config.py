@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tui.bounded_files import shown_path
 from tui.config import Config, ConfigError
+from tui.config.paths import resolve_paths
 from tui.config.read import load_config
 from tui.config.write import save_config
-from tui.paths import resolve_paths
+from tui.guard.bounded_files import shown_path
 
 
 def mode(path: Path) -> int:
@@ -90,7 +90,7 @@ def test_lchat_home_and_flags_choose_the_paths(tmp_path: Path) -> None:
 def test_platform_dirs_without_lchat_home(tmp_path: Path) -> None:
     env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_DATA_HOME=str(tmp_path / "data"))
     env.pop("LCHAT_HOME", None)
-    code = "from tui.paths import resolve_paths; p = resolve_paths(); print(p.config_file); print(p.data_dir)"
+    code = "from tui.config.paths import resolve_paths; p = resolve_paths(); print(p.config_file); print(p.data_dir)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [str(tmp_path / "cfg/lchat/config.toml"), str(tmp_path / "data/lchat")]
 

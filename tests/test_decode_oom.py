@@ -21,7 +21,7 @@ from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
 from tui.engines.base import EngineCrashed, Finished, OutOfGpuMemory, TextPiece
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.oom_abort_hook import VARIABLE
-from tui.model_names import ModelChoice
+from tui.models.names import ModelChoice
 
 STARTER = starter_model()
 pytestmark = pytest.mark.skipif(STARTER is None, reason="starter model not installed")

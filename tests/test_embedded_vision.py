@@ -33,7 +33,7 @@ from tui.engines.vision_chat import (
     stream_answer,
     vision_request,
 )
-from tui.model_names import ModelChoice
+from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 
 

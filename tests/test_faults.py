@@ -24,13 +24,13 @@ from tests.gguf_files import write_random, write_tiny_llama, write_truncated
 from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.cli.ask_stream import ask
 from tui.config import Config
+from tui.config.paths import Paths
 from tui.config.read import load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.base import EngineError
 from tui.engines.discovery import starter_model_path
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ollama_engine import OllamaEngine
-from tui.paths import Paths
 from tui.store import HistoryStore, schema
 from tui.ui.app import LchatApp
 from tui.ui.widgets.message_view import MessageView
@@ -413,7 +413,7 @@ def fill(disk: Path) -> Path:
 
 
 async def test_disk_full_while_saving(tiny_disk: Path) -> None:
-    from tui.paths import resolve_paths
+    from tui.config.paths import resolve_paths
     from tui.services import Services
 
     paths = resolve_paths(data_dir=tiny_disk / "data", config_file=tiny_disk / "config.toml")
@@ -444,7 +444,7 @@ async def test_disk_full_while_saving(tiny_disk: Path) -> None:
 
 
 async def test_disk_fills_up_mid_answer(tiny_disk: Path) -> None:
-    from tui.paths import resolve_paths
+    from tui.config.paths import resolve_paths
     from tui.services import Services
 
     paths = resolve_paths(data_dir=tiny_disk / "data", config_file=tiny_disk / "config.toml")
@@ -585,7 +585,7 @@ def test_secret_in_a_readable_config_is_warned_about(tmp_path: Path) -> None:
 def test_fresh_install_under_umask_022_is_private(lchat_home: Path) -> None:
     code = (
         "import json, os, stat; os.umask(0o022)\n"
-        "from tui.paths import resolve_paths; from tui.config.read import load_config; from tui.services import Services\n"
+        "from tui.config.paths import resolve_paths; from tui.config.read import load_config; from tui.services import Services\n"
         "from tui.domain import Role\n"
         "paths = resolve_paths(); paths.create(); loaded = load_config(paths.config_file)\n"
         "services = Services.open(paths, loaded.config, engines=lambda c, p: {})\n"

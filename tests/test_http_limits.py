@@ -1,4 +1,4 @@
-"""tui.http_limits on both httpx flavours: whole replies bounded, streams bounded by line or event
+"""tui.guard.http_limits on both httpx flavours: whole replies bounded, streams bounded by line or event
 (never in total), compression undone under the bound, and the error findable behind a library's own."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import httpx
 import httpx2
 import pytest
 
-from tui.http_limits import Limits, ReplyRefused, limit_client, limited_transport, refused_reply
+from tui.guard.http_limits import Limits, ReplyRefused, limit_client, limited_transport, refused_reply
 
 LIMITS = Limits(body=1000, line=100)
 STREAM_ASK = {"model": "m", "stream": True}

@@ -243,11 +243,11 @@ def test_a_planted_two_way_package_pair_is_caught() -> None:
         "tui.engines.embedded": {"tui.models.library"},
         "tui.models.catalog": {"tui.engines.base"},
         "tui.models.library": set(),
-        "tui.config": {"tui.paths"},
-        "tui.paths": {"tui.store.db"},
-        "tui.store.db": {"tui.paths"},
+        "tui.config": {"tui.domain"},
+        "tui.domain": {"tui.store.db"},
+        "tui.store.db": {"tui.domain"},
     }
-    assert two_way(graph, "tui") == [("tui.engines", "tui.models"), ("tui.paths", "tui.store")]
+    assert two_way(graph, "tui") == [("tui.domain", "tui.store"), ("tui.engines", "tui.models")]
     assert two_way({"tui.a.x": {"tui.b.y"}, "tui.b.y": set()}, "tui") == []
 
 

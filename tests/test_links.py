@@ -10,7 +10,7 @@ from textual.widgets import Markdown
 
 from tests.scripted_engine import ScriptedEngine
 from tests.test_app_history import ask
-from tui.safe_text import terminal_safe
+from tui.guard.safe_text import terminal_safe
 from tui.ui.app import LchatApp
 from tui.ui.links import refusal
 from tui.ui.screens.confirm import ConfirmScreen

@@ -12,7 +12,7 @@ from pathlib import Path
 PROBE = """
 import logging, sys, warnings
 from pathlib import Path
-from tui.logs import setup_logging
+from tui.cli.logs import setup_logging
 path = setup_logging(Path(sys.argv[1]), tell=sys.argv[2] != "tui")
 warnings.warn("a library's \\x1b]0;pwned\\x07 warning", UserWarning)
 for _ in range(3):

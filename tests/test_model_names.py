@@ -7,7 +7,7 @@ import pytest
 
 from tui.domain import ModelInfo
 from tui.engines.base import ModelNotFound
-from tui.model_names import ModelChoice, Waiting, configured, resolve, split_name
+from tui.models.names import ModelChoice, Waiting, configured, resolve, split_name
 
 BACKENDS = ["embedded", "ollama", "ollama@gpu-box:11434", "lmstudio", "team"]
 MODELS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tui.safe_text import one_line, terminal_safe
+from tui.guard.safe_text import one_line, terminal_safe
 
 
 def test_controls_become_visible_symbols() -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.fake_openai import OpenAIState, start_openai
-from tui.paths import Paths
+from tui.config.paths import Paths
 
 if shutil.which("tmux") is None and not os.environ.get("CI"):
     pytest.skip("tmux is not installed (CI installs it)", allow_module_level=True)

@@ -22,7 +22,7 @@ from tui.config import Config, PresetConfig
 from tui.engines.base import EngineUnavailable
 from tui.engines.embedded import EmbeddedEngine
 from tui.engines.ollama_engine import OllamaEngine
-from tui.safe_text import terminal_safe
+from tui.guard.safe_text import terminal_safe
 from tui.ui.app import LchatApp
 from tui.ui.screens.confirm import ConfirmScreen
 

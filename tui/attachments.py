@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from tui.bounded_files import TooLarge, Unreadable, megabytes, read_regular_file
 from tui.context_window import estimate_tokens
 from tui.domain import Attachment, ChatTurn
+from tui.guard.bounded_files import TooLarge, Unreadable, megabytes, read_regular_file
+from tui.guard.safe_text import one_line
 from tui.images import LONG_SIDE, ImageRefused, image_header, prepared_image
-from tui.safe_text import one_line
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 """Largest file attached, unless config says otherwise."""

@@ -40,8 +40,8 @@ from tui.engines.base import (
     ReasoningPiece,
     TextPiece,
 )
-from tui.model_names import ModelChoice, Waiting, configured, resolve, split_name
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
+from tui.models.names import ModelChoice, Waiting, configured, resolve, split_name
 from tui.sent_turns import message_turns
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore, NotFound, StoreError

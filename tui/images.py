@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 LONG_SIDE = 1568
 """Images are shrunk to at most this many pixels on their long side before they are sent."""

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from tui.chat_service import ChatService
 from tui.config import Config
+from tui.config.paths import Paths
 from tui.engines.base import Engine
-from tui.paths import Paths
 from tui.stats.monitor import StatsMonitor
 from tui.store import HistoryStore
 from tui.store.recovery import open_history

@@ -45,8 +45,8 @@ from tests.big_images import sparse_png
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.peak_rss import live_peak_mb, probed, reported_mb
 from tests.scripted_engine import ScriptedEngine
-from tui.clipboard import MAX_ENCODED
 from tui.ui.app import LchatApp
+from tui.ui.clipboard import MAX_ENCODED
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.prompts import InputQuestion
 from tui.ui.textual_compat import terminal_driver

@@ -23,9 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.peak_rss import probed, reported_mb
-from tui import safe_text
+from tui.config.paths import resolve_paths
 from tui.domain import Role
-from tui.paths import resolve_paths
+from tui.guard import safe_text
 from tui.store import HistoryStore
 
 PEAK_RSS_MB = 300

@@ -4,12 +4,12 @@ A broken or hostile server on the LAN (the loopback doubles play it) sends an er
 never ends, is huge or is a gzip bomb, a model list of a million names, one huge name or a gzip
 bomb, a stream line that never ends, or nothing at all. Each cell runs `lchat ask` or
 `lchat models` in a subprocess whose peak RSS is measured, and asserts: one clear line naming what the server did, the documented exit
-code, peak RSS under 300 MB, and, mid-answer, what arrived kept (tui.http_limits bounds every
+code, peak RSS under 300 MB, and, mid-answer, what arrived kept (tui.guard.http_limits bounds every
 reply: 16 MB whole, 8 MB a stream line or event, counted after decompression).
 
 Cells that do not apply here (and why):
 - shadowing: a bare name two backends list is refused as ambiguous ("name one as BACKEND/NAME",
-  tui.model_names.resolve, tests/test_model_names.py) and a conversation stores its backend, so
+  tui.models.names.resolve, tests/test_model_names.py) and a conversation stores its backend, so
   no server's name stands in for another's; error text is never looked up.
 - typed_ahead: no dialog opens on a server's reply; keys typed meanwhile go to the composer.
 - signal_midway: a signal during an answer is the quitting row (tests/hostile/test_signal_surfaces.py),

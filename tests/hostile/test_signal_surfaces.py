@@ -11,7 +11,7 @@ Each cell is `test_<surface>__<case>`:
 - model_name x escapes, markup: a double lists a model so named; `lchat models` and the models pane
   show it as text.
 Cases not covered here: endless, huge, bomb and blocking of these rows are in
-tests/hostile/test_server_surfaces.py (every reply bounded by tui.http_limits); shadowing (a model name shadows nothing: BACKEND/NAME
+tests/hostile/test_server_surfaces.py (every reply bounded by tui.guard.http_limits); shadowing (a model name shadows nothing: BACKEND/NAME
 picks among equal names, tests/test_ask_models.py); typed-ahead keys (no dialog of these surfaces
 takes keys, the approval dialog's own cell is elsewhere); signal_midway for the error and name
 rows (nothing runs once they are shown).
@@ -132,7 +132,7 @@ def tool_daemon() -> Iterator[OllamaState]:
 
 def conversation_with_tools(home: Path) -> None:
     """A saved conversation with the test MCP server's tools on: the TUI opens it, latest first."""
-    from tui.paths import resolve_paths
+    from tui.config.paths import resolve_paths
     from tui.store import HistoryStore
     from tui.tools.service import TOOLS_PARAM
 

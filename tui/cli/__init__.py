@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from tui import __version__
 from tui.cli.command import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context
 from tui.cli.commands import GROUPS, group_of
-from tui.safe_text import echo
+from tui.guard.safe_text import echo
 
 if TYPE_CHECKING:
     from tui.services import Services
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nlchat: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - a bug shows as one line, never as a traceback
-        from tui.safe_text import echo, one_line
+        from tui.guard.safe_text import echo, one_line
 
         echo(f"lchat: unexpected error: {type(error).__name__}: {one_line(str(error), 300)}", file=sys.stderr)
         return EXIT_FAILED
@@ -93,15 +93,15 @@ def _end_quietly() -> int:
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tui.config import ConfigError
+    from tui.config.paths import resolve_paths
     from tui.config.read import load_config
-    from tui.paths import resolve_paths
     from tui.store import StoreError
 
     group = group_of(args.command)  # None: the TUI
     paths = resolve_paths(data_dir=args.data_dir, config_file=args.config)
     try:
         paths.create()
-        from tui.logs import setup_logging
+        from tui.cli.logs import setup_logging
 
         setup_logging(paths.log_dir, tell=bool(args.command))  # The TUI: the log only.
         loaded = load_config(paths.config_file)

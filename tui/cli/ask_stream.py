@@ -14,8 +14,8 @@ from tui.attachments import DEFAULT_MAX_BYTES, AttachmentRefused, ImageNotTaken,
 from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNotice
 from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
-from tui.model_names import ModelChoice, Waiting
-from tui.safe_text import echo, terminal_safe
+from tui.guard.safe_text import echo, terminal_safe
+from tui.models.names import ModelChoice, Waiting
 from tui.services import Services
 from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
 from tui.tools.loop import ToolCallShown, ToolResultShown

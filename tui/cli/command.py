@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tui.config import Config
-    from tui.paths import Paths
+    from tui.config.paths import Paths
     from tui.services import Services
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

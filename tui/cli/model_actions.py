@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tui.safe_text import echo, json_line, one_line
+from tui.guard.safe_text import echo, json_line, one_line
 
 if TYPE_CHECKING:  # Imported when a command runs, so `lchat --version` stays instant.
     from tui.models.catalog import Catalog

@@ -13,9 +13,9 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.bounded_files import Unreadable, read_regular_file
 from tui.config import CHOICES, CONFIG_MAX_BYTES, RANGES, Config, ConfigError, LoadedConfig
 from tui.config.write import save_config
+from tui.guard.bounded_files import Unreadable, read_regular_file
 from tui.thinking import SETTINGS as THINK_SETTINGS
 
 

@@ -49,7 +49,7 @@ from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
 from tui.fit.estimate import Memory
 from tui.fit.offload import Offload, offload_rows
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 MAX_LOGGED_ERRORS = 20
 """ERROR lines of one answer kept in the parent (the child sends them as llama.cpp logs them)."""

@@ -14,7 +14,7 @@ from tui.engines.vision import find_projector
 from tui.fit.calibration import Calibration, load_key
 from tui.fit.estimate import Memory
 from tui.fit.offload import FlashAttention, Offload, cache_types, plan
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 
 class OffloadPlanner:

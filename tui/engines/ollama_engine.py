@@ -37,7 +37,7 @@ from tui.engines.tool_wire import NO_TOOLS, ollama_calls, says_no_tools
 from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
 from tui.gguf.kv_shape import KvShape
-from tui.http_limits import limit_client
+from tui.guard.http_limits import limit_client
 from tui.thinking import LEVELS as THINK_LEVELS
 
 if TYPE_CHECKING:  # Imported when first used (tui.engines.imports): they take a while.
@@ -169,7 +169,7 @@ class OllamaEngine(Engine):
                 follow_redirects=False,
                 event_hooks={"response": [self._note_redirect]},
             )
-            limit_client(client._client, httpx)  # Every reply bounded (tui.http_limits).
+            limit_client(client._client, httpx)  # Every reply bounded (tui.guard.http_limits).
             if not any(name.lower() == "authorization" for name in headers):
                 client._client.headers.pop("authorization", None)  # the library's own $OLLAMA_API_KEY
             self._client = client

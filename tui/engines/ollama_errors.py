@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from tui.engines.base import BadRequest, EngineCrashed, EngineError, EngineUnavailable, ModelNotFound
 from tui.engines.secrets import scrub
 from tui.engines.urls import connect_reason, shown_host
-from tui.http_limits import refused_reply
+from tui.guard.http_limits import refused_reply
 
 
 @dataclass

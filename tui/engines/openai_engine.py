@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # Imported when first used (tui.engines.imports): they take a
 from tui.engines.tool_wire import NO_TOOLS, ToolCallFragments, says_no_tools
 from tui.engines.urls import connect_reason, in_clear_to_another_machine, is_local, shown_host, shown_url
 from tui.engines.wire import openai_messages
-from tui.http_limits import limit_client, refused_reply
+from tui.guard.http_limits import limit_client, refused_reply
 from tui.thinking import LEVELS as THINK_LEVELS
 
 PRESETS = {
@@ -108,7 +108,7 @@ class OpenAICompatEngine(Engine):
                 event_hooks={"response": [repair_utf8]},
                 headers={"Accept-Encoding": "identity"},
             )
-            limit_client(http, httpx2)  # Every reply bounded (tui.http_limits).
+            limit_client(http, httpx2)  # Every reply bounded (tui.guard.http_limits).
             self._client = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=self._key or NO_KEY,

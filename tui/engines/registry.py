@@ -8,8 +8,8 @@ from functools import partial
 from pathlib import Path
 
 from tui.config import Config
+from tui.config.paths import Paths
 from tui.engines.base import Engine
-from tui.paths import Paths
 
 
 def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = False) -> Engine:

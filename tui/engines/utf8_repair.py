@@ -18,7 +18,7 @@ async def repair_utf8(response: httpx2.Response) -> None:
     """httpx response hook: wrap the body so invalid UTF-8 arrives as U+FFFD.
 
     A body compressed despite our Accept-Encoding: identity reaches here already undone by
-    tui.http_limits (gzip, deflate) or refused there; one still marked is left alone."""
+    tui.guard.http_limits (gzip, deflate) or refused there; one still marked is left alone."""
     if response.headers.get("content-encoding", "identity").strip().lower() == "identity":
         # Hooked on an AsyncClient only, whose responses always carry an async stream.
         response.stream = _RepairedStream(cast(httpx2.AsyncByteStream, response.stream))

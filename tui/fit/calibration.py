@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tui.bounded_files import Unreadable, read_regular_file
 from tui.fit.estimate import MIB
+from tui.guard.bounded_files import Unreadable, read_regular_file
 
 MAX_BYTES = 1 << 20
 MAX_ENTRIES = 200

@@ -13,7 +13,7 @@ from tui.fit.estimate import FitEstimate, Memory, estimate
 from tui.fit.memory import MemorySnapshot
 from tui.fit.offload import Offload
 from tui.fit.units import gb
-from tui.model_names import ModelChoice, resolve, split_name
+from tui.models.names import ModelChoice, resolve, split_name
 
 MAX_FAVOURITES = 9
 

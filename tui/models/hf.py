@@ -22,7 +22,7 @@ from tui.engines.base import EngineError, EngineUnavailable, ModelNotFound
 from tui.engines.manage import Progress
 from tui.engines.urls import shown_url
 from tui.fit.units import gb
-from tui.http_limits import Limits, limit_client, refused_reply
+from tui.guard.http_limits import Limits, limit_client, refused_reply
 
 QUANT = re.compile(r"(?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|BF16|F16|F32|FP16)(?=[-_.]|$)", re.IGNORECASE)
 SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
@@ -128,7 +128,7 @@ _limiting = threading.Lock()
 
 
 def _limit_hub() -> None:
-    """Make huggingface_hub's shared client through tui.http_limits (once, before its first use)."""
+    """Make huggingface_hub's shared client through tui.guard.http_limits (once, before its first use)."""
     import httpx2
     from huggingface_hub import set_client_factory
     from huggingface_hub.utils._http import default_client_factory  # The library's own settings.

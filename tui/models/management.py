@@ -16,19 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from tui.config import Config
+from tui.config.paths import Paths
 from tui.config.write import save_config
 from tui.domain import ModelInfo
 from tui.engines.base import Engine, EngineError
 from tui.engines.lora import read_lora
 from tui.fit.memory import MemorySnapshot
+from tui.guard.safe_text import one_line
 from tui.models.catalog import label, model_key
 from tui.models.download_fit import best_first, question, size_fit, with_fit
 from tui.models.download_offer import DownloadOffer, file_name
 from tui.models.hf import DEFAULT_ENDPOINT, HfChoice, HubClient, parse_repo, pick
 from tui.models.library import check_import, import_steps
 from tui.models.outcome import Done, Failed, Refused, Transfer
-from tui.paths import Paths
-from tui.safe_text import one_line
 
 NO_PULLER = "No Ollama backend is configured (see [ollama] in the config)."
 NOT_LORA = "LoRA adapters apply to the embedded engine's GGUF models."

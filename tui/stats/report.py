@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 from tui.stats.alerts import Alert
 from tui.stats.sample import CpuReading, GpuReading, StatsSample
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.bounded_files import Unreadable, open_regular
+from tui.guard.bounded_files import Unreadable, open_regular
 from tui.store.errors import DatabaseCorrupt, SchemaTooNew, StoreError, translate
 from tui.store.schema import MIGRATIONS
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 from tui.tools.catalog import ToolInfo
 
 

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tui.safe_text import terminal_safe
+from tui.guard.safe_text import terminal_safe
 
 if TYPE_CHECKING:
     from mcp import types

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tui.config import McpConfig, McpServerConfig
-from tui.paths import make_private_dir, open_private
-from tui.safe_text import one_line
+from tui.config.paths import make_private_dir, open_private
+from tui.guard.safe_text import one_line
 from tui.tools.catalog import ToolInfo, named
 from tui.tools.results import ToolResult, capped, result_text
 
@@ -168,7 +168,7 @@ class McpServer:
                 if value is None:
                     raise ServerFailed(f"header {header} needs ${variable}, which is not set")
                 headers[header] = value
-            from tui.http_limits import Limits, limited_transport
+            from tui.guard.http_limits import Limits, limited_transport
 
             # Each SSE event the SDK bounds itself (its error says so); ours is the backstop past it.
             limits = Limits(body=self.message_max_bytes, line=2 * self.message_max_bytes, streams_asked=False)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 import anyio.lowlevel
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 if TYPE_CHECKING:
     from mcp.client.stdio import StdioServerParameters

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from textual.app import App
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.toast import tell
 

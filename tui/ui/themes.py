@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.theme import Theme
 
-from tui.bounded_files import read_regular_file
+from tui.guard.bounded_files import read_regular_file
 
 _THEME_FIELDS = {f.name for f in fields(Theme)}
 THEME_MAX_BYTES = 100_000

@@ -6,7 +6,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
 
-from tui.safe_text import terminal_safe
+from tui.guard.safe_text import terminal_safe
 
 
 def tell(

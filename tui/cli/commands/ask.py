@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.cli.command import EXIT_USAGE, Context
-from tui.safe_text import echo
+from tui.guard.safe_text import echo
 from tui.thinking import ASK_CHOICES
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def _attachments(args: argparse.Namespace, max_bytes: int) -> list[RawFile]:
     terminal), each read whole but bounded and judged later, once the model is known;
     AttachmentRefused says why one cannot be attached."""
     from tui.attachments import RawFile, read_file, refusal
-    from tui.bounded_files import TooLarge, read_stream
+    from tui.guard.bounded_files import TooLarge, read_stream
 
     files = [read_file(path, max_bytes=max_bytes) for path in args.file]
     if not args.no_stdin and sys.stdin is not None and not sys.stdin.isatty():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from tui.cli.command import Context
-from tui.safe_text import echo, json_line
+from tui.guard.safe_text import echo, json_line
 
 COMMANDS = ("list", "show", "search", "export", "import", "backup", "restore")
 USES_SERVICES = False
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
 
 
 def _list(store, args: argparse.Namespace) -> int:
-    from tui.safe_text import one_line
+    from tui.guard.safe_text import one_line
 
     for conversation in store.list_conversation_page(archived=args.archived, limit=args.limit):
         if args.json:
@@ -108,7 +108,7 @@ def _list(store, args: argparse.Namespace) -> int:
 
 def _show(store, args: argparse.Namespace) -> int:
     from tui import portable
-    from tui.safe_text import terminal_safe
+    from tui.guard.safe_text import terminal_safe
 
     doc = portable.document(store, args.id)
     text = portable.to_json(doc) + "\n" if args.json else portable.to_markdown(doc)
@@ -119,7 +119,7 @@ def _show(store, args: argparse.Namespace) -> int:
 
 def _search(store, args: argparse.Namespace) -> int:
     from tui.domain import MATCH_END, MATCH_START
-    from tui.safe_text import one_line
+    from tui.guard.safe_text import one_line
 
     hits = store.search(args.text, limit=args.limit, include_parts=args.reasoning)
     for hit in hits:
@@ -150,7 +150,7 @@ def _search(store, args: argparse.Namespace) -> int:
 
 def _export(store, args: argparse.Namespace) -> int:
     from tui import portable
-    from tui.paths import open_private
+    from tui.config.paths import open_private
 
     if not args.ids and not args.all:
         echo("lchat: name conversation ids (see `lchat list`) or use --all", file=sys.stderr)
@@ -193,7 +193,7 @@ def _import(store, files: list[Path]) -> int:
 
 
 def _backup(paths, target: Path | None) -> int:
-    from tui.paths import make_private_dir
+    from tui.config.paths import make_private_dir
     from tui.store.backup import backup
 
     if target is None:
@@ -230,7 +230,7 @@ def _restore(paths, source: Path, *, assume_yes: bool) -> int:
             why = "no answer (add --yes to restore without asking)" if not answer else "not confirmed"
             echo(f"\nlchat: {why}. Nothing was changed.", file=sys.stderr)
             return 1
-    from tui.paths import make_private_dir
+    from tui.config.paths import make_private_dir
 
     make_private_dir(paths.backups_dir)
     result = restore(source, paths.database, keep_previous_in=paths.backups_dir)
@@ -247,7 +247,7 @@ class _TerminalSafe(io.TextIOBase):
         self._terminal = terminal
 
     def write(self, text: str) -> int:
-        from tui.safe_text import terminal_safe
+        from tui.guard.safe_text import terminal_safe
 
         self._terminal.write(terminal_safe(text))
         return len(text)

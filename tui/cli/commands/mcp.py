@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.cli.command import Context
-from tui.safe_text import echo, one_line, terminal_safe
+from tui.guard.safe_text import echo, one_line, terminal_safe
 
 if TYPE_CHECKING:  # Imported when an action runs: building the parser keeps `lchat --version` instant.
     from tui.config import Config, McpServerConfig
@@ -76,7 +76,7 @@ SERVERS_MAX_BYTES = 1_000_000
 
 def read_servers(path: Path) -> tuple[dict[str, McpServerConfig], list[str]]:
     """The servers of a Claude-Desktop-style file, and a line for each one left out or changed."""
-    from tui.bounded_files import Unreadable, read_regular_file
+    from tui.guard.bounded_files import Unreadable, read_regular_file
 
     try:  # Regular files only, non-blocking and bounded, like every file lchat imports.
         data = json.loads(read_regular_file(path, SERVERS_MAX_BYTES, what="server list").decode("utf-8"))

@@ -18,7 +18,7 @@ from tui.chat_service import (
 )
 from tui.domain import Attachment, Role
 from tui.engines.base import EngineError
-from tui.model_names import Waiting
+from tui.models.names import Waiting
 from tui.services import Services
 from tui.store import StoreError
 from tui.tools.approval import ApprovalRequest, Decision

@@ -11,7 +11,7 @@ from textual.screen import Screen
 
 from tui.attachments import AttachmentRefused, read_attachment
 from tui.domain import Attachment
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 from tui.ui.path_suggester import PathSuggester
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.prompts import InputQuestion

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from tui import portable
 from tui.chat_service import ModelChoice
 from tui.domain import Conversation
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
 from tui.ui.controllers.state import ChatState

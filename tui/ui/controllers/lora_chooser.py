@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
+from tui.guard.safe_text import one_line
 from tui.models.catalog import label
 from tui.models.management import ModelManagement
 from tui.models.outcome import ManageError
-from tui.safe_text import one_line
 from tui.services import Services
 from tui.ui.controllers.conversations import ConversationsController
 from tui.ui.controllers.models_controller import ModelsController

@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 
 from textual.screen import Screen
 
-from tui.clipboard import cannot_copy, code_blocks, copyable, osc52, passthrough
 from tui.domain import Role
 from tui.services import Services
+from tui.ui.clipboard import cannot_copy, code_blocks, copyable, osc52, passthrough
 from tui.ui.controllers.state import ChatState
 from tui.ui.textual_compat import terminal_driver
 from tui.ui.toast import tell

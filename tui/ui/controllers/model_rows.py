@@ -6,8 +6,8 @@ from tui.domain import ModelInfo
 from tui.engines.base import Engine
 from tui.engines.manage import Details
 from tui.fit.units import count_text, gb
-from tui.model_names import ModelChoice
 from tui.models.catalog import Catalog, context_text, label, state_text
+from tui.models.names import ModelChoice
 from tui.ui.widgets.model_pane import ModelRow
 
 

@@ -19,9 +19,9 @@ from tui.domain import Conversation, ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
 from tui.engines.manage import Details
 from tui.fit.memory import MemorySnapshot, from_sample, probe_memory
-from tui.model_names import Waiting
+from tui.guard.safe_text import one_line
 from tui.models.catalog import Catalog, label
-from tui.safe_text import one_line
+from tui.models.names import Waiting
 from tui.services import Services
 from tui.stats.remote import from_model_list
 from tui.stats.sample import RemoteStats

@@ -17,9 +17,9 @@ from tui.chat_service import ContextInfo
 from tui.context_window import fit
 from tui.domain import Conversation, Role
 from tui.engines.base import EngineError
-from tui.model_names import ModelChoice
+from tui.guard.safe_text import one_line
+from tui.models.names import ModelChoice
 from tui.presets import PRESET_KEY, STOP_KEY, preset_params, settings_params
-from tui.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
 from tui.thinking import next_think, think_choices, think_label

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from tui.domain import Conversation, ModelInfo
-from tui.model_names import ModelChoice
 from tui.models.catalog import Catalog
+from tui.models.names import ModelChoice
 
 ConversationListener = Callable[[Conversation | None], None]
 """Told the conversation shown each time it changes (None: a fresh one, not saved yet)."""

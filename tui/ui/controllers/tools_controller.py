@@ -21,7 +21,7 @@ from tui.ui.toast import tell
 
 if TYPE_CHECKING:
     from tui.chat_service import ChatService
-    from tui.model_names import ModelChoice
+    from tui.models.names import ModelChoice
 
 
 class ToolsController:

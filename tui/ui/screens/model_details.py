@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.safe_text import one_line, terminal_safe
+from tui.guard.safe_text import one_line, terminal_safe
 
 LONG_VALUE_LINES = 40
 """Templates and licences are cut after this many lines."""

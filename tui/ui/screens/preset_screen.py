@@ -14,7 +14,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.config import PresetConfig
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 
 class PresetScreen(ModalScreen[str | None]):

@@ -13,7 +13,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 _CSS = """
 {name} {{ align: center middle; }}

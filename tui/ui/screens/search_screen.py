@@ -16,7 +16,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.domain import MATCH_END, MATCH_START, Role, SearchHit
-from tui.safe_text import one_line, terminal_safe
+from tui.guard.safe_text import one_line, terminal_safe
 
 DEBOUNCE_S = 0.06
 """Pause after a key before searching, so fast typing runs one query, not one per key."""

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from tui.safe_text import one_line, terminal_safe
+from tui.guard.safe_text import one_line, terminal_safe
 from tui.tools.approval import ApprovalRequest, Decision
 
 ARM_AFTER_S = 0.5

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 from tui.tools.catalog import ToolInfo
 
 

@@ -12,7 +12,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tui.domain import Conversation
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 MORE_MARGIN = 10
 """Ask for the next page when the cursor comes this close to the last loaded row."""

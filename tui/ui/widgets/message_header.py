@@ -9,7 +9,7 @@ from rich.text import Text
 
 from tui.attachments import size_label
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 SHOWN_CHARS = 64_000
 """An answer shows at most this much; the rest is saved, copied and exported, not drawn.

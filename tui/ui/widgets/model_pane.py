@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 
 FIT_STYLES = {
     "fits": "$success",

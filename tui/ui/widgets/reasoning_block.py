@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.safe_text import terminal_safe
+from tui.guard.safe_text import terminal_safe
 from tui.ui.widgets.streamed_markdown import StreamedMarkdown
 
 SHOWN_CHARS = 64_000

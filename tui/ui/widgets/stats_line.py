@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 from tui.stats.report import summary
 from tui.ui.widgets.stats_pane import StatsSampled
 

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Sparkline, Static
 
-from tui.safe_text import one_line
+from tui.guard.safe_text import one_line
 from tui.stats.alerts import Alert
 from tui.stats.history import Series
 from tui.stats.remote import remote_lines

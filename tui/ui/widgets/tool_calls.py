@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from tui.domain import MessagePart, PartKind
-from tui.safe_text import one_line, terminal_safe
+from tui.guard.safe_text import one_line, terminal_safe
 
 RESULT_SHOWN_CHARS = 4_000
 """Characters of a result drawn when unfolded (all of it is stored and exported)."""

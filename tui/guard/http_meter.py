@@ -1,4 +1,4 @@
-"""The byte counting behind tui.http_limits, with no HTTP library: one reply's chunks in, the
+"""The byte counting behind tui.guard.http_limits, with no HTTP library: one reply's chunks in, the
 same bytes out (decompressed where the server compressed them), or ReplyRefused past a bound."""
 
 from __future__ import annotations

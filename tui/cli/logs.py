@@ -14,7 +14,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from tui.safe_text import echo, terminal_safe
+from tui.guard.safe_text import echo, terminal_safe
 
 LOG_NAME = "lchat.log"
 MAX_BYTES = 5 * 1_048_576

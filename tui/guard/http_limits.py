@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tui.http_meter import Meter, ReplyRefused, ReplyTooLarge
+from tui.guard.http_meter import Meter, ReplyRefused, ReplyTooLarge
 
 __all__ = ["Limits", "ReplyRefused", "ReplyTooLarge", "limit_client", "limited_transport", "refused_reply"]
 

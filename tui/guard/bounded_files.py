@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from tui.safe_text import terminal_safe
+from tui.guard.safe_text import terminal_safe
 
 CHUNK = 1 << 20
 """Bytes read at a time."""
