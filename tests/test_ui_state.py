@@ -14,14 +14,11 @@ from tui.config import Config
 from tui.domain import Conversation
 from tui.models.catalog import Catalog
 from tui.ui.app import LchatApp
-from tui.ui.controllers.model_manager import ModelManager
 from tui.ui.controllers.state import ChatState
 from tui.ui.screens.main_screen import MainScreen
 from tui.ui.screens.settings_screen import SettingsScreen
 
 CONTROLLERS = "tui.ui.controllers."
-NOT_YET_SIBLINGS = (ModelManager,)
-"""Being rebuilt on the model-management service; until then it holds the models and conversations controllers."""
 WRITERS = {
     r"state\.(show|announce)\(": "controllers/conversations.py",
     r"state\.models_changed\(": "controllers/models_controller.py",
@@ -124,7 +121,7 @@ async def test_the_controllers_are_siblings_under_one_state(open_services) -> No
             "StatsFeed",
         }
         types = tuple({type(c) for c in controllers if not isinstance(c, ChatState)})
-        held = [line for c in controllers if not isinstance(c, NOT_YET_SIBLINGS) for line in held_controllers(c, types)]
+        held = [line for c in controllers for line in held_controllers(c, types)]
         assert held == []
         assert all(getattr(c, "state", screen.state) is screen.state for c in controllers)  # One state, shared.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.screen import Screen
 
 from tui.guard.safe_text import one_line
@@ -9,8 +11,7 @@ from tui.models.catalog import label
 from tui.models.management import ModelManagement
 from tui.models.outcome import ManageError
 from tui.services import Services
-from tui.ui.controllers.conversations import ConversationsController
-from tui.ui.controllers.models_controller import ModelsController
+from tui.ui.controllers.state import ChatState
 from tui.ui.screens.prompts import InputQuestion
 from tui.ui.toast import tell
 
@@ -24,22 +25,24 @@ class LoraChooser:
         screen: Screen,
         services: Services,
         manage: ModelManagement,
-        models: ModelsController,
-        conversations: ConversationsController,
+        state: ChatState,
+        use: Callable[[str, str], None],
+        reread: Callable[[], None],
     ) -> None:
         self.screen = screen
         self.services = services
         self.manage = manage
-        self.models = models
-        self.conversations = conversations
+        self.state = state
+        self.use = use
+        self.reread = reread
 
     async def choose(self, backend: str, name: str) -> None:
         try:
-            model = self.manage.lora_model(backend, self.models.catalog.find(backend, name))
+            model = self.manage.lora_model(backend, self.state.catalog.find(backend, name))
         except ManageError as refusal:
             tell(self.screen, refusal.message, severity=refusal.severity)
             return
-        current = self.conversations.current
+        current = self.state.conversation
         answer = await self.screen.app.push_screen_wait(
             InputQuestion(
                 f"LoRA adapter for {one_line(label(model), 40)} in this conversation (a GGUF file; empty: none):",
@@ -55,14 +58,14 @@ class LoraChooser:
         except ManageError as error:
             tell(self.screen, error.message, severity=error.severity, timeout=10)
             return
-        current = self.conversations.current
+        current = self.state.conversation
         if current is None or (current.backend, current.model) != (backend, name):
-            self.models.use(backend, name)
-        conversation = self.conversations.current
+            self.use(backend, name)
+        conversation = self.state.conversation
         if conversation is None:
             return
         self.services.store.set_conversation_settings(
             conversation.id, system_prompt=conversation.system_prompt, params=choice.params(conversation.params)
         )
-        self.conversations.reread()
+        self.reread()
         tell(self.screen, choice.done.message)

@@ -12,12 +12,12 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from tui.engines.manage import Progress
+from tui.fit.memory import MemorySnapshot
 from tui.models.management import ModelManagement
 from tui.models.outcome import Done, Failed, ManageError, Transfer
 from tui.services import Services
-from tui.ui.controllers.conversations import ConversationsController
 from tui.ui.controllers.lora_chooser import LoraChooser
-from tui.ui.controllers.models_controller import ModelsController
+from tui.ui.controllers.state import ChatState
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.prompts import ChoiceQuestion, InputQuestion
 from tui.ui.toast import tell
@@ -37,15 +37,27 @@ class ModelManager:
         *,
         screen: Screen,
         services: Services,
-        models: ModelsController,
-        conversations: ConversationsController,
+        state: ChatState,
         pane: ModelPane,
+        reload_models: Callable[[], None],
+        details: Callable[[str, str], None],
+        toggle_favourite: Callable[[str, str], None],
+        memory_now: Callable[[], MemorySnapshot],
+        use: Callable[[str, str], None],
+        reread: Callable[[], None],
     ) -> None:
+        """The models controller's actions come as single callables: `reload_models` asks every
+        backend again, `use` makes a model the conversation's, `reread` shows its changed settings."""
         self.screen = screen
         self.services = services
-        self.models = models
-        self.conversations = conversations
+        self.state = state
         self.pane = pane
+        self.reload_models = reload_models
+        self.memory_now = memory_now
+        self.use = use
+        self.reread = reread
+        self._details = details
+        self._toggle_favourite = toggle_favourite
         self.manage = ModelManagement(services.engines, config=services.config, paths=services.paths)
         self._transfer: Worker[None] | None = None
 
@@ -95,7 +107,7 @@ class ModelManager:
         finally:
             self.pane.hide_transfer()
         self._said(transfer.done)
-        self.models.load()
+        self.reload_models()
 
     def cancel_transfer(self) -> None:
         if self._transfer is None or self._transfer.is_finished:
@@ -106,7 +118,7 @@ class ModelManager:
     def request(self, action: str, backend: str | None, name: str | None) -> None:
         """What the models pane asked for: a model-free request, or one on the highlighted model."""
         free: dict[str, Callable[[], None]] = {
-            "refresh": self.models.load,
+            "refresh": self.reload_models,
             "pull": lambda: self.pull(backend),
             "download": self.download,
             "import": self.import_file,
@@ -116,8 +128,8 @@ class ModelManager:
             free[action]()
             return
         on_model: dict[str, Callable[[str, str], None]] = {
-            "details": self.models.details,
-            "favourite": self.models.toggle_favourite,
+            "details": self._details,
+            "favourite": self._toggle_favourite,
             "delete": self.delete,
             "unload": self.unload,
             "lora": self.lora,
@@ -147,7 +159,7 @@ class ModelManager:
                 transfer = self.manage.pull(
                     model,
                     target,
-                    memory=self.models.catalog.memory,
+                    memory=self.state.catalog.memory,
                     go_on=lambda question: self.screen.app.push_screen_wait(ConfirmScreen(question)),
                 )
             except ManageError as error:
@@ -165,14 +177,14 @@ class ModelManager:
 
     async def _delete(self, backend: str, name: str) -> None:
         try:
-            plan = self.manage.plan_delete(backend, name, self.models.catalog.find(backend, name))
+            plan = self.manage.plan_delete(backend, name, self.state.catalog.find(backend, name))
             if not await self.screen.app.push_screen_wait(ConfirmScreen(plan.question)):
                 return
             self._said(await self.manage.delete(plan))
         except ManageError as error:
             self._said(error)
             return
-        self.models.load()
+        self.reload_models()
 
     def unload(self, backend: str, name: str) -> None:
         self.screen.run_worker(self._unload(backend, name), group="unload")
@@ -183,7 +195,7 @@ class ModelManager:
         except ManageError as error:
             self._said(error)
             return
-        self.models.load()
+        self.reload_models()
 
     # Hugging Face and the models folder
 
@@ -201,7 +213,7 @@ class ModelManager:
         if not spec:
             return
         try:
-            offer = await self.manage.offer_download(spec, self.models.memory_now)
+            offer = await self.manage.offer_download(spec, self.memory_now)
         except ManageError as error:
             self._said(error)
             return
@@ -245,7 +257,8 @@ class ModelManager:
             screen=self.screen,
             services=self.services,
             manage=self.manage,
-            models=self.models,
-            conversations=self.conversations,
+            state=self.state,
+            use=self.use,
+            reread=self.reread,
         )
         self.screen.run_worker(chooser.choose(backend, name), group=DIALOGS)

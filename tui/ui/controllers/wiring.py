@@ -79,10 +79,17 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
         ensure=ensure,
         reread=reread,
     )
-    # Not yet a sibling: it holds the models and conversations controllers until it is rebuilt
-    # on the model-management service.
     manager = ModelManager(
-        screen=screen, services=services, models=models, conversations=conversations, pane=model_pane
+        screen=screen,
+        services=services,
+        state=state,
+        pane=model_pane,
+        reload_models=models.load,
+        details=models.details,
+        toggle_favourite=models.toggle_favourite,
+        memory_now=models.memory_now,
+        use=models.use,
+        reread=reread,
     )
     settings = SettingsController(
         screen=screen,
