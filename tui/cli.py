@@ -12,8 +12,8 @@ from functools import partial
 from pathlib import Path
 
 from tui import __version__, history_cli, models_cli
+from tui.chat.thinking import ASK_CHOICES
 from tui.safe_text import echo
-from tui.thinking import ASK_CHOICES
 from tui.tools import mcp_cli
 
 
@@ -201,8 +201,8 @@ def _ask_attachments(args: argparse.Namespace, max_bytes: int) -> list:
     """The files named with -f, then what stdin gives when it is a pipe or a file (not a
     terminal), each read whole but bounded and judged later, once the model is known;
     AttachmentRefused says why one cannot be attached."""
-    from tui.attachments import RawFile, read_file, refusal
     from tui.bounded_files import TooLarge, read_stream
+    from tui.chat.attachments import RawFile, read_file, refusal
 
     files = [read_file(path, max_bytes=max_bytes) for path in args.file]
     if not args.no_stdin and sys.stdin is not None and not sys.stdin.isatty():
@@ -239,7 +239,7 @@ def _run_ask(services, args: argparse.Namespace) -> int:
     import signal
 
     from tui.ask import ask
-    from tui.attachments import AttachmentRefused
+    from tui.chat.attachments import AttachmentRefused
 
     for warning in services.warnings:
         echo(f"lchat: warning: {warning}", file=sys.stderr)

@@ -16,7 +16,7 @@ from typing import Any
 from tui.bounded_files import Unreadable, read_regular_file
 from tui.config import CHOICES, CONFIG_MAX_BYTES, RANGES, Config, ConfigError, LoadedConfig
 from tui.config_write import write_config
-from tui.thinking import SETTINGS as THINK_SETTINGS
+from tui.domain import THINK_SETTINGS
 
 
 def read_config(path: Path) -> LoadedConfig:

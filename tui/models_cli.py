@@ -54,7 +54,7 @@ async def _models(services: Services, *, as_json: bool, out: TextIO | None = Non
 
     out = sys.stdout if out is None else out  # at each call, not at import
 
-    models, offline = await services.chat.list_models()
+    models, offline = await services.chat.models.list_models()
     catalog = Catalog.of(services.config, services.engines)
     catalog.update(models, offline, await asyncio.to_thread(probe_memory))
     for backend, problem, members in catalog.groups():
@@ -124,8 +124,8 @@ async def _remove(services: Services, query: str, *, assume_yes: bool) -> int:
     from tui.config import save_config
     from tui.models.catalog import label, model_key
 
-    models, offline = await services.chat.list_models()
-    choice = services.chat.find_model(models, query, offline=offline)
+    models, offline = await services.chat.models.list_models()
+    choice = services.chat.models.find_model(models, query, offline=offline)
     model = next(m for m in models if (m.backend, m.name) == (choice.backend, choice.name))
     shown = one_line(label(model), 60)
     engine = services.engines[choice.backend]

@@ -21,8 +21,8 @@ from typing import Any, BinaryIO, TextIO
 
 from tui import __version__
 from tui.bounded_files import TooLarge, Unreadable, open_regular, shown_path
+from tui.chat.part_order import in_order
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
-from tui.part_order import in_order
 from tui.paths import make_private_dir, open_private
 from tui.store import HistoryStore
 

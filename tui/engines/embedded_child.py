@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
+from tui.domain import THINK_LEVELS as LEVELS
 from tui.engines.alloc_limit_hook import limited_while_offloading
 from tui.engines.base import ReasoningPiece
 from tui.engines.confined import run_confined
@@ -39,7 +40,6 @@ from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_te
 from tui.engines.tool_wire import NO_TOOLS
 from tui.engines.vision_chat import load_handler, render_check, stream_answer
 from tui.engines.wire import without_tool_roles
-from tui.thinking import LEVELS
 
 CHATML = (
     "{% for message in messages %}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.domain import THINK_LEVELS, ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
@@ -38,7 +38,6 @@ from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
 from tui.http_limits import limit_client
 from tui.models.fit import KvShape
-from tui.thinking import LEVELS as THINK_LEVELS
 
 DEFAULT_HOST = "localhost:11434"
 SHOW_BUDGET_S = 5.0
@@ -425,7 +424,7 @@ class ThinkAbility:
     default: str = ""
 
     def as_extra(self) -> dict[str, Any]:
-        """As ModelInfo.extra holds it (tui.thinking)."""
+        """As ModelInfo.extra holds it (tui.chat.thinking)."""
         return {"thinking": self.capable} | ({"think_levels": list(self.levels)} if self.levels else {})
 
     @classmethod

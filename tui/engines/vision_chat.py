@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tui.attachments import turn_images
-from tui.domain import ChatTurn, ModelInfo
+from tui.domain import ChatTurn, ModelInfo, turn_images
 from tui.engines.base import BadRequest
 from tui.engines.wire import openai_messages
 from tui.models.vision import find_projector, handler_for, no_images_reason

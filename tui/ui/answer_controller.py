@@ -8,13 +8,10 @@ from contextlib import aclosing
 
 from textual.screen import Screen
 
-from tui.chat_service import (
-    ChatUpdate,
-    ModelChoice,
-)
+from tui.chat.events import ChatUpdate
 from tui.domain import Attachment, Role
 from tui.engines.base import EngineError
-from tui.model_names import Waiting
+from tui.model_names import ModelChoice, Waiting
 from tui.services import Services
 from tui.store import StoreError
 from tui.ui.answer_painter import AnswerPainter, InFlight
@@ -103,7 +100,7 @@ class AnswerController:
             tell(self.screen, str(chosen))
         model = chosen if isinstance(chosen, ModelChoice) else None
         try:
-            conversation = self.conversations.current or self.services.chat.new_conversation(model)
+            conversation = self.conversations.current or self.services.chat.settings.new_conversation(model)
         except StoreError as error:
             tell(self.screen, f"Nothing was sent: {error}", severity="error", timeout=10)
             return
@@ -140,7 +137,7 @@ class AnswerController:
             stream = (
                 stream_for(model)
                 if stream_for
-                else chat.send(
+                else chat.answers.send(
                     answer.conversation_id,
                     answer.question,
                     model,
@@ -205,7 +202,7 @@ class AnswerController:
         message_id = view.message_id
         await self._replace_and_start(
             message_id,
-            lambda model: self.services.chat.regenerate(
+            lambda model: self.services.chat.answers.regenerate(
                 conversation.id, message_id, model, approver=self.tools.approve
             ),
         )
@@ -240,7 +237,9 @@ class AnswerController:
         self.cancel_edit()
         await self._replace_and_start(
             edited,
-            lambda model: self.services.chat.resend(conversation.id, edited, text, model, approver=self.tools.approve),
+            lambda model: self.services.chat.answers.resend(
+                conversation.id, edited, text, model, approver=self.tools.approve
+            ),
         )
 
     async def _replace_and_start(self, first_replaced: int, stream_for: StreamFor) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from textual.screen import Screen
 
 from tui import portable
-from tui.chat_service import ModelChoice
 from tui.domain import Conversation
+from tui.model_names import ModelChoice
 from tui.safe_text import one_line
 from tui.services import Services
 from tui.store import StoreError
@@ -118,7 +118,7 @@ class ConversationsController:
         """The conversation shown; a fresh one is saved first (with `model`) so it can hold settings."""
         if self.current is None:
             try:
-                self.current = self.services.chat.new_conversation(model)
+                self.current = self.services.chat.settings.new_conversation(model)
             except StoreError as error:
                 tell(self.screen, str(error), severity="error")
                 return None

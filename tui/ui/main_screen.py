@@ -80,7 +80,7 @@ class MainScreen(Screen):
     def _build_controllers(self) -> None:
         services, chat, composer = self.services, self.query_one(ChatView), self.query_one(Composer)
         model_pane, stats_pane = self.query_one(ModelPane), self.query_one(StatsPane)
-        self.tools = ToolsController(self, services.chat)
+        self.tools = ToolsController(self, services.tools, services.chat.settings)
         self.conversations = ConversationsController(
             screen=self,
             services=services,
@@ -113,7 +113,7 @@ class MainScreen(Screen):
             chips=self.query_one(AttachmentChips),
             composer=composer,
             max_bytes=services.config.chat.attachment_max_mb * 1_000_000,
-            blind_model=lambda: services.chat.blind_model(self.models.current()),
+            blind_model=lambda: services.chat.models.blind_model(self.models.current()),
         )
         self.answers = AnswerController(
             screen=self,

@@ -9,12 +9,11 @@ from pathlib import Path
 
 from textual.screen import Screen
 
-from tui.chat_service import ModelChoice
 from tui.config import save_config
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
 from tui.engines.manage import Details
-from tui.model_names import Waiting
+from tui.model_names import ModelChoice, Waiting
 from tui.models.catalog import Catalog, context_text, count_text, label, state_text
 from tui.models.fit import gb
 from tui.models.memory import MemorySnapshot, from_sample, probe_memory
@@ -75,7 +74,7 @@ class ModelsController:
 
     async def _load(self) -> None:
         memory = asyncio.ensure_future(asyncio.to_thread(self.memory_now))
-        async for backend, models, problem in self.services.chat.list_models_each():
+        async for backend, models, problem in self.services.chat.models.list_models_each():
             self.catalog.set_backend(backend, models, problem)
             self.refresh()
         self.loaded.set()  # A message sent before the list arrived may go now.
@@ -90,7 +89,7 @@ class ModelsController:
         )
 
     async def _reload_backend(self, backend: str) -> None:
-        _, models, problem = await self.services.chat.list_backend(backend)
+        _, models, problem = await self.services.chat.models.list_backend(backend)
         if not problem:  # A failure shows on the answer itself; keep the list as it was.
             self.catalog.set_backend(backend, models, problem)
             self.refresh()
@@ -147,7 +146,7 @@ class ModelsController:
 
     def current(self) -> ModelChoice | None:
         """The model the conversation shown answers with."""
-        return self.services.chat.default_model(self.models, self.conversations.current)
+        return self.services.chat.models.default_model(self.models, self.conversations.current)
 
     def current_info(self) -> ModelInfo | None:
         """What the catalog knows of the conversation's model (None: not listed, or none)."""
@@ -160,7 +159,7 @@ class ModelsController:
         named, never replaced)."""
         pending = tuple(name for name in self.services.engines if name not in self.catalog.listed)
         try:
-            chosen = self.services.chat.answer_model(
+            chosen = self.services.chat.models.answer_model(
                 self.models, self.conversations.current, offline=self.catalog.offline, pending=pending
             )
         except ModelNotFound as error:

@@ -1,6 +1,6 @@
 """The main screen's tools: asking before each call, choosing a conversation's tools, the header note.
 
-A plain object the screen owns; it reaches the MCP servers only through the chat service's ToolService.
+A plain object the screen owns; it reaches the MCP servers only through the services' ToolService.
 """
 
 from __future__ import annotations
@@ -17,21 +17,23 @@ from tui.ui.tool_approval_screen import ToolApprovalScreen
 from tui.ui.tool_select_screen import ToolSelectScreen
 
 if TYPE_CHECKING:
-    from tui.chat_service import ChatService
+    from tui.chat.settings import SettingsService
     from tui.model_names import ModelChoice
+    from tui.tools.service import ToolService
     from tui.ui.conversations import ConversationsController
 
 
 class ToolsController:
     """Approval modal, tool choice (F10) and header note for one screen."""
 
-    def __init__(self, screen: Screen, chat: ChatService) -> None:
+    def __init__(self, screen: Screen, tools: ToolService | None, settings: SettingsService) -> None:
         self.screen = screen
-        self.chat = chat
+        self.tools = tools
+        self.settings = settings
 
     @property
     def configured(self) -> bool:
-        return self.chat.tools is not None
+        return self.tools is not None
 
     async def approve(self, request: ApprovalRequest) -> Decision:
         """Ask the user in a modal; the answer decides whether the call runs."""
@@ -45,7 +47,7 @@ class ToolsController:
         return await answered
 
     def header_note(self, conversation: Conversation | None) -> str:
-        tools = self.chat.tools
+        tools = self.tools
         return tools.summary(conversation) if tools is not None else ""
 
     async def choose_for(self, conversations: ConversationsController, model: ModelChoice | None) -> None:
@@ -59,7 +61,7 @@ class ToolsController:
 
     async def choose(self, conversation: Conversation | None) -> Conversation | None:
         """Start the servers, show their tools, and keep the user's choice; None when nothing changed."""
-        tools = self.chat.tools
+        tools = self.tools
         if tools is None or conversation is None:
             tell(
                 self.screen,
@@ -81,4 +83,4 @@ class ToolsController:
         picked = await self.screen.app.push_screen_wait(ToolSelectScreen(listed, on, list(tools.problems.values())))
         if picked is None:
             return None
-        return self.chat.set_tools(conversation, picked or None)
+        return self.settings.set_tools(conversation, picked or None)
