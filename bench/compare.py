@@ -27,8 +27,8 @@ def run_side(code: Path, only: str, cache: Path, *, quick: bool = False) -> list
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "rows.json"
         env = {**os.environ, "PYTHONPATH": str(code), "XDG_CACHE_HOME": str(cache)}
-        # A checkout from before the benchmarks left the package has them as tui.bench.
-        suite = "bench" if (code / "bench" / "__main__.py").is_file() else "tui.bench"
+        # A checkout from before the benchmarks left the package has them as bench.
+        suite = "bench" if (code / "bench" / "__main__.py").is_file() else "bench"
         subprocess.run(
             [sys.executable, "-m", suite, "--only", only, "--json", str(out), *(["--quick"] if quick else [])],
             cwd=code,

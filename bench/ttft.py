@@ -27,9 +27,11 @@ QUESTIONS = [
 
 
 async def conversation_ttfts(turns: int, tokens: int, runs: int) -> list[list[dict]]:
-    from tui.chat_service import AnswerEnded, AnswerPiece, ChatService, ModelChoice
+    from tui.chat.events import AnswerEnded, AnswerPiece
+    from tui.chat.service import ChatService
     from tui.config import ChatConfig
     from tui.engines.embedded import EmbeddedEngine
+    from tui.models.names import ModelChoice
     from tui.store import HistoryStore
 
     with tempfile.TemporaryDirectory(prefix="lchat-bench-") as tmp:
@@ -41,7 +43,7 @@ async def conversation_ttfts(turns: int, tokens: int, runs: int) -> list[list[di
 
         async def turn(conversation_id: int, text: str) -> dict:
             started, first, stats = time.perf_counter(), None, None
-            async with aclosing(service.send(conversation_id, text, model)) as updates:
+            async with aclosing(service.answers.send(conversation_id, text, model)) as updates:
                 async for update in updates:
                     if isinstance(update, AnswerPiece) and first is None:
                         first = time.perf_counter()
@@ -60,10 +62,10 @@ async def conversation_ttfts(turns: int, tokens: int, runs: int) -> list[list[di
             }
 
         try:
-            await turn(service.new_conversation(model).id, "Hello.")  # Loads the model.
+            await turn(service.settings.new_conversation(model).id, "Hello.")  # Loads the model.
             results = []
             for _ in range(runs):
-                conversation = service.new_conversation(model)
+                conversation = service.settings.new_conversation(model)
                 results.append([await turn(conversation.id, QUESTIONS[n % len(QUESTIONS)]) for n in range(turns)])
             return results
         finally:

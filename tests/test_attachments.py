@@ -12,19 +12,17 @@ import pytest
 from PIL import Image
 
 from tests.big_images import sparse_png
-from tui.attachments import (
+from tui.chat.attachments import (
     IMAGE_LONG_SIDE,
     AttachmentRefused,
     ImageNotTaken,
     attachment_from_bytes,
     chip_label,
     read_attachment,
-    turn_images,
-    turn_text,
 )
-from tui.domain import ChatTurn, Role
+from tui.chat.images import pixel_limit
+from tui.domain import ChatTurn, Role, turn_images, turn_text
 from tui.guard.bounded_files import TooLarge, read_stream
-from tui.images import pixel_limit
 
 
 def png_bytes(width: int, height: int, mode: str = "RGB") -> bytes:

@@ -9,19 +9,13 @@ from contextlib import aclosing
 import pytest
 
 from tests.scripted_engine import ScriptedEngine, fixed_script
-from tui.chat_service import (
-    AnswerEnded,
-    AnswerPiece,
-    AnswerStarted,
-    ChatService,
-    ModelChoice,
-    QuestionSaved,
-    title_from,
-)
+from tui.chat.answers import title_from
+from tui.chat.events import AnswerEnded, AnswerPiece, AnswerStarted, QuestionSaved
+from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import MessageStatus, ModelInfo, Role
 from tui.engines.base import Finished, ModelNotFound, TextPiece
-from tui.models.names import Waiting
+from tui.models.names import ModelChoice, Waiting
 from tui.store import HistoryStore
 
 FAKE = ModelChoice("fake", "fake-model")
@@ -42,9 +36,9 @@ def read_messages(store: HistoryStore) -> list[tuple[str, str, str]]:
 async def test_question_is_committed_before_generation_and_answer_while_streaming(store) -> None:
     engine = ScriptedEngine(script=fixed_script(*[f"w{n} " for n in range(30)]), delay=0.02)
     service = ChatService(store, {"fake": engine}, ChatConfig(), commit_interval=0.1)
-    conversation = service.new_conversation(FAKE)
+    conversation = service.settings.new_conversation(FAKE)
     seen_mid_stream = []
-    async with aclosing(service.send(conversation.id, "question", FAKE)) as updates:
+    async with aclosing(service.answers.send(conversation.id, "question", FAKE)) as updates:
         async for update in updates:
             if isinstance(update, QuestionSaved):
                 assert read_messages(store) == [("user", "question", "complete")]
@@ -76,10 +70,10 @@ class StallingEngine(ScriptedEngine):
 async def test_an_answer_that_stalls_is_committed_up_to_its_last_piece(store) -> None:
     engine = StallingEngine()
     service = ChatService(store, {"fake": engine}, ChatConfig(), commit_interval=0.1)
-    conversation = service.new_conversation(FAKE)
+    conversation = service.settings.new_conversation(FAKE)
 
     async def consume() -> None:
-        async with aclosing(service.send(conversation.id, "go", FAKE)) as updates:
+        async with aclosing(service.answers.send(conversation.id, "go", FAKE)) as updates:
             [update async for update in updates]
 
     task = asyncio.create_task(consume())
@@ -93,11 +87,11 @@ async def test_an_answer_that_stalls_is_committed_up_to_its_last_piece(store) ->
 async def test_cancelling_the_consumer_marks_the_answer_interrupted(store) -> None:
     engine = ScriptedEngine(script=fixed_script(*["x"] * 1000), delay=0.01)
     service = ChatService(store, {"fake": engine}, ChatConfig())
-    conversation = service.new_conversation(FAKE)
+    conversation = service.settings.new_conversation(FAKE)
     pieces = []
 
     async def consume() -> None:
-        async with aclosing(service.send(conversation.id, "go", FAKE)) as updates:
+        async with aclosing(service.answers.send(conversation.id, "go", FAKE)) as updates:
             async for update in updates:
                 if isinstance(update, AnswerPiece):
                     pieces.append(update.text)
@@ -117,8 +111,8 @@ async def test_closing_without_the_event_loop_saves_what_arrived_as_interrupted(
     """What a terminal hang-up does: Services.close() from the loop's signal callback, mid-answer,
     where no cancellation will run before the process exits."""
     services = open_services(StallingEngine())
-    conversation = services.chat.new_conversation(FAKE)
-    updates = services.chat.send(conversation.id, "go", FAKE)
+    conversation = services.chat.settings.new_conversation(FAKE)
+    updates = services.chat.answers.send(conversation.id, "go", FAKE)
     async for update in updates:
         if isinstance(update, AnswerPiece) and update.text == " second":
             break
@@ -136,9 +130,9 @@ async def test_closing_without_the_event_loop_saves_what_arrived_as_interrupted(
 async def test_history_and_system_prompt_reach_the_engine(store) -> None:
     engine = ScriptedEngine()
     service = ChatService(store, {"fake": engine}, ChatConfig(system_prompt="Be brief."))
-    conversation = service.new_conversation(FAKE)
+    conversation = service.settings.new_conversation(FAKE)
     for text in ("one", "two"):
-        async with aclosing(service.send(conversation.id, text, FAKE)) as updates:
+        async with aclosing(service.answers.send(conversation.id, text, FAKE)) as updates:
             events = [u async for u in updates]
     assert [type(e) for e in events] == [
         QuestionSaved,
@@ -166,12 +160,15 @@ def test_find_model_by_name_file_or_unique_part(store) -> None:
         ModelInfo(name="/m/qwen2.5-7b-instruct-q4_k_m.gguf", backend="embedded"),
         ModelInfo(name="/m/qwen2.5-14b-instruct-q4_k_m.gguf", backend="embedded"),
     ]
-    assert service.find_model(models, "smol").name.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
-    assert service.find_model(models, "qwen2.5-7b-instruct-q4_k_m.gguf").name == "/m/qwen2.5-7b-instruct-q4_k_m.gguf"
+    assert service.models.find_model(models, "smol").name.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert (
+        service.models.find_model(models, "qwen2.5-7b-instruct-q4_k_m.gguf").name
+        == "/m/qwen2.5-7b-instruct-q4_k_m.gguf"
+    )
     with pytest.raises(ModelNotFound, match="matches several"):
-        service.find_model(models, "qwen")
+        service.models.find_model(models, "qwen")
     with pytest.raises(ModelNotFound, match="matches no model"):
-        service.find_model(models, "llama")
+        service.models.find_model(models, "llama")
 
 
 def test_default_model_prefers_config_then_starter(store) -> None:
@@ -180,24 +177,24 @@ def test_default_model_prefers_config_then_starter(store) -> None:
         ModelInfo(name="/m/broken.gguf", backend="embedded", extra={"error": "not a GGUF"}),
         ModelInfo(name="/m/starter.gguf", backend="embedded", extra={"starter": True}),
     ]
-    assert ChatService(store, {}, ChatConfig()).default_model(models).name == "/m/starter.gguf"
-    assert ChatService(store, {}, ChatConfig(model="a.gguf")).default_model(models).name == "/m/a.gguf"
-    assert ChatService(store, {}, ChatConfig()).default_model(models[1:2]) is None
+    assert ChatService(store, {}, ChatConfig()).models.default_model(models).name == "/m/starter.gguf"
+    assert ChatService(store, {}, ChatConfig(model="a.gguf")).models.default_model(models).name == "/m/a.gguf"
+    assert ChatService(store, {}, ChatConfig()).models.default_model(models[1:2]) is None
 
 
 def test_a_configured_model_not_listed_is_never_replaced_by_another(store) -> None:
     models = [ModelInfo(name="/m/starter.gguf", backend="embedded", extra={"starter": True})]
     engines = {"embedded": ScriptedEngine(name="embedded"), "ollama": ScriptedEngine(name="ollama")}
     service = ChatService(store, engines, ChatConfig(model="qwen2.5:0.5b"))
-    assert service.default_model(models) is None  # Shown as not chosen, not as the starter.
-    assert service.answer_model(models, pending=["ollama"]) == Waiting("qwen2.5:0.5b", ("ollama",))
+    assert service.models.default_model(models) is None  # Shown as not chosen, not as the starter.
+    assert service.models.answer_model(models, pending=["ollama"]) == Waiting("qwen2.5:0.5b", ("ollama",))
     with pytest.raises(ModelNotFound, match=r"chat.model.*'qwen2.5:0.5b' matches no model.*ollama: HTTP 401"):
-        service.answer_model(models, offline={"ollama": "HTTP 401"})
+        service.models.answer_model(models, offline={"ollama": "HTTP 401"})
     listed = [*models, ModelInfo(name="qwen2.5:0.5b", backend="ollama")]
-    assert service.answer_model(listed) == ModelChoice("ollama", "qwen2.5:0.5b")
+    assert service.models.answer_model(listed) == ModelChoice("ollama", "qwen2.5:0.5b")
     # `lchat ask --backend embedded`: that backend's own model, whatever the configured one is.
-    assert service.answer_model(models, backend="embedded") == ModelChoice("embedded", "/m/starter.gguf")
-    assert service.find_model(listed, "embedded/starter.gguf") == ModelChoice("embedded", "/m/starter.gguf")
+    assert service.models.answer_model(models, backend="embedded") == ModelChoice("embedded", "/m/starter.gguf")
+    assert service.models.find_model(listed, "embedded/starter.gguf") == ModelChoice("embedded", "/m/starter.gguf")
 
 
 def test_title_from_first_line() -> None:

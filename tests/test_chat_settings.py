@@ -10,11 +10,11 @@ import pytest
 from tests.scripted_engine import ScriptedEngine
 from tests.test_app_history import ask
 from tests.test_models_pane import SIZE, settle
-from tui.chat_service import ChatService
+from tui.chat.presets import parse_stops, stops_text
+from tui.chat.service import ChatService
 from tui.config import ChatConfig, Config, ConfigError, PresetConfig
 from tui.config.read import load_config
 from tui.config.write import save_config
-from tui.presets import parse_stops, stops_text
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
 from tui.ui.screens.settings_screen import SettingsScreen
@@ -42,9 +42,9 @@ def test_stop_strings_in_config_and_presets(tmp_path: Path) -> None:
 def test_the_options_carry_the_stop_strings(tmp_path: Path) -> None:
     with HistoryStore.open(tmp_path / "h.db") as store:
         service = ChatService(store, {}, ChatConfig(stop=["User:"]))
-        assert service.options_for(store.create_conversation()).stop == ("User:",)
+        assert service.settings.options_for(store.create_conversation()).stop == ("User:",)
         own = store.create_conversation(params={"stop": ["END", "\n\n"]})
-        assert service.options_for(own).stop == ("END", "\n\n")
+        assert service.settings.options_for(own).stop == ("END", "\n\n")
 
 
 async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_services) -> None:

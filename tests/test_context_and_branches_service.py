@@ -7,10 +7,12 @@ from contextlib import aclosing
 import pytest
 
 from tests.scripted_engine import ScriptedEngine
-from tui.chat_service import AnswerEnded, AnswerStarted, ChatService, ModelChoice, QuestionSaved
+from tui.chat.context_window import estimate_tokens, fit
+from tui.chat.events import AnswerEnded, AnswerStarted, QuestionSaved
+from tui.chat.service import ChatService
 from tui.config import ChatConfig
-from tui.context_window import estimate_tokens, fit
 from tui.domain import ChatMessage, MessageStatus, Role
+from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 
 FAKE = ModelChoice("fake", "fake-model")
@@ -72,26 +74,26 @@ def test_no_limit_keeps_everything() -> None:
 async def test_send_trims_to_the_model_context_and_says_so(store) -> None:
     engine = ScriptedEngine(models=["small"])
     service = ChatService(store, {"fake": engine}, ChatConfig(max_tokens=100, system_prompt="Stay kind."))
-    await service.list_models()  # learns the fake's context length (4096)
+    await service.models.list_models()  # learns the fake's context length (4096)
     model = ModelChoice("fake", "small")
-    conversation = service.new_conversation(model)
+    conversation = service.settings.new_conversation(model)
     store.set_conversation_settings(conversation.id, system_prompt="Stay kind.", params={"context_length": 300})
     for n in range(6):
-        await drain(service.send(conversation.id, f"question {n} " + "w" * 200, model))
-    updates = await drain(service.send(conversation.id, "last one", model))
+        await drain(service.answers.send(conversation.id, f"question {n} " + "w" * 200, model))
+    updates = await drain(service.answers.send(conversation.id, "last one", model))
     started = next(u for u in updates if isinstance(u, AnswerStarted))
     assert started.context is not None
     assert started.context.limit == 300 and started.context.dropped > 0
     sent = engine.requests[-1][1]
     assert sent[0].content == "Stay kind." and sent[-1].content == "last one"
     assert len(sent) < 2 * 7
-    assert service.context_limit(conversation, model) == 4096  # the stored copy has no setting
+    assert service.models.context_limit(conversation, model) == 4096  # the stored copy has no setting
     engine.context_cap = 2048
-    assert service.context_limit(conversation, model) == 2048
+    assert service.models.context_limit(conversation, model) == 2048
     other = ModelChoice("other", "small")  # another backend's model is not trimmed by this cap
-    service.engines["other"] = ScriptedEngine(name="other", models=["small"])
-    await service.list_models()
-    assert service.context_limit(conversation, other) == 4096
+    service.models.engines["other"] = ScriptedEngine(name="other", models=["small"])
+    await service.models.list_models()
+    assert service.models.context_limit(conversation, other) == 4096
 
 
 # Branches
@@ -101,11 +103,11 @@ async def test_regenerate_makes_a_sibling_answer_from_the_same_history(store) ->
     answers = iter(["first answer", "second answer"])
     engine = ScriptedEngine(script=lambda turns: [next(answers)])
     service = ChatService(store, {"fake": engine}, ChatConfig())
-    conversation = service.new_conversation(FAKE)
-    await drain(service.send(conversation.id, "question", FAKE))
+    conversation = service.settings.new_conversation(FAKE)
+    await drain(service.answers.send(conversation.id, "question", FAKE))
     first = store.list_messages(conversation.id)[-1]
 
-    updates = await drain(service.regenerate(conversation.id, first.id, FAKE))
+    updates = await drain(service.answers.regenerate(conversation.id, first.id, FAKE))
     assert [type(u).__name__ for u in updates][0] == "AnswerStarted"
     assert not any(isinstance(u, QuestionSaved) for u in updates)
     final = updates[-1]
@@ -119,12 +121,12 @@ async def test_regenerate_makes_a_sibling_answer_from_the_same_history(store) ->
 async def test_edit_and_resend_branches_at_the_question(store) -> None:
     engine = ScriptedEngine()
     service = ChatService(store, {"fake": engine}, ChatConfig())
-    conversation = service.new_conversation(FAKE)
-    await drain(service.send(conversation.id, "first", FAKE))
-    await drain(service.send(conversation.id, "second", FAKE))
+    conversation = service.settings.new_conversation(FAKE)
+    await drain(service.answers.send(conversation.id, "first", FAKE))
+    await drain(service.answers.send(conversation.id, "second", FAKE))
     second = store.list_messages(conversation.id)[2]
 
-    updates = await drain(service.resend(conversation.id, second.id, "second, edited", FAKE))
+    updates = await drain(service.answers.resend(conversation.id, second.id, "second, edited", FAKE))
     assert isinstance(updates[0], QuestionSaved) and updates[0].message.parent_id == second.parent_id
     assert [m.content for m in store.list_messages(conversation.id)] == [
         "first",
@@ -141,13 +143,13 @@ async def test_edit_and_resend_branches_at_the_question(store) -> None:
 async def test_a_long_path_is_read_from_its_end_only(store, monkeypatch) -> None:
     engine = ScriptedEngine(context_cap=400)
     service = ChatService(store, {"fake": engine}, ChatConfig(max_tokens=100))
-    conversation = service.new_conversation(FAKE)
+    conversation = service.settings.new_conversation(FAKE)
     for n in range(300):
         store.add_message(conversation.id, Role.USER if n % 2 == 0 else Role.ASSISTANT, f"turn {n} " + "y" * 60)
     read: list[int | None] = []
     original = store.path_to
     monkeypatch.setattr(store, "path_to", lambda end, limit=None: read.append(limit) or original(end, limit=limit))
-    updates = await drain(service.send(conversation.id, "newest", FAKE))
+    updates = await drain(service.answers.send(conversation.id, "newest", FAKE))
     context = next(u for u in updates if isinstance(u, AnswerStarted)).context
     assert read == [64]  # one window from the end was enough
     sent = engine.requests[-1][1]

@@ -93,9 +93,9 @@ async def test_the_partial_answer_is_kept_with_the_message(open_services, tmp_pa
     engine = gpu_engine(tmp_path, 8)
     services = open_services(engine)
     try:
-        conversation = services.chat.new_conversation()
+        conversation = services.chat.settings.new_conversation()
         async with aclosing(
-            services.chat.send(conversation.id, QUESTION[0].content, ModelChoice("embedded", str(STARTER)))
+            services.chat.answers.send(conversation.id, QUESTION[0].content, ModelChoice("embedded", str(STARTER)))
         ) as updates:
             [u async for u in updates]
         answer = services.store.list_messages(conversation.id)[-1]

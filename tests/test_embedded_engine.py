@@ -439,7 +439,7 @@ async def test_thinking_is_switched_off_through_the_template(engine, tmp_path, t
     # The template got enable_thinking=false: its prompt holds the closed, empty block.
     assert off[-1].prompt_tokens == final.prompt_tokens + len("\n</think>\n\n")
     assert off[-1].reasoning_tokens is None and off[-1].notice == ""
-    # What the model list says (tui.thinking offers choices from it): ChatML cannot think.
+    # What the model list says (tui.chat.thinking offers choices from it): ChatML cannot think.
     assert read_gguf_info(Path(model)).extra["thinking"] is True
     assert read_gguf_info(Path(tiny)).extra["thinking"] is False
 

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from tests.gguf_files import write_tiny_llama
-from tui.chat_service import ChatService
+from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import Attachment, ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines.base import BadRequest, Finished, TextPiece
@@ -93,9 +93,11 @@ async def test_an_image_for_a_gguf_without_projector_is_refused_before_it_is_kep
     with HistoryStore.open(tmp_path / "h.db") as store:
         service = ChatService(store, {"embedded": engine}, ChatConfig())
         choice = ModelChoice("embedded", str(models_dir / "tiny.gguf"))
-        conversation = service.new_conversation(choice)
+        conversation = service.settings.new_conversation(choice)
         with pytest.raises(BadRequest, match=r"tiny\.gguf does not take images; nothing was sent\.$"):
-            async with aclosing(service.send(conversation.id, "what is this?", choice, attachments=[SHOT])) as updates:
+            async with aclosing(
+                service.answers.send(conversation.id, "what is this?", choice, attachments=[SHOT])
+            ) as updates:
                 [u async for u in updates]
         assert store.list_messages(conversation.id) == []
         assert engine.child_pid is None  # Nothing reached the engine.

@@ -12,7 +12,7 @@ from tests.gguf_files import write_random, write_tiny_llama
 from tests.gguf_lora import write_tiny_lora
 from tests.scripted_engine import ScriptedEngine
 from tests.test_models_pane import SIZE, settle
-from tui.chat_service import ChatService
+from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines.base import ModelLoadError, TextPiece
@@ -81,8 +81,8 @@ def test_the_conversation_param_reaches_the_options(tmp_path) -> None:
     with HistoryStore.open(tmp_path / "h.db") as store:
         service = ChatService(store, {}, ChatConfig())
         conversation = store.create_conversation(params={"lora": "/a/lora.gguf"})
-        assert service.options_for(conversation).lora == "/a/lora.gguf"
-        assert service.options_for(store.create_conversation()).lora is None
+        assert service.settings.options_for(conversation).lora == "/a/lora.gguf"
+        assert service.settings.options_for(store.create_conversation()).lora is None
 
 
 class LoraEngine(ScriptedEngine):

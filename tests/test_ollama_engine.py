@@ -10,7 +10,8 @@ import pytest
 
 from tests.fake_ollama import GIB, OllamaState, start_ollama
 from tests.loopback import Handler, closed_port, serve
-from tui.chat_service import ChatService, ModelChoice
+from tui.chat.service import ChatService
+from tui.chat.thinking import think_choices
 from tui.config import ChatConfig, Config
 from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
 from tui.engines.base import (
@@ -28,8 +29,8 @@ from tui.engines.ollama_engine import (
     configured_ollama_engines,
     ollama_url,
 )
+from tui.models.names import ModelChoice
 from tui.store import HistoryStore
-from tui.thinking import think_choices
 
 HELLO = [ChatTurn(Role.USER, "hi")]
 SECRET = "Bearer sk-live-0123456789abcdef"
@@ -170,9 +171,9 @@ async def test_each_fault_is_a_readable_error_and_the_partial_answer_is_kept(
     with HistoryStore.open(tmp_path / "h.db") as store:
         service = ChatService(store, {"ollama": engine}, ChatConfig())
         choice = ModelChoice("ollama", "llama3.2:latest")
-        conversation = service.new_conversation(choice)
+        conversation = service.settings.new_conversation(choice)
         started = time.monotonic()
-        async with aclosing(service.send(conversation.id, "hi", choice)) as updates:
+        async with aclosing(service.answers.send(conversation.id, "hi", choice)) as updates:
             [update async for update in updates]
         assert time.monotonic() - started < 15  # the stall ended by the read timeout, not by the server
         answer = store.list_messages(conversation.id)[-1]
@@ -182,7 +183,7 @@ async def test_each_fault_is_a_readable_error_and_the_partial_answer_is_kept(
         assert "sk-live" not in answer.error and "0123456789" not in answer.error
         # Retry works once the daemon behaves.
         daemon.state.chat_fault = ""
-        async with aclosing(service.send(conversation.id, "again", choice)) as updates:
+        async with aclosing(service.answers.send(conversation.id, "again", choice)) as updates:
             [update async for update in updates]
         assert store.list_messages(conversation.id)[-1].status is MessageStatus.COMPLETE
     with pytest.raises(kind):

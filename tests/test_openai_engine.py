@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.fake_openai import start_openai
 from tests.loopback import Handler, closed_port, serve
-from tui.chat_service import ChatService, ModelChoice
+from tui.chat.service import ChatService
 from tui.config import ChatConfig, Config, ServerConfig
 from tui.domain import Attachment, ChatTurn, GenerationOptions, MessageStatus, Role
 from tui.engines.base import (
@@ -26,6 +26,7 @@ from tui.engines.base import (
     TextPiece,
 )
 from tui.engines.openai_engine import PRESETS, OpenAICompatEngine, configured_servers
+from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 
 HELLO = [ChatTurn(Role.USER, "hi")]
@@ -194,14 +195,14 @@ async def test_faults_keep_the_partial_answer(engine, server, tmp_path, fault, k
     with HistoryStore.open(tmp_path / "h.db") as store:
         service = ChatService(store, {"lmstudio": engine}, ChatConfig())
         choice = ModelChoice("lmstudio", "qwen2.5-7b-instruct")
-        conversation = service.new_conversation(choice)
-        async with aclosing(service.send(conversation.id, "hi", choice)) as updates:
+        conversation = service.settings.new_conversation(choice)
+        async with aclosing(service.answers.send(conversation.id, "hi", choice)) as updates:
             [u async for u in updates]
         answer = store.list_messages(conversation.id)[-1]
         assert (answer.status, answer.content) == (MessageStatus.ERROR, kept)
         assert words in answer.error, answer.error
         server.state.fault = ""
-        async with aclosing(service.send(conversation.id, "again", choice)) as updates:
+        async with aclosing(service.answers.send(conversation.id, "again", choice)) as updates:
             [u async for u in updates]
         assert store.list_messages(conversation.id)[-1].status is MessageStatus.COMPLETE
     server.state.fault = fault
@@ -323,9 +324,9 @@ async def test_an_image_goes_as_a_data_url_part_of_the_user_content(engine, serv
         service = ChatService(store, {"lmstudio": engine}, ChatConfig())
         choice = ModelChoice("lmstudio", "qwen2.5-7b-instruct")
         assert engine.supports_images(choice.name) is None  # The server decides.
-        conversation = service.new_conversation(choice)
+        conversation = service.settings.new_conversation(choice)
         async with aclosing(
-            service.send(conversation.id, "what is this?", choice, attachments=[notes, shot])
+            service.answers.send(conversation.id, "what is this?", choice, attachments=[notes, shot])
         ) as updates:
             [u async for u in updates]
         assert store.list_messages(conversation.id)[-1].status is MessageStatus.COMPLETE

@@ -14,10 +14,10 @@ import pytest
 
 from tests.test_backup_export import run_cli
 from tests.test_tools_servers import SERVER
+from tui.chat.part_order import answer_groups, in_order
 from tui.config import Config, McpConfig, McpServerConfig
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, PartKind, ToolCall
 from tui.engines.base import ChatEvent, Engine, Finished, ReasoningPiece, TextPiece, ToolCallRequest
-from tui.part_order import answer_groups, in_order
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
 from tui.ui.screens.tool_select_screen import ToolSelectScreen

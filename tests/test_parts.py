@@ -13,9 +13,11 @@ import pytest
 
 from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui import portable
-from tui.chat_service import AnswerEnded, AnswerPiece, ChatService, ModelChoice, ReasoningUpdate
+from tui.chat.events import AnswerEnded, AnswerPiece, ReasoningUpdate
+from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import MessagePart, MessageStatus, PartKind, Role
+from tui.models.names import ModelChoice
 from tui.store import HistoryStore, NotFound
 
 
@@ -112,9 +114,9 @@ def _service(store: HistoryStore, engine: ScriptedEngine, interval: float = 0.25
 async def test_reasoning_streams_apart_from_the_answer_and_is_kept(store: HistoryStore) -> None:
     engine = ScriptedEngine(script=fixed_script("The", " answer"), reasoning=["Hmm", ", think"])
     service = _service(store, engine)
-    conversation = service.new_conversation()
+    conversation = service.settings.new_conversation()
     updates = []
-    async with aclosing(service.send(conversation.id, "q?", ModelChoice("fake", "fake-model"))) as stream:
+    async with aclosing(service.answers.send(conversation.id, "q?", ModelChoice("fake", "fake-model"))) as stream:
         async for update in stream:
             updates.append(update)
     assert [u.text for u in updates if isinstance(u, ReasoningUpdate)] == ["Hmm", ", think"]
@@ -126,7 +128,7 @@ async def test_reasoning_streams_apart_from_the_answer_and_is_kept(store: Histor
     assert stored.reasoning_tokens == 2 and stored.reasoning_ttft_s is not None
     assert stored.ttft_s >= stored.reasoning_ttft_s
     # Later turns send the answer without its reasoning.
-    turns, _ = service.fitted_turns(
+    turns, _ = service.prompts.fitted_turns(
         store.get_conversation(conversation.id), stored.id, ModelChoice("fake", "fake-model")
     )
     assert turns[-1].content == "The answer" and "Hmm" not in turns[-1].content
@@ -137,11 +139,13 @@ async def test_reasoning_is_committed_as_it_arrives_and_kept_on_cancel(store: Hi
         script=fixed_script("never shown"), reasoning=[f"step {n}. " for n in range(200)], delay=0.01
     )
     service = _service(store, engine, interval=0.05)
-    conversation = service.new_conversation()
+    conversation = service.settings.new_conversation()
     seen: list[str] = []
 
     async def consume() -> None:
-        async with aclosing(service.send(conversation.id, "think hard", ModelChoice("fake", "fake-model"))) as stream:
+        async with aclosing(
+            service.answers.send(conversation.id, "think hard", ModelChoice("fake", "fake-model"))
+        ) as stream:
             async for update in stream:
                 if isinstance(update, ReasoningUpdate):
                     seen.append(update.text)
@@ -164,9 +168,9 @@ async def test_reasoning_is_committed_as_it_arrives_and_kept_on_cancel(store: Hi
 async def test_think_off_is_passed_to_the_engine(store: HistoryStore) -> None:
     engine = ScriptedEngine(script=fixed_script("ok"), reasoning=["hidden"])
     service = _service(store, engine)
-    conversation = service.new_conversation()
+    conversation = service.settings.new_conversation()
     store.set_conversation_settings(conversation.id, system_prompt="", params={"think": "off"})
-    async with aclosing(service.send(conversation.id, "q", ModelChoice("fake", "fake-model"))) as stream:
+    async with aclosing(service.answers.send(conversation.id, "q", ModelChoice("fake", "fake-model"))) as stream:
         kinds = [type(update).__name__ async for update in stream]
     assert "ReasoningUpdate" not in kinds and engine.requests[-1][2].think == "off"
 
@@ -178,18 +182,18 @@ async def test_a_refused_final_save_keeps_the_reasoning_for_later(
 
     engine = ScriptedEngine(script=fixed_script("done"), reasoning=["kept in memory"])
     service = _service(store, engine)
-    conversation = service.new_conversation()
+    conversation = service.settings.new_conversation()
     real_finish = store.finish_message
 
     def full(*args, **kwargs):
         raise StoreFull(store.path)
 
     monkeypatch.setattr(store, "finish_message", full)
-    async with aclosing(service.send(conversation.id, "q", ModelChoice("fake", "fake-model"))) as stream:
+    async with aclosing(service.answers.send(conversation.id, "q", ModelChoice("fake", "fake-model"))) as stream:
         updates = [update async for update in stream]
     assert updates[-1].save_error and updates[-1].message.reasoning == "kept in memory"
     monkeypatch.setattr(store, "finish_message", real_finish)
-    assert service.save_unsaved() == 0
+    assert service.saver.save_unsaved() == 0
     answer = store.list_messages(conversation.id)[-1]
     assert answer.reasoning == "kept in memory" and answer.status is MessageStatus.COMPLETE
     assert replace(answer.parts[0], id=None).kind is PartKind.REASONING

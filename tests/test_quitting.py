@@ -153,7 +153,7 @@ async def test_quit_while_the_tool_approval_dialog_asks(open_services) -> None:
             await app.screen.models.loaded.wait()
             await pilot.press(*"Weather?", "enter")
             await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen), timeout=120)
-            tools = services.chat.tools
+            tools = services.tools
             assert tools is not None and tools.servers.servers["t"].running
             await pilot.press("ctrl+q")
             await pilot.pause()

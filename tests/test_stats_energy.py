@@ -11,9 +11,11 @@ import pytest
 
 from tests.fake_monitor import scripted_monitor
 from tests.scripted_engine import ScriptedEngine, fixed_script
-from tui.chat_service import AnswerEnded, ChatService, ModelChoice
+from tui.chat.events import AnswerEnded
+from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import MessageStatus
+from tui.models.names import ModelChoice
 from tui.stats.energy import EnergyMeter, integrate_wh
 from tui.stats.sample import CpuReading, GpuReading
 from tui.store import HistoryStore
@@ -158,8 +160,8 @@ def store(tmp_path):
 
 
 async def run_answer(service: ChatService, text: str = "hi") -> AnswerEnded:
-    conversation = service.new_conversation(FAKE)
-    async with aclosing(service.send(conversation.id, text, FAKE)) as updates:
+    conversation = service.settings.new_conversation(FAKE)
+    async with aclosing(service.answers.send(conversation.id, text, FAKE)) as updates:
         return [update async for update in updates][-1]
 
 
@@ -176,10 +178,10 @@ async def test_energy_is_stored_with_the_answer(store) -> None:
 async def test_an_interrupted_answer_keeps_its_energy(store) -> None:
     engine = ScriptedEngine(script=fixed_script(*["w "] * 200), delay=0.01)
     service = ChatService(store, {"fake": engine}, ChatConfig(), energy=FixedEnergy(0.5))
-    conversation = service.new_conversation(FAKE)
+    conversation = service.settings.new_conversation(FAKE)
 
     async def consume() -> None:
-        async with aclosing(service.send(conversation.id, "go", FAKE)) as updates:
+        async with aclosing(service.answers.send(conversation.id, "go", FAKE)) as updates:
             async for _ in updates:
                 pass
 
@@ -211,8 +213,8 @@ async def test_energy_is_measured_only_for_engines_on_this_machine(store) -> Non
     service = ChatService(store, engines, ChatConfig(), energy=energy)
     here = await run_answer(service)
     far = ModelChoice("far", "fake-model")
-    conversation = service.new_conversation(far)
-    async with aclosing(service.send(conversation.id, "hi", far)) as updates:
+    conversation = service.settings.new_conversation(far)
+    async with aclosing(service.answers.send(conversation.id, "hi", far)) as updates:
         there = [update async for update in updates][-1]
     assert there.message.status is MessageStatus.COMPLETE and there.message.content == "You said: hi"
     assert here.message.energy_wh == 0.25 and there.message.energy_wh is None

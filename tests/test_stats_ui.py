@@ -204,7 +204,7 @@ async def test_missing_hardware_is_one_line_each(open_services) -> None:
 async def test_stats_switched_off(open_services) -> None:
     config = Config(stats=StatsConfig(enabled=False))
     services = open_services(ScriptedEngine(), config=config, stats=monitor_for)
-    assert services.stats is None and services.chat.energy is None
+    assert services.stats is None and services.chat.answers.energy is None
     app = LchatApp(services)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()

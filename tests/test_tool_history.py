@@ -16,13 +16,15 @@ import pytest
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.fake_openai import OpenAIState, start_openai
 from tests.test_tools_servers import SERVER
-from tui.chat_service import AnswerEnded, ChatService, ModelChoice
+from tui.chat.events import AnswerEnded
+from tui.chat.sent_turns import message_turns
+from tui.chat.service import ChatService
 from tui.config import ChatConfig, McpConfig, McpServerConfig
 from tui.domain import ChatMessage, ChatTurn, MessagePart, PartKind, Role, ToolCall
 from tui.engines.base import Engine
 from tui.engines.ollama_engine import OllamaEngine
 from tui.engines.openai_engine import OpenAICompatEngine
-from tui.sent_turns import message_turns
+from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 from tui.tools.approval import ApprovalRequest, Decision
 from tui.tools.service import ToolService
@@ -186,11 +188,11 @@ async def test_the_next_turn_sends_the_calls_and_results_back(backend, tmp_path:
     try:
         with HistoryStore.open(tmp_path / "history.db") as store:
             service = ChatService(store, {engine.name: engine}, ChatConfig(), tools=tools)
-            conversation = service.set_tools(service.new_conversation(model), ["t"])
-            first = await _ended(service.send(conversation.id, QUESTION, model, approver=_approve))
+            conversation = service.settings.set_tools(service.settings.new_conversation(model), ["t"])
+            first = await _ended(service.answers.send(conversation.id, QUESTION, model, approver=_approve))
             assert first.message.content == ANSWER and first.message.reasoning == "I have the weather."
             call_id = first.message.parts_of(PartKind.TOOL_CALL)[0].data["id"]
-            await _ended(service.send(conversation.id, FOLLOW_UP, model, approver=_approve))
+            await _ended(service.answers.send(conversation.id, FOLLOW_UP, model, approver=_approve))
 
         second_turn = requests[2]["messages"]
         assert second_turn == _expected(kind, call_id)
@@ -200,7 +202,7 @@ async def test_the_next_turn_sends_the_calls_and_results_back(backend, tmp_path:
         with HistoryStore.open(tmp_path / "history.db") as reopened:
             service = ChatService(reopened, {engine.name: engine}, ChatConfig(), tools=tools)
             answer = reopened.list_messages(conversation.id)[-1]
-            await _ended(service.regenerate(conversation.id, answer.id, model, approver=_approve))
+            await _ended(service.answers.regenerate(conversation.id, answer.id, model, approver=_approve))
         assert requests[4]["messages"] == second_turn
     finally:
         await tools.aclose()
@@ -227,14 +229,14 @@ async def test_the_embedded_engine_gives_the_template_the_calls_and_results(tmp_
         with HistoryStore.open(tmp_path / "history.db") as store:
             service = ChatService(store, {"ollama": ollama, "embedded": embedded}, ChatConfig(), tools=tools)
             first_model = ModelChoice("ollama", "qwen3:4b")
-            conversation = service.set_tools(service.new_conversation(first_model), ["t"])
-            first = await _ended(service.send(conversation.id, QUESTION, first_model, approver=_approve))
+            conversation = service.settings.set_tools(service.settings.new_conversation(first_model), ["t"])
+            first = await _ended(service.answers.send(conversation.id, QUESTION, first_model, approver=_approve))
             assert first.message.reasoning  # It thought after the result; that stays out below.
-            service.set_tools(store.get_conversation(conversation.id), None)
-            second = await _ended(service.send(conversation.id, FOLLOW_UP, ModelChoice("embedded", str(probe))))
+            service.settings.set_tools(store.get_conversation(conversation.id), None)
+            second = await _ended(service.answers.send(conversation.id, FOLLOW_UP, ModelChoice("embedded", str(probe))))
             # A template that knows no tools gets them as plain alternating turns.
             plain = ModelChoice("embedded", str(no_tools))
-            third = await _ended(service.regenerate(conversation.id, second.message.id, plain))
+            third = await _ended(service.answers.regenerate(conversation.id, second.message.id, plain))
         rendered = json.loads(second.message.error.split("MESSAGES=", 1)[1])
         assert rendered == [
             {"role": "user", "content": QUESTION},

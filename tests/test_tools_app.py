@@ -115,8 +115,8 @@ async def test_refuse_in_the_modal_tells_the_model(open_services, daemon) -> Non
         main = app.screen
         await main.models.loaded.wait()
         assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
-        main.conversations.current = app.services.chat.set_tools(
-            app.services.chat.new_conversation(main.models.current()), ["t"]
+        main.conversations.current = app.services.chat.settings.set_tools(
+            app.services.chat.settings.new_conversation(main.models.current()), ["t"]
         )
         await _send(pilot, "Weather?")
         await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))
@@ -150,8 +150,8 @@ async def test_keys_typed_on_after_sending_never_answer_the_dialog(open_services
         main = app.screen
         await main.models.loaded.wait()
         assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
-        main.conversations.current = app.services.chat.set_tools(
-            app.services.chat.new_conversation(main.models.current()), ["t"]
+        main.conversations.current = app.services.chat.settings.set_tools(
+            app.services.chat.settings.new_conversation(main.models.current()), ["t"]
         )
         await pilot.press(*"Weather?", "enter", *" hello again", "r", "enter")
         await until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))
@@ -181,8 +181,8 @@ async def test_an_allow_entry_that_allows_nothing_is_a_toast_once(open_services,
         main = app.screen
         await main.models.loaded.wait()
         assert main.models.current() is not None, "the Ollama double was not listed (a loaded machine?)"
-        main.conversations.current = app.services.chat.set_tools(
-            app.services.chat.new_conversation(main.models.current()), ["t"]
+        main.conversations.current = app.services.chat.settings.set_tools(
+            app.services.chat.settings.new_conversation(main.models.current()), ["t"]
         )
         for question in ("Weather?", "Again?"):
             await _send(pilot, question)

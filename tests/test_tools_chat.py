@@ -14,12 +14,14 @@ import pytest
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.fake_openai import OpenAIState, start_openai
 from tests.test_tools_servers import SERVER
-from tui.chat_service import AnswerEnded, ChatService, ModelChoice, ToolNotice
+from tui.chat.events import AnswerEnded, ToolNotice
+from tui.chat.service import ChatService
 from tui.config import ChatConfig, McpConfig, McpServerConfig
 from tui.domain import MessageStatus, PartKind, Role
 from tui.engines.base import Engine
 from tui.engines.ollama_engine import OllamaEngine
 from tui.engines.openai_engine import OpenAICompatEngine
+from tui.models.names import ModelChoice
 from tui.portable import document, import_file, to_json
 from tui.store import HistoryStore
 from tui.tools.approval import ApprovalRequest, Decision
@@ -72,7 +74,7 @@ async def _ask(
         return decisions.pop(0)
 
     updates = []
-    async with aclosing(service.send(conversation_id, "Weather in Oslo?", model, approver=approver)) as stream:
+    async with aclosing(service.answers.send(conversation_id, "Weather in Oslo?", model, approver=approver)) as stream:
         async for update in stream:
             updates.append(update)
     return updates
@@ -82,7 +84,7 @@ async def test_approved_call_runs_and_the_answer_uses_its_result(backend, tools,
     engine, model, state = backend
     with HistoryStore.open(tmp_path / "history.db") as store:
         service = ChatService(store, {engine.name: engine}, ChatConfig(), tools=tools)
-        conversation = service.set_tools(service.new_conversation(model), ["t", "broken"])
+        conversation = service.settings.set_tools(service.settings.new_conversation(model), ["t", "broken"])
         asked: list[ApprovalRequest] = []
         updates = await _ask(service, conversation.id, model, [Decision.ONCE], asked)
 
@@ -123,7 +125,7 @@ async def test_refused_call_never_runs_and_the_model_is_told(backend, tools, tmp
     engine, model, _ = backend
     with HistoryStore.open(tmp_path / "history.db") as store:
         service = ChatService(store, {engine.name: engine}, ChatConfig(), tools=tools)
-        conversation = service.set_tools(service.new_conversation(model), ["t.weather"])
+        conversation = service.settings.set_tools(service.settings.new_conversation(model), ["t.weather"])
         updates = await _ask(service, conversation.id, model, [Decision.REFUSE], [])
         ended = updates[-1]
         assert isinstance(ended, AnswerEnded)
@@ -137,8 +139,8 @@ async def test_without_an_approver_nothing_runs(backend, tools, tmp_path: Path) 
     engine, model, _ = backend
     with HistoryStore.open(tmp_path / "history.db") as store:
         service = ChatService(store, {engine.name: engine}, ChatConfig(), tools=tools)
-        conversation = service.set_tools(service.new_conversation(model), ["t.weather"])
-        async with aclosing(service.send(conversation.id, "Weather?", model)) as stream:
+        conversation = service.settings.set_tools(service.settings.new_conversation(model), ["t.weather"])
+        async with aclosing(service.answers.send(conversation.id, "Weather?", model)) as stream:
             updates = [update async for update in stream]
         assert updates[-1].message.content == f"The tool said: {REFUSED_TEXT}"
 
@@ -148,7 +150,7 @@ async def test_tools_off_offers_nothing_and_starts_no_server(backend, tools, tmp
     engine, model, state = backend
     with HistoryStore.open(tmp_path / "history.db") as store:
         service = ChatService(store, {engine.name: engine}, ChatConfig(), tools=tools)
-        conversation = service.new_conversation(model)
+        conversation = service.settings.new_conversation(model)
         updates = await _ask(service, conversation.id, model, [], [])
         assert updates[-1].message.content.startswith(("Hello", "Hi"))
         requests = state.chats if isinstance(state, OllamaState) else state.requests
@@ -161,7 +163,7 @@ async def test_export_and_import_keep_the_calls(backend, tools, tmp_path: Path) 
     engine, model, _ = backend
     with HistoryStore.open(tmp_path / "history.db") as store:
         service = ChatService(store, {engine.name: engine}, ChatConfig(), tools=tools)
-        conversation = service.set_tools(service.new_conversation(model), ["t.weather"])
+        conversation = service.settings.set_tools(service.settings.new_conversation(model), ["t.weather"])
         await _ask(service, conversation.id, model, [Decision.ONCE], [])
         exported = tmp_path / "chat.json"
         exported.write_text(to_json(document(store, conversation.id)))

@@ -19,12 +19,13 @@ import pytest
 
 from tests.loopback import unanswered_port
 from tests.scripted_engine import ScriptedEngine
-from tui.chat_service import ChatService, ModelChoice
+from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import MessageStatus
 from tui.engines.base import Engine, EngineUnavailable
 from tui.engines.ollama_engine import OllamaEngine
 from tui.engines.openai_engine import OpenAICompatEngine
+from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
 from tui.ui.widgets.message_view import MessageView
@@ -75,16 +76,16 @@ async def test_sending_says_why_within_the_connect_timeout_and_others_answer(unr
     with HistoryStore.open(tmp_path / "h.db") as store:
         service = ChatService(store, {engine.name: engine, "fake": fake}, ChatConfig())
         away = ModelChoice(engine.name, "some-model")
-        conversation = service.new_conversation(away)
+        conversation = service.settings.new_conversation(away)
         started = time.monotonic()
-        async with aclosing(service.send(conversation.id, "hi", away)) as updates:
+        async with aclosing(service.answers.send(conversation.id, "hi", away)) as updates:
             [update async for update in updates]
         assert time.monotonic() - started < CONNECT_S + SLACK_S
         question, answer = store.list_messages(conversation.id)
         assert question.content == "hi"  # the question is kept
         assert answer.status is MessageStatus.ERROR and words in answer.error, answer.error
         here = ModelChoice("fake", fake.model_names[0])
-        async with aclosing(service.send(conversation.id, "again", here)) as updates:
+        async with aclosing(service.answers.send(conversation.id, "again", here)) as updates:
             [update async for update in updates]
         assert store.list_messages(conversation.id)[-1].status is MessageStatus.COMPLETE
     await engine.aclose()

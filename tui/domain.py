@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+THINK_LEVELS = ("low", "medium", "high")
+"""The thinking levels a model may offer; engines and config read them, so they live down here."""
+THINK_SETTINGS = ("", "off", "on", *THINK_LEVELS)
+"""Every thinking setting: "" is the model's default."""
+
 
 class Role(StrEnum):
     """Who wrote a message. TOOL exists only in what engines are sent (a tool's result);
@@ -235,3 +240,20 @@ class ModelInfo:
     context_length: int | None = None
     has_chat_template: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def text_block(attachment: Attachment) -> str:
+    """A text file as the model reads it: delimited and named."""
+    body = attachment.text
+    newline = "" if body.endswith("\n") else "\n"
+    return f'<file name="{attachment.name}">\n{body}{newline}</file>'
+
+
+def turn_text(turn: ChatTurn) -> str:
+    """A turn's text with its text files in front of it, each delimited and named (every engine sends this)."""
+    blocks = [text_block(a) for a in turn.attachments if not a.is_image]
+    return "\n\n".join([*blocks, turn.content]) if blocks else turn.content
+
+
+def turn_images(turn: ChatTurn) -> list[Attachment]:
+    return [attachment for attachment in turn.attachments if attachment.is_image]

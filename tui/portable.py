@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from tui import __version__
+from tui.chat.part_order import in_order
 from tui.config.paths import make_private_dir, open_private
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
 from tui.guard.bounded_files import TooLarge, Unreadable, open_regular, shown_path
-from tui.part_order import in_order
 from tui.store import HistoryStore
 
 FORMAT = "lchat.conversation"

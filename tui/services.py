@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tui.chat_service import ChatService
+from tui.chat.service import ChatService
 from tui.config import Config
 from tui.config.paths import Paths
 from tui.engines.base import Engine
 from tui.stats.monitor import StatsMonitor
 from tui.store import HistoryStore
 from tui.store.recovery import open_history
+
+if TYPE_CHECKING:
+    from tui.tools.service import ToolService
 
 EngineFactory = Callable[[Config, Paths], Mapping[str, Engine]]
 StatsFactory = Callable[[Config, Callable[[], set[int]], Callable[[int], "int | None"]], "StatsMonitor | None"]
@@ -28,6 +32,8 @@ class Services:
     store: HistoryStore
     engines: dict[str, Engine]
     chat: ChatService
+    tools: ToolService | None = None
+    """The MCP servers and who may run their tools; None when no server is configured."""
     warnings: list[str] = field(default_factory=list)
     """Non-fatal problems found while starting, shown to the user once."""
     stats: StatsMonitor | None = None
@@ -59,15 +65,17 @@ class Services:
 
             tools = ToolService(config.mcp, log_dir=paths.log_dir)
         chat = ChatService(store, built, config.chat, energy=EnergyMeter(monitor) if monitor else None, tools=tools)
-        return cls(paths, config, store, built, chat, [*(warnings or []), *filter(None, [damage])], stats=monitor)
+        return cls(
+            paths, config, store, built, chat, tools, [*(warnings or []), *filter(None, [damage])], stats=monitor
+        )
 
     async def aclose(self) -> None:
         if self.store.closed:
             return
         for engine in self.engines.values():
             await engine.aclose()
-        if self.chat.tools is not None:
-            await self.chat.tools.aclose()
+        if self.tools is not None:
+            await self.tools.aclose()
         self.close()
 
     def close(self) -> None:
@@ -75,8 +83,8 @@ class Services:
         if self.store.closed:
             return
         # The answers first: stopping the stats sampler can take a few seconds.
-        self.chat.interrupt_streaming()
-        self.chat.save_unsaved()  # Last chance for answers the disk refused; else they reopen interrupted.
+        self.chat.saver.interrupt_streaming()
+        self.chat.saver.save_unsaved()  # Last chance for answers the disk refused; else they reopen interrupted.
         self.store.close()
         if self.stats is not None:
             self.stats.close()

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from typing import Any, TextIO
 
-from tui.attachments import DEFAULT_MAX_BYTES, AttachmentRefused, ImageNotTaken, RawFile, attachment_from_bytes
-from tui.chat_service import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNotice
+from tui.chat.attachments import DEFAULT_MAX_BYTES, AttachmentRefused, ImageNotTaken, RawFile, attachment_from_bytes
+from tui.chat.events import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNotice
 from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
 from tui.guard.safe_text import echo, terminal_safe
@@ -59,7 +59,7 @@ async def ask(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     chat = services.chat
-    if tools and chat.tools is None:
+    if tools and services.tools is None:
         echo("lchat: --tools: no MCP server is configured ([mcp.servers.NAME], or lchat mcp import FILE)", file=err)
         return 1
     conversation = None
@@ -70,11 +70,13 @@ async def ask(
             echo(f"lchat: there is no {which} (see `lchat list`)", file=err)
             return 1
     try:
-        models, offline = await chat.list_models()
+        models, offline = await chat.models.list_models()
         if model:
-            choice: ModelChoice | Waiting | None = chat.find_model(models, model, backend=backend, offline=offline)
+            choice: ModelChoice | Waiting | None = chat.models.find_model(
+                models, model, backend=backend, offline=offline
+            )
         else:  # Every backend has answered: the configured model is found, or named in the error.
-            choice = chat.answer_model(models, conversation, offline=offline, backend=backend)
+            choice = chat.models.answer_model(models, conversation, offline=offline, backend=backend)
     except EngineError as error:
         echo(f"lchat: {error}", file=err)
         return 1
@@ -83,7 +85,7 @@ async def ask(
         echo(f"lchat: no model found. Put a .gguf file in {services.paths.models_dir}. {reasons}", file=err)
         return 1
     try:  # Judged now the model is known: an image for a model that takes none is never decoded.
-        blind = chat.blind_model(choice)
+        blind = chat.models.blind_model(choice)
         attachments = [
             *attachments,
             *(attachment_from_bytes(f.name, f.data, max_bytes=max_bytes, blind_model=blind) for f in files),
@@ -92,25 +94,25 @@ async def ask(
         print(f"lchat: {refused}", file=err)
         return 1 if isinstance(refused, ImageNotTaken) else 2
     try:  # Refused before a new conversation is made for it.
-        chat.check_images_seen(choice, attachments)
+        chat.prompts.check_images_seen(choice, attachments)
     except EngineError as error:
         echo(f"lchat: {error}", file=err)
         return 1
     # Text for a terminal is made safe; text for a pipe or file stays exactly as generated.
     shown = terminal_safe if out.isatty() else str
     if conversation is None:
-        conversation = chat.new_conversation(choice)
+        conversation = chat.settings.new_conversation(choice)
     if system is not None or think is not None:
         params = conversation.params | ({"think": think} if think is not None else {})
         services.store.set_conversation_settings(
             conversation.id, system_prompt=conversation.system_prompt if system is None else system, params=params
         )
     approver: Approver = refuse_all
-    if tools and chat.tools is not None:
-        conversation = chat.set_tools(
-            chat.store.get_conversation(conversation.id) or conversation, list(chat.tools.config.servers)
+    if tools and services.tools is not None:
+        conversation = chat.settings.set_tools(
+            services.store.get_conversation(conversation.id) or conversation, list(services.tools.config.servers)
         )
-        chat.tools.policy.allow = [*chat.tools.policy.allow, *allow]
+        services.tools.policy.allow = [*services.tools.policy.allow, *allow]
         if stdin.isatty() and err.isatty():  # Never asked on a pipe: refused, and the model told so.
             approver = terminal_approver(stdin, err)
     thoughts = _Thoughts(err if show_reasoning and not as_json and err.isatty() else None)
@@ -118,7 +120,7 @@ async def ask(
     calls: list[dict[str, Any]] = []
     try:
         async with aclosing(
-            chat.send(conversation.id, prompt, choice, attachments=attachments, approver=approver)
+            chat.answers.send(conversation.id, prompt, choice, attachments=attachments, approver=approver)
         ) as updates:
             async for update in updates:
                 if isinstance(update, ReasoningUpdate):
@@ -186,7 +188,7 @@ async def ask(
 
 async def _running(services: Services, backend: str, name: str) -> dict:
     """What the backend says of the model now loaded (the embedded engine: its GPU offload)."""
-    _, models, _ = await services.chat.list_backend(backend)
+    _, models, _ = await services.chat.models.list_backend(backend)
     found = next((m for m in models if m.name == name), None)
     return dict(found.extra.get("running") or {}) if found else {}
 

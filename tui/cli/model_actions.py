@@ -62,7 +62,7 @@ async def _models(services: Services, *, as_json: bool, out: TextIO | None = Non
 
     out = sys.stdout if out is None else out  # at each call, not at import
 
-    models, offline = await services.chat.list_models()
+    models, offline = await services.chat.models.list_models()
     catalog = Catalog.of(services.config, services.engines)
     catalog.update(models, offline, await asyncio.to_thread(probe_memory))
     for backend, problem, members in catalog.groups():
@@ -119,8 +119,8 @@ async def _pull(manage: ModelManagement, name: str, backend: str | None) -> int:
 
 
 async def _remove(services: Services, manage: ModelManagement, query: str, *, assume_yes: bool) -> int:
-    models, offline = await services.chat.list_models()
-    choice = services.chat.find_model(models, query, offline=offline)
+    models, offline = await services.chat.models.list_models()
+    choice = services.chat.models.find_model(models, query, offline=offline)
     model = next(m for m in models if (m.backend, m.name) == (choice.backend, choice.name))
     plan = manage.plan_delete(choice.backend, choice.name, model, width=60)  # Refused before asking.
     if not assume_yes and not _confirmed(f"{plan.question} [y/N] "):

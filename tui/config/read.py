@@ -15,8 +15,8 @@ from typing import Any
 
 from tui.config import CHOICES, CONFIG_MAX_BYTES, RANGES, Config, ConfigError, LoadedConfig
 from tui.config.write import save_config
+from tui.domain import THINK_SETTINGS
 from tui.guard.bounded_files import Unreadable, read_regular_file
-from tui.thinking import SETTINGS as THINK_SETTINGS
 
 
 def load_config(path: Path) -> LoadedConfig:

@@ -27,6 +27,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from tui.domain import THINK_LEVELS as LEVELS
 from tui.engines import llama_compat
 from tui.engines.alloc_limit_hook import limited_while_offloading
 from tui.engines.base import ReasoningPiece
@@ -41,7 +42,6 @@ from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_te
 from tui.engines.tool_wire import NO_TOOLS
 from tui.engines.vision_chat import load_handler, render_check, stream_answer
 from tui.engines.wire import without_tool_roles
-from tui.thinking import LEVELS
 
 if TYPE_CHECKING:
     from types import ModuleType

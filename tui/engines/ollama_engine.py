@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.domain import THINK_LEVELS, ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
@@ -38,7 +38,6 @@ from tui.engines.urls import is_local, shown_host, shown_url
 from tui.engines.wire import ollama_messages
 from tui.gguf.kv_shape import KvShape
 from tui.guard.http_limits import limit_client
-from tui.thinking import LEVELS as THINK_LEVELS
 
 if TYPE_CHECKING:  # Imported when first used (tui.engines.imports): they take a while.
     import httpx
@@ -444,7 +443,7 @@ class ThinkAbility:
     default: str = ""
 
     def as_extra(self) -> dict[str, Any]:
-        """As ModelInfo.extra holds it (tui.thinking)."""
+        """As ModelInfo.extra holds it (tui.chat.thinking)."""
         return {"thinking": self.capable} | ({"think_levels": list(self.levels)} if self.levels else {})
 
     @classmethod

@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from tui.domain import ChatTurn, GenerationOptions, ModelInfo
+from tui.domain import THINK_LEVELS, ChatTurn, GenerationOptions, ModelInfo
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
@@ -40,7 +40,6 @@ from tui.engines.tool_wire import NO_TOOLS, ToolCallFragments, says_no_tools
 from tui.engines.urls import connect_reason, in_clear_to_another_machine, is_local, shown_host, shown_url
 from tui.engines.wire import openai_messages
 from tui.guard.http_limits import limit_client, refused_reply
-from tui.thinking import LEVELS as THINK_LEVELS
 
 PRESETS = {
     "lmstudio": "http://localhost:1234/v1",
@@ -213,7 +212,7 @@ class OpenAICompatEngine(Engine):
         )
 
     def _thinking(self) -> dict[str, Any]:
-        """Servers list no abilities: levels unless this one refused reasoning_effort (tui.thinking)."""
+        """Servers list no abilities: levels unless this one refused reasoning_effort (tui.chat.thinking)."""
         return {} if "reasoning_effort" in self._refused else {"think_levels": list(THINK_LEVELS)}
 
     async def _open(

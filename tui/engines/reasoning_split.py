@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from tui.domain import THINK_LEVELS as LEVELS
 from tui.engines.base import ReasoningPiece, TextPiece
-from tui.thinking import LEVELS
 
 Piece = ReasoningPiece | TextPiece
 
@@ -210,7 +210,7 @@ def splitter_for_template(template: str, prompt: str) -> Splitter | None:
 
 
 def template_thinking(template: str) -> dict[str, Any]:
-    """What a chat template says of thinking, as ModelInfo.extra holds it (tui.thinking):
+    """What a chat template says of thinking, as ModelInfo.extra holds it (tui.chat.thinking):
     gpt-oss's levels (its `reasoning_effort`); `<think>` templates think (on and off, honoured
     where the template reads `enable_thinking`); a template with no markers cannot."""
     if "<|channel|>" in template:

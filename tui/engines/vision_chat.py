@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from tui.attachments import turn_images
-from tui.domain import ChatTurn, ModelInfo
+from tui.domain import ChatTurn, ModelInfo, turn_images
 from tui.engines import llama_compat
 from tui.engines.base import BadRequest
 from tui.engines.child_messages import AnswerStats, VisionOption, VisionSampling, WireMessage

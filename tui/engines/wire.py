@@ -8,8 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tui.attachments import turn_images, turn_text
-from tui.domain import ChatTurn, Role
+from tui.domain import ChatTurn, Role, turn_images, turn_text
 
 
 def ollama_messages(turns: Sequence[ChatTurn]) -> list[dict[str, Any]]:

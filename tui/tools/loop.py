@@ -1,7 +1,7 @@
 """One answer's tool calls: each stored as it happens, approved (or refused), run, its result stored,
 and the turns that send the results back to the model.
 
-ChatService owns the answer and the engine; this module owns what happens between two rounds.
+The answer pipeline (tui.chat.answers) owns the answer and the engine; this module owns what happens between two rounds.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tui.domain import (
     Role,
     ToolCall,
 )
-from tui.engines.base import ChatEvent, Finished, ReasoningPiece, ToolCallRequest
+from tui.engines.base import ChatEvent, Finished, ReasoningPiece, TextPiece, ToolCallRequest
 from tui.tools.approval import (
     Approval,
     ApprovalPolicy,
@@ -201,22 +201,23 @@ async def with_tools(
     options: GenerationOptions,
     runner: ToolRunner | None,
     sink: PartSink | None,
-    answer_text: Callable[[], str],
 ) -> AsyncGenerator[ChatEvent | ToolUpdate, None]:
     """The engine's events for one answer, its tool calls run between rounds: text and reasoning
     pieces as they come, tool updates, and one Finished with the figures of every round.
 
-    `answer_text` gives the answer so far (the consumer keeps it), so results land at the right offset."""
+    The loop keeps the text it passes on itself (each round's is sent back with its calls), so
+    `sink` only ever receives the tool calls and results, never reads the answer back."""
     if runner is None or sink is None or not runner.tools:
         async with aclosing(chat(model, turns, options)) as events:
             async for event in events:
                 yield event
         return
     options, turns, totals = runner.offer(options), list(turns), None
+    shown = 0  # Characters of answer text passed on so far: where the next part goes.
     while True:
         calls: list[ToolCall] = []
         reasoning: list[str] = []
-        start = len(answer_text())
+        text: list[str] = []
         async with aclosing(chat(model, turns, options)) as events:
             async for event in events:
                 if isinstance(event, ToolCallRequest):
@@ -226,13 +227,16 @@ async def with_tools(
                 else:
                     if isinstance(event, ReasoningPiece):
                         reasoning.append(event.text)
+                    elif isinstance(event, TextPiece):
+                        text.append(event.text)
+                        shown += len(event.text)
                     yield event
         if not calls:
             break
         results: list[tuple[ToolCall, ToolResult]] = []
-        async for update in runner.run(calls, sink, offset=len(answer_text()), results=results):
+        async for update in runner.run(calls, sink, offset=shown, results=results):
             yield update
-        turns += follow_up_turns(answer_text()[start:], "".join(reasoning), results)
+        turns += follow_up_turns("".join(text), "".join(reasoning), results)
         if runner.rounds >= runner.max_rounds:
             options = replace(options, tools=())  # The last round answers with what it has.
     if totals is not None:

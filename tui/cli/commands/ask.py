@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui.chat.thinking import ASK_CHOICES
 from tui.cli.command import EXIT_USAGE, Context
 from tui.guard.safe_text import echo
-from tui.thinking import ASK_CHOICES
 
 if TYPE_CHECKING:
-    from tui.attachments import RawFile
+    from tui.chat.attachments import RawFile
 
 COMMANDS = ("ask",)
 USES_SERVICES = True
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     import asyncio
     import signal
 
-    from tui.attachments import AttachmentRefused
+    from tui.chat.attachments import AttachmentRefused
     from tui.cli.ask_stream import ask
 
     services = context.services
@@ -141,7 +141,7 @@ def _attachments(args: argparse.Namespace, max_bytes: int) -> list[RawFile]:
     """The files named with -f, then what stdin gives when it is a pipe or a file (not a
     terminal), each read whole but bounded and judged later, once the model is known;
     AttachmentRefused says why one cannot be attached."""
-    from tui.attachments import RawFile, read_file, refusal
+    from tui.chat.attachments import RawFile, read_file, refusal
     from tui.guard.bounded_files import TooLarge, read_stream
 
     files = [read_file(path, max_bytes=max_bytes) for path in args.file]

@@ -12,13 +12,10 @@ from contextlib import aclosing
 
 from textual.screen import Screen
 
-from tui.chat_service import (
-    ChatUpdate,
-    ModelChoice,
-)
+from tui.chat.events import ChatUpdate
 from tui.domain import Attachment, Role
 from tui.engines.base import EngineError
-from tui.models.names import Waiting
+from tui.models.names import ModelChoice, Waiting
 from tui.services import Services
 from tui.store import StoreError
 from tui.tools.approval import ApprovalRequest, Decision
@@ -136,7 +133,7 @@ class AnswerController:
             stream = (
                 stream_for(model)
                 if stream_for
-                else chat.send(
+                else chat.answers.send(
                     answer.conversation_id,
                     answer.question,
                     model,
@@ -201,7 +198,9 @@ class AnswerController:
         message_id = view.message_id
         await self._replace_and_start(
             message_id,
-            lambda model: self.services.chat.regenerate(conversation.id, message_id, model, approver=self.approve),
+            lambda model: self.services.chat.answers.regenerate(
+                conversation.id, message_id, model, approver=self.approve
+            ),
         )
 
     def edit(self) -> None:
@@ -234,7 +233,9 @@ class AnswerController:
         self.cancel_edit()
         await self._replace_and_start(
             edited,
-            lambda model: self.services.chat.resend(conversation.id, edited, text, model, approver=self.approve),
+            lambda model: self.services.chat.answers.resend(
+                conversation.id, edited, text, model, approver=self.approve
+            ),
         )
 
     async def _replace_and_start(self, first_replaced: int, stream_for: StreamFor) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from textual.screen import Screen
 
-from tui.chat_service import (
+from tui.chat.events import (
     AnswerEnded,
     AnswerPiece,
     AnswerStarted,

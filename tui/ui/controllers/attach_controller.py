@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.screen import Screen
 
-from tui.attachments import AttachmentRefused, read_attachment
+from tui.chat.attachments import AttachmentRefused, read_attachment
 from tui.domain import Attachment
 from tui.guard.safe_text import one_line
 from tui.ui.path_suggester import PathSuggester

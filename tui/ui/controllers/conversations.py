@@ -12,9 +12,9 @@ from collections.abc import Callable
 from textual.screen import Screen
 
 from tui import portable
-from tui.chat_service import ModelChoice
 from tui.domain import Conversation
 from tui.guard.safe_text import one_line
+from tui.models.names import ModelChoice
 from tui.services import Services
 from tui.store import StoreError
 from tui.ui.controllers.state import ChatState
@@ -133,7 +133,7 @@ class ConversationsController:
         When that fails, a toast says `refused` followed by the error, and None is returned."""
         if self.current is None:
             try:
-                conversation = self.services.chat.new_conversation(model)
+                conversation = self.services.chat.settings.new_conversation(model)
             except StoreError as error:
                 tell(self.screen, f"{refused}{error}", severity="error", timeout=timeout)
                 return None

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from textual.screen import Screen
 
-from tui.chat_service import ModelChoice
 from tui.config.write import save_config
 from tui.domain import Conversation, ModelInfo
 from tui.engines.base import EngineError, ModelNotFound
@@ -21,7 +20,7 @@ from tui.engines.manage import Details
 from tui.fit.memory import MemorySnapshot, from_sample, probe_memory
 from tui.guard.safe_text import one_line
 from tui.models.catalog import Catalog, label
-from tui.models.names import Waiting
+from tui.models.names import ModelChoice, Waiting
 from tui.services import Services
 from tui.stats.remote import from_model_list
 from tui.stats.sample import RemoteStats
@@ -94,7 +93,7 @@ class ModelsController:
 
     async def _load(self) -> None:
         memory = asyncio.ensure_future(asyncio.to_thread(self.memory_now))
-        async for backend, models, problem in self.services.chat.list_models_each():
+        async for backend, models, problem in self.services.chat.models.list_models_each():
             self.catalog.set_backend(backend, models, problem)
             self.refresh()
         self.loaded.set()  # A message sent before the list arrived may go now.
@@ -109,7 +108,7 @@ class ModelsController:
         )
 
     async def _reload_backend(self, backend: str) -> None:
-        _, models, problem = await self.services.chat.list_backend(backend)
+        _, models, problem = await self.services.chat.models.list_backend(backend)
         if not problem:  # A failure shows on the answer itself; keep the list as it was.
             self.catalog.set_backend(backend, models, problem)
             self.refresh()
@@ -157,7 +156,7 @@ class ModelsController:
         named, never replaced)."""
         pending = tuple(name for name in self.services.engines if name not in self.catalog.listed)
         try:
-            chosen = self.services.chat.answer_model(
+            chosen = self.services.chat.models.answer_model(
                 self.models, self.state.conversation, offline=self.catalog.offline, pending=pending
             )
         except ModelNotFound as error:

@@ -13,16 +13,16 @@ from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tui.chat_service import ContextInfo
-from tui.context_window import fit
+from tui.chat.context_window import fit
+from tui.chat.events import ContextInfo
+from tui.chat.presets import PRESET_KEY, STOP_KEY, preset_params, settings_params
+from tui.chat.thinking import next_think, think_choices, think_label
 from tui.domain import Conversation, Role
 from tui.engines.base import EngineError
 from tui.guard.safe_text import one_line
 from tui.models.names import ModelChoice
-from tui.presets import PRESET_KEY, STOP_KEY, preset_params, settings_params
 from tui.services import Services
 from tui.store import StoreError
-from tui.thinking import next_think, think_choices, think_label
 from tui.ui.controllers.state import ChatState
 from tui.ui.screens.preset_screen import PresetScreen
 from tui.ui.screens.settings_screen import SettingsScreen
@@ -119,7 +119,7 @@ class SettingsController:
         tell(self.screen, f"Thinking for this conversation: {chosen or 'the model’s default'}.")
 
     def _limit(self) -> int | None:
-        return self.services.chat.context_limit(self.state.conversation, self.state.model)
+        return self.services.chat.models.context_limit(self.state.conversation, self.state.model)
 
     def context_shown(self, info: ContextInfo | None) -> None:
         """An answer started: show the prompt's size, and say if old messages were left out."""
@@ -233,7 +233,7 @@ class SettingsController:
             )
             if preset.model:
                 try:
-                    choice = self.services.chat.find_model(self.state.catalog.models, preset.model)
+                    choice = self.services.chat.models.find_model(self.state.catalog.models, preset.model)
                 except EngineError as error:
                     tell(self.screen, f"Preset “{name}”: {error}; the model was left as it was.", severity="warning")
                 else:

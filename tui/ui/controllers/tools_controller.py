@@ -1,6 +1,6 @@
 """The main screen's tools: asking before each call, choosing a conversation's tools, the header note.
 
-A plain object the screen owns; it reaches the MCP servers only through the chat service's ToolService.
+A plain object the screen owns; it reaches the MCP servers only through the services' ToolService.
 It never writes the conversation shown: it is handed the conversations controller's `ensure` (a
 fresh conversation is saved before it can hold tools) and `reread` (show it with its new tools).
 """
@@ -20,8 +20,9 @@ from tui.ui.screens.tool_select_screen import ToolSelectScreen
 from tui.ui.toast import tell
 
 if TYPE_CHECKING:
-    from tui.chat_service import ChatService
+    from tui.chat.settings import SettingsService
     from tui.models.names import ModelChoice
+    from tui.tools.service import ToolService
 
 
 class ToolsController:
@@ -30,19 +31,21 @@ class ToolsController:
     def __init__(
         self,
         screen: Screen,
-        chat: ChatService,
+        tools: ToolService | None,
+        settings: SettingsService,
         *,
         ensure: Callable[[ModelChoice | None], Conversation | None],
         reread: Callable[[], None],
     ) -> None:
         self.screen = screen
-        self.chat = chat
+        self.tools = tools
+        self.settings = settings
         self.ensure = ensure
         self.reread = reread
 
     @property
     def configured(self) -> bool:
-        return self.chat.tools is not None
+        return self.tools is not None
 
     async def approve(self, request: ApprovalRequest) -> Decision:
         """Ask the user in a modal; the answer decides whether the call runs."""
@@ -56,7 +59,7 @@ class ToolsController:
         return await answered
 
     def header_note(self, conversation: Conversation | None) -> str:
-        tools = self.chat.tools
+        tools = self.tools
         return tools.summary(conversation) if tools is not None else ""
 
     async def choose_for(self, model: ModelChoice | None) -> None:
@@ -70,7 +73,7 @@ class ToolsController:
 
     async def choose(self, conversation: Conversation | None) -> Conversation | None:
         """Start the servers, show their tools, and keep the user's choice; None when nothing changed."""
-        tools = self.chat.tools
+        tools = self.tools
         if tools is None or conversation is None:
             tell(
                 self.screen,
@@ -92,4 +95,4 @@ class ToolsController:
         picked = await self.screen.app.push_screen_wait(ToolSelectScreen(listed, on, list(tools.problems.values())))
         if picked is None:
             return None
-        return self.chat.set_tools(conversation, picked or None)
+        return self.settings.set_tools(conversation, picked or None)

@@ -57,7 +57,7 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
     only through `state` and single callables."""
     chat, composer = screen.query_one(ChatView), screen.query_one(Composer)
     model_pane, stats_pane = screen.query_one(ModelPane), screen.query_one(StatsPane)
-    state = ChatState(Catalog.of(services.config, services.engines), services.chat.default_model)
+    state = ChatState(Catalog.of(services.config, services.engines), services.chat.models.default_model)
     conversations = ConversationsController(
         screen=screen,
         services=services,
@@ -67,7 +67,7 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
         deleting=lambda conversation_id: answers.cancel_for(conversation_id),
     )
     ensure, reread = conversations.ensure, conversations.reread
-    tools = ToolsController(screen, services.chat, ensure=ensure, reread=reread)
+    tools = ToolsController(screen, services.tools, services.chat.settings, ensure=ensure, reread=reread)
     models = ModelsController(
         screen=screen,
         services=services,
@@ -105,7 +105,7 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
         chips=screen.query_one(AttachmentChips),
         composer=composer,
         max_bytes=services.config.chat.attachment_max_mb * 1_000_000,
-        blind_model=lambda: services.chat.blind_model(state.model),
+        blind_model=lambda: services.chat.models.blind_model(state.model),
     )
     painter = AnswerPainter(
         screen=screen,

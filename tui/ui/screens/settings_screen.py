@@ -15,7 +15,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from tui.presets import PARAMS, STOP_KEY, THINK_KEY, parse_params, parse_stops, stops_text
+from tui.chat.presets import PARAMS, STOP_KEY, THINK_KEY, parse_params, parse_stops, stops_text
 from tui.ui.screens.dialog_frame import DialogBody, DialogFooter, DialogFrame
 
 LABELS = {

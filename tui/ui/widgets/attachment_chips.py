@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from tui.attachments import chip_label
+from tui.chat.attachments import chip_label
 from tui.domain import Attachment
 
 

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
-from tui.attachments import pasted_path
+from tui.chat.attachments import pasted_path
 from tui.ui.textual_compat import keymap, text_area_on_key
 
 

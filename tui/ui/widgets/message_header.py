@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
-from tui.attachments import size_label
+from tui.chat.attachments import size_label
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.guard.safe_text import one_line
 

@@ -11,9 +11,9 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tui.chat.part_order import Group, answer_groups
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.guard.safe_text import terminal_safe
-from tui.part_order import Group, answer_groups
 from tui.ui.widgets.message_header import (
     SHOWN_CHARS,
     attachments_line,

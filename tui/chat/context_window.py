@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tui.chat.sent_turns import message_turns
 from tui.domain import ChatMessage, ChatTurn, PartKind, Role
-from tui.sent_turns import message_turns
 
 CHARS_PER_TOKEN = 3.0
 """Deliberately pessimistic (English averages about 4): trimming a little early beats an

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+# `lchat --version` builds the parser, which names ASK_CHOICES: this module stays light.
+from tui.domain import THINK_LEVELS, THINK_SETTINGS, ModelInfo
 
-if TYPE_CHECKING:  # `lchat --version` builds the parser, which names ASK_CHOICES: keep it light.
-    from tui.domain import ModelInfo
-
-LEVELS = ("low", "medium", "high")
-SETTINGS = ("", "off", "on", *LEVELS)
+LEVELS = THINK_LEVELS
+SETTINGS = THINK_SETTINGS
 """Every setting: "" is the model's default."""
 ASK_CHOICES = ("on", "off", *LEVELS)
 """What `lchat ask --think` takes."""

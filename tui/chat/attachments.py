@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from tui.context_window import estimate_tokens
-from tui.domain import Attachment, ChatTurn
+from tui.chat.context_window import estimate_tokens
+from tui.chat.images import LONG_SIDE, ImageRefused, image_header, prepared_image
+from tui.domain import Attachment, text_block
 from tui.guard.bounded_files import TooLarge, Unreadable, megabytes, read_regular_file
 from tui.guard.safe_text import one_line
-from tui.images import LONG_SIDE, ImageRefused, image_header, prepared_image
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 """Largest file attached, unless config says otherwise."""
@@ -110,23 +110,6 @@ def refusal(error: Unreadable) -> AttachmentRefused:
             f"{error}; files up to {megabytes(error.limit)} can be attached (chat.attachment_max_mb)."
         )
     return AttachmentRefused(f"{error}; it was not attached.")
-
-
-def text_block(attachment: Attachment) -> str:
-    """A text file as the model reads it: delimited and named."""
-    body = attachment.text
-    newline = "" if body.endswith("\n") else "\n"
-    return f'<file name="{attachment.name}">\n{body}{newline}</file>'
-
-
-def turn_text(turn: ChatTurn) -> str:
-    """A turn's text with its text files in front of it, each delimited and named."""
-    blocks = [text_block(a) for a in turn.attachments if not a.is_image]
-    return "\n\n".join([*blocks, turn.content]) if blocks else turn.content
-
-
-def turn_images(turn: ChatTurn) -> list[Attachment]:
-    return [attachment for attachment in turn.attachments if attachment.is_image]
 
 
 def attachment_tokens(attachment: Attachment) -> int:
