@@ -138,14 +138,14 @@ def run_json(args: Sequence[str], *, env: dict | None = None, timeout: float = 3
 
 
 def starter_model() -> Path | None:
-    from tui.engines.discovery import starter_model_path
+    from tui.engines.embedded.discovery import starter_model_path
 
     return starter_model_path()
 
 
 def default_threads(leave_core_for_ui: bool = False) -> int:
     """lchat's default llama.cpp threads: for `ask`, or (leaving a core) for the TUI."""
-    from tui.engines.embedded import default_threads as lchat_default
+    from tui.engines.embedded.engine import default_threads as lchat_default
 
     return lchat_default(leave_core_for_ui)
 

@@ -44,7 +44,7 @@ def second_model(model: Path) -> Path:
 async def switch_times(model_a: Path, model_b: Path, rounds: int) -> dict[str, list[float]]:
     from tui.domain import ChatTurn, GenerationOptions, Role
     from tui.engines.base import TextPiece
-    from tui.engines.embedded import EmbeddedEngine
+    from tui.engines.embedded.engine import EmbeddedEngine
 
     options = GenerationOptions(temperature=0.0, max_tokens=1)
     turns = [ChatTurn(Role.USER, PROMPT)]

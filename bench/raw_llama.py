@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def main(spec: dict) -> dict:
     import llama_cpp
 
-    from tui.engines import llama_compat
+    from tui.engines.embedded import llama_compat
 
     threads = spec["threads"]
 
@@ -81,7 +81,7 @@ def main(spec: dict) -> dict:
 
 def _prompt_tokens(llm, messages: list[ChatCompletionRequestMessage]) -> list[int]:
     """The prompt as the model's own chat template renders it (as the engine child does)."""
-    from tui.engines import llama_compat  # The same internals the engine child reaches.
+    from tui.engines.embedded import llama_compat  # The same internals the engine child reaches.
 
     eos, bos = llm.token_eos(), llm.token_bos()
     result = llama_compat.format_prompt(

@@ -30,7 +30,7 @@ async def conversation_ttfts(turns: int, tokens: int, runs: int) -> list[list[di
     from tui.chat.events import AnswerEnded, AnswerPiece
     from tui.chat.service import ChatService
     from tui.config import ChatConfig
-    from tui.engines.embedded import EmbeddedEngine
+    from tui.engines.embedded.engine import EmbeddedEngine
     from tui.models.names import ModelChoice
     from tui.store import HistoryStore
 

@@ -65,7 +65,7 @@ def engine(request: pytest.FixtureRequest, paths: Paths) -> Iterator[Engine]:
     if request.param in ("ollama", "openai"):
         yield from _served_engine(request.param)
         return
-    from tui.engines.embedded import EmbeddedEngine
+    from tui.engines.embedded.engine import EmbeddedEngine
 
     engine = EmbeddedEngine(models_dir=paths.models_dir, n_threads=1, n_ctx=2048, log_path=paths.log_dir / "engine.log")
     yield engine
@@ -75,8 +75,8 @@ def engine(request: pytest.FixtureRequest, paths: Paths) -> Iterator[Engine]:
 def _served_engine(kind: str) -> Iterator[Engine]:
     from tests.fake_ollama import OllamaState, start_ollama
     from tests.fake_openai import start_openai
-    from tui.engines.ollama_engine import OllamaEngine
-    from tui.engines.openai_engine import OpenAICompatEngine
+    from tui.engines.ollama.engine import OllamaEngine
+    from tui.engines.openai.engine import OpenAICompatEngine
 
     if kind == "ollama":
         state = OllamaState()

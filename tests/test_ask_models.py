@@ -16,8 +16,8 @@ from tests.scripted_engine import ScriptedEngine
 from tui.cli.ask_stream import ask
 from tui.config import Config
 from tui.domain import Role
-from tui.engines.ollama_engine import OllamaEngine
-from tui.engines.openai_engine import OpenAICompatEngine
+from tui.engines.ollama.engine import OllamaEngine
+from tui.engines.openai.engine import OpenAICompatEngine
 from tui.services import Services
 
 

@@ -17,7 +17,7 @@ from tests.fake_ollama import OllamaState, start_ollama
 from tests.loopback import Served
 from tui.cli.ask_stream import DIM, PLAIN, ask
 from tui.config import ChatConfig, Config
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 
 THOUGHT = "The user greets me. Reply kindly."
 

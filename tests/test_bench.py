@@ -12,7 +12,7 @@ import pytest
 
 from bench.__main__ import BENCHMARKS, table
 from bench.common import TINY, Row, percentile, rate
-from tui.engines.discovery import starter_model_path
+from tui.engines.embedded.discovery import starter_model_path
 
 pytestmark = pytest.mark.slow
 NEEDS_MODEL = {"throughput", "ttft", "model_switch"}

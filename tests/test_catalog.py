@@ -6,7 +6,7 @@ import pytest
 
 from tui.config import Config
 from tui.domain import ModelInfo
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.fit.estimate import GIB, MIB, Memory, estimate
 from tui.fit.memory import MemorySnapshot, parse_nvidia, read_ram
 from tui.gguf.kv_shape import KvShape

@@ -16,8 +16,8 @@ from tests.loopback import lan_address, serve
 from tui.config import Config, OllamaHostConfig, ServerConfig
 from tui.domain import GenerationOptions
 from tui.engines.base import EngineError, EngineUnavailable
-from tui.engines.ollama_engine import OllamaEngine, configured_ollama_engines
-from tui.engines.openai_engine import configured_servers
+from tui.engines.ollama.engine import OllamaEngine, configured_ollama_engines
+from tui.engines.openai.engine import configured_servers
 from tui.engines.secrets import SCRUBBED, scrub, url_secrets
 from tui.engines.urls import shown_host
 

@@ -5,7 +5,7 @@ arrived, and the next load puts half the layers on the GPU and says so.
 Real: llama.cpp (the CPU build) answering with the starter model in the engine's child; the ERROR
 lines going through ggml's own logger (ggml_log_internal) into lchat's log callback, and from there
 down the pipe; ggml_abort killing the child with SIGABRT; everything the parent does after.
-Simulated (tui.engines.oom_abort_hook, LCHAT_TEST_OOM_AT_TOKEN): the failing cudaMalloc itself.
+Simulated (tui.engines.embedded.oom_abort_hook, LCHAT_TEST_OOM_AT_TOKEN): the failing cudaMalloc itself.
 The hook logs the lines ggml_cuda_error logs for it and calls ggml_abort after the 4th token.
 """
 
@@ -19,8 +19,8 @@ import pytest
 from tests.gguf_files import starter_model
 from tui.domain import ChatTurn, GenerationOptions, MessageStatus, Role
 from tui.engines.base import EngineCrashed, Finished, OutOfGpuMemory, TextPiece
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.oom_abort_hook import VARIABLE
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.oom_abort_hook import VARIABLE
 from tui.models.names import ModelChoice
 
 STARTER = starter_model()

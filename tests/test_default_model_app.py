@@ -14,7 +14,7 @@ from tests.loopback import Served
 from tests.scripted_engine import ScriptedEngine
 from tui.config import Config
 from tui.domain import MessageStatus, Role
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.ui.app import LchatApp
 from tui.ui.widgets.composer import Composer
 

@@ -32,9 +32,9 @@ from tui.engines.base import (
     ReasoningPiece,
     TextPiece,
 )
-from tui.engines.embedded import EmbeddedEngine, default_threads
-from tui.engines.embedded_child import TextStream
-from tui.engines.gguf_info import read_gguf_info
+from tui.engines.embedded.child import TextStream
+from tui.engines.embedded.engine import EmbeddedEngine, default_threads
+from tui.engines.embedded.gguf_info import read_gguf_info
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = starter_model()
@@ -284,7 +284,7 @@ def test_parent_never_imports_llama_cpp(tiny: str) -> None:
         "import asyncio, sys\n"
         "from pathlib import Path\n"
         "from tui.domain import ChatTurn, GenerationOptions, Role\n"
-        "from tui.engines.embedded import EmbeddedEngine\n"
+        "from tui.engines.embedded.engine import EmbeddedEngine\n"
         "async def main():\n"
         f"    engine = EmbeddedEngine(models_dir=Path({str(Path(tiny).parent)!r}))\n"
         "    await engine.list_models()\n"
@@ -305,7 +305,7 @@ def test_child_exits_when_parent_is_killed(tiny: str) -> None:
             "import asyncio\n"
             "from pathlib import Path\n"
             "from tui.domain import ChatTurn, GenerationOptions, Role\n"
-            "from tui.engines.embedded import EmbeddedEngine\n"
+            "from tui.engines.embedded.engine import EmbeddedEngine\n"
             "async def main():\n"
             "    engine = EmbeddedEngine(models_dir=Path('.'), n_threads=1)\n"
             f"    async for e in engine.chat({tiny!r}, [ChatTurn(Role.USER, 'hi')], GenerationOptions(max_tokens=3)):\n"
@@ -448,8 +448,8 @@ def test_control_tokens_are_decoded_only_where_the_splitter_needs_them(tiny: str
     """gpt-oss's channel markers are control tokens: hidden in answers, decoded for the splitter."""
     result = _run_script(
         "import llama_cpp\n"
-        "from tui.engines import llama_compat\n"
-        "from tui.engines.embedded_child import _token_bytes\n"
+        "from tui.engines.embedded import llama_compat\n"
+        "from tui.engines.embedded.child import _token_bytes\n"
         f"llm = llama_cpp.Llama(model_path={tiny!r}, n_ctx=64, verbose=False)\n"
         "vocab = llama_compat.vocab(llm)\n"
         "start = llm.tokenize(b'<|im_start|>', add_bos=False, special=True)\n"

@@ -24,8 +24,8 @@ from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import Attachment, ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines.base import BadRequest, Finished, TextPiece
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.vision_chat import (
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.vision_chat import (
     NO_VISION_BUILD,
     NoVisionSupport,
     load_handler,

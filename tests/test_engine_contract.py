@@ -10,9 +10,9 @@ from tests.fake_ollama import OllamaState, start_ollama
 from tui.config.paths import Paths
 from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.base import Engine, EngineError, Finished, TextPiece, Unsupported
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.ollama_engine import OllamaEngine
-from tui.engines.openai_engine import OpenAICompatEngine
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.ollama.engine import OllamaEngine
+from tui.engines.openai.engine import OpenAICompatEngine
 
 QUESTION = [ChatTurn(Role.USER, "Say hello.")]
 DECLARED = {

@@ -28,9 +28,9 @@ from tui.config.paths import Paths
 from tui.config.read import load_config
 from tui.domain import MessageStatus, Role
 from tui.engines.base import EngineError
-from tui.engines.discovery import starter_model_path
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.embedded.discovery import starter_model_path
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.store import HistoryStore, schema
 from tui.ui.app import LchatApp
 from tui.ui.widgets.message_view import MessageView

@@ -17,8 +17,8 @@ from tests.gguf_files import (
     write_truncated,
 )
 from tui.engines.base import ModelLoadError
-from tui.engines.discovery import discover_gguf_models, starter_model_path
-from tui.engines.gguf_info import read_gguf_info
+from tui.engines.embedded.discovery import discover_gguf_models, starter_model_path
+from tui.engines.embedded.gguf_info import read_gguf_info
 
 STARTER = starter_model()
 needs_starter = pytest.mark.skipif(STARTER is None, reason="starter model not installed")
@@ -177,7 +177,7 @@ def test_discovery_includes_starter_last(tmp_path: Path, tiny: Path) -> None:
 
 
 def test_details_rows_put_the_usual_facts_first_and_leave_arrays_out(tiny: Path, tmp_path: Path) -> None:
-    from tui.engines.gguf_details import gguf_details
+    from tui.engines.embedded.gguf_details import gguf_details
 
     rows = dict(gguf_details(tiny))
     labels = [label for label, _ in gguf_details(tiny)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.engines.gpu_build import backend_problem, missing_backend_line
+from tui.engines.embedded.gpu_build import backend_problem, missing_backend_line
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 
@@ -43,7 +43,7 @@ def shared(folder: Path, soname: str, *needs: str) -> Path:
 def fresh_problem(flavour: str, folder: Path) -> str:
     """backend_problem in a process of its own: a library another test loaded (same soname) would
     otherwise be handed to this backend by the loader, and nothing would be missing."""
-    code = "import sys\nfrom pathlib import Path\nfrom tui.engines.gpu_build import backend_problem\n"
+    code = "import sys\nfrom pathlib import Path\nfrom tui.engines.embedded.gpu_build import backend_problem\n"
     code += "print(backend_problem(sys.argv[1], [Path(sys.argv[2])]))"
     done = subprocess.run(
         [sys.executable, "-c", code, flavour, str(folder)], capture_output=True, text=True, check=True

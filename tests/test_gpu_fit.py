@@ -13,9 +13,9 @@ from tests.gguf_files import starter_model, write_tiny_llama
 from tui.config import ConfigError
 from tui.config.read import load_config
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
-from tui.engines import offload_plan
 from tui.engines.base import Finished
-from tui.engines.embedded import EmbeddedEngine
+from tui.engines.embedded import offload_plan
+from tui.engines.embedded.engine import EmbeddedEngine
 from tui.fit.calibration import Calibration, compute_of, load_key
 from tui.fit.estimate import GIB, MIB, OVERHEAD_FIXED, Memory
 from tui.fit.offload import cache_types, kq_bytes, offload_rows, plan

@@ -18,14 +18,14 @@ from tests.gguf_files import write_tiny_llama
 from tui.config import ConfigError
 from tui.config.read import load_config
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
-from tui.engines import load_errors, offload_child
 from tui.engines.base import Engine, EngineError, Finished
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.ggml_devices import Device
-from tui.engines.gguf_info import read_gguf_info
-from tui.engines.gpu_build import flavour_in, loadable_backends
-from tui.engines.llama_log import INFO, LlamaLog, LoadRecord
-from tui.engines.load_errors import LoadFailure
+from tui.engines.embedded import load_errors, offload_child
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.ggml_devices import Device
+from tui.engines.embedded.gguf_info import read_gguf_info
+from tui.engines.embedded.gpu_build import flavour_in, loadable_backends
+from tui.engines.embedded.llama_log import INFO, LlamaLog, LoadRecord
+from tui.engines.embedded.load_errors import LoadFailure
 from tui.engines.manage import Progress
 from tui.fit.estimate import GIB, MIB, Memory
 from tui.fit.memory import MemorySnapshot, read_vram

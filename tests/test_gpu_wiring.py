@@ -17,7 +17,7 @@ import pytest
 from tests.fake_nvml import FakeGpu, FakeNvml
 from tests.test_gpu_backend_load import shared
 from tui.config import Config
-from tui.engines.embedded import EmbeddedEngine, _Child
+from tui.engines.embedded.engine import EmbeddedEngine, _Child
 from tui.services import Services
 
 HOST_PID = 48213
@@ -37,8 +37,8 @@ def test_a_cuda_build_without_its_cublas_says_so_in_the_load_report(tmp_path: Pa
         "import json, sys\n"
         "from pathlib import Path\n"
         "from types import SimpleNamespace\n"
-        "from tui.engines import offload_child\n"
-        "from tui.engines.llama_log import LlamaLog, LoadRecord\n"
+        "from tui.engines.embedded import offload_child\n"
+        "from tui.engines.embedded.llama_log import LlamaLog, LoadRecord\n"
         "offload_child.built_flavour = lambda: 'cuda'\n"
         "offload_child.library_dirs = lambda: [Path(sys.argv[1])]\n"
         "LlamaLog.startup = LoadRecord()\n"

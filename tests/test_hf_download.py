@@ -14,7 +14,7 @@ from tests.fake_hub import HubState, start_hub
 from tests.gguf_files import write_tiny_llama
 from tests.loopback import closed_port
 from tui.engines.base import EngineError, EngineUnavailable, ModelNotFound
-from tui.engines.gguf_info import read_gguf_info
+from tui.engines.embedded.gguf_info import read_gguf_info
 from tui.models.hf import HfChoice, HubClient, choices, parse_repo, pick, quant_of
 
 REPO = "org/Tiny-GGUF"

@@ -284,7 +284,7 @@ def test_engines_do_not_import_models() -> None:
 
 
 def test_no_private_names_imported_across_packages() -> None:
-    """`from tui.engines.gguf_info import _header_reader` in tui.models was how the two got tangled."""
+    """`from tui.engines.embedded.gguf_info import _header_reader` in tui.models was how the two got tangled."""
     found = []
     for path in sorted((ROOT / PACKAGE).rglob("*.py")):
         module = module_name(ROOT, path)

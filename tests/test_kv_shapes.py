@@ -14,10 +14,10 @@ import pytest
 from tests.gguf_files import starter_model, write_metadata, write_tiny_llama
 from tests.gguf_recurrent import write_tiny_mamba
 from tui.domain import ChatTurn, GenerationOptions, Role
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.gguf_info import read_gguf_info
-from tui.engines.llama_log import INFO, LoadRecord
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.gguf_info import read_gguf_info
+from tui.engines.embedded.llama_log import INFO, LoadRecord
+from tui.engines.ollama.engine import OllamaEngine
 from tui.fit.estimate import MIB, Memory, estimate
 from tui.fit.offload import LayerSizes, buffers_line
 from tui.gguf.kv_shape import KvShape

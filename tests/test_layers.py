@@ -53,7 +53,7 @@ def backend_modules() -> list[str]:
 
 def test_the_walk_finds_the_backend_layer() -> None:
     found = backend_modules()
-    assert {"tui.store.history", "tui.engines.ollama_engine", "tui.chat.answers", "tui.stats.nvidia"} <= set(found)
+    assert {"tui.store.history", "tui.engines.ollama.engine", "tui.chat.answers", "tui.stats.nvidia"} <= set(found)
     assert not [name for name in found if name.startswith("tui.ui")]
 
 
@@ -103,7 +103,7 @@ def test_only_the_engine_child_imports_llama_cpp() -> None:
     # llama_compat (its internals) imports llama_cpp inside its functions only; the import check
     # above shows the parent never loads it. (The benchmarks' raw reference, bench/raw_llama.py, is
     # not in the package.)
-    assert users == {"engines/embedded_child.py", "engines/llama_compat.py"}
+    assert users == {"engines/embedded/child.py", "engines/embedded/llama_compat.py"}
 
 
 def test_the_package_never_imports_the_benchmarks() -> None:

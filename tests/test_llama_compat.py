@@ -1,4 +1,4 @@
-"""The llama-cpp-python internals lchat relies on are where tui/engines/llama_compat.py expects them:
+"""The llama-cpp-python internals lchat relies on are where tui/engines/embedded/llama_compat.py expects them:
 an upgrade that moves one fails here, by name, before an answer misbehaves. Each shim runs against
 the installed llama-cpp-python on a tiny real GGUF (tests/gguf_files.py)."""
 
@@ -13,8 +13,8 @@ import pytest
 from llama_cpp import _internals, llama_chat_format
 
 from tests.gguf_files import CHATML, write_tiny_llama
-from tui.engines import llama_compat
-from tui.engines.llama_compat import LlamaMoved
+from tui.engines.embedded import llama_compat
+from tui.engines.embedded.llama_compat import LlamaMoved
 
 TUI = Path(llama_compat.__file__).parents[1]
 PARTS_TEMPLATE = "{% for m in messages %}{% for p in m.content %}[{{ p.text }}]{% endfor %}{% endfor %}"
@@ -145,7 +145,7 @@ def test_vision_handlers_are_found_by_name_and_render_the_template(folder: Path)
 
 
 def test_a_moved_internal_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(LlamaMoved, match=r"object\._model is gone; update tui/engines/llama_compat\.py"):
+    with pytest.raises(LlamaMoved, match=r"object\._model is gone; update tui/engines/embedded/llama_compat\.py"):
         llama_compat.vocab(object())  # type: ignore[arg-type]
     monkeypatch.delattr(llama_chat_format, "Jinja2ChatFormatter")
     with pytest.raises(LlamaMoved, match=r": llama_cpp\.llama_chat_format\.Jinja2ChatFormatter is gone"):

@@ -1,6 +1,6 @@
 """Telling load errors apart (issue 22, item 3), with real llama.cpp on the CPU: a bad file is a
 configuration error, loaded once; an allocation failure (provoked in the child with an
-address-space limit, the test hook tui.engines.alloc_limit_hook) is out of memory and the load
+address-space limit, the test hook tui.engines.embedded.alloc_limit_hook) is out of memory and the load
 falls back to fewer layers, saying so."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 
 from tests.gguf_files import starter_model, write_header_only, write_tiny_llama
 from tui.domain import ChatTurn, GenerationOptions, Role
-from tui.engines.alloc_limit_hook import VARIABLE
 from tui.engines.base import Finished, ModelLoadError
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.load_errors import CONFIGURATION, MEMORY, classify
+from tui.engines.embedded.alloc_limit_hook import VARIABLE
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.load_errors import CONFIGURATION, MEMORY, classify
 
 STARTER = starter_model()
 needs_starter = pytest.mark.skipif(STARTER is None, reason="starter model not installed")

@@ -14,8 +14,8 @@ import pytest
 
 from tests.gguf_files import starter_model
 from tui.domain import ModelInfo
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.llama_log import ERROR, INFO, WARN, LlamaLog, LoadRecord, device_of
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.llama_log import ERROR, INFO, WARN, LlamaLog, LoadRecord, device_of
 from tui.fit.offload import buffers_line, offload_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,10 +111,10 @@ async def test_a_real_load_reports_its_cpu_buffers_and_ask_json_carries_them(ope
 
 DEVICES_SCRIPT = """
 import json, re, sys
-from tui.engines.ggml_devices import list_devices
-from tui.engines.gpu_build import library_dirs
-from tui.engines.llama_log import LlamaLog
-from tui.engines.offload_child import load_backends
+from tui.engines.embedded.ggml_devices import list_devices
+from tui.engines.embedded.gpu_build import library_dirs
+from tui.engines.embedded.llama_log import LlamaLog
+from tui.engines.embedded.offload_child import load_backends
 
 dirs = library_dirs()
 assert LlamaLog.install_in_ggml(dirs)

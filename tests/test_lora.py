@@ -16,8 +16,8 @@ from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
 from tui.engines.base import ModelLoadError, TextPiece
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.lora import read_lora, saved_lora
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.lora import read_lora, saved_lora
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
 

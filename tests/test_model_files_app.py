@@ -12,8 +12,8 @@ from tests.fake_hub import HubState, start_hub
 from tests.gguf_files import write_random, write_tiny_llama
 from tests.test_models_pane import SIZE, pane, settle
 from tui.config import Config
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.stores import reused_models
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.stores import reused_models
 from tui.ui.app import LchatApp
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.prompts import ChoiceQuestion

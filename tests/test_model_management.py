@@ -17,8 +17,8 @@ from tests.scripted_engine import ScriptedEngine
 from tui.config import Config
 from tui.config.read import load_config
 from tui.domain import ModelInfo
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.fit.estimate import Memory
 from tui.fit.memory import MemorySnapshot
 from tui.models.management import ModelManagement

@@ -13,7 +13,7 @@ from tests.loopback import closed_port
 from tests.scripted_engine import ScriptedEngine
 from tui.config.read import load_config
 from tui.domain import MessageStatus, Role
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.fit.estimate import Memory
 from tui.fit.memory import MemorySnapshot
 from tui.ui.app import LchatApp

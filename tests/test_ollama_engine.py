@@ -23,7 +23,7 @@ from tui.engines.base import (
     ReasoningPiece,
     TextPiece,
 )
-from tui.engines.ollama_engine import (
+from tui.engines.ollama.engine import (
     OllamaEngine,
     ThinkAbility,
     configured_ollama_engines,

@@ -25,7 +25,7 @@ from tui.engines.base import (
     ReasoningPiece,
     TextPiece,
 )
-from tui.engines.openai_engine import PRESETS, OpenAICompatEngine, configured_servers
+from tui.engines.openai.engine import PRESETS, OpenAICompatEngine, configured_servers
 from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 

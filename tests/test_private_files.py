@@ -21,7 +21,7 @@ import pytest
 from tests.gguf_files import write_tiny_llama
 from tui.config.paths import Paths, resolve_paths
 from tui.domain import ChatTurn, GenerationOptions, Role
-from tui.engines.embedded import EmbeddedEngine
+from tui.engines.embedded.engine import EmbeddedEngine
 from tui.portable import export_files
 from tui.store import HistoryStore
 from tui.store import backup as backup_module

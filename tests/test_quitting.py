@@ -14,7 +14,7 @@ from tests.fake_ollama import OllamaState, start_ollama
 from tests.scripted_engine import ScriptedEngine, fixed_script
 from tui.domain import MessageStatus, Role
 from tui.engines.manage import Progress
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp
 from tui.ui.screens.prompts import InputQuestion

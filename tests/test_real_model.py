@@ -15,7 +15,7 @@ import pytest
 
 from tests.after_kill import question_and_answer_after_kill
 from tui.domain import MessageStatus, Role
-from tui.engines.discovery import starter_model_path
+from tui.engines.embedded.discovery import starter_model_path
 from tui.store import HistoryStore
 
 pytestmark = pytest.mark.skipif(starter_model_path() is None, reason="starter model not installed (make install)")

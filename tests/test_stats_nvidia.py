@@ -8,7 +8,7 @@ import pynvml
 import pytest
 
 from tests.fake_nvml import DRIVER_NOT_LOADED, GPU_IS_LOST, LIBRARY_NOT_FOUND, UNKNOWN, FakeGpu, FakeNvml
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.stats.alerts import alerts_for
 from tui.stats.nvidia import NvidiaReader
 from tui.stats.report import gpu_lines

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tui.domain import ModelInfo
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.stats.alerts import alerts_for
 from tui.stats.remote import from_model_list, remote_lines
 from tui.stats.report import cpu_lines, gpu_lines, summary, text_report, to_json

@@ -14,8 +14,8 @@ from tests.gguf_files import write_random, write_tiny_llama
 from tui.config import ModelsConfig
 from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.base import Finished, TextPiece
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.stores import OLLAMA_PREFIX, reused_models, store_folders
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.embedded.stores import OLLAMA_PREFIX, reused_models, store_folders
 
 
 def ollama_tree(root: Path, tiny: Path) -> None:

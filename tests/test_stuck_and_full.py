@@ -15,7 +15,7 @@ import time
 from tests.scripted_engine import ScriptedEngine, fixed_script
 from tests.test_faults import deterministic_config, embedded, needs_starter, send, wait_until
 from tui.domain import MessageStatus, Role
-from tui.engines import embedded as embedded_module
+from tui.engines.embedded import engine as embedded_module
 from tui.ui.app import LchatApp
 from tui.ui.widgets.composer import Composer
 from tui.ui.widgets.message_view import MessageView

@@ -11,8 +11,8 @@ import pytest
 from tests.gguf_files import write_tiny_llama
 from tui.domain import ChatTurn, GenerationOptions, Role
 from tui.engines.base import EngineError
-from tui.engines.confined import LimitExceeded, run_confined
-from tui.engines.embedded import EmbeddedEngine
+from tui.engines.embedded.confined import LimitExceeded, run_confined
+from tui.engines.embedded.engine import EmbeddedEngine
 
 MB = 1 << 20
 

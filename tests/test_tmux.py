@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.engines.discovery import starter_model_path
+from tui.engines.embedded.discovery import starter_model_path
 
 if shutil.which("tmux") is None and not os.environ.get("CI"):
     pytest.skip("tmux is not installed (CI installs it)", allow_module_level=True)

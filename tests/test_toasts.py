@@ -20,8 +20,8 @@ from tests.test_app import terminal_bytes
 from tests.test_models_pane import SIZE, pane, settle
 from tui.config import Config, PresetConfig
 from tui.engines.base import EngineUnavailable
-from tui.engines.embedded import EmbeddedEngine
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.embedded.engine import EmbeddedEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.guard.safe_text import terminal_safe
 from tui.ui.app import LchatApp
 from tui.ui.screens.confirm import ConfirmScreen

@@ -22,8 +22,8 @@ from tui.chat.service import ChatService
 from tui.config import ChatConfig, McpConfig, McpServerConfig
 from tui.domain import ChatMessage, ChatTurn, MessagePart, PartKind, Role, ToolCall
 from tui.engines.base import Engine
-from tui.engines.ollama_engine import OllamaEngine
-from tui.engines.openai_engine import OpenAICompatEngine
+from tui.engines.ollama.engine import OllamaEngine
+from tui.engines.openai.engine import OpenAICompatEngine
 from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 from tui.tools.approval import ApprovalRequest, Decision
@@ -214,7 +214,7 @@ async def test_the_embedded_engine_gives_the_template_the_calls_and_results(tmp_
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     from tests.gguf_files import starter_model, write_tiny_llama
-    from tui.engines.embedded import EmbeddedEngine
+    from tui.engines.embedded.engine import EmbeddedEngine
 
     shows = "{{ raise_exception('MESSAGES=' ~ (messages | tojson)) }}"
     probe = write_tiny_llama(tmp_path / "probe.gguf", chat_template=shows + "{# tools #}")

@@ -13,7 +13,7 @@ from tests.fake_ollama import OllamaState, start_ollama
 from tests.test_tools_servers import SERVER
 from tui.config import Config, McpConfig, McpServerConfig
 from tui.domain import PartKind
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.ui.app import LchatApp
 from tui.ui.screens import tool_approval_screen
 from tui.ui.screens.tool_approval_screen import ToolApprovalScreen, shown_arguments

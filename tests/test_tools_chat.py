@@ -19,8 +19,8 @@ from tui.chat.service import ChatService
 from tui.config import ChatConfig, McpConfig, McpServerConfig
 from tui.domain import MessageStatus, PartKind, Role
 from tui.engines.base import Engine
-from tui.engines.ollama_engine import OllamaEngine
-from tui.engines.openai_engine import OpenAICompatEngine
+from tui.engines.ollama.engine import OllamaEngine
+from tui.engines.openai.engine import OpenAICompatEngine
 from tui.models.names import ModelChoice
 from tui.portable import document, import_file, to_json
 from tui.store import HistoryStore

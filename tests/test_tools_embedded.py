@@ -12,7 +12,7 @@ import pytest
 from tests.gguf_files import CHATML, starter_model, write_tiny_llama
 from tui.domain import ChatTurn, GenerationOptions, Role, ToolCall, ToolSpec
 from tui.engines.base import BadRequest, Finished, TextPiece, ToolCallRequest
-from tui.engines.embedded import EmbeddedEngine
+from tui.engines.embedded.engine import EmbeddedEngine
 
 STARTER = starter_model()
 WEATHER = ToolSpec("weather", "Weather in a city.", {"type": "object", "properties": {"city": {"type": "string"}}})

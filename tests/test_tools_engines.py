@@ -10,8 +10,8 @@ from tests.fake_ollama import OllamaState, start_ollama
 from tests.fake_openai import OpenAIState, start_openai
 from tui.domain import ChatTurn, GenerationOptions, Role, ToolCall, ToolSpec
 from tui.engines.base import BadRequest, Engine, Finished, TextPiece, ToolCallRequest
-from tui.engines.ollama_engine import OllamaEngine
-from tui.engines.openai_engine import OpenAICompatEngine
+from tui.engines.ollama.engine import OllamaEngine
+from tui.engines.openai.engine import OpenAICompatEngine
 
 WEATHER = ToolSpec(
     "weather",

@@ -10,7 +10,7 @@ from textual.notifications import Notification
 from tests.fake_ollama import OllamaState, start_ollama
 from tests.scripted_engine import ScriptedEngine, fixed_script
 from tests.test_models_pane import SIZE, pane, settle
-from tui.engines.ollama_engine import OllamaEngine
+from tui.engines.ollama.engine import OllamaEngine
 from tui.ui.app import LchatApp
 from tui.ui.controllers.model_manager import ONE_AT_A_TIME
 from tui.ui.screens.main_screen import MainScreen

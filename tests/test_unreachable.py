@@ -23,8 +23,8 @@ from tui.chat.service import ChatService
 from tui.config import ChatConfig
 from tui.domain import MessageStatus
 from tui.engines.base import Engine, EngineUnavailable
-from tui.engines.ollama_engine import OllamaEngine
-from tui.engines.openai_engine import OpenAICompatEngine
+from tui.engines.ollama.engine import OllamaEngine
+from tui.engines.openai.engine import OpenAICompatEngine
 from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 from tui.ui.app import LchatApp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tui.engines.vision import GENERIC_HANDLER, find_projector, handler_for, no_images_reason
+from tui.engines.embedded.vision import GENERIC_HANDLER, find_projector, handler_for, no_images_reason
 
 
 def test_projector_beside_the_model_prefers_the_matching_name(tmp_path: Path) -> None:

@@ -127,10 +127,10 @@ def models(folder: Path, sizes: dict[str, dict[str, int]] | None = None) -> dict
 
 BACKENDS_PROBE = textwrap.dedent("""
     import json, re
-    from tui.engines.ggml_devices import list_devices
-    from tui.engines.gpu_build import built_flavour, library_dirs
-    from tui.engines.llama_log import LlamaLog
-    from tui.engines.offload_child import load_backends
+    from tui.engines.embedded.ggml_devices import list_devices
+    from tui.engines.embedded.gpu_build import built_flavour, library_dirs
+    from tui.engines.embedded.llama_log import LlamaLog
+    from tui.engines.embedded.offload_child import load_backends
 
     dirs = library_dirs()
     heard = LlamaLog.install_in_ggml(dirs)
@@ -183,8 +183,8 @@ async def _load(
     """One load and one short answer through the embedded engine: the child's report, the fit
     estimate and NVML's free VRAM before and after."""
     from tui.domain import ChatTurn, GenerationOptions, Role
-    from tui.engines.embedded import EmbeddedEngine
-    from tui.engines.gguf_info import read_gguf_info
+    from tui.engines.embedded.engine import EmbeddedEngine
+    from tui.engines.embedded.gguf_info import read_gguf_info
     from tui.fit.memory import read_vram
     from tui.fit.offload import plan
 
@@ -261,7 +261,7 @@ def matrix(model: Path, contexts: tuple[int, ...] = CONTEXTS) -> dict[str, Any]:
 def ballast(model: Path) -> dict[str, Any]:
     """Every layer asked for while most free VRAM is held by this process: the load must fall back
     to fewer layers, and say so."""
-    from tui.engines.gguf_info import read_gguf_info
+    from tui.engines.embedded.gguf_info import read_gguf_info
     from tui.fit.offload import plan
 
     cuda = _Cudart()
@@ -292,7 +292,7 @@ def decode_oom(model: Path) -> dict[str, Any]:
     """A model loaded whole, then every free byte held here, then a long prompt: the decode runs
     out of memory; wanted: a message naming memory, no crash of the check."""
     from tui.domain import ChatTurn, GenerationOptions, Role
-    from tui.engines.embedded import EmbeddedEngine
+    from tui.engines.embedded.engine import EmbeddedEngine
 
     cuda = _Cudart()
     engine = EmbeddedEngine(
@@ -337,7 +337,7 @@ def decode_oom(model: Path) -> dict[str, Any]:
 @step
 def hidden_gpu(model: Path) -> dict[str, Any]:
     """CUDA_VISIBLE_DEVICES="": the load runs on the CPU and says why."""
-    from tui.engines.gpu_build import built_flavour
+    from tui.engines.embedded.gpu_build import built_flavour
 
     saved = os.environ.get("CUDA_VISIBLE_DEVICES")
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
@@ -393,7 +393,7 @@ def stats_sample(model: Path, nvml: Any = None) -> dict[str, Any]:
         nvml = pynvml
 
     from tui.domain import ChatTurn, GenerationOptions, Role
-    from tui.engines.embedded import EmbeddedEngine
+    from tui.engines.embedded.engine import EmbeddedEngine
     from tui.stats.nvidia import NvidiaReader
 
     engine = EmbeddedEngine(

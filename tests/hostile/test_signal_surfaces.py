@@ -293,8 +293,8 @@ def screen_text(app: Any, width: int) -> str:
 
 
 def engine_for(backend: str, served: Served) -> Any:
-    from tui.engines.ollama_engine import OllamaEngine
-    from tui.engines.openai_engine import OpenAICompatEngine
+    from tui.engines.ollama.engine import OllamaEngine
+    from tui.engines.openai.engine import OpenAICompatEngine
 
     if backend == "ollama":
         return OllamaEngine(host=served.url, read_timeout=5)

@@ -14,8 +14,8 @@ from tui.engines.base import Engine
 
 def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = False) -> Engine:
     """`leave_core_for_ui`: where threads = 0 (auto), keep one core for the TUI's own work."""
-    from tui.engines.embedded import EmbeddedEngine, default_threads
-    from tui.engines.stores import reused_models
+    from tui.engines.embedded.engine import EmbeddedEngine, default_threads
+    from tui.engines.embedded.stores import reused_models
     from tui.fit.memory import read_vram
 
     return EmbeddedEngine(
@@ -36,14 +36,14 @@ def build_embedded(config: Config, paths: Paths, *, leave_core_for_ui: bool = Fa
 
 def build_ollama(config: Config, paths: Paths) -> dict[str, Engine]:
     """One engine per Ollama host: "ollama", or "ollama@host:port" when several are configured."""
-    from tui.engines.ollama_engine import configured_ollama_engines
+    from tui.engines.ollama.engine import configured_ollama_engines
 
     return dict(configured_ollama_engines(config, dict(os.environ)))
 
 
 def build_servers(config: Config, paths: Paths) -> dict[str, Engine]:
     """One engine per [[servers]] table (LM Studio, LocalAI, llama-server, vLLM...)."""
-    from tui.engines.openai_engine import configured_servers
+    from tui.engines.openai.engine import configured_servers
 
     return dict(configured_servers(config, os.environ))
 
@@ -58,9 +58,9 @@ BACKENDS: dict[str, Builder] = {"embedded": build_embedded, "ollama": build_olla
 def model_processes() -> frozenset[str]:
     """What every kind of backend declares in `Engine.model_processes`, configured or not: an
     Ollama runner on this machine holds a model's memory whichever backends lchat talks to."""
-    from tui.engines.embedded import EmbeddedEngine
-    from tui.engines.ollama_engine import OllamaEngine
-    from tui.engines.openai_engine import OpenAICompatEngine
+    from tui.engines.embedded.engine import EmbeddedEngine
+    from tui.engines.ollama.engine import OllamaEngine
+    from tui.engines.openai.engine import OpenAICompatEngine
 
     return frozenset().union(*(kind.model_processes for kind in (EmbeddedEngine, OllamaEngine, OpenAICompatEngine)))
 

@@ -2,7 +2,7 @@
 
 The SDK decodes each event line with a strict `.decode("utf-8")`, so one bad byte from a
 server would end the answer. Ollama's client replaces such bytes with U+FFFD; this gives
-OpenAI-compatible servers the same treatment. Imported only once httpx2 is (see openai_engine).
+OpenAI-compatible servers the same treatment. Imported only once httpx2 is (see tui.engines.openai.engine).
 """
 
 from __future__ import annotations

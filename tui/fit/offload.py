@@ -67,7 +67,7 @@ class LayerSizes:
 
     @classmethod
     def of(cls, model: ModelInfo) -> LayerSizes | None:
-        """From the GGUF's tensors where read (tui.engines.gguf_info), else the file size split evenly."""
+        """From the GGUF's tensors where read (tui.engines.embedded.gguf_info), else the file size split evenly."""
         kv = KvShape.from_extra(model.extra)
         if kv is None or not model.size_bytes:
             return None

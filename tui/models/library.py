@@ -1,5 +1,5 @@
 """The user's own models folder: importing a GGUF file into it (what may be deleted from it is the
-embedded engine's rule: tui.engines.discovery.check_delete)."""
+embedded engine's rule: tui.engines.embedded.discovery.check_delete)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tui.engines.base import EngineError, ModelLoadError, ModelNotFound
-from tui.engines.gguf_info import read_gguf_info
+from tui.engines.embedded.gguf_info import read_gguf_info
 from tui.engines.manage import Progress
 from tui.fit.units import gb
 from tui.models.hf import PARTIAL_DIR

@@ -20,7 +20,7 @@ from tui.config.paths import Paths
 from tui.config.write import save_config
 from tui.domain import ModelInfo
 from tui.engines.base import Engine, EngineError
-from tui.engines.lora import read_lora
+from tui.engines.embedded.lora import read_lora
 from tui.fit.memory import MemorySnapshot
 from tui.guard.safe_text import one_line
 from tui.models.catalog import label, model_key

@@ -18,7 +18,7 @@ from pathlib import Path
 from tui.config import ModelsConfig
 from tui.domain import ModelInfo
 from tui.engines.base import ModelLoadError
-from tui.engines.gguf_info import BACKEND, read_gguf_info
+from tui.engines.embedded.gguf_info import BACKEND, read_gguf_info
 
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 OLLAMA_PREFIX = "ollama-store/"

@@ -1,6 +1,6 @@
 """The embedded engine's GPU offload decisions, in the parent: what each load asks the child for,
 what the last loads logged (tui.fit.calibration), and fewer layers after an answer ran out of
-GPU memory. Owned by tui.engines.embedded.EmbeddedEngine; nothing here starts a process."""
+GPU memory. Owned by tui.engines.embedded.engine.EmbeddedEngine; nothing here starts a process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from tui.domain import ModelInfo
 from tui.engines.base import OutOfGpuMemory
-from tui.engines.vision import find_projector
+from tui.engines.embedded.vision import find_projector
 from tui.fit.calibration import Calibration, load_key
 from tui.fit.estimate import Memory
 from tui.fit.offload import FlashAttention, Offload, cache_types, plan

@@ -1,5 +1,5 @@
 """GPU offload inside the engine's child: loading the backends, retrying with fewer layers, and
-saying what happened. Imported only by tui.engines.embedded_child; llama_cpp is passed in."""
+saying what happened. Imported only by tui.engines.embedded.child; llama_cpp is passed in."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import ctypes
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tui.engines.ggml_devices import Device, gpu_names
-from tui.engines.gpu_build import (
+from tui.engines.embedded.ggml_devices import Device, gpu_names
+from tui.engines.embedded.gpu_build import (
     backend_problem,
     built_flavour,
     library_dirs,
@@ -16,13 +16,13 @@ from tui.engines.gpu_build import (
     missing_backend_line,
     native_library,
 )
-from tui.engines.llama_log import LlamaLog, LoadRecord
-from tui.engines.load_errors import LoadFailure
+from tui.engines.embedded.llama_log import LlamaLog, LoadRecord
+from tui.engines.embedded.load_errors import LoadFailure
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from tui.engines.llama_compat import Llama
+    from tui.engines.embedded.llama_compat import Llama
 
 Model = TypeVar("Model")
 """What `make` loads: a llama_cpp.Llama (a stand-in in the tests)."""

@@ -21,7 +21,7 @@ Each is reached through a function here, so an upgrade that moves one breaks thi
   ``_get_template_messages`` (:func:`has_libmtmd`, :func:`vision_handler`, :func:`render_vision_template`).
 
 llama_cpp is imported inside the functions only: the parent process imports this module too
-(through tui.engines.embedded_child) and must never load llama.cpp itself.
+(through tui.engines.embedded.child) and must never load llama.cpp itself.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _get(owner: object, name: str) -> Any:
     except AttributeError:
         what = owner.__name__ if isinstance(owner, type | ModuleType) else type(owner).__name__
         raise LlamaMoved(
-            f"llama-cpp-python {_version()}: {what}.{name} is gone; update tui/engines/llama_compat.py"
+            f"llama-cpp-python {_version()}: {what}.{name} is gone; update tui/engines/embedded/llama_compat.py"
         ) from None
 
 
@@ -127,7 +127,7 @@ class _Uncompiled:
 
     def to_chat_handler(self) -> object:
         def unused(**_: object) -> None:
-            raise NotImplementedError("lchat formats prompts itself (tui.engines.llama_compat.format_prompt)")
+            raise NotImplementedError("lchat formats prompts itself (tui.engines.embedded.llama_compat.format_prompt)")
 
         return unused
 
@@ -182,7 +182,7 @@ def format_prompt(
     variables: Mapping[str, object],
 ) -> ChatFormatterResponse:
     """The chat template rendered as llama-cpp-python renders it (its sandbox, filters and
-    extensions). It compiles the template: run it confined (tui.engines.confined)."""
+    extensions). It compiles the template: run it confined (tui.engines.embedded.confined)."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     formatter = Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token)

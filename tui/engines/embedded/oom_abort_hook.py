@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from tui.engines.gpu_build import library_dirs, native_library
+from tui.engines.embedded.gpu_build import library_dirs, native_library
 
 VARIABLE = "LCHAT_TEST_OOM_AT_TOKEN"
 LINES = (

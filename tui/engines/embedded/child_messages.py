@@ -1,4 +1,4 @@
-"""What the embedded engine's parent and child send each other, typed (tui.engines.embedded_child
+"""What the embedded engine's parent and child send each other, typed (tui.engines.embedded.child
 describes the messages). They travel pickled, so these are the shapes each side promises."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ WireMessage = dict[str, Any]
 
 
 class OffloadOptions(TypedDict, total=False):
-    """How the child loads a model (tui.engines.offload_plan decides)."""
+    """How the child loads a model (tui.engines.embedded.offload_plan decides)."""
 
     gpu_layers: int
     """Layers on the GPU; -1 for all."""

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.engines.base import ModelLoadError
-from tui.engines.gguf_info import read_gguf_info
+from tui.engines.embedded.gguf_info import read_gguf_info
 from tui.engines.manage import Details
 from tui.fit.units import count_text
 from tui.gguf.header import header_fields, read_header

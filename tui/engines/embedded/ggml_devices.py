@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.engines.gpu_build import native_library
+from tui.engines.embedded.gpu_build import native_library
 
 TYPES = ("CPU", "GPU", "IGPU", "ACCEL", "META")
 """enum ggml_backend_dev_type, in order."""

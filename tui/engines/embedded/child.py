@@ -1,9 +1,9 @@
-"""The embedded engine's child process: with tui.engines.llama_compat (its internals), the only
+"""The embedded engine's child process: with tui.engines.embedded.llama_compat (its internals), the only
 module that imports llama_cpp.
 
 It loads one GGUF at a time and keeps it warm, answers one request at a time over a Pipe,
 and exits when the parent's end of the pipe closes. Messages, all tuples (typed in
-tui.engines.child_messages):
+tui.engines.embedded.child_messages):
 
     parent -> child  ("chat", req, path, n_ctx, messages, options) | ("cancel", req) | ("quit",)
     child -> parent  ("loaded", req, offload) | ("piece", req, text) | ("reasoning", req, text)
@@ -28,25 +28,25 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from tui.domain import THINK_LEVELS as LEVELS
-from tui.engines import llama_compat
-from tui.engines.alloc_limit_hook import limited_while_offloading
 from tui.engines.base import ReasoningPiece
-from tui.engines.child_messages import AnswerStats, ChildOptions, OffloadOptions, VisionSampling, WireMessage
-from tui.engines.confined import run_confined
-from tui.engines.ggml_devices import list_devices
-from tui.engines.gpu_build import library_dirs
-from tui.engines.llama_log import LlamaLog
-from tui.engines.load_errors import LoadFailure, classify
-from tui.engines.oom_abort_hook import abort_out_of_memory, oom_at_token
+from tui.engines.embedded import llama_compat
+from tui.engines.embedded.alloc_limit_hook import limited_while_offloading
+from tui.engines.embedded.child_messages import AnswerStats, ChildOptions, OffloadOptions, VisionSampling, WireMessage
+from tui.engines.embedded.confined import run_confined
+from tui.engines.embedded.ggml_devices import list_devices
+from tui.engines.embedded.gpu_build import library_dirs
+from tui.engines.embedded.llama_log import LlamaLog
+from tui.engines.embedded.load_errors import LoadFailure, classify
+from tui.engines.embedded.oom_abort_hook import abort_out_of_memory, oom_at_token
+from tui.engines.embedded.vision_chat import load_handler, render_check, stream_answer
 from tui.engines.reasoning_split import Splitter, ignored_think, splitter_for_template
 from tui.engines.tool_wire import NO_TOOLS
-from tui.engines.vision_chat import load_handler, render_check, stream_answer
 from tui.engines.wire import without_tool_roles
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from tui.engines.llama_compat import Llama, MTMDChatHandler, llama_vocab_p
+    from tui.engines.embedded.llama_compat import Llama, MTMDChatHandler, llama_vocab_p
 
 LoadKey = tuple[str, int, str | None, tuple[tuple[str, object], ...]]
 """What a load is keyed by: path, context, adapter and the offload options' items."""
@@ -63,7 +63,7 @@ DEFAULTS = {"temperature": 0.8, "top_p": 0.95}
 TEMPLATE_TIME_LIMIT_S = 5.0
 """A chat template comes from the GGUF file, i.e. from a stranger: it gets this long to render."""
 TEMPLATE_MEMORY_LIMIT = 512 << 20
-"""... and this much new memory (in a fork: tui.engines.confined)."""
+"""... and this much new memory (in a fork: tui.engines.embedded.confined)."""
 TEMPLATE_OUTPUT_LIMIT = 64 << 20
 """... and its prompt may be this big, pickled (a context of a million tokens is about 4 MB of text)."""
 
@@ -120,7 +120,7 @@ class _Worker:
         self.llm: Llama | None = None
         self.key: LoadKey | None = None
         self.offload: dict[str, Any] = {}
-        """What the last load did on the GPU (tui.engines.offload_child.report)."""
+        """What the last load did on the GPU (tui.engines.embedded.offload_child.report)."""
         self.handlers: dict[tuple[LoadKey | None, str, str], MTMDChatHandler] = {}
         """Vision chat handlers by (model key, handler, projector): each holds libmtmd's context."""
         self._sending = threading.Lock()
@@ -170,7 +170,7 @@ class _Worker:
         `offload`: gpu_layers (-1: all), k_type, v_type, flash_attn (tui.engines.embedded)."""
         import llama_cpp
 
-        from tui.engines import offload_child
+        from tui.engines.embedded import offload_child
 
         offload = offload or {}
         key: LoadKey = (path, n_ctx, lora, tuple(sorted(offload.items())))
@@ -296,7 +296,7 @@ class _Worker:
         self, req: int, messages: list[WireMessage], options: ChildOptions, *, load_s: float | None
     ) -> None:
         """A turn with images: llama-cpp-python's vision handler renders, evaluates and samples
-        (tui.engines.vision_chat); its template is tried in a confined fork first."""
+        (tui.engines.embedded.vision_chat); its template is tried in a confined fork first."""
         vision = options["vision"]
         stats: AnswerStats = {
             "prompt_tokens": 0,
@@ -446,7 +446,7 @@ class _Worker:
                 stats["stop_reason"] = "stop"
                 break
             if count == self.oom_at:
-                abort_out_of_memory()  # A test hook (tui.engines.oom_abort_hook); never set in use.
+                abort_out_of_memory()  # A test hook (tui.engines.embedded.oom_abort_hook); never set in use.
             if count >= limit:
                 break
             self.check_cancel(req)
@@ -522,7 +522,7 @@ def main(conn: Connection, log_path: str | None, n_threads: int | None) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     print(f"--- lchat embedded engine, pid {os.getpid()}, {time.ctime()}", file=sys.stderr)
-    from tui.engines.offload_child import load_backends
+    from tui.engines.embedded.offload_child import load_backends
 
     try:
         LlamaLog.install_in_ggml(library_dirs())  # First: a backend that fails to load says why.

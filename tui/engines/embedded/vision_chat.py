@@ -1,10 +1,10 @@
 """A turn with images on the embedded engine: the parent's side picks the projector and handler
-(tui.engines.vision); the child's side answers through llama-cpp-python's vision chat handler.
+(tui.engines.embedded.vision); the child's side answers through llama-cpp-python's vision chat handler.
 
-llama-cpp-python is reached through tui.engines.llama_compat, whose functions import it: the
+llama-cpp-python is reached through tui.engines.embedded.llama_compat, whose functions import it: the
 parent imports this module too. The handler renders the GGUF's own chat template itself, in the
 child; `render_check` renders the same template with the same messages first, so the child runs
-it in a confined fork (tui.engines.confined) and a template that runs away is refused before the
+it in a confined fork (tui.engines.embedded.confined) and a template that runs away is refused before the
 handler compiles it.
 """
 
@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from tui.domain import ChatTurn, ModelInfo, turn_images
-from tui.engines import llama_compat
 from tui.engines.base import BadRequest
-from tui.engines.child_messages import AnswerStats, VisionOption, VisionSampling, WireMessage
-from tui.engines.vision import find_projector, handler_for, no_images_reason
+from tui.engines.embedded import llama_compat
+from tui.engines.embedded.child_messages import AnswerStats, VisionOption, VisionSampling, WireMessage
+from tui.engines.embedded.vision import find_projector, handler_for, no_images_reason
 from tui.engines.wire import openai_messages
 
 if TYPE_CHECKING:
-    from tui.engines.llama_compat import (
+    from tui.engines.embedded.llama_compat import (
         ChatCompletionRequestMessage,
         CreateChatCompletionStreamResponse,
         Llama,

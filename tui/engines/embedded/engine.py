@@ -1,6 +1,6 @@
 """The embedded engine: llama.cpp in a child process that keeps one GGUF model warm.
 
-llama_cpp is imported only in the child (tui.engines.embedded_child), so a crash in native
+llama_cpp is imported only in the child (tui.engines.embedded.child), so a crash in native
 code costs one answer, not the app, and llama.cpp's writes to fd 2 never reach the screen.
 """
 
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from tui.domain import ChatTurn, GenerationOptions, ModelInfo
-from tui.engines import embedded_child
 from tui.engines.base import (
     BadRequest,
     ChatEvent,
@@ -35,17 +34,18 @@ from tui.engines.base import (
     TextPiece,
     ToolCallRequest,
 )
-from tui.engines.child_messages import FromChild, ToChild
-from tui.engines.discovery import check_delete, discover_gguf_models
-from tui.engines.gguf_info import read_gguf_info
-from tui.engines.load_errors import MEMORY, classify
-from tui.engines.lora import read_lora, saved_lora
+from tui.engines.embedded import child as embedded_child
+from tui.engines.embedded.child_messages import FromChild, ToChild
+from tui.engines.embedded.discovery import check_delete, discover_gguf_models
+from tui.engines.embedded.gguf_info import read_gguf_info
+from tui.engines.embedded.load_errors import MEMORY, classify
+from tui.engines.embedded.lora import read_lora, saved_lora
+from tui.engines.embedded.offload_plan import OffloadPlanner, cuda_index
+from tui.engines.embedded.vision import find_projector
+from tui.engines.embedded.vision_chat import vision_request
 from tui.engines.manage import Details
-from tui.engines.offload_plan import OffloadPlanner, cuda_index
 from tui.engines.reasoning_split import Tally
 from tui.engines.tool_parse import ToolCallScanner
-from tui.engines.vision import find_projector
-from tui.engines.vision_chat import vision_request
 from tui.engines.wire import template_messages
 from tui.fit.estimate import Memory
 from tui.fit.offload import Offload, offload_rows
@@ -193,7 +193,7 @@ class EmbeddedEngine(Engine):
     ) -> None:
         """`n_ctx` is capped by each model's own context length; `log_path` receives the
         child's stdout and stderr (os.devnull by default); `reused` lists models found in other
-        apps' stores (tui.engines.stores), offered after the folders' own; `lora_profiles` maps a
+        apps' stores (tui.engines.embedded.stores), offered after the folders' own; `lora_profiles` maps a
         model (name or file name) to the LoRA adapter it gets when a chat names none.
 
         `gpu_layers`: layers on the GPU, None for as many as fit in the free VRAM that `vram`
@@ -289,7 +289,7 @@ class EmbeddedEngine(Engine):
     def build_flavour(self) -> str:
         """The llama.cpp build's GPU backend: "cuda", "vulkan", "metal" or "cpu"."""
         if self._flavour is None:
-            from tui.engines.gpu_build import built_flavour
+            from tui.engines.embedded.gpu_build import built_flavour
 
             self._flavour = built_flavour()
         return self._flavour
@@ -442,7 +442,7 @@ class EmbeddedEngine(Engine):
         child.kill()
 
     def supports_images(self, model: str) -> bool | None:
-        """Whether the model's projector (mmproj) file is found (tui.engines.vision); None for a
+        """Whether the model's projector (mmproj) file is found (tui.engines.embedded.vision); None for a
         name not listed yet."""
         known = self._known.get(model)
         path = Path(model).expanduser() if known is None else Path(known.path or known.name)
@@ -452,7 +452,7 @@ class EmbeddedEngine(Engine):
 
     async def details(self, model: str) -> Details:
         """Everything the GGUF file's header says."""
-        from tui.engines.gguf_details import gguf_details
+        from tui.engines.embedded.gguf_details import gguf_details
 
         known = await self._known_model(model)
         return await asyncio.to_thread(gguf_details, Path(known.path or known.name))

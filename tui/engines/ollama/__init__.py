@@ -1,0 +1,1 @@
+"""The Ollama backend: one engine per configured daemon, through the official ollama client."""
