@@ -92,3 +92,10 @@ def test_help_lists_every_group() -> None:
     assert result.returncode == 0
     listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ")]
     assert listed == [name for group in GROUPS for name in group.COMMANDS]
+
+
+def test_the_think_choices_of_ask_are_the_chat_s() -> None:
+    from tui.chat.thinking import ASK_CHOICES
+    from tui.cli.commands.ask import THINK_CHOICES
+
+    assert THINK_CHOICES == ASK_CHOICES

@@ -565,7 +565,7 @@ async def test_the_hf_chooser_shows_each_fit_and_asks_before_what_will_not_fit(o
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
             # 270 MiB of RAM free: the small file is tight, the big one will not fit (no GPU here).
-            app.screen.models.memory_now = lambda: MemorySnapshot(ram=Memory("RAM", 270 * MIB, GIB), gpu=None)
+            app.screen.manager.memory_now = lambda: MemorySnapshot(ram=Memory("RAM", 270 * MIB, GIB), gpu=None)
             await press_keys(pilot, "h")
             await fill(pilot, "org/Tiny-GGUF")
             for _ in range(100):

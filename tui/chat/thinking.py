@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-# `lchat --version` builds the parser, which names ASK_CHOICES: this module stays light.
 from tui.domain import THINK_LEVELS, THINK_SETTINGS, ModelInfo
 
 LEVELS = THINK_LEVELS

@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui.chat.thinking import ASK_CHOICES
 from tui.cli.command import EXIT_USAGE, Context
 from tui.guard.safe_text import echo
+
+THINK_CHOICES = ("on", "off", "low", "medium", "high")
+"""What --think takes: tui.chat.thinking.THINK_CHOICES spelt out, so building the parser (as `lchat
+--version` does) loads none of the model vocabulary; tests/test_cli_layout.py checks they agree."""
 
 if TYPE_CHECKING:
     from tui.chat.attachments import RawFile
@@ -63,9 +66,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     thinking = ask.add_mutually_exclusive_group()
     thinking.add_argument(
         "--think",
-        choices=ASK_CHOICES,
+        choices=THINK_CHOICES,
         metavar="LEVEL",
-        help=f"how the model thinks: {', '.join(ASK_CHOICES)} (default: [chat] think, else the model's own)",
+        help=f"how the model thinks: {', '.join(THINK_CHOICES)} (default: [chat] think, else the model's own)",
     )
     thinking.add_argument(
         "--no-think",
