@@ -21,7 +21,7 @@ from tui.chat.events import (
     ReasoningUpdate,
     ToolNotice,
 )
-from tui.domain import Attachment, Conversation
+from tui.domain import Attachment, ChatMessage, Conversation
 from tui.tools.loop import ToolCallShown, ToolResultShown
 from tui.ui.controllers.state import ChatState
 from tui.ui.toast import tell
@@ -40,6 +40,8 @@ class InFlight:
     view: MessageView | None = None
     """The answer's view while it is shown and streaming."""
     question_saved: bool = False
+    message: ChatMessage | None = None
+    """The answer's row: as started, then as AnswerEnded carries it."""
     attachments: tuple[Attachment, ...] = ()
     """Files and images sent with the question."""
 
@@ -108,6 +110,7 @@ class AnswerPainter:
 
     async def _answer_started(self, answer: InFlight, update: AnswerStarted) -> None:
         if self._showing(answer):
+            answer.message = update.message
             answer.view = await self.chat.add_message(update.message)
             answer.view.start_stream()
             self.context_shown(update.context)
@@ -121,6 +124,7 @@ class AnswerPainter:
             await answer.view.write_reasoning(update.text)
 
     async def _answer_ended(self, answer: InFlight, update: AnswerEnded) -> None:
+        answer.message = update.message
         if answer.view is not None and answer.view.is_attached:
             await answer.view.finish(update.message)
         answer.view = None
