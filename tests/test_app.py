@@ -69,12 +69,16 @@ async def test_escape_cancels_and_keeps_the_partial_answer(open_services) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await ask_in_app(pilot, "go on")
         await pilot.pause(0.3)
+        reads: list[int] = []  # The stopped answer comes from the service, not a re-read of the history.
+        list_messages = services.store.list_messages
+        services.store.list_messages = lambda cid, **kw: reads.append(cid) or list_messages(cid, **kw)
         await pilot.press("escape")
         await app.workers.wait_for_complete()
         await pilot.pause()
         answer = app.screen.query(MessageView).last()
         assert answer.message.status is MessageStatus.INTERRUPTED
         assert answer.has_class("-interrupted")
+        assert reads == [] and answer.message == services.chat.answers.last_interrupted
     (conversation,) = services.store.list_conversations()
     stored = services.store.list_messages(conversation.id)[-1]
     assert stored.status is MessageStatus.INTERRUPTED

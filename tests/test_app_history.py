@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from tests.scripted_engine import ScriptedEngine
 from tui.config import Config, PresetConfig
-from tui.domain import Role
+from tui.domain import ConversationSettings, Role
+from tui.store.codec import settings_to_json
 from tui.ui.app import LchatApp
 from tui.ui.screens.prompts import InputQuestion
 from tui.ui.screens.search_screen import SearchScreen
@@ -297,7 +298,7 @@ async def test_settings_dialog_saves_prompt_and_parameters(open_services, fake_e
         await ask(pilot, "bonjour")
     (conversation,) = services.store.list_conversations()
     assert conversation.system_prompt == "Answer in French."
-    assert conversation.params == {"temperature": 0.25, "seed": 42}
+    assert settings_to_json(conversation.settings) == {"temperature": 0.25, "seed": 42}
     _, turns, options = fake_engine.requests[-1]
     assert turns[0].content == "Answer in French." and (options.temperature, options.seed) == (0.25, 42)
 
@@ -330,7 +331,7 @@ async def test_a_preset_sets_prompt_parameters_and_model(open_services) -> None:
         await ask(pilot, "def f(): pass")
     (conversation,) = services.store.list_conversations()
     assert (conversation.system_prompt, conversation.model) == ("Review the code.", "big-model")
-    assert conversation.params == {"temperature": 0.1, "max_tokens": 64, "preset": "reviewer"}
+    assert settings_to_json(conversation.settings) == {"temperature": 0.1, "max_tokens": 64, "preset": "reviewer"}
     model, turns, options = engine.requests[-1]
     assert model == "big-model" and turns[0].content == "Review the code."
     assert (options.temperature, options.max_tokens) == (0.1, 64)
@@ -339,7 +340,11 @@ async def test_a_preset_sets_prompt_parameters_and_model(open_services) -> None:
 async def test_old_turns_are_dropped_to_fit_and_the_header_says_so(open_services, fake_engine) -> None:
     services = open_services(fake_engine)
     conversation = services.store.create_conversation(
-        title="long", model="fake-model", backend="fake", system_prompt="Keep me.", params={"context_length": 200}
+        title="long",
+        model="fake-model",
+        backend="fake",
+        system_prompt="Keep me.",
+        settings=ConversationSettings(context_length=200),
     )
     for n in range(10):
         services.store.add_message(conversation.id, Role.USER if n % 2 == 0 else Role.ASSISTANT, f"{n} " + "x" * 120)

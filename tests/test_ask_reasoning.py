@@ -101,7 +101,7 @@ async def test_think_flag_and_config_default_reach_the_model(open_services, daem
     assert chats(daemon)[-1]["think"] is False
     assert err.getvalue().endswith("lchat: note: the model thought although thinking was set off\n")
     # The flag is the conversation's setting, kept with it in the history.
-    assert [c.params.get("think") for c in services.store.list_conversations()].count("high") == 1
+    assert [c.settings.think for c in services.store.list_conversations()].count("high") == 1
 
 
 def lchat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tui import cli, portable
-from tui.domain import MessageStatus, Role
+from tui.domain import ConversationSettings, MessageStatus, Role
 from tui.store import DatabaseCorrupt, HistoryStore, StoreError
 from tui.store.backup import backup, inspect, restore
+from tui.store.codec import settings_from_json
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("store_writer.py")
@@ -30,7 +31,11 @@ def db_path(tmp_path: Path) -> Path:
 def sample(store: HistoryStore) -> int:
     """A conversation with a regenerated answer; its id."""
     conv = store.create_conversation(
-        title="Lifetimes", model="smol", backend="embedded", system_prompt="Be brief.", params={"temperature": 0.3}
+        title="Lifetimes",
+        model="smol",
+        backend="embedded",
+        system_prompt="Be brief.",
+        settings=ConversationSettings(temperature=0.3),
     )
     store.add_message(conv.id, Role.USER, "What is 'a?")
     first = store.add_message(conv.id, Role.ASSISTANT, "", status=MessageStatus.STREAMING, model="smol")
@@ -390,7 +395,9 @@ def test_show_names_models_and_parameters_as_people_read_them(paths) -> None:
     gguf = "/home/u/.local/share/lchat/models/SmolLM2-135M-Instruct.Q4_1.gguf"
     params = {"tools": ["weather.get", "search"], "temperature": 0.3, "stop": ["\n\nUser:", "END"]}
     with HistoryStore.open(paths.database) as store:
-        conversation = store.create_conversation(title="t", model=gguf, backend="embedded", params=params)
+        conversation = store.create_conversation(
+            title="t", model=gguf, backend="embedded", settings=settings_from_json(params)
+        )
         store.add_message(conversation.id, Role.USER, "hi")
         store.add_message(conversation.id, Role.ASSISTANT, "hello", model=gguf, backend="embedded")
     code, out, _ = run_cli("show", str(conversation.id))
@@ -411,5 +418,5 @@ def test_one_tool_is_one_tool() -> None:
 
     service = ToolService(McpConfig(servers={"s": McpServerConfig(command="true")}))
     service.listed = [ToolInfo("s", "only", "", {}, tokens=12)]
-    conversation = Conversation(1, "", "", "", "", {"tools": ["s"]}, 0.0, 0.0)
+    conversation = Conversation(1, "", "", "", "", settings_from_json({"tools": ["s"]}), 0.0, 0.0)
     assert service.summary(conversation) == "1 tool · ~12 tok"

@@ -15,7 +15,9 @@ from tui.chat.service import ChatService
 from tui.config import ChatConfig, Config, ConfigError, PresetConfig
 from tui.config.read import load_config
 from tui.config.write import save_config
+from tui.domain import ConversationSettings
 from tui.store import HistoryStore
+from tui.store.codec import settings_from_json, settings_to_json
 from tui.ui.app import LchatApp
 from tui.ui.screens.settings_screen import SettingsScreen
 
@@ -43,7 +45,7 @@ def test_the_options_carry_the_stop_strings(tmp_path: Path) -> None:
     with HistoryStore.open(tmp_path / "h.db") as store:
         service = ChatService(store, {}, ChatConfig(stop=["User:"]))
         assert service.settings.options_for(store.create_conversation()).stop == ("User:",)
-        own = store.create_conversation(params={"stop": ["END", "\n\n"]})
+        own = store.create_conversation(settings=settings_from_json({"stop": ["END", "\n\n"]}))
         assert service.settings.options_for(own).stop == ("END", "\n\n")
 
 
@@ -54,7 +56,7 @@ async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_servic
     config.chat.stop = ["User:"]
     services = open_services(engine, config=config)
     conversation = services.store.create_conversation(
-        title="styled", model="tiny", backend="embedded", params={"lora": LORA}
+        title="styled", model="tiny", backend="embedded", settings=ConversationSettings(lora=LORA)
     )
     app = LchatApp(services)
     async with app.run_test(size=SIZE) as pilot:
@@ -71,7 +73,7 @@ async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_servic
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert services.store.get_conversation(conversation.id).params == {
+        assert settings_to_json(services.store.get_conversation(conversation.id).settings) == {
             "lora": LORA,
             "temperature": 0.3,
             "stop": ["###\n", "END"],
@@ -92,7 +94,7 @@ async def test_f8_and_a_preset_keep_the_adapter_and_set_stop_strings(open_servic
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert services.store.get_conversation(conversation.id).params == {
+        assert settings_to_json(services.store.get_conversation(conversation.id).settings) == {
             "lora": LORA,
             "temperature": 0.1,
             "stop": ["\n\n", "END"],
@@ -119,19 +121,22 @@ async def test_thinking_from_f8_a_preset_and_alt_t_reaches_the_engine(open_servi
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert services.store.get_conversation(conversation.id).params == {"think": "off"}
+        assert settings_to_json(services.store.get_conversation(conversation.id).settings) == {"think": "off"}
         assert "think: off" in str(app.screen.query_one("#chat-title").render())
         await ask(pilot, "one")
         assert engine.requests[-1][2].think == "off"
         await pilot.press("alt+t")  # off -> on
         await pilot.pause()
-        assert services.store.get_conversation(conversation.id).params == {"think": "on"}
+        assert settings_to_json(services.store.get_conversation(conversation.id).settings) == {"think": "on"}
         await pilot.press("f9")
         await pilot.pause()
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert services.store.get_conversation(conversation.id).params == {"think": "high", "preset": "deep"}
+        assert settings_to_json(services.store.get_conversation(conversation.id).settings) == {
+            "think": "high",
+            "preset": "deep",
+        }
         await ask(pilot, "two")
         assert engine.requests[-1][2].think == "high"
         # The reasoning streamed into its block, folded once the answer began; alt+r opens it.

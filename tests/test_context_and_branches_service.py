@@ -11,7 +11,7 @@ from tui.chat.context_window import estimate_tokens, fit
 from tui.chat.events import AnswerEnded, AnswerStarted, QuestionSaved
 from tui.chat.service import ChatService
 from tui.config import ChatConfig
-from tui.domain import ChatMessage, MessageStatus, Role
+from tui.domain import ChatMessage, ConversationSettings, MessageStatus, Role
 from tui.models.names import ModelChoice
 from tui.store import HistoryStore
 
@@ -77,7 +77,9 @@ async def test_send_trims_to_the_model_context_and_says_so(store) -> None:
     await service.models.list_models()  # learns the fake's context length (4096)
     model = ModelChoice("fake", "small")
     conversation = service.settings.new_conversation(model)
-    store.set_conversation_settings(conversation.id, system_prompt="Stay kind.", params={"context_length": 300})
+    store.set_conversation_settings(
+        conversation.id, system_prompt="Stay kind.", settings=ConversationSettings(context_length=300)
+    )
     for n in range(6):
         await drain(service.answers.send(conversation.id, f"question {n} " + "w" * 200, model))
     updates = await drain(service.answers.send(conversation.id, "last one", model))

@@ -14,7 +14,7 @@ from tests.scripted_engine import ScriptedEngine
 from tests.test_models_pane import SIZE, settle
 from tui.chat.service import ChatService
 from tui.config import ChatConfig
-from tui.domain import ChatTurn, GenerationOptions, ModelInfo, Role
+from tui.domain import ChatTurn, ConversationSettings, GenerationOptions, ModelInfo, Role
 from tui.engines.base import ModelLoadError, TextPiece
 from tui.engines.embedded.engine import EmbeddedEngine
 from tui.engines.embedded.lora import read_lora, saved_lora
@@ -80,7 +80,7 @@ async def test_llama_cpp_applies_the_adapter_per_chat_or_from_the_profile(files,
 def test_the_conversation_param_reaches_the_options(tmp_path) -> None:
     with HistoryStore.open(tmp_path / "h.db") as store:
         service = ChatService(store, {}, ChatConfig())
-        conversation = store.create_conversation(params={"lora": "/a/lora.gguf"})
+        conversation = store.create_conversation(settings=ConversationSettings(lora="/a/lora.gguf"))
         assert service.settings.options_for(conversation).lora == "/a/lora.gguf"
         assert service.settings.options_for(store.create_conversation()).lora is None
 
@@ -115,7 +115,7 @@ async def test_l_attaches_an_adapter_to_the_conversation(open_services, files) -
         await app.workers.wait_for_complete()
         await pilot.pause()
         conversation = app.screen.conversations.current
-        assert conversation.params["lora"] == str(files["lora"].resolve())
+        assert conversation.settings.lora == str(files["lora"].resolve())
         assert "+ LoRA lora" in str(app.screen.query_one("ModelPane .current").render())
         await pilot.press("f3")
         await pilot.pause()

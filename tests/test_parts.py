@@ -16,7 +16,7 @@ from tui import portable
 from tui.chat.events import AnswerEnded, AnswerPiece, ReasoningUpdate
 from tui.chat.service import ChatService
 from tui.config import ChatConfig
-from tui.domain import MessagePart, MessageStatus, PartKind, Role
+from tui.domain import ConversationSettings, MessagePart, MessageStatus, PartKind, Role
 from tui.models.names import ModelChoice
 from tui.store import HistoryStore, NotFound
 
@@ -169,7 +169,7 @@ async def test_think_off_is_passed_to_the_engine(store: HistoryStore) -> None:
     engine = ScriptedEngine(script=fixed_script("ok"), reasoning=["hidden"])
     service = _service(store, engine)
     conversation = service.settings.new_conversation()
-    store.set_conversation_settings(conversation.id, system_prompt="", params={"think": "off"})
+    store.set_conversation_settings(conversation.id, system_prompt="", settings=ConversationSettings(think="off"))
     async with aclosing(service.answers.send(conversation.id, "q", ModelChoice("fake", "fake-model"))) as stream:
         kinds = [type(update).__name__ async for update in stream]
     assert "ReasoningUpdate" not in kinds and engine.requests[-1][2].think == "off"

@@ -16,6 +16,7 @@ from tui.domain import MessageStatus, Role
 from tui.engines.manage import Progress
 from tui.engines.ollama.engine import OllamaEngine
 from tui.store import HistoryStore
+from tui.store.codec import settings_from_json
 from tui.ui.app import LchatApp
 from tui.ui.screens.prompts import InputQuestion
 from tui.ui.screens.settings_screen import SettingsScreen
@@ -146,7 +147,7 @@ async def test_quit_while_the_tool_approval_dialog_asks(open_services) -> None:
         config = Config(mcp=McpConfig(servers={"t": McpServerConfig(command=sys.executable, args=[SERVER])}))
         services = open_services(OllamaEngine(host=served.url, read_timeout=5), config=config)
         services.store.create_conversation(
-            title="tools", model="qwen3:4b", backend="ollama", params={TOOLS_PARAM: ["t"]}
+            title="tools", model="qwen3:4b", backend="ollama", settings=settings_from_json({TOOLS_PARAM: ["t"]})
         )
         app = LchatApp(services)
         async with app.run_test(size=SIZE) as pilot:

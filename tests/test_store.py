@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tui.domain import ChatMessage, MessageStatus, Role
+from tui.domain import ChatMessage, ConversationSettings, MessageStatus, Role
 from tui.store import (
     DatabaseCorrupt,
     HistoryStore,
@@ -24,6 +24,7 @@ from tui.store import (
     messages,
     schema,
 )
+from tui.store.codec import settings_to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER = Path(__file__).with_name("store_writer.py")
@@ -161,10 +162,10 @@ def test_conversation_round_trip(store: HistoryStore) -> None:
         model="smol",
         backend="llama",
         system_prompt="Be brief.",
-        params={"temperature": 0.5},
+        settings=ConversationSettings(temperature=0.5),
     )
     assert store.get_conversation(made.id) == made
-    assert made.params == {"temperature": 0.5}
+    assert settings_to_json(made.settings) == {"temperature": 0.5}
 
     store.rename_conversation(made.id, "Holiday plans")
     store.set_conversation_model(made.id, "qwen", "ollama")

@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tui.domain import MessageStatus, Role
+from tui.domain import ConversationSettings, MessageStatus, Role
 from tui.store import HistoryStore, NotFound, conversations, schema
+from tui.store.codec import settings_to_json
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -173,9 +174,14 @@ def test_list_page_uses_the_index(store: HistoryStore) -> None:
 
 def test_settings_are_saved(store: HistoryStore) -> None:
     conv = store.create_conversation(system_prompt="old")
-    store.set_conversation_settings(conv.id, system_prompt="Be terse.", params={"temperature": 0.2, "seed": 7})
+    store.set_conversation_settings(
+        conv.id, system_prompt="Be terse.", settings=ConversationSettings(temperature=0.2, seed=7)
+    )
     got = store.get_conversation(conv.id)
-    assert got is not None and (got.system_prompt, got.params) == ("Be terse.", {"temperature": 0.2, "seed": 7})
+    assert got is not None and (got.system_prompt, settings_to_json(got.settings)) == (
+        "Be terse.",
+        {"temperature": 0.2, "seed": 7},
+    )
 
 
 # Upgrading a schema 2 file (written by the lchat before branches and search)
@@ -198,7 +204,7 @@ def test_a_schema_2_file_upgrades_without_loss(tmp_path: Path) -> None:
 
     with HistoryStore.open(path) as store:
         rust = store.get_conversation(1)
-        assert rust is not None and (rust.title, rust.system_prompt, rust.params) == (
+        assert rust is not None and (rust.title, rust.system_prompt, settings_to_json(rust.settings)) == (
             "Rust lifetimes",
             "Be brief.",
             {"temperature": 0.3},

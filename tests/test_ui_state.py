@@ -11,7 +11,7 @@ import tui.ui
 from tests.scripted_engine import ScriptedEngine
 from tests.test_models_pane import SIZE, settle
 from tui.config import Config
-from tui.domain import Conversation
+from tui.domain import Conversation, ConversationSettings
 from tui.models.catalog import Catalog
 from tui.ui.app import LchatApp
 from tui.ui.controllers.state import ChatState
@@ -71,7 +71,7 @@ def test_each_subscriber_hears_each_change_once_with_the_new_value() -> None:
 
 
 def _conversation(conversation_id: int) -> Conversation:
-    return Conversation(conversation_id, "seven", "tiny", "fake", "", {}, 0.0, 0.0)
+    return Conversation(conversation_id, "seven", "tiny", "fake", "", ConversationSettings(), 0.0, 0.0)
 
 
 def test_only_the_owner_writes_the_shared_state() -> None:
@@ -134,6 +134,9 @@ async def test_the_controllers_are_siblings_under_one_state(open_services) -> No
         assert heard["a"] == heard["b"] and heard["a"][0] is screen.state.conversation
         assert screen.conversations.current is screen.state.conversation
 
+        reads: list[int] = []
+        get_conversation = services.store.get_conversation
+        services.store.get_conversation = lambda cid: reads.append(cid) or get_conversation(cid)
         await pilot.press("f8")  # Its settings change: one more announcement, with the new settings.
         await pilot.pause()
         assert isinstance(app.screen, SettingsScreen)
@@ -143,5 +146,6 @@ async def test_the_controllers_are_siblings_under_one_state(open_services) -> No
         await pilot.pause()
         assert len(heard["a"]) == len(heard["b"]) == 2
         changed = heard["a"][-1]
-        assert changed is not None and changed.id == older.id and changed.params.get("temperature") == 0.3
+        assert changed is not None and changed.id == older.id and changed.settings.temperature == 0.3
         assert screen.state.conversation is changed
+        assert reads == []  # The new settings came back from the call that made them, not from a re-read.

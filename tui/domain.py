@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -90,6 +91,30 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class ConversationSettings:
+    """A conversation's own settings; None means the configured default (or the model's)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    context_length: int | None = None
+    """The context to fit into, when smaller than the model's."""
+    seed: int | None = None
+    stop: tuple[str, ...] | None = None
+    """Stop strings; None: the configured ones, (): none at all."""
+    think: str | None = None
+    """Thinking: "off", "on" or a level; "" the model's default; None the configured default."""
+    lora: str | None = None
+    """A GGUF LoRA adapter's path for the embedded engine; None: the model's saved default."""
+    preset: str | None = None
+    """The preset the settings were taken from, as shown in the header."""
+    tools: tuple[str, ...] | None = None
+    """The MCP servers (or server.tool entries) the conversation has on; None: tools off."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Stored keys this version does not know (or could not read), kept so writing back loses nothing."""
+
+
+@dataclass(frozen=True)
 class Conversation:
     """One conversation as kept in the history."""
 
@@ -98,7 +123,7 @@ class Conversation:
     model: str
     backend: str
     system_prompt: str
-    params: dict[str, Any]
+    settings: ConversationSettings
     created_at: float
     updated_at: float
     pinned: bool = False

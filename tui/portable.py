@@ -25,6 +25,7 @@ from tui.config.paths import make_private_dir, open_private
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
 from tui.guard.bounded_files import TooLarge, Unreadable, open_regular, shown_path
 from tui.store import HistoryStore
+from tui.store.codec import settings_from_json, settings_to_json
 
 FORMAT = "lchat.conversation"
 VERSION = 2
@@ -90,7 +91,8 @@ def document(store: HistoryStore, conversation_id: int) -> dict[str, Any]:
     if conversation is None:
         raise LookupError(f"There is no conversation {conversation_id}.")
     messages = store.list_messages(conversation_id)
-    record = asdict(conversation)
+    # The settings as the history stores them, so exports read the same as before they had a type.
+    record = asdict(conversation) | {"params": settings_to_json(conversation.settings)}
     blobs: dict[str, str] = {}
     for message in messages:
         for part in message.parts_of(PartKind.ATTACHMENT):
@@ -211,7 +213,7 @@ def parse(doc: Any, where: str = "the file") -> tuple[Conversation, list[ChatMes
             model=str(record.get("model", "")),
             backend=str(record.get("backend", "")),
             system_prompt=str(record.get("system_prompt", "")),
-            params=dict(record.get("params") or {}),
+            settings=settings_from_json(record.get("params") or {}),
             created_at=float(record.get("created_at", now)),
             updated_at=float(record.get("updated_at", now)),
             pinned=bool(record.get("pinned", False)),

@@ -39,6 +39,7 @@ from tests.fake_openai import OpenAIHandler, OpenAIState
 from tests.hostile.tmux_lchat import ESCAPES, Pane, lchat_tui, ollama_config
 from tests.loopback import Served, serve
 from tests.test_tools_servers import SERVER
+from tui.store.codec import settings_from_json
 
 MODEL = "llama3.2:latest"
 SLOW_REPLY = [f" word{n}" for n in range(3000)]
@@ -139,7 +140,9 @@ def conversation_with_tools(home: Path) -> None:
     paths = resolve_paths(data_dir=home / "data", config_file=home / "config.toml")
     paths.create()
     with HistoryStore.open(paths.database) as store:
-        store.create_conversation(title="tools on", model=MODEL, backend="ollama", params={TOOLS_PARAM: ["t"]})
+        store.create_conversation(
+            title="tools on", model=MODEL, backend="ollama", settings=settings_from_json({TOOLS_PARAM: ["t"]})
+        )
 
 
 @pytest.mark.parametrize(("how", "code"), [("ctrl+q", 0), ("sigterm", 128 + signal.SIGTERM)])

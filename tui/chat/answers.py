@@ -62,6 +62,8 @@ class AnswerPipeline:
         """Measures each answer's energy (tui.stats); None stores no energy figures."""
         self.tools = tools
         """The MCP servers and who may run their tools (the services' own); None when none is configured."""
+        self.last_interrupted: ChatMessage | None = None
+        """The last answer stopped by its consumer, as stored: a closed stream can yield no AnswerEnded."""
 
     def send(
         self,
@@ -221,7 +223,7 @@ class AnswerPipeline:
             status, error = MessageStatus.ERROR, f"unexpected error: {type(unexpected).__name__}: {unexpected}"
         except (asyncio.CancelledError, GeneratorExit):
             # Keep what was shown, marked: the user stopped it, nothing failed.
-            self.saver.finish(draft, MessageStatus.INTERRUPTED, "", None, _wh(measurement))
+            self.last_interrupted, _ = self.saver.finish(draft, MessageStatus.INTERRUPTED, "", None, _wh(measurement))
             raise
         finally:
             autosave.stop()

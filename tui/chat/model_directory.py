@@ -87,7 +87,7 @@ class ModelDirectory:
         the model's (as listed: `context_length` makes sure) and the context its engine loads
         models with (the engine's `context_cap`: the embedded engine's n_ctx, an Ollama host's
         num_ctx), so one backend's cap never trims another's."""
-        own = conversation.params.get("context_length") if conversation else None
+        own = conversation.settings.context_length if conversation else None
         known = self._context_lengths.get((model.backend, model.name)) if model else None
         engine = self.engines.get(model.backend) if model else None
         cap = engine.context_cap if engine is not None else None

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tui.config import PARAM_RANGES, PresetConfig
+from tui.domain import ConversationSettings
+from tui.store.codec import settings_from_json, settings_to_json
 
 PARAMS: dict[str, tuple[type, float, float]] = {
     name: (float if name in ("temperature", "top_p") else int, *bounds) for name, bounds in PARAM_RANGES.items()
@@ -15,7 +17,7 @@ PARAMS: dict[str, tuple[type, float, float]] = {
 STOP_KEY = "stop"
 """A conversation's stop strings (a list), beside the numbers above."""
 PRESET_KEY = "preset"
-"""Where a conversation's params remember the preset it took them from."""
+"""Where a conversation's settings remember the preset they were taken from."""
 NOT_SAMPLING = ("lora", "think")
 """Params the settings dialog (F8) and presets may leave alone (the adapter, thinking): applying them
 keeps these unless they set them themselves."""
@@ -54,25 +56,30 @@ def stops_text(stops: list[str]) -> str:
     return "\n".join(s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t") for s in stops)
 
 
-def preset_params(name: str, preset: PresetConfig, *, keep: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The params a conversation gets from a preset: the ones it sets and its name, beside what
-    `keep` (the conversation's params) holds that presets do not set (its LoRA adapter, thinking)."""
+def preset_settings(name: str, preset: PresetConfig, *, keep: ConversationSettings) -> ConversationSettings:
+    """The settings a conversation gets from a preset: the ones it sets and its name, beside what
+    `keep` (the conversation's settings) holds that presets do not set (its LoRA adapter, thinking)."""
     chosen = {key: getattr(preset, key) for key in PARAMS if getattr(preset, key) is not None}
     if preset.stop is not None:
         chosen[STOP_KEY] = list(preset.stop)
     if preset.think is not None:
         chosen[THINK_KEY] = preset.think
-    return {**_not_sampling(keep or {}), **chosen, PRESET_KEY: name}
+    return settings_from_json({**_not_sampling(keep), **chosen, PRESET_KEY: name})
 
 
-def settings_params(typed: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """The params after the settings dialog: what it edits, and what it does not show kept
+def form_params(settings: ConversationSettings) -> dict[str, Any]:
+    """The settings as the settings dialog's fields read them (by key, as stored)."""
+    return settings_to_json(settings)
+
+
+def dialog_settings(typed: Mapping[str, Any], current: ConversationSettings) -> ConversationSettings:
+    """The settings after the settings dialog: what it edits, and what it does not show kept
     (thinking set back to the model's default, "", is dropped)."""
     params = {**_not_sampling(current), **typed}
     if params.get(THINK_KEY) == "":
         del params[THINK_KEY]
-    return params
+    return settings_from_json(params)
 
 
-def _not_sampling(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in params.items() if key in NOT_SAMPLING}
+def _not_sampling(settings: ConversationSettings) -> dict[str, Any]:
+    return {key: value for key, value in settings_to_json(settings).items() if key in NOT_SAMPLING}

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any, TextIO
 
 from tui.chat.attachments import DEFAULT_MAX_BYTES, AttachmentRefused, ImageNotTaken, RawFile, attachment_from_bytes
@@ -103,15 +104,11 @@ async def ask(
     if conversation is None:
         conversation = chat.settings.new_conversation(choice)
     if system is not None or think is not None:
-        params = conversation.params | ({"think": think} if think is not None else {})
-        services.store.set_conversation_settings(
-            conversation.id, system_prompt=conversation.system_prompt if system is None else system, params=params
-        )
+        settings = replace(conversation.settings, think=think) if think is not None else None
+        conversation = chat.settings.change(conversation, settings, system_prompt=system)
     approver: Approver = refuse_all
     if tools and services.tools is not None:
-        conversation = chat.settings.set_tools(
-            services.store.get_conversation(conversation.id) or conversation, list(services.tools.config.servers)
-        )
+        conversation = chat.settings.set_tools(conversation, list(services.tools.config.servers))
         services.tools.policy.allow = [*services.tools.policy.allow, *allow]
         if stdin.isatty() and err.isatty():  # Never asked on a pipe: refused, and the model told so.
             approver = terminal_approver(stdin, err)

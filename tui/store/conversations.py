@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
-from tui.domain import Conversation
+from tui.domain import Conversation, ConversationSettings
+from tui.store.codec import settings_to_json
 from tui.store.db import Database
 from tui.store.errors import NotFound
 from tui.store.rows import CONVERSATION_COLUMNS as _CONVERSATION_COLUMNS
@@ -28,11 +28,11 @@ class Conversations:
         model: str = "",
         backend: str = "",
         system_prompt: str = "",
-        params: dict[str, Any] | None = None,
+        settings: ConversationSettings | None = None,
     ) -> Conversation:
         """Start a new, empty conversation."""
-        params = dict(params or {})
-        encoded = json.dumps(params)
+        settings = settings or ConversationSettings()
+        encoded = json.dumps(settings_to_json(settings))
         now = time.time()
         with self._db.write() as conn:
             cursor = conn.execute(
@@ -41,11 +41,14 @@ class Conversations:
                 (title, model, backend, system_prompt, encoded, now, now),
             )
         assert cursor.lastrowid is not None
-        return Conversation(cursor.lastrowid, title, model, backend, system_prompt, params, now, now)
+        return Conversation(cursor.lastrowid, title, model, backend, system_prompt, settings, now, now)
 
-    def set_conversation_settings(self, conversation_id: int, *, system_prompt: str, params: dict[str, Any]) -> None:
-        """Replace a conversation's system prompt and sampling parameters."""
-        self._update_conversation(conversation_id, "system_prompt = ?, params = ?", (system_prompt, json.dumps(params)))
+    def set_conversation_settings(
+        self, conversation_id: int, *, system_prompt: str, settings: ConversationSettings
+    ) -> None:
+        """Replace a conversation's system prompt and settings (in the `params` column, as ever)."""
+        encoded = json.dumps(settings_to_json(settings))
+        self._update_conversation(conversation_id, "system_prompt = ?, params = ?", (system_prompt, encoded))
 
     def set_pinned(self, conversation_id: int, pinned: bool) -> None:
         """Pin a conversation to the top of the list, or unpin it."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, Role, SearchHit
+from tui.domain import ChatMessage, Conversation, ConversationSettings, MessagePart, MessageStatus, Role, SearchHit
 from tui.store.branches import Branches
 from tui.store.conversations import Conversations
 from tui.store.db import Database
@@ -105,16 +105,18 @@ class HistoryStore:
         model: str = "",
         backend: str = "",
         system_prompt: str = "",
-        params: dict[str, Any] | None = None,
+        settings: ConversationSettings | None = None,
     ) -> Conversation:
         """Start a new, empty conversation."""
         return self._conversations.create_conversation(
-            title=title, model=model, backend=backend, system_prompt=system_prompt, params=params
+            title=title, model=model, backend=backend, system_prompt=system_prompt, settings=settings
         )
 
-    def set_conversation_settings(self, conversation_id: int, *, system_prompt: str, params: dict[str, Any]) -> None:
-        """Replace a conversation's system prompt and sampling parameters."""
-        self._conversations.set_conversation_settings(conversation_id, system_prompt=system_prompt, params=params)
+    def set_conversation_settings(
+        self, conversation_id: int, *, system_prompt: str, settings: ConversationSettings
+    ) -> None:
+        """Replace a conversation's system prompt and settings."""
+        self._conversations.set_conversation_settings(conversation_id, system_prompt=system_prompt, settings=settings)
 
     def set_pinned(self, conversation_id: int, pinned: bool) -> None:
         """Pin a conversation to the top of the list, or unpin it."""

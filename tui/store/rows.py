@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
+from tui.store.codec import settings_from_json
 
 CONVERSATION_COLUMNS = "id, title, model, backend, system_prompt, params, created_at, updated_at, pinned, archived"
 MESSAGE_COLUMNS = (
@@ -18,11 +19,12 @@ PART_COLUMNS = "id, message_id, seq, kind, text, data, text_offset"
 
 
 def conversation(row: sqlite3.Row) -> Conversation:
-    # Selected columns are named exactly like the dataclass fields.
+    # Selected columns are named exactly like the dataclass fields, but for `params` (the settings).
+    fields = {key: row[key] for key in row.keys() if key != "params"}
     return Conversation(
         **{
-            **dict(row),
-            "params": decode_params(row["params"]),
+            **fields,
+            "settings": settings_from_json(decode_params(row["params"])),
             "pinned": bool(row["pinned"]),
             "archived": bool(row["archived"]),
         }

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from tui.domain import ChatMessage, Conversation, MessageStatus
+from tui.store.codec import settings_to_json
 from tui.store.db import Database
 from tui.store.parts import insert_part
 
@@ -64,7 +65,7 @@ def _insert_conversation(
             c.model,
             c.backend,
             c.system_prompt,
-            json.dumps(c.params),
+            json.dumps(settings_to_json(c.settings)),
             c.created_at,
             c.updated_at,
             int(c.pinned),
@@ -114,7 +115,7 @@ def _insert_conversation(
         c.model,
         c.backend,
         c.system_prompt,
-        dict(c.params),
+        c.settings,
         c.created_at,
         c.updated_at,
         c.pinned,

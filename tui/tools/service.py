@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tui.config import McpConfig
 from tui.domain import Conversation
@@ -54,8 +53,8 @@ class ToolService:
     @staticmethod
     def chosen(conversation: Conversation) -> list[str] | None:
         """What a conversation has on: server names or server.tool entries; None when tools are off."""
-        value: Any = conversation.params.get(TOOLS_PARAM)
-        return [str(entry) for entry in value] if isinstance(value, list) else None
+        tools = conversation.settings.tools
+        return list(tools) if tools is not None else None
 
     async def for_conversation(self, conversation: Conversation) -> list[ToolInfo]:
         """The tools the conversation has on (servers started as needed); [] when tools are off."""

@@ -152,10 +152,11 @@ class AnswerController:
             if not self.composer.text:
                 self.composer.text = answer.question
         finally:
+            # Stopped mid-stream: no AnswerEnded came, so the service says what it kept.
+            stopped = self.services.chat.answers.last_interrupted
             if answer.view is not None and answer.view.is_attached:
-                stored = self.services.store.list_messages(answer.conversation_id, limit=1)
-                if stored:
-                    await answer.view.finish(stored[-1])
+                if stopped is not None and answer.message is not None and stopped.id == answer.message.id:
+                    await answer.view.finish(stopped)
 
     def _not_saved(self, answer: InFlight, error: StoreError) -> None:
         if answer.question_saved:

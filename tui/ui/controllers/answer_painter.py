@@ -2,7 +2,7 @@
 block, tool parts, the header's context figure and the models pane's last-answer line.
 
 It reads which conversation is shown from `ChatState` and writes none: the conversations
-controller's `reread`/`reload_list` and the settings controller's context figures are handed to it."""
+controller's `show_changed`/`reload_list` and the settings controller's context figures are handed to it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tui.chat.events import (
     ReasoningUpdate,
     ToolNotice,
 )
-from tui.domain import Attachment
+from tui.domain import Attachment, ChatMessage, Conversation
 from tui.tools.loop import ToolCallShown, ToolResultShown
 from tui.ui.controllers.state import ChatState
 from tui.ui.toast import tell
@@ -40,6 +40,8 @@ class InFlight:
     view: MessageView | None = None
     """The answer's view while it is shown and streaming."""
     question_saved: bool = False
+    message: ChatMessage | None = None
+    """The answer's row: as started, then as AnswerEnded carries it."""
     attachments: tuple[Attachment, ...] = ()
     """Files and images sent with the question."""
 
@@ -55,17 +57,17 @@ class AnswerPainter:
         chat: ChatView,
         model_pane: ModelPane,
         attachments_sent: Callable[[Sequence[Attachment]], None],
-        reread: Callable[[], None],
+        changed: Callable[[Conversation], None],
         reload_list: Callable[[], None],
         context_shown: Callable[[ContextInfo | None], None],
         answer_context: Callable[[ChatView], None],
     ) -> None:
-        """`reread()` shows the conversation again (the saved question titled it), `reload_list()`
+        """`changed(conversation)` shows the conversation the saved question's event carries (titled now), `reload_list()`
         the list (an answer elsewhere moved its row); `context_shown(info)` and `answer_context(chat)`
         set the header's token figure when an answer starts and ends."""
         self.screen = screen
         self.state = state
-        self.reread = reread
+        self.changed = changed
         self.reload_list = reload_list
         self.context_shown = context_shown
         self.answer_context = answer_context
@@ -101,13 +103,14 @@ class AnswerPainter:
         if answer.attachments:
             self.attachments_sent(answer.attachments)
         if self._showing(answer):
-            self.reread()  # Its title is set now.
+            self.changed(update.conversation)  # Its title is set now.
             await self.chat.add_message(update.message)
         else:
             self.reload_list()
 
     async def _answer_started(self, answer: InFlight, update: AnswerStarted) -> None:
         if self._showing(answer):
+            answer.message = update.message
             answer.view = await self.chat.add_message(update.message)
             answer.view.start_stream()
             self.context_shown(update.context)
@@ -121,6 +124,7 @@ class AnswerPainter:
             await answer.view.write_reasoning(update.text)
 
     async def _answer_ended(self, answer: InFlight, update: AnswerEnded) -> None:
+        answer.message = update.message
         if answer.view is not None and answer.view.is_attached:
             await answer.view.finish(update.message)
         answer.view = None

@@ -3,11 +3,13 @@ list asks for (paging, rename, pin, archive, export, delete, search).
 
 It is the only writer of `ChatState.conversation`: the other controllers read the state and
 subscribe to it; those that must make a fresh conversation real (`ensure`) or show one whose
-settings they changed (`reread`) are handed that method alone."""
+settings they changed (`show_changed`, with the conversation a service call returned) are handed
+that method alone."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual.screen import Screen
 
@@ -141,10 +143,11 @@ class ConversationsController:
             self.reload_list()
         return self.current
 
-    def reread(self) -> None:
-        """Read the conversation shown again (its title, model or settings changed) and show it."""
-        if self.current is not None:
-            self.state.show(self.store.get_conversation(self.current.id) or self.current, announce=False)
+    def show_changed(self, conversation: Conversation) -> None:
+        """`conversation` as a call just changed it (title, model, settings, flags): shown when it is
+        the one on screen, and in the list; never read again from the store."""
+        if self.current is not None and self.current.id == conversation.id:
+            self.state.show(conversation, announce=False)
         self.reload_list()
         self.state.announce()
 
@@ -198,21 +201,24 @@ class ConversationsController:
         conversation = self.store.get_conversation(conversation_id) if conversation_id else None
         if conversation is None:
             return
+        changed = conversation
         try:
             if verb == "rename":
                 self.screen.run_worker(self._rename(conversation), group=DIALOGS)
             elif verb == "pin":
                 self.store.set_pinned(conversation.id, not conversation.pinned)
+                changed = replace(conversation, pinned=not conversation.pinned)
                 tell(self.screen, f"{'Unpinned' if conversation.pinned else 'Pinned'} “{_title(conversation)}”.")
             elif verb == "archive":
                 self.store.set_archived(conversation.id, not conversation.archived)
+                changed = replace(conversation, archived=not conversation.archived)
                 where = "back in the list" if conversation.archived else "archived (A shows the archive)"
                 tell(self.screen, f"“{_title(conversation)}” is {where}.")
             elif verb == "export":
                 self.export(conversation.id)
         except StoreError as error:
             tell(self.screen, str(error), severity="error", timeout=10)
-        self.reread()
+        self.show_changed(changed)
 
     async def _rename(self, conversation: Conversation) -> None:
         title = await self.screen.app.push_screen_wait(InputQuestion("New title:", value=conversation.title))
@@ -223,7 +229,7 @@ class ConversationsController:
         except StoreError as error:
             tell(self.screen, str(error), severity="error", timeout=10)
             return
-        self.reread()
+        self.show_changed(replace(conversation, title=title.strip()))
 
     def export(self, conversation_id: int) -> None:
         """Write the conversation as Markdown and JSON into the data dir's exports/."""

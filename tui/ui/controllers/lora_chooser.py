@@ -1,11 +1,13 @@
-"""Choosing a conversation's LoRA adapter (l in the models pane): asked, checked, kept in its params."""
+"""Choosing a conversation's LoRA adapter (l in the models pane): asked, checked, kept in its settings."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual.screen import Screen
 
+from tui.domain import Conversation
 from tui.guard.safe_text import one_line
 from tui.models.catalog import label
 from tui.models.management import ModelManagement
@@ -27,14 +29,14 @@ class LoraChooser:
         manage: ModelManagement,
         state: ChatState,
         use: Callable[[str, str], None],
-        reread: Callable[[], None],
+        changed: Callable[[Conversation], None],
     ) -> None:
         self.screen = screen
         self.services = services
         self.manage = manage
         self.state = state
         self.use = use
-        self.reread = reread
+        self.changed = changed
 
     async def choose(self, backend: str, name: str) -> None:
         try:
@@ -46,7 +48,7 @@ class LoraChooser:
         answer = await self.screen.app.push_screen_wait(
             InputQuestion(
                 f"LoRA adapter for {one_line(label(model), 40)} in this conversation (a GGUF file; empty: none):",
-                value=str(current.params.get("lora", "")) if current else "",
+                value=(current.settings.lora or "") if current else "",
                 placeholder="~/adapters/my-lora.gguf",
                 hint="Enter: apply    Esc: cancel    A default per model: [engine] lora in the config",
             )
@@ -64,8 +66,7 @@ class LoraChooser:
         conversation = self.state.conversation
         if conversation is None:
             return
-        self.services.store.set_conversation_settings(
-            conversation.id, system_prompt=conversation.system_prompt, params=choice.params(conversation.params)
+        self.changed(
+            self.services.chat.settings.change(conversation, replace(conversation.settings, lora=choice.path or None))
         )
-        self.reread()
         tell(self.screen, choice.done.message)

@@ -11,6 +11,7 @@ from contextlib import aclosing
 from textual.screen import Screen
 from textual.worker import Worker
 
+from tui.domain import Conversation
 from tui.engines.manage import Progress
 from tui.fit.memory import MemorySnapshot
 from tui.models.management import ModelManagement
@@ -44,10 +45,10 @@ class ModelManager:
         toggle_favourite: Callable[[str, str], None],
         memory_now: Callable[[], MemorySnapshot],
         use: Callable[[str, str], None],
-        reread: Callable[[], None],
+        changed: Callable[[Conversation], None],
     ) -> None:
         """The models controller's actions come as single callables: `reload_models` asks every
-        backend again, `use` makes a model the conversation's, `reread` shows its changed settings."""
+        backend again, `use` makes a model the conversation's, `changed` shows the conversation a settings change returned."""
         self.screen = screen
         self.services = services
         self.state = state
@@ -55,7 +56,7 @@ class ModelManager:
         self.reload_models = reload_models
         self.memory_now = memory_now
         self.use = use
-        self.reread = reread
+        self.changed = changed
         self._details = details
         self._toggle_favourite = toggle_favourite
         self.manage = ModelManagement(services.engines, config=services.config, paths=services.paths)
@@ -259,6 +260,6 @@ class ModelManager:
             manage=self.manage,
             state=self.state,
             use=self.use,
-            reread=self.reread,
+            changed=self.changed,
         )
         self.screen.run_worker(chooser.choose(backend, name), group=DIALOGS)

@@ -3,7 +3,7 @@ conversation's model, switching, favourites and details.
 
 It alone fills `ChatState.catalog` (and sets `loaded`), announcing each change with
 `models_changed`; it reads the conversation shown from the state and follows its changes. To give
-the conversation a model it is handed the conversations controller's `ensure` and `reread`."""
+the conversation a model it is handed the conversations controller's `ensure` and `show_changed`."""
 
 from __future__ import annotations
 
@@ -53,10 +53,10 @@ class ModelsController:
         composer: Composer,
         chat: ChatView,
         ensure: Callable[[ModelChoice | None], Conversation | None],
-        reread: Callable[[], None],
+        changed: Callable[[Conversation], None],
     ) -> None:
-        """`ensure(model)` gives the conversation shown, saving a fresh one first; `reread()` shows
-        it again once its model is changed in the store."""
+        """`ensure(model)` gives the conversation shown, saving a fresh one first; `changed(conversation)`
+        shows it as the settings service returned it once its model is changed."""
         self.screen = screen
         self.services = services
         self.state = state
@@ -65,7 +65,7 @@ class ModelsController:
         self.composer = composer
         self.chat = chat
         self.ensure = ensure
-        self.reread = reread
+        self.changed = changed
         self.switcher: ModelSwitcher | None = None
         """The model switcher while it is open: it searches again whenever the list changes."""
 
@@ -174,7 +174,7 @@ class ModelsController:
         if choice:
             model = self.catalog.find(choice.backend, choice.name)
             name = label(model) if model else label(ModelInfo(choice.name, choice.backend))
-            lora = conversation.params.get("lora") if conversation else None
+            lora = conversation.settings.lora if conversation else None
             engine = self.services.engines.get(choice.backend)
             adapter = f" + LoRA {Path(str(lora)).stem}" if lora and engine and engine.supports_lora else ""
             self.pane.show_current(f"{name}{adapter}", choice.backend)
@@ -202,8 +202,7 @@ class ModelsController:
         if conversation is None:
             return
         if (conversation.backend, conversation.model) != (backend, name):
-            self.services.store.set_conversation_model(conversation.id, name, backend)
-            self.reread()
+            self.changed(self.services.chat.settings.change(conversation, model=ModelChoice(backend, name)))
         self.refresh()
         model = self.catalog.find(backend, name)
         tell(self.screen, f"Using {one_line(label(model) if model else name, 60)} ({backend}) for this conversation.")

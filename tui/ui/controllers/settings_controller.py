@@ -3,11 +3,12 @@ header that shows them (title, preset, tokens used against the model's context).
 
 It reads the conversation shown and its model from `ChatState` and redraws the header when either
 changes; it never writes the conversation: it saves the settings, then hands the conversations
-controller's `reread` the rest (`ensure` makes a fresh conversation real first)."""
+controller's `show_changed` the conversation the settings service returns (`ensure` makes a fresh conversation real first)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from rich.text import Text
 from textual.screen import Screen
@@ -15,7 +16,7 @@ from textual.widgets import Static
 
 from tui.chat.context_window import fit
 from tui.chat.events import ContextInfo
-from tui.chat.presets import PRESET_KEY, STOP_KEY, preset_params, settings_params
+from tui.chat.presets import STOP_KEY, dialog_settings, form_params, preset_settings
 from tui.chat.thinking import next_think, think_choices, think_label
 from tui.domain import Conversation, Role
 from tui.engines.base import EngineError
@@ -43,17 +44,17 @@ class SettingsController:
         state: ChatState,
         header: Static,
         ensure: Callable[[ModelChoice | None], Conversation | None],
-        reread: Callable[[], None],
+        changed: Callable[[Conversation], None],
         tools_note: Callable[[Conversation | None], str],
     ) -> None:
-        """`ensure(model)` gives the conversation shown, saving a fresh one first; `reread()` shows it
-        again once its settings are saved; `tools_note(conversation)` is the header's word on its tools."""
+        """`ensure(model)` gives the conversation shown, saving a fresh one first; `changed(conversation)` shows it
+        as the settings service returned it; `tools_note(conversation)` is the header's word on its tools."""
         self.screen = screen
         self.services = services
         self.state = state
         self.header = header
         self.ensure = ensure
-        self.reread = reread
+        self.changed = changed
         self.tools_note = tools_note
         self.context: tuple[int, bool] | None = None
         """Tokens of the conversation shown and whether that is an estimate (None: not known)."""
@@ -77,7 +78,7 @@ class SettingsController:
         """The chat header: the title, the preset in use, the tokens against the context."""
         conversation = self.state.conversation
         line = Text(one_line(conversation.title if conversation and conversation.title else "New conversation", 80))
-        preset = conversation.params.get(PRESET_KEY) if conversation else None
+        preset = conversation.settings.preset if conversation else None
         if preset:
             line.append(f" · {one_line(str(preset), 24)}", style="dim")
         if self.context_note:
@@ -97,7 +98,9 @@ class SettingsController:
             return None
         conversation = self.state.conversation
         default = self.services.config.chat.think
-        return str(conversation.params.get("think", default)) if conversation else default
+        if conversation is None or conversation.settings.think is None:
+            return default
+        return conversation.settings.think
 
     def cycle_think(self) -> None:
         """The next thinking setting the model offers (default, off, on or its levels)."""
@@ -109,13 +112,9 @@ class SettingsController:
         if conversation is None:
             return
         chosen = next_think(setting, self.state.model_info)
-        params = {key: value for key, value in conversation.params.items() if key != "think"}
-        if chosen:
-            params["think"] = chosen
-        self.services.store.set_conversation_settings(
-            conversation.id, system_prompt=conversation.system_prompt, params=params
+        self.changed(
+            self.services.chat.settings.change(conversation, replace(conversation.settings, think=chosen or None))
         )
-        self.reread()
         tell(self.screen, f"Thinking for this conversation: {chosen or 'the model’s default'}.")
 
     def _limit(self) -> int | None:
@@ -182,7 +181,7 @@ class SettingsController:
         settings = await self.screen.app.push_screen_wait(
             SettingsScreen(
                 conversation.system_prompt,
-                conversation.params,
+                form_params(conversation.settings),
                 defaults,
                 think_choices=think_choices(self.state.model_info),
             )
@@ -190,15 +189,15 @@ class SettingsController:
         if settings is None:
             return
         try:
-            self.services.store.set_conversation_settings(
-                conversation.id,
+            changed = self.services.chat.settings.change(
+                conversation,
+                dialog_settings(settings.params, conversation.settings),
                 system_prompt=settings.system_prompt,
-                params=settings_params(settings.params, conversation.params),
             )
         except StoreError as error:
             tell(self.screen, str(error), severity="error")
             return
-        self.reread()
+        self.changed(changed)
         tell(self.screen, "Settings saved for this conversation.")
 
     def pick_preset(self) -> None:
@@ -213,7 +212,7 @@ class SettingsController:
 
     async def _pick_preset(self) -> None:
         conversation = self.state.conversation
-        current = str(conversation.params.get(PRESET_KEY, "")) if conversation else ""
+        current = (conversation.settings.preset or "") if conversation else ""
         name = await self.screen.app.push_screen_wait(PresetScreen(self.services.config.presets, current))
         if name is not None:
             self.apply_preset(name)
@@ -224,24 +223,23 @@ class SettingsController:
         conversation = self.ensure(self.state.model)
         if conversation is None:
             return
-        store = self.services.store
+        choice: ModelChoice | None = None
+        if preset.model:
+            try:
+                choice = self.services.chat.models.find_model(self.state.catalog.models, preset.model)
+            except EngineError as error:
+                tell(self.screen, f"Preset “{name}”: {error}; the model was left as it was.", severity="warning")
         try:
-            store.set_conversation_settings(
-                conversation.id,
+            changed = self.services.chat.settings.change(
+                conversation,
+                preset_settings(name, preset, keep=conversation.settings),
                 system_prompt=preset.system_prompt,
-                params=preset_params(name, preset, keep=conversation.params),
+                model=choice,
             )
-            if preset.model:
-                try:
-                    choice = self.services.chat.models.find_model(self.state.catalog.models, preset.model)
-                except EngineError as error:
-                    tell(self.screen, f"Preset “{name}”: {error}; the model was left as it was.", severity="warning")
-                else:
-                    store.set_conversation_model(conversation.id, choice.name, choice.backend)
         except StoreError as error:
             tell(self.screen, str(error), severity="error")
             return
-        self.reread()
+        self.changed(changed)
         tell(self.screen, f"Preset “{one_line(name, 30)}” in use for this conversation.")
 
 

@@ -2,7 +2,7 @@
 
 A plain object the screen owns; it reaches the MCP servers only through the services' ToolService.
 It never writes the conversation shown: it is handed the conversations controller's `ensure` (a
-fresh conversation is saved before it can hold tools) and `reread` (show it with its new tools).
+fresh conversation is saved before it can hold tools) and `changed` (show it with its new tools).
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ class ToolsController:
         settings: SettingsService,
         *,
         ensure: Callable[[ModelChoice | None], Conversation | None],
-        reread: Callable[[], None],
+        changed: Callable[[Conversation], None],
     ) -> None:
         self.screen = screen
         self.tools = tools
         self.settings = settings
         self.ensure = ensure
-        self.reread = reread
+        self.changed = changed
 
     @property
     def configured(self) -> bool:
@@ -68,8 +68,9 @@ class ToolsController:
             await self.choose(None)  # It only explains how to add a server.
             return
         conversation = self.ensure(model)
-        if conversation is not None and await self.choose(conversation) is not None:
-            self.reread()
+        chosen = await self.choose(conversation) if conversation is not None else None
+        if chosen is not None:
+            self.changed(chosen)
 
     async def choose(self, conversation: Conversation | None) -> Conversation | None:
         """Start the servers, show their tools, and keep the user's choice; None when nothing changed."""

@@ -66,8 +66,8 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
         chat=chat,
         deleting=lambda conversation_id: answers.cancel_for(conversation_id),
     )
-    ensure, reread = conversations.ensure, conversations.reread
-    tools = ToolsController(screen, services.tools, services.chat.settings, ensure=ensure, reread=reread)
+    ensure, changed = conversations.ensure, conversations.show_changed
+    tools = ToolsController(screen, services.tools, services.chat.settings, ensure=ensure, changed=changed)
     models = ModelsController(
         screen=screen,
         services=services,
@@ -77,7 +77,7 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
         composer=composer,
         chat=chat,
         ensure=ensure,
-        reread=reread,
+        changed=changed,
     )
     manager = ModelManager(
         screen=screen,
@@ -89,7 +89,7 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
         toggle_favourite=models.toggle_favourite,
         memory_now=models.memory_now,
         use=models.use,
-        reread=reread,
+        changed=changed,
     )
     settings = SettingsController(
         screen=screen,
@@ -97,7 +97,7 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
         state=state,
         header=screen.query_one("#chat-title", Static),
         ensure=ensure,
-        reread=reread,
+        changed=changed,
         tools_note=tools.header_note,
     )
     attach = AttachController(
@@ -113,7 +113,7 @@ def build_controllers(screen: Screen, services: Services) -> Controllers:
         chat=chat,
         model_pane=model_pane,
         attachments_sent=attach.sent,
-        reread=reread,
+        changed=changed,
         reload_list=conversations.reload_list,
         context_shown=settings.context_shown,
         answer_context=settings.answer_context,
