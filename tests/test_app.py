@@ -78,7 +78,8 @@ async def test_escape_cancels_and_keeps_the_partial_answer(open_services) -> Non
         answer = app.screen.query(MessageView).last()
         assert answer.message.status is MessageStatus.INTERRUPTED
         assert answer.has_class("-interrupted")
-        assert reads == [] and answer.message == services.chat.answers.last_interrupted
+        assert reads == [] and answer.message == services.store.get_message(answer.message.id)
+        assert services.chat.answers.take_stopped(answer.message.id) is None  # Handed over once, to the view.
     (conversation,) = services.store.list_conversations()
     stored = services.store.list_messages(conversation.id)[-1]
     assert stored.status is MessageStatus.INTERRUPTED

@@ -62,8 +62,13 @@ class AnswerPipeline:
         """Measures each answer's energy (tui.stats); None stores no energy figures."""
         self.tools = tools
         """The MCP servers and who may run their tools (the services' own); None when none is configured."""
-        self.last_interrupted: ChatMessage | None = None
+        self._stopped: dict[int, ChatMessage] = {}
         """The last answer stopped by its consumer, as stored: a closed stream can yield no AnswerEnded."""
+
+    def take_stopped(self, answer_id: int) -> ChatMessage | None:
+        """The answer `answer_id` as saved when its consumer stopped it (a closed stream cannot yield
+        AnswerEnded); given once, None for an answer that was not stopped."""
+        return self._stopped.pop(answer_id, None)
 
     def send(
         self,
@@ -223,7 +228,9 @@ class AnswerPipeline:
             status, error = MessageStatus.ERROR, f"unexpected error: {type(unexpected).__name__}: {unexpected}"
         except (asyncio.CancelledError, GeneratorExit):
             # Keep what was shown, marked: the user stopped it, nothing failed.
-            self.last_interrupted, _ = self.saver.finish(draft, MessageStatus.INTERRUPTED, "", None, _wh(measurement))
+            self._stopped[answer.id], _ = self.saver.finish(
+                draft, MessageStatus.INTERRUPTED, "", None, _wh(measurement)
+            )
             raise
         finally:
             autosave.stop()

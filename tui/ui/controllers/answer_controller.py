@@ -153,10 +153,9 @@ class AnswerController:
                 self.composer.text = answer.question
         finally:
             # Stopped mid-stream: no AnswerEnded came, so the service says what it kept.
-            stopped = self.services.chat.answers.last_interrupted
-            if answer.view is not None and answer.view.is_attached:
-                if stopped is not None and answer.message is not None and stopped.id == answer.message.id:
-                    await answer.view.finish(stopped)
+            stopped = self.services.chat.answers.take_stopped(answer.message.id) if answer.message else None
+            if stopped is not None and answer.view is not None and answer.view.is_attached:
+                await answer.view.finish(stopped)
 
     def _not_saved(self, answer: InFlight, error: StoreError) -> None:
         if answer.question_saved:
