@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from tui.domain import ChatMessage, MessagePart, PartKind
+from tui.part_data import ToolCallData, ToolResultData, tool_call_part, tool_result_part
 from tui.store import HistoryStore, StoreError
 
 logger = logging.getLogger(__name__)
@@ -80,8 +81,20 @@ class AnswerDraft:
         self._parts.append(part)
         return part
 
-    def update_part(self, part: MessagePart, *, data: dict[str, Any]) -> MessagePart:
-        """Change a stored part's data (a tool call's state) and save it now."""
+    def call_started(self, call: ToolCallData, *, offset: int) -> MessagePart:
+        """Store a tool call now, before it runs (`offset` is ignored: it goes after the text so far)."""
+        return self.add_part(tool_call_part(call))
+
+    def call_changed(self, handle: MessagePart, call: ToolCallData) -> MessagePart:
+        """Save a stored tool call's new state or approval now."""
+        return self._update_part(handle, data=call.to_json())
+
+    def result(self, result: ToolResultData, text: str, *, offset: int) -> MessagePart:
+        """Store a tool's result now."""
+        return self.add_part(tool_result_part(result, text))
+
+    def _update_part(self, part: MessagePart, *, data: dict[str, Any]) -> MessagePart:
+        """Change a stored part's data and save it now."""
         index = next(i for i, known in enumerate(self._parts) if known is part or (known.id and known.id == part.id))
         updated = replace(self._parts[index], data=data)
         self._parts[index] = updated
