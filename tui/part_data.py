@@ -137,6 +137,11 @@ def attachment_of(part: MessagePart) -> AttachmentData:
     return AttachmentData.from_json(part.data)
 
 
+def call_id_of(part: MessagePart) -> str:
+    """The id of the call a TOOL_CALL part is, or a TOOL_RESULT part answers."""
+    return (tool_result_of(part) if part.kind is PartKind.TOOL_RESULT else tool_call_of(part)).id
+
+
 def tool_call_part(call: ToolCallData, *, offset: int = 0) -> MessagePart:
     return MessagePart(PartKind.TOOL_CALL, data=call.to_json(), offset=offset)
 
