@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tui.domain import MessagePart, PartKind, Role, ToolCall
+from tui.part_data import ToolCallData, ToolResultData, tool_call_part, tool_result_part
 from tui.tools.approval import ApprovalPolicy, ApprovalRequest, Decision
 from tui.tools.catalog import ToolInfo, named
 from tui.tools.loop import REFUSED_TEXT, ToolRunner, follow_up_turns
@@ -24,7 +25,16 @@ class MemorySink:
         self.parts: dict[int, MessagePart] = {}
         self.history: list[tuple[int, dict[str, Any]]] = []
 
-    def add_part(self, part: MessagePart, blob: bytes | None = None) -> MessagePart:
+    def call_started(self, call: ToolCallData, *, offset: int) -> MessagePart:
+        return self.add_part(tool_call_part(call, offset=offset))
+
+    def call_changed(self, handle: MessagePart, call: ToolCallData) -> MessagePart:
+        return self.update_part(handle, data=call.to_json())
+
+    def result(self, result: ToolResultData, text: str, *, offset: int) -> MessagePart:
+        return self.add_part(tool_result_part(result, text, offset=offset))
+
+    def add_part(self, part: MessagePart) -> MessagePart:
         stored = MessagePart(part.kind, part.text, dict(part.data), part.seq, part.offset, id=len(self.parts) + 1)
         self.parts[stored.id] = stored
         self.history.append((stored.id, dict(part.data)))

@@ -38,11 +38,11 @@ class PartKind(StrEnum):
     REASONING = "reasoning"
     """What a thinking model thought before (or between) its answer's words."""
     TOOL_CALL = "tool_call"
-    """A call the model asked for: data has id, name, server, arguments, approval, state."""
+    """A call the model asked for: data is a `tui.part_data.ToolCallData` in its stored form."""
     TOOL_RESULT = "tool_result"
-    """What a tool answered (text); data has the call's id and name, and is_error."""
+    """What a tool answered (text); data is a `tui.part_data.ToolResultData` in its stored form."""
     ATTACHMENT = "attachment"
-    """A file or image the user attached: data has name, mime, size, sha256; the bytes are a blob."""
+    """A file or image the user attached: data is a `tui.part_data.AttachmentData`; the bytes are a blob."""
 
 
 @dataclass(frozen=True)

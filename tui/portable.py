@@ -24,6 +24,7 @@ from tui.chat.part_order import in_order
 from tui.config.paths import make_private_dir, open_private
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
 from tui.guard.bounded_files import TooLarge, Unreadable, open_regular, shown_path
+from tui.part_data import attachment_of
 from tui.store import HistoryStore
 from tui.store.codec import settings_from_json, settings_to_json
 
@@ -96,7 +97,7 @@ def document(store: HistoryStore, conversation_id: int) -> dict[str, Any]:
     blobs: dict[str, str] = {}
     for message in messages:
         for part in message.parts_of(PartKind.ATTACHMENT):
-            sha256 = str(part.data.get("sha256", ""))
+            sha256 = attachment_of(part).sha256
             data = store.get_blob(sha256) if sha256 and sha256 not in blobs else None
             if data is not None:
                 blobs[sha256] = base64.b64encode(data).decode("ascii")

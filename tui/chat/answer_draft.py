@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from tui.domain import ChatMessage, MessagePart, PartKind
+from tui.part_data import ToolCallData, ToolResultData, tool_call_part, tool_result_part
 from tui.store import HistoryStore, StoreError
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ class AnswerDraft:
     New parts are written at once (a tool call must be on disk before it runs); text and
     reasoning grow in memory and reach the disk at each `save`. A part whose first write
     failed (disk full) keeps no id and is inserted by the next save or the final one.
+    It is the tool loop's `ToolSink`: calls and results come in typed, never as dicts.
     """
 
     def __init__(self, store: HistoryStore, message: ChatMessage) -> None:
@@ -63,25 +65,37 @@ class AnswerDraft:
         if self.first_reasoning_s is None:
             self.first_reasoning_s = time.perf_counter() - self.started
         if self._reasoning is None:
-            self.add_part(MessagePart(PartKind.REASONING, offset=self._length))
+            self._add_part(MessagePart(PartKind.REASONING, offset=self._length))
             self._reasoning = []
         self._reasoning.append(piece)
         self._reasoning_chars += len(piece)
         self._dirty.add(len(self._parts) - 1)
 
-    def add_part(self, part: MessagePart, blob: bytes | None = None) -> MessagePart:
+    def _add_part(self, part: MessagePart) -> MessagePart:
         """Store a new part now (placed after the text so far) and return it."""
         self._close_reasoning()
         part = replace(part, offset=self._length, seq=len(self._parts))
         try:
-            part = self.store.add_part(self.message.id, part, blob=blob)
+            part = self.store.add_part(self.message.id, part)
         except StoreError as error:
             logger.warning("could not save a part of answer %s yet: %s", self.message.id, error)
         self._parts.append(part)
         return part
 
-    def update_part(self, part: MessagePart, *, data: dict[str, Any]) -> MessagePart:
-        """Change a stored part's data (a tool call's state) and save it now."""
+    def call_started(self, call: ToolCallData, *, offset: int) -> MessagePart:
+        """Store a tool call now, before it runs (`offset` is ignored: it goes after the text so far)."""
+        return self._add_part(tool_call_part(call))
+
+    def call_changed(self, handle: MessagePart, call: ToolCallData) -> MessagePart:
+        """Save a stored tool call's new state or approval now."""
+        return self._update_part(handle, data=call.to_json())
+
+    def result(self, result: ToolResultData, text: str, *, offset: int) -> MessagePart:
+        """Store a tool's result now."""
+        return self._add_part(tool_result_part(result, text))
+
+    def _update_part(self, part: MessagePart, *, data: dict[str, Any]) -> MessagePart:
+        """Change a stored part's data and save it now."""
         index = next(i for i, known in enumerate(self._parts) if known is part or (known.id and known.id == part.id))
         updated = replace(self._parts[index], data=data)
         self._parts[index] = updated

@@ -23,9 +23,10 @@ from tui.chat.model_directory import ModelDirectory
 from tui.chat.prompt import PromptBuilder
 from tui.chat.saving import COMMIT_INTERVAL_S, AnswerSaver, Autosave, with_reasoning_figures
 from tui.chat.settings import SettingsService
-from tui.domain import Attachment, ChatMessage, ChatTurn, Conversation, MessagePart, MessageStatus, PartKind, Role
+from tui.domain import Attachment, ChatMessage, ChatTurn, Conversation, MessagePart, MessageStatus, Role
 from tui.engines.base import EngineError, Finished, ReasoningPiece, TextPiece
 from tui.models.names import ModelChoice
+from tui.part_data import AttachmentData, attachment_part_of
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore
 from tui.tools.approval import Approver, refuse_all
@@ -242,8 +243,8 @@ class AnswerPipeline:
 
 def attachment_part(attachment: Attachment) -> tuple[MessagePart, bytes]:
     """A user's attachment as the part (and bytes) the history keeps."""
-    data = {"name": attachment.name, "mime": attachment.mime, "size": len(attachment.data)}
-    return MessagePart(PartKind.ATTACHMENT, data=data), attachment.data
+    data = AttachmentData(attachment.name, attachment.mime, len(attachment.data))
+    return attachment_part_of(data), attachment.data
 
 
 def _wh(measurement: Measurement | None) -> float | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from tui.chat.sent_turns import message_turns
 from tui.domain import ChatMessage, ChatTurn, PartKind, Role
+from tui.part_data import attachment_of, tool_call_of
 
 CHARS_PER_TOKEN = 3.0
 """Deliberately pessimistic (English averages about 4): trimming a little early beats an
@@ -33,13 +34,11 @@ def message_tokens(message: ChatMessage) -> int:
     if message.role is Role.ASSISTANT and message.completion_tokens:
         return message.completion_tokens - (message.reasoning_tokens or 0) + TURN_OVERHEAD + results
     calls = sum(
-        estimate_tokens(json.dumps(part.data.get("arguments"))) for part in message.parts_of(PartKind.TOOL_CALL)
+        estimate_tokens(json.dumps(tool_call_of(part).arguments)) for part in message.parts_of(PartKind.TOOL_CALL)
     )
     attached = sum(
-        IMAGE_TOKENS
-        if str(part.data.get("mime", "")).startswith("image/")
-        else estimate_tokens("x" * int(part.data.get("size", 0)))
-        for part in message.parts_of(PartKind.ATTACHMENT)
+        IMAGE_TOKENS if file.is_image else estimate_tokens("x" * file.size)
+        for file in map(attachment_of, message.parts_of(PartKind.ATTACHMENT))
     )
     return estimate_tokens(message.content) + attached + results + calls
 

@@ -15,6 +15,7 @@ from tui.domain import Attachment, ChatMessage, ChatTurn, Conversation, PartKind
 from tui.engines.base import BadRequest
 from tui.guard.safe_text import one_line
 from tui.models.names import ModelChoice
+from tui.part_data import attachment_of
 from tui.store import HistoryStore
 
 
@@ -51,10 +52,10 @@ class PromptBuilder:
         attachment whose bytes are gone is left out) and its tool calls and results, without
         its reasoning."""
         attachments = []
-        for part in message.parts_of(PartKind.ATTACHMENT):
-            data = self.store.get_blob(str(part.data.get("sha256", "")))
+        for file in map(attachment_of, message.parts_of(PartKind.ATTACHMENT)):
+            data = self.store.get_blob(file.sha256)
             if data is not None:
-                attachments.append(Attachment(str(part.data.get("name", "file")), str(part.data.get("mime", "")), data))
+                attachments.append(Attachment(file.name or "file", file.mime, data))
         return message_turns(message, attachments)
 
     def check_attachments_fit(

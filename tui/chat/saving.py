@@ -8,10 +8,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TypedDict
 
 from tui.chat.answer_draft import AnswerDraft
-from tui.domain import ChatMessage, MessageStatus
+from tui.domain import ChatMessage, MessagePart, MessageStatus
 from tui.engines.base import Finished
 from tui.store import HistoryStore, NotFound, StoreError
 
@@ -22,13 +22,35 @@ COMMIT_INTERVAL_S = 0.25
 a quarter second at most, rarely enough that SQLite never shows in a profile."""
 
 
+class _Figures(TypedDict, total=False):
+    """An answer's figures as the store's finish_message takes them; a figure left out is not known."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    ttft_s: float | None
+    gen_s: float | None
+    reasoning_tokens: int | None
+    reasoning_estimated: bool
+    reasoning_ttft_s: float | None
+
+
+class _Final(_Figures):
+    """An answer's final state: what finish_message is given, and what a refused save keeps."""
+
+    content: str
+    status: MessageStatus
+    error: str
+    energy_wh: float | None
+    parts: tuple[MessagePart, ...]
+
+
 class AnswerSaver:
     """Writes answers' final states, knows the answers still arriving, and keeps the ones
     the store refused (disk full) to write later."""
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
-        self._unsaved: dict[int, dict[str, Any]] = {}
+        self._unsaved: dict[int, _Final] = {}
         """Final states of answers the store refused (disk full), by message id, to write later."""
         self.streaming: dict[int, AnswerDraft] = {}
         """Answers arriving now, with what has arrived, for interrupt_streaming. (One closed before
@@ -44,9 +66,9 @@ class AnswerSaver:
     ) -> tuple[ChatMessage, str]:
         """Store the answer's final state; if that fails, the answer lives on in memory."""
         if stats is None and draft.reasoning_chars:  # Interrupted or failed: keep what is known.
-            stats_figures: dict[str, Any] = dict(reasoning_ttft_s=draft.first_reasoning_s)
+            stats_figures = _Figures(reasoning_ttft_s=draft.first_reasoning_s)
         else:
-            stats_figures = dict(
+            stats_figures = _Figures(
                 prompt_tokens=stats.prompt_tokens if stats else None,
                 completion_tokens=stats.completion_tokens if stats else None,
                 ttft_s=stats.ttft_s if stats else None,
@@ -55,8 +77,13 @@ class AnswerSaver:
                 reasoning_estimated=stats.reasoning_estimated if stats else False,
                 reasoning_ttft_s=stats.reasoning_ttft_s if stats else None,
             )
-        final = dict(
-            content=draft.text, status=status, error=error, energy_wh=energy_wh, parts=draft.parts, **stats_figures
+        final = _Final(
+            content=draft.text,
+            status=status,
+            error=error,
+            energy_wh=energy_wh,
+            parts=tuple(draft.parts),
+            **stats_figures,
         )
         answer_id = draft.message.id
         try:
@@ -64,8 +91,7 @@ class AnswerSaver:
         except StoreError as store_error:
             logger.warning("could not save answer %s: %s", answer_id, store_error)
             self._unsaved[answer_id] = final
-            shown = {key: value for key, value in final.items() if key != "parts"}
-            return replace(draft.message, parts=tuple(draft.parts), **shown), str(store_error)
+            return replace(draft.message, **final), str(store_error)
 
     def interrupt_streaming(self) -> None:
         """Store every answer still arriving as interrupted, with all that arrived: for closing

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tui.domain import Attachment, ChatMessage, ChatTurn, MessagePart, PartKind, Role, ToolCall
+from tui.domain import Attachment, ChatMessage, ChatTurn, MessagePart, PartKind, Role
+from tui.part_data import tool_call_of, tool_result_of
 
 
 def message_turns(message: ChatMessage, attachments: Sequence[Attachment] = ()) -> list[ChatTurn]:
@@ -17,19 +18,19 @@ def message_turns(message: ChatMessage, attachments: Sequence[Attachment] = ()) 
     wants each call it is sent answered."""
     if message.role is not Role.ASSISTANT or not message.parts_of(PartKind.TOOL_RESULT):
         return [ChatTurn(message.role, message.content, attachments=tuple(attachments))]
-    results = {str(part.data.get("id")): part for part in message.parts_of(PartKind.TOOL_RESULT)}
+    results = {tool_result_of(part).id: part for part in message.parts_of(PartKind.TOOL_RESULT)}
     turns: list[ChatTurn] = []
     shown = 0
     for calls in _rounds(message.parts):
-        answered = [call for call in calls if str(call.data.get("id")) in results]
+        answered = [call for call in calls if tool_call_of(call).id in results]
         if not answered:
             continue
         before = message.content[shown : answered[0].offset]
         shown = max(shown, answered[0].offset)
-        turns.append(ChatTurn(Role.ASSISTANT, before, tool_calls=tuple(_call(part) for part in answered)))
-        for call in answered:
-            result = results[str(call.data.get("id"))]
-            turns.append(ChatTurn(Role.TOOL, result.text, tool_call_id=_call(call).id, tool_name=_call(call).name))
+        sent = [tool_call_of(part).as_call() for part in answered]
+        turns.append(ChatTurn(Role.ASSISTANT, before, tool_calls=tuple(sent)))
+        for call in sent:
+            turns.append(ChatTurn(Role.TOOL, results[call.id].text, tool_call_id=call.id, tool_name=call.name))
     rest = message.content[shown:]
     if rest or not turns:
         turns.append(ChatTurn(Role.ASSISTANT, rest))
@@ -45,7 +46,7 @@ def _rounds(parts: Sequence[MessagePart]) -> list[list[MessagePart]]:
     last_offset = -1
     for part in sorted(parts, key=lambda p: p.seq):
         if part.kind is PartKind.TOOL_CALL:
-            round_ = part.data.get("round")
+            round_ = tool_call_of(part).round
             if round_ is not None:
                 new = round_ != last_round
             else:
@@ -59,12 +60,3 @@ def _rounds(parts: Sequence[MessagePart]) -> list[list[MessagePart]]:
         elif part.kind is PartKind.REASONING and after_result:
             last_offset = -1  # Reasoning between a result and a call: the model was asked again.
     return rounds
-
-
-def _call(part: MessagePart) -> ToolCall:
-    arguments = part.data.get("arguments")
-    return ToolCall(
-        str(part.data.get("id", "")),
-        str(part.data.get("name", "")),
-        dict(arguments) if isinstance(arguments, dict) else {},
-    )

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import aclosing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from tui.chat.attachments import DEFAULT_MAX_BYTES, AttachmentRefused, ImageNotTaken, RawFile, attachment_from_bytes
@@ -17,6 +17,7 @@ from tui.domain import Attachment, Conversation, MessageStatus
 from tui.engines.base import EngineError
 from tui.guard.safe_text import echo, terminal_safe
 from tui.models.names import ModelChoice, Waiting
+from tui.part_data import ToolCallData, tool_call_of, tool_result_of
 from tui.services import Services
 from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
 from tui.tools.loop import ToolCallShown, ToolResultShown
@@ -114,7 +115,7 @@ async def ask(
             approver = terminal_approver(stdin, err)
     thoughts = _Thoughts(err if show_reasoning and not as_json and err.isatty() else None)
     ended: AnswerEnded | None = None
-    calls: list[dict[str, Any]] = []
+    calls: dict[str, _CallReport] = {}
     try:
         async with aclosing(
             chat.answers.send(conversation.id, prompt, choice, attachments=attachments, approver=approver)
@@ -165,7 +166,7 @@ async def ask(
                     "energy_wh": message.energy_wh,
                     "cached_tokens": stats.cached_tokens if stats else None,
                     "stop_reason": stats.stop_reason if stats else None,
-                    **({"tool_calls": calls} if tools else {}),
+                    **({"tool_calls": [call.to_json() for call in calls.values()]} if tools else {}),
                     "gpu_layers": running.get("gpu_layers"),
                     "gpu_backend": running.get("gpu_backend"),
                     # As llama.cpp logged the load: MiB per device and kind, and ggml's devices.
@@ -198,25 +199,40 @@ def _existing(services: Services, conversation_id: int | None) -> Conversation |
     return latest[0] if latest else None
 
 
+@dataclass
+class _CallReport:
+    """One tool call as --json reports it: the call as last stored, then its result."""
+
+    call: ToolCallData
+    result: str | None = None
+    is_error: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        call = self.call
+        shown: dict[str, Any] = {"id": call.id, "server": call.server, "tool": call.tool}
+        shown.update(arguments=call.arguments, approval=call.approval, state=call.state)
+        if self.result is not None:
+            shown.update(result=self.result, is_error=self.is_error)
+        return shown
+
+
 def _note_call(
-    update: ToolCallShown | ToolResultShown, calls: list[dict[str, Any]], err: TextIO, *, quiet: bool
+    update: ToolCallShown | ToolResultShown, calls: dict[str, _CallReport], err: TextIO, *, quiet: bool
 ) -> None:
     """Keep each call (and its result) for --json; say on stderr what ran or was refused."""
-    data = update.part.data
     if isinstance(update, ToolResultShown):
-        for call in calls:
-            if call["id"] == data.get("id"):
-                call.update(result=update.part.text, is_error=bool(data.get("is_error")))
+        result = tool_result_of(update.part)
+        if result.id in calls:
+            calls[result.id].result, calls[result.id].is_error = update.part.text, result.is_error
         return
-    entry = next((call for call in calls if call["id"] == data.get("id")), None)
-    if entry is None:
-        entry = {"id": data.get("id")}
-        calls.append(entry)
-    entry.update({key: data.get(key) for key in ("server", "tool", "arguments", "approval", "state")})
-    state = data.get("state")
-    if not quiet and state in ("refused", "done"):
-        word = "ran" if state == "done" else "refused"
-        echo(f"lchat: tool {data.get('server')}.{data.get('tool')} {word}", file=err)
+    call = tool_call_of(update.part)
+    if call.id in calls:
+        calls[call.id].call = call
+    else:
+        calls[call.id] = _CallReport(call)
+    if not quiet and call.state in ("refused", "done"):
+        word = "ran" if call.state == "done" else "refused"
+        echo(f"lchat: tool {call.server}.{call.tool} {word}", file=err)
 
 
 def terminal_approver(stdin: TextIO, err: TextIO) -> Approver:

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from tui.domain import ChatMessage, Conversation, MessageStatus
+from tui.part_data import attachment_of
 from tui.store.codec import settings_to_json
 from tui.store.db import Database
 from tui.store.parts import insert_part
@@ -106,7 +107,7 @@ def _insert_conversation(
         ).lastrowid
         assert parent_id is not None
         for part in m.parts:
-            insert_part(conn, parent_id, part, blobs.get(str(part.data.get("sha256", ""))))
+            insert_part(conn, parent_id, part, blobs.get(attachment_of(part).sha256))
     conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (parent_id, conversation_id))
     assert conversation_id is not None
     return Conversation(

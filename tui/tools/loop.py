@@ -17,11 +17,11 @@ from tui.domain import (
     ChatTurn,
     GenerationOptions,
     MessagePart,
-    PartKind,
     Role,
     ToolCall,
 )
 from tui.engines.base import ChatEvent, Finished, ReasoningPiece, TextPiece, ToolCallRequest
+from tui.part_data import ToolCallData, ToolResultData, tool_call_of
 from tui.tools.approval import (
     Approval,
     ApprovalPolicy,
@@ -69,16 +69,19 @@ class ToolResultShown:
 ToolUpdate = ToolCallShown | ToolResultShown
 
 
-class PartSink(Protocol):
-    """Keeps the answer's parts as they happen, each written at once (AnswerDraft is one)."""
+class ToolSink(Protocol):
+    """Where one answer's tool calls and results are kept as they happen, each written at once
+    (AnswerDraft is one). The stored part it returns is the handle for later changes."""
 
-    def add_part(self, part: MessagePart, blob: bytes | None = None) -> MessagePart: ...
+    def call_started(self, call: ToolCallData, *, offset: int) -> MessagePart: ...
 
-    def update_part(self, part: MessagePart, *, data: dict[str, Any]) -> MessagePart: ...
+    def call_changed(self, handle: MessagePart, call: ToolCallData) -> MessagePart: ...
+
+    def result(self, result: ToolResultData, text: str, *, offset: int) -> MessagePart: ...
 
 
-def _changed(sink: PartSink, part: MessagePart, **changes: Any) -> MessagePart:
-    return sink.update_part(part, data={**part.data, **changes})
+def _changed(sink: ToolSink, part: MessagePart, **changes: Any) -> MessagePart:
+    return sink.call_changed(part, tool_call_of(part).changed(**changes))
 
 
 @dataclass
@@ -101,7 +104,7 @@ class ToolRunner:
         return replace(options, tools=tuple(tool.spec() for tool in self.tools))
 
     async def run(
-        self, calls: Sequence[ToolCall], sink: PartSink, *, offset: int, results: list[tuple[ToolCall, ToolResult]]
+        self, calls: Sequence[ToolCall], sink: ToolSink, *, offset: int, results: list[tuple[ToolCall, ToolResult]]
     ) -> AsyncIterator[ToolUpdate]:
         """Store, approve and run `calls` in order, appending each result to `results`."""
         self.rounds += 1
@@ -110,24 +113,21 @@ class ToolRunner:
                 yield update
 
     async def _one(
-        self, call: ToolCall, sink: PartSink, offset: int, results: list[tuple[ToolCall, ToolResult]]
+        self, call: ToolCall, sink: ToolSink, offset: int, results: list[tuple[ToolCall, ToolResult]]
     ) -> AsyncIterator[ToolUpdate]:
         tool = by_model_name(self.tools, call.name)
-        part = sink.add_part(
-            MessagePart(
-                PartKind.TOOL_CALL,
-                data={
-                    "id": call.id,
-                    "name": call.name,
-                    "tool": tool.name if tool else call.name,
-                    "server": tool.server if tool else "",
-                    "arguments": call.arguments,
-                    "approval": "",
-                    "state": CallState.ASKED.value,
-                    "round": self.rounds,  # Later turns send each round's calls together, as asked.
-                },
-                offset=offset,
-            )
+        part = sink.call_started(
+            ToolCallData(
+                id=call.id,
+                name=call.name,
+                tool=tool.name if tool else call.name,
+                server=tool.server if tool else "",
+                arguments=call.arguments,
+                approval="",
+                state=CallState.ASKED.value,
+                round=self.rounds,  # Later turns send each round's calls together, as asked.
+            ),
+            offset=offset,
         )
         yield ToolCallShown(part)
         try:
@@ -135,27 +135,19 @@ class ToolRunner:
         except (asyncio.CancelledError, GeneratorExit):
             _changed(sink, part, state=CallState.INTERRUPTED.value)
             raise
-        if part.data["state"] != CallState.REFUSED:
+        if tool_call_of(part).state != CallState.REFUSED:
             part = _changed(sink, part, state=CallState.DONE.value)
         yield ToolCallShown(part)
-        stored = sink.add_part(
-            MessagePart(
-                PartKind.TOOL_RESULT,
-                text=result.text,
-                data={
-                    "id": call.id,
-                    "name": call.name,
-                    "is_error": result.is_error,
-                    "cut_from": result.cut_from,
-                },
-                offset=offset,
-            )
+        stored = sink.result(
+            ToolResultData(id=call.id, name=call.name, is_error=result.is_error, cut_from=result.cut_from),
+            result.text,
+            offset=offset,
         )
         results.append((call, result))
         yield ToolResultShown(stored)
 
     async def _decide_and_run(
-        self, call: ToolCall, tool: ToolInfo | None, part: MessagePart, sink: PartSink
+        self, call: ToolCall, tool: ToolInfo | None, part: MessagePart, sink: ToolSink
     ) -> tuple[ToolResult, MessagePart]:
         if tool is None:
             known = ", ".join(t.model_name for t in self.tools) or "none"
@@ -200,7 +192,7 @@ async def with_tools(
     turns: Sequence[ChatTurn],
     options: GenerationOptions,
     runner: ToolRunner | None,
-    sink: PartSink | None,
+    sink: ToolSink | None,
 ) -> AsyncGenerator[ChatEvent | ToolUpdate, None]:
     """The engine's events for one answer, its tool calls run between rounds: text and reasoning
     pieces as they come, tool updates, and one Finished with the figures of every round.

@@ -10,6 +10,7 @@ from rich.text import Text
 from tui.chat.attachments import size_label
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.guard.safe_text import one_line
+from tui.part_data import attachment_of
 
 SHOWN_CHARS = 64_000
 """An answer shows at most this much; the rest is saved, copied and exported, not drawn.
@@ -87,7 +88,6 @@ def cut_note(length: int) -> Text:
 def attachments_line(parts: tuple[MessagePart, ...]) -> str:
     """The chip line under "You": each attached file's name and size (terminal-safe)."""
     return "   ".join(
-        f"📎 {one_line(str(part.data.get('name', '?')), 40)} · {size_label(int(part.data.get('size', 0)))}"
-        for part in parts
-        if part.kind is PartKind.ATTACHMENT
+        f"📎 {one_line(file.name or '?', 40)} · {size_label(file.size)}"
+        for file in (attachment_of(part) for part in parts if part.kind is PartKind.ATTACHMENT)
     )

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from tui.chat.part_order import Group, answer_groups
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
 from tui.guard.safe_text import terminal_safe
+from tui.part_data import call_id_of
 from tui.ui.widgets.message_header import (
     SHOWN_CHARS,
     attachments_line,
@@ -172,7 +173,7 @@ class MessageView(Vertical):
     async def show_tool_part(self, part: MessagePart) -> None:
         """A tool call of this answer was stored or changed, or its result arrived: shown where
         it happened, after what arrived before it."""
-        call_id = str(part.data.get("id"))
+        call_id = call_id_of(part)
         for view in self.query(ToolCallsView):
             if view.has_call(call_id):
                 view.show_part(part)

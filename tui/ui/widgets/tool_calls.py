@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from tui.domain import MessagePart, PartKind
 from tui.guard.safe_text import one_line, terminal_safe
+from tui.part_data import call_id_of, tool_call_of, tool_result_of
 
 RESULT_SHOWN_CHARS = 4_000
 """Characters of a result drawn when unfolded (all of it is stored and exported)."""
@@ -39,17 +40,17 @@ UNFOLD_KEY = "alt+u"
 
 def call_line(call: MessagePart, result: MessagePart | None, *, open: bool = False) -> Text:
     """The line of one call (▸ folded, ▾ unfolded): never markup, every character visible."""
-    data = call.data
-    arguments = json.dumps(data.get("arguments") or {}, ensure_ascii=False)
+    data = tool_call_of(call)
+    arguments = json.dumps(data.arguments, ensure_ascii=False)
     line = Text("▾ " if open else "▸ ", style="dim")
     line.append("⚙ ", style="bold")
-    line.append(one_line(f"{data.get('server') or '?'}.{data.get('tool') or data.get('name')}", 60), style="bold")
+    line.append(one_line(f"{data.server or '?'}.{data.tool or data.name}", 60), style="bold")
     line.append(one_line(f"({arguments})", 60), style="dim")
     words = [
-        _STATE_WORDS.get(str(data.get("state")), str(data.get("state"))),
-        _APPROVAL_WORDS.get(str(data.get("approval")), ""),
+        _STATE_WORDS.get(data.state, data.state),
+        _APPROVAL_WORDS.get(data.approval, ""),
     ]
-    if result is not None and result.data.get("is_error") and data.get("state") == "done":
+    if result is not None and tool_result_of(result).is_error and data.state == "done":
         words.append("the tool failed")
     line.append(" · " + " · ".join(one_line(word, 40) for word in words if word), style="italic")
     line.append(f"  ({UNFOLD_KEY} {'folds' if open else 'shows'} it)", style="dim")
@@ -58,7 +59,7 @@ def call_line(call: MessagePart, result: MessagePart | None, *, open: bool = Fal
 
 def call_details(call: MessagePart, result: MessagePart | None) -> Text:
     """What unfolds: the arguments in full and the result (its first RESULT_SHOWN_CHARS)."""
-    arguments = json.dumps(call.data.get("arguments") or {}, ensure_ascii=False, indent=2)
+    arguments = json.dumps(tool_call_of(call).arguments, ensure_ascii=False, indent=2)
     details = Text("arguments: ", style="bold")
     details.append(terminal_safe(arguments) + "\n")
     if result is not None:
@@ -135,11 +136,11 @@ class ToolCallsView(Vertical):
 
     def has_call(self, call_id: str) -> bool:
         """Whether the call `call_id` is one of these (shown, or about to be)."""
-        return call_id in self._views or any(str(part.data.get("id")) == call_id for part in self._initial)
+        return call_id in self._views or any(call_id_of(part) == call_id for part in self._initial)
 
     def show_part(self, part: MessagePart) -> None:
         """Add a call, or update the call a result or a new state belongs to."""
-        call_id = str(part.data.get("id"))
+        call_id = call_id_of(part)
         view = self._views.get(call_id)
         if part.kind is PartKind.TOOL_CALL:
             if view is None:
