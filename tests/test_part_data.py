@@ -10,7 +10,7 @@ from pathlib import Path
 from tui import portable
 from tui.chat.answer_draft import AnswerDraft
 from tui.domain import MessageStatus, PartKind, Role
-from tui.part_data import (
+from tui.domain.parts import (
     AttachmentData,
     ToolCallData,
     ToolResultData,

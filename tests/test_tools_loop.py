@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tui.domain import MessagePart, PartKind, Role, ToolCall
-from tui.part_data import ToolCallData, ToolResultData, tool_call_part, tool_result_part
+from tui.domain.parts import ToolCallData, ToolResultData, tool_call_part, tool_result_part
 from tui.tools.approval import ApprovalPolicy, ApprovalRequest, Decision
 from tui.tools.catalog import ToolInfo, named
 from tui.tools.loop import REFUSED_TEXT, ToolRunner, follow_up_turns

@@ -23,8 +23,8 @@ from tui import __version__
 from tui.chat.part_order import in_order
 from tui.config.paths import make_private_dir, open_private
 from tui.domain import ChatMessage, Conversation, MessagePart, MessageStatus, PartKind, Role
+from tui.domain.parts import attachment_of
 from tui.guard.bounded_files import TooLarge, Unreadable, open_regular, shown_path
-from tui.part_data import attachment_of
 from tui.store import HistoryStore
 from tui.store.codec import settings_from_json, settings_to_json
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from tui.domain import ChatMessage, MessagePart, PartKind
-from tui.part_data import ToolCallData, ToolResultData, tool_call_part, tool_result_part
+from tui.domain.parts import ToolCallData, ToolResultData, tool_call_part, tool_result_part
 from tui.store import HistoryStore, StoreError
 
 logger = logging.getLogger(__name__)

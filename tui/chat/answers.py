@@ -24,9 +24,9 @@ from tui.chat.prompt import PromptBuilder
 from tui.chat.saving import COMMIT_INTERVAL_S, AnswerSaver, Autosave, with_reasoning_figures
 from tui.chat.settings import SettingsService
 from tui.domain import Attachment, ChatMessage, ChatTurn, Conversation, MessagePart, MessageStatus, Role
+from tui.domain.parts import AttachmentData, attachment_part_of
 from tui.engines.base import EngineError, Finished, ReasoningPiece, TextPiece
 from tui.models.names import ModelChoice
-from tui.part_data import AttachmentData, attachment_part_of
 from tui.stats.energy import EnergySource, Measurement
 from tui.store import HistoryStore
 from tui.tools.approval import Approver, refuse_all

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from tui.chat.sent_turns import message_turns
 from tui.domain import ChatMessage, ChatTurn, PartKind, Role
-from tui.part_data import attachment_of, tool_call_of
+from tui.domain.parts import attachment_of, tool_call_of
 
 CHARS_PER_TOKEN = 3.0
 """Deliberately pessimistic (English averages about 4): trimming a little early beats an

@@ -12,10 +12,10 @@ from tui.chat.model_directory import ModelDirectory
 from tui.chat.sent_turns import message_turns
 from tui.chat.settings import SettingsService
 from tui.domain import Attachment, ChatMessage, ChatTurn, Conversation, PartKind
+from tui.domain.parts import attachment_of
 from tui.engines.base import BadRequest
 from tui.guard.safe_text import one_line
 from tui.models.names import ModelChoice
-from tui.part_data import attachment_of
 from tui.store import HistoryStore
 
 

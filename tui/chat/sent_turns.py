@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tui.domain import Attachment, ChatMessage, ChatTurn, MessagePart, PartKind, Role
-from tui.part_data import tool_call_of, tool_result_of
+from tui.domain.parts import tool_call_of, tool_result_of
 
 
 def message_turns(message: ChatMessage, attachments: Sequence[Attachment] = ()) -> list[ChatTurn]:

@@ -14,10 +14,10 @@ from typing import Any, TextIO
 from tui.chat.attachments import DEFAULT_MAX_BYTES, AttachmentRefused, ImageNotTaken, RawFile, attachment_from_bytes
 from tui.chat.events import AnswerEnded, AnswerPiece, ReasoningUpdate, ToolNotice
 from tui.domain import Attachment, Conversation, MessageStatus
+from tui.domain.parts import ToolCallData, tool_call_of, tool_result_of
 from tui.engines.base import EngineError
 from tui.guard.safe_text import echo, terminal_safe
 from tui.models.names import ModelChoice, Waiting
-from tui.part_data import ToolCallData, tool_call_of, tool_result_of
 from tui.services import Services
 from tui.tools.approval import ApprovalRequest, Approver, Decision, refuse_all
 from tui.tools.loop import ToolCallShown, ToolResultShown

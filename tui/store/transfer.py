@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from tui.domain import ChatMessage, Conversation, MessageStatus
-from tui.part_data import attachment_of
+from tui.domain.parts import attachment_of
 from tui.store.codec import settings_to_json
 from tui.store.db import Database
 from tui.store.parts import insert_part

@@ -20,8 +20,8 @@ from tui.domain import (
     Role,
     ToolCall,
 )
+from tui.domain.parts import ToolCallData, ToolResultData, tool_call_of
 from tui.engines.base import ChatEvent, Finished, ReasoningPiece, TextPiece, ToolCallRequest
-from tui.part_data import ToolCallData, ToolResultData, tool_call_of
 from tui.tools.approval import (
     Approval,
     ApprovalPolicy,

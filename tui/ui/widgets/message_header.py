@@ -9,8 +9,8 @@ from rich.text import Text
 
 from tui.chat.attachments import size_label
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
+from tui.domain.parts import attachment_of
 from tui.guard.safe_text import one_line
-from tui.part_data import attachment_of
 
 SHOWN_CHARS = 64_000
 """An answer shows at most this much; the rest is saved, copied and exported, not drawn.

@@ -13,8 +13,8 @@ from textual.widgets import Static
 
 from tui.chat.part_order import Group, answer_groups
 from tui.domain import ChatMessage, MessagePart, MessageStatus, PartKind, Role
+from tui.domain.parts import call_id_of
 from tui.guard.safe_text import terminal_safe
-from tui.part_data import call_id_of
 from tui.ui.widgets.message_header import (
     SHOWN_CHARS,
     attachments_line,

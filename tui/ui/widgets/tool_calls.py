@@ -13,8 +13,8 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from tui.domain import MessagePart, PartKind
+from tui.domain.parts import call_id_of, tool_call_of, tool_result_of
 from tui.guard.safe_text import one_line, terminal_safe
-from tui.part_data import call_id_of, tool_call_of, tool_result_of
 
 RESULT_SHOWN_CHARS = 4_000
 """Characters of a result drawn when unfolded (all of it is stored and exported)."""

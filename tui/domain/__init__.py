@@ -38,11 +38,11 @@ class PartKind(StrEnum):
     REASONING = "reasoning"
     """What a thinking model thought before (or between) its answer's words."""
     TOOL_CALL = "tool_call"
-    """A call the model asked for: data is a `tui.part_data.ToolCallData` in its stored form."""
+    """A call the model asked for: data is a `tui.domain.parts.ToolCallData` in its stored form."""
     TOOL_RESULT = "tool_result"
-    """What a tool answered (text); data is a `tui.part_data.ToolResultData` in its stored form."""
+    """What a tool answered (text); data is a `tui.domain.parts.ToolResultData` in its stored form."""
     ATTACHMENT = "attachment"
-    """A file or image the user attached: data is a `tui.part_data.AttachmentData`; the bytes are a blob."""
+    """A file or image the user attached: data is a `tui.domain.parts.AttachmentData`; the bytes are a blob."""
 
 
 @dataclass(frozen=True)
