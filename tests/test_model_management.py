@@ -16,7 +16,7 @@ from tests.loopback import closed_port
 from tests.scripted_engine import ScriptedEngine
 from tui.config import Config
 from tui.config.read import load_config
-from tui.domain import ModelInfo
+from tui.domain import ConversationSettings, ModelInfo
 from tui.engines.embedded.engine import EmbeddedEngine
 from tui.engines.ollama.engine import OllamaEngine
 from tui.fit.estimate import Memory
@@ -242,10 +242,11 @@ async def test_lora_is_checked_and_becomes_the_conversations_param(paths, tmp_pa
     adapter = write_tiny_lora(tmp_path / "lora.gguf")
     choice = await manage.choose_lora(str(adapter), model)
     assert choice.path == str(adapter.resolve())
-    assert choice.params({"temperature": 0.5, "lora": "old.gguf"}) == {"temperature": 0.5, "lora": choice.path}
+    old = ConversationSettings(temperature=0.5, lora="old.gguf")
+    assert choice.applied_to(old) == ConversationSettings(temperature=0.5, lora=choice.path)
     assert choice.done == Done("LoRA lora.gguf applies from the next answer on.")
     none = await manage.choose_lora("", model)
-    assert none.params({"lora": "old.gguf"}) == {} and none.done == Done("LoRA adapter removed.")
+    assert none.applied_to(old) == ConversationSettings(temperature=0.5) and none.done == Done("LoRA adapter removed.")
     with pytest.raises(Failed, match="^Cannot use that adapter: junk.gguf is not a GGUF file"):
         await manage.choose_lora(str(write_random(tmp_path / "junk.gguf")), model)
     for backend, found in (("other", ModelInfo("m", "other")), ("embedded", None)):

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from tui.config import Config
 from tui.config.paths import Paths
 from tui.config.write import save_config
-from tui.domain import ModelInfo
+from tui.domain import ConversationSettings, ModelInfo
 from tui.engines.base import Engine, EngineError
 from tui.engines.embedded.lora import read_lora
 from tui.fit.memory import MemorySnapshot
@@ -56,9 +55,9 @@ class LoraChoice:
 
     path: str
 
-    def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """A conversation's `params` with this adapter in place of the one it had."""
-        return {k: v for k, v in params.items() if k != "lora"} | ({"lora": self.path} if self.path else {})
+    def applied_to(self, settings: ConversationSettings) -> ConversationSettings:
+        """A conversation's settings with this adapter in place of the one it had."""
+        return replace(settings, lora=self.path or None)
 
     @property
     def done(self) -> Done:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from textual.screen import Screen
 
@@ -66,7 +65,5 @@ class LoraChooser:
         conversation = self.state.conversation
         if conversation is None:
             return
-        self.changed(
-            self.services.chat.settings.change(conversation, replace(conversation.settings, lora=choice.path or None))
-        )
+        self.changed(self.services.chat.settings.change(conversation, choice.applied_to(conversation.settings)))
         tell(self.screen, choice.done.message)
