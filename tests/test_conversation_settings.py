@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tui.chat.presets import dialog_settings, preset_settings
 from tui.chat.settings import SettingsService
-from tui.config import ChatConfig
+from tui.config import ChatConfig, PresetConfig
 from tui.domain import ConversationSettings
 from tui.models.names import ModelChoice
 from tui.store import HistoryStore, NotFound
@@ -83,3 +84,14 @@ def test_change_returns_the_new_conversation_without_reading_it_back(tmp_path: P
             service.change(changed, ConversationSettings())
     finally:
         store.close()
+
+
+def test_the_settings_dialog_and_presets_keep_the_tools_and_unknown_keys() -> None:
+    """F8 and F9 change sampling; the tools chosen with F10 and keys of a newer lchat stay."""
+    current = settings_from_json({"tools": ["files"], "temperature": 0.9, "future_key": 1, "lora": "a.gguf"})
+    after_dialog = dialog_settings({"temperature": 0.3}, current)
+    assert after_dialog.tools == ("files",) and after_dialog.lora == "a.gguf" and after_dialog.temperature == 0.3
+    assert after_dialog.extra == {"future_key": 1}
+    after_preset = preset_settings("precise", PresetConfig(temperature=0.1), keep=current)
+    assert after_preset.tools == ("files",) and after_preset.extra == {"future_key": 1}
+    assert after_preset.temperature == 0.1 and after_preset.preset == "precise"

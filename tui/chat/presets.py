@@ -18,9 +18,10 @@ STOP_KEY = "stop"
 """A conversation's stop strings (a list), beside the numbers above."""
 PRESET_KEY = "preset"
 """Where a conversation's settings remember the preset they were taken from."""
-NOT_SAMPLING = ("lora", "think")
-"""Params the settings dialog (F8) and presets may leave alone (the adapter, thinking): applying them
-keeps these unless they set them themselves."""
+NOT_SAMPLING = ("lora", "think", "tools")
+"""Settings the settings dialog (F8) and presets may leave alone (the adapter, thinking, the tools
+chosen with F10): applying them keeps these unless they set them themselves, and keeps any stored key
+this version does not know."""
 THINK_KEY = "think"
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
 
@@ -82,4 +83,6 @@ def dialog_settings(typed: Mapping[str, Any], current: ConversationSettings) -> 
 
 
 def _not_sampling(settings: ConversationSettings) -> dict[str, Any]:
-    return {key: value for key, value in settings_to_json(settings).items() if key in NOT_SAMPLING}
+    return {key: value for key, value in settings_to_json(settings).items() if key in NOT_SAMPLING} | dict(
+        settings.extra
+    )
