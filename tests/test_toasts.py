@@ -214,7 +214,7 @@ async def test_preset_names(open_services, fake_engine, notified) -> None:
             await app.workers.wait_for_complete()
             await pilot.pause()
             await shows_literally(pilot, notified, f"Preset “{name}” in use for this conversation.")
-            assert app.screen.conversations.current.params["preset"] == name
+            assert app.screen.conversations.current.settings.preset == name
 
 
 async def test_config_keys_in_the_keymap_warning(open_services, fake_engine, notified) -> None:
