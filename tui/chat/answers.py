@@ -64,7 +64,8 @@ class AnswerPipeline:
         self.tools = tools
         """The MCP servers and who may run their tools (the services' own); None when none is configured."""
         self._stopped: dict[int, ChatMessage] = {}
-        """The last answer stopped by its consumer, as stored: a closed stream can yield no AnswerEnded."""
+        """Answers stopped by their consumer, by id, as stored, until taken: a closed stream can yield no
+        AnswerEnded."""
 
     def take_stopped(self, answer_id: int) -> ChatMessage | None:
         """The answer `answer_id` as saved when its consumer stopped it (a closed stream cannot yield
