@@ -335,20 +335,26 @@ async def test_two_backends_serving_one_name_head_the_answer_backend_slash_model
         assert " · x" in header and "b/x" not in header
 
 
+async def header_after_answer_and_reopened(app: LchatApp, pilot, question: str) -> tuple[str, str]:
+    """The chat header once `question` is answered, and again after the conversation is reopened."""
+    await pilot.pause()
+    await pilot.press(*question, "enter")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    live = str(app.screen.query_one("#chat-title", Static).render())
+    conversation = main_screen(app).conversations.current
+    await app.screen.open_conversation(None)
+    await app.screen.open_conversation(conversation.id)
+    await pilot.pause()
+    return live, str(app.screen.query_one("#chat-title", Static).render())
+
+
 async def test_header_token_figure_is_the_same_live_and_reopened(open_services, fake_engine) -> None:
     app = LchatApp(open_services(fake_engine))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press(*"hello there", "enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        live = str(app.screen.query_one("#chat-title", Static).render())
+        live, reopened = await header_after_answer_and_reopened(app, pilot, "hello there")
         assert "tokens" in live
-        conversation = main_screen(app).conversations.current
-        await app.screen.open_conversation(None)
-        await app.screen.open_conversation(conversation.id)
-        await pilot.pause()
-        assert str(app.screen.query_one("#chat-title", Static).render()) == live
+        assert reopened == live
 
 
 async def test_header_token_figure_after_a_failed_answer_is_the_same_reopened(open_services, fake_engine) -> None:
@@ -356,17 +362,10 @@ async def test_header_token_figure_after_a_failed_answer_is_the_same_reopened(op
     it began, which reopening (an estimate over what is stored, the partial answer included) replaces."""
     app = LchatApp(open_services(engine_like(fake_engine, fail_after=6)))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press(*"please say back all of these many words to me now", "enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        live = str(app.screen.query_one("#chat-title", Static).render())
+        question = "please say back all of these many words to me now"
+        live, reopened = await header_after_answer_and_reopened(app, pilot, question)
         assert "tokens" in live
-        conversation = main_screen(app).conversations.current
-        await app.screen.open_conversation(None)
-        await app.screen.open_conversation(conversation.id)
-        await pilot.pause()
-        assert str(app.screen.query_one("#chat-title", Static).render()) == live
+        assert reopened == live
 
 
 async def test_header_figure_reopened_at_start_gains_the_limit_once_models_are_listed(

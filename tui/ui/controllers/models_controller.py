@@ -146,10 +146,6 @@ class ModelsController:
         """The model the conversation shown answers with."""
         return self.state.model
 
-    def current_info(self) -> ModelInfo | None:
-        """What the catalog knows of the conversation's model (None: not listed, or none)."""
-        return self.state.model_info
-
     def model_to_answer(self) -> ModelChoice | Waiting | None:
         """The model to answer with now, or Waiting while a backend that could serve it has not
         listed its models; None after saying why no model can answer (the configured one is
